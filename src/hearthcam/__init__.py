@@ -1,0 +1,1 @@
+"""hearthcam: self-hosted home security cameras that keep the footage private."""

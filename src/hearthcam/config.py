@@ -1,0 +1,339 @@
+"""Typed, immutable configuration: YAML in, pydantic models out; every unknown key is an error.
+
+The shape follows Frigate's (cameras -> inputs with roles, detect, motion masks, zones, objects,
+record/retention) so a Frigate user recognises it. Loaded once; no runtime state lives here.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hearthcam.errors import ConfigError
+from hearthcam.types import Verdict
+
+Point = tuple[float, float]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_polygon(value: Any) -> Any:
+    """Accepts Frigate's "x1,y1,x2,y2,..." string or a list of [x, y] pairs (relative 0..1)."""
+    if isinstance(value, str):
+        numbers = [float(v) for v in re.split(r"[,\s]+", value.strip()) if v]
+        if len(numbers) % 2:
+            raise ValueError("a polygon string needs an even number of coordinates")
+        return [(numbers[i], numbers[i + 1]) for i in range(0, len(numbers), 2)]
+    return value
+
+
+def _check_polygon(points: list[Point]) -> list[Point]:
+    if len(points) < 3:
+        raise ValueError("a polygon needs at least 3 points")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"coordinates are relative to the frame (0..1), got ({x}, {y})")
+    return points
+
+
+class Polygon(_Model):
+    """A polygon in relative coordinates (0..1 of the frame width/height)."""
+
+    points: list[Point]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_any(cls, value: Any) -> Any:
+        if isinstance(value, str | list):
+            return {"points": _parse_polygon(value)}
+        return value
+
+    @field_validator("points")
+    @classmethod
+    def _valid(cls, points: list[Point]) -> list[Point]:
+        return _check_polygon(points)
+
+
+class InputConfig(_Model):
+    """One stream of a camera. ``record`` is stored by copy; ``detect`` is decoded and analysed."""
+
+    path: str = Field(description="rtsp://, http(s)://, a file path, or a USB camera (/dev/videoN)")
+    roles: list[Literal["record", "detect"]] = Field(
+        default_factory=lambda: ["record", "detect"], min_length=1
+    )
+
+
+class DetectConfig(_Model):
+    """How the detect stream is analysed."""
+
+    enabled: bool = True
+    fps: float = Field(5.0, gt=0, le=30, description="analysed frames per second")
+    width: int = Field(640, ge=64, le=3840, description="detect width (frames are scaled to it)")
+    height: int = Field(360, ge=64, le=2160, description="detect height")
+
+
+class MotionConfig(_Model):
+    """Frame-difference motion detection on a downscaled grey frame."""
+
+    threshold: int = Field(25, ge=1, le=255, description="per-pixel change to count as motion")
+    contour_area: float = Field(
+        0.001, gt=0, lt=1, description="smallest moving blob, as a fraction of the frame"
+    )
+    scale_width: int = Field(320, ge=32, le=1920, description="width of the motion analysis frame")
+    frame_alpha: float = Field(0.1, gt=0, le=1, description="background adaptation rate")
+    lightning_threshold: float = Field(
+        0.8, gt=0, le=1, description="changed fraction above which motion is a global light change"
+    )
+    mask: list[Polygon] = Field(default_factory=list, description="areas ignored for motion")
+
+
+class ObjectFilter(_Model):
+    """Per-label thresholds."""
+
+    min_score: float = Field(0.5, ge=0, le=1)
+    min_area: float = Field(0.0005, ge=0, le=1, description="smallest box, fraction of the frame")
+
+
+DEFAULT_TRACK = ["person", "cat", "dog", "bird", "horse", "car", "truck", "bus", "motorcycle"]
+
+
+class ObjectsConfig(_Model):
+    """Which objects are tracked and how sure the detector must be."""
+
+    track: list[str] = Field(default_factory=lambda: list(DEFAULT_TRACK))
+    min_score: float = Field(0.5, ge=0, le=1, description="default for labels without a filter")
+    filters: dict[str, ObjectFilter] = Field(default_factory=dict)
+
+    @field_validator("track")
+    @classmethod
+    def _known(cls, labels: list[str]) -> list[str]:
+        from hearthcam.labels import COCO_LABELS
+
+        unknown = [label for label in labels if label not in COCO_LABELS]
+        if unknown:
+            raise ValueError(f"unknown labels {unknown}; use COCO names such as person, cat, dog")
+        return labels
+
+
+class ZoneConfig(_Model):
+    """A named polygon; events record the zones their objects touched."""
+
+    coordinates: Polygon
+    objects: list[str] = Field(default_factory=list, description="only these labels count (all)")
+
+
+class CameraConfig(_Model):
+    """One camera: its streams, detection, motion masks, zones and objects."""
+
+    enabled: bool = True
+    name: str | None = Field(None, description="display name (defaults to the key)")
+    inputs: list[InputConfig] = Field(min_length=1)
+    detect: DetectConfig = Field(default_factory=DetectConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
+    objects: ObjectsConfig | None = Field(None, description="overrides the global objects")
+
+    @model_validator(mode="after")
+    def _roles(self) -> CameraConfig:
+        roles = [r for i in self.inputs for r in i.roles]
+        for role in ("record", "detect"):
+            if roles.count(role) > 1:
+                raise ValueError(f"only one input may have the role {role!r}")
+        if "detect" not in roles:
+            raise ValueError("one input needs the role 'detect'")
+        return self
+
+
+class RecordConfig(_Model):
+    """Continuous recording by stream copy, and how event clips are cut from it."""
+
+    enabled: bool = True
+    segment_seconds: float = Field(4.0, ge=1, le=60, description="length of recorded segments")
+    pre_roll: float = Field(5.0, ge=0, le=30, description="seconds kept before an event")
+    post_roll: float = Field(5.0, ge=0, le=30, description="seconds kept after an event")
+    min_clip: float = Field(20.0, ge=1, le=300, description="shortest clip, seconds")
+    max_clip: float = Field(30.0, ge=1, le=600, description="longest clip, seconds")
+
+    @model_validator(mode="after")
+    def _order(self) -> RecordConfig:
+        if self.min_clip > self.max_clip:
+            raise ValueError("min_clip must not exceed max_clip")
+        return self
+
+
+Hours = Annotated[float, Field(gt=0, le=24 * 365)]
+
+
+def _default_event_hours() -> dict[Verdict, float]:
+    return {v: 24.0 for v in Verdict}
+
+
+class RetentionConfig(_Model):
+    """How long media are kept, and the disk-space floor below which the oldest go first."""
+
+    events: dict[Verdict, Hours] = Field(
+        default_factory=_default_event_hours, description="hours per verdict"
+    )
+    segments: Hours = Field(1.0, description="hours to keep segments no event uses")
+    min_free_mb: float = Field(1024.0, ge=0, description="purge oldest media below this")
+    interval: float = Field(60.0, gt=0, description="seconds between retention sweeps")
+
+    @field_validator("events")
+    @classmethod
+    def _fill(cls, hours: dict[Verdict, float]) -> dict[Verdict, float]:
+        return {**_default_event_hours(), **hours}
+
+
+class DetectorConfig(_Model):
+    """The ONNX object detector."""
+
+    model: str = Field("nanodet-m-416", description="built-in model name or path to an .onnx file")
+    kind: Literal["nanodet"] = Field("nanodet", description="output decoder for the model")
+    input_size: int = Field(416, ge=32, le=1280)
+    providers: list[str] = Field(
+        default_factory=lambda: ["CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPU"],
+        description="ONNX Runtime execution providers in order of preference (missing ones skipped)",
+    )
+    threads: int = Field(0, ge=0, le=64, description="intra-op threads (0 = one per core)")
+    full_frame_ratio: float = Field(
+        0.3, gt=0, le=1, description="motion covering more than this is detected full-frame"
+    )
+
+
+class ScheduleRule(_Model):
+    """Alerts wanted on given days between two times (local, HH:MM; may wrap midnight)."""
+
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    )
+    start: str = "00:00"
+    end: str = "24:00"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
+            raise ValueError("expected a time as HH:MM")
+        return value
+
+
+class AlertRule(_Model):
+    """Which events are alert-worthy for one mode."""
+
+    verdicts: list[Verdict] = Field(default_factory=lambda: [Verdict.THREAT])
+    zones: list[str] = Field(default_factory=list, description="only these zones (any)")
+    cameras: list[str] = Field(default_factory=list, description="only these cameras (all)")
+    schedule: list[ScheduleRule] = Field(default_factory=list, description="when (always)")
+
+
+class AlertsConfig(_Model):
+    """The alert decision: per home/away mode, which verdicts, zones and times alert."""
+
+    mode: Literal["home", "away"] = "away"
+    home: AlertRule = Field(default_factory=lambda: AlertRule(verdicts=[Verdict.THREAT]))
+    away: AlertRule = Field(
+        default_factory=lambda: AlertRule(verdicts=[Verdict.THREAT, Verdict.VEHICLE])
+    )
+    cooldown: float = Field(60.0, ge=0, description="seconds between alerts of one camera")
+
+
+class SourceConfig(_Model):
+    """How sources connect and reconnect."""
+
+    connect_timeout: float = Field(10.0, gt=0, le=120, description="seconds to open a stream")
+    read_timeout: float = Field(10.0, gt=0, le=120, description="seconds without data = dead")
+    backoff_initial: float = Field(1.0, gt=0, le=60)
+    backoff_max: float = Field(30.0, gt=0, le=600)
+    rtsp_transport: Literal["tcp", "udp"] = "tcp"
+
+
+class Config(_Model):
+    """The whole configuration file."""
+
+    data_dir: Path = Field(Path("hearthcam-data"), description="media and database live here")
+    database: str | None = Field(None, description="SQLAlchemy URL (SQLite in data_dir if unset)")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+
+    @field_validator("cameras")
+    @classmethod
+    def _names(cls, cameras: dict[str, CameraConfig]) -> dict[str, CameraConfig]:
+        for name in cameras:
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+                raise ValueError(f"camera name {name!r}: use letters, digits, _ and - only")
+        return cameras
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'hearthcam.db'}"
+
+    def objects_for(self, camera: str) -> ObjectsConfig:
+        override = self.cameras[camera].objects
+        return override if override is not None else self.objects
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif not item.startswith(("function-", "tagged-")) and item not in ("str", "list[...]"):
+            parts.append(("." if parts else "") + item)
+    return "".join(parts) or "(top level)"
+
+
+def format_errors(error: ValidationError) -> list[str]:
+    """One line per problem: the key path, then what was expected."""
+    lines = []
+    for err in error.errors():
+        path = _location(tuple(err["loc"]))
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{path}: {message}")
+    return lines
+
+
+def parse_config(data: Any, source: str = "<config>") -> Config:
+    """Validates a parsed YAML document, raising ConfigError with every key path that is wrong."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of keys"])
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, format_errors(error)) from None
+
+
+def load_config(path: Path) -> Config:
+    """Reads and validates a YAML config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(str(path), [f"(file): cannot read: {error.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [f"{where}: not valid YAML: {error}"]) from None
+    return parse_config(data, str(path))
