@@ -24,6 +24,10 @@ from hearthcam.errors import ConfigError
 from hearthcam.types import Verdict
 
 Point = tuple[float, float]
+Role = Literal["record", "detect"]
+ALL_ROLES: tuple[Role, ...] = ("record", "detect")
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class _Model(BaseModel):
@@ -71,9 +75,7 @@ class InputConfig(_Model):
     """One stream of a camera. ``record`` is stored by copy; ``detect`` is decoded and analysed."""
 
     path: str = Field(description="rtsp://, http(s)://, a file path, or a USB camera (/dev/videoN)")
-    roles: list[Literal["record", "detect"]] = Field(
-        default_factory=lambda: ["record", "detect"], min_length=1
-    )
+    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
 
 
 class DetectConfig(_Model):
@@ -81,8 +83,22 @@ class DetectConfig(_Model):
 
     enabled: bool = True
     fps: float = Field(5.0, gt=0, le=30, description="analysed frames per second")
-    width: int = Field(640, ge=64, le=3840, description="detect width (frames are scaled to it)")
-    height: int = Field(360, ge=64, le=2160, description="detect height")
+    width: int | None = Field(
+        None, ge=64, le=3840, description="detect width (default: 640, or the source if smaller)"
+    )
+    height: int | None = Field(
+        None, ge=64, le=2160, description="detect height (default: keeps the source aspect)"
+    )
+
+    def size_for(self, source_width: int, source_height: int) -> tuple[int, int]:
+        """The detect frame size for a source, keeping its aspect where not configured."""
+        width = self.width or min(640, source_width)
+        if self.height is not None:
+            height = self.height
+        else:
+            height = round(source_height * width / source_width)
+        # Even sizes keep the scaler's chroma handling exact.
+        return width - width % 2, max(2, height - height % 2)
 
 
 class MotionConfig(_Model):
@@ -115,7 +131,10 @@ class ObjectsConfig(_Model):
 
     track: list[str] = Field(default_factory=lambda: list(DEFAULT_TRACK))
     min_score: float = Field(0.5, ge=0, le=1, description="default for labels without a filter")
-    filters: dict[str, ObjectFilter] = Field(default_factory=dict)
+    filters: dict[str, ObjectFilter] = Field(
+        default_factory=lambda: {a: ObjectFilter(min_score=0.4) for a in ("cat", "dog")},
+        description="per-label thresholds; pets default to 0.4 since a pet never alerts",
+    )
 
     @field_validator("track")
     @classmethod
@@ -197,6 +216,17 @@ class RetentionConfig(_Model):
         return {**_default_event_hours(), **hours}
 
 
+class EventsConfig(_Model):
+    """When activity becomes an event and when the event ends."""
+
+    end_after: float = Field(4.0, gt=0, le=120, description="seconds of calm that end an event")
+    motion_min_seconds: float = Field(
+        2.0, gt=0, le=60, description="sustained motion with no object before a motion event"
+    )
+    motion_events: bool = Field(True, description="record events of motion with no object")
+    max_seconds: float = Field(300.0, ge=10, le=3600, description="longer activity is split")
+
+
 class DetectorConfig(_Model):
     """The ONNX object detector."""
 
@@ -205,20 +235,21 @@ class DetectorConfig(_Model):
     input_size: int = Field(416, ge=32, le=1280)
     providers: list[str] = Field(
         default_factory=lambda: ["CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPU"],
-        description="ONNX Runtime execution providers in order of preference (missing ones skipped)",
+        description="ONNX Runtime providers in order of preference (missing ones skipped)",
     )
     threads: int = Field(0, ge=0, le=64, description="intra-op threads (0 = one per core)")
     full_frame_ratio: float = Field(
-        0.3, gt=0, le=1, description="motion covering more than this is detected full-frame"
+        0.6,
+        gt=0,
+        le=1,
+        description="detector crops covering more than this fraction -> one full-frame pass",
     )
 
 
 class ScheduleRule(_Model):
     """Alerts wanted on given days between two times (local, HH:MM; may wrap midnight)."""
 
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    )
+    days: list[Day] = Field(default_factory=lambda: list(ALL_DAYS))
     start: str = "00:00"
     end: str = "24:00"
 
@@ -268,6 +299,7 @@ class Config(_Model):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     record: RecordConfig = Field(default_factory=RecordConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)

@@ -1,13 +1,13 @@
 """The exception tree. Everything hearthcam raises on purpose derives from HearthcamError.
 
-    HearthcamError
-    ├── ConfigError          a config file or value is wrong (names every key path)
-    ├── SourceError          a camera or file cannot be opened or read
-    │   ├── SourceUnreadable     corrupt, truncated, empty, or not a video
-    │   ├── UnsupportedCodec     a codec we cannot decode or record
-    │   └── SourceTimeout        nothing answered in time
-    ├── ModelError           a model file is missing or does not fit its decoder
-    └── StoreError           the database or media directory failed
+HearthcamError
+├── ConfigError          a config file or value is wrong (names every key path)
+├── SourceError          a camera or file cannot be opened or read
+│   ├── SourceUnreadable     corrupt, truncated, empty, or not a video
+│   ├── UnsupportedCodec     a codec we cannot decode or record
+│   └── SourceTimeout        nothing answered in time
+├── ModelError           a model file is missing or does not fit its decoder
+└── StoreError           the database or media directory failed
 """
 
 from __future__ import annotations

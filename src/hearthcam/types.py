@@ -136,6 +136,11 @@ class TrackSummary:
     max_area_ratio: float
     travel: float
     zones: frozenset[str]
+    votes: tuple[tuple[str, float], ...] = ()
+
+    def vote(self, label: str) -> float:
+        """Accumulated confidence this track was ``label`` (0 if never)."""
+        return next((v for name, v in self.votes if name == label), 0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,7 @@ class Segment:
 class Event:
     """A finished (or still open) event: what was seen, when, where, and the media made for it.
 
-    ``start``/``end`` are media seconds since the source opened; ``wall_start``/``wall_end`` Unix time.
+    ``start``/``end`` are media seconds since the source opened; ``wall_*`` are Unix times.
     """
 
     id: str

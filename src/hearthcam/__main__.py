@@ -1,0 +1,5 @@
+"""python -m hearthcam."""
+
+from hearthcam.cli import main
+
+main()

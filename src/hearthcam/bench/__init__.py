@@ -1,0 +1,1 @@
+"""Benchmarks behind `hearthcam bench` (see docs/benchmarks.md)."""

@@ -1,0 +1,245 @@
+"""The command line: run, analyze, demo, config check, bench.
+
+Errors a user can fix (bad config, unreadable file) print one clear message and exit 2; nothing
+here holds state beyond one command.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hearthcam import app as composition
+from hearthcam.config import Config, load_config, parse_config
+from hearthcam.errors import ConfigError, HearthcamError
+from hearthcam.types import Event
+
+cli = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="hearthcam: private home security cameras."
+)
+config_cli = typer.Typer(no_args_is_help=True, help="Configuration files.")
+cli.add_typer(config_cli, name="config")
+
+out = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file", dir_okay=False)
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _load(path: Path | None) -> Config:
+    try:
+        return load_config(path) if path is not None else parse_config({})
+    except ConfigError as error:
+        err.print(f"[bold red]error:[/] invalid config {error.source}:", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {problem}", highlight=False, markup=False)
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def event_record(event: Event) -> dict[str, object]:
+    """The JSON form of an event printed by ``analyze --json``."""
+    return {
+        "id": event.id,
+        "camera": event.camera,
+        "verdict": event.verdict.value,
+        "labels": list(event.labels),
+        "start": round(event.start, 2),
+        "end": round(event.end, 2),
+        "score": round(event.score, 3),
+        "zones": list(event.zones),
+        "alert": event.alert,
+        "clip": str(event.clip) if event.clip else None,
+        "snapshot": str(event.snapshot) if event.snapshot else None,
+    }
+
+
+def _event_line(event: Event) -> str:
+    labels = ",".join(event.labels) or "-"
+    zones = f" zones={','.join(event.zones)}" if event.zones else ""
+    return (
+        f"{event.camera} {event.start:7.1f}-{event.end:7.1f}s {event.verdict.value:<8} "
+        f"labels={labels} score={event.score:.2f}{zones} clip={event.clip}"
+    )
+
+
+def _run_analysis(path: str, config: Config, quiet: bool) -> list[Event]:
+    if quiet:
+        return composition.analyze(path, config)
+    with _progress() as progress:
+        task = progress.add_task(f"analysing {Path(path).name}", total=1.0)
+        return composition.analyze(
+            path, config, progress=lambda done: progress.update(task, completed=done)
+        )
+
+
+@cli.command()
+def analyze(
+    path: Annotated[str, typer.Argument(help="video file to analyse as if it were a camera")],
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per event")] = False,
+) -> None:
+    """Run the whole live path over a video file at full speed and print its events."""
+    cfg = _load(config)
+    try:
+        events = _run_analysis(path, cfg, quiet=as_json)
+    except HearthcamError as error:
+        raise _fail(str(error)) from None
+    for event in events:
+        if as_json:
+            print(json.dumps(event_record(event)))
+        else:
+            out.print(_event_line(event), highlight=False, markup=False, soft_wrap=True)
+    if not as_json:
+        err.print(f"{len(events)} events", highlight=False)
+
+
+@cli.command()
+def run(
+    config: ConfigOption = None,
+    camera: Annotated[
+        list[str] | None,
+        typer.Option("--camera", help="NAME=URL (rtsp://, http(s)://, file, /dev/videoN)"),
+    ] = None,
+) -> None:
+    """Record and analyse every camera until SIGINT/SIGTERM, then flush and exit."""
+    cfg = _load(config)
+    extra: dict[str, str] = {}
+    for item in camera or []:
+        name, sep, url = item.partition("=")
+        if not sep or not name or not url:
+            raise _fail(f"--camera {item!r}: expected NAME=URL")
+        extra[name] = url
+    try:
+        cfg = composition.with_cameras(cfg, extra)
+        cfg = parse_config(cfg.model_dump(mode="json"))
+    except ConfigError as error:
+        raise _fail("; ".join(error.problems)) from None
+    if not cfg.cameras:
+        raise _fail("no cameras: add some to the config or pass --camera NAME=URL")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    runtime = composition.build(cfg, listeners=[_print_change])
+    stop = runtime.stop
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        err.print(f"{signal.Signals(signum).name}: stopping", highlight=False)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runtime.start()
+    sweeper = threading.Thread(
+        target=composition.run_retention, args=(runtime, cfg.retention.interval), daemon=True
+    )
+    sweeper.start()
+    err.print(f"recording {', '.join(runtime.pipelines)} into {cfg.data_dir}", highlight=False)
+    while not stop.wait(0.5):
+        pass
+    runtime.close()
+    err.print("stopped cleanly", highlight=False)
+
+
+def _print_change(change: object, event: Event) -> None:
+    out.print(
+        f"[{getattr(change, 'value', change)}] {_event_line(event)}", markup=False, soft_wrap=True
+    )
+
+
+@cli.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the demo writes its media")] = Path(
+        "hearthcam-data/demo"
+    ),
+) -> None:
+    """Run the full live path on a short scene built from real imagery (no download)."""
+    from hearthcam import scenes
+
+    scene = data_dir / "scene.mp4"
+    if not scene.exists():
+        err.print("building the demo scene from real footage (vtest.avi, Chelsea the cat)")
+        spans = scenes.write_scene(scene, scenes.demo_script())
+        (data_dir / "scene.json").write_text(
+            json.dumps([[s.part.value, s.start, s.end] for s in spans])
+        )
+    cfg = parse_config({"data_dir": str(data_dir)})
+    started = time.perf_counter()
+    try:
+        events = _run_analysis(str(scene), cfg, quiet=False)
+    except HearthcamError as error:
+        raise _fail(str(error)) from None
+    table = Table(title=f"hearthcam demo: {len(events)} events in {scene}")
+    for column in ("start", "end", "verdict", "labels", "score", "alert", "clip"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            f"{e.start:.1f}s",
+            f"{e.end:.1f}s",
+            e.verdict.value,
+            ",".join(e.labels) or "-",
+            f"{e.score:.2f}",
+            "yes" if e.alert else "no",
+            str(e.clip),
+        )
+    out.print(table)
+    out.print(
+        f"analysed in {time.perf_counter() - started:.1f} s; snapshots and clips under {data_dir}"
+    )
+
+
+@config_cli.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="YAML config file")]) -> None:
+    """Validate a config file; every error names the key path and what was expected."""
+    cfg = _load(file)
+    out.print(f"{file}: ok ({len(cfg.cameras)} cameras)", highlight=False)
+
+
+@cli.command()
+def bench(
+    which: Annotated[
+        str, typer.Argument(help="all, detector, cameras, latency, idle, quality")
+    ] = "all",
+    quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,
+) -> None:
+    """Print the benchmark tables (see docs/benchmarks.md)."""
+    from hearthcam.bench import main as bench_main
+
+    with tempfile.TemporaryDirectory(prefix="hearthcam-bench-") as tmp:
+        bench_main.run(which, Path(tmp), out, quick=quick)
+
+
+def main() -> None:
+    """Entry point of the ``hearthcam`` command."""
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

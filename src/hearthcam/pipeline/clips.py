@@ -1,0 +1,301 @@
+"""Event media: the clip window, the clip cut from recorded segments, and the snapshot JPEG.
+
+Pure media functions (PyAV and OpenCV, no subprocesses, no re-encoding). Clips are remuxed by
+stream copy from the recorder's segments into one browser-playable MP4 (``moov`` first); both
+clips and snapshots are written to a temp file in the target directory and renamed into place, so
+a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+from av.container import InputContainer, OutputContainer
+from av.packet import Packet
+from av.video.stream import VideoStream
+
+from hearthcam.errors import StoreError
+from hearthcam.labels import COCO_LABELS
+from hearthcam.types import BGRImage, Detections, Segment
+
+log = logging.getLogger(__name__)
+
+_BOX_COLOUR = (0, 200, 255)
+
+
+class ClipError(StoreError):
+    """A clip could not be assembled (no recording covers the window, or the media is unusable)."""
+
+
+def clip_window(
+    event_start_wall: float,
+    event_end_wall: float,
+    pre_roll: float,
+    post_roll: float,
+    min_clip: float,
+    max_clip: float,
+) -> tuple[float, float]:
+    """Returns the (start, end) wall times of an event's clip.
+
+    The clip is the event plus ``pre_roll`` before and ``post_roll`` after. A clip shorter than
+    ``min_clip`` is widened by splitting the shortfall evenly before and after, which keeps the
+    event in the middle and delays the clip by only half the shortfall. A clip longer than
+    ``max_clip`` keeps its start (the lead-up matters most) and loses its tail.
+    """
+    if min(pre_roll, post_roll, min_clip, max_clip) < 0 or min_clip > max_clip:
+        raise ValueError("rolls and clip bounds must be >= 0 with min_clip <= max_clip")
+    if event_end_wall < event_start_wall:
+        raise ValueError("an event cannot end before it starts")
+    start = event_start_wall - pre_roll
+    end = event_end_wall + post_roll
+    shortfall = min_clip - (end - start)
+    if shortfall > 0:
+        start -= shortfall / 2
+        end += shortfall / 2
+    return start, min(end, start + max_clip)
+
+
+def _atomic_target(out_path: Path) -> Path:
+    """Returns a hidden temp path beside ``out_path`` (same filesystem, so the rename is atomic)."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _commit(temp: Path, out_path: Path) -> None:
+    """Flushes the temp file to disk and renames it over ``out_path``."""
+    with temp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, out_path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Signature:
+    """What must match for packets of two segments to share one output stream."""
+
+    codec: str
+    width: int
+    height: int
+    extradata: bytes
+
+
+def _signature(stream: VideoStream) -> _Signature:
+    """Returns a stream's codec signature."""
+    ctx = stream.codec_context
+    return _Signature(ctx.name, ctx.width, ctx.height, bytes(ctx.extradata or b""))
+
+
+def _first_packet(packets: Sequence[Packet[VideoStream]], start_ts: float) -> int | None:
+    """Returns the index of the last keyframe at/before ``start_ts`` (else the first keyframe)."""
+    chosen = None
+    for i, packet in enumerate(packets):
+        if not packet.is_keyframe:
+            continue
+        if chosen is not None and _pts(packet) > start_ts:
+            break
+        chosen = i
+    return chosen
+
+
+def _end_count(packets: Sequence[Packet[VideoStream]], end_ts: float) -> int:
+    """Returns how many packets (decode order) to keep to show every frame before ``end_ts``.
+
+    With B-frames a frame shown before the end may need a later one decoded first, so the cut
+    grows until the kept frames form an unbroken run of presentation times.
+    """
+    pts = [_pts(p) for p in packets]
+    keep = 1 + max((i for i, t in enumerate(pts) if t < end_ts), default=-1)
+    if keep == 0:
+        return 0
+    suffix_min = [math.inf] * (len(pts) + 1)
+    for i in range(len(pts) - 1, -1, -1):
+        suffix_min[i] = min(pts[i], suffix_min[i + 1])
+    top = max(pts[:keep])
+    while keep < len(pts) and suffix_min[keep] < top:
+        top = max(top, pts[keep])
+        keep += 1
+    return keep
+
+
+class _ClipWriter:
+    """Appends segments' packets to one output stream with continuous, zero-based timestamps."""
+
+    def __init__(self, output: OutputContainer) -> None:
+        self._output = output
+        self._stream: VideoStream | None = None
+        self._signature: _Signature | None = None
+        self._time_base = Fraction(1, 90000)
+        self._next_dts = 0
+        self.packets = 0
+
+    def append(self, source: InputContainer, seg: Segment, start: float, end: float) -> bool:
+        """Copies the packets of ``seg`` inside [start, end); False if the segment cannot follow."""
+        if not source.streams.video:
+            log.warning("segment %s has no video stream; skipped", seg.path)
+            return True
+        stream = source.streams.video[0]
+        if stream.time_base is None:
+            return True
+        if self._stream is None:
+            self._stream = self._output.add_stream_from_template(stream)
+            self._signature, self._time_base = _signature(stream), stream.time_base
+        elif _signature(stream) != self._signature:
+            log.warning("segment %s changes the stream parameters; clip ends before it", seg.path)
+            return False
+        packets = [p for p in source.demux(stream) if p.pts is not None and p.size > 0]
+        if not packets:
+            return True
+        origin = min(_pts(p) for p in packets)
+        tb = stream.time_base
+        start_ts = origin + (start - seg.start) / tb
+        end_ts = origin + (end - seg.start) / tb
+        first = 0 if self.packets else _first_packet(packets, start_ts)
+        if first is None:
+            return True
+        kept = packets[first:]
+        self._write(kept[: _end_count(kept, end_ts)], tb)
+        return True
+
+    def _write(self, packets: list[Packet[VideoStream]], tb: Fraction) -> None:
+        """Rebases packets onto the clip timeline (right after the previous ones) and muxes them."""
+        if not packets or self._stream is None:
+            return
+        scale = tb / self._time_base
+        if self.packets == 0:
+            # The first frame shows at 0; with B-frames its decode time is that much earlier.
+            self._next_dts = round((_dts(packets[0]) - _pts(packets[0])) * scale)
+        shift = self._next_dts - round(_dts(packets[0]) * scale)
+        dts, step = self._next_dts, 1
+        for packet in packets:
+            previous, dts = dts, round(_dts(packet) * scale) + shift
+            step = dts - previous if dts > previous else step
+            packet.pts = round(_pts(packet) * scale) + shift
+            packet.dts = dts
+            packet.duration = round((packet.duration or 0) * scale) or None
+            packet.time_base = self._time_base
+            packet.stream = self._stream
+            self._output.mux(packet)
+            self.packets += 1
+        # The next segment continues one frame later, whatever wall-time gap lies between.
+        self._next_dts = dts + (packets[-1].duration or step)
+
+
+def _pts(packet: Packet[VideoStream]) -> int:
+    """Returns a packet's presentation timestamp (demuxed packets without one are dropped)."""
+    return packet.pts or 0
+
+
+def _dts(packet: Packet[VideoStream]) -> int:
+    """Returns a packet's decode timestamp, falling back to its presentation timestamp."""
+    return packet.dts if packet.dts is not None else _pts(packet)
+
+
+def _remux(segments: list[Segment], start: float, end: float, temp: Path) -> int:
+    """Writes the clip to ``temp``; returns the number of packets written."""
+    with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+        writer = _ClipWriter(output)
+        for seg in segments:
+            try:
+                with av.open(str(seg.path)) as source:
+                    if not writer.append(source, seg, start, end):
+                        break
+            except (av.FFmpegError, OSError) as error:
+                # A segment that retention removed or a crash damaged is a gap, not a failure.
+                log.warning("segment %s unreadable, skipped: %s", seg.path, error)
+        if writer.packets == 0:
+            raise ClipError(f"no video packets cover {start:.3f}..{end:.3f}")
+        return writer.packets
+
+
+def assemble_clip(
+    segments: list[Segment], start_wall: float, end_wall: float, out_path: Path
+) -> Path:
+    """Remuxes the recording of [start_wall, end_wall] from ``segments`` into one MP4 file.
+
+    The clip starts at the last keyframe at/before ``start_wall``; timestamps start at 0 and run on
+    across segment boundaries and gaps (a gap is skipped, not shown as a frozen frame). A segment
+    whose codec parameters differ from the first (the camera changed its stream) ends the clip.
+
+    Raises:
+        ClipError: no segment covers the window, or none of the covering ones is readable.
+    """
+    chosen = sorted(
+        (s for s in segments if s.end > start_wall and s.start < end_wall), key=lambda s: s.start
+    )
+    if not chosen:
+        raise ClipError(f"no recording covers {start_wall:.3f}..{end_wall:.3f}")
+    try:
+        temp = _atomic_target(out_path)
+        try:
+            _remux(chosen, start_wall, end_wall, temp)
+            _commit(temp, out_path)
+        finally:
+            temp.unlink(missing_ok=True)
+    except (av.FFmpegError, OSError) as error:
+        raise ClipError(f"cannot write clip {out_path}: {error}") from error
+    return out_path
+
+
+def _default_labels(detections: Detections) -> list[str]:
+    """Labels each detection with its COCO name, score and track id (when tracked)."""
+    labels = []
+    for class_id, score, track in zip(
+        detections.class_id.tolist(),
+        detections.confidence.tolist(),
+        detections.tracker_id.tolist(),
+        strict=True,
+    ):
+        name = COCO_LABELS[class_id] if 0 <= class_id < len(COCO_LABELS) else str(class_id)
+        labels.append(f"{name} {score:.2f}" + (f" #{track}" if track >= 0 else ""))
+    return labels
+
+
+def _draw_boxes(image: BGRImage, detections: Detections, labels: Sequence[str]) -> BGRImage:
+    """Returns a copy of ``image`` with each detection's box and label drawn on it."""
+    if len(labels) != len(detections):
+        raise ValueError("need one label per detection")
+    canvas = image.copy()
+    for i, (x1, y1, x2, y2) in enumerate(detections.xyxy.round().astype(int).tolist()):
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
+        if labels[i]:
+            y = max(y1 - 4, 12)
+            cv2.putText(canvas, labels[i], (x1, y), cv2.FONT_HERSHEY_SIMPLEX, 0.4, _BOX_COLOUR, 1)
+    return canvas
+
+
+def write_snapshot(
+    image: BGRImage,
+    detections: Detections | None,
+    out_path: Path,
+    *,
+    labels: Sequence[str] | None = None,
+    quality: int = 90,
+) -> Path:
+    """Writes ``image`` as a JPEG at ``out_path``, with the detections' boxes drawn if given.
+
+    ``labels`` (one per detection) replaces the default "name score #track" captions.
+    """
+    canvas = image
+    if detections is not None and len(detections):
+        canvas = _draw_boxes(image, detections, labels or _default_labels(detections))
+    ok, encoded = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise StoreError(f"cannot encode snapshot {out_path}")
+    try:
+        temp = _atomic_target(out_path)
+        try:
+            temp.write_bytes(encoded.tobytes())
+            _commit(temp, out_path)
+        finally:
+            temp.unlink(missing_ok=True)
+    except OSError as error:
+        raise StoreError(f"cannot write snapshot {out_path}: {error}") from error
+    return out_path

@@ -1,0 +1,364 @@
+"""Wires the stages for one camera and runs them on threads; the only module that knows them all.
+
+Per camera: the source's I/O thread demuxes, copies record packets into segments and hands
+sampled detect frames to a bounded queue; an analysis thread runs motion -> detect (only where
+something moved) -> track -> events. Clips are cut from segments on a small shared worker pool
+once the segment holding the post-roll is closed (the recorder is asked to cut there early).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from av.packet import Packet
+from av.video.stream import VideoStream
+import numpy as np
+from numpy.typing import NDArray
+
+from hearthcam.alerts.rules import AlertDecider
+from hearthcam.config import CameraConfig, Config, ObjectsConfig
+from hearthcam.labels import COCO_LABELS
+from hearthcam.pipeline.clips import assemble_clip, clip_window, write_snapshot
+from hearthcam.pipeline.detect import Detector
+from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
+from hearthcam.pipeline.motion import MotionDetector
+from hearthcam.pipeline.recorder import SegmentRecorder
+from hearthcam.pipeline.track import Tracker
+from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
+from hearthcam.store.db import Store
+from hearthcam.types import Detections, Event, Frame, MotionResult, Segment
+
+log = logging.getLogger(__name__)
+
+
+class EventListener(Protocol):
+    """Receives every event change (alerts, the web app, benchmarks subscribe here)."""
+
+    def __call__(self, change: Change, event: Event) -> None:
+        """Called on the analysis thread; must return quickly."""
+        ...
+
+
+@dataclass
+class CameraStats:
+    """Counters for one camera, read by the CLI and the benchmarks."""
+
+    frames_in: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0
+    inferences: int = 0
+    motion_frames: int = 0
+    packets: int = 0
+    segments: int = 0
+    gaps: int = 0
+    errors: list[str] = field(default_factory=list)
+    event_created_at: dict[str, float] = field(default_factory=dict)
+    clip_ready_at: dict[str, float] = field(default_factory=dict)
+
+
+class ObjectFilter:
+    """Keeps tracked labels: detections above a low floor and min area go to the tracker (so
+    ByteTrack's second stage can continue tracks), tracks count once their best score reaches
+    their label's min score."""
+
+    def __init__(self, objects: ObjectsConfig, frame_area: float, floor: float = 0.3) -> None:
+        self._min_score = np.full(len(COCO_LABELS), np.inf, dtype=np.float32)
+        self._min_area = np.zeros(len(COCO_LABELS), dtype=np.float32)
+        for label in objects.track:
+            i = COCO_LABELS.index(label)
+            rule = objects.filters.get(label)
+            self._min_score[i] = rule.min_score if rule else objects.min_score
+            self._min_area[i] = (rule.min_area if rule else 0.0) * frame_area
+        self._floor = np.minimum(self._min_score, floor)
+        self.lowest_min_score = float(self._min_score.min())
+        self._best: dict[int, float] = {}
+
+    def candidates(self, dets: Detections) -> Detections:
+        """Detections the tracker should see."""
+        if not len(dets):
+            return dets
+        wh = dets.xyxy[:, 2:] - dets.xyxy[:, :2]
+        area = wh[:, 0] * wh[:, 1]
+        ok = (dets.confidence >= self._floor[dets.class_id]) & (
+            area >= self._min_area[dets.class_id]
+        )
+        return dets[ok]
+
+    def confirmed(self, tracked: Detections) -> Detections:
+        """Tracked detections whose track has reached its label's min score at least once."""
+        keep = np.zeros(len(tracked), dtype=bool)
+        for i, (tid, score, cls) in enumerate(
+            zip(tracked.tracker_id, tracked.confidence, tracked.class_id, strict=True)
+        ):
+            best = max(self._best.get(int(tid), 0.0), float(score))
+            self._best[int(tid)] = best
+            keep[i] = best >= self._min_score[cls]
+        return tracked[keep]
+
+
+def _overlapping(boxes: NDArray[np.float32], others: NDArray[np.int32]) -> NDArray[np.bool_]:
+    """For each box, whether it intersects any of ``others`` (all xyxy)."""
+    if not len(others):
+        return np.zeros(len(boxes), dtype=bool)
+    a, b = boxes[:, None, :], others[None, :, :].astype(np.float32)
+    inter_w = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    inter_h = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    return np.asarray(((inter_w > 0) & (inter_h > 0)).any(axis=1), dtype=bool)
+
+
+@dataclass(frozen=True)
+class PipelineParts:
+    """What a camera pipeline shares with the others."""
+
+    config: Config
+    detector: Detector
+    store: Store
+    verdict: VerdictModel
+    decider: AlertDecider
+    clip_pool: Executor
+    listeners: Sequence[EventListener] = ()
+    clock: Callable[[], float] = time.time
+
+
+@dataclass
+class _PendingClip:
+    event: Event
+    start: float
+    end: float
+
+
+class CameraPipeline:
+    """One camera's analysis and recording; the source calls into it (it is the StreamSink)."""
+
+    def __init__(self, name: str, camera: CameraConfig, parts: PipelineParts, lossless: bool):
+        self.name = name
+        self.stats = CameraStats()
+        self._cam = camera
+        self._parts = parts
+        self._cfg = parts.config
+        self._lossless = lossless
+        self._size = (0, 0)
+        self._motion: MotionDetector | None = None
+        self._zones: list[Zone] = []
+        self._filter: ObjectFilter | None = None
+        self._tracker = Tracker()
+        self._builder = EventBuilder(name, parts.config.events, parts.verdict)
+        self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=8 if not lossless else 32)
+        self._media = parts.config.data_dir
+        self._recorder = SegmentRecorder(
+            name,
+            self._media / "recordings",
+            parts.config.record.segment_seconds,
+            self._on_segment,
+        )
+        self._pending: list[_PendingClip] = []
+        self._clip_futures: list[object] = []
+        self._lock = threading.Lock()
+        self._last_frame: Frame | None = None
+        self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
+        self._moving_until: dict[int, float] = {}
+        self._thread = threading.Thread(
+            target=self._analyse_loop, name=f"analyse-{name}", daemon=True
+        )
+        self._thread.start()
+
+    # -- StreamSink: called on the source's I/O thread --------------------------------------
+    def on_connected(self, info: object) -> None:
+        """A stream opened."""
+        log.info("%s: connected (%s)", self.name, info)
+
+    def on_packet(
+        self, packet: Packet[VideoStream], stream: VideoStream, wall: float
+    ) -> None:
+        """A packet of the record stream: copied into the current segment."""
+        self.stats.packets += 1
+        if self._cfg.record.enabled:
+            self._recorder.write(packet, stream, wall)
+
+    def on_frame(self, frame: Frame) -> None:
+        """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
+        self.stats.frames_in += 1
+        if self._lossless:
+            self._frames.put(frame)
+            return
+        try:
+            self._frames.put_nowait(frame)
+        except queue.Full:
+            self.stats.frames_dropped += 1
+
+    def on_gap(self, start_wall: float, end_wall: float, reason: str) -> None:
+        """The camera dropped: the gap is recorded and the current segment closed."""
+        self.stats.gaps += 1
+        self._recorder.close()
+        self._parts.store.add_gap(self.name, start_wall, end_wall, reason)
+        log.warning("%s: gap of %.1f s (%s)", self.name, end_wall - start_wall, reason)
+
+    def on_error(self, message: str) -> None:
+        """A reported, survivable problem (bad packet, failed connect)."""
+        self.stats.errors.append(message)
+        log.warning("%s: %s", self.name, message)
+
+    # -- analysis thread ---------------------------------------------------------------------
+    def _analyse_loop(self) -> None:
+        while True:
+            frame = self._frames.get()
+            if frame is None:
+                return
+            try:
+                self.analyse(frame)
+            except Exception:  # a bug in one frame must not stop the camera
+                log.exception("%s: analysis failed on frame %d", self.name, frame.index)
+
+    def _recently_moving(self, tracked: Detections, motion: MotionResult, pts: float) -> Detections:
+        # Only objects that moved lately keep an event open and get re-checked: a parked car
+        # found once because someone walked past it must not hold the event open for ever,
+        # while a person who stops for a few seconds is still followed.
+        if not len(tracked):
+            return tracked
+        hold = self._cfg.events.end_after
+        overlaps = _overlapping(tracked.xyxy, motion.boxes)
+        keep = np.zeros(len(tracked), dtype=bool)
+        for i, tid in enumerate(tracked.tracker_id):
+            if overlaps[i]:
+                self._moving_until[int(tid)] = pts + hold
+            keep[i] = pts <= self._moving_until.get(int(tid), -np.inf)
+        return tracked[keep]
+
+    def _regions(self, motion: MotionResult) -> NDArray[np.int32]:
+        boxes = motion.boxes
+        if self._builder.current is not None and len(self._tracker_boxes):
+            # Keep looking where tracked objects were, so one that stops moving is not lost.
+            boxes = np.concatenate([boxes, self._tracker_boxes]).astype(np.int32)
+        return boxes
+
+    def _motion_for(self, frame: Frame) -> MotionDetector:
+        # Size-dependent stages are built from the first frame: the detect size may follow the
+        # source's aspect, which is only known once the stream is open.
+        size = (frame.width, frame.height)
+        if self._motion is None or size != self._size:
+            self._size = size
+            self._motion = MotionDetector(self._cam.motion, *size)
+            self._zones = build_zones(self._cam.zones, *size)
+            objects = self._cfg.objects_for(self.name)
+            self._filter = ObjectFilter(objects, float(size[0] * size[1]))
+            self._tracker = Tracker(track_thresh=self._filter.lowest_min_score, frame_size=size)
+        return self._motion
+
+    @property
+    def last_pts(self) -> float:
+        """Media time of the last analysed frame (0 before the first)."""
+        frame = self._last_frame
+        return frame.pts if frame is not None else 0.0
+
+    def analyse(self, frame: Frame) -> list[EventChange]:
+        """Runs motion, gated detection, tracking and events on one frame."""
+        self._last_frame = frame
+        self.stats.frames_analysed += 1
+        motion = self._motion_for(frame).detect(frame.image)
+        regions = self._regions(motion)
+        if motion.moving:
+            self.stats.motion_frames += 1
+        assert self._filter is not None
+        if len(regions) and self._cam.detect.enabled:
+            self.stats.inferences += 1
+            found = self._parts.detector.detect_regions(frame.image, regions)
+            detections = self._filter.candidates(found)
+        else:
+            detections = Detections.empty()
+        tracked = self._filter.confirmed(self._tracker.update(detections, frame.pts))
+        tracked = self._recently_moving(tracked, motion, frame.pts)
+        self._tracker_boxes = tracked.xyxy.astype(np.int32)
+        changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))
+        for change in changes:
+            self._handle(change)
+        return changes
+
+    def _handle(self, change: EventChange) -> None:
+        event = change.event
+        if change.change is Change.STARTED:
+            self.stats.event_created_at[event.id] = self._parts.clock()
+        if not event.alert:
+            when = dt.datetime.fromtimestamp(event.wall_start).astimezone()
+            event = replace(event, alert=self._parts.decider.decide(event, when))
+        if change.snapshot is not None and change.change is not Change.UPDATED:
+            path = self._media_path("snapshots", event, ".jpg")
+            snap = change.snapshot
+            write_snapshot(snap.frame.image, snap.detections, path)
+            event = replace(event, snapshot=path)
+        # An event stays "open" until its clip exists, so retention keeps the segments it needs.
+        self._parts.store.save_event(event, finished=False)
+        if change.change is Change.ENDED:
+            self._queue_clip(event)
+        for listener in self._parts.listeners:
+            listener(change.change, event)
+
+    def _media_path(self, kind: str, event: Event, suffix: str) -> Path:
+        day = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y-%m-%d")
+        return self._media / kind / event.camera / day / f"{event.id}{suffix}"
+
+    # -- clips -------------------------------------------------------------------------------
+    def _queue_clip(self, event: Event) -> None:
+        rec = self._cfg.record
+        start, end = clip_window(
+            event.wall_start,
+            event.wall_end,
+            rec.pre_roll,
+            rec.post_roll,
+            rec.min_clip,
+            rec.max_clip,
+        )
+        with self._lock:
+            self._pending.append(_PendingClip(event, start, end))
+        self._recorder.request_cut(end)
+
+    def _on_segment(self, segment: Segment) -> None:
+        self.stats.segments += 1
+        self._parts.store.add_segment(segment)
+        self._assemble_ready(segment.end)
+
+    def _assemble_ready(self, recorded_until: float) -> None:
+        with self._lock:
+            ready = [p for p in self._pending if p.end <= recorded_until]
+            self._pending = [p for p in self._pending if p.end > recorded_until]
+        for pending in ready:
+            self._clip_futures.append(self._parts.clip_pool.submit(self._make_clip, pending))
+
+    def _make_clip(self, pending: _PendingClip) -> None:
+        segments = self._parts.store.segments_between(self.name, pending.start, pending.end)
+        path = self._media_path("clips", pending.event, ".mp4")
+        try:
+            assemble_clip(segments, pending.start, pending.end, path)
+        except Exception as error:  # reported; the event stays without a clip
+            self.on_error(f"clip for event {pending.event.id} failed: {error}")
+            self._parts.store.save_event(pending.event, finished=True)
+            return
+        stored = self._parts.store.get_event(pending.event.id) or pending.event
+        event = replace(stored, clip=path)
+        self._parts.store.save_event(event, finished=True)
+        self.stats.clip_ready_at[event.id] = self._parts.clock()
+        for listener in self._parts.listeners:
+            listener(Change.UPDATED, event)
+
+    # -- shutdown ----------------------------------------------------------------------------
+    def drain(self) -> None:
+        """Waits for every queued frame to be analysed, then ends the analysis thread."""
+        self._frames.put(None)
+        self._thread.join()
+
+    def finish(self) -> None:
+        """Ends open events, closes the recorder, and cuts every pending clip from what exists."""
+        self.drain()
+        if self._last_frame is not None:
+            for change in self._builder.finish(self._last_frame.pts, self._last_frame.wall):
+                self._handle(change)
+        self._recorder.close()
+        self._assemble_ready(float("inf"))

@@ -1,0 +1,462 @@
+"""The database: recorded segments, recording gaps and events, behind a small typed ``Store`` API.
+
+SQLAlchemy 2 models live here and nowhere else; callers see only ``hearthcam.types`` values and
+the ``Gap`` record. SQLite (WAL) is the default; one Engine is shared by every thread and each call
+runs in its own short session, so the store is safe to use from the recorder, the event loop and
+the web server at once.
+
+Open events: ``save_event(event, finished=False)`` marks an event still in progress. Retention
+asks ``open_event_start()`` and keeps every segment from that time on, because the event's clip
+has not been cut yet. Recovery calls ``finish_open_events()`` at start, since an event left open by
+a crash will never be finished and would otherwise protect recordings forever.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    Float,
+    Index,
+    Select,
+    String,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from hearthcam.errors import StoreError
+from hearthcam.types import Event, Segment, TrackSummary, Verdict
+
+# The execution option a write session sets so the "begin" listener takes the write lock up
+# front (BEGIN IMMEDIATE): a read-then-write transaction in WAL mode fails at once with
+# SQLITE_BUSY_SNAPSHOT if another thread committed in between, and no busy timeout helps.
+_BEGIN_OPTION = "hearthcam_sqlite_begin"
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A stretch of time a camera was not recorded (it dropped, or the recorder restarted)."""
+
+    camera: str
+    start: float
+    end: float
+    reason: str
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _SegmentRow(_Base):
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_camera_start", "camera", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(1024), unique=True)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float, index=True)
+
+
+class _GapRow(_Base):
+    __tablename__ = "gaps"
+    __table_args__ = (Index("ix_gaps_camera_start", "camera", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float, index=True)
+    reason: Mapped[str] = mapped_column(String(256))
+
+
+class _EventRow(_Base):
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_camera_wall_start", "camera", "wall_start"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    labels: Mapped[list[str]] = mapped_column(JSON)
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    wall_start: Mapped[float] = mapped_column(Float, index=True)
+    wall_end: Mapped[float] = mapped_column(Float, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    zones: Mapped[list[str]] = mapped_column(JSON)
+    tracks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    snapshot: Mapped[str | None] = mapped_column(String(1024))
+    clip: Mapped[str | None] = mapped_column(String(1024))
+    alert: Mapped[bool]
+    finished: Mapped[bool] = mapped_column(index=True)
+
+
+def _track_to_json(track: TrackSummary) -> dict[str, Any]:
+    """Stores a track summary as plain JSON (zones sorted so the row is deterministic)."""
+    return {
+        "tracker_id": track.tracker_id,
+        "label": track.label,
+        "best_score": track.best_score,
+        "mean_score": track.mean_score,
+        "hits": track.hits,
+        "first_pts": track.first_pts,
+        "last_pts": track.last_pts,
+        "max_area_ratio": track.max_area_ratio,
+        "travel": track.travel,
+        "zones": sorted(track.zones),
+    }
+
+
+def _track_from_json(data: dict[str, Any]) -> TrackSummary:
+    """Reads a track summary written by ``_track_to_json``."""
+    return TrackSummary(
+        tracker_id=int(data["tracker_id"]),
+        label=str(data["label"]),
+        best_score=float(data["best_score"]),
+        mean_score=float(data["mean_score"]),
+        hits=int(data["hits"]),
+        first_pts=float(data["first_pts"]),
+        last_pts=float(data["last_pts"]),
+        max_area_ratio=float(data["max_area_ratio"]),
+        travel=float(data["travel"]),
+        zones=frozenset(data["zones"]),
+    )
+
+
+def _fill_event_row(row: _EventRow, ev: Event, finished: bool) -> None:
+    """Copies every field of an Event onto its row."""
+    row.camera = ev.camera
+    row.verdict = ev.verdict.value
+    row.labels = list(ev.labels)
+    row.start = ev.start
+    row.end = ev.end
+    row.wall_start = ev.wall_start
+    row.wall_end = ev.wall_end
+    row.score = ev.score
+    row.zones = list(ev.zones)
+    row.tracks = [_track_to_json(t) for t in ev.tracks]
+    row.snapshot = None if ev.snapshot is None else str(ev.snapshot)
+    row.clip = None if ev.clip is None else str(ev.clip)
+    row.alert = ev.alert
+    row.finished = finished
+
+
+def _event_from_row(row: _EventRow) -> Event:
+    """Builds the Event a row stores."""
+    return Event(
+        id=row.id,
+        camera=row.camera,
+        verdict=Verdict(row.verdict),
+        labels=tuple(row.labels),
+        start=row.start,
+        end=row.end,
+        wall_start=row.wall_start,
+        wall_end=row.wall_end,
+        score=row.score,
+        zones=tuple(row.zones),
+        tracks=tuple(_track_from_json(t) for t in row.tracks),
+        snapshot=None if row.snapshot is None else Path(row.snapshot),
+        clip=None if row.clip is None else Path(row.clip),
+        alert=row.alert,
+    )
+
+
+def _segment_from_row(row: _SegmentRow) -> Segment:
+    """Builds the Segment a row stores."""
+    return Segment(row.camera, Path(row.path), row.start, row.end)
+
+
+def _sqlite_on_connect(busy_ms: int, wal: bool) -> Callable[[Any, ConnectionPoolEntry], None]:
+    """Returns a connect listener that sets the pragmas every SQLite connection needs."""
+
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        conn: sqlite3.Connection = dbapi_connection
+        # The driver's own implicit BEGIN is turned off; ``_sqlite_on_begin`` issues ours.
+        conn.isolation_level = None
+        cursor = conn.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    """Starts each transaction, taking the write lock at once for write sessions."""
+    mode = "IMMEDIATE" if conn.get_execution_options().get(_BEGIN_OPTION) else "DEFERRED"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _build_engine(url: str, busy_timeout: float, wal: bool) -> Engine:
+    """Creates the one Engine of a Store, with SQLite tuned for several threads."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    memory = parsed.database in (None, "", ":memory:")
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        # An in-memory database exists once per connection, so every thread must share one.
+        poolclass=StaticPool if memory else None,
+    )
+    event.listen(engine, "connect", _sqlite_on_connect(int(busy_timeout * 1000), wal))
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+class Store:
+    """Typed access to segments, gaps and events; thread-safe, one short session per call."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> None:
+        self.url = url
+        self._engine = _build_engine(url, busy_timeout, wal)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> Store:
+        """Opens the database at ``url`` and creates any missing tables."""
+        store = cls(url, busy_timeout=busy_timeout, wal=wal)
+        try:
+            _Base.metadata.create_all(store._engine)
+        except SQLAlchemyError as error:
+            store.close()
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise StoreError(f"cannot open database {shown}: {error}") from error
+        return store
+
+    def close(self) -> None:
+        """Closes every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A read-only session; database failures become StoreError."""
+        try:
+            with self._sessions() as session:
+                yield session
+        except SQLAlchemyError as error:
+            raise StoreError(f"database read failed: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A session that commits on success and holds the write lock from its first statement."""
+        try:
+            with self._sessions() as session:
+                session.connection(execution_options={_BEGIN_OPTION: True})
+                yield session
+                session.commit()
+        except SQLAlchemyError as error:
+            raise StoreError(f"database write failed: {error}") from error
+
+    def journal_mode(self) -> str:
+        """Returns SQLite's journal mode ('wal' when WAL is on); other databases return ''."""
+        if self._engine.dialect.name != "sqlite":
+            return ""
+        with self._engine.connect() as conn:
+            return str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower()
+
+    # Segments ---------------------------------------------------------------------------------
+
+    def add_segment(self, segment: Segment) -> None:
+        """Indexes a finished segment; adding the same path again updates its times."""
+        with self._write() as session:
+            path = str(segment.path)
+            row = session.scalars(select(_SegmentRow).where(_SegmentRow.path == path)).first()
+            if row is None:
+                row = _SegmentRow(path=path)
+                session.add(row)
+            row.camera, row.start, row.end = segment.camera, segment.start, segment.end
+
+    def segments_between(self, camera: str, start_wall: float, end_wall: float) -> list[Segment]:
+        """Returns the camera's segments that overlap [start_wall, end_wall], oldest first."""
+        query = (
+            select(_SegmentRow)
+            .where(
+                _SegmentRow.camera == camera,
+                _SegmentRow.end > start_wall,
+                _SegmentRow.start < end_wall,
+            )
+            .order_by(_SegmentRow.start)
+        )
+        with self._read() as session:
+            return [_segment_from_row(r) for r in session.scalars(query)]
+
+    def oldest_segments(
+        self, limit: int, *, ended_before: float | None = None, camera: str | None = None
+    ) -> list[Segment]:
+        """Returns up to ``limit`` segments by oldest end (only those ended before, if given)."""
+        query = select(_SegmentRow).order_by(_SegmentRow.end, _SegmentRow.id).limit(limit)
+        if ended_before is not None:
+            query = query.where(_SegmentRow.end < ended_before)
+        if camera is not None:
+            query = query.where(_SegmentRow.camera == camera)
+        with self._read() as session:
+            return [_segment_from_row(r) for r in session.scalars(query)]
+
+    def delete_segment(self, path: Path) -> bool:
+        """Forgets the segment stored at ``path`` (the file is the caller's); True if it existed."""
+        return self.delete_segments([path]) > 0
+
+    def delete_segments(self, paths: Iterable[Path]) -> int:
+        """Forgets the segments stored at ``paths``; returns how many rows went."""
+        names = [str(p) for p in paths]
+        if not names:
+            return 0
+        deleted = 0
+        with self._write() as session:
+            # Chunked to stay under SQLite's bound-parameter limit.
+            for i in range(0, len(names), 500):
+                chunk = names[i : i + 500]
+                rows = session.scalars(select(_SegmentRow).where(_SegmentRow.path.in_(chunk)))
+                for row in rows.all():
+                    session.delete(row)
+                    deleted += 1
+        return deleted
+
+    def known_segment_paths(self, camera: str | None = None) -> set[Path]:
+        """Returns the file paths of every indexed segment (of one camera, if given)."""
+        query = select(_SegmentRow.path)
+        if camera is not None:
+            query = query.where(_SegmentRow.camera == camera)
+        with self._read() as session:
+            return {Path(p) for p in session.scalars(query)}
+
+    # Gaps -------------------------------------------------------------------------------------
+
+    def add_gap(self, camera: str, start_wall: float, end_wall: float, reason: str) -> None:
+        """Records that ``camera`` was not recorded between the two wall times."""
+        with self._write() as session:
+            session.add(_GapRow(camera=camera, start=start_wall, end=end_wall, reason=reason))
+
+    def gaps(self, camera: str, since_wall: float | None = None) -> list[Gap]:
+        """Returns the camera's recording gaps (ending after ``since_wall``), oldest first."""
+        query = select(_GapRow).where(_GapRow.camera == camera).order_by(_GapRow.start)
+        if since_wall is not None:
+            query = query.where(_GapRow.end > since_wall)
+        with self._read() as session:
+            return [Gap(r.camera, r.start, r.end, r.reason) for r in session.scalars(query)]
+
+    def delete_gaps_before(self, wall: float) -> int:
+        """Forgets gaps that ended before ``wall``; returns how many."""
+        with self._write() as session:
+            result = session.execute(delete(_GapRow).where(_GapRow.end < wall))
+            return result.rowcount if isinstance(result, CursorResult) else 0
+
+    # Events -----------------------------------------------------------------------------------
+
+    def save_event(self, ev: Event, *, finished: bool = True) -> None:
+        """Inserts the event or updates the row with its id; ``finished=False`` keeps it open."""
+        with self._write() as session:
+            row = session.get(_EventRow, ev.id)
+            if row is None:
+                row = _EventRow(id=ev.id)
+                session.add(row)
+            _fill_event_row(row, ev, finished)
+
+    def get_event(self, event_id: str) -> Event | None:
+        """Returns the event with this id, or None."""
+        with self._read() as session:
+            row = session.get(_EventRow, event_id)
+            return None if row is None else _event_from_row(row)
+
+    def is_finished(self, event_id: str) -> bool | None:
+        """Returns whether the event is finished, or None if there is no such event."""
+        with self._read() as session:
+            row = session.get(_EventRow, event_id)
+            return None if row is None else row.finished
+
+    def events(
+        self,
+        camera: str | None = None,
+        since_wall: float | None = None,
+        verdict: Verdict | None = None,
+        limit: int = 100,
+    ) -> list[Event]:
+        """Returns events newest first, filtered by camera, start time and verdict."""
+        query = select(_EventRow).order_by(_EventRow.wall_start.desc(), _EventRow.id).limit(limit)
+        if camera is not None:
+            query = query.where(_EventRow.camera == camera)
+        if since_wall is not None:
+            query = query.where(_EventRow.wall_start >= since_wall)
+        if verdict is not None:
+            query = query.where(_EventRow.verdict == verdict.value)
+        return self._events(query)
+
+    def expired_events(self, verdict: Verdict, ended_before: float, limit: int) -> list[Event]:
+        """Returns finished events of ``verdict`` that ended before the given time, oldest first."""
+        query = (
+            select(_EventRow)
+            .where(
+                _EventRow.finished.is_(True),
+                _EventRow.verdict == verdict.value,
+                _EventRow.wall_end < ended_before,
+            )
+            .order_by(_EventRow.wall_end, _EventRow.id)
+            .limit(limit)
+        )
+        return self._events(query)
+
+    def oldest_events_with_media(self, limit: int) -> list[Event]:
+        """Returns finished events that still have a clip or snapshot, oldest first."""
+        query = (
+            select(_EventRow)
+            .where(
+                _EventRow.finished.is_(True),
+                or_(_EventRow.clip.is_not(None), _EventRow.snapshot.is_not(None)),
+            )
+            .order_by(_EventRow.wall_end, _EventRow.id)
+            .limit(limit)
+        )
+        return self._events(query)
+
+    def _events(self, query: Select[_EventRow]) -> list[Event]:
+        """Runs an event query and converts its rows."""
+        with self._read() as session:
+            return [_event_from_row(r) for r in session.scalars(query)]
+
+    def open_event_start(self) -> float | None:
+        """Returns the earliest wall start of an unfinished event, or None if none is open."""
+        query = select(func.min(_EventRow.wall_start)).where(_EventRow.finished.is_(False))
+        with self._read() as session:
+            value = session.scalar(query)
+            return None if value is None else float(value)
+
+    def finish_open_events(self) -> int:
+        """Marks every open event finished (used at start, after a crash); returns how many."""
+        with self._write() as session:
+            rows = session.scalars(select(_EventRow).where(_EventRow.finished.is_(False))).all()
+            for row in rows:
+                row.finished = True
+            return len(rows)
+
+    def delete_event(self, event_id: str) -> bool:
+        """Deletes the event's row (its files are the caller's); True if it existed."""
+        with self._write() as session:
+            row = session.get(_EventRow, event_id)
+            if row is None:
+                return False
+            session.delete(row)
+            return True

@@ -1,0 +1,145 @@
+"""Start-up recovery of the recordings directory, and the segment file naming it relies on.
+
+Owns the layout ``<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>.mp4`` (UTC) and the
+reconciliation of that tree with the database after an unclean stop: half-written ``.part`` files
+go, finished files the database never heard of are indexed, unreadable ones are moved aside to
+``<data_dir>/corrupt/``, rows whose files vanished are dropped, and events left open are closed.
+After this a ``kill -9`` during recording has cost at most the segment that was being written.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+
+from hearthcam.store.db import Store
+from hearthcam.types import Segment
+
+log = logging.getLogger(__name__)
+
+RECORDINGS_DIR = "recordings"
+CORRUPT_DIR = "corrupt"
+PART_SUFFIX = ".part"
+_DATE_FORMAT = "%Y-%m-%d"
+_TIME_FORMAT = "%H-%M-%S"
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    """What start-up recovery did, for one log line."""
+
+    parts_deleted: int = 0
+    segments_indexed: int = 0
+    rows_dropped: int = 0
+    events_closed: int = 0
+    corrupt: tuple[Path, ...] = field(default=())
+
+
+def segment_path(recordings_dir: Path, camera: str, start_wall: float) -> Path:
+    """Returns where the segment of ``camera`` starting at ``start_wall`` (Unix time) is stored."""
+    when = datetime.fromtimestamp(start_wall, UTC)
+    millis = when.microsecond // 1000
+    name = f"{when.strftime(_TIME_FORMAT)}.{millis:03d}.mp4"
+    return recordings_dir / camera / when.strftime(_DATE_FORMAT) / name
+
+
+def parse_segment_path(recordings_dir: Path, path: Path) -> tuple[str, float]:
+    """Returns (camera, start wall time) from a segment path; ValueError if it is not one."""
+    parts = path.relative_to(recordings_dir).parts
+    if len(parts) != 3 or not parts[2].endswith(".mp4"):
+        raise ValueError(f"not a segment path: {path}")
+    camera, day, name = parts
+    when = datetime.strptime(f"{day} {name[: -len('.mp4')]}", f"{_DATE_FORMAT} {_TIME_FORMAT}.%f")
+    return camera, when.replace(tzinfo=UTC).timestamp()
+
+
+def probe_duration(path: Path) -> float:
+    """Returns a media file's video duration in seconds by demuxing it (no decode).
+
+    Raises:
+        av.FFmpegError: the file is not readable media.
+        ValueError: it has no video stream or no video packets.
+    """
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError("no video stream")
+        stream = container.streams.video[0]
+        first: int | None = None
+        last = 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            first = packet.pts if first is None else min(first, packet.pts)
+            last = max(last, packet.pts + (packet.duration or 0))
+        if first is None or stream.time_base is None:
+            raise ValueError("no video packets")
+        return float((last - first) * stream.time_base)
+
+
+def _move_aside(path: Path, recordings: Path, corrupt: Path) -> Path:
+    """Moves an unreadable file into the corrupt directory, keeping its relative path."""
+    target = corrupt / path.relative_to(recordings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(path, target)
+    return target
+
+
+def _delete_parts(recordings: Path) -> int:
+    """Deletes every half-written ``.part`` file; returns how many."""
+    count = 0
+    for part in recordings.rglob(f"*{PART_SUFFIX}"):
+        if part.is_file():
+            part.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+def _index_orphans(
+    store: Store,
+    data_dir: Path,
+    probe: Callable[[Path], float],
+) -> tuple[int, list[Path]]:
+    """Indexes segment files the database does not know; returns (indexed, moved-aside paths)."""
+    recordings = data_dir / RECORDINGS_DIR
+    known = {p.resolve() for p in store.known_segment_paths()}
+    indexed, corrupt = 0, []
+    for path in sorted(recordings.rglob("*.mp4")):
+        if not path.is_file() or path.resolve() in known:
+            continue
+        try:
+            camera, start = parse_segment_path(recordings, path)
+            duration = probe(path)
+            if duration <= 0:
+                raise ValueError("empty segment")
+        except (av.FFmpegError, ValueError, OSError) as error:
+            moved = _move_aside(path, recordings, data_dir / CORRUPT_DIR)
+            log.warning("unreadable segment %s moved to %s: %s", path, moved, error)
+            corrupt.append(moved)
+            continue
+        store.add_segment(Segment(camera, path, start, start + duration))
+        indexed += 1
+    return indexed, corrupt
+
+
+def recover(
+    store: Store, data_dir: Path, probe: Callable[[Path], float] = probe_duration
+) -> RecoveryReport:
+    """Reconciles the recordings directory with the database; run once before recording starts."""
+    recordings = data_dir / RECORDINGS_DIR
+    parts = indexed = 0
+    corrupt: list[Path] = []
+    if recordings.is_dir():
+        parts = _delete_parts(recordings)
+        indexed, corrupt = _index_orphans(store, data_dir, probe)
+    missing = [p for p in store.known_segment_paths() if not p.exists()]
+    dropped = store.delete_segments(missing)
+    closed = store.finish_open_events()
+    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt))
+    log.info("recovery: %s", report)
+    return report

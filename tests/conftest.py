@@ -1,0 +1,183 @@
+"""Shared fixtures: tiny generated H.264 clips and a real RTSP server (GStreamer) on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+
+ClipFactory = Callable[..., Path]
+
+
+def write_clip(
+    path: Path,
+    seconds: float = 4.0,
+    fps: int = 10,
+    size: tuple[int, int] = (320, 240),
+    gop: int | None = None,
+    bframes: int = 0,
+) -> Path:
+    """Writes an H.264 MP4 of a moving test pattern with a keyframe every ``gop`` frames."""
+    width, height = size
+    keyint = gop or fps
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream(
+            "libx264",
+            rate=fps,
+            options={
+                "preset": "ultrafast",
+                "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:bframes={bframes}",
+            },
+        )
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        columns = np.arange(width, dtype=np.int32)[None, :]
+        rows = np.arange(height, dtype=np.int32)[:, None]
+        for i in range(round(seconds * fps)):
+            image = np.zeros((height, width, 3), dtype=np.uint8)
+            image[:, :, 0] = (columns + 4 * i) % 256
+            image[:, :, 1] = (rows + 2 * i) % 256
+            x = (7 * i) % (width - 20)
+            image[height // 2 : height // 2 + 20, x : x + 20] = 255
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture
+def make_clip(tmp_path: Path) -> ClipFactory:
+    """Returns ``make(name, **write_clip options) -> Path`` writing clips under tmp_path."""
+
+    def make(
+        name: str = "clip.mp4",
+        seconds: float = 4.0,
+        fps: int = 10,
+        size: tuple[int, int] = (320, 240),
+        gop: int | None = None,
+        bframes: int = 0,
+    ) -> Path:
+        return write_clip(tmp_path / name, seconds, fps, size, gop, bframes)
+
+    return make
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def port_answers(port: int) -> bool:
+    """Whether something accepts TCP connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class RtspServer:
+    """A GstRtspServer subprocess that can be stopped and restarted on the same port."""
+
+    def __init__(self, mounts: list[str], log: Path, port: int | None = None) -> None:
+        self.mounts = mounts
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+        self.log = log
+
+    def url(self, mount: str | None = None) -> str:
+        """The rtsp:// URL of a mount (the first one by default)."""
+        name = (mount or self.mounts[0]).partition("=")[0]
+        return f"rtsp://127.0.0.1:{self.port}/{name}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Starts the server and waits until its port answers."""
+        command = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port)]
+        for mount in self.mounts:
+            command += ["--mount", mount]
+        # stderr goes to a file: an unread pipe would block a chatty server once it fills.
+        # The child keeps its own descriptor, so ours is closed straight away.
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        deadline = time.monotonic() + timeout
+        while not port_answers(self.port):
+            if self._process.poll() is not None:
+                self._process = None
+                error = self.log.read_text(errors="replace")
+                raise RuntimeError(f"RTSP server exited: {error}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"RTSP server did not listen on {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Kills the server, as a camera losing power would drop off."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        """Starts the server again on the same port."""
+        self.stop()
+        self.start()
+
+
+def _gst_available() -> bool:
+    """Whether the system Python can run GstRtspServer."""
+    if shutil.which(SYSTEM_PYTHON) is None:
+        return False
+    check = (
+        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+        "from gi.repository import GstRtspServer"
+    )
+    return subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def gst_available() -> bool:
+    """Checked once per run: skips RTSP tests on machines without GStreamer."""
+    return _gst_available()
+
+
+@pytest.fixture
+def rtsp_servers(gst_available: bool, tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
+    """Returns ``start(*mounts) -> RtspServer``; every server started is stopped afterwards."""
+    if not gst_available:
+        pytest.skip("GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not installed")
+    servers: list[RtspServer] = []
+
+    def start(*mounts: str) -> RtspServer:
+        server = RtspServer(list(mounts) or ["cam"], tmp_path / f"rtsp-{len(servers)}.log")
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def rtsp_server(rtsp_servers: Callable[..., RtspServer]) -> RtspServer:
+    """One running server with a live test pattern at /cam."""
+    return rtsp_servers("cam")
