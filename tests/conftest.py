@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+
+from hearthcam.scenes import VTEST, Part, Span, write_scene
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
@@ -129,12 +133,23 @@ class RtspServer:
         process, self._process = self._process, None
         if process is None:
             return
+        process.send_signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
         process.terminate()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def pause(self) -> None:
+        """Freezes the server (SIGSTOP): connections stay open, no data flows (a hung camera)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Unfreezes a paused server."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Starts the server again on the same port."""
@@ -181,3 +196,45 @@ def rtsp_servers(gst_available: bool, tmp_path: Path) -> Iterator[Callable[..., 
 def rtsp_server(rtsp_servers: Callable[..., RtspServer]) -> RtspServer:
     """One running server with a live test pattern at /cam."""
     return rtsp_servers("cam")
+
+
+# --- short scenes from real footage (hearthcam.scenes), built once per test session --------------
+
+
+@dataclass(frozen=True)
+class SceneFile:
+    """A scene video written by ``scenes.write_scene`` and the spans it reported."""
+
+    path: Path
+    spans: list[Span]
+
+    def span(self, part: Part) -> Span:
+        """The first span showing ``part``."""
+        return next(s for s in self.spans if s.part is part)
+
+
+def _scene(
+    factory: pytest.TempPathFactory, name: str, script: list[tuple[Part, float]]
+) -> SceneFile:
+    if not VTEST.is_file():
+        pytest.skip(f"{VTEST} is missing (Debian opencv-doc; scripts/setup.sh installs it)")
+    path = factory.mktemp("scenes") / f"{name}.mp4"
+    return SceneFile(path, write_scene(path, script))
+
+
+@pytest.fixture(scope="session")
+def people_scene(tmp_path_factory: pytest.TempPathFactory) -> SceneFile:
+    """26 s: quiet, 6 s of real pedestrians (vtest.avi), quiet; long enough for a 20 s clip."""
+    return _scene(tmp_path_factory, "people", [(Part.QUIET, 6), (Part.PEOPLE, 6), (Part.QUIET, 14)])
+
+
+@pytest.fixture(scope="session")
+def pet_scene(tmp_path_factory: pytest.TempPathFactory) -> SceneFile:
+    """18 s: quiet, the cat crossing the empty walkway for 8 s, quiet."""
+    return _scene(tmp_path_factory, "pet", [(Part.QUIET, 2), (Part.PET, 8), (Part.QUIET, 8)])
+
+
+@pytest.fixture(scope="session")
+def light_scene(tmp_path_factory: pytest.TempPathFactory) -> SceneFile:
+    """18 s: quiet, a slow 10 s light change over the empty walkway, quiet."""
+    return _scene(tmp_path_factory, "light", [(Part.QUIET, 2), (Part.LIGHT, 10), (Part.QUIET, 6)])

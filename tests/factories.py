@@ -14,7 +14,7 @@ import av
 import cv2
 import numpy as np
 
-from hearthcam.store.recovery import segment_path
+from hearthcam.store.layout import segment_path
 from hearthcam.types import BGRImage, Segment
 
 BITS = 16

@@ -24,7 +24,7 @@ from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.db import Store
 from hearthcam.store.recovery import recover
-from hearthcam.store.retention import RetentionPolicy, sweep
+from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.types import Event
 
 log = logging.getLogger(__name__)
@@ -173,12 +173,14 @@ def analyze(
     return sorted(events, key=lambda e: e.start)
 
 
-def run_retention(runtime: Runtime, interval: float) -> None:
+def run_retention(runtime: Runtime, interval: float, disk_free: DiskFree = disk_free_bytes) -> None:
     """Sweeps retention every ``interval`` seconds until the runtime stops."""
     policy = RetentionPolicy(runtime.config.retention)
     while not runtime.stop.wait(interval):
         try:
-            report = sweep(runtime.store, runtime.config.data_dir, time.time(), policy=policy)
+            report = sweep(
+                runtime.store, runtime.config.data_dir, time.time(), disk_free, policy=policy
+            )
             log.info("retention: %s", report)
         except Exception:  # the sweep retries next interval; recording must go on
             log.exception("retention sweep failed")

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -42,7 +43,9 @@ ConfigOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one message stays one line however narrow the terminal (or a pipe's 80 columns).
+    # escape: a file name such as "[garage] door.mp4" is text, not Rich markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -50,9 +53,13 @@ def _load(path: Path | None) -> Config:
     try:
         return load_config(path) if path is not None else parse_config({})
     except ConfigError as error:
-        err.print(f"[bold red]error:[/] invalid config {error.source}:", highlight=False)
+        err.print(
+            f"[bold red]error:[/] invalid config {escape(error.source)}:",
+            highlight=False,
+            soft_wrap=True,
+        )
         for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False)
+            err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 

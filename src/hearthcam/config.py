@@ -115,6 +115,12 @@ class MotionConfig(_Model):
     )
     mask: list[Polygon] = Field(default_factory=list, description="areas ignored for motion")
 
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _one_mask(cls, value: Any) -> Any:
+        # Frigate accepts a single polygon string as well as a list of them.
+        return [value] if isinstance(value, str) else value
+
 
 class ObjectFilter(_Model):
     """Per-label thresholds."""
@@ -327,7 +333,12 @@ def _location(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif not item.startswith(("function-", "tagged-")) and item not in ("str", "list[...]"):
+        elif item == "[key]":
+            parts.append(" (the key)")
+        elif item == "points" or item.startswith(("function-", "tagged-")):
+            # "points" is the inner field of a polygon given as a string or list in YAML.
+            continue
+        elif item not in ("str", "list[...]"):
             parts.append(("." if parts else "") + item)
     return "".join(parts) or "(top level)"
 
@@ -337,7 +348,7 @@ def format_errors(error: ValidationError) -> list[str]:
     lines = []
     for err in error.errors():
         path = _location(tuple(err["loc"]))
-        message = err["msg"]
+        message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         lines.append(f"{path}: {message}")

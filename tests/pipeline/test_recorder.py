@@ -14,12 +14,7 @@ from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 from hearthcam.errors import StoreError
-from hearthcam.pipeline.recorder import (
-    SegmentRecorder,
-    recover,
-    segment_path,
-    segment_start,
-)
+from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.types import Segment
 from tests.conftest import ClipFactory
 
@@ -213,19 +208,6 @@ def test_the_recorder_is_usable_after_close(tmp_path: Path, make_clip: ClipFacto
     assert [len(decode_all(s.path)) for s in collected.segments] == [20, 20]
 
 
-def test_recover_deletes_part_files_and_lists_finished_segments(tmp_path: Path) -> None:
-    day = tmp_path / "porch" / "2023-11-14"
-    day.mkdir(parents=True)
-    finished = [day / "22-13-24.000.mp4", day / "22-13-20.000.mp4"]
-    for path in finished:
-        path.write_bytes(b"segment")
-    leftover = day / "22-13-28.000.mp4.part"
-    leftover.write_bytes(b"half")
-    assert recover(tmp_path) == sorted(finished)
-    assert not leftover.exists()
-    assert recover(tmp_path / "nothing-here") == []
-
-
 def test_a_new_input_stream_starts_a_new_segment(tmp_path: Path, make_clip: ClipFactory) -> None:
     collected = Collector()
     recorder = SegmentRecorder("porch", tmp_path / "rec", 30.0, collected)
@@ -312,9 +294,3 @@ def test_an_unwritable_directory_is_a_store_error(tmp_path: Path, make_clip: Cli
     recorder = SegmentRecorder("porch", blocker, 30.0, Collector())
     with pytest.raises(StoreError, match="cannot start segment"):
         feed(recorder, make_clip(seconds=1, fps=10))
-
-
-def test_segment_path_and_segment_start_round_trip(tmp_path: Path) -> None:
-    path = segment_path(tmp_path, "porch", T0 + 0.25)
-    assert path == tmp_path / "porch" / "2023-11-14" / "22-13-20.250.mp4"
-    assert segment_start(path) == pytest.approx(T0 + 0.25)

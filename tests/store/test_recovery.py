@@ -9,13 +9,8 @@ from pathlib import Path
 import pytest
 
 from hearthcam.store.db import Store
-from hearthcam.store.recovery import (
-    RecoveryReport,
-    parse_segment_path,
-    probe_duration,
-    recover,
-    segment_path,
-)
+from hearthcam.store.layout import parse_segment_path, segment_path
+from hearthcam.store.recovery import RecoveryReport, probe_duration, recover
 from hearthcam.types import Event, Segment, Verdict
 from tests.factories import make_h264_segment, make_segments
 

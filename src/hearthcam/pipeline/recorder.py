@@ -5,7 +5,8 @@ Owns the segment files of the record stream: where they go
 (first keyframe after ``segment_seconds``, after a requested cut time, or at a gap), timestamp
 rebasing so each segment starts at 0, and crash safety: a segment is written as ``.mp4.part`` and
 renamed atomically when finished, so after ``kill -9`` only an in-flight ``.part`` is left, which
-``recover`` deletes. Nothing is re-encoded.
+start-up recovery (``hearthcam.store.recovery``) deletes. Nothing is re-encoded. File names
+follow ``hearthcam.store.layout``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ import av
 import av.error
 
 from hearthcam.errors import StoreError
+from hearthcam.store.layout import PART_SUFFIX, segment_path
 from hearthcam.types import Segment
 
 if TYPE_CHECKING:
@@ -32,32 +33,9 @@ if TYPE_CHECKING:
     from av.packet import Packet
     from av.video.stream import VideoStream
 
-PART_SUFFIX = ".part"
 # Packets further apart than this (seconds of wall time) mean the stream stalled: the segment
 # is closed rather than stretched over a hole.
 GAP_SECONDS = 5.0
-
-
-def segment_path(out_dir: Path, camera: str, start_wall: float) -> Path:
-    """Where the segment of ``camera`` starting at ``start_wall`` (Unix time) is stored."""
-    when = datetime.fromtimestamp(start_wall, UTC)
-    name = f"{when:%H-%M-%S}.{when.microsecond // 1000:03d}.mp4"
-    return out_dir / camera / f"{when:%Y-%m-%d}" / name
-
-
-def segment_start(path: Path) -> float:
-    """The start wall time encoded in a segment's path (inverse of ``segment_path``)."""
-    stamp = datetime.strptime(f"{path.parent.name} {path.stem}", "%Y-%m-%d %H-%M-%S.%f")
-    return stamp.replace(tzinfo=UTC).timestamp()
-
-
-def recover(out_dir: Path) -> list[Path]:
-    """Deletes unfinished ``.part`` files left by a crash; returns the finished segments, sorted."""
-    if not out_dir.exists():
-        return []
-    for part in out_dir.rglob(f"*.mp4{PART_SUFFIX}"):
-        part.unlink(missing_ok=True)
-    return sorted(out_dir.rglob("*.mp4"))
 
 
 @dataclass(slots=True)

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 from av.packet import Packet
 from av.video.stream import VideoStream
-import numpy as np
 from numpy.typing import NDArray
 
 from hearthcam.alerts.rules import AlertDecider
@@ -35,7 +35,7 @@ from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
-from hearthcam.types import Detections, Event, Frame, MotionResult, Segment
+from hearthcam.types import Detections, Event, Frame, MotionResult, Segment, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class CameraStats:
     gaps: int = 0
     errors: list[str] = field(default_factory=list)
     event_created_at: dict[str, float] = field(default_factory=dict)
+    verdict_at: dict[str, float] = field(default_factory=dict)
     clip_ready_at: dict[str, float] = field(default_factory=dict)
 
 
@@ -92,6 +93,10 @@ class ObjectFilter:
             area >= self._min_area[dets.class_id]
         )
         return dets[ok]
+
+    def forget(self, alive: set[int]) -> None:
+        """Drops the best scores of tracks that ended."""
+        self._best = {k: v for k, v in self._best.items() if k in alive}
 
     def confirmed(self, tracked: Detections) -> Detections:
         """Tracked detections whose track has reached its label's min score at least once."""
@@ -161,11 +166,11 @@ class CameraPipeline:
             self._on_segment,
         )
         self._pending: list[_PendingClip] = []
-        self._clip_futures: list[object] = []
         self._lock = threading.Lock()
         self._last_frame: Frame | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
         self._moving_until: dict[int, float] = {}
+        self._alerted: set[str] = set()
         self._thread = threading.Thread(
             target=self._analyse_loop, name=f"analyse-{name}", daemon=True
         )
@@ -176,9 +181,7 @@ class CameraPipeline:
         """A stream opened."""
         log.info("%s: connected (%s)", self.name, info)
 
-    def on_packet(
-        self, packet: Packet[VideoStream], stream: VideoStream, wall: float
-    ) -> None:
+    def on_packet(self, packet: Packet[VideoStream], stream: VideoStream, wall: float) -> None:
         """A packet of the record stream: copied into the current segment."""
         self.stats.packets += 1
         if self._cfg.record.enabled:
@@ -195,8 +198,13 @@ class CameraPipeline:
         except queue.Full:
             self.stats.frames_dropped += 1
 
+    def on_disconnected(self, last_wall: float, reason: str) -> None:
+        """The camera dropped: what was recorded so far is finished and indexed now."""
+        log.warning("%s: lost (%s); reconnecting", self.name, reason)
+        self._recorder.close()
+
     def on_gap(self, start_wall: float, end_wall: float, reason: str) -> None:
-        """The camera dropped: the gap is recorded and the current segment closed."""
+        """The camera is back after a drop: the gap is recorded."""
         self.stats.gaps += 1
         self._recorder.close()
         self._parts.store.add_gap(self.name, start_wall, end_wall, reason)
@@ -232,6 +240,13 @@ class CameraPipeline:
                 self._moving_until[int(tid)] = pts + hold
             keep[i] = pts <= self._moving_until.get(int(tid), -np.inf)
         return tracked[keep]
+
+    def _forget_ended_tracks(self) -> None:
+        # Per-track bookkeeping would otherwise grow for as long as the camera runs.
+        alive = {t.tracker_id for t in self._tracker.active_tracks()}
+        self._moving_until = {k: v for k, v in self._moving_until.items() if k in alive}
+        if self._filter is not None:
+            self._filter.forget(alive)
 
     def _regions(self, motion: MotionResult) -> NDArray[np.int32]:
         boxes = motion.boxes
@@ -277,6 +292,8 @@ class CameraPipeline:
         tracked = self._filter.confirmed(self._tracker.update(detections, frame.pts))
         tracked = self._recently_moving(tracked, motion, frame.pts)
         self._tracker_boxes = tracked.xyxy.astype(np.int32)
+        if self.stats.frames_analysed % 256 == 0:
+            self._forget_ended_tracks()
         changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))
         for change in changes:
             self._handle(change)
@@ -284,11 +301,20 @@ class CameraPipeline:
 
     def _handle(self, change: EventChange) -> None:
         event = change.event
+        now = self._parts.clock()
         if change.change is Change.STARTED:
-            self.stats.event_created_at[event.id] = self._parts.clock()
-        if not event.alert:
+            self.stats.event_created_at[event.id] = now
+        if event.verdict is not Verdict.MOTION:
+            self.stats.verdict_at.setdefault(event.id, now)
+        # The decision is taken once per event, when it first becomes alert-worthy (often on an
+        # UPDATED change: events open as motion and become a threat a frame or two later).
+        if event.id in self._alerted:
+            event = replace(event, alert=True)
+        else:
             when = dt.datetime.fromtimestamp(event.wall_start).astimezone()
-            event = replace(event, alert=self._parts.decider.decide(event, when))
+            if self._parts.decider.decide(event, when):
+                self._alerted.add(event.id)
+                event = replace(event, alert=True)
         if change.snapshot is not None and change.change is not Change.UPDATED:
             path = self._media_path("snapshots", event, ".jpg")
             snap = change.snapshot
@@ -297,6 +323,7 @@ class CameraPipeline:
         # An event stays "open" until its clip exists, so retention keeps the segments it needs.
         self._parts.store.save_event(event, finished=False)
         if change.change is Change.ENDED:
+            self._alerted.discard(event.id)
             self._queue_clip(event)
         for listener in self._parts.listeners:
             listener(change.change, event)
@@ -330,7 +357,7 @@ class CameraPipeline:
             ready = [p for p in self._pending if p.end <= recorded_until]
             self._pending = [p for p in self._pending if p.end > recorded_until]
         for pending in ready:
-            self._clip_futures.append(self._parts.clip_pool.submit(self._make_clip, pending))
+            self._parts.clip_pool.submit(self._make_clip, pending)
 
     def _make_clip(self, pending: _PendingClip) -> None:
         segments = self._parts.store.segments_between(self.name, pending.start, pending.end)

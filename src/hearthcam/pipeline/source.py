@@ -29,7 +29,13 @@ import av
 import av.error
 
 from hearthcam.config import DetectConfig, SourceConfig
-from hearthcam.errors import SourceError, SourceTimeout, SourceUnreadable, UnsupportedCodec
+from hearthcam.errors import (
+    SourceError,
+    SourceTimeout,
+    SourceUnreadable,
+    StoreError,
+    UnsupportedCodec,
+)
 from hearthcam.types import BGRImage, Frame
 
 if TYPE_CHECKING:
@@ -92,11 +98,15 @@ class StreamSink(Protocol):
         ...
 
     def on_packet(self, packet: Packet[VideoStream], stream: VideoStream, wall: float) -> None:
-        """Every video packet of the record input, in order (do not mutate it)."""
+        """Every record packet, in order; read-only; a StoreError is reported, not fatal."""
         ...
 
     def on_frame(self, frame: Frame) -> None:
         """A sampled detect frame, BGR, scaled to ``DetectConfig.size_for`` the source size."""
+        ...
+
+    def on_disconnected(self, last_wall: float, reason: str) -> None:
+        """A live input was lost (last packet at ``last_wall``); reconnecting follows."""
         ...
 
     def on_gap(self, start_wall: float, end_wall: float, reason: str) -> None:
@@ -409,6 +419,7 @@ class _Link:
     last_wall: float | None = None  # wall of the last packet: where a gap starts
     gap_reason: str | None = None  # set while a gap waits for its first packet after it
     errors: int = 0  # undecodable packets not reported yet
+    error_note: str = ""  # where and why the last one failed
     error_reported: float = float("-inf")
 
     @property
@@ -451,6 +462,26 @@ class _Timeline:
             return media, wall
         frame_media = float((timestamp - self._origin) * self._time_base)
         return frame_media, self.opened + frame_media
+
+
+class _Flag(Protocol):
+    """Anything that says whether to stop (a threading.Event or several)."""
+
+    def is_set(self) -> bool:
+        """Whether to stop."""
+        ...
+
+
+class _Either:
+    """Set when either of two events is set."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        self._first = first
+        self._second = second
+
+    def is_set(self) -> bool:
+        """Whether either event is set."""
+        return self._first.is_set() or self._second.is_set()
 
 
 class CameraStream:
@@ -496,21 +527,25 @@ class CameraStream:
 
     def run(self, stop: threading.Event) -> None:
         """Reads until ``stop`` is set or every input has ended (files); one thread per input."""
+        # Set if this camera's detect loop dies, so its record thread does not outlive it.
+        halted = threading.Event()
+        either = _Either(stop, halted)
         others = [
             threading.Thread(
-                target=self._run_link, args=(link, stop), name=f"{self.name}-record", daemon=True
+                target=self._run_link, args=(link, either), name=f"{self.name}-record", daemon=True
             )
             for link in self._links[1:]
         ]
         for thread in others:
             thread.start()
         try:
-            self._run_link(self._links[0], stop)
+            self._run_link(self._links[0], either)
         finally:
+            halted.set()
             for thread in others:
                 thread.join()
 
-    def _run_link(self, link: _Link, stop: threading.Event) -> None:
+    def _run_link(self, link: _Link, stop: _Flag) -> None:
         """Drives one input through the connection state machine until STOPPED."""
         backoff = Backoff(self._source_cfg.backoff_initial, self._source_cfg.backoff_max, 0.1)
         delay = 0.0
@@ -521,6 +556,10 @@ class CameraStream:
                 event = self._attempt(link, stop)
             else:
                 event = ConnEvent.STOP if self._wait(delay, stop) else ConnEvent.RETRY
+            if event is ConnEvent.LOST:
+                # Told at once, so the recording up to the loss is finished and indexed now,
+                # not when (or if) the camera comes back.
+                self._sink.on_disconnected(link.last_wall or self._clock.time(), link.problem)
             link.state = transition(link.state, event)
             if link.state is ConnState.BACKOFF:
                 delay = backoff.next_delay(link.streamed_for)
@@ -529,7 +568,7 @@ class CameraStream:
                     f"(attempt {link.attempts + 1})"
                 )
 
-    def _attempt(self, link: _Link, stop: threading.Event) -> ConnEvent:
+    def _attempt(self, link: _Link, stop: _Flag) -> ConnEvent:
         """Opens the input and streams it until it fails, ends or is stopped."""
         link.attempts += 1
         link.streamed_for = 0.0
@@ -540,6 +579,9 @@ class CameraStream:
             if not link.live:
                 self._sink.on_error(f"{self.name}: {link.problem}")
             return ConnEvent.FAILED if link.live else ConnEvent.ENDED
+        if input_kind(link.url) is InputKind.HTTP:
+            # Over HTTP a finite file (it has a duration) ends; a camera's endless stream does not.
+            link.live = not (container.duration and container.duration > 0)
         link.state = transition(link.state, ConnEvent.OPENED)
         started = self._clock.time()
         try:
@@ -548,7 +590,7 @@ class CameraStream:
             container.close()
             link.streamed_for = self._clock.time() - started
 
-    def _stream(self, link: _Link, container: InputContainer, stop: threading.Event) -> ConnEvent:
+    def _stream(self, link: _Link, container: InputContainer, stop: _Flag) -> ConnEvent:
         """Demuxes one connection; returns how it ended."""
         # Decoder threads stay at PyAV's default (slice threads): frame threading ("AUTO")
         # measured slower at 640x360 on 2 cores (0.63 vs 0.42 ms/frame), only 12% faster at
@@ -563,6 +605,8 @@ class CameraStream:
                 if stop.is_set():
                     return ConnEvent.STOP
                 self._handle(link, packet, stream, timeline, sampler, stop)
+        except (av.error.ExitError, av.error.TimeoutError):
+            reason = f"no data for {self._source_cfg.read_timeout:g} s"
         except av.error.FFmpegError as error:
             reason = f"reading failed ({error.strerror or type(error).__name__})"
         self._flush_errors(link, force=True)
@@ -596,7 +640,7 @@ class CameraStream:
         stream: VideoStream,
         timeline: _Timeline,
         sampler: FrameSampler,
-        stop: threading.Event,
+        stop: _Flag,
     ) -> None:
         """Records and/or decodes one packet (an empty one at the end drains the decoder)."""
         media, wall = timeline.packet(packet.dts if packet.dts is not None else packet.pts)
@@ -612,7 +656,11 @@ class CameraStream:
             # the packet cannot affect what is decoded.
             self._decode(link, packet, timeline, sampler, media, wall)
         if link.record and packet.size:
-            self._sink.on_packet(packet, stream, wall)
+            try:
+                self._sink.on_packet(packet, stream, wall)
+            except StoreError as error:
+                # A full or failing disk must not stop detection and alerts: report, go on.
+                self._sink.on_error(f"{self.name}: recording failed: {error}")
 
     def _decode(
         self,
@@ -628,7 +676,7 @@ class CameraStream:
             frames = packet.decode()
         except av.error.FFmpegError as error:
             link.errors += 1
-            link.problem = f"undecodable packets near {media:.2f} s ({error.strerror})"
+            link.error_note = f"undecodable packets near {media:.2f} s ({error.strerror})"
             self._flush_errors(link)
             return
         for frame in frames:
@@ -646,11 +694,11 @@ class CameraStream:
         """Reports undecodable packets at most once per ERROR_REPORT_SECONDS, with a count."""
         now = self._clock.time()
         if link.errors and (force or now - link.error_reported >= ERROR_REPORT_SECONDS):
-            self._sink.on_error(f"{self.name}: skipped {link.errors} {link.problem}")
+            self._sink.on_error(f"{self.name}: skipped {link.errors} {link.error_note}")
             link.errors = 0
             link.error_reported = now
 
-    def _wait(self, seconds: float, stop: threading.Event) -> bool:
+    def _wait(self, seconds: float, stop: _Flag) -> bool:
         """Sleeps on the clock in short steps so ``stop`` interrupts; True if stopped."""
         end = self._clock.time() + seconds
         while not stop.is_set():

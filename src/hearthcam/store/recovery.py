@@ -13,21 +13,15 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import av
 
 from hearthcam.store.db import Store
+from hearthcam.store.layout import CORRUPT_DIR, PART_SUFFIX, RECORDINGS_DIR, parse_segment_path
 from hearthcam.types import Segment
 
 log = logging.getLogger(__name__)
-
-RECORDINGS_DIR = "recordings"
-CORRUPT_DIR = "corrupt"
-PART_SUFFIX = ".part"
-_DATE_FORMAT = "%Y-%m-%d"
-_TIME_FORMAT = "%H-%M-%S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,24 +33,6 @@ class RecoveryReport:
     rows_dropped: int = 0
     events_closed: int = 0
     corrupt: tuple[Path, ...] = field(default=())
-
-
-def segment_path(recordings_dir: Path, camera: str, start_wall: float) -> Path:
-    """Returns where the segment of ``camera`` starting at ``start_wall`` (Unix time) is stored."""
-    when = datetime.fromtimestamp(start_wall, UTC)
-    millis = when.microsecond // 1000
-    name = f"{when.strftime(_TIME_FORMAT)}.{millis:03d}.mp4"
-    return recordings_dir / camera / when.strftime(_DATE_FORMAT) / name
-
-
-def parse_segment_path(recordings_dir: Path, path: Path) -> tuple[str, float]:
-    """Returns (camera, start wall time) from a segment path; ValueError if it is not one."""
-    parts = path.relative_to(recordings_dir).parts
-    if len(parts) != 3 or not parts[2].endswith(".mp4"):
-        raise ValueError(f"not a segment path: {path}")
-    camera, day, name = parts
-    when = datetime.strptime(f"{day} {name[: -len('.mp4')]}", f"{_DATE_FORMAT} {_TIME_FORMAT}.%f")
-    return camera, when.replace(tzinfo=UTC).timestamp()
 
 
 def probe_duration(path: Path) -> float:
