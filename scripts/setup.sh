@@ -13,6 +13,8 @@ APT_PACKAGES=(
   opencv-doc darknet
   # Debian's motion daemon: the baseline for the motion-only CPU comparison
   motion
+  # a real MQTT broker for the alert tests (started by the tests on loopback, not as a service)
+  mosquitto
 )
 
 missing=()
@@ -25,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # the motion package enables a system service; hearthcam only runs it on demand in the benchmark
-  (command -v systemctl >/dev/null && $SUDO systemctl disable --now motion >/dev/null 2>&1) || true
+  (command -v systemctl >/dev/null && $SUDO systemctl disable --now motion mosquitto >/dev/null 2>&1) || true
 fi
 
 PY=${PYTHON:-python3}

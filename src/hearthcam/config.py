@@ -276,8 +276,38 @@ class AlertRule(_Model):
     schedule: list[ScheduleRule] = Field(default_factory=list, description="when (always)")
 
 
+class MqttConfig(_Model):
+    """Home Assistant-compatible MQTT alerts (discovery, per-verdict binary sensors, events)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    topic_prefix: str = Field("hearthcam", description="state and event topics live under it")
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
+    client_id: str = "hearthcam"
+
+
+class WebhookConfig(_Model):
+    """A JSON webhook, signed with HMAC-SHA256 of the body in the X-Hearthcam-Signature header."""
+
+    url: str = Field(description="http(s) URL receiving a POST per alert")
+    secret: str = Field(min_length=16, description="HMAC-SHA256 key (at least 16 characters)")
+    retries: int = Field(5, ge=0, le=20, description="retries with exponential backoff")
+    timeout: float = Field(10.0, gt=0, le=120)
+
+
+class NtfyConfig(_Model):
+    """Push through an ntfy-compatible HTTP endpoint (POST to <url>/<topic>)."""
+
+    url: str = Field(description="server base URL, e.g. https://ntfy.example.org")
+    topic: str = Field(min_length=1)
+    token: str | None = Field(None, description="bearer token, if the server wants one")
+
+
 class AlertsConfig(_Model):
-    """The alert decision: per home/away mode, which verdicts, zones and times alert."""
+    """The alert decision (per home/away mode: verdicts, zones, times) and where alerts go."""
 
     mode: Literal["home", "away"] = "away"
     home: AlertRule = Field(default_factory=lambda: AlertRule(verdicts=[Verdict.THREAT]))
@@ -285,6 +315,12 @@ class AlertsConfig(_Model):
         default_factory=lambda: AlertRule(verdicts=[Verdict.THREAT, Verdict.VEHICLE])
     )
     cooldown: float = Field(60.0, ge=0, description="seconds between alerts of one camera")
+    base_url: str = Field(
+        "http://127.0.0.1:8971", description="where the web app is reached (links in alerts)"
+    )
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    ntfy: NtfyConfig | None = None
 
 
 class SourceConfig(_Model):

@@ -144,8 +144,8 @@ def test_clip_window_pads_rolls() -> None:
     assert clip_window(100.0, 112.0, 5.0, 5.0, 20.0, 30.0) == (95.0, 117.0)
 
 
-def test_clip_window_widens_short_events_evenly() -> None:
-    assert clip_window(100.0, 102.0, 5.0, 5.0, 20.0, 30.0) == (91.0, 111.0)
+def test_clip_window_widens_short_events_backwards_so_the_clip_is_not_delayed() -> None:
+    assert clip_window(100.0, 102.0, 5.0, 5.0, 20.0, 30.0) == (87.0, 107.0)
 
 
 def test_clip_window_caps_long_events_keeping_the_start() -> None:

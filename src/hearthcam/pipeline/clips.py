@@ -47,9 +47,9 @@ def clip_window(
     """Returns the (start, end) wall times of an event's clip.
 
     The clip is the event plus ``pre_roll`` before and ``post_roll`` after. A clip shorter than
-    ``min_clip`` is widened by splitting the shortfall evenly before and after, which keeps the
-    event in the middle and delays the clip by only half the shortfall. A clip longer than
-    ``max_clip`` keeps its start (the lead-up matters most) and loses its tail.
+    ``min_clip`` is widened backwards only: that footage is already recorded, so the clip is
+    ready right after the post-roll instead of waiting for more. A clip longer than ``max_clip``
+    keeps its start (the lead-up matters most) and loses its tail.
     """
     if min(pre_roll, post_roll, min_clip, max_clip) < 0 or min_clip > max_clip:
         raise ValueError("rolls and clip bounds must be >= 0 with min_clip <= max_clip")
@@ -59,8 +59,7 @@ def clip_window(
     end = event_end_wall + post_roll
     shortfall = min_clip - (end - start)
     if shortfall > 0:
-        start -= shortfall / 2
-        end += shortfall / 2
+        start -= shortfall
     return start, min(end, start + max_clip)
 
 

@@ -1,10 +1,8 @@
-"""Camera I/O: open and probe inputs, and run one camera's read loop with reconnection.
+"""One camera's read loop with reconnection: packets to the recorder, frames to detection.
 
-Owns everything between a camera URL and the rest of the pipeline: opening RTSP, HTTP, file and
-USB (v4l2) inputs with bounded timeouts, mapping failures to ``hearthcam.errors``, the connection
-state machine and its backoff, wall-time stamping, handing packets to the recorder (record role)
-and sampled, scaled BGR frames to detection (detect role). ``Backoff``, ``transition`` and
-``FrameSampler`` are pure so they are tested without a camera.
+Owns the loop between an opened input (``inputs``) and the rest of the pipeline: driving the
+connection state machine and its backoff (``connection``), wall-time stamping, handing packets
+to the recorder (record role) and sampled, scaled BGR frames to detection (detect role).
 
 Time: for a file, ``wall = wall at open + media time`` (a synthetic clock, so ``analyze`` gives
 deterministic media times). For a live stream, ``wall`` is the clock at packet arrival and
@@ -15,15 +13,11 @@ at arbitrary values, are missing on the first packets and restart on every recon
 
 from __future__ import annotations
 
-import enum
-import os
-import random
 import threading
 import time
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import av
 import av.error
@@ -31,39 +25,33 @@ import av.error
 from hearthcam.config import DetectConfig, SourceConfig
 from hearthcam.errors import (
     SourceError,
-    SourceTimeout,
-    SourceUnreadable,
     StoreError,
-    UnsupportedCodec,
+)
+from hearthcam.pipeline.source.connection import (
+    Backoff,
+    ConnEvent,
+    ConnState,
+    FrameSampler,
+    transition,
+)
+from hearthcam.pipeline.source.inputs import (
+    InputKind,
+    StreamInfo,
+    input_kind,
+    is_live,
+    open_input,
+    redact_url,
+    stream_info,
 )
 from hearthcam.types import BGRImage, Frame
 
 if TYPE_CHECKING:
     from av.container import InputContainer
     from av.packet import Packet
-    from av.video.frame import VideoFrame
     from av.video.stream import VideoStream
 
-# A connection that streamed this long is healthy again: the next failure starts backoff afresh.
-STABLE_SECONDS = 10.0
-# Demuxers that turn text into "video"; a .txt file must be refused, not played as ANSI art.
-TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
-# Short stream analysis: camera SDPs carry the codec parameters, and every second spent probing
-# is a second of video delivered late (and in one burst) after each reconnect.
-RTSP_ANALYZE_US = 500_000
 # At most one "corrupt packet" report per this many seconds per input, with a count.
 ERROR_REPORT_SECONDS = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class StreamInfo:
-    """What an input carries: its video codec, size, frame rate and (files only) duration."""
-
-    codec: str
-    width: int
-    height: int
-    fps: float | None
-    duration: float | None
 
 
 class Clock(Protocol):
@@ -119,289 +107,6 @@ class StreamSink(Protocol):
 
 
 # --- opening inputs -----------------------------------------------------------------------
-
-
-class InputKind(enum.Enum):
-    """How an input is reached."""
-
-    FILE = "file"
-    RTSP = "rtsp"
-    HTTP = "http"
-    DEVICE = "device"
-
-
-def input_kind(url: str) -> InputKind:
-    """Classifies a URL or path."""
-    lower = url.lower()
-    if lower.startswith(("rtsp://", "rtsps://")):
-        return InputKind.RTSP
-    if lower.startswith(("http://", "https://")):
-        return InputKind.HTTP
-    if lower.startswith("/dev/video"):
-        return InputKind.DEVICE
-    return InputKind.FILE
-
-
-def redact_url(url: str) -> str:
-    """Hides the password of ``rtsp://user:pass@host`` so messages and logs never carry it."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def _open_options(kind: InputKind, cfg: SourceConfig) -> tuple[dict[str, str], str | None]:
-    """Demuxer options and forced format for one kind of input."""
-    if kind is InputKind.RTSP:
-        return {
-            "rtsp_transport": cfg.rtsp_transport,
-            # Socket I/O timeout (microseconds) inside the RTSP demuxer, besides av.open's own.
-            "timeout": str(int(cfg.read_timeout * 1_000_000)),
-            "analyzeduration": str(RTSP_ANALYZE_US),
-        }, None
-    if kind is InputKind.HTTP:
-        return {"rw_timeout": str(int(cfg.read_timeout * 1_000_000))}, None
-    if kind is InputKind.DEVICE:
-        return {}, "v4l2"
-    return {}, None
-
-
-def _check_file(path: str) -> None:
-    """Fails early, with a plain message, for a missing, unreadable or empty file."""
-    try:
-        size = os.stat(path).st_size
-    except FileNotFoundError:
-        raise SourceUnreadable(f"{path}: no such file") from None
-    except OSError as error:
-        raise SourceUnreadable(f"{path}: cannot read ({error.strerror})") from None
-    if size == 0:
-        raise SourceUnreadable(f"{path}: the file is empty (0 bytes)")
-
-
-def _map_open_error(
-    url: str, kind: InputKind, error: av.error.FFmpegError, elapsed: float, cfg: SourceConfig
-) -> SourceError:
-    """Turns an FFmpeg open failure into the matching SourceError with a readable message."""
-    name = redact_url(url)
-    reason = error.strerror or type(error).__name__
-    # The RTSP demuxer reports an interrupted (timed out) open as invalid data, so elapsed time
-    # is the reliable sign that nothing answered.
-    timed_out = isinstance(error, av.error.ExitError | av.error.TimeoutError)
-    if timed_out or (kind is not InputKind.FILE and elapsed >= 0.9 * cfg.connect_timeout):
-        return SourceTimeout(f"{name}: no answer within {cfg.connect_timeout:g} s")
-    if isinstance(error, av.error.DecoderNotFoundError | av.error.PatchWelcomeError):
-        return UnsupportedCodec(f"{name}: unsupported format or codec ({reason})")
-    if kind is InputKind.FILE:
-        if isinstance(error, av.error.FileNotFoundError):
-            return SourceUnreadable(f"{name}: no such file")
-        return SourceUnreadable(
-            f"{name}: not a readable video (corrupt, truncated or not a video file: {reason})"
-        )
-    return SourceError(f"{name}: cannot open ({reason})")
-
-
-def _video_stream(container: InputContainer, url: str) -> VideoStream:
-    """The first video stream, or the reason there is none we can decode."""
-    name = redact_url(url)
-    if not container.streams.video:
-        found = ", ".join(f"{s.type} {_codec_name(s)}" for s in container.streams) or "nothing"
-        raise UnsupportedCodec(f"{name}: no video stream (found {found})")
-    stream = container.streams.video[0]
-    codec = _codec_name(stream)
-    if codec in TEXT_CODECS:
-        raise SourceUnreadable(f"{name}: this is text, not a video")
-    if stream.codec_context is None:
-        raise UnsupportedCodec(f"{name}: no decoder for video codec {codec!r}")
-    return stream
-
-
-def _codec_name(stream: av.stream.Stream) -> str:
-    """The codec name of any stream, even one without a decoder."""
-    context = stream.codec_context
-    return context.name if context is not None else "unknown"
-
-
-def open_input(url: str, cfg: SourceConfig) -> InputContainer:
-    """Opens a URL, file or /dev/videoN for reading in bounded time; raises a SourceError."""
-    kind = input_kind(url)
-    if kind is InputKind.FILE:
-        _check_file(url)
-    options, fmt = _open_options(kind, cfg)
-    started = time.monotonic()
-    try:
-        container = av.open(
-            url, "r", format=fmt, options=options, timeout=(cfg.connect_timeout, cfg.read_timeout)
-        )
-    except av.error.FFmpegError as error:
-        raise _map_open_error(url, kind, error, time.monotonic() - started, cfg) from None
-    try:
-        _video_stream(container, url)
-    except SourceError:
-        container.close()
-        raise
-    return container
-
-
-def stream_info(container: InputContainer, stream: VideoStream) -> StreamInfo:
-    """Describes an opened video stream without decoding it."""
-    rate = stream.average_rate or stream.guessed_rate
-    duration = None
-    if container.duration is not None and container.duration > 0:
-        duration = container.duration / av.time_base
-    return StreamInfo(
-        codec=_codec_name(stream),
-        width=stream.codec_context.width,
-        height=stream.codec_context.height,
-        fps=float(rate) if rate else None,
-        duration=duration,
-    )
-
-
-def probe(url: str, cfg: SourceConfig, max_packets: int = 300) -> StreamInfo:
-    """Opens an input and decodes its first frame, so a bad input fails early and clearly."""
-    container = open_input(url, cfg)
-    try:
-        stream = container.streams.video[0]
-        frame = _first_frame(container, stream, url, max_packets)
-        info = stream_info(container, stream)
-        return StreamInfo(info.codec, frame.width, frame.height, info.fps, info.duration)
-    finally:
-        container.close()
-
-
-def _first_frame(
-    container: InputContainer, stream: VideoStream, url: str, max_packets: int
-) -> VideoFrame:
-    """Decodes until one frame comes out, or explains why none does."""
-    name = redact_url(url)
-    problem = "the input ended"
-    try:
-        for count, packet in enumerate(container.demux(stream)):
-            if count >= max_packets:
-                problem = f"{max_packets} packets gave no frame"
-                break
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError as error:
-                problem = f"the data is corrupt ({error.strerror})"
-                continue
-            if frames:
-                return frames[0]
-    except av.error.FFmpegError as error:
-        problem = f"reading failed ({error.strerror})"
-    raise SourceUnreadable(f"{name}: no video frame could be decoded: {problem}")
-
-
-# --- pure pieces: backoff, connection states, frame sampling ---------------------------------
-
-
-class Backoff:
-    """Exponential reconnect delays: initial, doubling up to maximum, with optional jitter."""
-
-    def __init__(
-        self,
-        initial: float,
-        maximum: float,
-        jitter: float = 0.0,
-        reset_after: float = STABLE_SECONDS,
-        rng: random.Random | None = None,
-    ) -> None:
-        self.initial = initial
-        self.maximum = max(maximum, initial)
-        self.jitter = jitter
-        self.reset_after = reset_after
-        self._rng = rng or random.Random()
-        self._attempts = 0
-
-    @property
-    def attempts(self) -> int:
-        """Delays handed out since the last reset."""
-        return self._attempts
-
-    def reset(self) -> None:
-        """Starts again from the initial delay."""
-        self._attempts = 0
-
-    def next_delay(self, streamed_for: float = 0.0) -> float:
-        """The next delay; a connection that streamed ``reset_after`` seconds resets first."""
-        if streamed_for >= self.reset_after:
-            self.reset()
-        # The exponent is capped so a camera that is down for days cannot overflow the float.
-        delay = min(self.maximum, self.initial * 2.0 ** min(self._attempts, 60))
-        self._attempts += 1
-        if self.jitter:
-            # Jitter spreads the retries of many cameras behind one failed switch.
-            delay *= 1.0 + self._rng.uniform(-self.jitter, self.jitter)
-        return min(delay, self.maximum)
-
-
-class ConnState(enum.Enum):
-    """Where one input's connection is."""
-
-    CONNECTING = "connecting"
-    STREAMING = "streaming"
-    BACKOFF = "backoff"
-    STOPPED = "stopped"
-
-
-class ConnEvent(enum.Enum):
-    """What happened to a connection."""
-
-    OPENED = "opened"
-    FAILED = "failed"  # could not open; a live source retries
-    LOST = "lost"  # a live stream broke or ended
-    RETRY = "retry"  # the backoff delay is over
-    ENDED = "ended"  # a file ended or cannot be opened: nothing to retry
-    STOP = "stop"
-
-
-_TRANSITIONS: dict[tuple[ConnState, ConnEvent], ConnState] = {
-    (ConnState.CONNECTING, ConnEvent.OPENED): ConnState.STREAMING,
-    (ConnState.CONNECTING, ConnEvent.FAILED): ConnState.BACKOFF,
-    (ConnState.CONNECTING, ConnEvent.ENDED): ConnState.STOPPED,
-    (ConnState.STREAMING, ConnEvent.LOST): ConnState.BACKOFF,
-    (ConnState.STREAMING, ConnEvent.ENDED): ConnState.STOPPED,
-    (ConnState.BACKOFF, ConnEvent.RETRY): ConnState.CONNECTING,
-}
-
-
-def transition(state: ConnState, event: ConnEvent) -> ConnState:
-    """The next connection state; raises ValueError for an event that cannot happen there."""
-    if event is ConnEvent.STOP or state is ConnState.STOPPED:
-        return ConnState.STOPPED
-    try:
-        return _TRANSITIONS[(state, event)]
-    except KeyError:
-        raise ValueError(f"no transition from {state.name} on {event.name}") from None
-
-
-class FrameSampler:
-    """Keeps frames on an even grid of 1/fps seconds of media time; keeps all of a slower stream."""
-
-    # Frames this close to their slot (as a fraction of the slot) still count, for pts jitter.
-    TOLERANCE = 0.1
-
-    def __init__(self, fps: float) -> None:
-        self.interval = 1.0 / fps
-        self._next: float | None = None
-        self._last: float | None = None
-
-    def keep(self, pts: float) -> bool:
-        """Whether the frame at ``pts`` seconds is analysed."""
-        if self._last is not None and pts < self._last:
-            self._next = None  # time went backwards (a new connection): start a new grid
-        self._last = pts
-        if self._next is not None and pts < self._next - self.TOLERANCE * self.interval:
-            return False
-        self._next = pts + self.interval if self._next is None else self._next + self.interval
-        if self._next <= pts:
-            self._next = pts + self.interval  # after a hole, no burst to catch up
-        return True
-
-
-# --- the read loop ---------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -508,11 +213,11 @@ class CameraStream:
         detect = detect_cfg.enabled
         if record_url is None or record_url == detect_url:
             # One input with both roles: demuxed once, each packet recorded and decoded.
-            self._links = [_Link(detect_url, record_url is not None, detect, _live(detect_url))]
+            self._links = [_Link(detect_url, record_url is not None, detect, is_live(detect_url))]
         else:
             self._links = [
-                _Link(detect_url, False, detect, _live(detect_url)),
-                _Link(record_url, True, False, _live(record_url)),
+                _Link(detect_url, False, detect, is_live(detect_url)),
+                _Link(record_url, True, False, is_live(record_url)),
             ]
 
     @property
@@ -707,8 +412,3 @@ class CameraStream:
                 return False
             self._clock.sleep(min(left, 0.05))
         return True
-
-
-def _live(url: str) -> bool:
-    """Whether an input is a live source (reconnects) rather than a file (ends)."""
-    return input_kind(url) is not InputKind.FILE

@@ -1,0 +1,39 @@
+"""Camera I/O: open and probe inputs (``inputs``), the pure connection rules (``connection``),
+and one camera's read loop with reconnection (``camera``)."""
+
+from hearthcam.pipeline.source.camera import CameraStream, Clock, StreamSink, SystemClock
+from hearthcam.pipeline.source.connection import (
+    Backoff,
+    ConnEvent,
+    ConnState,
+    FrameSampler,
+    transition,
+)
+from hearthcam.pipeline.source.inputs import (
+    InputKind,
+    StreamInfo,
+    input_kind,
+    open_input,
+    probe,
+    redact_url,
+    stream_info,
+)
+
+__all__ = [
+    "Backoff",
+    "CameraStream",
+    "Clock",
+    "ConnEvent",
+    "ConnState",
+    "FrameSampler",
+    "InputKind",
+    "StreamInfo",
+    "StreamSink",
+    "SystemClock",
+    "input_kind",
+    "open_input",
+    "probe",
+    "redact_url",
+    "stream_info",
+    "transition",
+]
