@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,11 @@ class Gap:
 
 class _Base(DeclarativeBase):
     pass
+
+
+# The public name sibling modules (store.accounts) subclass, so their tables share this metadata
+# and ``Store.open`` creates them with the rest.
+Base = _Base
 
 
 class _SegmentRow(_Base):
@@ -221,6 +226,12 @@ def _build_engine(url: str, busy_timeout: float, wal: bool) -> Engine:
     return engine
 
 
+def _register_table_modules() -> None:
+    """Imports the modules that declare more tables on ``Base``, so ``create_all`` makes them."""
+    # Imported here, not at the top, because those modules import ``Base`` from this one.
+    import hearthcam.store.accounts  # noqa: F401
+
+
 class Store:
     """Typed access to segments, gaps and events; thread-safe, one short session per call."""
 
@@ -233,6 +244,7 @@ class Store:
     def open(cls, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> Store:
         """Opens the database at ``url`` and creates any missing tables."""
         store = cls(url, busy_timeout=busy_timeout, wal=wal)
+        _register_table_modules()
         try:
             _Base.metadata.create_all(store._engine)
         except SQLAlchemyError as error:
@@ -270,6 +282,14 @@ class Store:
                 session.commit()
         except SQLAlchemyError as error:
             raise StoreError(f"database write failed: {error}") from error
+
+    def read_session(self) -> AbstractContextManager[Session]:
+        """A read-only session for sibling store modules; errors become StoreError."""
+        return self._read()
+
+    def write_session(self) -> AbstractContextManager[Session]:
+        """A session that commits on success and takes the write lock at once (BEGIN IMMEDIATE)."""
+        return self._write()
 
     def journal_mode(self) -> str:
         """Returns SQLite's journal mode ('wal' when WAL is on); other databases return ''."""
