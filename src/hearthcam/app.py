@@ -34,8 +34,7 @@ def open_store(config: Config) -> Store:
     """Creates the data directory and opens (and recovers) the store."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(config.database_url)
-    report = recover(store, config.data_dir)
-    log.info("recovery: %s", report)
+    recover(store, config.data_dir)
     return store
 
 
@@ -76,16 +75,47 @@ class Runtime:
     clip_pool: ThreadPoolExecutor
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
+    disk_free: DiskFree = disk_free_bytes
 
-    def start(self) -> None:
-        """Starts one I/O thread per camera."""
+    def start(self, retention: bool = True) -> None:
+        """Starts one supervised I/O thread per camera, and the retention sweeper."""
         for name, stream in self.streams.items():
-            thread = threading.Thread(target=stream.run, args=(self.stop,), name=f"src-{name}")
+            thread = threading.Thread(target=self._supervise, args=(stream,), name=f"src-{name}")
             thread.start()
             self.threads.append(thread)
+        if retention:
+            sweeper = threading.Thread(target=self._sweep_loop, name="retention")
+            sweeper.start()
+            self.threads.append(sweeper)
+
+    def _supervise(self, stream: CameraStream) -> None:
+        # A bug that escapes a camera's loop must not silently end its recording: log it and
+        # start the camera again after a pause; the other cameras never notice.
+        delay = 1.0
+        while not self.stop.is_set():
+            try:
+                stream.run(self.stop)
+                return
+            except Exception:
+                log.exception("%s: camera loop crashed; restarting in %.0f s", stream.name, delay)
+                self.pipelines[stream.name].on_error(f"{stream.name}: camera loop crashed")
+                if self.stop.wait(delay):
+                    return
+                delay = min(delay * 2, 60.0)
+
+    def _sweep_loop(self) -> None:
+        policy = RetentionPolicy(self.config.retention)
+        while not self.stop.wait(self.config.retention.interval):
+            try:
+                report = sweep(
+                    self.store, self.config.data_dir, time.time(), self.disk_free, policy=policy
+                )
+                log.info("retention: %s", report)
+            except Exception:  # the sweep retries next interval; recording must go on
+                log.exception("retention sweep failed")
 
     def close(self) -> None:
-        """Stops sources, flushes open events and segments, waits for clips."""
+        """Stops sources and the sweeper, flushes open events and segments, waits for clips."""
         self.stop.set()
         for thread in self.threads:
             thread.join()
@@ -102,6 +132,8 @@ def build(
     detector: Detector | None = None,
 ) -> Runtime:
     """Builds the runtime for every enabled camera of the config."""
+    # Media paths go into the database and the output: absolute, so they stay valid from any cwd.
+    config = config.model_copy(update={"data_dir": config.data_dir.expanduser().absolute()})
     store = open_store(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
@@ -171,16 +203,3 @@ def analyze(
         log.warning("%s: %d problems while reading, first: %s", name, len(errors), errors[0])
     events = [runtime.store.get_event(i) or e for i, e in finished.items()]
     return sorted(events, key=lambda e: e.start)
-
-
-def run_retention(runtime: Runtime, interval: float, disk_free: DiskFree = disk_free_bytes) -> None:
-    """Sweeps retention every ``interval`` seconds until the runtime stops."""
-    policy = RetentionPolicy(runtime.config.retention)
-    while not runtime.stop.wait(interval):
-        try:
-            report = sweep(
-                runtime.store, runtime.config.data_dir, time.time(), disk_free, policy=policy
-            )
-            log.info("retention: %s", report)
-        except Exception:  # the sweep retries next interval; recording must go on
-            log.exception("retention sweep failed")

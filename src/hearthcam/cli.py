@@ -11,7 +11,6 @@ import logging
 import signal
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from types import FrameType
@@ -169,10 +168,6 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     runtime.start()
-    sweeper = threading.Thread(
-        target=composition.run_retention, args=(runtime, cfg.retention.interval), daemon=True
-    )
-    sweeper.start()
     err.print(
         f"recording {', '.join(runtime.pipelines)} into {cfg.data_dir}",
         highlight=False,
@@ -214,8 +209,9 @@ def demo(
     except HearthcamError as error:
         raise _fail(str(error)) from None
     table = Table(title=f"hearthcam demo: {len(events)} events in {scene}")
-    for column in ("start", "end", "verdict", "labels", "score", "alert", "clip"):
+    for column in ("start", "end", "verdict", "labels", "score", "alert"):
         table.add_column(column)
+    table.add_column("clip", overflow="fold")
     for e in events:
         table.add_row(
             f"{e.start:.1f}s",

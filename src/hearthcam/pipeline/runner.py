@@ -213,7 +213,7 @@ class CameraPipeline:
     def on_error(self, message: str) -> None:
         """A reported, survivable problem (bad packet, failed connect)."""
         self.stats.errors.append(message)
-        log.warning("%s: %s", self.name, message)
+        log.warning("%s", message)
 
     # -- analysis thread ---------------------------------------------------------------------
     def _analyse_loop(self) -> None:
@@ -365,7 +365,7 @@ class CameraPipeline:
         try:
             assemble_clip(segments, pending.start, pending.end, path)
         except Exception as error:  # reported; the event stays without a clip
-            self.on_error(f"clip for event {pending.event.id} failed: {error}")
+            self.on_error(f"{self.name}: clip for event {pending.event.id} failed: {error}")
             self._parts.store.save_event(pending.event, finished=True)
             return
         stored = self._parts.store.get_event(pending.event.id) or pending.event

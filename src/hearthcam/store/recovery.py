@@ -33,6 +33,7 @@ class RecoveryReport:
     rows_dropped: int = 0
     events_closed: int = 0
     corrupt: tuple[Path, ...] = field(default=())
+    temps_deleted: int = 0
 
 
 def probe_duration(path: Path) -> float:
@@ -103,6 +104,18 @@ def _index_orphans(
     return indexed, corrupt
 
 
+def _delete_media_temps(data_dir: Path) -> int:
+    """Deletes half-written clips and snapshots (hidden ``.<name>.<uuid>.tmp`` files)."""
+    count = 0
+    for kind in ("clips", "snapshots"):
+        folder = data_dir / kind
+        if folder.is_dir():
+            for temp in folder.rglob(".*.tmp"):
+                temp.unlink(missing_ok=True)
+                count += 1
+    return count
+
+
 def recover(
     store: Store, data_dir: Path, probe: Callable[[Path], float] = probe_duration
 ) -> RecoveryReport:
@@ -116,6 +129,7 @@ def recover(
     missing = [p for p in store.known_segment_paths() if not p.exists()]
     dropped = store.delete_segments(missing)
     closed = store.finish_open_events()
-    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt))
+    temps = _delete_media_temps(data_dir)
+    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps)
     log.info("recovery: %s", report)
     return report

@@ -1,0 +1,181 @@
+"""The composition root: config -> runtime, analyze over a file, recovery at start, retention.
+
+In-process, with real parts: the packaged model, a real scene, SQLite on disk and the RTSP
+server fixture. The command-line behaviour of the same paths is in test_cli.py.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from hearthcam import app
+from hearthcam.config import CameraConfig, InputConfig, parse_config
+from hearthcam.pipeline.detect import ScriptedDetector
+from hearthcam.pipeline.runner import CameraPipeline
+from hearthcam.pipeline.source import CameraStream
+from hearthcam.store.db import Store
+from hearthcam.store.layout import parse_segment_path
+from hearthcam.types import Verdict
+from tests.conftest import RtspServer, SceneFile
+from tests.factories import make_segments
+
+
+def test_camera_name_for_files_and_urls() -> None:
+    assert app.camera_name_for("/videos/front door.mp4") == "front_door"
+    assert app.camera_name_for("rtsp://10.0.0.2:554/stream1") == "stream1"
+    assert app.camera_name_for("/") == "camera"
+    assert len(app.camera_name_for("x" * 100 + ".mp4")) == 64
+
+
+def test_with_cameras_adds_new_and_keeps_the_settings_of_known_ones() -> None:
+    config = parse_config(
+        {"cameras": {"front": {"inputs": [{"path": "rtsp://old/1"}], "detect": {"fps": 2}}}}
+    )
+    merged = app.with_cameras(config, {"front": "rtsp://new/1", "back": "rtsp://new/2"})
+    assert merged.cameras["front"].inputs == [InputConfig(path="rtsp://new/1")]
+    assert merged.cameras["front"].detect.fps == 2  # only the URL was replaced
+    assert merged.cameras["back"] == CameraConfig(inputs=[InputConfig(path="rtsp://new/2")])
+    assert config.cameras.keys() == {"front"}  # the original is untouched
+
+
+def test_build_recovers_the_data_directory_before_recording(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    recordings = data / "recordings"
+    segments = make_segments(recordings, "cam", time.time() - 60, 3)
+    part = segments[-1].path.with_name("23-59-59.000.mp4.part")
+    part.write_bytes(b"half a segment")
+    config = parse_config(
+        {"data_dir": str(data), "cameras": {"cam": {"inputs": [{"path": "/dev/null"}]}}}
+    )
+    runtime = app.build(config, detector=ScriptedDetector([]))
+    try:
+        assert not part.exists()
+        assert runtime.store.known_segment_paths("cam") == {s.path for s in segments}
+    finally:
+        runtime.close()
+        runtime.store.close()
+
+
+@pytest.mark.integration
+def test_analyze_stores_finished_events_with_absolute_media_paths(
+    pet_scene: SceneFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = parse_config({"data_dir": "data"})  # relative, as in a config file next to it
+    events = app.analyze(str(pet_scene.path), config)
+
+    assert [e.verdict for e in events] == [Verdict.PET]
+    event = events[0]
+    assert event.clip is not None
+    assert event.snapshot is not None
+    # Absolute: the paths go into the database and the output, and must not depend on the cwd.
+    assert event.clip.is_absolute()
+    assert event.clip.is_relative_to(tmp_path / "data" / "clips")
+    assert event.clip.is_file()
+    assert event.snapshot.is_file()
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+        assert store.is_finished(event.id) is True
+        assert store.get_event(event.id) == event
+        # The file was recorded losslessly into segments as it was analysed, and indexed.
+        recorded = store.known_segment_paths(pet_scene.path.stem)
+        assert recorded
+        assert all(p.is_file() and p.is_absolute() for p in recorded)
+
+
+@pytest.mark.integration
+def test_disk_floor_purges_the_oldest_segments_while_recording_goes_on(
+    rtsp_server: RtspServer, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    config = parse_config(
+        {
+            "data_dir": str(data),
+            "record": {"segment_seconds": 1},
+            "retention": {"min_free_mb": 100, "interval": 0.2},
+            "cameras": {"cam": {"inputs": [{"path": rtsp_server.url()}]}},
+        }
+    )
+    root = data / "recordings" / "cam"
+    keep = 3
+
+    def disk_free(_path: Path) -> int:
+        # The disk is "full" whenever more than ``keep`` segments are on it.
+        return 0 if len(list(root.rglob("*.mp4"))) > keep else 1 << 40
+
+    def start(path: Path) -> float:
+        return parse_segment_path(data / "recordings", path)[1]
+
+    runtime = app.build(config)
+    runtime.disk_free = disk_free
+    runtime.start()
+    seen: set[Path] = set()
+    first_purge: float | None = None
+    try:
+        deadline = time.monotonic() + 40
+        while True:
+            now = set(root.rglob("*.mp4"))
+            seen |= now
+            if first_purge is None and seen - now:
+                first_purge = time.time()
+            since = first_purge if first_purge is not None else float("inf")
+            if len(seen - now) >= 4 and any(start(p) > since for p in now):
+                break  # purged several, and recorded more since the first purge
+            assert time.monotonic() < deadline, f"no purge/recording: seen {len(seen)}, now {now}"
+            time.sleep(0.1)
+    finally:
+        runtime.close()  # also stops and joins the retention sweeper
+    try:
+        on_disk = set(root.rglob("*.mp4"))
+        purged = seen - on_disk
+        assert len(on_disk) <= keep + 2  # the floor held (give or take one sweep interval)
+        assert max(map(start, purged)) < min(map(start, on_disk))  # the oldest went first
+        assert runtime.store.known_segment_paths() == on_disk  # rows went with their files
+        assert not any(
+            "recording failed" in e for e in runtime.pipelines["cam"].stats.errors
+        )  # recording never stopped
+    finally:
+        runtime.store.close()
+
+
+class _CrashingStream:
+    """A camera loop that crashes twice with a bug, then runs normally until it ends."""
+
+    name = "porch"
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, stop: threading.Event) -> None:
+        self.runs += 1
+        if self.runs <= 2:
+            raise RuntimeError("a bug in the camera loop")
+
+
+class _ErrorSink:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def on_error(self, message: str) -> None:
+        self.errors.append(message)
+
+
+def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None:
+    stream, sink = _CrashingStream(), _ErrorSink()
+    runtime = app.Runtime(
+        config=parse_config({"data_dir": str(tmp_path)}),
+        store=cast(Store, None),
+        detector=ScriptedDetector([]),
+        pipelines=cast(dict[str, CameraPipeline], {"porch": sink}),
+        streams=cast(dict[str, CameraStream], {"porch": stream}),
+        clip_pool=ThreadPoolExecutor(1),
+    )
+    runtime._supervise(cast(CameraStream, stream))  # 1 s + 2 s of backoff, then a clean run
+    assert stream.runs == 3
+    assert sink.errors == ["porch: camera loop crashed"] * 2
+    runtime.clip_pool.shutdown()
