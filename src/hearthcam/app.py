@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector, load_detector
@@ -76,6 +77,7 @@ class Runtime:
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     disk_free: DiskFree = disk_free_bytes
+    dispatcher: AlertDispatcher | None = None
 
     def start(self, retention: bool = True) -> None:
         """Starts one supervised I/O thread per camera, and the retention sweeper."""
@@ -122,6 +124,9 @@ class Runtime:
         for pipeline in self.pipelines.values():
             pipeline.finish()
         self.clip_pool.shutdown(wait=True)
+        if self.dispatcher is not None:
+            # Last, so the alerts and clip-ready follow-ups of the final events still go out.
+            self.dispatcher.close()
 
 
 def build(
@@ -130,13 +135,21 @@ def build(
     lossless: bool = False,
     realtime: bool = True,
     detector: Detector | None = None,
+    alerts: bool = True,
 ) -> Runtime:
-    """Builds the runtime for every enabled camera of the config."""
+    """Builds the runtime for every enabled camera of the config.
+
+    With ``alerts`` the configured channels (MQTT, webhooks, ntfy) get alert-worthy events;
+    ``analyze`` turns them off: replaying a file must not page anyone.
+    """
     # Media paths go into the database and the output: absolute, so they stay valid from any cwd.
     config = config.model_copy(update={"data_dir": config.data_dir.expanduser().absolute()})
     store = open_store(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
+    dispatcher = build_dispatcher(config.alerts, config.cameras) if alerts else None
+    if dispatcher is not None:
+        listeners = [*listeners, dispatcher]
     parts = PipelineParts(
         config=config,
         detector=detector,
@@ -164,7 +177,7 @@ def build(
             SystemClock(),
             realtime=realtime,
         )
-    return Runtime(config, store, detector, pipelines, streams, pool)
+    return Runtime(config, store, detector, pipelines, streams, pool, dispatcher=dispatcher)
 
 
 def analyze(
@@ -187,7 +200,9 @@ def analyze(
         if change is Change.ENDED or event.id in finished:
             finished[event.id] = event
 
-    runtime = build(config, [collect], lossless=True, realtime=False, detector=detector)
+    runtime = build(
+        config, [collect], lossless=True, realtime=False, detector=detector, alerts=False
+    )
     stream, pipeline = runtime.streams[name], runtime.pipelines[name]
     reader = threading.Thread(target=stream.run, args=(runtime.stop,), name=f"src-{name}")
     reader.start()

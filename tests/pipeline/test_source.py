@@ -380,7 +380,7 @@ def test_bad_files_fail_with_the_right_error_and_a_clear_message(
     started = time.monotonic()
     with pytest.raises(error) as raised:
         probe(str(path), FAST)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # generous: a broken timeout hangs far longer
     assert str(path) in str(raised.value)
     assert words in str(raised.value)
     with pytest.raises(error):
@@ -393,7 +393,7 @@ def test_a_url_that_never_answers_times_out_in_bounded_time(silent_port: int) ->
     with pytest.raises(SourceTimeout, match=r"no answer within 0\.5 s"):
         open_input(f"rtsp://user:pw@127.0.0.1:{silent_port}/stream", cfg)
     # av.open and stream analysis each get connect_timeout.
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # generous: a broken timeout hangs far longer
 
 
 def test_a_refused_connection_is_a_source_error_without_the_password() -> None:
@@ -580,7 +580,7 @@ def test_a_crash_in_the_detect_loop_also_ends_the_record_thread(
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="bug"):
         stream.run(threading.Event())
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.8  # the record thread alone would run 2 s
 
 
 def test_a_missing_file_reports_an_error_and_ends(tmp_path: Path) -> None:
@@ -633,7 +633,7 @@ def test_an_http_url_that_never_answers_times_out(silent_port: int) -> None:
     started = time.monotonic()
     with pytest.raises(SourceTimeout):
         open_input(f"http://127.0.0.1:{silent_port}/video.mjpg", cfg)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 5.0  # generous: a broken timeout hangs far longer
 
 
 def test_a_missing_http_file_is_a_source_error(http_root: tuple[Path, int]) -> None:
