@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.config import CameraConfig, Config, ObjectsConfig
 from hearthcam.labels import COCO_LABELS
+from hearthcam.live import LiveView
 from hearthcam.pipeline.clips import assemble_clip, clip_window, write_snapshot
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
@@ -159,6 +160,8 @@ class CameraPipeline:
         self._builder = EventBuilder(name, parts.config.events, parts.verdict)
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=8 if not lossless else 32)
         self._media = parts.config.data_dir
+        # Live view (fMP4 by stream copy, MJPEG fallback): cheap while nobody watches.
+        self.live = LiveView(name)
         self._recorder = SegmentRecorder(
             name,
             self._media / "recordings",
@@ -184,12 +187,15 @@ class CameraPipeline:
     def on_packet(self, packet: Packet[VideoStream], stream: VideoStream, wall: float) -> None:
         """A packet of the record stream: copied into the current segment."""
         self.stats.packets += 1
+        # Before recording, so the live view keeps working when recording is off or failing.
+        self.live.write(packet, stream, wall)
         if self._cfg.record.enabled:
             self._recorder.write(packet, stream, wall)
 
     def on_frame(self, frame: Frame) -> None:
         """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
         self.stats.frames_in += 1
+        self.live.frame(frame)
         if self._lossless:
             self._frames.put(frame)
             return
@@ -388,4 +394,5 @@ class CameraPipeline:
             for change in self._builder.finish(self._last_frame.pts, self._last_frame.wall):
                 self._handle(change)
         self._recorder.close()
+        self.live.close()
         self._assemble_ready(float("inf"))
