@@ -15,6 +15,8 @@ APT_PACKAGES=(
   motion
   # a real MQTT broker for the alert tests (started by the tests on loopback, not as a service)
   mosquitto
+  # the browser the web UI tests drive through Playwright (never `playwright install`)
+  chromium
 )
 
 missing=()

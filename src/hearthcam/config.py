@@ -333,6 +333,17 @@ class SourceConfig(_Model):
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
 
 
+class WebConfig(_Model):
+    """The owner's web app served by ``hearthcam run``."""
+
+    enabled: bool = True
+    host: str = Field("127.0.0.1", description="listen address (0.0.0.0 for the whole LAN)")
+    port: int = Field(8971, ge=0, le=65535, description="listen port (0 = any free port)")
+    secure_cookies: bool = Field(
+        False, description="mark the session cookie Secure (set it behind a TLS proxy)"
+    )
+
+
 class Config(_Model):
     """The whole configuration file."""
 
@@ -345,6 +356,7 @@ class Config(_Model):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
     @field_validator("cameras")

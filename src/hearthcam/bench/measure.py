@@ -14,7 +14,7 @@ import platform
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,10 @@ import psutil
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
+    if process.pid == os.getpid():
+        # Nanosecond resolution, and it keeps the CPU of threads that have ended.
+        return time.process_time()
+    times = process.cpu_times()  # clock ticks (10 ms) of another process
     return float(times.user + times.system)
 
 
@@ -58,18 +61,15 @@ class Usage:
         return median(self.samples)
 
 
-@dataclass
 class Meter:
     """Measures one process (default: this one) from ``start`` to ``stop``, with optional laps."""
 
-    target: psutil.Process = field(default_factory=psutil.Process)
-    _me: psutil.Process = field(default_factory=psutil.Process)
-    _t0: float = 0.0
-    _cpu0: float = 0.0
-    _own0: float = 0.0
-    _busy0: float = 0.0
-    _lap: tuple[float, float] = (0.0, 0.0)
-    _samples: list[float] = field(default_factory=list)
+    def __init__(self, target: psutil.Process | None = None) -> None:
+        self._me = psutil.Process()
+        self.target = target or self._me
+        self._t0 = self._cpu0 = self._own0 = self._busy0 = 0.0
+        self._lap = (0.0, 0.0)
+        self._samples: list[float] = []
 
     def start(self) -> Meter:
         """Starts (or restarts) measuring."""
@@ -108,6 +108,21 @@ def measure_for(seconds: float, meter: Meter, tick: float = 1.0) -> Usage:
         time.sleep(min(tick, left))
         meter.lap()
     return meter.stop()
+
+
+def others_percent(seconds: float = 1.0) -> float:
+    """CPU other processes use now (percent of one core), sampled over ``seconds``."""
+    return measure_for(seconds, Meter(), tick=seconds).others_percent
+
+
+def wait_for_quiet(limit: float, threshold: float = 30.0) -> float:
+    """Waits up to ``limit`` seconds for other processes to use under ``threshold`` % of a
+    core (the machine is shared); returns the last sample, quiet or not."""
+    end = time.perf_counter() + limit
+    load = others_percent()
+    while load >= threshold and time.perf_counter() < end:
+        load = others_percent()
+    return load
 
 
 def thread_cpu() -> dict[str, float]:

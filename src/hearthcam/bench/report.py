@@ -47,7 +47,9 @@ def markdown(report: Report) -> str:
     escape = str.maketrans({"|": "\\|"})
     lines = [f"### {report.title}", ""]
     lines.append("| " + " | ".join(c.translate(escape) for c in report.columns) + " |")
-    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(report.columns))) + "|")
+    lines.append(
+        "|" + "|".join("---" if i == 0 else "---:" for i in range(len(report.columns))) + "|"
+    )
     for row in report.rows:
         lines.append("| " + " | ".join(c.translate(escape) for c in row) + " |")
     if report.notes:
@@ -61,28 +63,28 @@ def markdown(report: Report) -> str:
 
 
 def num(value: float | None, digits: int = 1) -> str:
-    """A number with fixed decimals, or an en dash when there is none."""
-    return "–" if value is None else f"{value:.{digits}f}"
+    """A number with fixed decimals, or a dash when there is none."""
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def pct(value: float | None, digits: int = 1) -> str:
     """A percentage (value already in percent)."""
-    return "–" if value is None else f"{value:.{digits}f} %"
+    return "-" if value is None else f"{value:.{digits}f} %"
 
 
 def ratio(value: float | None) -> str:
-    """A ratio such as ``3.2×``."""
-    return "–" if value is None else f"{value:.2f}×"
+    """A ratio such as ``3.20x``."""
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def secs(value: float | None, digits: int = 2) -> str:
     """Seconds."""
-    return "–" if value is None else f"{value:.{digits}f} s"
+    return "-" if value is None else f"{value:.{digits}f} s"
 
 
 def ms(value: float | None, digits: int = 1) -> str:
     """Milliseconds from a value in seconds."""
-    return "–" if value is None else f"{value * 1000:.{digits}f} ms"
+    return "-" if value is None else f"{value * 1000:.{digits}f} ms"
 
 
 def verdict(ok: bool | None) -> str:

@@ -1,0 +1,97 @@
+"""Settings the owner changes at run time, stored in the database: key -> JSON.
+
+The config file holds what the installer decides; this table holds what an owner changes from
+the app, per household: the home/away mode and how many hours events of each verdict are kept
+(``HouseholdSettings``). Where a household saved nothing, the config's values apply.
+
+How the runtime uses them (the composition root wires this): the alert decision reads the mode
+of the household owning the event's camera, and the retention sweep reads each household's hours
+for its cameras' events (``household_settings``). A value is read at each use, so a change takes
+effect at the next event or sweep without a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, cast
+
+from sqlalchemy import JSON, Float, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hearthcam.config import Config
+from hearthcam.store.db import Base, Store
+from hearthcam.types import Verdict
+
+Mode = Literal["home", "away"]
+MODES: tuple[Mode, ...] = ("home", "away")
+
+
+class _SettingRow(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated: Mapped[float] = mapped_column(Float)
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdSettings:
+    """One household's run-time settings."""
+
+    mode: Mode
+    retention: dict[Verdict, float]  # hours events of each verdict are kept
+
+
+class SettingsStore:
+    """Typed access to the settings table over one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        # The table is created here too, so it exists even where Store.open ran before this
+        # module was imported (it is not one of the modules db.py registers).
+        with store.write_session() as session:
+            table = _SettingRow.__table__
+            table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+
+    def get(self, key: str) -> Any | None:
+        """The JSON value stored under ``key``, or None."""
+        with self._store.read_session() as session:
+            row = session.get(_SettingRow, key)
+            return None if row is None else row.value
+
+    def put(self, key: str, value: Any, now: float) -> None:
+        """Stores a JSON value under ``key`` (replacing any)."""
+        with self._store.write_session() as session:
+            row = session.get(_SettingRow, key)
+            if row is None:
+                row = _SettingRow(key=key)
+                session.add(row)
+            row.value, row.updated = value, now
+
+    def household(self, household_id: int, config: Config) -> HouseholdSettings:
+        """A household's settings; what it never saved comes from the config."""
+        stored = self.get(_household_key(household_id))
+        data = stored if isinstance(stored, dict) else {}
+        mode = data.get("mode")
+        hours = dict(config.retention.events)
+        saved_hours = data.get("retention")
+        if isinstance(saved_hours, dict):
+            for verdict in Verdict:
+                value = saved_hours.get(verdict.value)
+                if isinstance(value, int | float) and value > 0:
+                    hours[verdict] = float(value)
+        return HouseholdSettings(
+            mode=cast(Mode, mode) if mode in MODES else config.alerts.mode, retention=hours
+        )
+
+    def save_household(self, household_id: int, settings: HouseholdSettings, now: float) -> None:
+        """Stores a household's settings."""
+        value = {
+            "mode": settings.mode,
+            "retention": {v.value: settings.retention[v] for v in Verdict},
+        }
+        self.put(_household_key(household_id), value, now)
+
+
+def _household_key(household_id: int) -> str:
+    return f"household/{household_id}"

@@ -1,0 +1,259 @@
+"""Pydantic models of every request and response body of the web API (docs/web-api.md).
+
+Requests forbid unknown keys and bound every string, so a malformed or oversized field is a 422
+before any work is done. Responses carry only what the contract names: never hashes, secrets or
+file paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from hearthcam.accounts import LoginState, Role
+from hearthcam.types import Event, TrackSummary, Verdict
+
+# Event ids are uuid4 hex (pipeline.events); camera names follow the config's rule.
+EVENT_ID_PATTERN = r"^[0-9a-f]{32}$"
+CAMERA_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_EVENTS = 500
+
+EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+Hours = Annotated[float, Field(gt=0, le=24 * 365, description="hours events are kept")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx body."""
+
+    detail: str
+
+
+# Setup and login ------------------------------------------------------------------------------
+
+
+class SetupStatusOut(BaseModel):
+    """Whether first-start setup is still open."""
+
+    needed: bool
+
+
+class SetupIn(_In):
+    """The first owner and their household."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+    household: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class LoginIn(_In):
+    """A username and password."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
+
+
+class CodeIn(_In):
+    """A TOTP code (6 digits) or a recovery code."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class StateOut(BaseModel):
+    """The session's login state and its CSRF token (the token changes at every login step)."""
+
+    state: LoginState
+    csrf_token: str
+
+
+class MeOut(BaseModel):
+    """The session's user."""
+
+    username: str
+    role: Role
+    household: str | None
+    state: LoginState
+    mfa_enabled: bool
+    csrf_token: str
+
+
+class TotpEnrollOut(BaseModel):
+    """A new TOTP secret, shown once (``uri`` is what the QR code encodes)."""
+
+    secret: str
+    uri: str
+
+
+class TotpConfirmOut(BaseModel):
+    """TOTP is on; the recovery codes are shown this once."""
+
+    state: LoginState
+    csrf_token: str
+    recovery_codes: list[str]
+
+
+class PasswordIn(_In):
+    """A password change."""
+
+    current: Password
+    new: Password
+
+
+# Cameras and events ---------------------------------------------------------------------------
+
+
+class CameraOut(BaseModel):
+    """A camera of the caller's household and where its live views are."""
+
+    name: str
+    display_name: str
+    mse_url: str
+    mjpeg_url: str
+    snapshot_url: str
+
+
+class TrackOut(BaseModel):
+    """One object followed during an event."""
+
+    label: str
+    best_score: float
+    hits: int
+    zones: list[str]
+
+    @classmethod
+    def of(cls, track: TrackSummary) -> TrackOut:
+        return cls(
+            label=track.label,
+            best_score=track.best_score,
+            hits=track.hits,
+            zones=sorted(track.zones),
+        )
+
+
+class EventOut(BaseModel):
+    """An event as the timeline shows it (times ISO 8601, UTC)."""
+
+    id: str
+    camera: str
+    camera_name: str
+    verdict: Verdict
+    labels: list[str]
+    zones: list[str]
+    start: dt.datetime
+    end: dt.datetime
+    duration: float = Field(description="seconds")
+    score: float
+    alert: bool
+    snapshot_url: str | None
+    clip_url: str | None
+
+    @classmethod
+    def fields_of(cls, event: Event, camera_name: str) -> dict[str, object]:
+        """The field values for ``event`` (shared with ``EventDetailOut``)."""
+        base = f"/api/events/{event.id}"
+        return {
+            "id": event.id,
+            "camera": event.camera,
+            "camera_name": camera_name,
+            "verdict": event.verdict,
+            "labels": list(event.labels),
+            "zones": list(event.zones),
+            "start": dt.datetime.fromtimestamp(event.wall_start, dt.UTC),
+            "end": dt.datetime.fromtimestamp(event.wall_end, dt.UTC),
+            "duration": max(0.0, event.wall_end - event.wall_start),
+            "score": event.score,
+            "alert": event.alert,
+            "snapshot_url": None if event.snapshot is None else f"{base}/snapshot",
+            "clip_url": None if event.clip is None else f"{base}/clip",
+        }
+
+    @classmethod
+    def of(cls, event: Event, camera_name: str) -> EventOut:
+        return cls.model_validate(cls.fields_of(event, camera_name))
+
+
+class EventDetailOut(EventOut):
+    """An event with the objects followed in it."""
+
+    tracks: list[TrackOut]
+
+    @classmethod
+    def detail(cls, event: Event, camera_name: str) -> EventDetailOut:
+        fields = cls.fields_of(event, camera_name)
+        fields["tracks"] = [TrackOut.of(t) for t in event.tracks]
+        return cls.model_validate(fields)
+
+
+# Unix seconds up to the year 9999: bounds that datetime and SQLite both handle.
+MAX_TIME = 253_402_300_799.0
+UnixTime = Annotated[float, Field(ge=0, le=MAX_TIME, description="unix seconds")]
+
+
+class EventQuery(BaseModel):
+    """The timeline's filters (query parameters; unknown ones, such as a cache buster, are
+    ignored)."""
+
+    camera: Annotated[str, StringConstraints(pattern=CAMERA_NAME_PATTERN)] | None = None
+    verdict: Verdict | None = None
+    since: UnixTime | None = None
+    until: UnixTime | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_EVENTS)] = 100
+
+
+class BulkDeleteIn(_In):
+    """Events to delete; ids the caller may not see are ignored."""
+
+    ids: Annotated[list[EventId], Field(min_length=1, max_length=MAX_EVENTS)]
+
+
+class BulkDeleteOut(BaseModel):
+    """How many events were deleted."""
+
+    deleted: int
+
+
+# Settings and users ---------------------------------------------------------------------------
+
+
+class RetentionHours(_In):
+    """Hours events of each verdict are kept."""
+
+    threat: Hours
+    pet: Hours
+    vehicle: Hours
+    motion: Hours
+
+
+class SettingsIO(_In):
+    """The household's run-time settings (request and response)."""
+
+    mode: Literal["home", "away"]
+    retention: RetentionHours
+
+
+class UserOut(BaseModel):
+    """A user as the user list shows them."""
+
+    id: int
+    username: str
+    role: Role
+
+
+class UserIn(_In):
+    """A new user."""
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Password
+    role: Role
+
+
+class UserCreatedOut(BaseModel):
+    """The new user's id."""
+
+    id: int

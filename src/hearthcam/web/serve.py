@@ -1,0 +1,106 @@
+"""Running the web app: uvicorn on a background thread, stopped by the caller.
+
+The CLI owns the process's signals (SIGINT/SIGTERM stop recording cleanly), so uvicorn must not
+install its own: it runs off the main thread, where it leaves signals alone, and ``stop`` ends
+it. Open streams (SSE, live views) are closed first and any still open after
+``GRACEFUL_SECONDS`` are cancelled, so a stop never hangs on a viewer.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from hearthcam.errors import HearthcamError
+from hearthcam.web.server import create_app
+from hearthcam.web.services import WebServices
+
+GRACEFUL_SECONDS = 3
+# WebSocket messages from the browser are ignored; a large one is refused by uvicorn.
+WS_MAX_BYTES = 64 * 1024
+
+
+class ServerError(HearthcamError):
+    """The web server could not start (the port is taken, the address is wrong)."""
+
+
+@dataclass
+class ServerHandle:
+    """A running server: its address, and ``stop``."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    services: WebServices
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Where the app answers."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Closes the streams, stops the server and waits for its thread (idempotent)."""
+        self.services.bus.close_subscribers()
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound socket, so a taken port fails here, in the caller, with the reason."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise ServerError(f"cannot listen on {host}:{port}: {error}") from error
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    return sock
+
+
+def start_server(
+    services: WebServices, host: str = "127.0.0.1", port: int = 8971, ready_timeout: float = 15.0
+) -> ServerHandle:
+    """Starts the app on ``host:port`` (0: any free port) and returns once it listens.
+
+    Raises ServerError if it cannot bind or does not start within ``ready_timeout`` seconds.
+    """
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        create_app(services),
+        lifespan="on",
+        ws_max_size=WS_MAX_BYTES,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        server_header=False,
+        log_level="info",
+    )
+    server = uvicorn.Server(config)
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn exits on a failed startup; start_server reports it
+            pass
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, name="web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + ready_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(GRACEFUL_SECONDS)
+            raise ServerError(f"the web server did not start on {host}:{port}")
+        time.sleep(0.02)
+    return ServerHandle(server, thread, services, host, int(sock.getsockname()[1]))

@@ -1,0 +1,58 @@
+"""``WebServices``: everything the web app uses, built once by the composition root.
+
+The app never constructs long-lived parts itself; ``create_app(services)`` puts this object in
+the lifespan state and routes reach it through ``Depends`` (``deps.get_services``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hearthcam.accounts import Accounts
+from hearthcam.config import Config
+from hearthcam.live import LiveView
+from hearthcam.pipeline.runner import EventListener
+from hearthcam.store.db import Store
+from hearthcam.store.settings import SettingsStore
+from hearthcam.web.bus import EventBus
+
+# Request bodies are small JSON documents; anything bigger is refused before it is read.
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WebServices:
+    """The graph the web app runs on.
+
+    ``live`` maps a camera name to its live views (fMP4 for MSE and MJPEG of the detect stream);
+    a camera without an entry has no live view. ``clock`` gives Unix time (tests pass a fake).
+    ``secure_cookies`` marks the session cookie Secure even on plain-HTTP requests: set it when
+    a TLS proxy in front of the app speaks HTTPS to browsers.
+    """
+
+    config: Config
+    store: Store
+    accounts: Accounts
+    clock: Callable[[], float] = time.time
+    live: Mapping[str, LiveView] = field(default_factory=dict)
+    bus: EventBus = field(default_factory=EventBus)
+    secure_cookies: bool = False
+    max_body_bytes: int = MAX_BODY_BYTES
+    settings: SettingsStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Derived from the store, so callers cannot hand in one over another database.
+        object.__setattr__(self, "settings", SettingsStore(self.store))
+
+    @property
+    def data_dir(self) -> Path:
+        """Where media live (every file the app serves or deletes is inside it)."""
+        return self.config.data_dir
+
+    @property
+    def events_listener(self) -> EventListener:
+        """Register this with the runtime so the SSE stream hears about new events."""
+        return self.bus.on_change

@@ -1,0 +1,68 @@
+// Entry point of every page: shared behaviour (log out, password fields, flash messages), then
+// the page's own module, chosen by <body data-page>.
+
+import { api } from "./js/api.js";
+import { attachStrength } from "./js/strength.js";
+import { flash, showFlash, toast } from "./js/toast.js";
+
+const PAGES = {
+  setup: () => import("./js/pages/setup.js"),
+  login: () => import("./js/pages/login.js"),
+  mfa: () => import("./js/pages/mfa.js"),
+  account: () => import("./js/pages/account.js"),
+  timeline: () => import("./js/pages/timeline.js"),
+  event: () => import("./js/pages/event.js"),
+  live: () => import("./js/pages/live.js"),
+  settings: () => import("./js/pages/settings.js"),
+};
+
+async function logout() {
+  try {
+    await api("/api/logout", { method: "POST", quiet: true, authRedirect: false });
+  } catch {
+    /* the session may already be gone; the login page is the right place either way */
+  }
+  flash("You are logged out.", "info");
+  location.assign("/login");
+}
+
+function wireCommon() {
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target.closest("[data-action='logout']") : null;
+    if (target) {
+      event.preventDefault();
+      logout();
+    }
+  });
+  for (const button of document.querySelectorAll("[data-reveal]")) {
+    const input = document.getElementById(button.getAttribute("data-reveal") ?? "");
+    if (!(input instanceof HTMLInputElement)) continue;
+    button.addEventListener("click", () => {
+      const show = input.type === "password";
+      input.type = show ? "text" : "password";
+      button.textContent = show ? "Hide" : "Show";
+      button.setAttribute("aria-pressed", String(show));
+      input.focus();
+    });
+  }
+  for (const meter of document.querySelectorAll(".strength[data-strength-for]")) {
+    if (meter instanceof HTMLElement) attachStrength(meter);
+  }
+}
+
+async function main() {
+  wireCommon();
+  showFlash();
+  const page = document.body.dataset.page ?? "";
+  const load = PAGES[page];
+  if (!load) return;
+  try {
+    const module = await load();
+    await module.init();
+  } catch (error) {
+    console.warn("page failed to start", error);
+    toast("Something went wrong loading this page. Reload to try again.", "error");
+  }
+}
+
+main();

@@ -1,0 +1,179 @@
+// Owner settings: home/away mode (saved at once), retention per verdict, household members.
+
+import { ApiError, api, capitalize } from "../api.js";
+import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
+import { strength } from "../strength.js";
+import { toast } from "../toast.js";
+
+const VERDICTS = ["threat", "pet", "vehicle", "motion"];
+const $ = (id) => document.getElementById(id);
+
+let settings = null;
+
+function fillRetention(form) {
+  for (const verdict of VERDICTS) {
+    const input = form.elements.namedItem(verdict);
+    if (input instanceof HTMLInputElement) input.value = String(settings.retention?.[verdict] ?? "");
+  }
+  markDirty(form, false);
+}
+
+function markDirty(form, dirty) {
+  form.querySelector("[type='submit']").disabled = !dirty;
+  form.querySelector("[type='reset']").disabled = !dirty;
+}
+
+async function save(next) {
+  const stored = await api("/api/settings", { method: "PUT", body: next });
+  settings = stored ?? next;
+  return settings;
+}
+
+function wireMode() {
+  const group = $("mode");
+  const radios = [...group.querySelectorAll("input[name='mode']")];
+  for (const radio of radios) radio.checked = radio.value === settings.mode;
+  group.addEventListener("change", async (event) => {
+    const radio = event.target;
+    if (!(radio instanceof HTMLInputElement)) return;
+    const previous = settings.mode;
+    for (const item of radios) item.disabled = true;
+    try {
+      await save({ ...settings, mode: radio.value });
+      toast(radio.value === "away" ? "Away mode is on." : "Home mode is on.", "ok");
+    } catch {
+      for (const item of radios) item.checked = item.value === previous;
+    } finally {
+      for (const item of radios) item.disabled = false;
+    }
+  });
+}
+
+function wireRetention() {
+  const form = $("retention-form");
+  fillRetention(form);
+  form.addEventListener("input", () => markDirty(form, true));
+  form.addEventListener("reset", (event) => {
+    event.preventDefault();
+    fillRetention(form);
+    formError(form, "");
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = formValues(form);
+    const retention = {};
+    for (const verdict of VERDICTS) {
+      const hours = Number(values[verdict]);
+      if (!Number.isInteger(hours) || hours < 1 || hours > 8760) {
+        formError(form, `${capitalize(verdict)}: a whole number of hours from 1 to 8760 (a year).`);
+        form.elements.namedItem(verdict)?.focus();
+        return;
+      }
+      retention[verdict] = hours;
+    }
+    formError(form, "");
+    setBusy(form, true, "Saving…");
+    try {
+      await save({ ...settings, retention });
+      toast("Retention saved.", "ok");
+      setBusy(form, false);
+      fillRetention(form);
+    } catch (error) {
+      setBusy(form, false);
+      formError(form, error instanceof ApiError ? capitalize(error.detail) : String(error));
+    }
+  });
+}
+
+async function loadUsers() {
+  const list = $("users");
+  let users;
+  try {
+    users = await api("/api/users");
+  } catch {
+    list.replaceChildren(h("li", { class: "muted" }, "Could not load the members."));
+    return;
+  }
+  const me = document.querySelector(".topbar-name")?.textContent?.trim();
+  const sorted = [...(users ?? [])].sort((a, b) => (a.role === "owner" ? -1 : b.role === "owner" ? 1 : a.username.localeCompare(b.username)));
+  list.replaceChildren(
+    ...sorted.map((user) => {
+      const removable = user.role !== "owner" && user.username !== me;
+      return h("li", { class: "user-row", dataset: { id: user.id } },
+        h("span", { class: "avatar", "aria-hidden": "true" }, user.username.charAt(0).toUpperCase()),
+        h("span", { class: "user-name" }, user.username, user.username === me ? h("span", { class: "muted" }, " (you)") : null),
+        h("span", { class: `pill pill-${user.role}` }, capitalize(user.role)),
+        removable
+          ? h("button", { type: "button", class: "btn btn-ghost btn-sm btn-danger-text", onclick: () => removeUser(user) }, "Remove")
+              : h("span"));
+    }),
+  );
+  if (sorted.length === 1) list.append(h("li", { class: "muted user-empty" }, "No members yet."));
+}
+
+async function removeUser(user) {
+  const ok = await confirmDialog({
+    title: `Remove ${user.username}?`,
+    body: "They are logged out everywhere and can no longer see your cameras or clips.",
+    confirm: "Remove",
+    danger: true,
+  });
+  if (!ok) return;
+  try {
+    await api(`/api/users/${encodeURIComponent(user.id)}`, { method: "DELETE" });
+    toast(`${user.username} was removed.`, "ok");
+  } finally {
+    loadUsers();
+  }
+}
+
+function wireMembers() {
+  const form = $("member-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = formValues(form);
+    let message = "";
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/.test(values.username)) {
+      message = "A username is 3–64 letters, digits or . _ - @, starting with a letter or digit.";
+    } else if (strength(values.password, values.username).score === 0) {
+      message = strength(values.password, values.username).text;
+    }
+    formError(form, message);
+    if (message) return;
+    setBusy(form, true, "Adding…");
+    try {
+      await api("/api/users", {
+        method: "POST",
+        body: { username: values.username, password: values.password, role: "member" },
+        quiet: true,
+      });
+      toast(`${values.username} can now log in.`, "ok");
+      form.reset();
+      form.querySelector(".strength")?.removeAttribute("data-score");
+      $("add-member").open = false;
+      loadUsers();
+    } catch (error) {
+      formError(form, error instanceof ApiError
+        ? (error.status === 409 ? "That username is taken." : capitalize(error.detail))
+        : String(error));
+    } finally {
+      setBusy(form, false);
+    }
+  });
+}
+
+export async function init() {
+  try {
+    settings = await api("/api/settings", { quiet: true });
+  } catch (error) {
+    $("settings").hidden = true;
+    if (error instanceof ApiError && error.status === 403) $("not-owner").hidden = false;
+    else toast("Could not load the settings. Reload to try again.", "error");
+    return;
+  }
+  wireMode();
+  wireRetention();
+  wireMembers();
+  $("settings").removeAttribute("aria-busy");
+  await loadUsers();
+}

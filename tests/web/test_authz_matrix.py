@@ -1,0 +1,321 @@
+"""Every route x every role, against the exact answer each must get; 0 leaks across households.
+
+The routes come from ``app.routes``, so a route added without a row here fails the test. Each
+cell runs on a fresh session and fresh data (an event of household A on camera ``front``, a
+fresh member of A to remove, a fresh frame), so what one cell deletes or logs out cannot change
+another's answer. Household B's owner must get, for A's ids, the very answer (status and body) a
+nonexistent id gets. Then every state-changing API route is tried without its CSRF token and
+from a foreign Origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import fastapi.routing
+from fastapi.routing import APIRoute, APIWebSocketRoute
+from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.testclient import WebSocketDenialResponse
+
+from tests.web.asgi import AppSession, running
+from tests.web.world import ORIGIN, PASSWORD, World
+
+ROLES = ("anonymous", "owner_a", "member_a", "owner_b", "admin", "annotator")
+USERS = {
+    "anonymous": "",
+    "owner_a": "alice",
+    "member_a": "mia",
+    "owner_b": "bob",
+    "admin": "ada",
+    "annotator": "ann",
+}
+ACCEPTED = 101  # a WebSocket handshake that was accepted
+
+
+def row(*statuses: int) -> dict[str, int]:
+    """Expected status per role, in ROLES order."""
+    assert len(statuses) == len(ROLES)
+    return dict(zip(ROLES, statuses, strict=True))
+
+
+def same(status: int) -> dict[str, int]:
+    return row(*[status] * len(ROLES))
+
+
+MEDIA = row(401, 200, 200, 404, 403, 403)  # household A's media: B gets the nonexistent answer
+HOUSEHOLD = row(401, 200, 200, 200, 403, 403)  # owners and members, each their own
+OWNER = row(401, 200, 403, 200, 403, 403)
+APP_PAGE = row(303, 200, 200, 200, 200, 200)  # pages only route; the API decides what shows
+
+MATRIX: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/api/openapi.json"): same(200),
+    ("GET", "/api/setup"): same(200),
+    ("POST", "/api/setup"): same(409),
+    ("POST", "/api/login"): same(200),
+    ("POST", "/api/login/mfa"): same(401),  # no session here is waiting for a code
+    ("POST", "/api/logout"): row(401, 204, 204, 204, 204, 204),
+    ("GET", "/api/me"): row(401, 200, 200, 200, 200, 200),
+    ("POST", "/api/me/totp/enroll"): row(401, 200, 200, 200, 409, 409),
+    ("POST", "/api/me/totp/confirm"): row(401, 400, 400, 400, 409, 409),  # wrong code; TOTP on
+    ("POST", "/api/me/password"): row(401, 204, 204, 204, 204, 403),
+    ("GET", "/api/cameras"): HOUSEHOLD,
+    ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
+    ("GET", "/api/events"): HOUSEHOLD,
+    ("GET", "/api/events/stream"): HOUSEHOLD,
+    ("POST", "/api/events/delete"): HOUSEHOLD,
+    ("GET", "/api/events/{event_id}"): MEDIA,
+    ("GET", "/api/events/{event_id}/clip"): MEDIA,
+    ("GET", "/api/events/{event_id}/snapshot"): MEDIA,
+    ("DELETE", "/api/events/{event_id}"): row(401, 204, 204, 404, 403, 403),
+    ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
+    ("GET", "/api/live/{camera}/mjpeg"): MEDIA,
+    ("GET", "/api/settings"): OWNER,
+    ("PUT", "/api/settings"): OWNER,
+    ("GET", "/api/users"): row(401, 200, 403, 200, 200, 403),
+    ("POST", "/api/users"): row(401, 201, 403, 201, 201, 403),
+    ("DELETE", "/api/users/{user_id}"): row(401, 204, 403, 404, 204, 403),
+    ("GET", "/setup"): same(303),
+    ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
+    ("GET", "/login/mfa"): same(303),
+    ("GET", "/account"): APP_PAGE,
+    ("GET", "/"): APP_PAGE,
+    ("GET", "/live"): APP_PAGE,
+    ("GET", "/settings"): APP_PAGE,
+    ("GET", "/events/{event_id}"): APP_PAGE,
+    ("MOUNT", "/static"): same(200),
+}
+
+SETTINGS = {"mode": "home", "retention": {"threat": 48, "pet": 12, "vehicle": 24, "motion": 6}}
+NO_EVENT = "0" * 32
+NO_CAMERA = "nosuch"
+# CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
+CSRF_EXEMPT = {("POST", "/api/setup"), ("POST", "/api/login")}
+
+
+def _routes(world: World) -> list[tuple[BaseRoute, str, set[str]]]:
+    """(route, full path, methods) of every route, through included routers.
+
+    FastAPI 0.16x keeps included routers as branches of ``app.routes``; ``iter_route_contexts``
+    flattens them. Older versions list the routes themselves."""
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    if flatten is None:
+        return [(r, r.path, getattr(r, "methods", None) or set()) for r in world.app.routes]  # type: ignore[attr-defined]
+    return [(c.original_route, c.path, c.methods or set()) for c in flatten(world.app.routes)]
+
+
+def app_routes(world: World) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves."""
+    found: set[tuple[str, str]] = set()
+    for route, path, methods in _routes(world):
+        if isinstance(route, APIWebSocketRoute):
+            found.add(("WS", path))
+        elif isinstance(route, Mount):
+            found.add(("MOUNT", path))
+        elif isinstance(route, APIRoute | Route):  # Route: the OpenAPI document
+            found.update((m, path) for m in methods if m != "HEAD")
+        else:
+            raise AssertionError(f"a route of an unknown kind: {route!r}")
+    return found
+
+
+def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
+    """The request body a cell sends (valid, so only authorization decides the answer)."""
+    _method, _path = key
+    household = role in ("owner_a", "member_a", "owner_b")
+    bodies: dict[tuple[str, str], Any] = {
+        ("POST", "/api/setup"): {"username": f"new{n}", "password": PASSWORD, "household": "X"},
+        ("POST", "/api/login"): {"username": "pia", "password": PASSWORD},
+        ("POST", "/api/login/mfa"): {"code": "123456"},
+        ("POST", "/api/me/totp/confirm"): {"code": "123456"},
+        ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
+        ("PUT", "/api/settings"): SETTINGS,
+        ("POST", "/api/events/delete"): {"ids": [event_id]},
+        ("POST", "/api/users"): {
+            "username": f"new{n}",
+            "password": PASSWORD,
+            "role": "member" if household else "annotator",
+        },
+    }
+    return bodies.get(key)
+
+
+@dataclass
+class Cell:
+    """One request of the matrix, ready to send."""
+
+    key: tuple[str, str]
+    role: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    event_id: str
+
+
+class Runner:
+    """Prepares fresh data and a fresh session per cell, and sends it."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.counter = itertools.count()
+        world.add_member("pia")  # the user the login row logs in as
+
+    def cell(self, key: tuple[str, str], role: str, *, csrf: bool = True, **ids: str) -> Cell:
+        world, n = self.world, next(self.counter)
+        method, template = key
+        event = world.add_event("front")
+        world.feed_frame("front", n)
+        values = {"event_id": event.id, "camera": "front", **ids}
+        if "{user_id}" in template and "user_id" not in ids:
+            values["user_id"] = str(world.add_member(f"victim{n}"))
+        path = "/static/app.js" if method == "MOUNT" else template.format(**values)
+        headers = {"origin": ORIGIN}
+        if USERS[role]:
+            token = world.session_token(USERS[role])
+            headers["cookie"] = f"hc_session={token}"
+            if csrf:
+                headers["x-csrf-token"] = world.csrf(token)
+        if key == ("POST", "/api/me/totp/confirm") and role in ("owner_a", "member_a", "owner_b"):
+            # An enrollment to confirm (with a wrong code): the answer no longer depends on
+            # whether an earlier cell left one behind.
+            world.accounts.enroll_totp(token, world.clock())
+        body = body_for(key, role, n, event.id)
+        raw = b"" if body is None else json.dumps(body).encode()
+        if raw:
+            headers["content-type"] = "application/json"
+        return Cell(key, role, path, headers, raw, event.id)
+
+    async def http(self, app: AppSession, cell: Cell) -> tuple[int, bytes]:
+        method = "GET" if cell.key[0] == "MOUNT" else cell.key[0]
+        call = await app.request(method, cell.path, cell.headers, cell.body)
+        return call.status, call.body
+
+    def websocket(self, cell: Cell) -> tuple[int, bytes]:
+        with TestClient(self.world.app) as client:
+            try:
+                with client.websocket_connect(cell.path, headers=cell.headers):
+                    return ACCEPTED, b""
+            except WebSocketDenialResponse as denied:
+                return denied.status_code, denied.content
+
+
+Observed = dict[tuple[str, str], dict[str, int]]
+
+
+def run_matrix(world: World, runner: Runner) -> tuple[Observed, list[str]]:
+    """Sends every cell; returns the statuses and the leaks found on the way."""
+    observed: Observed = {}
+    leaks: list[str] = []
+
+    async def http_cells() -> None:
+        async with running(world.app) as app:
+            for key in MATRIX:
+                if key[0] == "WS":
+                    continue
+                for role in ROLES:
+                    cell = runner.cell(key, role)
+                    status, body = await runner.http(app, cell)
+                    observed.setdefault(key, {})[role] = status
+                    leaks.extend(household_leaks(world, cell, status, body))
+
+    asyncio.run(http_cells())
+    for key in (k for k in MATRIX if k[0] == "WS"):
+        for role in ROLES:
+            observed.setdefault(key, {})[role] = runner.websocket(runner.cell(key, role))[0]
+    return observed, leaks
+
+
+def household_leaks(world: World, cell: Cell, status: int, body: bytes) -> list[str]:
+    """What household B's owner learned of household A in one answer."""
+    if cell.role != "owner_b" or not cell.key[1].startswith("/api/"):
+        return []
+    where = f"{cell.key} as owner_b"
+    found = []
+    if cell.event_id.encode() in body or b'"front"' in body or b'"back"' in body:
+        found.append(f"{where}: A's data in the body")
+    if world.store.get_event(cell.event_id) is None:
+        found.append(f"{where}: deleted A's event")
+    if cell.key == ("POST", "/api/events/delete") and json.loads(body) != {"deleted": 0}:
+        found.append(f"{where}: counted A's event")
+    if any(p in cell.key[1] for p in ("{event_id}", "{camera}")) and status != 404:
+        found.append(f"{where}: answered {status}, not 404")
+    return found
+
+
+def test_every_route_has_a_matrix_row(world: World) -> None:
+    assert app_routes(world) == set(MATRIX)
+
+
+def test_authorization_matrix_is_exact_with_no_leaks(world: World) -> None:
+    runner = Runner(world)
+    observed, leaks = run_matrix(world, runner)
+    assert observed == MATRIX
+    assert leaks == []
+
+
+def test_other_households_ids_answer_exactly_like_missing_ones(world: World) -> None:
+    runner = Runner(world)
+
+    async def compare() -> list[str]:
+        differences = []
+        async with running(world.app) as app:
+            for key in MATRIX:
+                method, template = key
+                if method == "WS" or not ("{event_id}" in template or "{camera}" in template):
+                    continue
+                if not template.startswith("/api/"):
+                    continue  # pages render a shell for any id; their data comes from the API
+                theirs = await runner.http(app, runner.cell(key, "owner_b"))
+                missing = await runner.http(
+                    app, runner.cell(key, "owner_b", event_id=NO_EVENT, camera=NO_CAMERA)
+                )
+                if theirs != missing:
+                    differences.append(f"{key}: {theirs} != {missing}")
+        return differences
+
+    assert asyncio.run(compare()) == []
+    ws = ("WS", "/api/live/{camera}/mse")
+    theirs = runner.websocket(runner.cell(ws, "owner_b"))
+    assert theirs == runner.websocket(runner.cell(ws, "owner_b", camera=NO_CAMERA))
+
+
+def _unsafe_api_routes() -> list[tuple[str, str]]:
+    return [k for k in MATRIX if k[0] in ("POST", "PUT", "DELETE") and k[1].startswith("/api/")]
+
+
+def test_state_changing_routes_need_the_csrf_token(world: World) -> None:
+    runner = Runner(world)
+    refused: dict[tuple[str, str], set[int]] = {}
+
+    async def sweep() -> None:
+        async with running(world.app) as app:
+            for key in _unsafe_api_routes():
+                for role in ROLES[1:]:
+                    status, _ = await runner.http(app, runner.cell(key, role, csrf=False))
+                    refused.setdefault(key, set()).add(status)
+
+    asyncio.run(sweep())
+    for key, statuses in refused.items():
+        if key in CSRF_EXEMPT:
+            assert 403 not in statuses, key
+        else:
+            assert statuses == {403}, key
+
+
+def test_state_changing_routes_refuse_a_foreign_origin(world: World) -> None:
+    runner = Runner(world)
+    statuses: dict[tuple[str, str], int] = {}
+
+    async def sweep() -> None:
+        async with running(world.app) as app:
+            for key in _unsafe_api_routes():
+                cell = runner.cell(key, "owner_a")
+                cell.headers["origin"] = "https://evil.example"
+                statuses[key] = (await runner.http(app, cell))[0]
+
+    asyncio.run(sweep())
+    assert set(statuses.values()) == {403}, statuses

@@ -1,0 +1,641 @@
+"""The owner's app in a real browser: Debian's Chromium, driven by Playwright, against the real
+server (uvicorn on a free port, ``start_server``) over a real store with real media.
+
+One walk through the product: create the owner on /setup, turn on two-factor (the QR code must
+decode to the otpauth link), log out, log in with password and code, see the timeline (and an
+event pushed by the server appear without a reload), filter it, watch the live view (MSE: the
+<video>'s time must advance, close to live; the MJPEG fallback must show frames), open an event,
+play and seek its clip (HTTP range requests), delete it (gone from the timeline, from the API and
+from disk), bulk-delete two more, change settings and add a member.
+
+Every main page is photographed at desktop (1280x800, dark) and phone (390x844, light) sizes into
+artifacts/screenshots/. Any page error or console error fails the test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import cv2
+import numpy as np
+import pyotp
+import pytest
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
+
+from hearthcam.accounts import Accounts
+from hearthcam.config import parse_config
+from hearthcam.live import LiveView
+from hearthcam.pipeline.events import Change
+from hearthcam.store.db import Store
+from hearthcam.types import Event, Frame, TrackSummary, Verdict
+from hearthcam.web import ServerHandle, WebServices, start_server
+from tests.factories import make_h264_segment
+from tests.web.world import cheap_hasher
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+# (file name suffix, viewport, colour scheme) of every screenshot
+LOOKS: tuple[tuple[str, ViewportSize, Literal["dark", "light"]], ...] = (
+    ("desktop", DESKTOP, "dark"),
+    ("phone", PHONE, "light"),
+)
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+# Real footage of a fixed camera (Debian's opencv-doc); the numbered test pattern if it is absent.
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+
+OWNER = "lena"
+PASSWORD = "copper kettle on the stove"
+MEMBER = "noah"
+CAMERAS = {"front": "Front door", "drive": "Driveway"}
+MS = 1000  # Playwright timeouts are in milliseconds
+
+
+# -- media --------------------------------------------------------------------------------------
+
+
+def encode_h264(frames: list[np.ndarray], path: Path, fps: int, gop: int) -> Path:
+    """BGR frames as an H.264 MP4 (Constrained Baseline, a keyframe every ``gop`` frames)."""
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream(
+            "libx264",
+            rate=fps,
+            options={
+                "preset": "ultrafast",
+                "crf": "26",
+                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
+            },
+        )
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        for i, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def decode_frames(path: Path, count: int) -> list[np.ndarray]:
+    """The first ``count`` frames of a video file, BGR."""
+    frames: list[np.ndarray] = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(np.asarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8))
+            if len(frames) == count:
+                break
+    return frames
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(the live camera's looping H.264 clip, the events' clip)."""
+    root = tmp_path_factory.mktemp("browser-media")
+    event_clip = root / "event.mp4"
+    make_h264_segment(event_clip, seconds=4.0, fps=10, size=(320, 240))
+    if VTEST.is_file():
+        frames = [cv2.resize(f, (640, 480)) for f in decode_frames(VTEST, 60)]
+        live_clip = encode_h264(frames, root / "live.mp4", fps=10, gop=10)
+    else:
+        live_clip = root / "live.mp4"
+        make_h264_segment(live_clip, seconds=6.0, fps=10, size=(640, 480))
+    return live_clip, event_clip
+
+
+class LiveFeed:
+    """Plays a clip into the cameras' live views in real time, looping, on its own thread.
+
+    The container stays open while packets are written: the live muxer copies the stream's
+    parameters from it, which FFmpeg must not do from a closed input."""
+
+    def __init__(self, clip: Path, views: list[LiveView]) -> None:
+        self._clip, self._views = clip, views
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
+        self.written = 0
+
+    def __enter__(self) -> LiveFeed:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for view in self._views:
+            view.close()
+
+    def _run(self) -> None:
+        with av.open(str(self._clip)) as container:
+            stream = container.streams.video[0]
+            packets = [p for p in container.demux(stream) if p.size]
+            images = decode_frames(self._clip, len(packets))
+            fps = float(stream.average_rate or 10)
+            start = time.monotonic()
+            while not self._stop.is_set():
+                i = self.written
+                now = time.time()
+                for view in self._views:
+                    view.write(packets[i % len(packets)], stream, now)
+                    view.frame(Frame(view.fmp4.camera, i, i / fps, now, images[i % len(images)]))
+                self.written += 1
+                self._stop.wait(max(0.0, start + self.written / fps - time.monotonic()))
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    """The running app and what the test checks behind the browser's back."""
+
+    handle: ServerHandle
+    services: WebServices
+    events: dict[str, Event] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+    def add_event(
+        self,
+        snapshot: np.ndarray,
+        clip_source: Path,
+        camera: str,
+        verdict: Verdict,
+        ago: float,
+        *,
+        labels: tuple[str, ...] = (),
+        zones: tuple[str, ...] = (),
+        seconds: float = 14.0,
+    ) -> Event:
+        """A finished event with a real clip and JPEG snapshot in the data directory."""
+        data_dir = self.services.data_dir
+        wall = time.time() - ago
+        event_id = uuid.uuid4().hex
+        day = dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%Y-%m-%d")
+        clip = data_dir / "clips" / camera / day / f"{event_id}.mp4"
+        jpeg = data_dir / "snapshots" / camera / day / f"{event_id}.jpg"
+        clip.parent.mkdir(parents=True, exist_ok=True)
+        jpeg.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(clip_source, clip)
+        assert cv2.imwrite(str(jpeg), snapshot)
+        tracks = tuple(
+            TrackSummary(
+                n + 1, label, 0.91 - n * 0.2, 0.8, 18, 1.0, 5.0, 0.1, 0.4, frozenset(zones)
+            )
+            for n, label in enumerate(labels)
+        )
+        event = Event(
+            id=event_id,
+            camera=camera,
+            verdict=verdict,
+            labels=labels,
+            start=100.0,
+            end=100.0 + seconds,
+            wall_start=wall,
+            wall_end=wall + seconds,
+            score=tracks[0].best_score if tracks else 0.0,
+            zones=zones,
+            tracks=tracks,
+            snapshot=jpeg,
+            clip=clip,
+            alert=verdict is Verdict.THREAT,
+        )
+        self.services.store.save_event(event)
+        self.events[event_id] = event
+        return event
+
+
+@pytest.fixture
+def app(tmp_path: Path, media: tuple[Path, Path]) -> Iterator[App]:
+    live_clip, event_clip = media
+    cameras: dict[str, Any] = {
+        name: {"name": display, "inputs": [{"path": f"{name}.mp4"}]}
+        for name, display in CAMERAS.items()
+    }
+    config = parse_config({"data_dir": str(tmp_path / "data"), "cameras": cameras})
+    config.data_dir.mkdir(parents=True)
+    store = Store.open(config.database_url)
+    views = {name: LiveView(name) for name in CAMERAS}
+    services = WebServices(
+        config=config,
+        store=store,
+        accounts=Accounts(store, hasher=cheap_hasher()),
+        live=views,
+    )
+    handle = start_server(services, "127.0.0.1", 0)
+    running = App(handle, services)
+    try:
+        add_events(running, decode_frames(live_clip, 60), event_clip)
+        with LiveFeed(live_clip, list(views.values())):
+            yield running
+    finally:
+        handle.stop()
+        store.close()
+
+
+def add_events(app: App, shots: list[np.ndarray], clip: Path) -> None:
+    """The four events the timeline starts with, one of each verdict, over the last 5 hours."""
+    app.add_event(
+        shots[5],
+        clip,
+        "front",
+        Verdict.THREAT,
+        130,
+        labels=("person",),
+        zones=("porch", "path"),
+        seconds=24,
+    )
+    app.add_event(
+        shots[25],
+        clip,
+        "front",
+        Verdict.PET,
+        2400,
+        labels=("dog",),
+        zones=("garden",),
+        seconds=9,
+    )
+    app.add_event(
+        shots[40],
+        clip,
+        "drive",
+        Verdict.VEHICLE,
+        3 * 3600,
+        labels=("car",),
+        zones=("driveway",),
+        seconds=31,
+    )
+    app.add_event(shots[55], clip, "drive", Verdict.MOTION, 5 * 3600, seconds=6)
+
+
+# -- the browser --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@dataclass
+class Watched:
+    """A page whose script errors and console errors are collected."""
+
+    page: Page
+    errors: list[str] = field(default_factory=list)
+
+    def check(self, where: str) -> None:
+        assert not self.errors, f"browser errors by {where}: {self.errors}"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context(viewport=DESKTOP, color_scheme="dark", locale="en-GB")
+    context.set_default_timeout(10 * MS)
+    watched = Watched(context.new_page())
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+    watched.page.on("console", on_console)
+    watched.page.on("pageerror", lambda error: watched.errors.append(f"page: {error}"))
+    yield watched
+    context.close()
+
+
+def shoot(page: Page, name: str) -> None:
+    """Full-page screenshots at desktop (dark) and phone (light) sizes; back to desktop.
+
+    Toasts are dismissed first (they would cover the page) and the page is scrolled to the top
+    (a full-page shot of a scrolled page paints the sticky top bar where the viewport was)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => { document.querySelectorAll('.toast').forEach(t => t.remove()); }")
+    for size, viewport, scheme in LOOKS:
+        page.set_viewport_size(viewport)
+        page.emulate_media(color_scheme=scheme)
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.wait_for_timeout(250)  # layout, and lazy thumbnails that came into view
+        page.wait_for_function(
+            "[...document.images].every(i => i.complete || i.loading === 'lazy')"
+        )
+        page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.emulate_media(color_scheme="dark")
+
+
+def media_time(page: Page, selector: str) -> float:
+    return float(page.eval_on_selector(selector, "v => v.currentTime"))
+
+
+def wait_playing(page: Page, selector: str, beyond: float, timeout: float = 15.0) -> float:
+    """Polls a <video>'s currentTime until it passes ``beyond`` seconds; returns it."""
+    deadline = time.monotonic() + timeout
+    current = media_time(page, selector)
+    while current <= beyond:
+        assert time.monotonic() < deadline, f"{selector} stuck at {current:.2f} s"
+        page.wait_for_timeout(200)
+        current = media_time(page, selector)
+    return current
+
+
+def decode_qr(png: bytes) -> str:
+    """The text of the QR code in a screenshot (OpenCV's two detectors, a few scales: each
+    misses some valid codes at some sizes)."""
+    image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None
+    for scale in (1, 2, 3):
+        scaled = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        for detector in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+            text, _points, _straight = detector.detectAndDecode(scaled)
+            if text:
+                return str(text)
+    return ""
+
+
+# -- the walk -----------------------------------------------------------------------------------
+
+
+def create_owner(page: Page, app: App) -> None:
+    page.goto(app.url + "/")
+    expect(page).to_have_url(re.compile(r"/setup$"))
+    expect(page.get_by_role("heading", name="Welcome to hearthcam")).to_be_visible()
+    page.get_by_label("Household name").fill("The Lindqvists")
+    page.get_by_label("Username").fill(OWNER)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    expect(page.locator(".strength")).to_have_attribute("data-score", re.compile("[34]"))
+    shoot(page, "setup")
+    page.get_by_role("button", name="Create owner account").click()
+    expect(page).to_have_url(app.url + "/")
+
+
+def turn_on_totp(page: Page) -> str:
+    """Enrolls TOTP on the account page; returns the secret."""
+    page.get_by_role("link", name="Account").click()
+    page.get_by_role("button", name="Set up two-factor").click()
+    qr = page.locator("#totp-qr svg")
+    expect(qr).to_be_visible()
+    uri = page.locator("#totp-uri").text_content() or ""
+    assert uri.startswith("otpauth://totp/"), uri
+    assert decode_qr(page.locator("#totp-qr").screenshot()) == uri
+    secret = (page.locator("#totp-secret").text_content() or "").replace(" ", "")
+    assert f"secret={secret}" in uri
+    shoot(page, "account-enroll")
+    page.get_by_label("Enter the 6-digit code the app shows").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    expect(page.locator("#tfa-status")).to_have_text("On")
+    shoot(page, "account-codes")
+    page.get_by_role("button", name="I saved them").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(0)
+    return secret
+
+
+def log_in_again(page: Page, app: App, secret: str) -> None:
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    shoot(page, "login")
+    page.get_by_label("Username").fill(OWNER)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/login/mfa$"))
+    shoot(page, "mfa")
+    # The code of the next 30 s step: the one used to turn TOTP on cannot be replayed.
+    page.locator("#code").fill(pyotp.TOTP(secret).at(time.time() + 30))
+    expect(page).to_have_url(app.url + "/")  # 6 digits submit on their own
+
+
+def see_timeline(page: Page, app: App) -> None:
+    cards = page.locator(".event-card")
+    expect(cards).to_have_count(4)
+    expect(page.locator("#stream-state")).to_have_attribute("data-state", "open")
+    # A new event, announced by the server, shows up without a reload.
+    live_clip = next(iter(app.events.values()))
+    snapshot = cv2.imread(str(live_clip.snapshot))
+    assert live_clip.clip is not None
+    assert snapshot is not None
+    new = app.add_event(
+        snapshot,
+        live_clip.clip,
+        "drive",
+        Verdict.THREAT,
+        5,
+        labels=("person",),
+        zones=("driveway",),
+        seconds=12,
+    )
+    app.services.bus.on_change(Change.STARTED, new)
+    expect(page.locator(f'.event-card[data-id="{new.id}"]')).to_be_visible()
+    expect(cards).to_have_count(5)
+    # Filters: one verdict, then one camera, then everything again.
+    page.locator("#verdict-chips").get_by_role("button", name="Pet").click()
+    expect(cards).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"verdict=pet"))
+    page.locator("#verdict-chips").get_by_role("button", name="All").click()
+    page.locator("#camera-chips").get_by_role("button", name="Driveway").click()
+    expect(cards).to_have_count(3)
+    page.locator("#camera-chips").get_by_role("button", name="All cameras").click()
+    expect(cards).to_have_count(5)
+    shoot(page, "timeline")
+
+
+def watch_live(page: Page) -> dict[str, str]:
+    """Both cameras play over MSE; returns what each tile reports."""
+    page.get_by_role("link", name="Live").click()
+    tiles = page.locator(".live-tile")
+    expect(tiles).to_have_count(len(CAMERAS))
+    for camera in CAMERAS:
+        tile = f'.live-tile[data-camera="{camera}"]'
+        expect(page.locator(tile)).to_have_attribute("data-state", "playing", timeout=15 * MS)
+        expect(page.locator(tile)).to_have_attribute("data-path", "mse")
+        first = wait_playing(page, f"{tile} video", 1.0)
+        wait_playing(page, f"{tile} video", first + 0.5)
+    page.wait_for_timeout(1500)
+    info: dict[str, str] = page.eval_on_selector_all(
+        ".live-tile",
+        """tiles => Object.fromEntries(tiles.map(t => {
+            const v = t.querySelector('video');
+            const end = v.buffered.length ? v.buffered.end(v.buffered.length - 1) : 0;
+            return [t.dataset.camera, `${t.dataset.path} t=${v.currentTime.toFixed(2)} ` +
+                    `behind=${(end - v.currentTime).toFixed(2)} ${v.videoWidth}x${v.videoHeight}`];
+        }))""",
+    )
+    for camera in CAMERAS:
+        behind = re.search(r"behind=([\d.]+)", info[camera])
+        assert behind is not None, info
+        assert float(behind.group(1)) < 1.5, info  # close to live
+    shoot(page, "live")
+    # The fallback: MJPEG of the detect frames in an <img>.
+    page.goto(page.url + "?path=mjpeg")
+    tile = '.live-tile[data-camera="front"]'
+    expect(page.locator(tile)).to_have_attribute("data-path", "mjpeg")
+    expect(page.locator(tile)).to_have_attribute("data-state", "playing", timeout=15 * MS)
+    width = page.eval_on_selector(f"{tile} img", "i => i.naturalWidth")
+    assert width == 640
+    shoot(page, "live-mjpeg")
+    return info
+
+
+def play_and_delete(page: Page, app: App) -> None:
+    threat = next(e for e in app.events.values() if e.verdict is Verdict.THREAT)
+    ranges: list[int] = []
+    page.on(
+        "response",
+        lambda r: ranges.append(r.status) if r.url.endswith(f"/{threat.id}/clip") else None,
+    )
+    page.get_by_role("link", name="Timeline").click()
+    page.locator(f'.event-card[data-id="{threat.id}"] a').click()
+    expect(page).to_have_url(re.compile(rf"/events/{threat.id}$"))
+    expect(page.get_by_role("heading", name="Threat at Front door")).to_be_visible()
+    expect(page.locator("#tracks tbody tr")).to_have_count(1)
+    expect(page.locator("#download")).to_have_attribute(
+        "href", f"/api/events/{threat.id}/clip?download=1"
+    )
+    page.eval_on_selector("#clip", "v => { v.muted = true; return v.play(); }")
+    wait_playing(page, "#clip", 1.0)
+    page.eval_on_selector(
+        "#clip",
+        """v => new Promise(done => {
+            v.addEventListener('seeked', done, {once: true});
+            v.currentTime = 3.2;
+        })""",
+    )
+    assert media_time(page, "#clip") >= 3.0
+    assert 206 in ranges, ranges  # the clip is served in ranges (seeking works)
+    page.eval_on_selector("#clip", "v => v.pause()")
+    shoot(page, "event")
+
+    page.get_by_role("button", name="Delete").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Delete this event?")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page).to_have_url(app.url + "/")
+    expect(page.locator(".event-card")).to_have_count(4)
+    expect(page.locator(f'.event-card[data-id="{threat.id}"]')).to_have_count(0)
+    assert page.request.get(f"{app.url}/api/events/{threat.id}").status == 404
+    assert threat.clip is not None
+    assert threat.snapshot is not None
+    assert not threat.clip.exists()
+    assert not threat.snapshot.exists()
+    assert app.services.store.get_event(threat.id) is None
+
+
+def bulk_delete(page: Page, app: App) -> None:
+    cards = page.locator(".event-card")
+    doomed = [cards.nth(i).get_attribute("data-id") or "" for i in (1, 2)]
+    for event_id in doomed:
+        page.locator(f'.event-card[data-id="{event_id}"] .select-input').check()
+    expect(page.locator("#selection-count")).to_have_text("2 selected")
+    shoot(page, "timeline-selected")
+    page.locator("#selection-bar").get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(cards).to_have_count(2)
+    expect(page.locator("#selection-bar")).to_be_hidden()
+    for event_id in doomed:
+        event = app.events[event_id]
+        assert event.clip is not None
+        assert not event.clip.exists()
+        assert event.snapshot is not None
+        assert not event.snapshot.exists()
+
+
+def change_settings(page: Page, app: App) -> None:
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#settings")).not_to_have_attribute("aria-busy", "true")
+    away = page.get_by_role("radio", name=re.compile(r"^Away"))
+    expect(away).to_be_checked()  # the config's default
+    page.get_by_role("radio", name=re.compile(r"^Home")).check()
+    expect(page.locator(".toast").last).to_contain_text("Home mode is on")
+    page.get_by_label("Threat").fill("72")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").last).to_contain_text("Retention saved")
+    stored = page.request.get(f"{app.url}/api/settings").json()
+    assert stored["mode"] == "home", stored
+    assert stored["retention"]["threat"] == 72, stored
+    page.get_by_text("Add a member").click()
+    page.get_by_label("Username").fill(MEMBER)
+    page.get_by_label("Initial password").fill("blue heron at dawn")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator(".user-row")).to_have_count(2)
+    expect(page.locator(".user-list")).to_contain_text(MEMBER)
+    shoot(page, "settings")
+
+
+def change_password(page: Page, app: App) -> None:
+    page.get_by_role("link", name="Account").click()
+    expect(page.locator("#tfa-status")).to_have_text("On")
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("a longer kettle song at dusk")
+    page.get_by_label("Repeat new password").fill("a longer kettle song at dusk")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.locator(".toast").last).to_contain_text("Password changed")
+    # The session was rotated: the browser holds the new cookie and the page the new token.
+    me = page.request.get(f"{app.url}/api/me").json()
+    assert me["username"] == OWNER
+    assert page.locator('meta[name="csrf-token"]').get_attribute("content") == me["csrf_token"]
+
+
+def test_owner_walks_through_the_app(app: App, page: Watched) -> None:
+    started = time.monotonic()
+    create_owner(page.page, app)
+    page.check("setup")
+    secret = turn_on_totp(page.page)
+    page.check("two-factor")
+    log_in_again(page.page, app, secret)
+    page.check("login")
+    see_timeline(page.page, app)
+    page.check("timeline")
+    info = watch_live(page.page)
+    page.check("live view")
+    play_and_delete(page.page, app)
+    page.check("event")
+    bulk_delete(page.page, app)
+    page.check("bulk delete")
+    change_settings(page.page, app)
+    page.check("settings")
+    change_password(page.page, app)
+    page.check("password")
+    print(f"live view: {info}; walk took {time.monotonic() - started:.1f} s")

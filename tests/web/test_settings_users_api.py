@@ -1,0 +1,80 @@
+"""Settings (per household, stored in the database) and user management over HTTP."""
+
+from __future__ import annotations
+
+from hearthcam.store.settings import SettingsStore
+from hearthcam.types import Verdict
+from tests.web.conftest import ClientFor
+from tests.web.world import PASSWORD, World
+
+SETTINGS = {"mode": "home", "retention": {"threat": 72, "pet": 6, "vehicle": 12, "motion": 1.5}}
+
+
+def test_settings_default_to_the_config_and_are_stored_per_household(
+    world: World, client_for: ClientFor
+) -> None:
+    alice, bob = client_for("alice"), client_for("bob")
+    defaults = alice.get("/api/settings").json()
+    assert defaults == {
+        "mode": world.config.alerts.mode,
+        "retention": {"threat": 24.0, "pet": 24.0, "vehicle": 24.0, "motion": 24.0},
+    }
+    saved = alice.put("/api/settings", json=SETTINGS)
+    assert saved.status_code == 200
+    assert saved.json() == SETTINGS
+    assert alice.get("/api/settings").json() == SETTINGS
+    assert bob.get("/api/settings").json() == defaults  # B's household is untouched
+    # The runtime reads them from the database, not from the web app.
+    stored = SettingsStore(world.store).household(world.household_a, world.config)
+    assert stored.mode == "home"
+    assert stored.retention[Verdict.MOTION] == 1.5
+
+
+def test_settings_are_validated(client_for: ClientFor) -> None:
+    alice = client_for("alice")
+    bad_bodies = [
+        {**SETTINGS, "mode": "party"},
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0}},  # type: ignore[dict-item]
+        {**SETTINGS, "retention": {"threat": 1}},
+        {**SETTINGS, "extra": 1},
+    ]
+    for body in bad_bodies:
+        assert alice.put("/api/settings", json=body).status_code == 422, body
+
+
+def test_owner_manages_only_their_members(world: World, client_for: ClientFor) -> None:
+    alice = client_for("alice")
+    listed = alice.get("/api/users").json()
+    assert {(u["username"], u["role"]) for u in listed} == {("alice", "owner"), ("mia", "member")}
+    new = alice.post("/api/users", json={"username": "kid", "password": PASSWORD, "role": "member"})
+    assert new.status_code == 201
+    kid = client_for("kid")  # the new member logs in and sees the household's cameras
+    assert [c["name"] for c in kid.get("/api/cameras").json()] == ["back", "front"]
+    for role in ("admin", "annotator", "owner"):
+        body = {"username": f"x{role}", "password": PASSWORD, "role": role}
+        assert alice.post("/api/users", json=body).status_code == 403, role
+    taken = alice.post(
+        "/api/users", json={"username": "KID", "password": PASSWORD, "role": "member"}
+    )
+    assert taken.status_code == 409
+    assert alice.delete(f"/api/users/{world.user_ids['bob']}").status_code == 404
+    assert alice.delete(f"/api/users/{world.user_ids['alice']}").status_code == 403
+    assert alice.delete(f"/api/users/{new.json()['id']}").status_code == 204
+    assert kid.get("/api/me").status_code == 401  # their sessions ended with them
+    assert alice.delete("/api/users/999999").status_code == 404
+
+
+def test_admin_manages_accounts_but_sees_no_media(world: World, client_for: ClientFor) -> None:
+    ada = client_for("ada")
+    names = {u["username"] for u in ada.get("/api/users").json()}
+    assert names == {"alice", "bob", "mia", "ada", "ann"}
+    created = ada.post(
+        "/api/users", json={"username": "rev", "password": PASSWORD, "role": "annotator"}
+    )
+    assert created.status_code == 201
+    member = ada.post("/api/users", json={"username": "m2", "password": PASSWORD, "role": "member"})
+    assert member.status_code == 403
+    assert ada.delete(f"/api/users/{created.json()['id']}").status_code == 204
+    assert ada.delete(f"/api/users/{world.user_ids['ada']}").status_code == 409
+    for path in ("/api/cameras", "/api/events", "/api/settings", "/api/cameras/front/snapshot"):
+        assert ada.get(path).status_code == 403, path
