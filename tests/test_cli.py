@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import av
 import cv2
+import httpx
 import numpy as np
 import pytest
 import yaml
@@ -169,6 +171,7 @@ def run_config(tmp_path: Path, **sections: object) -> tuple[Path, Path]:
             "backoff_initial": 0.2,
             "backoff_max": 1,
         },
+        "web": {"port": 0},  # any free port: tests never depend on 8971 being free
         **sections,
     }
     path = tmp_path / "hearthcam.yml"
@@ -530,6 +533,65 @@ def test_run_records_two_rtsp_cameras_and_stops_cleanly_on_sigterm(
         with av.open(str(path)) as container:
             assert container.streams.video[0].codec_context.name == "h264"
             assert next(container.decode(video=0)).width == 320
+
+
+@pytest.mark.integration
+def test_run_serves_the_owner_app_with_setup_and_the_cameras_live(
+    rtsp_server: RtspServer, launch: Launcher, tmp_path: Path
+) -> None:
+    config, _data = run_config(tmp_path)
+    proc = launch("run", "--config", str(config), "--camera", f"porch={rtsp_server.url()}")
+    found: list[str] = []
+
+    def listening() -> bool:
+        found[:] = re.findall(r"web app at (http://\S+)", proc.stderr())
+        return bool(found)
+
+    wait_until(listening, "the web app's address", 30, proc)
+    assert "create the owner account" in proc.stderr()
+    with httpx.Client(base_url=found[0], timeout=10) as web:
+        assert web.get("/api/setup").json() == {"needed": True}
+        assert web.get("/", follow_redirects=False).headers["location"] == "/setup"
+        assert web.get("/api/cameras").status_code == 401
+        created = web.post(
+            "/api/setup",
+            json={
+                "username": "lena",
+                "password": "copper kettle on the stove",
+                "household": "Home",
+            },
+        )
+        assert created.status_code == 201, created.text
+        cameras = web.get("/api/cameras").json()
+        assert [c["name"] for c in cameras] == ["porch"]
+
+        def snapshot() -> bool:
+            answer = web.get("/api/cameras/porch/snapshot")
+            return answer.status_code == 200 and answer.content[:2] == b"\xff\xd8"
+
+        wait_until(snapshot, "a live JPEG of the camera", 30, proc)
+    code, _ = proc.stop()
+    assert code == 0, proc.stderr()
+    assert "Traceback" not in proc.stderr()
+
+
+@pytest.mark.integration
+def test_run_with_the_web_port_taken_says_so_and_exits_2(
+    rtsp_server: RtspServer, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config, _data = run_config(tmp_path, web={"port": port})
+        done = hearthcam(
+            "run", "--config", str(config), "--camera", f"cam={rtsp_server.url()}",
+            cwd=tmp_path, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+    assert "web.port" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.integration

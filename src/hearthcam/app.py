@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from hearthcam.accounts import Accounts, Role
 from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.config import CameraConfig, Config, InputConfig
@@ -27,6 +29,9 @@ from hearthcam.store.db import Store
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.types import Event
+
+if TYPE_CHECKING:
+    from hearthcam.web import EventBus, ServerHandle
 
 log = logging.getLogger(__name__)
 
@@ -218,3 +223,47 @@ def analyze(
         log.warning("%s: %d problems while reading, first: %s", name, len(errors), errors[0])
     events = [runtime.store.get_event(i) or e for i, e in finished.items()]
     return sorted(events, key=lambda e: e.start)
+
+
+def adopt_cameras(accounts: Accounts, cameras: Sequence[str]) -> list[str]:
+    """Gives configured cameras that no household owns to the household, if there is just one.
+
+    The first owner gets every camera at setup; a camera added to the config later would
+    otherwise be visible to nobody. With several households the admin assigns it instead.
+    Returns the cameras adopted.
+    """
+    households = {
+        u.household_id
+        for u in accounts.list_users()
+        if u.role is Role.OWNER and u.household_id is not None
+    }
+    if len(households) != 1:
+        return []
+    (household,) = households
+    adopted = [c for c in cameras if accounts.camera_household(c) is None]
+    for camera in adopted:
+        accounts.assign_camera(camera, household)
+    return adopted
+
+
+def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
+    """Starts the owner's web app over the runtime's store and live views.
+
+    ``bus`` must be one of the runtime's listeners (``build(..., listeners=[bus.on_change])``)
+    so new events reach open timelines. Raises ``ServerError`` when the port cannot be used.
+    """
+    from hearthcam.web import WebServices, start_server  # FastAPI: only when serving
+
+    accounts = Accounts(runtime.store)
+    adopted = adopt_cameras(accounts, list(runtime.config.cameras))
+    if adopted:
+        log.info("cameras %s given to the only household", ", ".join(adopted))
+    services = WebServices(
+        config=runtime.config,
+        store=runtime.store,
+        accounts=accounts,
+        live={name: pipeline.live for name, pipeline in runtime.pipelines.items()},
+        bus=bus,
+        secure_cookies=runtime.config.web.secure_cookies,
+    )
+    return start_server(services, runtime.config.web.host, runtime.config.web.port)

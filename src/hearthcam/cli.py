@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -26,6 +26,9 @@ from hearthcam import app as composition
 from hearthcam.config import Config, load_config, parse_config
 from hearthcam.errors import ConfigError, HearthcamError
 from hearthcam.types import Event
+
+if TYPE_CHECKING:
+    from hearthcam.web import ServerHandle
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="hearthcam: private home security cameras."
@@ -158,8 +161,18 @@ def run(
     if not cfg.cameras:
         raise _fail("no cameras: add some to the config or pass --camera NAME=URL")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    runtime = composition.build(cfg, listeners=[_print_change])
+    from hearthcam.web import EventBus, ServerError  # FastAPI: only for the commands that serve
+
+    bus = EventBus()
+    runtime = composition.build(cfg, listeners=[_print_change, bus.on_change])
     stop = runtime.stop
+    web: ServerHandle | None = None
+    if cfg.web.enabled:
+        try:
+            web = composition.serve_web(runtime, bus)
+        except ServerError as error:
+            runtime.close()
+            raise _fail(f"web: {error} (set web.port, or web.enabled: false)") from None
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         err.print(f"{signal.Signals(signum).name}: stopping", highlight=False)
@@ -174,10 +187,21 @@ def run(
         markup=False,
         soft_wrap=True,
     )
+    if web is not None:
+        setup = " (first start: create the owner account there)" if _setup_open(runtime) else ""
+        err.print(f"web app at {web.url}{setup}", highlight=False, markup=False, soft_wrap=True)
     while not stop.wait(0.5):
         pass
+    if web is not None:
+        web.stop()  # first: open timelines and live views end before the cameras do
     runtime.close()
     err.print("stopped cleanly", highlight=False)
+
+
+def _setup_open(runtime: composition.Runtime) -> bool:
+    from hearthcam.accounts import Accounts
+
+    return Accounts(runtime.store).setup_allowed()
 
 
 def _print_change(change: object, event: Event) -> None:
