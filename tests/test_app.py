@@ -179,3 +179,59 @@ def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None
     assert stream.runs == 3
     assert sink.errors == ["porch: camera loop crashed"] * 2
     runtime.clip_pool.shutdown()
+
+
+# --- what owners chose in the app, as the runtime sees it --------------------------------------
+
+
+def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_path: Path) -> None:
+    from hearthcam.accounts import Accounts, Role
+    from hearthcam.store.settings import HouseholdSettings, SettingsStore
+    from tests.web.world import cheap_hasher
+
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path),
+            "alerts": {"mode": "away"},
+            "cameras": {n: {"inputs": [{"path": f"{n}.mp4"}]} for n in ("porch", "yard", "shed")},
+        }
+    )
+    store = Store.open(config.database_url)
+    accounts = Accounts(store, hasher=cheap_hasher())
+    owner = accounts.setup("lena", "copper kettle on the stove", "Home", ["porch", "yard"], 0.0)
+    assert owner.household_id is not None
+    assert owner.role is Role.OWNER
+    choices = app.HouseholdChoices(store, config)
+    assert choices.mode_of("porch") == "away"  # nothing saved yet: the config's mode
+    assert choices.retention().cameras == {}
+
+    hours = {**config.retention.events, Verdict.PET: 2.0}
+    SettingsStore(store).save_household(
+        owner.household_id, HouseholdSettings(mode="home", retention=hours), 1.0
+    )
+    assert choices.mode_of("porch") == "home"  # read at each use: no restart needed
+    assert choices.mode_of("shed") is None  # no household owns it: the decider uses the config
+    policy = choices.retention()
+    assert set(policy.cameras) == {"porch", "yard"}
+    assert policy.cameras["porch"][Verdict.PET] == 2.0
+    assert policy.event_cutoff(Verdict.PET, 10 * 3600.0, "porch") == 8 * 3600.0
+    assert policy.event_cutoff(Verdict.PET, 100 * 3600.0, "shed") == (100 - 24) * 3600.0
+    store.close()
+
+
+def test_adopt_cameras_gives_new_cameras_to_the_only_household(tmp_path: Path) -> None:
+    from hearthcam.accounts import Accounts, Role
+    from tests.web.world import cheap_hasher
+
+    config = parse_config({"data_dir": str(tmp_path)})
+    store = Store.open(config.database_url)
+    accounts = Accounts(store, hasher=cheap_hasher())
+    assert app.adopt_cameras(accounts, ["porch"]) == []  # no owner yet: setup will take them
+    owner = accounts.setup("lena", "copper kettle on the stove", "Home", ["porch"], 0.0)
+    assert app.adopt_cameras(accounts, ["porch", "garage"]) == ["garage"]
+    assert accounts.camera_household("garage") == owner.household_id
+    second = accounts.create_household("Next door", 0.0)
+    accounts.create_user("otto", "another long passphrase", Role.OWNER, second, 0.0)
+    assert app.adopt_cameras(accounts, ["attic"]) == []  # two households: nobody guesses
+    assert accounts.camera_household("attic") is None
+    store.close()

@@ -28,7 +28,8 @@ from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.db import Store
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
-from hearthcam.types import Event
+from hearthcam.store.settings import SettingsStore
+from hearthcam.types import Event, Verdict
 
 if TYPE_CHECKING:
     from hearthcam.web import EventBus, ServerHandle
@@ -42,6 +43,39 @@ def open_store(config: Config) -> Store:
     store = Store.open(config.database_url)
     recover(store, config.data_dir)
     return store
+
+
+class HouseholdChoices:
+    """What owners changed in the app (home/away, hours kept), looked up per camera at each use.
+
+    The app stores them per household (``store.settings``); the pipeline and the sweeper know
+    only cameras. A camera no household owns follows the config.
+    """
+
+    def __init__(self, store: Store, config: Config) -> None:
+        self._accounts = Accounts(store)
+        self._settings = SettingsStore(store)
+        self._config = config
+
+    def mode_of(self, camera: str) -> str | None:
+        """The home/away mode of the camera's household (None: the config's)."""
+        household = self._accounts.camera_household(camera)
+        if household is None:
+            return None
+        return self._settings.household(household, self._config).mode
+
+    def retention(self) -> RetentionPolicy:
+        """The retention policy now: the config's, with each household's own hours."""
+        default = dict(self._config.retention.events)
+        own: dict[str, dict[Verdict, float]] = {}
+        for camera in self._config.cameras:
+            household = self._accounts.camera_household(camera)
+            if household is None:
+                continue
+            hours = self._settings.household(household, self._config).retention
+            if hours != default:
+                own[camera] = hours
+        return RetentionPolicy(self._config.retention, cameras=own)
 
 
 def camera_name_for(path: str) -> str:
@@ -111,9 +145,10 @@ class Runtime:
                 delay = min(delay * 2, 60.0)
 
     def _sweep_loop(self) -> None:
-        policy = RetentionPolicy(self.config.retention)
+        choices = HouseholdChoices(self.store, self.config)
         while not self.stop.wait(self.config.retention.interval):
             try:
+                policy = choices.retention()  # each pass: an owner may have changed the hours
                 report = sweep(
                     self.store, self.config.data_dir, time.time(), self.disk_free, policy=policy
                 )
@@ -160,7 +195,7 @@ def build(
         detector=detector,
         store=store,
         verdict=RuleVerdict(),
-        decider=AlertDecider(config.alerts),
+        decider=AlertDecider(config.alerts, mode_of=HouseholdChoices(store, config).mode_of),
         clip_pool=pool,
         listeners=listeners,
     )

@@ -65,6 +65,7 @@ def add_event(
     wall_end: float,
     verdict: Verdict = Verdict.MOTION,
     finished: bool = True,
+    camera: str = "front",
 ) -> Event:
     clip = data / "clips" / f"{event_id}.mp4"
     snapshot = data / "snapshots" / f"{event_id}.jpg"
@@ -73,7 +74,7 @@ def add_event(
         path.write_bytes(b"e" * size)
     event = Event(
         id=event_id,
-        camera="front",
+        camera=camera,
         verdict=verdict,
         labels=(),
         start=0.0,
@@ -93,6 +94,23 @@ def policy(**changes: object) -> RetentionPolicy:
         {"events": {"threat": 48, "motion": 1}, "segments": 2, "min_free_mb": 1, **changes}
     )
     return RetentionPolicy(config, protect_recent=300.0)
+
+
+def test_a_camera_whose_household_set_its_own_hours_keeps_them(store: Store, data: Path) -> None:
+    # The config keeps motion 1 h; the household owning "porch" chose 6 h in the app.
+    own = RetentionPolicy(
+        policy().config, cameras={"porch": {v: 6.0 for v in Verdict}}, protect_recent=300.0
+    )
+    add_event(store, data, "porch-3h", NOW - 3 * HOUR, camera="porch")
+    add_event(store, data, "porch-7h", NOW - 7 * HOUR, camera="porch")
+    add_event(store, data, "front-3h", NOW - 3 * HOUR, camera="front")
+    report = sweep(store, data, NOW, plenty, policy=own)
+    assert report.events_deleted == 2
+    assert store.get_event("porch-3h") is not None  # 3 h < the household's 6 h
+    assert store.get_event("porch-7h") is None
+    assert store.get_event("front-3h") is None  # the config's 1 h applies to other cameras
+    assert not (data / "clips" / "porch-7h.mp4").exists()
+    assert (data / "clips" / "porch-3h.mp4").exists()
 
 
 def test_events_expire_by_their_verdict_hours(store: Store, data: Path) -> None:

@@ -8,6 +8,7 @@ push) subscribe to the events this marks; they are not here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hearthcam.config import AlertRule, AlertsConfig, ScheduleRule
@@ -50,18 +51,22 @@ class AlertDecider:
 
     cfg: AlertsConfig
     mode: str = ""
+    # camera -> "home" | "away" as the owner set it in the app, read at each decision so a
+    # change applies to the next event; None (or a camera it does not know) means ``mode``.
+    mode_of: Callable[[str], str | None] | None = None
     _last: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.mode = self.mode or self.cfg.mode
 
-    def rule(self) -> AlertRule:
-        """The rule of the current mode."""
-        return self.cfg.home if self.mode == "home" else self.cfg.away
+    def rule(self, camera: str | None = None) -> AlertRule:
+        """The rule of the mode in force (for ``camera``'s household when one is given)."""
+        mode = (self.mode_of(camera) if self.mode_of and camera else None) or self.mode
+        return self.cfg.home if mode == "home" else self.cfg.away
 
     def decide(self, event: Event, when: dt.datetime) -> bool:
         """True if this event should alert now; an alert starts the camera's cooldown."""
-        if not matches(self.rule(), event, when):
+        if not matches(self.rule(event.camera), event, when):
             return False
         last = self._last.get(event.camera)
         if last is not None and event.wall_start - last < self.cfg.cooldown:

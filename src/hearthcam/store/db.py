@@ -14,7 +14,7 @@ a crash will never be finished and would otherwise protect recordings forever.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -425,19 +425,27 @@ class Store:
             query = query.where(_EventRow.verdict == verdict.value)
         return self._events(query)
 
-    def expired_events(self, verdict: Verdict, ended_before: float, limit: int) -> list[Event]:
-        """Returns finished events of ``verdict`` that ended before the given time, oldest first."""
-        query = (
-            select(_EventRow)
-            .where(
-                _EventRow.finished.is_(True),
-                _EventRow.verdict == verdict.value,
-                _EventRow.wall_end < ended_before,
-            )
-            .order_by(_EventRow.wall_end, _EventRow.id)
-            .limit(limit)
+    def expired_events(
+        self,
+        verdict: Verdict,
+        ended_before: float,
+        limit: int,
+        *,
+        cameras: Collection[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> list[Event]:
+        """Returns finished events of ``verdict`` that ended before the given time, oldest first
+        (only of ``cameras`` when given, never of ``exclude``)."""
+        query = select(_EventRow).where(
+            _EventRow.finished.is_(True),
+            _EventRow.verdict == verdict.value,
+            _EventRow.wall_end < ended_before,
         )
-        return self._events(query)
+        if cameras is not None:
+            query = query.where(_EventRow.camera.in_(list(cameras)))
+        if exclude:
+            query = query.where(_EventRow.camera.not_in(list(exclude)))
+        return self._events(query.order_by(_EventRow.wall_end, _EventRow.id).limit(limit))
 
     def oldest_events_with_media(self, limit: int) -> list[Event]:
         """Returns finished events that still have a clip or snapshot, oldest first."""

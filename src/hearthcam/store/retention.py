@@ -18,9 +18,10 @@ backlog is worked off over several passes rather than one long one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -86,10 +87,14 @@ class RetentionPolicy:
     config: RetentionConfig = field(default_factory=RetentionConfig)
     protect_recent: float = 300.0
     batch: int = 1000
+    # camera -> hours per verdict, where the owning household changed them in the app
+    cameras: Mapping[str, Mapping[Verdict, float]] = field(default_factory=dict)
 
-    def event_cutoff(self, verdict: Verdict, now_wall: float) -> float:
-        """Returns the wall time before which finished events of ``verdict`` are deleted."""
-        return now_wall - self.config.events.get(verdict, 24.0) * _HOUR
+    def event_cutoff(self, verdict: Verdict, now_wall: float, camera: str | None = None) -> float:
+        """Returns the wall time before which finished events of ``verdict`` are deleted
+        (on ``camera``, if its household set its own hours)."""
+        hours = self.cameras.get(camera, self.config.events) if camera else self.config.events
+        return now_wall - hours.get(verdict, 24.0) * _HOUR
 
     def segment_cutoff(self, now_wall: float) -> float:
         """Returns the wall time before which segments are deleted (if not protected)."""
@@ -142,9 +147,18 @@ def _expire_events(
     store: Store, policy: RetentionPolicy, now_wall: float, files: _FileDeleter
 ) -> None:
     """Deletes finished events older than their verdict's hours, with their media."""
+    own = list(policy.cameras)
     for verdict in Verdict:
+        # Cameras whose household set its own hours, one by one; every other camera at once.
+        batches = [
+            store.expired_events(
+                verdict, policy.event_cutoff(verdict, now_wall, c), policy.batch, cameras=[c]
+            )
+            for c in own
+        ]
         cutoff = policy.event_cutoff(verdict, now_wall)
-        for ev in store.expired_events(verdict, cutoff, policy.batch):
+        batches.append(store.expired_events(verdict, cutoff, policy.batch, exclude=own))
+        for ev in itertools.chain.from_iterable(batches):
             # Keep the row while a file resists deletion, so the next pass tries again.
             if _delete_event_media(ev, files):
                 store.delete_event(ev.id)

@@ -4,7 +4,7 @@ The config file holds what the installer decides; this table holds what an owner
 the app, per household: the home/away mode and how many hours events of each verdict are kept
 (``HouseholdSettings``). Where a household saved nothing, the config's values apply.
 
-How the runtime uses them (the composition root wires this): the alert decision reads the mode
+How the runtime uses them (``app.HouseholdChoices`` wires this): the alert decision reads the mode
 of the household owning the event's camera, and the retention sweep reads each household's hours
 for its cameras' events (``household_settings``). A value is read at each use, so a change takes
 effect at the next event or sweep without a restart.
