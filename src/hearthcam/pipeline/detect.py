@@ -165,6 +165,9 @@ def _open_session(path: Path, providers: list[str], threads: int) -> ort.Inferen
         raise ModelError(f"model file {path} does not exist")
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
+    # Idle intra-op threads sleep instead of spinning: between frames (and while another
+    # camera's thread has the cores) spinning burns CPU that decoding and motion need.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # provider fallbacks are expected; keep ORT quiet
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
