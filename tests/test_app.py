@@ -15,7 +15,7 @@ from typing import cast
 import pytest
 
 from hearthcam import app
-from hearthcam.config import CameraConfig, InputConfig, parse_config
+from hearthcam.config import AlertRule, CameraConfig, InputConfig, ScheduleRule, parse_config
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.runner import CameraPipeline
 from hearthcam.pipeline.source import CameraStream
@@ -186,7 +186,7 @@ def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None
 
 def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_path: Path) -> None:
     from hearthcam.accounts import Accounts, Role
-    from hearthcam.store.settings import HouseholdSettings, SettingsStore
+    from hearthcam.store.settings import HouseholdSettings, Mode, SettingsStore
     from tests.web.world import cheap_hasher
 
     config = parse_config(
@@ -202,15 +202,19 @@ def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_pa
     assert owner.household_id is not None
     assert owner.role is Role.OWNER
     choices = app.HouseholdChoices(store, config)
-    assert choices.mode_of("porch") == "away"  # nothing saved yet: the config's mode
+    assert choices.rule_of("porch") == config.alerts.away  # nothing saved: the config's
     assert choices.retention().cameras == {}
 
     hours = {**config.retention.events, Verdict.PET: 2.0}
-    SettingsStore(store).save_household(
-        owner.household_id, HouseholdSettings(mode="home", retention=hours), 1.0
+    quiet = AlertRule(
+        verdicts=[Verdict.THREAT], schedule=[ScheduleRule(start="22:00", end="06:00")]
     )
-    assert choices.mode_of("porch") == "home"  # read at each use: no restart needed
-    assert choices.mode_of("shed") is None  # no household owns it: the decider uses the config
+    rules: dict[Mode, AlertRule] = {"home": quiet, "away": config.alerts.away}
+    SettingsStore(store).save_household(
+        owner.household_id, HouseholdSettings(mode="home", retention=hours, alerts=rules), 1.0
+    )
+    assert choices.rule_of("porch") == quiet  # home mode's rule, read at each use: no restart
+    assert choices.rule_of("shed") is None  # no household owns it: the decider uses the config
     policy = choices.retention()
     assert set(policy.cameras) == {"porch", "yard"}
     assert policy.cameras["porch"][Verdict.PET] == 2.0

@@ -21,7 +21,7 @@ import cv2
 from hearthcam.accounts import Accounts, Role
 from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
-from hearthcam.config import CameraConfig, Config, InputConfig
+from hearthcam.config import AlertRule, CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelineParts
@@ -48,7 +48,8 @@ def open_store(config: Config) -> Store:
 
 
 class HouseholdChoices:
-    """What owners changed in the app (home/away, hours kept), looked up per camera at each use.
+    """What owners changed in the app (alert rules and mode, hours kept), looked up per camera
+    at each use.
 
     The app stores them per household (``store.settings``); the pipeline and the sweeper know
     only cameras. A camera no household owns follows the config.
@@ -59,12 +60,12 @@ class HouseholdChoices:
         self._settings = SettingsStore(store)
         self._config = config
 
-    def mode_of(self, camera: str) -> str | None:
-        """The home/away mode of the camera's household (None: the config's)."""
+    def rule_of(self, camera: str) -> AlertRule | None:
+        """The alert rule of the mode the camera's household is in (None: the config's)."""
         household = self._accounts.camera_household(camera)
         if household is None:
             return None
-        return self._settings.household(household, self._config).mode
+        return self._settings.household(household, self._config).rule()
 
     def retention(self) -> RetentionPolicy:
         """The retention policy now: the config's, with each household's own hours."""
@@ -208,7 +209,7 @@ def build(
         detector=detector,
         store=store,
         verdict=RuleVerdict(),
-        decider=AlertDecider(config.alerts, mode_of=HouseholdChoices(store, config).mode_of),
+        decider=AlertDecider(config.alerts, rule_of=HouseholdChoices(store, config).rule_of),
         clip_pool=pool,
         listeners=listeners,
     )

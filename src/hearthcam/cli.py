@@ -319,7 +319,7 @@ def bench(
         str,
         typer.Argument(
             help="all, or one or more (comma-separated) of: detector, gating, idle, motiond, "
-            "cameras, latency, quality"
+            "cameras, latency, alerts, quality"
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,

@@ -8,7 +8,6 @@ the snapshot is the JPEG itself, the last will says offline, and a restarted bro
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import threading
@@ -28,12 +27,11 @@ from paho.mqtt.reasoncodes import ReasonCode
 from hearthcam.alerts.mqtt import MqttNotifier, discovery_messages
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.alerts.text import AlertFormatter, JsonValue
+from hearthcam.bench.broker import Mosquitto, mosquitto_available
 from hearthcam.config import MqttConfig
 from hearthcam.pipeline.events import Change
 from hearthcam.types import Event, Verdict
-from tests.conftest import free_port, port_answers
 
-MOSQUITTO = "/usr/sbin/mosquitto"
 CAMERAS = {"front_door": "Front door"}
 BASE_URL = "http://127.0.0.1:8971"
 DISCOVERY = [
@@ -44,47 +42,8 @@ DISCOVERY = [
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which(MOSQUITTO) is None, reason="mosquitto is not installed"),
+    pytest.mark.skipif(not mosquitto_available(), reason="mosquitto is not installed"),
 ]
-
-
-class Mosquitto:
-    """A mosquitto process on 127.0.0.1 that can be stopped and started on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.conf = directory / "mosquitto.conf"
-        self.log = directory / "mosquitto.log"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            "log_dest stderr\n"
-        )
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 10.0) -> None:
-        """Starts the broker and waits until it accepts connections."""
-        with open(self.log, "ab") as log:
-            self._process = subprocess.Popen(
-                [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=log
-            )
-        deadline = time.monotonic() + timeout
-        while not port_answers(self.port):
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"mosquitto did not start: {self.log.read_text()}")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Terminates the broker (retained messages are lost: no persistence)."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @dataclass(frozen=True)

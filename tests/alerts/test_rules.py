@@ -95,15 +95,15 @@ def test_switching_mode_switches_rule() -> None:
     assert decider.decide(event(), NOON)
 
 
-def test_each_camera_follows_the_mode_its_household_chose() -> None:
-    cfg = AlertsConfig.model_validate(
-        {"home": {"verdicts": []}, "away": {"verdicts": ["threat"]}, "cooldown": 0}
-    )
-    chosen = {"front": "home"}  # the household of "front" is at home; "yard" chose nothing
-    decider = AlertDecider(cfg, mode="away", mode_of=chosen.get)
+def test_each_camera_follows_the_rule_its_household_chose() -> None:
+    cfg = AlertsConfig.model_validate({"away": {"verdicts": ["threat"]}, "cooldown": 0})
+    at_home = AlertRule(verdicts=[])
+    chosen: dict[str, AlertRule] = {"front": at_home}  # "yard" belongs to no household
+    decider = AlertDecider(cfg, mode="away", rule_of=chosen.get)
+    assert decider.rule("front") == at_home
     assert not decider.decide(event(camera="front"), NOON)
-    assert decider.decide(event(camera="yard"), NOON)
-    chosen["front"] = "away"  # read at each decision: the next event follows the change
+    assert decider.decide(event(camera="yard"), NOON)  # the config's away rule
+    chosen["front"] = AlertRule(verdicts=[Verdict.THREAT])  # read at each decision
     assert decider.decide(event(camera="front"), NOON)
 
 

@@ -42,6 +42,7 @@ from playwright.sync_api import (
 )
 
 from hearthcam.accounts import Accounts
+from hearthcam.alerts.rules import in_schedule
 from hearthcam.config import parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.events import Change
@@ -582,6 +583,41 @@ def bulk_delete(page: Page, app: App) -> None:
         assert not event.snapshot.exists()
 
 
+def set_alert_rules(page: Page, app: App) -> None:
+    """At home: alert about threats and pets, but only at night."""
+    home = page.locator("#rule-home")
+    summary = home.locator(".rule-summary")
+    expect(home.get_by_role("checkbox", name="Threat")).to_be_checked()  # the config's rule
+    expect(home.get_by_role("checkbox", name="Pet")).not_to_be_checked()
+    expect(summary).to_have_text("Alerts about threats, at any time.")
+    expect(home.get_by_label(re.compile("from$"))).to_be_disabled()
+    home.get_by_role("checkbox", name="Pet").check()
+    home.get_by_label("Only between").check()
+    home.get_by_label(re.compile("from$")).fill("22:30")
+    home.get_by_label(re.compile("until$")).fill("06:00")
+    expect(summary).to_have_text("Alerts about threats and pets, from 22:30 to 06:00.")
+    page.locator("#alerts-form").get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").last).to_contain_text("Alert rules saved")
+    stored = page.request.get(f"{app.url}/api/settings").json()["alerts"]
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    assert stored["home"] == {
+        "verdicts": ["threat", "pet"],
+        "zones": [],
+        "cameras": [],
+        "schedule": [{"start": "22:30", "end": "06:00", "days": days}],
+    }
+    assert stored["away"]["verdicts"] == ["threat", "vehicle"]  # untouched
+    # The runtime's decision reads the same rows: a pet at home at 23:00 alerts, at noon not.
+    household = app.services.accounts.camera_household("front")
+    assert household is not None
+    rule = app.services.settings.household(household, app.services.config).rule()
+    assert rule is not None
+    assert Verdict.PET in rule.verdicts
+    night, noon = dt.datetime(2026, 12, 2, 23, 0), dt.datetime(2026, 12, 2, 12, 0)
+    assert in_schedule(rule.schedule[0], night)
+    assert not in_schedule(rule.schedule[0], noon)
+
+
 def change_settings(page: Page, app: App) -> None:
     page.get_by_role("link", name="Settings").click()
     expect(page.locator("#settings")).not_to_have_attribute("aria-busy", "true")
@@ -589,12 +625,14 @@ def change_settings(page: Page, app: App) -> None:
     expect(away).to_be_checked()  # the config's default
     page.get_by_role("radio", name=re.compile(r"^Home")).check()
     expect(page.locator(".toast").last).to_contain_text("Home mode is on")
-    page.get_by_label("Threat").fill("72")
-    page.get_by_role("button", name="Save").click()
+    set_alert_rules(page, app)
+    page.locator("#ret-threat").fill("72")
+    page.locator("#retention-form").get_by_role("button", name="Save").click()
     expect(page.locator(".toast").last).to_contain_text("Retention saved")
     stored = page.request.get(f"{app.url}/api/settings").json()
     assert stored["mode"] == "home", stored
     assert stored["retention"]["threat"] == 72, stored
+    assert stored["alerts"]["home"]["verdicts"] == ["threat", "pet"], stored  # kept
     page.get_by_text("Add a member").click()
     page.get_by_label("Username").fill(MEMBER)
     page.get_by_label("Initial password").fill("blue heron at dawn")

@@ -8,6 +8,12 @@ from tests.web.conftest import ClientFor
 from tests.web.world import PASSWORD, World
 
 SETTINGS = {"mode": "home", "retention": {"threat": 72, "pet": 6, "vehicle": 12, "motion": 1.5}}
+# The config's defaults: threat at home; threat and vehicle away; anywhere, any time.
+CONFIG_RULES = {
+    "home": {"verdicts": ["threat"], "zones": [], "cameras": [], "schedule": []},
+    "away": {"verdicts": ["threat", "vehicle"], "zones": [], "cameras": [], "schedule": []},
+}
+NIGHT = {"start": "22:00", "end": "06:30", "days": ["mon", "tue", "wed", "thu", "fri"]}
 
 
 def test_settings_default_to_the_config_and_are_stored_per_household(
@@ -18,16 +24,49 @@ def test_settings_default_to_the_config_and_are_stored_per_household(
     assert defaults == {
         "mode": world.config.alerts.mode,
         "retention": {"threat": 24.0, "pet": 24.0, "vehicle": 24.0, "motion": 24.0},
+        "alerts": CONFIG_RULES,
     }
-    saved = alice.put("/api/settings", json=SETTINGS)
+    saved = alice.put("/api/settings", json=SETTINGS)  # no "alerts": the stored rules stay
     assert saved.status_code == 200
-    assert saved.json() == SETTINGS
-    assert alice.get("/api/settings").json() == SETTINGS
+    assert saved.json() == {**SETTINGS, "alerts": CONFIG_RULES}
+    assert alice.get("/api/settings").json() == {**SETTINGS, "alerts": CONFIG_RULES}
     assert bob.get("/api/settings").json() == defaults  # B's household is untouched
     # The runtime reads them from the database, not from the web app.
     stored = SettingsStore(world.store).household(world.household_a, world.config)
     assert stored.mode == "home"
     assert stored.retention[Verdict.MOTION] == 1.5
+
+
+def test_alert_rules_are_stored_per_mode_and_the_runtime_sees_the_one_in_force(
+    world: World, client_for: ClientFor
+) -> None:
+    alice = client_for("alice")
+    rules = {
+        "home": {"verdicts": ["threat", "threat"], "zones": ["porch"], "schedule": [NIGHT]},
+        "away": {"verdicts": ["threat", "pet", "vehicle"]},
+    }
+    saved = alice.put("/api/settings", json={**SETTINGS, "alerts": rules})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["alerts"] == {
+        "home": {"verdicts": ["threat"], "zones": ["porch"], "cameras": [], "schedule": [NIGHT]},
+        "away": {
+            "verdicts": ["threat", "pet", "vehicle"],
+            "zones": [],
+            "cameras": [],
+            "schedule": [],
+        },
+    }
+    stored = SettingsStore(world.store).household(world.household_a, world.config)
+    rule = stored.rule()  # SETTINGS is home mode
+    assert rule is not None
+    assert rule.zones == ["porch"]
+    assert [(s.start, s.end, s.days) for s in rule.schedule] == [
+        ("22:00", "06:30", ["mon", "tue", "wed", "thu", "fri"])
+    ]
+    away = alice.put("/api/settings", json={**SETTINGS, "mode": "away"}).json()
+    assert away["alerts"]["away"]["verdicts"] == ["threat", "pet", "vehicle"]  # rules kept
+    stored = SettingsStore(world.store).household(world.household_a, world.config)
+    assert stored.rule() == stored.alerts["away"]
 
 
 def test_settings_are_validated(client_for: ClientFor) -> None:
@@ -37,6 +76,26 @@ def test_settings_are_validated(client_for: ClientFor) -> None:
         {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0}},  # type: ignore[dict-item]
         {**SETTINGS, "retention": {"threat": 1}},
         {**SETTINGS, "extra": 1},
+        {**SETTINGS, "alerts": {"home": {"verdicts": ["burglar"]}, "away": {"verdicts": []}}},
+        {**SETTINGS, "alerts": {"home": {"verdicts": []}}},
+        {
+            **SETTINGS,
+            "alerts": {
+                **CONFIG_RULES,
+                "home": {"verdicts": [], "schedule": [{"start": "25:00", "end": "06:00"}]},
+            },
+        },
+        {
+            **SETTINGS,
+            "alerts": {
+                **CONFIG_RULES,
+                "away": {
+                    "verdicts": [],
+                    "schedule": [{"start": "22:00", "end": "06:00", "days": []}],
+                },
+            },
+        },
+        {**SETTINGS, "alerts": {**CONFIG_RULES, "away": {"verdicts": [], "when": "always"}}},
     ]
     for body in bad_bodies:
         assert alice.put("/api/settings", json=body).status_code == 422, body

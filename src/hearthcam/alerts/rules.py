@@ -51,18 +51,20 @@ class AlertDecider:
 
     cfg: AlertsConfig
     mode: str = ""
-    # camera -> "home" | "away" as the owner set it in the app, read at each decision so a
-    # change applies to the next event; None (or a camera it does not know) means ``mode``.
-    mode_of: Callable[[str], str | None] | None = None
+    # camera -> the rule its household chose in the app for the mode it is in, read at each
+    # decision so a change applies to the next event; None means the config's rule of ``mode``.
+    rule_of: Callable[[str], AlertRule | None] | None = None
     _last: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.mode = self.mode or self.cfg.mode
 
     def rule(self, camera: str | None = None) -> AlertRule:
-        """The rule of the mode in force (for ``camera``'s household when one is given)."""
-        mode = (self.mode_of(camera) if self.mode_of and camera else None) or self.mode
-        return self.cfg.home if mode == "home" else self.cfg.away
+        """The rule in force (the one ``camera``'s household chose, when one is given)."""
+        chosen = self.rule_of(camera) if self.rule_of is not None and camera else None
+        if chosen is not None:
+            return chosen
+        return self.cfg.home if self.mode == "home" else self.cfg.away
 
     def decide(self, event: Event, when: dt.datetime) -> bool:
         """True if this event should alert now; an alert starts the camera's cooldown."""

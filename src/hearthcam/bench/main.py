@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hearthcam.bench import cameras, detector, gating, idle, latency, motiond, quality
+from hearthcam.bench import alerts, cameras, detector, gating, idle, latency, motiond, quality
 from hearthcam.bench.context import BenchContext
 from hearthcam.bench.measure import machine
 from hearthcam.bench.report import Report, markdown, show
@@ -32,6 +32,7 @@ SCENARIOS: dict[str, Scenario] = {
     "motiond": motiond.run,
     "cameras": cameras.run,
     "latency": latency.run,
+    "alerts": alerts.run,
     "quality": quality.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"

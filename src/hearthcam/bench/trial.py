@@ -1,5 +1,5 @@
 """One timed run of N simulated cameras through the real runtime (``app.build``), served at real
-rate; shared by the ``cameras`` and ``latency`` scenarios.
+rate; shared by the ``cameras``, ``latency`` and ``alerts`` scenarios.
 
 hearthcam's cameras record the 1080p main stream by copy and analyse the 640x360 sub-stream at
 5 fps. The naive baseline records and decodes the 1080p main stream (scaled to 640x360 at 5 fps)
@@ -22,7 +22,7 @@ from hearthcam import app
 from hearthcam.bench.context import BenchContext
 from hearthcam.bench.measure import Meter, Usage
 from hearthcam.bench.media import CYCLE_SECONDS, PEOPLE_SECONDS, CameraClip
-from hearthcam.config import CameraConfig, Config, InputConfig
+from hearthcam.config import AlertsConfig, CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.runner import CameraPipeline
@@ -55,6 +55,8 @@ class Entrance:
     created: float | None  # event STARTED
     threat: float | None  # the event first judged a threat
     clip: float | None  # clip ready, after event end + post-roll
+    event_id: str | None = None  # the event it started
+    appeared: float | None = None  # wall time of the first frame with the people
 
 
 @dataclass
@@ -146,10 +148,12 @@ def cycles_for(seconds: float) -> int:
     return max(1, math.ceil((seconds + 5.0) / CYCLE_SECONDS))
 
 
-def build_config(data_dir: Path, clips: list[CameraClip], naive: bool) -> Config:
-    """The config of a trial: one camera per clip, everything else default."""
+def build_config(
+    data_dir: Path, clips: list[CameraClip], naive: bool, alerts: AlertsConfig | None = None
+) -> Config:
+    """The config of a trial: one camera per clip, ``alerts`` if given, everything else default."""
     cameras = {f"cam{i:02d}": camera_config(c, naive) for i, c in enumerate(clips)}
-    return Config(data_dir=data_dir, cameras=cameras)
+    return Config(data_dir=data_dir, cameras=cameras, alerts=alerts or AlertsConfig())
 
 
 def _clip_delay(
@@ -179,6 +183,8 @@ def _entrance(
         None if created is None else created - appear,
         None if threat is None or threat > stop_wall else threat - appear,
         _clip_delay(runtime, event, log, stop_wall),
+        event.id,
+        appear,
     )
 
 
@@ -252,12 +258,16 @@ def _result(
 
 
 def run_trial(
-    ctx: BenchContext, spec: TrialSpec, tick: Callable[[float], None] | None = None
+    ctx: BenchContext,
+    spec: TrialSpec,
+    tick: Callable[[float], None] | None = None,
+    alerts: AlertsConfig | None = None,
 ) -> TrialResult:
-    """Streams ``spec.cameras`` simulated cameras at real rate for ``spec.seconds``."""
+    """Streams ``spec.cameras`` simulated cameras at real rate for ``spec.seconds`` (alerts go
+    to the channels ``alerts`` configures; none by default)."""
     clips = [ctx.media.camera(i, cycles_for(spec.seconds)) for i in range(spec.cameras)]
     kind = "naive" if spec.naive else "hearthcam"
-    config = build_config(ctx.workdir(f"{kind}-{spec.cameras}"), clips, spec.naive)
+    config = build_config(ctx.workdir(f"{kind}-{spec.cameras}"), clips, spec.naive, alerts)
     shared = ctx.detector(spec.detector_threads)
     detector: Detector = FullFrameDetector(shared) if spec.naive else shared
     log = EventLog()

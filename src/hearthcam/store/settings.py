@@ -1,24 +1,27 @@
 """Settings the owner changes at run time, stored in the database: key -> JSON.
 
 The config file holds what the installer decides; this table holds what an owner changes from
-the app, per household: the home/away mode and how many hours events of each verdict are kept
-(``HouseholdSettings``). Where a household saved nothing, the config's values apply.
+the app, per household: the home/away mode, what alerts in each mode (verdicts, zones, times)
+and how many hours events of each verdict are kept (``HouseholdSettings``). Where a household
+saved nothing, the config's values apply.
 
-How the runtime uses them (``app.HouseholdChoices`` wires this): the alert decision reads the mode
-of the household owning the event's camera, and the retention sweep reads each household's hours
-for its cameras' events (``household_settings``). A value is read at each use, so a change takes
+How the runtime uses them (``app.HouseholdChoices`` wires this): the alert decision takes the
+rule of the mode in force for the household owning the event's camera, and the retention sweep
+each household's hours for its cameras' events. A value is read at each use, so a change takes
 effect at the next event or sweep without a restart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from pydantic import ValidationError
 from sqlalchemy import JSON, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hearthcam.config import Config
+from hearthcam.config import AlertRule, Config
 from hearthcam.store.db import Base, Store
 from hearthcam.types import Verdict
 
@@ -40,6 +43,12 @@ class HouseholdSettings:
 
     mode: Mode
     retention: dict[Verdict, float]  # hours events of each verdict are kept
+    # what alerts in each mode; the config's rules where the household saved none
+    alerts: dict[Mode, AlertRule] = field(default_factory=dict)
+
+    def rule(self) -> AlertRule | None:
+        """The alert rule of the mode in force (None: the config's)."""
+        return self.alerts.get(self.mode)
 
 
 class SettingsStore:
@@ -80,8 +89,17 @@ class SettingsStore:
                 value = saved_hours.get(verdict.value)
                 if isinstance(value, int | float) and value > 0:
                     hours[verdict] = float(value)
+        rules = {"home": config.alerts.home, "away": config.alerts.away}
+        saved_rules = data.get("alerts")
+        if isinstance(saved_rules, dict):
+            for name in MODES:
+                # Missing or from an older shape: the config's rule stands.
+                with contextlib.suppress(ValidationError):
+                    rules[name] = AlertRule.model_validate(saved_rules.get(name))
         return HouseholdSettings(
-            mode=cast(Mode, mode) if mode in MODES else config.alerts.mode, retention=hours
+            mode=cast(Mode, mode) if mode in MODES else config.alerts.mode,
+            retention=hours,
+            alerts=cast(dict[Mode, AlertRule], rules),
         )
 
     def save_household(self, household_id: int, settings: HouseholdSettings, now: float) -> None:
@@ -89,6 +107,7 @@ class SettingsStore:
         value = {
             "mode": settings.mode,
             "retention": {v.value: settings.retention[v] for v in Verdict},
+            "alerts": {m: r.model_dump(mode="json") for m, r in settings.alerts.items()},
         }
         self.put(_household_key(household_id), value, now)
 

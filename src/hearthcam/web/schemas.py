@@ -230,11 +230,45 @@ class RetentionHours(_In):
     motion: Hours
 
 
+HHMM = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+# Names as the config has them (its rules may name any zone or camera); bounded, not patterned.
+RuleName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class ScheduleIO(_In):
+    """A time window (local, HH:MM; may wrap midnight) on some days of the week."""
+
+    start: Annotated[str, StringConstraints(pattern=HHMM)]
+    end: Annotated[str, StringConstraints(pattern=HHMM)]
+    days: list[Day] = Field(default_factory=lambda: list(ALL_DAYS), min_length=1, max_length=7)
+
+
+class AlertRuleIO(_In):
+    """What alerts in one mode: these verdicts, in these zones and cameras (empty: any), at
+    these times (empty: always)."""
+
+    verdicts: list[Verdict] = Field(max_length=4)
+    zones: list[RuleName] = Field(default_factory=list, max_length=64)
+    cameras: list[RuleName] = Field(default_factory=list, max_length=64)
+    schedule: list[ScheduleIO] = Field(default_factory=list, max_length=16)
+
+
+class AlertRulesIO(_In):
+    """The alert rule of each mode."""
+
+    home: AlertRuleIO
+    away: AlertRuleIO
+
+
 class SettingsIO(_In):
-    """The household's run-time settings (request and response)."""
+    """The household's run-time settings (request and response; a PUT without ``alerts``
+    keeps the rules stored)."""
 
     mode: Literal["home", "away"]
     retention: RetentionHours
+    alerts: AlertRulesIO | None = None
 
 
 class UserOut(BaseModel):

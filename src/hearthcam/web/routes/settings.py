@@ -1,4 +1,5 @@
-"""The household's run-time settings: home/away mode and retention hours per verdict (owner).
+"""The household's run-time settings (owner): home/away mode, the alert rule of each mode and
+retention hours per verdict.
 
 Stored per household in the database (``store.settings``); the runtime reads them from there.
 """
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from hearthcam.config import AlertRule, ScheduleRule
 from hearthcam.store.settings import HouseholdSettings
 from hearthcam.types import Verdict
 from hearthcam.web.deps import Owner, Services, csrf_protect
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import RetentionHours, SettingsIO
+from hearthcam.web.schemas import AlertRuleIO, AlertRulesIO, RetentionHours, SettingsIO
 
 router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[Depends(csrf_protect)])
 
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[Depe
 def settings_out(settings: HouseholdSettings) -> SettingsIO:
     """The API form of a household's settings."""
     hours = settings.retention
+    rules = {m: AlertRuleIO.model_validate(r.model_dump()) for m, r in settings.alerts.items()}
     return SettingsIO(
         mode=settings.mode,
         retention=RetentionHours(
@@ -27,6 +30,17 @@ def settings_out(settings: HouseholdSettings) -> SettingsIO:
             vehicle=hours[Verdict.VEHICLE],
             motion=hours[Verdict.MOTION],
         ),
+        alerts=AlertRulesIO(home=rules["home"], away=rules["away"]),
+    )
+
+
+def _rule(rule: AlertRuleIO) -> AlertRule:
+    # Duplicates are dropped; the order the owner gave is kept.
+    return AlertRule(
+        verdicts=list(dict.fromkeys(rule.verdicts)),
+        zones=list(dict.fromkeys(rule.zones)),
+        cameras=list(dict.fromkeys(rule.cameras)),
+        schedule=[ScheduleRule(**s.model_dump()) for s in rule.schedule],
     )
 
 
@@ -40,6 +54,10 @@ def get_settings(owner: Owner, services: Services) -> SettingsIO:
 def put_settings(body: SettingsIO, owner: Owner, services: Services) -> SettingsIO:
     """Saves the household's settings and returns what is stored."""
     retention = body.retention
+    stored = services.settings.household(owner.household_id, services.config)
+    alerts = stored.alerts
+    if body.alerts is not None:
+        alerts = {"home": _rule(body.alerts.home), "away": _rule(body.alerts.away)}
     settings = HouseholdSettings(
         mode=body.mode,
         retention={
@@ -48,6 +66,7 @@ def put_settings(body: SettingsIO, owner: Owner, services: Services) -> Settings
             Verdict.VEHICLE: retention.vehicle,
             Verdict.MOTION: retention.motion,
         },
+        alerts=alerts,
     )
     services.settings.save_household(owner.household_id, settings, services.clock())
     return settings_out(services.settings.household(owner.household_id, services.config))

@@ -1,4 +1,5 @@
-// Owner settings: home/away mode (saved at once), retention per verdict, household members.
+// Owner settings: home/away mode (saved at once), what alerts in each mode, retention per
+// verdict, household members.
 
 import { ApiError, api, capitalize } from "../api.js";
 import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
@@ -6,6 +7,9 @@ import { strength } from "../strength.js";
 import { toast } from "../toast.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
+const MODES = ["home", "away"];
+const ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const PLURAL = { threat: "threats", pet: "pets", vehicle: "vehicles", motion: "plain motion" };
 const $ = (id) => document.getElementById(id);
 
 let settings = null;
@@ -78,6 +82,101 @@ function wireRetention() {
       toast("Retention saved.", "ok");
       setBusy(form, false);
       fillRetention(form);
+    } catch (error) {
+      setBusy(form, false);
+      formError(form, error instanceof ApiError ? capitalize(error.detail) : String(error));
+    }
+  });
+}
+
+function field(form, name) {
+  return form.elements.namedItem(name);
+}
+
+function listWords(words) {
+  if (words.length < 2) return words.join("");
+  return `${words.slice(0, -1).join(", ")} and ${words.at(-1)}`;
+}
+
+function readRule(form, mode, previous) {
+  const verdicts = VERDICTS.filter((verdict) => field(form, `${mode}-${verdict}`).checked);
+  const rest = previous?.schedule?.slice(1) ?? [];
+  let schedule = [];
+  if (field(form, `${mode}-timed`).checked) {
+    const start = field(form, `${mode}-start`).value;
+    const end = field(form, `${mode}-end`).value;
+    // Extra windows set in the config are kept; the page edits the first one.
+    const days = previous?.schedule?.[0]?.days ?? ALL_DAYS;
+    schedule = [{ start, end: end === "00:00" ? "24:00" : end, days }, ...rest];
+  }
+  return { ...(previous ?? {}), verdicts, schedule };
+}
+
+function describe(rule) {
+  if (!rule.verdicts.length) return "No alerts in this mode.";
+  const what = `Alerts about ${listWords(rule.verdicts.map((v) => PLURAL[v]))}`;
+  const window = rule.schedule[0];
+  if (!window) return `${what}, at any time.`;
+  const end = window.end === "24:00" ? "midnight" : window.end;
+  const more = rule.schedule.length > 1 ? ` (and ${rule.schedule.length - 1} more time windows from the config)` : "";
+  return `${what}, from ${window.start} to ${end}${more}.`;
+}
+
+function syncRule(form, mode) {
+  const timed = field(form, `${mode}-timed`).checked;
+  for (const name of ["start", "end"]) field(form, `${mode}-${name}`).disabled = !timed;
+  const rule = readRule(form, mode, settings.alerts?.[mode]);
+  $(`rule-${mode}`).querySelector(".rule-summary").textContent = describe(rule);
+}
+
+function fillAlerts(form) {
+  for (const mode of MODES) {
+    const rule = settings.alerts?.[mode] ?? { verdicts: [], schedule: [] };
+    for (const verdict of VERDICTS) field(form, `${mode}-${verdict}`).checked = rule.verdicts.includes(verdict);
+    const window = rule.schedule?.[0];
+    field(form, `${mode}-timed`).checked = Boolean(window);
+    if (window) {
+      field(form, `${mode}-start`).value = window.start === "24:00" ? "00:00" : window.start;
+      field(form, `${mode}-end`).value = window.end === "24:00" ? "00:00" : window.end;
+    }
+    syncRule(form, mode);
+  }
+  markDirty(form, false);
+}
+
+function wireAlerts() {
+  const form = $("alerts-form");
+  fillAlerts(form);
+  form.addEventListener("input", (event) => {
+    const mode = event.target?.name?.split("-")[0];
+    if (MODES.includes(mode)) syncRule(form, mode);
+    markDirty(form, true);
+  });
+  form.addEventListener("reset", (event) => {
+    event.preventDefault();
+    fillAlerts(form);
+    formError(form, "");
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const alerts = {};
+    for (const mode of MODES) {
+      const rule = readRule(form, mode, settings.alerts?.[mode]);
+      const window = rule.schedule[0];
+      if (window && (!window.start || !window.end || window.start === window.end.replace("24:00", "00:00"))) {
+        formError(form, `${mode === "home" ? "Home" : "Away"}: choose two different times, or untick "Only between".`);
+        field(form, `${mode}-start`).focus();
+        return;
+      }
+      alerts[mode] = rule;
+    }
+    formError(form, "");
+    setBusy(form, true, "Saving…");
+    try {
+      await save({ ...settings, alerts });
+      toast("Alert rules saved.", "ok");
+      setBusy(form, false);
+      fillAlerts(form);
     } catch (error) {
       setBusy(form, false);
       formError(form, error instanceof ApiError ? capitalize(error.detail) : String(error));
@@ -172,6 +271,7 @@ export async function init() {
     return;
   }
   wireMode();
+  wireAlerts();
   wireRetention();
   wireMembers();
   $("settings").removeAttribute("aria-busy");
