@@ -27,6 +27,7 @@ from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.pipeline.verdict import RuleVerdict
+from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
@@ -56,13 +57,18 @@ class HouseholdChoices:
     """
 
     def __init__(self, store: Store, config: Config) -> None:
-        self._accounts = Accounts(store)
+        # The account tables only (``Accounts`` would set up password hashing it never uses).
+        self._accounts = AccountStore(store)
         self._settings = SettingsStore(store)
         self._config = config
 
+    def _household(self, camera: str) -> int | None:
+        with self._accounts.read() as tx:
+            return tx.camera_household(camera)
+
     def rule_of(self, camera: str) -> AlertRule | None:
         """The alert rule of the mode the camera's household is in (None: the config's)."""
-        household = self._accounts.camera_household(camera)
+        household = self._household(camera)
         if household is None:
             return None
         return self._settings.household(household, self._config).rule()
@@ -72,7 +78,7 @@ class HouseholdChoices:
         default = dict(self._config.retention.events)
         own: dict[str, dict[Verdict, float]] = {}
         for camera in self._config.cameras:
-            household = self._accounts.camera_household(camera)
+            household = self._household(camera)
             if household is None:
                 continue
             hours = self._settings.household(household, self._config).retention

@@ -249,10 +249,11 @@ class AlertRuleIO(_In):
     """What alerts in one mode: these verdicts, in these zones and cameras (empty: any), at
     these times (empty: always)."""
 
-    verdicts: list[Verdict] = Field(max_length=4)
-    zones: list[RuleName] = Field(default_factory=list, max_length=64)
-    cameras: list[RuleName] = Field(default_factory=list, max_length=64)
-    schedule: list[ScheduleIO] = Field(default_factory=list, max_length=16)
+    # Bounds leave room for what a config file may hold (it is shown here as it is).
+    verdicts: list[Verdict] = Field(max_length=16)
+    zones: list[RuleName] = Field(default_factory=list, max_length=256)
+    cameras: list[RuleName] = Field(default_factory=list, max_length=256)
+    schedule: list[ScheduleIO] = Field(default_factory=list, max_length=64)
 
 
 class AlertRulesIO(_In):
