@@ -702,4 +702,10 @@ def test_demo_prints_a_table_with_a_threat_and_a_pet(tmp_path: Path) -> None:
     spans = json.loads((data / "scene.json").read_text())
     assert [part for part, _start, _end in spans][:2] == ["quiet", "people"]
     assert len(list((data / "clips").rglob("*.mp4"))) == len(rows)
+    # Each clip's path follows the table on a line of its own, whole, relative to the cwd.
+    paths = re.findall(r"^\[(\d+)\] (\S+\.mp4)$", done.stdout, flags=re.MULTILINE)
+    assert [int(n) for n, _ in paths] == list(range(1, len(rows) + 1))
+    for _, path in paths:
+        assert not Path(path).is_absolute()
+        assert (tmp_path / path).is_file()
     assert len(list((data / "snapshots").rglob("*.jpg"))) == len(rows)

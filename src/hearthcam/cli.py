@@ -233,10 +233,9 @@ def demo(
     except HearthcamError as error:
         raise _fail(str(error)) from None
     table = Table(title=f"hearthcam demo: {len(events)} events in {scene}")
-    for column in ("start", "end", "verdict", "labels", "score", "alert"):
+    for column in ("start", "end", "verdict", "labels", "score", "alert", "clip"):
         table.add_column(column)
-    table.add_column("clip", overflow="fold")
-    for e in events:
+    for number, e in enumerate(events, 1):
         table.add_row(
             f"{e.start:.1f}s",
             f"{e.end:.1f}s",
@@ -244,12 +243,28 @@ def demo(
             ",".join(e.labels) or "-",
             f"{e.score:.2f}",
             "yes" if e.alert else "no",
-            str(e.clip),
+            f"[{number}]",
         )
     out.print(table)
+    # Paths below the table, one a line: long ones stay whole, to paste into a player.
+    for number, e in enumerate(events, 1):
+        out.print(
+            f"[{number}] {_shown_path(e.clip)}", markup=False, highlight=False, soft_wrap=True
+        )
     out.print(
         f"analysed in {time.perf_counter() - started:.1f} s; snapshots and clips under {data_dir}"
     )
+
+
+def _shown_path(path: Path | None) -> str:
+    """A media path as the user can paste it: relative to the working directory when inside it
+    (short enough not to wrap), absolute otherwise."""
+    if path is None:
+        return "-"
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 @config_cli.command("check")
