@@ -21,6 +21,7 @@ import cv2
 from hearthcam.accounts import Accounts, Role
 from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
+from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.config import AlertRule, CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.events import Change
@@ -29,6 +30,7 @@ from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
+from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.store.settings import SettingsStore
@@ -60,11 +62,22 @@ class HouseholdChoices:
         # The account tables only (``Accounts`` would set up password hashing it never uses).
         self._accounts = AccountStore(store)
         self._settings = SettingsStore(store)
+        self._push = PushStore(store)
         self._config = config
 
     def _household(self, camera: str) -> int | None:
         with self._accounts.read() as tx:
             return tx.camera_household(camera)
+
+    def push_targets(self, camera: str) -> list[PushSubscription]:
+        """The browsers subscribed to push by members the camera's household has now (a user
+        removed from it, and their browsers, get nothing more)."""
+        with self._accounts.read() as tx:
+            household = tx.camera_household(camera)
+            if household is None:
+                return []
+            members = {u.id for u in tx.users(household)}
+        return [s for s in self._push.of_household(household) if s.user_id in members]
 
     def rule_of(self, camera: str) -> AlertRule | None:
         """The alert rule of the mode the camera's household is in (None: the config's)."""
@@ -178,6 +191,27 @@ class Runtime:
             self.dispatcher.close()
 
 
+def vapid_path(config: Config) -> Path:
+    """Where the server's VAPID private key lives (created on first use, mode 0600)."""
+    return config.data_dir / "secrets" / "vapid.pem"
+
+
+def wants_web_push(config: Config) -> bool:
+    """Web Push needs the web app: browsers subscribe there."""
+    return config.web.enabled and config.alerts.web_push.enabled
+
+
+def web_push(config: Config, store: Store, choices: HouseholdChoices) -> WebPushNotifier:
+    """The Web Push channel: every subscribed browser of the camera's household."""
+    push = PushStore(store)
+    return WebPushNotifier(
+        VapidKeys.load_or_create(vapid_path(config)),
+        config.alerts.web_push.contact,
+        targets=choices.push_targets,
+        gone=push.remove,
+    )
+
+
 def tune_libraries() -> None:
     """Process-wide library settings the pipeline is measured with (docs/benchmarks.md).
 
@@ -207,7 +241,11 @@ def build(
     store = open_store(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
-    dispatcher = build_dispatcher(config.alerts, config.cameras) if alerts else None
+    choices = HouseholdChoices(store, config)
+    dispatcher = None
+    if alerts:
+        extra = [web_push(config, store, choices)] if wants_web_push(config) else []
+        dispatcher = build_dispatcher(config.alerts, config.cameras, extra)
     if dispatcher is not None:
         listeners = [*listeners, dispatcher]
     parts = PipelineParts(
@@ -215,7 +253,7 @@ def build(
         detector=detector,
         store=store,
         verdict=RuleVerdict(),
-        decider=AlertDecider(config.alerts, rule_of=HouseholdChoices(store, config).rule_of),
+        decider=AlertDecider(config.alerts, rule_of=choices.rule_of),
         clip_pool=pool,
         listeners=listeners,
     )
@@ -313,7 +351,11 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     adopted = adopt_cameras(accounts, list(runtime.config.cameras))
     if adopted:
         log.info("cameras %s given to the only household", ", ".join(adopted))
+    push_key = None
+    if wants_web_push(runtime.config):
+        push_key = VapidKeys.load_or_create(vapid_path(runtime.config)).application_server_key
     services = WebServices(
+        push_key=push_key,
         config=runtime.config,
         store=runtime.store,
         accounts=accounts,

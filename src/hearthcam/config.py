@@ -306,6 +306,26 @@ class NtfyConfig(_Model):
     token: str | None = Field(None, description="bearer token, if the server wants one")
 
 
+class WebPushConfig(_Model):
+    """Browser Web Push to the installed web app (needs the web app; browsers subscribe there)."""
+
+    enabled: bool = True
+    contact: str = Field(
+        "mailto:admin@localhost",
+        description="VAPID contact (mailto: or https:) push services may use to reach you",
+    )
+    allow_http_endpoints: bool = Field(
+        False, description="accept plain-http push endpoints (tests and local push services only)"
+    )
+
+    @field_validator("contact")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("expected a mailto: or https:// URL")
+        return value
+
+
 class AlertsConfig(_Model):
     """The alert decision (per home/away mode: verdicts, zones, times) and where alerts go."""
 
@@ -321,6 +341,7 @@ class AlertsConfig(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     ntfy: NtfyConfig | None = None
+    web_push: WebPushConfig = Field(default_factory=WebPushConfig)
 
 
 class SourceConfig(_Model):

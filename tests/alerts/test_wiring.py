@@ -59,3 +59,53 @@ def test_a_pet_does_not_alert(pet_scene: SceneFile, tmp_path: Path) -> None:
     server = RecordingServer()
     run_file_camera(pet_scene.path, tmp_path / "data", server.url)
     assert server.requests == []
+
+
+@pytest.mark.integration
+def test_a_person_reaches_the_households_subscribed_browsers_by_web_push(
+    people_scene: SceneFile, tmp_path: Path
+) -> None:
+    from hearthcam.accounts import Accounts, Role
+    from hearthcam.alerts.webpush import VapidKeys
+    from hearthcam.store.db import Store
+    from hearthcam.store.push import PushStore, PushSubscription
+    from tests.alerts.push_service import PushService, b64url, browser_key, decrypt, vapid_claims
+    from tests.web.world import cheap_hasher
+
+    config = parse_config(
+        {
+            "data_dir": str(tmp_path / "data"),
+            "alerts": {"web_push": {"allow_http_endpoints": True}},
+            "cameras": {"front_door": {"inputs": [{"path": str(people_scene.path)}]}},
+        }
+    )
+    config.data_dir.mkdir(parents=True)
+    service = PushService()
+    with Store.open(config.database_url) as store:
+        accounts = Accounts(store, hasher=cheap_hasher())
+        owner = accounts.setup("lena", "copper kettle on the stove", "Home", ["front_door"], 0.0)
+        assert owner.household_id is not None
+        gone = accounts.create_user(
+            "otto", "a long enough phrase", Role.MEMBER, owner.household_id, 0
+        )
+        browser, p256dh = browser_key()
+        auth = b"0123456789abcdef"
+        push = PushStore(store)
+        for user, path in ((owner.id, "/lena"), (gone.id, "/otto")):
+            sub = PushSubscription(
+                user, owner.household_id, service.url(path), p256dh, b64url(auth)
+            )
+            push.add(sub, 0.0)
+        accounts.delete_user(gone.id)  # removed from the household: their browser gets nothing
+    try:
+        runtime = app.build(config, lossless=True, realtime=False)
+        runtime.streams["front_door"].run(runtime.stop)
+        runtime.close()
+    finally:
+        service.close()
+    assert [m.path for m in service.received] == ["/lena"]
+    shown = decrypt(service.received[0], browser, auth)
+    assert shown["title"].startswith("Person at Front door, ")
+    assert shown["url"].endswith(f"/events/{shown['tag']}")
+    server_key = VapidKeys.load_or_create(app.vapid_path(config)).application_server_key
+    assert vapid_claims(service.received[0], server_key)["sub"].startswith("mailto:")

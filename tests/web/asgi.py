@@ -89,7 +89,9 @@ class AppSession:
         body: bytes = b"",
         query: str = "",
     ) -> StreamCall:
-        """Starts a request (call ``close`` when done)."""
+        """Starts a request (call ``close`` when done); a query may also come in ``path``."""
+        if not query and "?" in path:
+            path, query = path.split("?", 1)
         raw_headers = [(b"host", b"testserver")]
         raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         if body:

@@ -15,6 +15,7 @@ import itertools
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import fastapi.routing
 from fastapi.routing import APIRoute, APIWebSocketRoute
@@ -22,6 +23,8 @@ from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import WebSocketDenialResponse
 
+from hearthcam.store.push import PushSubscription
+from tests.alerts.push_service import browser_key
 from tests.web.asgi import AppSession, running
 from tests.web.world import ORIGIN, PASSWORD, World
 
@@ -35,6 +38,8 @@ USERS = {
     "annotator": "ann",
 }
 ACCEPTED = 101  # a WebSocket handshake that was accepted
+# A browser's P-256 public key (uncompressed point, base64url), as PushSubscription gives it.
+P256DH = browser_key()[1]
 
 
 def row(*statuses: int) -> dict[str, int]:
@@ -79,6 +84,10 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/users"): row(401, 200, 403, 200, 200, 403),
     ("POST", "/api/users"): row(401, 201, 403, 201, 201, 403),
     ("DELETE", "/api/users/{user_id}"): row(401, 204, 403, 404, 204, 403),
+    ("GET", "/api/push/key"): HOUSEHOLD,
+    ("POST", "/api/push/subscriptions"): row(401, 201, 201, 201, 403, 403),
+    ("DELETE", "/api/push/subscriptions"): row(401, 204, 204, 204, 403, 403),  # their own
+    ("GET", "/sw.js"): same(200),
     ("GET", "/setup"): same(303),
     ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
     ("GET", "/login/mfa"): same(303),
@@ -123,6 +132,11 @@ def app_routes(world: World) -> set[tuple[str, str]]:
     return found
 
 
+def push_subscription(endpoint: str) -> dict[str, Any]:
+    """A well-formed PushSubscription.toJSON() (a real P-256 point and a 16-byte secret)."""
+    return {"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": "MTIzNDU2Nzg5MDEyMzQ1Ng"}}
+
+
 def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
     """The request body a cell sends (valid, so only authorization decides the answer)."""
     _method, _path = key
@@ -135,6 +149,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
         ("PUT", "/api/settings"): SETTINGS,
         ("POST", "/api/events/delete"): {"ids": [event_id]},
+        ("POST", "/api/push/subscriptions"): push_subscription(f"https://push.example/{n}"),
         ("POST", "/api/users"): {
             "username": f"new{n}",
             "password": PASSWORD,
@@ -173,6 +188,17 @@ class Runner:
         if "{user_id}" in template and "user_id" not in ids:
             values["user_id"] = str(world.add_member(f"victim{n}"))
         path = "/static/app.js" if method == "MOUNT" else template.format(**values)
+        if key == ("DELETE", "/api/push/subscriptions"):
+            # The caller's own subscription, when they are someone who can have one.
+            endpoint = f"https://push.example/mine-{n}"
+            user = world.user_ids.get(USERS[role])
+            household = {"owner_a": world.household_a, "member_a": world.household_a}.get(
+                role, world.household_b
+            )
+            if user is not None:
+                sub = PushSubscription(user, household, endpoint, P256DH, "MTIzNDU2Nzg5MDEyMzQ1Ng")
+                world.services.push.add(sub, world.clock())
+            path += f"?endpoint={quote(endpoint, safe='')}"
         headers = {"origin": ORIGIN}
         if USERS[role]:
             token = world.session_token(USERS[role])

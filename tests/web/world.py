@@ -23,6 +23,7 @@ from argon2 import PasswordHasher, profiles
 from fastapi import FastAPI
 
 from hearthcam.accounts import Accounts, LoginState, RateLimits, Role
+from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.config import Config, parse_config
 from hearthcam.live import LiveView
 from hearthcam.store.db import Store
@@ -197,7 +198,10 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_username=3))
     clock = FakeClock()
     live = {name: LiveView(name) for name in config.cameras}
-    services = WebServices(config=config, store=store, accounts=accounts, clock=clock, live=live)
+    push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
+    services = WebServices(
+        config=config, store=store, accounts=accounts, clock=clock, live=live, push_key=push_key
+    )
     world = World(root, clip_source, config, store, accounts, clock, services, create_app(services))
     if users:
         _populate(world)

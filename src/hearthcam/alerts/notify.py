@@ -337,9 +337,13 @@ def build_notifiers(cfg: AlertsConfig, cameras: Mapping[str, CameraConfig]) -> l
     return notifiers
 
 
-def build_dispatcher(cfg: AlertsConfig, cameras: Mapping[str, CameraConfig]) -> AlertDispatcher:
-    """The dispatcher with every configured channel, ready to register as an event listener."""
-    return AlertDispatcher(build_notifiers(cfg, cameras), AlertFormatter.from_config(cfg, cameras))
+def build_dispatcher(
+    cfg: AlertsConfig, cameras: Mapping[str, CameraConfig], extra: Sequence[Notifier] = ()
+) -> AlertDispatcher:
+    """The dispatcher with every configured channel (and ``extra`` ones the composition root
+    builds, such as Web Push), ready to register as an event listener."""
+    notifiers = [*build_notifiers(cfg, cameras), *extra]
+    return AlertDispatcher(notifiers, AlertFormatter.from_config(cfg, cameras))
 
 
 class FakeNotifier:

@@ -292,3 +292,27 @@ class UserCreatedOut(BaseModel):
     """The new user's id."""
 
     id: int
+
+
+# Web Push ---------------------------------------------------------------------------------------
+
+
+class PushKeyOut(BaseModel):
+    """The VAPID public key (base64url, uncompressed P-256 point): the applicationServerKey."""
+
+    public_key: str
+
+
+class PushKeysIn(_In):
+    """The browser's encryption keys for this subscription (RFC 8291)."""
+
+    p256dh: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    auth: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class PushSubscriptionIn(_In):
+    """``PushSubscription.toJSON()`` as the browser gives it."""
+
+    endpoint: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+    expirationTime: float | None = None
+    keys: PushKeysIn

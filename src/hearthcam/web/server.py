@@ -31,7 +31,18 @@ from hearthcam.accounts import (
 )
 from hearthcam.errors import StoreError
 from hearthcam.web.middleware import BodyLimit, SecurityHeaders
-from hearthcam.web.routes import auth, cameras, events, live, me, pages, settings, stream, users
+from hearthcam.web.routes import (
+    auth,
+    cameras,
+    events,
+    live,
+    me,
+    pages,
+    push,
+    settings,
+    stream,
+    users,
+)
 from hearthcam.web.services import WebServices
 
 log = logging.getLogger(__name__)
@@ -128,7 +139,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.add_exception_handler(AccountError, _on_account_error)
     app.add_exception_handler(StoreError, _on_store_error)
     # The stream router comes before events so /api/events/stream is not taken for an id.
-    for module in (auth, me, cameras, stream, events, live, settings, users):
+    for module in (auth, me, cameras, stream, events, live, settings, users, push):
         app.include_router(module.router)
     app.include_router(auth.public)
     app.include_router(pages.router)

@@ -16,6 +16,7 @@ from hearthcam.config import Config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.runner import EventListener
 from hearthcam.store.db import Store
+from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.web.bus import EventBus
 
@@ -41,11 +42,15 @@ class WebServices:
     bus: EventBus = field(default_factory=EventBus)
     secure_cookies: bool = False
     max_body_bytes: int = MAX_BODY_BYTES
+    # The VAPID public key browsers subscribe with; None: Web Push is off.
+    push_key: str | None = None
     settings: SettingsStore = field(init=False)
+    push: PushStore = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
         object.__setattr__(self, "settings", SettingsStore(self.store))
+        object.__setattr__(self, "push", PushStore(self.store))
 
     @property
     def data_dir(self) -> Path:

@@ -8,10 +8,11 @@ to /login (/setup while no user exists); an unfinished login goes to its next st
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import TemplateNotFound
 from starlette.requests import HTTPConnection
@@ -22,6 +23,7 @@ from hearthcam.web.deps import EventIdPath, MaybeSession, Services
 from hearthcam.web.routes.me import describe
 from hearthcam.web.services import WebServices
 
+SERVICE_WORKER = Path(__file__).parents[1] / "static" / "sw.js"
 router = APIRouter(include_in_schema=False)
 
 # Served until the front end's template for a page exists, so every page route works from day one.
@@ -89,6 +91,14 @@ def redirect_for(
 
 
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
+
+
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> FileResponse:
+    """The service worker, from the root so its scope is the whole app (Web Push alerts)."""
+    return FileResponse(
+        SERVICE_WORKER, media_type="text/javascript", headers={"Cache-Control": "no-cache"}
+    )
 
 
 @router.get("/setup", response_class=HTMLResponse)

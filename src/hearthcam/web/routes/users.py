@@ -42,6 +42,7 @@ def create_user(body: UserIn, manager: Manager, services: Services) -> UserCreat
     responses=errors(401, 403, 404, 409, 422),
 )
 def delete_user(user: ManagedUser, services: Services) -> Response:
-    """Removes a user and ends their sessions."""
+    """Removes a user, ends their sessions and forgets their browsers' push subscriptions."""
     services.accounts.delete_user(user.id)
+    services.push.remove_user(user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,6 +6,7 @@ import { formError, formValues, h, setBusy } from "../dom.js";
 import { qrSvg } from "../qr.js";
 import { strength } from "../strength.js";
 import { flash, toast } from "../toast.js";
+import * as push from "../push.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -153,6 +154,43 @@ function wirePassword() {
   });
 }
 
+async function showPush() {
+  const on = Boolean(await push.current().catch(() => null));
+  const status = $("push-status");
+  status.textContent = on ? "On" : "Off";
+  status.dataset.on = String(on);
+  $("push-on").hidden = on;
+  $("push-off").hidden = !on;
+}
+
+function wirePush(me) {
+  const panel = $("push-panel");
+  // Web Push is for household members, in a browser that has it, when the server offers it.
+  if (!push.supported() || !["owner", "member"].includes(me.role) || me.state !== "active") return;
+  // And only when the server sends Web Push (404 when it is turned off).
+  api("/api/push/key", { quiet: true }).then(() => {
+    panel.hidden = false;
+  }, () => {});
+  const error = $("push-error");
+  const run = async (button, action, done) => {
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      await action();
+      toast(done, "ok");
+    } catch (failure) {
+      error.textContent = failure instanceof ApiError ? capitalize(failure.detail) : String(failure?.message ?? failure);
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+      await showPush();
+    }
+  };
+  $("push-on").addEventListener("click", (event) => run(event.currentTarget, push.turnOn, "Alerts will show on this device."));
+  $("push-off").addEventListener("click", (event) => run(event.currentTarget, push.turnOff, "This device gets no more alerts."));
+  showPush();
+}
+
 export async function init() {
   const enrollButton = document.querySelector("[data-action='enroll']");
   enrollButton?.addEventListener("click", () => enroll(enrollButton));
@@ -172,6 +210,7 @@ export async function init() {
   $("enroll-required").hidden = !pending;
   $("password-panel").hidden = pending;
   setStatus(Boolean(me.mfa_enabled));
+  wirePush(me);
   showOnly(me.mfa_enabled ? "tfa-on" : "tfa-off");
   wireConfirm(pending);
   wirePassword();
