@@ -315,7 +315,9 @@ class WebPushConfig(_Model):
         description="VAPID contact (mailto: or https:) push services may use to reach you",
     )
     allow_http_endpoints: bool = Field(
-        False, description="accept plain-http push endpoints (tests and local push services only)"
+        False,
+        description="accept plain-http and LAN/loopback push endpoints (tests and self-hosted "
+        "push services only)",
     )
 
     @field_validator("contact")

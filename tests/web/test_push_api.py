@@ -50,6 +50,11 @@ def test_subscriptions_are_validated(client_for: ClientFor) -> None:
         body("https://user:pw@push.example/a", point),
         body("file:///etc/passwd", point),
         body("push.example/a", point),
+        body("https://192.168.1.1/cgi-bin/reboot", point),  # the LAN is not a push service
+        body("https://127.0.0.1:8971/api/users", point),
+        body("https://[::1]/x", point),
+        body("https://router.local/x", point),
+        body("https://localhost/x", point),
         body("https://push.example/a", point[:-4]),  # not a 65-byte point
         body("https://push.example/a", "A" * 87),  # 65 bytes, but not an uncompressed point
         body("https://push.example/a", point, auth="c2hvcnQ"),  # auth must be 16 bytes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -32,11 +33,27 @@ def _b64url(value: str) -> bytes:
         return b""
 
 
-def check_endpoint(endpoint: str, allow_http: bool) -> None:
-    """Refuses (422) an endpoint that is not an absolute https URL (http too when allowed)."""
+def _local_address(host: str) -> bool:
+    """Whether ``host`` is this box or its LAN by name or IP literal (never a push service)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith((".localhost", ".local", ".lan", ".home"))
+    return not address.is_global
+
+
+def check_endpoint(endpoint: str, allow_local: bool) -> None:
+    """Refuses (422) an endpoint that is not a push service's https URL.
+
+    The server POSTs to whatever a member registers, so a LAN or loopback target (the router's
+    admin page, another service on this box) is refused; ``allow_local`` (the config's
+    ``allow_http_endpoints``, for tests and self-hosted push services) lifts both rules.
+    """
     parts = urlsplit(endpoint)
-    schemes = ("https", "http") if allow_http else ("https",)
-    if parts.scheme not in schemes or not parts.hostname or parts.username or parts.password:
+    schemes = ("https", "http") if allow_local else ("https",)
+    host = parts.hostname or ""
+    bad = parts.scheme not in schemes or not host or parts.username or parts.password
+    if bad or (not allow_local and _local_address(host)):
         raise HTTPException(UNPROCESSABLE, "endpoint: expected the push service's https URL")
 
 
