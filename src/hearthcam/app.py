@@ -232,8 +232,8 @@ def build(
 ) -> Runtime:
     """Builds the runtime for every enabled camera of the config.
 
-    With ``alerts`` the configured channels (MQTT, webhooks, ntfy) get alert-worthy events;
-    ``analyze`` turns them off: replaying a file must not page anyone.
+    With ``alerts`` the configured channels (MQTT, webhooks, ntfy, Web Push) get alert-worthy
+    events; ``analyze`` turns them off: replaying a file must not page anyone.
     """
     # Media paths go into the database and the output: absolute, so they stay valid from any cwd.
     config = config.model_copy(update={"data_dir": config.data_dir.expanduser().absolute()})

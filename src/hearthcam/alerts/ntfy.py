@@ -3,7 +3,7 @@
 The alert text is the body; ntfy's headers carry the title, emoji tags, the priority and the
 link the notification opens (the event page, behind the web app's login). Non-ASCII header
 values are sent as RFC 2047 encoded words, which ntfy decodes, because HTTP headers are latin-1.
-Browser Web Push belongs to the web app, not here.
+Browser Web Push is ``alerts.webpush``.
 """
 
 from __future__ import annotations
