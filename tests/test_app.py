@@ -239,3 +239,21 @@ def test_adopt_cameras_gives_new_cameras_to_the_only_household(tmp_path: Path) -
     assert app.adopt_cameras(accounts, ["attic"]) == []  # two households: nobody guesses
     assert accounts.camera_household("attic") is None
     store.close()
+
+
+@pytest.mark.integration
+def test_masks_an_owner_drew_apply_to_the_camera(people_scene: SceneFile, tmp_path: Path) -> None:
+    from hearthcam.config import Polygon
+    from hearthcam.store.settings import CameraGeometry, SettingsStore, save_camera_geometry
+
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    whole = Polygon.model_validate("0,0,1,0,1,1,0,1")
+    config.data_dir.mkdir(parents=True)
+    with Store.open(config.database_url) as store:
+        drawn = CameraGeometry(mask=[whole], zones={})
+        save_camera_geometry(SettingsStore(store), "people", drawn, 0.0)  # the file's camera
+    assert app.analyze(str(people_scene.path), config) == []  # nothing can move behind it
+    with Store.open(config.database_url) as store:
+        save_camera_geometry(SettingsStore(store), "people", CameraGeometry([], {}), 1.0)
+    verdicts = [e.verdict for e in app.analyze(str(people_scene.path), config)]
+    assert Verdict.THREAT in verdicts

@@ -33,7 +33,7 @@ from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
-from hearthcam.store.settings import SettingsStore
+from hearthcam.store.settings import CameraGeometry, SettingsStore, camera_geometry
 from hearthcam.types import Event, Verdict
 
 if TYPE_CHECKING:
@@ -259,9 +259,12 @@ def build(
     )
     pipelines: dict[str, CameraPipeline] = {}
     streams: dict[str, CameraStream] = {}
-    for name, camera in config.cameras.items():
-        if not camera.enabled:
+    settings = SettingsStore(store)
+    for name, configured in config.cameras.items():
+        if not configured.enabled:
             continue
+        drawn = camera_geometry(settings, name)  # masks and zones an owner drew in the app
+        camera = configured if drawn is None else drawn.applied(configured)
         pipeline = CameraPipeline(name, camera, parts, lossless=lossless)
         record, detect = camera_inputs(camera)
         pipelines[name] = pipeline
@@ -354,7 +357,14 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     push_key = None
     if wants_web_push(runtime.config):
         push_key = VapidKeys.load_or_create(vapid_path(runtime.config)).application_server_key
+
+    def geometry_changed(camera: str, geometry: CameraGeometry) -> None:
+        pipeline = runtime.pipelines.get(camera)
+        if pipeline is not None:
+            pipeline.set_geometry(geometry.applied(runtime.config.cameras[camera]))
+
     services = WebServices(
+        on_geometry=geometry_changed,
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,

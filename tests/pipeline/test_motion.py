@@ -193,6 +193,20 @@ def test_mask_ignores_motion_inside_but_not_outside(
         assert all(b[0] >= W // 2 - 20 for b in result.boxes)
 
 
+def test_a_mask_drawn_while_running_applies_from_the_next_frame(
+    rng: np.random.Generator, scene: NDArray[np.float64]
+) -> None:
+    detector = warmed_up(MotionConfig(), scene, rng)
+    square = (60, 100, 110, 150)
+    assert detector.detect(noisy(rng, with_square(scene, square))).moving
+    detector.set_mask(MotionConfig(mask=[Polygon.model_validate("0,0,0.5,0,0.5,1,0,1")]))
+    for step in range(5):
+        moved = (60 + 10 * step, 100, 110 + 10 * step, 150)
+        assert not detector.detect(noisy(rng, with_square(scene, moved))).moving, step
+    detector.set_mask(MotionConfig())  # the mask removed again
+    assert detector.detect(noisy(rng, with_square(scene, (200, 300, 260, 360)))).moving
+
+
 def test_area_ratio_is_relative_to_unmasked_area(
     rng: np.random.Generator, scene: NDArray[np.float64]
 ) -> None:

@@ -70,6 +70,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/me/password"): row(401, 204, 204, 204, 204, 403),
     ("GET", "/api/cameras"): HOUSEHOLD,
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
+    ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
+    ("PUT", "/api/cameras/{camera}/geometry"): row(401, 200, 403, 404, 403, 403),
     ("GET", "/api/events"): HOUSEHOLD,
     ("GET", "/api/events/stream"): HOUSEHOLD,
     ("POST", "/api/events/delete"): HOUSEHOLD,
@@ -148,6 +150,10 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/me/totp/confirm"): {"code": "123456"},
         ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
         ("PUT", "/api/settings"): SETTINGS,
+        ("PUT", "/api/cameras/{camera}/geometry"): {
+            "mask": [{"points": [[0, 0], [1, 0], [1, 0.1]]}],
+            "zones": [{"name": "porch", "points": [[0, 0.5], [1, 0.5], [1, 1]]}],
+        },
         ("POST", "/api/events/delete"): {"ids": [event_id]},
         ("POST", "/api/push/subscriptions"): push_subscription(f"https://push.example/{n}"),
         ("POST", "/api/users"): {

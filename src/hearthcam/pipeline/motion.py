@@ -36,12 +36,16 @@ class MotionDetector:
         self._width = min(cfg.scale_width, frame_width)
         self._height = max(8, round(frame_height * self._width / frame_width))
         self._scale = frame_width / self._width
-        ignored = polygon_mask([m.points for m in cfg.mask], self._width, self._height)
-        self._keep = (ignored == 0).astype(np.uint8) * 255
-        self._area = max(1, int(np.count_nonzero(self._keep)))
+        self.set_mask(cfg)
         self._min_blob = cfg.contour_area * self._width * self._height
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
         self._background: NDArray[np.float32] | None = None
+
+    def set_mask(self, cfg: MotionConfig) -> None:
+        """Ignores ``cfg.mask`` from now on (the background learnt so far is kept)."""
+        ignored = polygon_mask([m.points for m in cfg.mask], self._width, self._height)
+        self._keep = (ignored == 0).astype(np.uint8) * 255
+        self._area = max(1, int(np.count_nonzero(self._keep)))
 
     def _prepare(self, image: BGRImage) -> NDArray[np.uint8]:
         if (image.shape[1], image.shape[0]) != self._frame_size:

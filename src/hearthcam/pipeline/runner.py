@@ -149,6 +149,7 @@ class CameraPipeline:
         self.name = name
         self.stats = CameraStats()
         self._cam = camera
+        self._geometry_changed = False
         self._parts = parts
         self._cfg = parts.config
         self._lossless = lossless
@@ -265,6 +266,10 @@ class CameraPipeline:
         # Size-dependent stages are built from the first frame: the detect size may follow the
         # source's aspect, which is only known once the stream is open.
         size = (frame.width, frame.height)
+        if self._geometry_changed and self._motion is not None and size == self._size:
+            self._geometry_changed = False
+            self._motion.set_mask(self._cam.motion)
+            self._zones = build_zones(self._cam.zones, *size)
         if self._motion is None or size != self._size:
             self._size = size
             self._motion = MotionDetector(self._cam.motion, *size)
@@ -273,6 +278,12 @@ class CameraPipeline:
             self._filter = ObjectFilter(objects, float(size[0] * size[1]))
             self._tracker = Tracker(track_thresh=self._filter.lowest_min_score, frame_size=size)
         return self._motion
+
+    def set_geometry(self, camera: CameraConfig) -> None:
+        """Takes new masks and zones (``camera``'s) from the next analysed frame on; tracks,
+        the background and open events carry on."""
+        self._cam = self._cam.model_copy(update={"motion": camera.motion, "zones": camera.zones})
+        self._geometry_changed = True
 
     @property
     def last_pts(self) -> float:

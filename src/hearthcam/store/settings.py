@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import JSON, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hearthcam.config import AlertRule, Config
+from hearthcam.config import AlertRule, CameraConfig, Config, Polygon, ZoneConfig
 from hearthcam.store.db import Base, Store
 from hearthcam.types import Verdict
 
@@ -110,6 +110,58 @@ class SettingsStore:
             "alerts": {m: r.model_dump(mode="json") for m, r in settings.alerts.items()},
         }
         self.put(_household_key(household_id), value, now)
+
+
+@dataclass(frozen=True, slots=True)
+class CameraGeometry:
+    """Where motion is ignored (masks) and the named zones of one camera, relative 0..1."""
+
+    mask: list[Polygon]
+    zones: dict[str, ZoneConfig]
+
+    @classmethod
+    def of(cls, camera: CameraConfig) -> CameraGeometry:
+        """The geometry a camera's config gives it."""
+        return cls(list(camera.motion.mask), dict(camera.zones))
+
+    def applied(self, camera: CameraConfig) -> CameraConfig:
+        """The camera config with this geometry instead of its own."""
+        motion = camera.motion.model_copy(update={"mask": list(self.mask)})
+        return camera.model_copy(update={"motion": motion, "zones": dict(self.zones)})
+
+
+def camera_geometry(store: SettingsStore, camera: str) -> CameraGeometry | None:
+    """The masks and zones an owner drew for ``camera`` in the app (None: the config's)."""
+    stored = store.get(_camera_key(camera))
+    if not isinstance(stored, dict):
+        return None
+    try:
+        mask = [Polygon.model_validate(points) for points in stored.get("mask", [])]
+        zones = {
+            str(name): ZoneConfig.model_validate(zone)
+            for name, zone in dict(stored.get("zones", {})).items()
+        }
+    except (ValidationError, TypeError, ValueError):
+        return None  # from an older shape: the config's geometry stands
+    return CameraGeometry(mask, zones)
+
+
+def save_camera_geometry(
+    store: SettingsStore, camera: str, geometry: CameraGeometry, now: float
+) -> None:
+    """Stores the masks and zones drawn for ``camera``."""
+    value = {
+        "mask": [[list(p) for p in polygon.points] for polygon in geometry.mask],
+        "zones": {
+            name: {"coordinates": [list(p) for p in z.coordinates.points], "objects": z.objects}
+            for name, z in geometry.zones.items()
+        },
+    }
+    store.put(_camera_key(camera), value, now)
+
+
+def _camera_key(camera: str) -> str:
+    return f"camera/{camera}"
 
 
 def _household_key(household_id: int) -> str:

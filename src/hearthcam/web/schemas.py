@@ -316,3 +316,33 @@ class PushSubscriptionIn(_In):
     endpoint: Annotated[str, StringConstraints(min_length=1, max_length=2048)]
     expirationTime: float | None = None
     keys: PushKeysIn
+
+
+# Camera masks and zones ---------------------------------------------------------------------------
+
+Coordinate = Annotated[float, Field(ge=0, le=1)]
+PointIO = Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
+
+
+class PolygonIO(_In):
+    """A polygon in relative coordinates (0..1 of the frame's width and height)."""
+
+    points: list[PointIO] = Field(min_length=3, max_length=256)
+
+
+class ZoneIO(_In):
+    """A named zone: events say which zones their objects touched."""
+
+    # Bounds leave room for what a config file may hold (it is shown here as it is).
+    name: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+    points: list[PointIO] = Field(min_length=3, max_length=256)
+    objects: list[Annotated[str, StringConstraints(min_length=1, max_length=32)]] = Field(
+        default_factory=list, max_length=16
+    )
+
+
+class GeometryIO(_In):
+    """A camera's motion masks (ignored areas) and zones (request and response)."""
+
+    mask: list[PolygonIO] = Field(default_factory=list, max_length=64)
+    zones: list[ZoneIO] = Field(default_factory=list, max_length=64)

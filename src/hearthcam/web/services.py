@@ -17,7 +17,7 @@ from hearthcam.live import LiveView
 from hearthcam.pipeline.runner import EventListener
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
-from hearthcam.store.settings import SettingsStore
+from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.web.bus import EventBus
 
 # Request bodies are small JSON documents; anything bigger is refused before it is read.
@@ -44,6 +44,8 @@ class WebServices:
     max_body_bytes: int = MAX_BODY_BYTES
     # The VAPID public key browsers subscribe with; None: Web Push is off.
     push_key: str | None = None
+    # Told when an owner saved a camera's masks and zones, so its pipeline takes them at once.
+    on_geometry: Callable[[str, CameraGeometry], None] = field(default=lambda _c, _g: None)
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
 

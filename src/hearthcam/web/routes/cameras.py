@@ -1,13 +1,15 @@
-"""The household's cameras and the latest picture of each."""
+"""The household's cameras, the latest picture of each, and their masks and zones."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
+from hearthcam.config import Polygon, ZoneConfig
 from hearthcam.live import LiveView
-from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleCamera, csrf_protect
+from hearthcam.store.settings import CameraGeometry, camera_geometry, save_camera_geometry
+from hearthcam.web.deps import NOT_FOUND, Member, Owner, Services, VisibleCamera, csrf_protect
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import CameraOut
+from hearthcam.web.schemas import CameraOut, GeometryIO, PolygonIO, ZoneIO
 from hearthcam.web.services import WebServices
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(csrf_protect)])
@@ -65,3 +67,52 @@ def camera_snapshot(camera: VisibleCamera, services: Services) -> Response:
     if jpeg is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return Response(jpeg, media_type=JPEG, headers=PRIVATE)
+
+
+def geometry_out(geometry: CameraGeometry) -> GeometryIO:
+    """The API form of a camera's masks and zones."""
+    return GeometryIO(
+        mask=[PolygonIO(points=[list(p) for p in m.points]) for m in geometry.mask],
+        zones=[
+            ZoneIO(name=name, points=[list(p) for p in z.coordinates.points], objects=z.objects)
+            for name, z in geometry.zones.items()
+        ],
+    )
+
+
+def current_geometry(services: WebServices, camera: str) -> CameraGeometry:
+    """What the camera uses: what an owner drew, else its config's (empty for a camera that
+    left the config)."""
+    drawn = camera_geometry(services.settings, camera)
+    if drawn is not None:
+        return drawn
+    config = services.config.cameras.get(camera)
+    return CameraGeometry.of(config) if config is not None else CameraGeometry([], {})
+
+
+@router.get("/{camera}/geometry", response_model=GeometryIO, responses=errors(401, 403, 404, 422))
+def get_geometry(camera: VisibleCamera, services: Services) -> GeometryIO:
+    """The camera's motion masks and zones (relative 0..1 of the frame)."""
+    return geometry_out(current_geometry(services, camera))
+
+
+@router.put("/{camera}/geometry", response_model=GeometryIO, responses=errors(401, 403, 404, 422))
+def put_geometry(
+    body: GeometryIO, camera: VisibleCamera, owner: Owner, services: Services
+) -> GeometryIO:
+    """Replaces the camera's masks and zones (owner); the pipeline takes them at its next frame."""
+    names = [z.name for z in body.zones]
+    if len(set(names)) != len(names):
+        raise HTTPException(422, "zones: every zone needs its own name")
+    geometry = CameraGeometry(
+        mask=[Polygon(points=[(x, y) for x, y in m.points]) for m in body.mask],
+        zones={
+            z.name: ZoneConfig(
+                coordinates=Polygon(points=[(x, y) for x, y in z.points]), objects=z.objects
+            )
+            for z in body.zones
+        },
+    )
+    save_camera_geometry(services.settings, camera, geometry, services.clock())
+    services.on_geometry(camera, geometry)
+    return geometry_out(geometry)
