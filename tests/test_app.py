@@ -257,3 +257,37 @@ def test_masks_an_owner_drew_apply_to_the_camera(people_scene: SceneFile, tmp_pa
         save_camera_geometry(SettingsStore(store), "people", CameraGeometry([], {}), 1.0)
     verdicts = [e.verdict for e in app.analyze(str(people_scene.path), config)]
     assert Verdict.THREAT in verdicts
+
+
+def test_a_running_camera_takes_new_masks_at_its_next_frame(tmp_path: Path) -> None:
+    import numpy as np
+
+    from hearthcam.config import Polygon
+    from hearthcam.store.settings import CameraGeometry
+    from hearthcam.types import Frame
+
+    config = parse_config(
+        {"data_dir": str(tmp_path), "cameras": {"cam": {"inputs": [{"path": "cam.mp4"}]}}}
+    )
+    runtime = app.build(config, detector=ScriptedDetector([]), alerts=False)
+    pipeline = runtime.pipelines["cam"]
+    rng = np.random.default_rng(7)
+    background = rng.integers(40, 120, (180, 320, 3)).astype(np.uint8)
+
+    def frame(i: int, square_x: int | None) -> Frame:
+        image = background.copy()
+        if square_x is not None:
+            image[60:100, square_x : square_x + 40] = 235
+        return Frame("cam", i, i / 5, 1000 + i / 5, image)
+
+    for i in range(5):
+        pipeline.analyse(frame(i, None))
+    pipeline.analyse(frame(5, 40))
+    assert pipeline.stats.motion_frames == 1
+    whole = CameraGeometry([Polygon.model_validate("0,0,1,0,1,1,0,1")], {})
+    pipeline.set_geometry(whole.applied(config.cameras["cam"]))
+    for i in range(6, 10):
+        pipeline.analyse(frame(i, 40 + 20 * (i - 5)))  # still moving, now behind the mask
+    assert pipeline.stats.motion_frames == 1
+    runtime.close()
+    runtime.store.close()

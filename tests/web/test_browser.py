@@ -48,6 +48,7 @@ from hearthcam.config import parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.events import Change
 from hearthcam.store.db import Store
+from hearthcam.store.settings import CameraGeometry
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import ServerHandle, WebServices, start_server
 from tests.factories import make_h264_segment
@@ -184,6 +185,7 @@ class App:
     handle: ServerHandle
     services: WebServices
     events: dict[str, Event] = field(default_factory=dict)
+    drawn: list[tuple[str, CameraGeometry]] = field(default_factory=list)  # what cameras got
 
     @property
     def url(self) -> str:
@@ -250,15 +252,17 @@ def app(tmp_path: Path, media: tuple[Path, Path]) -> Iterator[App]:
     config.data_dir.mkdir(parents=True)
     store = Store.open(config.database_url)
     views = {name: LiveView(name) for name in CAMERAS}
+    drawn: list[tuple[str, CameraGeometry]] = []
     services = WebServices(
         config=config,
         store=store,
         accounts=Accounts(store, hasher=cheap_hasher()),
         live=views,
         push_key=VapidKeys.load_or_create(tmp_path / "vapid.pem").application_server_key,
+        on_geometry=lambda camera, geometry: drawn.append((camera, geometry)),
     )
     handle = start_server(services, "127.0.0.1", 0)
-    running = App(handle, services)
+    running = App(handle, services, drawn=drawn)
     try:
         add_events(running, decode_frames(live_clip, 60), event_clip)
         with LiveFeed(live_clip, list(views.values())):
@@ -620,6 +624,41 @@ def set_alert_rules(page: Page, app: App) -> None:
     assert not in_schedule(rule.schedule[0], noon)
 
 
+def draw_zone_and_mask(page: Page, app: App) -> None:
+    """On Front door's live picture: a porch zone (4 corners) and a mask (3 corners)."""
+    page.locator("#geometry-camera").select_option("front")
+    expect(page.locator("#geometry-picture")).to_be_visible()
+    picture = page.locator("#geometry-svg")
+    picture.scroll_into_view_if_needed()
+    box = picture.bounding_box()  # in the viewport, now that it is scrolled into view
+    assert box is not None
+
+    def corner(x: float, y: float) -> None:
+        page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+
+    page.get_by_label("Zone name").fill("porch")
+    for x, y in ((0.1, 0.6), (0.9, 0.6), (0.9, 0.95), (0.1, 0.95)):
+        corner(x, y)
+    expect(page.locator("#drawing-hint")).to_contain_text("4 corners")
+    page.get_by_role("button", name="Finish shape").click()
+    page.get_by_role("radio", name=re.compile(r"^Mask")).check()
+    for x, y in ((0.01, 0.01), (0.99, 0.01), (0.99, 0.1)):
+        corner(x, y)
+    page.get_by_role("button", name="Finish shape").click()
+    expect(page.locator(".shape-row")).to_have_count(2)
+    expect(page.locator(".shape-label")).to_have_text("porch")
+    page.locator("#geometry").get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").last).to_contain_text("Zones and masks saved")
+    stored = page.request.get(f"{app.url}/api/cameras/front/geometry").json()
+    (zone,) = stored["zones"]
+    assert zone["name"] == "porch"
+    corners = [(0.1, 0.6), (0.9, 0.6), (0.9, 0.95), (0.1, 0.95)]
+    flat = [v for point in zone["points"] for v in point]
+    assert flat == pytest.approx([v for c in corners for v in c], abs=0.01)
+    assert len(stored["mask"]) == 1
+    assert [(camera, list(g.zones)) for camera, g in app.drawn] == [("front", ["porch"])]
+
+
 def change_settings(page: Page, app: App) -> None:
     page.get_by_role("link", name="Settings").click()
     expect(page.locator("#settings")).not_to_have_attribute("aria-busy", "true")
@@ -628,6 +667,7 @@ def change_settings(page: Page, app: App) -> None:
     page.get_by_role("radio", name=re.compile(r"^Home")).check()
     expect(page.locator(".toast").last).to_contain_text("Home mode is on")
     set_alert_rules(page, app)
+    draw_zone_and_mask(page, app)
     page.locator("#ret-threat").fill("72")
     page.locator("#retention-form").get_by_role("button", name="Save").click()
     expect(page.locator(".toast").last).to_contain_text("Retention saved")

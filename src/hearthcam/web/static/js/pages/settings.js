@@ -5,6 +5,7 @@ import { ApiError, api, capitalize } from "../api.js";
 import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
 import { strength } from "../strength.js";
 import { toast } from "../toast.js";
+import { wireGeometry } from "../geometry.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
 const MODES = ["home", "away"];
@@ -272,6 +273,7 @@ export async function init() {
   }
   wireMode();
   wireAlerts();
+  wireGeometry();
   wireRetention();
   wireMembers();
   $("settings").removeAttribute("aria-busy");

@@ -1,0 +1,163 @@
+// Zones and masks drawn on a camera's picture (Settings). Coordinates are relative (0..1 of
+// the frame), as the config and the pipeline take them; the server keeps them per camera and
+// the running camera uses them from its next frame.
+
+import { ApiError, api, capitalize } from "./api.js";
+import { h } from "./dom.js";
+import { toast } from "./toast.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+const NAME = /^[A-Za-z0-9_-]{1,32}$/;
+const $ = (id) => document.getElementById(id);
+
+let camera = null;
+let saved = { mask: [], zones: [] };
+let shapes = { mask: [], zones: [] };
+let draft = [];
+
+function svg(tag, attrs) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  return el;
+}
+
+const pointsAttr = (points) => points.map(([x, y]) => `${x},${y}`).join(" ");
+const kind = () => document.querySelector("input[name='shape-kind']:checked")?.value ?? "zone";
+const changed = () => JSON.stringify(shapes) !== JSON.stringify(saved);
+
+function centre(points) {
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  return [(Math.min(...xs) + Math.max(...xs)) / 2, (Math.min(...ys) + Math.max(...ys)) / 2];
+}
+
+function render() {
+  const picture = $("geometry-svg");
+  const shown = [
+    ...shapes.mask.map((m) => svg("polygon", { points: pointsAttr(m.points), class: "shape-mask" })),
+    ...shapes.zones.map((z) => svg("polygon", { points: pointsAttr(z.points), class: "shape-zone" })),
+  ];
+  if (draft.length > 1) shown.push(svg(draft.length > 2 ? "polygon" : "polyline", { points: pointsAttr(draft), class: "shape-draft" }));
+  for (const [x, y] of draft) shown.push(svg("line", { x1: x, y1: y, x2: x, y2: y, class: "shape-corner" }));
+  picture.replaceChildren(...shown);
+  $("geometry-labels").replaceChildren(
+    ...shapes.zones.map((zone) => {
+      const [x, y] = centre(zone.points);
+      return h("span", { class: "shape-label", style: `left:${x * 100}%;top:${y * 100}%` }, zone.name);
+    }),
+  );
+  $("shape-list").replaceChildren(
+    ...shapes.zones.map((zone, i) => row("zone", `Zone ${zone.name}`, () => shapes.zones.splice(i, 1))),
+    ...shapes.mask.map((_, i) => row("mask", `Mask ${i + 1}`, () => shapes.mask.splice(i, 1))),
+  );
+  $("shape-finish").disabled = draft.length < 3;
+  $("shape-undo").disabled = draft.length === 0;
+  $("geometry-save").disabled = !changed() || draft.length > 0;
+  $("geometry-reset").disabled = !changed() && draft.length === 0;
+  $("zone-name-field").hidden = kind() !== "zone";
+  $("drawing-hint").textContent = draft.length === 0
+    ? "Click the picture to add corners."
+    : `${draft.length} corner${draft.length === 1 ? "" : "s"}${draft.length < 3 ? "; at least 3 make a shape." : ". Finish the shape, or add more."}`;
+}
+
+function row(type, label, remove) {
+  return h("li", { class: "shape-row" },
+    h("span", { class: `shape-swatch shape-swatch-${type}`, "aria-hidden": "true" }),
+    h("span", { class: "shape-name" }, label),
+    h("button", { type: "button", class: "btn btn-ghost btn-sm btn-danger-text", "aria-label": `Remove ${label}`, onclick: () => { remove(); render(); } }, "Remove"));
+}
+
+function error(message) {
+  const el = $("geometry-error");
+  el.textContent = message;
+  el.hidden = !message;
+}
+
+function addCorner(event) {
+  const box = event.currentTarget.getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, Math.round(v * 1000) / 1000));
+  draft.push([clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)]);
+  render();
+}
+
+function finish() {
+  if (draft.length < 3) return;
+  if (kind() === "zone") {
+    const name = $("zone-name").value.trim();
+    if (!NAME.test(name)) {
+      error("A zone name is 1–32 letters, digits, - or _ (for example porch).");
+      $("zone-name").focus();
+      return;
+    }
+    if (shapes.zones.some((z) => z.name === name)) {
+      error(`There is already a zone called ${name}.`);
+      return;
+    }
+    shapes.zones.push({ name, points: draft, objects: [] });
+    $("zone-name").value = "";
+  } else {
+    shapes.mask.push({ points: draft });
+  }
+  error("");
+  draft = [];
+  render();
+}
+
+async function load(name) {
+  camera = name;
+  draft = [];
+  error("");
+  const picture = $("geometry-picture");
+  picture.hidden = false;
+  $("geometry-empty").hidden = true;
+  picture.src = `/api/cameras/${encodeURIComponent(name)}/snapshot?at=${Date.now()}`;
+  try {
+    saved = await api(`/api/cameras/${encodeURIComponent(name)}/geometry`);
+  } catch {
+    saved = { mask: [], zones: [] };
+    error("Could not load this camera's shapes.");
+  }
+  shapes = structuredClone(saved);
+  render();
+}
+
+async function save() {
+  const button = $("geometry-save");
+  button.disabled = true;
+  try {
+    saved = await api(`/api/cameras/${encodeURIComponent(camera)}/geometry`, { method: "PUT", body: shapes, quiet: true });
+    shapes = structuredClone(saved);
+    toast("Zones and masks saved; the camera uses them now.", "ok");
+    error("");
+  } catch (failure) {
+    error(failure instanceof ApiError ? capitalize(failure.detail) : String(failure));
+  }
+  render();
+}
+
+export async function wireGeometry() {
+  const select = $("geometry-camera");
+  let cameras = [];
+  try {
+    cameras = (await api("/api/cameras")) ?? [];
+  } catch {
+    cameras = [];
+  }
+  if (!cameras.length) {
+    $("geometry").hidden = true;
+    return;
+  }
+  select.replaceChildren(...cameras.map((c) => h("option", { value: c.name }, c.display_name || c.name)));
+  select.addEventListener("change", () => load(select.value));
+  $("geometry-picture").addEventListener("error", (event) => {
+    event.currentTarget.hidden = true;
+    $("geometry-empty").hidden = false;
+  });
+  $("geometry-svg").addEventListener("click", addCorner);
+  $("shape-finish").addEventListener("click", finish);
+  $("shape-undo").addEventListener("click", () => { draft.pop(); render(); });
+  $("geometry-save").addEventListener("click", save);
+  $("geometry-reset").addEventListener("click", () => { shapes = structuredClone(saved); draft = []; error(""); render(); });
+  for (const radio of document.querySelectorAll("input[name='shape-kind']")) radio.addEventListener("change", render);
+  await load(select.value);
+}
