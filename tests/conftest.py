@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,10 @@ import av
 import numpy as np
 import pytest
 
+from hearthcam.bench.broker import free_port, port_answers
 from hearthcam.scenes import VTEST, Part, Span, write_scene
+
+__all__ = ["free_port", "port_answers"]  # other test modules take them from here
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
@@ -76,22 +78,6 @@ def make_clip(tmp_path: Path) -> ClipFactory:
         return write_clip(tmp_path / name, seconds, fps, size, gop, bframes)
 
     return make
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def port_answers(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 class RtspServer:

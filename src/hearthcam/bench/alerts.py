@@ -19,10 +19,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from hearthcam.bench import report as fmt
 from hearthcam.bench.broker import Mosquitto, mosquitto_available
 from hearthcam.bench.context import BenchContext
-from hearthcam.bench.measure import percentile
+from hearthcam.bench.latency import latency_row
 from hearthcam.bench.report import Report
 from hearthcam.bench.trial import Entrance, TrialResult, TrialSpec, run_trial
 from hearthcam.config import AlertsConfig, MqttConfig
@@ -84,20 +83,6 @@ def delays(entrances: list[Entrance], arrivals: dict[str, float]) -> tuple[list[
     return out, missing
 
 
-def _row(table: Report, what: str, values: list[float], target: float | None) -> None:
-    p95 = percentile(values, 95)
-    ok = None if target is None or p95 is None else p95 < target
-    table.add(
-        what,
-        str(len(values)),
-        fmt.secs(percentile(values, 50)),
-        fmt.secs(p95),
-        fmt.secs(max(values, default=None)),
-        "" if target is None else f"p95 < {target:g} s",
-        fmt.verdict(ok),
-    )
-
-
 def alerts_table(result: TrialResult, arrivals: dict[str, float]) -> Report:
     """The latency table of one trial's alerts."""
     spec = result.spec
@@ -112,8 +97,8 @@ def alerts_table(result: TrialResult, arrivals: dict[str, float]) -> Report:
         for e in result.entrances
         if e.event_id in arrivals and e.appeared is not None and e.created is not None
     ]
-    _row(table, "people appear → MQTT message received", to_alert, TARGET)
-    _row(table, "event STARTED → MQTT message received", started, None)
+    latency_row(table, "people appear → MQTT message received", to_alert, TARGET)
+    latency_row(table, "event STARTED → MQTT message received", started, None)
     table.notes += [
         f"{missing} of {len(result.entrances)} appearances got no alert. Broker: Debian's "
         "mosquitto on loopback; subscriber: paho on the events topic, QoS 1; cooldown 0 so "

@@ -1,5 +1,6 @@
 """A real MQTT broker for the ``alerts`` scenario and the MQTT tests: Debian's mosquitto,
-started on a free loopback port with its own config, stopped (and restartable) on demand."""
+started on a free loopback port with its own config, stopped (and restartable) on demand.
+The loopback port helpers here are the ones the tests' other servers (RTSP) use too."""
 
 from __future__ import annotations
 

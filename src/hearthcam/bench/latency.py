@@ -9,6 +9,8 @@ from the event's end + post-roll to its playable clip (``CameraStats.clip_ready_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hearthcam.bench import report as fmt
 from hearthcam.bench.context import BenchContext
 from hearthcam.bench.measure import percentile
@@ -20,7 +22,10 @@ START_TARGET = 1.0  # seconds, p95
 CLIP_TARGET = 2.0  # seconds, p95
 
 
-def _row(table: Report, what: str, values: list[float | None], target: float | None) -> None:
+def latency_row(
+    table: Report, what: str, values: Sequence[float | None], target: float | None
+) -> None:
+    """One row of samples (None: not measured): count, p50, p95, max, the p95 target."""
     seen = [v for v in values if v is not None]
     p95 = percentile(seen, 95)
     ok = None if target is None or p95 is None else p95 < target
@@ -44,9 +49,13 @@ def latency_table(result: TrialResult) -> Report:
         f"({spec.seconds:.0f} s at real rate)",
         ["from → to", "samples", "p50", "p95", "max", "target", "result"],
     )
-    _row(table, "people appear → event STARTED", [e.created for e in entrances], START_TARGET)
-    _row(table, "people appear → event is a threat", [e.threat for e in entrances], None)
-    _row(table, "event end + post-roll → clip playable", [e.clip for e in entrances], CLIP_TARGET)
+    latency_row(
+        table, "people appear → event STARTED", [e.created for e in entrances], START_TARGET
+    )
+    latency_row(table, "people appear → event is a threat", [e.threat for e in entrances], None)
+    latency_row(
+        table, "event end + post-roll → clip playable", [e.clip for e in entrances], CLIP_TARGET
+    )
     missed = sum(1 for e in entrances if e.created is None)
     table.notes += [
         f"{missed} of {len(entrances)} appearances started no event. Appearances are cuts from "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Float, Integer, String, delete, select
+from sqlalchemy import ColumnElement, Float, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearthcam.store.db import Base, Store
@@ -85,18 +85,15 @@ class PushStore:
 
     def of_household(self, household_id: int) -> list[PushSubscription]:
         """Every subscription of a household's users."""
-        query = select(_PushRow).where(_PushRow.household_id == household_id)
-        with self._store.read_session() as session:
-            return [
-                PushSubscription(r.user_id, r.household_id, r.endpoint, r.p256dh, r.auth)
-                for r in session.scalars(query)
-            ]
+        return self._select(_PushRow.household_id == household_id)
 
     def of_user(self, user_id: int) -> list[PushSubscription]:
         """Every subscription of one user."""
-        query = select(_PushRow).where(_PushRow.user_id == user_id)
+        return self._select(_PushRow.user_id == user_id)
+
+    def _select(self, condition: ColumnElement[bool]) -> list[PushSubscription]:
         with self._store.read_session() as session:
             return [
                 PushSubscription(r.user_id, r.household_id, r.endpoint, r.p256dh, r.auth)
-                for r in session.scalars(query)
+                for r in session.scalars(select(_PushRow).where(condition))
             ]
