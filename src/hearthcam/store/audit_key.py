@@ -1,0 +1,119 @@
+"""The view log's signing key and its signed tree heads (checkpoints).
+
+The Ed25519 private key is made once under the data directory (``secrets/audit-ed25519.pem``,
+mode 0600) and never leaves it; its public half is what anyone checking the log (``hearthcam
+audit verify``, the owner's browser) needs. A checkpoint signs a C2SP signed-note style body,
+so the text a verifier checks is plain and stable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hearthcam.errors import StoreError
+
+KEY_FILE = Path("secrets") / "audit-ed25519.pem"  # under the data directory
+ORIGIN = "hearthcam view log"  # first line of every signed checkpoint
+
+
+def key_path(data_dir: Path) -> Path:
+    """Where the view log's signing key lives under ``data_dir``."""
+    return data_dir / KEY_FILE
+
+
+class AuditKey:
+    """The Ed25519 key that signs the log's checkpoints."""
+
+    def __init__(self, private: Ed25519PrivateKey) -> None:
+        self._private = private
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> AuditKey:
+        """The key in ``path``; a new one is written there (0600) when there is none."""
+        if path.is_file():
+            return cls.load(path)
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first: theirs is the key
+            return cls.load(path)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        return cls(key)
+
+    @classmethod
+    def load(cls, path: Path) -> AuditKey:
+        """The key in ``path``; StoreError if it is missing or not an Ed25519 key."""
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as error:
+            raise StoreError(f"cannot read the view log key {path}: {error}") from error
+        if not isinstance(key, Ed25519PrivateKey):
+            raise StoreError(f"{path} is not an Ed25519 key")
+        return cls(key)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half, which checks checkpoints."""
+        return self._private.public_key()
+
+    def public_pem(self) -> bytes:
+        """The public key as PEM (SubjectPublicKeyInfo), to hand to a verifier."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def public_raw(self) -> bytes:
+        """The 32 raw public key bytes (what WebCrypto's ``importKey("raw")`` takes)."""
+        return self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        """An Ed25519 signature over ``message``."""
+        return self._private.sign(message)
+
+
+def load_public_key(pem: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM; ValueError if it is another kind of key."""
+    key = serialization.load_pem_public_key(pem)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed tree head: the log had ``size`` entries with ``root`` at ``time_ms``."""
+
+    size: int
+    root: bytes
+    time_ms: int
+    signature: bytes
+
+    @property
+    def note(self) -> bytes:
+        """The signed text (a C2SP signed-note body): origin, size, base64 root, time."""
+        root = base64.b64encode(self.root).decode("ascii")
+        return f"{ORIGIN}\n{self.size}\n{root}\n{self.time_ms}\n".encode()
+
+    def signed_by(self, key: Ed25519PublicKey) -> bool:
+        """Whether the signature is ``key``'s over ``note``."""
+        try:
+            key.verify(self.signature, self.note)
+        except InvalidSignature:
+            return False
+        return True
