@@ -27,6 +27,7 @@ import io
 import os
 import struct
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Final
@@ -127,13 +128,24 @@ class SealedWriter:
     Writes go to ``<path>.part``; ``close()`` seals the final chunk, fsyncs and renames the file
     into place. Leaving a ``with`` block by an exception, or ``abort()``, removes the ``.part``
     instead. One thread at a time. ``temp`` overrides the ``.part`` path (``salvage`` needs it).
+    ``on_commit`` runs once the sealed file is durable and before it is renamed (the key store
+    makes its key the final file's there); ``on_abort`` runs after an unfinished file is dropped.
     """
 
     def __init__(
-        self, path: Path, key: bytes, *, chunk_size: int = CHUNK_SIZE, temp: Path | None = None
+        self,
+        path: Path,
+        key: bytes,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        temp: Path | None = None,
+        on_commit: Callable[[], object] | None = None,
+        on_abort: Callable[[], object] | None = None,
     ) -> None:
         self.path = path
         self.part = temp or part_path(path)
+        self._on_commit = on_commit
+        self._on_abort = on_abort
         self._chunk_size = chunk_size
         header = _new_header(chunk_size)
         self._cipher = _Cipher(key, header)
@@ -210,6 +222,13 @@ class SealedWriter:
         self._fd = None
         os.close(fd)
         try:
+            if self._on_commit is not None:
+                self._on_commit()
+        except BaseException:
+            self.part.unlink(missing_ok=True)
+            self._aborted()
+            raise
+        try:
             os.replace(self.part, self.path)
             _fsync_dir(self.path.parent)
         except OSError as error:
@@ -223,6 +242,11 @@ class SealedWriter:
         fd, self._fd = self._fd, None
         os.close(fd)
         self.part.unlink(missing_ok=True)
+        self._aborted()
+
+    def _aborted(self) -> None:
+        if self._on_abort is not None:
+            self._on_abort()
 
     def __enter__(self) -> SealedWriter:
         return self
