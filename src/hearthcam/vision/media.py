@@ -1,0 +1,189 @@
+"""Decoding a shared clip's frames and encoding a redacted copy (PyAV, H.264 by libx264).
+
+Reading wraps every FFmpeg failure in ``SourceUnreadable``; writing goes to a ``.part`` file
+beside the target that is renamed into place only on ``publish`` and removed on ``discard`` or
+on any error, so a half-written or unchecked redaction is never left where a reader looks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from hearthcam.errors import SourceTimeout, SourceUnreadable, StoreError
+from hearthcam.types import BGRImage
+
+
+class VisionTimeout(SourceTimeout):
+    """Scanning, redacting or checking a clip took longer than its time budget."""
+
+
+class Clock:
+    """The time budget of one clip's processing: ``tick`` raises VisionTimeout once spent."""
+
+    def __init__(self, what: str, budget_s: float | None) -> None:
+        self._what, self._budget = what, budget_s
+        self._start = time.monotonic()
+
+    def tick(self, step: str) -> None:
+        """Raises VisionTimeout if the budget is spent."""
+        if self._budget is not None and time.monotonic() - self._start > self._budget:
+            raise VisionTimeout(f"{self._what}: {step} ran past its {self._budget:g} s budget")
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedFrame:
+    """One decoded frame: its index in the clip, timing in the stream's time base, and image."""
+
+    index: int
+    pts: int
+    time_base: Fraction
+    key: bool
+    image: BGRImage
+
+    @property
+    def seconds(self) -> float:
+        return float(self.pts * self.time_base)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoInfo:
+    """What a clip's video stream declares: size, frame rate and time base."""
+
+    width: int
+    height: int
+    rate: Fraction
+    time_base: Fraction
+
+
+def probe(path: Path) -> VideoInfo:
+    """The first video stream's size, rate and time base (SourceUnreadable if there is none)."""
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise SourceUnreadable(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+            return VideoInfo(
+                int(stream.codec_context.width),
+                int(stream.codec_context.height),
+                Fraction(rate),
+                Fraction(stream.time_base or Fraction(1, 90000)),
+            )
+    except av.error.FFmpegError as error:
+        raise SourceUnreadable(f"{path} is not a readable video: {error}") from error
+
+
+def read_frames(path: Path) -> Iterator[DecodedFrame]:
+    """Every frame of the first video stream in presentation order, as BGR images."""
+    info = probe(path)
+    step = max(1, round(1 / (info.rate * info.time_base)))  # pts step when frames carry none
+    count = 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                pts = frame.pts if frame.pts is not None else count * step
+                image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+                yield DecodedFrame(count, int(pts), info.time_base, bool(frame.key_frame), image)
+                count += 1
+    except av.error.FFmpegError as error:
+        raise SourceUnreadable(f"{path}: decoding failed after {count} frames: {error}") from error
+    if count == 0:
+        raise SourceUnreadable(f"{path} has no decodable video frames")
+
+
+class RedactedWriter:
+    """Encodes frames to ``<target>.part`` as H.264 MP4; ``publish`` renames it to the target."""
+
+    def __init__(
+        self,
+        target: Path,
+        info: VideoInfo,
+        preset: str = "veryfast",
+        crf: int = 23,
+        threads: int = 0,
+    ) -> None:
+        self.target = target
+        self.part = target.with_name(target.name + ".part")
+        # yuv420p needs even sizes: an odd frame is padded by one black line or column.
+        self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
+        self.frames = 0
+        self._time_base = info.time_base
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self.part), "w", format="mp4")
+            stream = self._container.add_stream(
+                "libx264",
+                rate=info.rate,
+                options={"preset": preset, "crf": str(crf), "movflags": "+faststart"},
+            )
+            stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
+            stream.time_base = info.time_base
+            stream.codec_context.thread_count = threads
+            self._stream = stream
+        except (av.error.FFmpegError, OSError) as error:
+            self._remove_part()
+            raise StoreError(f"cannot write a redacted clip at {self.part}: {error}") from error
+
+    def write(self, image: BGRImage, pts: int) -> None:
+        """Encodes one frame at ``pts`` (in the source's time base)."""
+        if image.shape[1] != self.width or image.shape[0] != self.height:
+            padded = np.zeros((self.height, self.width, 3), np.uint8)
+            padded[: image.shape[0], : image.shape[1]] = image
+            image = padded
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts, frame.time_base = pts, self._time_base
+        self._mux(frame)
+        self.frames += 1
+
+    def finish(self) -> Path:
+        """Flushes the encoder and closes the ``.part`` file; returns its path (not published)."""
+        self._mux(None)
+        try:
+            self._container.close()
+            with self.part.open("rb") as handle:
+                os.fsync(handle.fileno())
+        except (av.error.FFmpegError, OSError) as error:
+            self.discard()
+            raise StoreError(f"cannot finish the redacted clip {self.part}: {error}") from error
+        return self.part
+
+    def publish(self) -> Path:
+        """Renames the finished ``.part`` file to the target."""
+        try:
+            os.replace(self.part, self.target)
+        except OSError as error:
+            self.discard()
+            raise StoreError(f"cannot publish {self.part} as {self.target}: {error}") from error
+        return self.target
+
+    def discard(self) -> None:
+        """Closes (if still open) and removes the ``.part`` file."""
+        # The file goes anyway; a close error must not hide the error that led here.
+        with contextlib.suppress(av.error.FFmpegError, OSError):
+            self._container.close()
+        self._remove_part()
+
+    def _mux(self, frame: av.VideoFrame | None) -> None:
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as error:
+            self.discard()
+            raise StoreError(f"encoding the redacted clip {self.part} failed: {error}") from error
+
+    def _remove_part(self) -> None:
+        # Not there at all (its directory could not be made) is as good as removed.
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            self.part.unlink()
