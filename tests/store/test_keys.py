@@ -29,6 +29,7 @@ from hearthcam.store.keys import (
 from hearthcam.store.sealed import (
     SealedError,
     SealedReader,
+    SealedWriter,
     plaintext_media_signatures,
     whole_boxes,
 )
@@ -72,6 +73,13 @@ def put(vault: MediaVault, name: str, data: bytes, household: int = 1) -> Path:
 def get(vault: MediaVault, path: Path) -> bytes:
     with vault.open(path) as reader:
         return reader.read()
+
+
+def die(writer: SealedWriter) -> None:
+    """Closes a "killed" writer's descriptor, as the end of its process would."""
+    assert writer._fd is not None
+    os.close(writer._fd)
+    writer._fd = None
 
 
 def raw_database(data_dir: Path) -> bytes:
@@ -271,6 +279,27 @@ def test_shredding_a_household_destroys_all_its_keys(vault: MediaVault, store: S
     assert get(vault, theirs) == b"y"
 
 
+def test_many_files_go_in_one_shred(vault: MediaVault) -> None:
+    paths = [put(vault, f"recordings/cam/day/{i}.mp4", b"x") for i in range(5)]
+    assert vault.shred_many([*paths[:3], vault.data_dir / "recordings/never.mp4"]) == 3
+    assert [p.exists() for p in paths] == [False, False, False, True, True]
+    assert vault.keyring.blob_ids() == ["recordings/cam/day/3.mp4", "recordings/cam/day/4.mp4"]
+
+
+def test_footage_rehomed_to_another_household_opens_with_its_key_only(
+    vault: MediaVault, store: Store
+) -> None:
+    path = put(vault, "clips/cam/a.mp4", b"footage", household=0)
+    old = wrapped(store, "media_keys", "blob_id", "clips/cam/a.mp4")
+    assert vault.keyring.rehome(["clips/cam/a.mp4"], 7) == 1
+    assert old not in raw_database(vault.data_dir)
+    vault.keyring.shred_household(0)
+    assert get(vault, path) == b"footage"
+    vault.keyring.enable_password(7, "pw")
+    with pytest.raises(HouseholdLocked):
+        fresh(vault, store).open(path)
+
+
 def test_keys_of_vanished_files_are_shredded_at_recovery(vault: MediaVault) -> None:
     gone = put(vault, "clips/gone.mp4", b"x")
     put(vault, "clips/here.mp4", b"y")
@@ -293,7 +322,7 @@ def test_a_killed_writers_part_is_salvaged_with_its_key(vault: MediaVault) -> No
     assert get(vault, path) == data[: 6 * CHUNK]
     assert vault.keyring.blob_ids() == ["recordings/cam/day/seg.mp4"]
     assert not writer.part.exists()
-    writer._fd = None  # the dead writer's descriptor goes with it
+    die(writer)
 
 
 def test_a_writer_killed_between_key_and_rename_is_salvaged(vault: MediaVault) -> None:
@@ -303,7 +332,7 @@ def test_a_writer_killed_between_key_and_rename_is_salvaged(vault: MediaVault) -
     vault.keyring.finish("recordings/cam/day/seg.mp4.part", "recordings/cam/day/seg.mp4")
     assert vault.salvage(writer.part) == 2 * CHUNK
     assert len(get(vault, path)) == 2 * CHUNK
-    writer._fd = None
+    die(writer)
 
 
 def test_a_part_with_nothing_whole_goes_with_its_key(vault: MediaVault) -> None:
@@ -312,7 +341,7 @@ def test_a_part_with_nothing_whole_goes_with_its_key(vault: MediaVault) -> None:
     assert vault.salvage(writer.part) == 0
     assert vault.keyring.blob_ids() == []
     assert not (vault.data_dir / "recordings/seg.mp4").exists()
-    writer._fd = None
+    die(writer)
 
 
 def test_a_fragmented_recording_is_never_plaintext_on_disk_and_salvages_to_whole_fragments(

@@ -340,6 +340,19 @@ class Keyring:
         with self._store.read_session() as session:
             return list(session.scalars(query))
 
+    def rehome(self, blob_ids: Iterable[str], household_id: int) -> int:
+        """Rewraps blobs' keys to another household (a camera's footage given to its new
+        household); both households must be open. Returns how many keys moved."""
+        public = self._public_key(household_id)
+        moved = {blob: _wrap_media(public, self.media_key(blob), blob) for blob in blob_ids}
+        with self._secure_write() as session:
+            for blob, wrapped in moved.items():
+                query = update(_MediaKeyRow).where(_MediaKeyRow.blob_id == blob)
+                session.execute(query.values(household_id=household_id, wrapped=wrapped))
+        if moved:
+            self.scrub()  # the old wrapping would still open with the old household's key
+        return len(moved)
+
     def finish(self, temp_id: str, final_id: str) -> None:
         """Makes a writer's key (``<id>.part``) the finished file's, destroying any older one."""
         if temp_id.removesuffix(PART_SUFFIX) != final_id:
@@ -589,14 +602,22 @@ class MediaVault:
         Key first: once it is gone the bytes are noise wherever they survive (a backup, a disk
         that kept the blocks); the file is unlinked next, and a failed unlink can be retried.
         """
-        blob = self.blob_id(path)
-        existed = self.keyring.shred_many([blob, blob + PART_SUFFIX]) > 0
-        for leftover in (self.data_dir / blob, self.data_dir / (blob + PART_SUFFIX)):
-            try:
-                leftover.unlink(missing_ok=True)
-            except OSError as error:
-                raise StoreError(f"key of {blob} destroyed, file not deleted: {error}") from error
-        return existed
+        return self.shred_many([path]) > 0
+
+    def shred_many(self, paths: Iterable[Path]) -> int:
+        """Destroys many files' keys with one scrub, then the files; returns how many keys went
+        (retention's batches: one checkpoint per batch, not per file)."""
+        blobs = [self.blob_id(p) for p in paths]
+        count = self.keyring.shred_many([*blobs, *(b + PART_SUFFIX for b in blobs)])
+        for blob in blobs:
+            for leftover in (self.data_dir / blob, self.data_dir / (blob + PART_SUFFIX)):
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError as error:
+                    raise StoreError(
+                        f"key of {blob} destroyed, file not deleted: {error}"
+                    ) from error
+        return count
 
     def shred_household(self, household_id: int) -> int:
         """Destroys a household's keys, then deletes its files; returns how many keys went."""
