@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from hearthcam.errors import StoreError
 from hearthcam.store.sealed import (
     HEADER_SIZE,
     TAG_SIZE,
@@ -242,6 +243,22 @@ def test_the_writer_works_in_a_part_file_and_aborts_on_error(tmp_path: Path) -> 
     writer.close()  # closing an aborted writer does nothing
     with pytest.raises(ValueError, match="closed"):
         writer.write(b"x")
+
+
+def test_a_failed_commit_hook_drops_the_file_and_runs_the_abort_hook(tmp_path: Path) -> None:
+    aborted: list[bool] = []
+
+    def refuse() -> None:
+        raise StoreError("database gone")
+
+    writer = SealedWriter(
+        tmp_path / "blob", new_key(), on_commit=refuse, on_abort=lambda: aborted.append(True)
+    )
+    writer.write(b"data")
+    with pytest.raises(StoreError, match="database gone"):
+        writer.close()
+    assert aborted == [True]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_writer_refuses_to_seek_and_says_so(tmp_path: Path) -> None:
