@@ -451,3 +451,11 @@ def test_a_signed_root_that_is_not_the_logs(log: AuditLog, key: AuditKey) -> Non
     report = check(rows, (4, log.root()), [signed], key.public_key)
     assert kinds(report) == {(ProblemKind.CHECKPOINT, 3)}
     assert "does not match" in report.problems[0].detail
+
+
+def test_reading_an_unreadable_entry_points_to_verify(tmp_path: Path) -> None:
+    db = filled_log(tmp_path / "data", 3, ())
+    with _db(db) as connection:
+        connection.execute("UPDATE audit_views SET entry = ? WHERE idx = 1", (b"garbage",))
+    with Store.open(f"sqlite:///{db}") as store, pytest.raises(StoreError, match="audit verify"):
+        AuditLog(store, None).entries()

@@ -158,7 +158,11 @@ def _split_hashes(blob: bytes) -> list[bytes]:
 
 
 def _logged(row: _ViewRow) -> LoggedEntry:
-    return LoggedEntry(row.idx, parse_entry(row.entry)[1], row.entry, row.leaf)
+    try:
+        entry = parse_entry(row.entry)[1]
+    except ValueError as error:  # only a hand-edited database gets here
+        raise StoreError(f"view log entry {row.idx}: {error} (hearthcam audit verify)") from None
+    return LoggedEntry(row.idx, entry, row.entry, row.leaf)
 
 
 def _checkpoint(row: _CheckpointRow) -> Checkpoint:
