@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
@@ -19,11 +20,15 @@ from hearthcam.config import AlertRule, CameraConfig, InputConfig, ScheduleRule,
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.runner import CameraPipeline
 from hearthcam.pipeline.source import CameraStream
+from hearthcam.store.cameras import CameraEntry, CameraStore
 from hearthcam.store.db import Store
 from hearthcam.store.layout import parse_segment_path
+from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
 from tests.conftest import RtspServer, SceneFile
 from tests.factories import make_segments
+
+T0 = 1_790_000_000.0
 
 
 def test_camera_name_for_files_and_urls() -> None:
@@ -175,7 +180,7 @@ def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None
         streams=cast(dict[str, CameraStream], {"porch": stream}),
         clip_pool=ThreadPoolExecutor(1),
     )
-    runtime._supervise(cast(CameraStream, stream))  # 1 s + 2 s of backoff, then a clean run
+    runtime._supervise("porch", threading.Event())  # 1 s + 2 s of backoff, then a clean run
     assert stream.runs == 3
     assert sink.errors == ["porch: camera loop crashed"] * 2
     runtime.clip_pool.shutdown()
@@ -291,3 +296,96 @@ def test_a_running_camera_takes_new_masks_at_its_next_frame(tmp_path: Path) -> N
     assert pipeline.stats.motion_frames == 1
     runtime.close()
     runtime.store.close()
+
+
+# --- cameras added, changed and removed while running --------------------------------------
+
+
+def _segments(data: Path, camera: str) -> set[Path]:
+    return set((data / "recordings" / camera).rglob("*.mp4"))
+
+
+def _wait(condition: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.mark.integration
+def test_a_camera_added_while_running_records_and_removing_it_leaves_the_others(
+    rtsp_servers: Callable[..., RtspServer], tmp_path: Path
+) -> None:
+    server_a, server_b = rtsp_servers("cam"), rtsp_servers("cam")
+    data = tmp_path / "data"
+    config = parse_config(
+        {
+            "data_dir": str(data),
+            "record": {"segment_seconds": 1},
+            "cameras": {"a": {"inputs": [{"path": server_a.url()}]}},
+        }
+    )
+    runtime = app.build(config)
+    runtime.start(retention=False)
+    try:
+        _wait(lambda: len(_segments(data, "a")) >= 1, "camera a recording")
+        runtime.start_camera(
+            "b", CameraConfig(name="Garage", inputs=[InputConfig(path=server_b.url())])
+        )
+        assert runtime.cameras["b"].name == "Garage"
+        _wait(lambda: len(_segments(data, "b")) >= 2, "camera b recording")
+        a_before = _segments(data, "a")
+        runtime.stop_camera("b", forget=True)
+        assert "b" not in runtime.pipelines
+        assert "b" not in runtime.cameras
+        b_stopped = _segments(data, "b")
+        _wait(lambda: len(_segments(data, "a") - a_before) >= 2, "camera a going on")
+        assert _segments(data, "b") == b_stopped  # b wrote nothing more
+        assert not list((data / "recordings" / "b").rglob("*.part"))  # its last one flushed
+        assert not [t for t in threading.enumerate() if t.name == "src-b"]
+    finally:
+        runtime.close()
+
+
+@pytest.mark.integration
+def test_a_running_camera_restarts_with_its_new_stream(
+    rtsp_servers: Callable[..., RtspServer], tmp_path: Path
+) -> None:
+    server_a, server_b = rtsp_servers("cam"), rtsp_servers("cam")
+    data = tmp_path / "data"
+    camera = CameraConfig(inputs=[InputConfig(path=server_a.url())])
+    config = parse_config({"data_dir": str(data), "record": {"segment_seconds": 1}})
+    config = config.model_copy(update={"cameras": {"porch": camera}})
+    runtime = app.build(config)
+    runtime.start(retention=False)
+    try:
+        _wait(lambda: len(_segments(data, "porch")) >= 1, "recording from server a")
+        runtime.start_camera(
+            "porch", camera.model_copy(update={"inputs": [InputConfig(path=server_b.url())]})
+        )
+        server_a.stop()  # if the camera still read server a, it would stop recording now
+        before = _segments(data, "porch")
+        _wait(lambda: len(_segments(data, "porch") - before) >= 2, "recording from server b")
+        switched_off = camera.model_copy(update={"enabled": False})
+        runtime.start_camera("porch", switched_off)
+        assert "porch" not in runtime.pipelines
+        assert runtime.cameras["porch"].enabled is False
+    finally:
+        runtime.close()
+
+
+def test_build_runs_the_cameras_owners_added_in_the_app(tmp_path: Path) -> None:
+    config = parse_config(
+        {"data_dir": str(tmp_path), "cameras": {"front": {"inputs": [{"path": "front.mp4"}]}}}
+    )
+    with Store.open(config.database_url) as store:
+        entries = CameraStore(SettingsStore(store))
+        entries.save("cam-00000001", CameraEntry("Garage", None, "rtsp://127.0.0.1:9/g"), T0)
+        entries.save("front", CameraEntry("Front", None, "front.mp4", enabled=False), T0)
+    runtime = app.build(config, detector=ScriptedDetector([]), alerts=False)
+    try:
+        assert set(runtime.pipelines) == {"cam-00000001"}  # front is switched off
+        assert runtime.cameras["cam-00000001"].name == "Garage"
+        assert runtime.cameras["front"].enabled is False
+    finally:
+        runtime.close()

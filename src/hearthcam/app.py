@@ -10,7 +10,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelinePar
 from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.accounts import AccountStore
+from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.recovery import recover
@@ -37,6 +38,7 @@ from hearthcam.store.settings import CameraGeometry, SettingsStore, camera_geome
 from hearthcam.types import Event, Verdict
 
 if TYPE_CHECKING:
+    from hearthcam.live import LiveView
     from hearthcam.web import EventBus, ServerHandle
 
 log = logging.getLogger(__name__)
@@ -58,12 +60,19 @@ class HouseholdChoices:
     only cameras. A camera no household owns follows the config.
     """
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        cameras: Mapping[str, CameraConfig] | None = None,
+    ) -> None:
         # The account tables only (``Accounts`` would set up password hashing it never uses).
         self._accounts = AccountStore(store)
         self._settings = SettingsStore(store)
         self._push = PushStore(store)
         self._config = config
+        # The cameras running now (the config's and the app's); the config's when not given.
+        self._cameras = config.cameras if cameras is None else cameras
 
     def _household(self, camera: str) -> int | None:
         with self._accounts.read() as tx:
@@ -90,7 +99,7 @@ class HouseholdChoices:
         """The retention policy now: the config's, with each household's own hours."""
         default = dict(self._config.retention.events)
         own: dict[str, dict[Verdict, float]] = {}
-        for camera in self._config.cameras:
+        for camera in list(self._cameras):
             household = self._household(camera)
             if household is None:
                 continue
@@ -125,9 +134,41 @@ def with_cameras(config: Config, cameras: dict[str, str]) -> Config:
     return config.model_copy(update={"cameras": merged})
 
 
+class CurrentCameras(Mapping[str, CameraConfig]):
+    """The cameras a runtime runs now (the config's and the app's), read at each use.
+
+    Writers replace the whole dict, so a reader iterating it never sees it change underneath.
+    """
+
+    def __init__(self, cameras: Mapping[str, CameraConfig] = {}) -> None:
+        self._now: dict[str, CameraConfig] = dict(cameras)
+
+    def __getitem__(self, name: str) -> CameraConfig:
+        return self._now[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._now)
+
+    def __len__(self) -> int:
+        return len(self._now)
+
+    def put(self, name: str, camera: CameraConfig) -> None:
+        """Sets one camera."""
+        self._now = {**self._now, name: camera}
+
+    def drop(self, name: str) -> None:
+        """Forgets one camera."""
+        self._now = {k: v for k, v in self._now.items() if k != name}
+
+
 @dataclass
 class Runtime:
-    """Everything a running hearthcam holds; built by ``build``, stopped by ``close``."""
+    """Everything a running hearthcam holds; built by ``build``, stopped by ``close``.
+
+    Cameras can be started, replaced and stopped one at a time while the others keep running
+    (``start_camera`` / ``stop_camera``: an owner added or edited one in the app); ``cameras``
+    is what runs now, the config's merged with the app's.
+    """
 
     config: Config
     store: Store
@@ -139,35 +180,79 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     disk_free: DiskFree = disk_free_bytes
     dispatcher: AlertDispatcher | None = None
+    parts: PipelineParts | None = None  # what ``start_camera`` builds new pipelines from
+    realtime: bool = True
+    cameras: CurrentCameras = field(default_factory=CurrentCameras)
+    _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
+    _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def start(self, retention: bool = True) -> None:
         """Starts one supervised I/O thread per camera, and the retention sweeper."""
-        for name, stream in self.streams.items():
-            thread = threading.Thread(target=self._supervise, args=(stream,), name=f"src-{name}")
-            thread.start()
-            self.threads.append(thread)
+        with self._lock:
+            for name in list(self.streams):
+                self._launch(name)
         if retention:
             sweeper = threading.Thread(target=self._sweep_loop, name="retention")
             sweeper.start()
             self.threads.append(sweeper)
 
-    def _supervise(self, stream: CameraStream) -> None:
+    def _launch(self, name: str) -> None:
+        stop = threading.Event()
+        thread = threading.Thread(target=self._supervise, args=(name, stop), name=f"src-{name}")
+        self._camera_stops[name], self._camera_threads[name] = stop, thread
+        thread.start()
+
+    def start_camera(self, name: str, camera: CameraConfig) -> None:
+        """Runs ``camera`` as ``name`` now, replacing (stopping, flushing) the one running as
+        ``name``; a disabled camera only stops. The others are not touched."""
+        if self.parts is None:
+            raise RuntimeError("this runtime was not built to start cameras")
+        with self._lock:
+            self.stop_camera(name)
+            self.cameras.put(name, camera)
+            if not camera.enabled or self.stop.is_set():
+                return
+            pipeline, stream = camera_parts(name, camera, self.parts, self.realtime)
+            self.pipelines[name], self.streams[name] = pipeline, stream
+            self._launch(name)
+        log.info("%s: started", name)
+
+    def stop_camera(self, name: str, forget: bool = False) -> None:
+        """Stops one camera: its reading ends, its open event and segment are flushed."""
+        with self._lock:
+            stop, thread = self._camera_stops.pop(name, None), self._camera_threads.pop(name, None)
+            pipeline = self.pipelines.pop(name, None)
+            self.streams.pop(name, None)
+            if forget:
+                self.cameras.drop(name)
+        if stop is not None and thread is not None:
+            stop.set()
+            thread.join()
+        if pipeline is not None:
+            pipeline.finish()
+            log.info("%s: stopped", name)
+
+    def _supervise(self, name: str, own_stop: threading.Event) -> None:
         # A bug that escapes a camera's loop must not silently end its recording: log it and
         # start the camera again after a pause; the other cameras never notice.
+        # Each camera has its own stop event (``close`` sets them all), so one can be stopped alone.
+        stream, pipeline = self.streams[name], self.pipelines[name]
+        stop = own_stop
         delay = 1.0
-        while not self.stop.is_set():
+        while not stop.is_set():
             try:
-                stream.run(self.stop)
+                stream.run(stop)
                 return
             except Exception:
-                log.exception("%s: camera loop crashed; restarting in %.0f s", stream.name, delay)
-                self.pipelines[stream.name].on_error(f"{stream.name}: camera loop crashed")
-                if self.stop.wait(delay):
+                log.exception("%s: camera loop crashed; restarting in %.0f s", name, delay)
+                pipeline.on_error(f"{name}: camera loop crashed")
+                if stop.wait(delay):
                     return
                 delay = min(delay * 2, 60.0)
 
     def _sweep_loop(self) -> None:
-        choices = HouseholdChoices(self.store, self.config)
+        choices = HouseholdChoices(self.store, self.config, self.cameras)
         while not self.stop.wait(self.config.retention.interval):
             try:
                 policy = choices.retention()  # each pass: an owner may have changed the hours
@@ -181,9 +266,13 @@ class Runtime:
     def close(self) -> None:
         """Stops sources and the sweeper, flushes open events and segments, waits for clips."""
         self.stop.set()
-        for thread in self.threads:
+        with self._lock:
+            for event in self._camera_stops.values():
+                event.set()
+            threads = [*self._camera_threads.values(), *self.threads]
+        for thread in threads:
             thread.join()
-        for pipeline in self.pipelines.values():
+        for pipeline in list(self.pipelines.values()):
             pipeline.finish()
         self.clip_pool.shutdown(wait=True)
         if self.dispatcher is not None:
@@ -241,11 +330,13 @@ def build(
     store = open_store(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
-    choices = HouseholdChoices(store, config)
+    # The config's cameras with what owners added or changed in the app.
+    cameras = CurrentCameras(merged_cameras(config, CameraStore(SettingsStore(store)).entries()))
+    choices = HouseholdChoices(store, config, cameras)
     dispatcher = None
     if alerts:
         extra = [web_push(config, store, choices)] if wants_web_push(config) else []
-        dispatcher = build_dispatcher(config.alerts, config.cameras, extra)
+        dispatcher = build_dispatcher(config.alerts, cameras, extra)
     if dispatcher is not None:
         listeners = [*listeners, dispatcher]
     parts = PipelineParts(
@@ -257,28 +348,34 @@ def build(
         clip_pool=pool,
         listeners=listeners,
     )
-    pipelines: dict[str, CameraPipeline] = {}
-    streams: dict[str, CameraStream] = {}
-    settings = SettingsStore(store)
-    for name, configured in config.cameras.items():
-        if not configured.enabled:
-            continue
-        drawn = camera_geometry(settings, name)  # masks and zones an owner drew in the app
-        camera = configured if drawn is None else drawn.applied(configured)
-        pipeline = CameraPipeline(name, camera, parts, lossless=lossless)
-        record, detect = camera_inputs(camera)
-        pipelines[name] = pipeline
-        streams[name] = CameraStream(
-            name,
-            record,
-            detect,
-            camera.detect,
-            config.source,
-            pipeline,
-            SystemClock(),
-            realtime=realtime,
-        )
-    return Runtime(config, store, detector, pipelines, streams, pool, dispatcher=dispatcher)
+    runtime = Runtime(
+        config, store, detector, {}, {}, pool, dispatcher=dispatcher, parts=parts, realtime=realtime
+    )
+    runtime.cameras = cameras
+    for name, camera in cameras.items():
+        if camera.enabled:
+            runtime.pipelines[name], runtime.streams[name] = camera_parts(
+                name, camera, parts, realtime, lossless=lossless
+            )
+    return runtime
+
+
+def camera_parts(
+    name: str,
+    configured: CameraConfig,
+    parts: PipelineParts,
+    realtime: bool,
+    lossless: bool = False,
+) -> tuple[CameraPipeline, CameraStream]:
+    """The pipeline and stream of one camera, with the masks and zones an owner drew."""
+    drawn = camera_geometry(SettingsStore(parts.store), name)
+    camera = configured if drawn is None else drawn.applied(configured)
+    pipeline = CameraPipeline(name, camera, parts, lossless=lossless)
+    record, detect = camera_inputs(camera)
+    stream = CameraStream(
+        name, record, detect, camera.detect, parts.config.source, pipeline, SystemClock(), realtime
+    )
+    return pipeline, stream
 
 
 def analyze(
@@ -342,6 +439,22 @@ def adopt_cameras(accounts: Accounts, cameras: Sequence[str]) -> list[str]:
     return adopted
 
 
+class LiveViews(Mapping[str, "LiveView"]):
+    """Camera -> live view of the pipelines running now (cameras come and go while serving)."""
+
+    def __init__(self, pipelines: Mapping[str, CameraPipeline]) -> None:
+        self._pipelines = pipelines
+
+    def __getitem__(self, camera: str) -> LiveView:
+        return self._pipelines[camera].live
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._pipelines))
+
+    def __len__(self) -> int:
+        return len(self._pipelines)
+
+
 def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     """Starts the owner's web app over the runtime's store and live views.
 
@@ -351,7 +464,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     from hearthcam.web import WebServices, start_server  # FastAPI: only when serving
 
     accounts = Accounts(runtime.store)
-    adopted = adopt_cameras(accounts, list(runtime.config.cameras))
+    adopted = adopt_cameras(accounts, list(runtime.cameras))
     if adopted:
         log.info("cameras %s given to the only household", ", ".join(adopted))
     push_key = None
@@ -359,17 +472,24 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         push_key = VapidKeys.load_or_create(vapid_path(runtime.config)).application_server_key
 
     def geometry_changed(camera: str, geometry: CameraGeometry) -> None:
-        pipeline = runtime.pipelines.get(camera)
-        if pipeline is not None:
-            pipeline.set_geometry(geometry.applied(runtime.config.cameras[camera]))
+        pipeline, configured = runtime.pipelines.get(camera), runtime.cameras.get(camera)
+        if pipeline is not None and configured is not None:
+            pipeline.set_geometry(geometry.applied(configured))
+
+    def camera_changed(camera: str, configured: CameraConfig | None) -> None:
+        if configured is None:
+            runtime.stop_camera(camera, forget=True)
+        else:
+            runtime.start_camera(camera, configured)
 
     services = WebServices(
         on_geometry=geometry_changed,
+        on_camera=camera_changed,
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,
         accounts=accounts,
-        live={name: pipeline.live for name, pipeline in runtime.pipelines.items()},
+        live=LiveViews(runtime.pipelines),
         bus=bus,
         secure_cookies=runtime.config.web.secure_cookies,
     )

@@ -72,6 +72,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
     ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
     ("PUT", "/api/cameras/{camera}/geometry"): row(401, 200, 403, 404, 403, 403),
+    ("POST", "/api/cameras/test"): OWNER,
+    ("POST", "/api/cameras"): row(401, 201, 403, 201, 403, 403),
+    ("GET", "/api/cameras/{camera}/source"): row(401, 200, 403, 404, 403, 403),
+    ("PUT", "/api/cameras/{camera}/source"): row(401, 200, 403, 404, 403, 403),
+    ("DELETE", "/api/cameras/{camera}"): row(401, 409, 403, 404, 403, 403),  # a config camera
     ("GET", "/api/events"): HOUSEHOLD,
     ("GET", "/api/events/stream"): HOUSEHOLD,
     ("POST", "/api/events/delete"): HOUSEHOLD,
@@ -155,6 +160,12 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
             "zones": [{"name": "porch", "points": [[0, 0.5], [1, 0.5], [1, 1]]}],
         },
         ("POST", "/api/events/delete"): {"ids": [event_id]},
+        ("POST", "/api/cameras/test"): {"url": "rtsp://cam.example/stream"},
+        ("POST", "/api/cameras"): {"name": f"Garage {n}", "detect_url": "rtsp://cam.example/s"},
+        ("PUT", "/api/cameras/{camera}/source"): {
+            "name": "Front door",
+            "detect_url": "front.mp4",  # a config camera's file path may stay as it was
+        },
         ("POST", "/api/push/subscriptions"): push_subscription(f"https://push.example/{n}"),
         ("POST", "/api/users"): {
             "username": f"new{n}",

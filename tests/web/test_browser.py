@@ -6,7 +6,7 @@ decode to the otpauth link), log out, log in with password and code, see the tim
 event pushed by the server appear without a reload), filter it, watch the live view (MSE: the
 <video>'s time must advance, close to live; the MJPEG fallback must show frames), open an event,
 play and seek its clip (HTTP range requests), delete it (gone from the timeline, from the API and
-from disk), bulk-delete two more, change settings and add a member.
+from disk), bulk-delete two more, change settings (adding a real RTSP camera) and add a member.
 
 Every main page is photographed at desktop (1280x800, dark) and phone (390x844, light) sizes into
 artifacts/screenshots/. Any page error or console error fails the test.
@@ -44,13 +44,15 @@ from playwright.sync_api import (
 from hearthcam.accounts import Accounts
 from hearthcam.alerts.rules import in_schedule
 from hearthcam.alerts.webpush import VapidKeys
-from hearthcam.config import parse_config
+from hearthcam.bench.broker import free_port
+from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.events import Change
 from hearthcam.store.db import Store
 from hearthcam.store.settings import CameraGeometry
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import ServerHandle, WebServices, start_server
+from tests.conftest import RtspServer
 from tests.factories import make_h264_segment
 from tests.web.world import cheap_hasher
 
@@ -186,6 +188,8 @@ class App:
     services: WebServices
     events: dict[str, Event] = field(default_factory=dict)
     drawn: list[tuple[str, CameraGeometry]] = field(default_factory=list)  # what cameras got
+    started: list[tuple[str, CameraConfig | None]] = field(default_factory=list)  # runtime told
+    rtsp_url: str = ""  # a real RTSP camera the walk adds in Settings
 
     @property
     def url(self) -> str:
@@ -242,7 +246,7 @@ class App:
 
 
 @pytest.fixture
-def app(tmp_path: Path, media: tuple[Path, Path]) -> Iterator[App]:
+def app(tmp_path: Path, media: tuple[Path, Path], rtsp_server: RtspServer) -> Iterator[App]:
     live_clip, event_clip = media
     cameras: dict[str, Any] = {
         name: {"name": display, "inputs": [{"path": f"{name}.mp4"}]}
@@ -253,6 +257,7 @@ def app(tmp_path: Path, media: tuple[Path, Path]) -> Iterator[App]:
     store = Store.open(config.database_url)
     views = {name: LiveView(name) for name in CAMERAS}
     drawn: list[tuple[str, CameraGeometry]] = []
+    started: list[tuple[str, CameraConfig | None]] = []
     services = WebServices(
         config=config,
         store=store,
@@ -260,9 +265,10 @@ def app(tmp_path: Path, media: tuple[Path, Path]) -> Iterator[App]:
         live=views,
         push_key=VapidKeys.load_or_create(tmp_path / "vapid.pem").application_server_key,
         on_geometry=lambda camera, geometry: drawn.append((camera, geometry)),
+        on_camera=lambda camera, config: started.append((camera, config)),
     )
     handle = start_server(services, "127.0.0.1", 0)
-    running = App(handle, services, drawn=drawn)
+    running = App(handle, services, drawn=drawn, started=started, rtsp_url=rtsp_server.url())
     try:
         add_events(running, decode_frames(live_clip, 60), event_clip)
         with LiveFeed(live_clip, list(views.values())):
@@ -659,6 +665,44 @@ def draw_zone_and_mask(page: Page, app: App) -> None:
     assert [(camera, list(g.zones)) for camera, g in app.drawn] == [("front", ["porch"])]
 
 
+def add_and_edit_a_camera(page: Page, app: App, rtsp_url: str) -> None:
+    """A dead stream is refused with the reason under its field; a real RTSP camera is tested,
+    added (the runtime is told to start it) and renamed."""
+    panel = page.locator("#cameras")
+    expect(panel.locator(".camera-row")).to_have_count(2)
+    panel.get_by_text("Add a camera").first.click()
+    panel.get_by_label("Name", exact=True).fill("Garden")
+    panel.get_by_label("Stream URL", exact=True).fill(f"rtsp://127.0.0.1:{free_port()}/cam")
+    panel.get_by_role("button", name="Test and add").click()
+    expect(page.locator("#camera-detect-result")).to_contain_text("127.0.0.1", timeout=30 * MS)
+    expect(page.locator("#camera-detect-result")).to_have_attribute("data-state", "bad")
+    expect(panel.locator(".form-error")).to_contain_text("Nothing was saved")
+    assert app.started == []
+    panel.get_by_label("Stream URL", exact=True).fill(rtsp_url)
+    panel.locator('[data-test-url="camera-detect"]').click()
+    expect(page.locator("#camera-detect-result")).to_contain_text("Works: H264", timeout=30 * MS)
+    shoot(page, "settings-camera-form")
+    panel.get_by_role("button", name="Test and add").click()
+    expect(page.locator(".toast").last).to_contain_text("Garden is recording")
+    expect(panel.locator(".camera-row")).to_have_count(3)
+    [(key, config)] = app.started
+    assert config is not None
+    assert config.inputs[0].path == rtsp_url
+    assert app.services.accounts.camera_household(key) == app.services.accounts.camera_household(
+        "front"
+    )
+    row = panel.locator(f'.camera-row[data-camera="{key}"]')
+    expect(row).to_contain_text("Added here")
+    row.get_by_role("button", name="Edit").click()
+    expect(panel.get_by_label("Stream URL", exact=True)).to_have_value(rtsp_url)
+    panel.get_by_label("Name", exact=True).fill("Back garden")
+    panel.get_by_role("button", name="Test and save").click()
+    expect(page.locator(".toast").last).to_contain_text("Back garden was saved")
+    expect(row).to_contain_text("Back garden")
+    assert app.services.cameras()[key].name == "Back garden"
+    expect(panel.locator('.camera-row[data-camera="front"]')).to_contain_text("From the config")
+
+
 def change_settings(page: Page, app: App) -> None:
     page.get_by_role("link", name="Settings").click()
     expect(page.locator("#settings")).not_to_have_attribute("aria-busy", "true")
@@ -667,6 +711,7 @@ def change_settings(page: Page, app: App) -> None:
     page.get_by_role("radio", name=re.compile(r"^Home")).check()
     expect(page.locator(".toast").last).to_contain_text("Home mode is on")
     set_alert_rules(page, app)
+    add_and_edit_a_camera(page, app, app.rtsp_url)
     draw_zone_and_mask(page, app)
     page.locator("#ret-threat").fill("72")
     page.locator("#retention-form").get_by_role("button", name="Save").click()

@@ -26,6 +26,7 @@ from hearthcam.accounts import Accounts, LoginState, RateLimits, Role
 from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.config import Config, parse_config
 from hearthcam.live import LiveView
+from hearthcam.pipeline.source import StreamInfo
 from hearthcam.store.db import Store
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import WebServices, create_app
@@ -185,6 +186,12 @@ def _enroll(world: World, username: str, role: Role) -> None:
     world.accounts.logout(confirmed.result.token)
 
 
+def any_stream_works(url: str) -> StreamInfo:
+    """The stream test of the world: every URL gives a frame (tests/web/test_camera_setup.py
+    tests against a real RTSP server)."""
+    return StreamInfo("h264", 640, 360, 15.0, None)
+
+
 def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     """The world of the module doc (``users=False``: no user yet, setup still open)."""
     cameras: dict[str, dict[str, Any]] = {
@@ -200,7 +207,13 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     live = {name: LiveView(name) for name in config.cameras}
     push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
     services = WebServices(
-        config=config, store=store, accounts=accounts, clock=clock, live=live, push_key=push_key
+        config=config,
+        store=store,
+        accounts=accounts,
+        clock=clock,
+        live=live,
+        push_key=push_key,
+        probe_stream=any_stream_works,
     )
     world = World(root, clip_source, config, store, accounts, clock, services, create_app(services))
     if users:

@@ -120,6 +120,11 @@ class Accounts:
                 raise AccountError(f"no household {household_id}")
             tx.assign_camera(camera, household_id)
 
+    def unassign_camera(self, camera: str) -> None:
+        """Makes ``camera`` nobody's: no household sees it any more."""
+        with self._db.write() as tx:
+            tx.unassign_camera(camera)
+
     def household_cameras(self, household_id: int) -> list[str]:
         """The cameras a household owns, by name."""
         with self._db.read() as tx:

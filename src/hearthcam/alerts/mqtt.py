@@ -158,6 +158,8 @@ class MqttNotifier:
         self._cfg = cfg
         self._base_url = base_url
         self._names = dict(cameras)
+        # Looked up again for a camera first seen later (one an owner added while running).
+        self._lookup = cameras
         self._states: dict[str, frozenset[Verdict]] = {}
         self._lock = threading.Lock()
         self._connected = threading.Event()
@@ -250,7 +252,7 @@ class MqttNotifier:
     def _ensure_camera(self, camera: str) -> None:
         with self._lock:
             known = camera in self._names
-            self._names.setdefault(camera, display_name(camera))
+            self._names.setdefault(camera, self._lookup.get(camera) or display_name(camera))
         if not known:  # a camera missing from the config (``hearthcam analyze``) still shows up
             self._publish_discovery(camera, self._names[camera])
 

@@ -26,7 +26,7 @@ from hearthcam.alerts.text import (
     AlertFormatter,
     AlertKind,
     CameraActivity,
-    camera_display_name,
+    DisplayNames,
 )
 from hearthcam.alerts.webhook import WebhookNotifier
 from hearthcam.config import AlertsConfig, CameraConfig
@@ -329,7 +329,7 @@ def build_notifiers(cfg: AlertsConfig, cameras: Mapping[str, CameraConfig]) -> l
     """The channels the config enables (MQTT connects in the background at once)."""
     notifiers: list[Notifier] = []
     if cfg.mqtt.enabled:
-        names = {key: camera_display_name(key, cameras) for key, c in cameras.items() if c.enabled}
+        names = DisplayNames(cameras, enabled_only=True)
         notifiers.append(MqttNotifier(cfg.mqtt, names, base_url=cfg.base_url))
     notifiers += [WebhookNotifier(hook, name=f"webhook-{i}") for i, hook in enumerate(cfg.webhooks)]
     if cfg.ntfy is not None:

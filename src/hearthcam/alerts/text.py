@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 from urllib.parse import quote
@@ -79,6 +79,30 @@ def camera_display_name(camera: str, cameras: Mapping[str, CameraConfig]) -> str
     return display_name(camera)
 
 
+class DisplayNames(Mapping[str, str]):
+    """Camera key -> display name, read from a camera mapping at each lookup, so cameras an
+    owner adds or renames while running are named right at once."""
+
+    def __init__(self, cameras: Mapping[str, CameraConfig], enabled_only: bool = False) -> None:
+        self._cameras = cameras
+        self._enabled_only = enabled_only
+
+    def _keys(self) -> list[str]:
+        return [k for k, c in list(self._cameras.items()) if c.enabled or not self._enabled_only]
+
+    def __getitem__(self, camera: str) -> str:
+        config = self._cameras.get(camera)
+        if config is None or (self._enabled_only and not config.enabled):
+            raise KeyError(camera)
+        return camera_display_name(camera, self._cameras)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+
 def clock_time(wall: float, tz: dt.tzinfo | None = None) -> str:
     """HH:MM of a Unix time in ``tz`` (the machine's local zone when None)."""
     return dt.datetime.fromtimestamp(wall, tz).strftime("%H:%M")
@@ -112,8 +136,7 @@ class AlertFormatter:
         cls, cfg: AlertsConfig, cameras: Mapping[str, CameraConfig], tz: dt.tzinfo | None = None
     ) -> AlertFormatter:
         """A formatter for the configured cameras; ``tz`` None means the machine's zone."""
-        names = {key: camera_display_name(key, cameras) for key in cameras}
-        return cls(cfg.base_url, names, tz)
+        return cls(cfg.base_url, DisplayNames(cameras), tz)
 
     def camera_name(self, camera: str) -> str:
         """Display name of a camera, also for one missing from the config."""

@@ -223,6 +223,12 @@ class AccountTx:
         else:
             row.household_id = household_id
 
+    def unassign_camera(self, camera: str) -> None:
+        """Makes ``camera`` nobody's (it was removed)."""
+        row = self._s.get(_CameraHouseholdRow, camera)
+        if row is not None:
+            self._s.delete(row)
+
     def household_cameras(self, household_id: int) -> list[str]:
         """The cameras a household owns, by name."""
         query = (

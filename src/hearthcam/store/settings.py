@@ -77,6 +77,13 @@ class SettingsStore:
                 session.add(row)
             row.value, row.updated = value, now
 
+    def delete(self, key: str) -> None:
+        """Removes the value stored under ``key`` (nothing if there is none)."""
+        with self._store.write_session() as session:
+            row = session.get(_SettingRow, key)
+            if row is not None:
+                session.delete(row)
+
     def household(self, household_id: int, config: Config) -> HouseholdSettings:
         """A household's settings; what it never saved comes from the config."""
         stored = self.get(_household_key(household_id))

@@ -346,3 +346,47 @@ class GeometryIO(_In):
 
     mask: list[PolygonIO] = Field(default_factory=list, max_length=64)
     zones: list[ZoneIO] = Field(default_factory=list, max_length=64)
+
+
+StreamUrl = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+
+
+class CameraSourceIn(_In):
+    """A camera as the owner enters it: a name and its streams (tested before it is saved)."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+    detect_url: StreamUrl = Field(
+        description="the stream analysed (and recorded, when no main stream is given); a "
+        "password shown as *** keeps the stored one"
+    )
+    record_url: StreamUrl | None = Field(None, description="the main stream, recorded by copy")
+    enabled: bool = True
+
+
+class CameraSourceOut(BaseModel):
+    """A camera's name and streams as the owner's form shows them (passwords as ***)."""
+
+    camera: str
+    name: str
+    detect_url: str
+    record_url: str | None
+    enabled: bool
+    from_config: bool = Field(description="set in the config file: can be edited, not removed")
+
+
+class StreamTestIn(_In):
+    """A stream URL to try; ``camera`` lets a URL whose password shows as *** use the stored one."""
+
+    url: StreamUrl
+    camera: Annotated[str, StringConstraints(pattern=CAMERA_NAME_PATTERN)] | None = None
+
+
+class StreamTestOut(BaseModel):
+    """What a stream test found: a decoded frame's size, or why there was none."""
+
+    ok: bool
+    codec: str | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    error: str | None = None

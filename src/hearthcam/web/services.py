@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearthcam.accounts import Accounts
-from hearthcam.config import Config
+from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.runner import EventListener
+from hearthcam.pipeline.source import StreamInfo, probe
+from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
@@ -46,13 +48,30 @@ class WebServices:
     push_key: str | None = None
     # Told when an owner saved a camera's masks and zones, so its pipeline takes them at once.
     on_geometry: Callable[[str, CameraGeometry], None] = field(default=lambda _c, _g: None)
+    # Told when an owner added, changed (its config) or removed (None) a camera, so the runtime
+    # starts, restarts or stops just that one.
+    on_camera: Callable[[str, CameraConfig | None], None] = field(default=lambda _c, _g: None)
+    # Opens a stream URL and decodes a frame (raises SourceError); the form's "Test" button.
+    probe_stream: Callable[[str], StreamInfo] | None = None
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
+    camera_entries: CameraStore = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
         object.__setattr__(self, "settings", SettingsStore(self.store))
         object.__setattr__(self, "push", PushStore(self.store))
+        object.__setattr__(self, "camera_entries", CameraStore(self.settings))
+
+    def cameras(self) -> dict[str, CameraConfig]:
+        """Every camera: the config's with what owners changed in the app, and the app's own."""
+        return merged_cameras(self.config, self.camera_entries.entries())
+
+    def probe(self, url: str) -> StreamInfo:
+        """Opens ``url`` and decodes one frame, in bounded time (SourceError if it cannot)."""
+        if self.probe_stream is not None:
+            return self.probe_stream(url)
+        return probe(url, self.config.source)
 
     @property
     def data_dir(self) -> Path:

@@ -51,7 +51,7 @@ def setup(body: SetupIn, request: Request, response: Response, services: Service
     """Creates the first owner and their household (with every configured camera); logs in."""
     now = services.clock()
     services.accounts.setup(
-        body.username, body.password, body.household, list(services.config.cameras), now
+        body.username, body.password, body.household, list(services.cameras()), now
     )
     result = services.accounts.authenticate(
         body.username,

@@ -20,7 +20,7 @@ PRIVATE = {"Cache-Control": "no-store"}
 
 def display_name(services: WebServices, camera: str) -> str:
     """The camera's configured display name (its key when none is set or it left the config)."""
-    config = services.config.cameras.get(camera)
+    config = services.cameras().get(camera)
     return (config.name if config is not None else None) or camera
 
 
@@ -42,11 +42,12 @@ def latest_jpeg(view: LiveView) -> bytes | None:
 @router.get("", response_model=list[CameraOut], responses=errors(401, 403))
 def list_cameras(member: Member, services: Services) -> list[CameraOut]:
     """The configured cameras the caller's household owns."""
-    names = sorted(c for c in member.cameras if c in services.config.cameras)
+    known = services.cameras()
+    names = sorted(c for c in member.cameras if c in known)
     return [
         CameraOut(
             name=name,
-            display_name=display_name(services, name),
+            display_name=known[name].name or name,
             mse_url=f"/api/live/{name}/mse",
             mjpeg_url=f"/api/live/{name}/mjpeg",
             snapshot_url=f"/api/cameras/{name}/snapshot",
@@ -86,7 +87,7 @@ def current_geometry(services: WebServices, camera: str) -> CameraGeometry:
     drawn = camera_geometry(services.settings, camera)
     if drawn is not None:
         return drawn
-    config = services.config.cameras.get(camera)
+    config = services.cameras().get(camera)
     return CameraGeometry.of(config) if config is not None else CameraGeometry([], {})
 
 

@@ -1,10 +1,11 @@
-// Owner settings: home/away mode (saved at once), what alerts in each mode, retention per
-// verdict, household members.
+// Owner settings: home/away mode (saved at once), what alerts in each mode, cameras, zones and
+// masks, retention per verdict, household members.
 
 import { ApiError, api, capitalize } from "../api.js";
 import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
 import { strength } from "../strength.js";
 import { toast } from "../toast.js";
+import { wireCameras } from "../cameras.js";
 import { wireGeometry } from "../geometry.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
@@ -273,6 +274,7 @@ export async function init() {
   }
   wireMode();
   wireAlerts();
+  wireCameras();
   wireGeometry();
   wireRetention();
   wireMembers();

@@ -1,0 +1,166 @@
+"""Adding, editing and removing cameras from the app (owner), each stream tested first.
+
+A camera added here gets a key made by the server (``store.cameras``) and belongs to the
+owner's household at once; the runtime starts it without a restart (``WebServices.on_camera``).
+A stream is tested by opening it and decoding a frame, in the server's bounded connect time;
+nothing is saved unless every enabled stream gives a frame. Stream passwords never reach the
+browser (``web.camera_urls``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
+
+from hearthcam.config import CameraConfig
+from hearthcam.errors import SourceError
+from hearthcam.store.cameras import CameraEntry, new_camera_key
+from hearthcam.web.camera_urls import hidden, url_problem, with_stored_password
+from hearthcam.web.deps import Owner, Services, VisibleCamera, csrf_protect
+from hearthcam.web.routes.common import errors
+from hearthcam.web.schemas import (
+    CameraOut,
+    CameraSourceIn,
+    CameraSourceOut,
+    StreamTestIn,
+    StreamTestOut,
+)
+from hearthcam.web.services import WebServices
+
+router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(csrf_protect)])
+
+
+def _urls(camera: CameraConfig) -> tuple[str | None, str]:
+    record = next((i.path for i in camera.inputs if "record" in i.roles), None)
+    detect = next(i.path for i in camera.inputs if "detect" in i.roles)
+    return (None if record == detect else record), detect
+
+
+def _source_out(services: WebServices, key: str, camera: CameraConfig) -> CameraSourceOut:
+    record, detect = _urls(camera)
+    return CameraSourceOut(
+        camera=key,
+        name=camera.name or key,
+        detect_url=hidden(detect),
+        record_url=None if record is None else hidden(record),
+        enabled=camera.enabled,
+        from_config=key in services.config.cameras,
+    )
+
+
+def _test(services: WebServices, url: str) -> StreamTestOut:
+    """Opens the stream (its URL already allowed) and reports what came out."""
+    try:
+        info = services.probe(url)
+    except SourceError as error:
+        return StreamTestOut(ok=False, error=str(error))
+    return StreamTestOut(
+        ok=True, codec=info.codec, width=info.width, height=info.height, fps=info.fps
+    )
+
+
+def _checked_entry(
+    services: WebServices, body: CameraSourceIn, current: CameraConfig | None
+) -> CameraEntry:
+    """The entry to store, with hidden passwords restored; 422 naming the field whose stream
+    does not work (an enabled camera's streams are all tested) or may not be used."""
+    old_record, old_detect = _urls(current) if current is not None else (None, None)
+    detect = with_stored_password(body.detect_url, old_detect)
+    record = None if body.record_url in (None, "") else body.record_url
+    if record is not None:
+        record = with_stored_password(record, old_record)
+    for field, url in (("detect_url", detect), ("record_url", record)):
+        if url is None:
+            continue
+        # A URL the camera already has stays allowed (the config may name a file or device).
+        problem = None if url in (old_record, old_detect) else url_problem(url)
+        if problem is None and body.enabled:
+            problem = _test(services, url).error
+        if problem is not None:
+            raise HTTPException(422, f"{field}: {problem}")
+    return CameraEntry(body.name, record, detect, body.enabled)
+
+
+def _saved(services: WebServices, key: str, entry: CameraEntry) -> CameraConfig:
+    camera = entry.applied(services.config.cameras.get(key))
+    services.camera_entries.save(key, entry, services.clock())
+    services.on_camera(key, camera)
+    return camera
+
+
+@router.post("/test", response_model=StreamTestOut, responses=errors(401, 403, 422))
+def test_stream(body: StreamTestIn, owner: Owner, services: Services) -> StreamTestOut:
+    """Opens a stream and decodes one frame (nothing is saved)."""
+    stored = None
+    if body.camera is not None and body.camera in owner.cameras:
+        camera = services.cameras().get(body.camera)
+        if camera is not None:
+            stored = next((i.path for i in camera.inputs if hidden(i.path) == body.url), None)
+    url = with_stored_password(body.url, stored)
+    problem = None if url == stored else url_problem(url)
+    if problem is not None:
+        return StreamTestOut(ok=False, error=problem)
+    return _test(services, url)
+
+
+@router.post(
+    "",
+    response_model=CameraOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 403, 422),
+)
+def add_camera(body: CameraSourceIn, owner: Owner, services: Services) -> CameraOut:
+    """Adds a camera to the household once its streams work; it starts recording at once."""
+    entry = _checked_entry(services, body, None)
+    key = new_camera_key()
+    services.accounts.assign_camera(key, owner.household_id)
+    _saved(services, key, entry)
+    return CameraOut(
+        name=key,
+        display_name=entry.name,
+        mse_url=f"/api/live/{key}/mse",
+        mjpeg_url=f"/api/live/{key}/mjpeg",
+        snapshot_url=f"/api/cameras/{key}/snapshot",
+    )
+
+
+@router.get(
+    "/{camera}/source", response_model=CameraSourceOut, responses=errors(401, 403, 404, 422)
+)
+def get_source(camera: VisibleCamera, owner: Owner, services: Services) -> CameraSourceOut:
+    """The camera's name and streams for the edit form (owner; passwords hidden)."""
+    config = services.cameras().get(camera)
+    if config is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return _source_out(services, camera, config)
+
+
+@router.put(
+    "/{camera}/source", response_model=CameraSourceOut, responses=errors(401, 403, 404, 422)
+)
+def put_source(
+    body: CameraSourceIn, camera: VisibleCamera, owner: Owner, services: Services
+) -> CameraSourceOut:
+    """Changes the camera's name, streams or on/off switch once its streams work; the camera
+    restarts with them (its open event ends)."""
+    current = services.cameras().get(camera)
+    if current is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    entry = _checked_entry(services, body, current)
+    return _source_out(services, camera, _saved(services, camera, entry))
+
+
+@router.delete(
+    "/{camera}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def remove_camera(camera: VisibleCamera, owner: Owner, services: Services) -> Response:
+    """Removes a camera added in the app: it stops; its events stay until deleted or expired.
+    A camera from the config file can only be switched off here."""
+    if camera in services.config.cameras:
+        raise HTTPException(status.HTTP_409_CONFLICT, "set in the config file: switch it off")
+    services.camera_entries.remove(camera, services.clock())
+    services.on_camera(camera, None)
+    services.accounts.unassign_camera(camera)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
