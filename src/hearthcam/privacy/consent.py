@@ -1,0 +1,214 @@
+"""Sharing one clip as feedback with the owner's informed consent, and withdrawing it.
+
+``Sharing.receipt`` says, before anything happens, what sharing means: the purpose, who may see
+the clip (annotators, after redaction), what they will see, how long it is kept and that it can
+be withdrawn. The owner's browser sends back the receipt's digest with the consent, so what is
+stored is exactly what was shown. ``share`` then makes a private copy of the clip (nobody but
+the owner can see it until the machine checks in ``review`` published a redacted copy).
+
+``withdraw`` is one call and cascades: every party that holds something of the share
+(annotations, leases, datasets, models: ``WithdrawalListener``) is told first, then the share's
+files and row go. ``expire`` does the same for shares past their consented keeping time.
+Nothing of a withdrawn share remains but the view log's entries, which say who saw it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from hearthcam.errors import HearthcamError
+from hearthcam.privacy.lifecycle import ShareStatus
+from hearthcam.store.shares import ShareRecord, ShareStore, receipt_digest
+from hearthcam.types import Event
+
+log = logging.getLogger(__name__)
+
+RECEIPT_VERSION = 1
+DEFAULT_KEEP_DAYS = 30
+SHARES_DIR = "shares"
+DISPOSED_COUNTER = "disposed"
+# Statuses in which a share holds media (the private copy, maybe a redacted one).
+LIVE = frozenset({ShareStatus.CONSENTED, ShareStatus.CHECKING, ShareStatus.PUBLISHED})
+
+
+class SharingError(HearthcamError):
+    """A share that cannot be made (no clip, already shared, a changed receipt)."""
+
+
+class WithdrawalListener(Protocol):
+    """Holds something made from shared clips (annotations, leases, datasets, models)."""
+
+    def on_withdrawn(self, share_id: str) -> list[str]:
+        """Deletes or retires what it holds of the share; returns what it did, in words."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """What a withdrawal removed."""
+
+    share_id: str
+    files: int
+    actions: list[str] = field(default_factory=list)
+
+
+def share_dir(data_dir: Path, share_id: str) -> Path:
+    """Where a share's files live: its private copy and its redacted copy."""
+    return data_dir / SHARES_DIR / share_id
+
+
+def copy_path(data_dir: Path, share_id: str) -> Path:
+    """The private copy of the shared clip (never served to anyone but its owner)."""
+    return share_dir(data_dir, share_id) / "clip.mp4"
+
+
+def redacted_path(data_dir: Path, share_id: str) -> Path:
+    """The redacted copy annotators may be offered once it passed the checks."""
+    return share_dir(data_dir, share_id) / "redacted.mp4"
+
+
+def _iso(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")
+
+
+def build_receipt(event: Event, camera_name: str, keep_days: int, now: float) -> dict[str, Any]:
+    """The consent receipt for sharing ``event``'s clip, as shown to and stored for the owner."""
+    return {
+        "version": RECEIPT_VERSION,
+        "clip": {"camera": camera_name, "start": _iso(event.wall_start), "event": event.id},
+        "purpose": (
+            "Teaching hearthcam's model to tell a real threat from a person who belongs, a pet, "
+            "a vehicle or a false alarm (light, shadow, rain, insects)."
+        ),
+        "who_may_see": (
+            "Annotators of this installation, each signed in with two-factor, on short leases, "
+            "one at a time. Never the original clip, and nobody before the checks passed."
+        ),
+        "what_they_see": (
+            "This clip with every face and every person's whole body blurred, and the boxes "
+            "hearthcam drew. Not your household, the camera's name or the date: only the time "
+            "of day (night, morning, afternoon or evening). Their view carries their own "
+            "watermark, and they cannot download it."
+        ),
+        "checks": (
+            "Before anyone sees a frame, the clip is scanned for intimate content. If any is "
+            "suspected, the copy is destroyed and nobody is ever offered it; you are told. If "
+            "any check fails, the clip stays with you only."
+        ),
+        "kept_days": keep_days,
+        # A date, not a time: the receipt the owner read stays the same while they read it.
+        "kept_until": dt.datetime.fromtimestamp(now + keep_days * 86400, dt.UTC).date().isoformat(),
+        "withdraw": (
+            "You can withdraw at any time under My shared clips, in one click: the copy, its "
+            "redacted versions, annotations and dataset entries are deleted, and models trained "
+            "with it are retired or retrained without it."
+        ),
+        "views": "Every view by anyone but you is written to a log you can read and verify.",
+    }
+
+
+class Sharing:
+    """Consent, private copies and withdrawal over the shares table and the data directory."""
+
+    def __init__(
+        self,
+        shares: ShareStore,
+        data_dir: Path,
+        keep_days: int = DEFAULT_KEEP_DAYS,
+        listeners: Sequence[WithdrawalListener] = (),
+    ) -> None:
+        self.shares = shares
+        self.data_dir = data_dir
+        self.keep_days = keep_days
+        self.listeners = list(listeners)
+
+    def receipt(self, event: Event, camera_name: str, now: float) -> dict[str, Any]:
+        """The receipt the owner is shown before they agree."""
+        return build_receipt(event, camera_name, self.keep_days, now)
+
+    def share(
+        self,
+        event: Event,
+        household_id: int,
+        owner_id: int,
+        camera_name: str,
+        agreed_sha256: str,
+        now: float,
+    ) -> ShareRecord:
+        """Makes a private copy of the event's clip under the receipt the owner agreed to.
+
+        ``agreed_sha256`` is the digest of the receipt the owner was shown; it must match the
+        receipt now (the wording, keeping time or clip did not change in between)."""
+        receipt = self.receipt(event, camera_name, now)
+        if agreed_sha256 != receipt_digest(receipt):
+            raise SharingError("the receipt changed since it was shown: read it again")
+        if event.clip is None or not event.clip.is_file():
+            raise SharingError("this event has no clip to share")
+        if any(ShareStatus(s.status) in LIVE for s in self.shares.of_event(event.id)):
+            raise SharingError("this clip is already shared")
+        share_id = secrets.token_hex(16)
+        target = copy_path(self.data_dir, share_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        try:
+            shutil.copyfile(event.clip, part)
+            part.replace(target)
+        except OSError as error:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            raise SharingError(f"the clip could not be copied: {error}") from error
+        record = ShareRecord(
+            share_id, event.id, household_id, owner_id, event.camera,
+            ShareStatus.CONSENTED.value, "", now, now + self.keep_days * 86400, now,
+            receipt, receipt_digest(receipt), {},
+        )  # fmt: skip
+        self.shares.add(record)
+        log.info("event %s shared as %s", event.id, share_id)
+        return record
+
+    def withdraw(self, share_id: str) -> Withdrawal | None:
+        """Ends a share: listeners first, then files, then the row; None if there was none.
+
+        A listener that fails stops the withdrawal before the row goes, so it can be retried
+        and nothing claims "withdrawn" while a copy remains."""
+        record = self.shares.get(share_id)
+        if record is None:
+            return None
+        actions: list[str] = []
+        for listener in self.listeners:
+            actions += listener.on_withdrawn(share_id)
+        files = self.delete_media(share_id)
+        self.shares.remove(share_id)
+        log.info("share %s withdrawn: %d files, %s", share_id, files, actions or "nothing else")
+        return Withdrawal(share_id, files, actions)
+
+    def withdraw_event(self, event_id: str) -> list[Withdrawal]:
+        """Withdraws every share of an event (its owner deleted it)."""
+        done = [self.withdraw(s.id) for s in self.shares.of_event(event_id)]
+        return [w for w in done if w is not None]
+
+    def expire(self, now: float) -> list[Withdrawal]:
+        """Ends every share past its consented keeping time, as a withdrawal does."""
+        done = [self.withdraw(s.id) for s in self.shares.expired(now)]
+        return [w for w in done if w is not None]
+
+    def delete_redacted(self, share_id: str) -> None:
+        """Deletes a share's redacted copy (and a partial one), keeping the private copy."""
+        target = redacted_path(self.data_dir, share_id)
+        for path in (target, target.with_name(target.name + ".part")):
+            path.unlink(missing_ok=True)
+
+    def delete_media(self, share_id: str) -> int:
+        """Deletes a share's files (copy, redacted copy, leftovers); returns how many."""
+        folder = share_dir(self.data_dir, share_id)
+        if not folder.is_dir():
+            return 0
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        shutil.rmtree(folder)
+        return len(files)

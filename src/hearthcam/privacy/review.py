@@ -1,0 +1,166 @@
+"""The machine checks of every shared clip, before any human sees a frame: fail-closed.
+
+``ShareChecks.run_once`` takes each consented share, runs ``vision.prepare.ClipPreparer`` over
+its private copy and moves the share on (``privacy.lifecycle``):
+- intimate content suspected: the copy is destroyed at once and the share is *disposed* (the
+  owner reads that it was not shared and why; only a count is kept);
+- a redacted copy that passed the second face check: *published* to the review queue;
+- anything else (an error, a timeout, a model that cannot load, a refused check, a crash of
+  this code): *owner only*, with the reason, and no redacted file left.
+
+A share withdrawn while it was being checked loses the race on purpose: every move is a
+compare-and-set on its status, and whatever the check made is deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
+from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
+from hearthcam.store.shares import ShareRecord
+from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
+
+log = logging.getLogger(__name__)
+
+# What the owner reads; never the scores or the frames.
+DISPOSED_REASON = (
+    "Not shared: the automatic check found what may be intimate content. The copy was "
+    "destroyed before anyone saw it."
+)
+REPORTED_REASON = (
+    "Not shared any more: an annotator reported that this clip should not be in the queue. "
+    "The copies were destroyed."
+)
+FAILED_REASON = "Failed — owner only: {why}. Nobody but you can see this clip."
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """One share's result of a pass."""
+
+    share_id: str
+    status: ShareStatus
+    reason: str
+
+
+def _facts(prepared: PreparedClip) -> dict[str, Any]:
+    """Counts the owner may see (no scores that would say what was in the clip)."""
+    facts: dict[str, Any] = {}
+    if prepared.scan is not None:
+        facts["frames_scanned"] = prepared.scan.frames_scanned
+    if prepared.redaction is not None:
+        result = prepared.redaction
+        facts.update(
+            frames=result.frames,
+            faces_blurred=result.faces_found,
+            people_blurred=result.people_found,
+            faces_left=result.check.faces,
+        )
+    return facts
+
+
+def _why(prepared: PreparedClip) -> str:
+    if prepared.failed_step is Step.CHECK:
+        return "faces could still be seen after blurring"
+    step = prepared.failed_step.value if prepared.failed_step else "check"
+    return f"the {step} step did not finish: {prepared.failure or 'no reason given'}"
+
+
+class ShareChecks:
+    """Runs the machine checks over consented shares, one at a time."""
+
+    def __init__(
+        self,
+        sharing: Sharing,
+        preparer: Callable[[], ClipPreparer],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``preparer`` builds the preparer (loads the models) on first use; if it raises,
+        every share of that pass stays owner only and the next pass tries again."""
+        self._sharing = sharing
+        self._make_preparer = preparer
+        self._preparer: ClipPreparer | None = None
+        self._clock = clock
+        self._wake = threading.Event()
+
+    def resume(self) -> int:
+        """Puts shares whose check died with the process back in the queue; returns how many."""
+        shares = self._sharing.shares
+        stuck = shares.with_status(ShareStatus.CHECKING.value, limit=10_000)
+        for share in stuck:
+            after = transition(ShareStatus.CHECKING, ShareEvent.RETRY)
+            shares.set_status(share.id, ShareStatus.CHECKING.value, after.value, self._clock())
+            self._sharing.delete_redacted(share.id)
+        return len(stuck)
+
+    def run_once(self) -> list[CheckOutcome]:
+        """Checks every share waiting now; returns what became of each."""
+        waiting = self._sharing.shares.with_status(ShareStatus.CONSENTED.value)
+        return [o for o in (self._check(s) for s in waiting) if o is not None]
+
+    def _check(self, share: ShareRecord) -> CheckOutcome | None:
+        shares, now = self._sharing.shares, self._clock()
+        checking = transition(ShareStatus.CONSENTED, ShareEvent.START_CHECKS)
+        if not shares.set_status(share.id, ShareStatus.CONSENTED.value, checking.value, now):
+            return None  # withdrawn, or taken by another pass
+        try:
+            prepared = self._prepare(share)
+        except Exception as error:  # fail closed, whatever broke
+            log.exception("checks of share %s crashed; it stays with its owner", share.id)
+            prepared = PreparedClip(ShareState.OWNER_ONLY, failure=f"it crashed ({error})")
+        return self._settle(share, prepared)
+
+    def _prepare(self, share: ShareRecord) -> PreparedClip:
+        data_dir = self._sharing.data_dir
+        source, target = copy_path(data_dir, share.id), redacted_path(data_dir, share.id)
+        if self._preparer is None:
+            try:
+                self._preparer = self._make_preparer()
+            except Exception as error:
+                log.warning("the check models could not be loaded: %s", error)
+                return PreparedClip.failed(Step.LOAD, error)
+        return self._preparer.prepare(source, target)
+
+    def _settle(self, share: ShareRecord, prepared: PreparedClip) -> CheckOutcome | None:
+        shares, now = self._sharing.shares, self._clock()
+        if prepared.state is ShareState.DISPOSED:
+            # Destroyed before the status says so: a crash in between leaves no copy behind.
+            self._sharing.delete_media(share.id)
+            event, reason = ShareEvent.SCAN_POSITIVE, DISPOSED_REASON
+        elif prepared.state is ShareState.PUBLISHABLE:
+            event, reason = ShareEvent.CHECKS_PASSED, ""
+        else:
+            self._sharing.delete_redacted(share.id)
+            event, reason = ShareEvent.CHECKS_FAILED, FAILED_REASON.format(why=_why(prepared))
+        status = transition(ShareStatus.CHECKING, event)
+        moved = shares.set_status(
+            share.id, ShareStatus.CHECKING.value, status.value, now, reason, _facts(prepared)
+        )
+        if not moved:  # withdrawn meanwhile: nothing this pass made may stay
+            self._sharing.delete_media(share.id)
+            return None
+        if status is ShareStatus.DISPOSED:
+            shares.bump(DISPOSED_COUNTER)
+        log.info("share %s: %s", share.id, status.value)
+        return CheckOutcome(share.id, status, reason)
+
+    def notify(self) -> None:
+        """Wakes ``run_forever`` (a share was just made, or it is to stop)."""
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event, interval: float = 30.0) -> None:
+        """Checks waiting shares until ``stop``; wakes on ``notify`` or every ``interval``."""
+        self.resume()
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a database hiccup: the shares stay consented, tried again
+                log.exception("share checks failed; trying again later")
+            self._wake.wait(interval)
+            self._wake.clear()

@@ -1,0 +1,186 @@
+"""Shared clips' rows: who shared which event, under which receipt, and where the share stands.
+
+A row exists from the owner's consent until the share ends by withdrawal or expiry (then the
+row goes with the media). Disposed and owner-only shares keep their row, without media, so the
+owner can read why; the only other trace of a disposal is a counter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Float, Integer, String, Text, delete, func, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hearthcam.store.db import Base, Store
+
+
+class _ShareRow(Base):
+    __tablename__ = "shares"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(32), index=True)
+    household_id: Mapped[int] = mapped_column(Integer, index=True)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    camera: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[float] = mapped_column(Float)
+    expires: Mapped[float] = mapped_column(Float, index=True)
+    updated: Mapped[float] = mapped_column(Float)
+    receipt: Mapped[Any] = mapped_column(JSON)
+    receipt_sha256: Mapped[str] = mapped_column(String(64))
+    facts: Mapped[Any] = mapped_column(JSON, default=dict)  # counts the checks found
+
+
+class _CounterRow(Base):
+    __tablename__ = "share_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRecord:
+    """One share as stored."""
+
+    id: str
+    event_id: str
+    household_id: int
+    owner_id: int
+    camera: str
+    status: str
+    reason: str
+    created: float
+    expires: float
+    updated: float
+    receipt: dict[str, Any]
+    receipt_sha256: str
+    facts: dict[str, Any]
+
+
+def _record(row: _ShareRow) -> ShareRecord:
+    return ShareRecord(
+        row.id, row.event_id, row.household_id, row.owner_id, row.camera, row.status,
+        row.reason, row.created, row.expires, row.updated, dict(row.receipt or {}),
+        row.receipt_sha256, dict(row.facts or {}),
+    )  # fmt: skip
+
+
+def receipt_digest(receipt: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the receipt's canonical JSON: what the owner agreed to, fixed."""
+    canonical = json.dumps(receipt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ShareStore:
+    """The shares and share_counters tables over one Store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        with store.write_session() as session:  # see SettingsStore: not registered by db.py
+            for table in (_ShareRow.__table__, _CounterRow.__table__):
+                table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+
+    def add(self, share: ShareRecord) -> None:
+        """Stores a new share."""
+        with self._store.write_session() as session:
+            session.add(
+                _ShareRow(
+                    id=share.id, event_id=share.event_id, household_id=share.household_id,
+                    owner_id=share.owner_id, camera=share.camera, status=share.status,
+                    reason=share.reason, created=share.created, expires=share.expires,
+                    updated=share.updated, receipt=share.receipt,
+                    receipt_sha256=share.receipt_sha256, facts=share.facts,
+                )
+            )  # fmt: skip
+
+    def get(self, share_id: str) -> ShareRecord | None:
+        """One share by id."""
+        with self._store.read_session() as session:
+            row = session.get(_ShareRow, share_id)
+            return None if row is None else _record(row)
+
+    def set_status(
+        self,
+        share_id: str,
+        expected: str,
+        status: str,
+        now: float,
+        reason: str = "",
+        facts: dict[str, Any] | None = None,
+    ) -> bool:
+        """Moves a share from ``expected`` to ``status``; False if it was not in ``expected``
+        any more (withdrawn meanwhile, or another worker took it): compare-and-set."""
+        values: dict[str, Any] = {"status": status, "updated": now, "reason": reason}
+        if facts is not None:
+            values["facts"] = facts
+        query = (
+            update(_ShareRow)
+            .where(_ShareRow.id == share_id, _ShareRow.status == expected)
+            .values(**values)
+        )
+        with self._store.write_session() as session:
+            return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
+
+    def remove(self, share_id: str) -> bool:
+        """Deletes a share's row; True if there was one."""
+        with self._store.write_session() as session:
+            result = session.execute(delete(_ShareRow).where(_ShareRow.id == share_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def of_household(self, household_id: int) -> list[ShareRecord]:
+        """A household's shares, newest first."""
+        query = (
+            select(_ShareRow)
+            .where(_ShareRow.household_id == household_id)
+            .order_by(_ShareRow.created.desc())
+        )
+        with self._store.read_session() as session:
+            return [_record(r) for r in session.scalars(query)]
+
+    def of_event(self, event_id: str) -> list[ShareRecord]:
+        """Every share of one event."""
+        with self._store.read_session() as session:
+            query = select(_ShareRow).where(_ShareRow.event_id == event_id)
+            return [_record(r) for r in session.scalars(query)]
+
+    def with_status(self, status: str, limit: int = 100) -> list[ShareRecord]:
+        """Shares in one state, oldest first."""
+        query = (
+            select(_ShareRow)
+            .where(_ShareRow.status == status)
+            .order_by(_ShareRow.created)
+            .limit(limit)
+        )
+        with self._store.read_session() as session:
+            return [_record(r) for r in session.scalars(query)]
+
+    def expired(self, now: float) -> list[ShareRecord]:
+        """Shares whose consented keeping time is over."""
+        with self._store.read_session() as session:
+            query = select(_ShareRow).where(_ShareRow.expires <= now)
+            return [_record(r) for r in session.scalars(query)]
+
+    def count(self) -> int:
+        """How many share rows exist."""
+        with self._store.read_session() as session:
+            return int(session.scalar(select(func.count()).select_from(_ShareRow)) or 0)
+
+    def bump(self, counter: str) -> None:
+        """Adds one to a named counter (disposals are kept only as a count)."""
+        with self._store.write_session() as session:
+            row = session.get(_CounterRow, counter)
+            if row is None:
+                session.add(_CounterRow(name=counter, count=1))
+            else:
+                row.count += 1
+
+    def counter(self, counter: str) -> int:
+        """A named counter's value."""
+        with self._store.read_session() as session:
+            row = session.get(_CounterRow, counter)
+            return 0 if row is None else row.count
