@@ -1,17 +1,19 @@
 """Event media: the clip window, the clip cut from recorded segments, and the snapshot JPEG.
 
 Pure media functions (PyAV and OpenCV, no subprocesses, no re-encoding). Clips are remuxed by
-stream copy from the recorder's segments into one browser-playable MP4 (``moov`` first); both
-clips and snapshots are written to a temp file in the target directory and renamed into place, so
-a reader never sees half a file.
+stream copy from the recorder's segments into one browser-playable MP4 (``moov`` first). All
+media bytes go through a ``MediaIO`` (sealed or plain; a writer is renamed into place when
+finished, so a reader never sees half a file). A sealed writer cannot seek and FFmpeg's
+``faststart`` needs to reopen its output by name, so a clip is muxed in memory and its ``moov``
+moved to the front here (``faststart``) before it is written.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import math
-import os
-import uuid
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,6 +27,7 @@ from av.video.stream import VideoStream
 
 from hearthcam.errors import StoreError
 from hearthcam.labels import COCO_LABELS
+from hearthcam.store.media_io import MediaIO, PlainMedia, write_bytes
 from hearthcam.types import BGRImage, Detections, Segment
 
 log = logging.getLogger(__name__)
@@ -63,17 +66,58 @@ def clip_window(
     return start, min(end, start + max_clip)
 
 
-def _atomic_target(out_path: Path) -> Path:
-    """Returns a hidden temp path beside ``out_path`` (same filesystem, so the rename is atomic)."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    return out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+_BOX = struct.Struct(">I4s")
+# Boxes on the way from moov to the chunk offset tables that faststart must shift.
+_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
 
 
-def _commit(temp: Path, out_path: Path) -> None:
-    """Flushes the temp file to disk and renames it over ``out_path``."""
-    with temp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temp, out_path)
+def _boxes(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of the boxes in ``data[start:end]``."""
+    found, at = [], start
+    while at + 8 <= end:
+        size, kind = _BOX.unpack_from(data, at)
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, at + 8)
+            header = 16
+        elif size == 0:
+            size = end - at
+        if size < header or at + size > end:
+            raise ClipError(f"malformed MP4 box {kind!r} at {at}")
+        found.append((kind, at, size))
+        at += size
+    return found
+
+
+def _shift_offsets(moov: bytearray, start: int, end: int, shift: int) -> None:
+    """Adds ``shift`` to every chunk offset (stco/co64) inside ``moov[start:end]``."""
+    for kind, at, size in _boxes(moov, start, end):
+        if kind in _CONTAINERS:
+            _shift_offsets(moov, at + 8, at + size, shift)
+        elif kind in (b"stco", b"co64"):
+            (count,) = struct.unpack_from(">I", moov, at + 12)
+            wide = kind == b"co64"
+            fmt, width = (">Q", 8) if wide else (">I", 4)
+            for i in range(count):
+                where = at + 16 + i * width
+                (offset,) = struct.unpack_from(fmt, moov, where)
+                if not wide and offset + shift >= 2**32:
+                    raise ClipError("clip too large for 32-bit chunk offsets")
+                struct.pack_into(fmt, moov, where, offset + shift)
+
+
+def faststart(data: bytes) -> bytes:
+    """Moves an MP4's ``moov`` before its ``mdat`` (what ``movflags=+faststart`` does by file)."""
+    top = _boxes(data, 0, len(data))
+    kinds = [kind for kind, _at, _size in top]
+    if b"moov" not in kinds or b"mdat" not in kinds or kinds.index(b"moov") < kinds.index(b"mdat"):
+        return data
+    _kind, moov_at, moov_size = top[kinds.index(b"moov")]
+    moov = bytearray(data[moov_at : moov_at + moov_size])
+    _shift_offsets(moov, 8, len(moov), moov_size)  # everything from mdat on moves by that much
+    first_mdat = top[kinds.index(b"mdat")][1]
+    rest = [data[at : at + size] for kind, at, size in top if at >= first_mdat and kind != b"moov"]
+    return b"".join([data[:first_mdat], bytes(moov), *rest])
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,25 +241,31 @@ def _dts(packet: Packet[VideoStream]) -> int:
     return packet.dts if packet.dts is not None else _pts(packet)
 
 
-def _remux(segments: list[Segment], start: float, end: float, temp: Path) -> int:
-    """Writes the clip to ``temp``; returns the number of packets written."""
-    with av.open(str(temp), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+def _remux(segments: list[Segment], start: float, end: float, media: MediaIO) -> bytes:
+    """The clip as MP4 bytes (``moov`` last)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as output:
         writer = _ClipWriter(output)
         for seg in segments:
             try:
-                with av.open(str(seg.path)) as source:
+                with media.open(seg.path) as file, av.open(file, "r") as source:
                     if not writer.append(source, seg, start, end):
                         break
-            except (av.FFmpegError, OSError) as error:
-                # A segment that retention removed or a crash damaged is a gap, not a failure.
+            except (av.FFmpegError, OSError, StoreError) as error:
+                # A segment that retention removed, a crash damaged or whose key was shredded
+                # is a gap, not a failure.
                 log.warning("segment %s unreadable, skipped: %s", seg.path, error)
         if writer.packets == 0:
             raise ClipError(f"no video packets cover {start:.3f}..{end:.3f}")
-        return writer.packets
+    return buffer.getvalue()
 
 
 def assemble_clip(
-    segments: list[Segment], start_wall: float, end_wall: float, out_path: Path
+    segments: list[Segment],
+    start_wall: float,
+    end_wall: float,
+    out_path: Path,
+    media: MediaIO | None = None,
 ) -> Path:
     """Remuxes the recording of [start_wall, end_wall] from ``segments`` into one MP4 file.
 
@@ -223,22 +273,24 @@ def assemble_clip(
     across segment boundaries and gaps (a gap is skipped, not shown as a frozen frame). A segment
     whose codec parameters differ from the first (the camera changed its stream) ends the clip.
 
+    Segments are read, and the clip written (as the first segment's camera's), through ``media``
+    (plain files when None).
+
     Raises:
         ClipError: no segment covers the window, or none of the covering ones is readable.
     """
+    media = media or PlainMedia()
     chosen = sorted(
         (s for s in segments if s.end > start_wall and s.start < end_wall), key=lambda s: s.start
     )
     if not chosen:
         raise ClipError(f"no recording covers {start_wall:.3f}..{end_wall:.3f}")
     try:
-        temp = _atomic_target(out_path)
-        try:
-            _remux(chosen, start_wall, end_wall, temp)
-            _commit(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
-    except (av.FFmpegError, OSError) as error:
+        clip = faststart(_remux(chosen, start_wall, end_wall, media))
+        write_bytes(media, out_path, chosen[0].camera, clip)
+    except ClipError:
+        raise
+    except (av.FFmpegError, OSError, StoreError) as error:
         raise ClipError(f"cannot write clip {out_path}: {error}") from error
     return out_path
 
@@ -277,10 +329,13 @@ def write_snapshot(
     *,
     labels: Sequence[str] | None = None,
     quality: int = 90,
+    media: MediaIO | None = None,
+    camera: str = "",
 ) -> Path:
     """Writes ``image`` as a JPEG at ``out_path``, with the detections' boxes drawn if given.
 
-    ``labels`` (one per detection) replaces the default "name score #track" captions.
+    ``labels`` (one per detection) replaces the default "name score #track" captions. The file
+    is written through ``media`` (plain when None) as ``camera``'s.
     """
     canvas = image
     if detections is not None and len(detections):
@@ -289,12 +344,7 @@ def write_snapshot(
     if not ok:
         raise StoreError(f"cannot encode snapshot {out_path}")
     try:
-        temp = _atomic_target(out_path)
-        try:
-            temp.write_bytes(encoded.tobytes())
-            _commit(temp, out_path)
-        finally:
-            temp.unlink(missing_ok=True)
+        write_bytes(media or PlainMedia(), out_path, camera, encoded.tobytes())
     except OSError as error:
         raise StoreError(f"cannot write snapshot {out_path}: {error}") from error
     return out_path

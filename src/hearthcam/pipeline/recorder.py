@@ -3,17 +3,18 @@
 Owns the segment files of the record stream: where they go
 (``<out_dir>/<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>.mp4``, UTC of the first frame), when they are cut
 (first keyframe after ``segment_seconds``, after a requested cut time, or at a gap), timestamp
-rebasing so each segment starts at 0, and crash safety: a segment is written as ``.mp4.part`` and
-renamed atomically when finished, so after ``kill -9`` only an in-flight ``.part`` is left, which
-start-up recovery (``hearthcam.store.recovery``) deletes. Nothing is re-encoded. File names
-follow ``hearthcam.store.layout``.
+rebasing so each segment starts at 0, and crash safety: a segment is written through the media
+I/O (``hearthcam.store.media_io``: sealed or plain) as ``.mp4.part`` and renamed when finished. It
+is fragmented MP4 (a ``moof``+``mdat`` per keyframe), which needs no seek back (a sealed file
+cannot seek) and leaves, after ``kill -9``, a ``.part`` whose whole fragments start-up recovery
+(``hearthcam.store.recovery``) keeps. Nothing is re-encoded. File names follow
+``hearthcam.store.layout``.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ import av
 import av.error
 
 from hearthcam.errors import StoreError
-from hearthcam.store.layout import PART_SUFFIX, segment_path
+from hearthcam.store.layout import segment_path
+from hearthcam.store.media_io import MediaIO, MediaWriter, PlainMedia
 from hearthcam.types import Segment
 
 if TYPE_CHECKING:
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 # Packets further apart than this (seconds of wall time) mean the stream stalled: the segment
 # is closed rather than stretched over a hole.
 GAP_SECONDS = 5.0
+# One fragment per keyframe, written as it completes: no seek back to a moov, and a killed
+# process loses at most the fragment in flight.
+FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 
 
 @dataclass(slots=True)
@@ -45,7 +50,7 @@ class _Open:
     container: OutputContainer
     stream: VideoStream  # the output stream
     template: VideoStream  # the input stream it copies; another one means a new connection
-    part: Path
+    writer: MediaWriter
     path: Path
     start: float
     time_base: Fraction
@@ -66,9 +71,11 @@ class SegmentRecorder:
         out_dir: Path,
         segment_seconds: float,
         on_segment: Callable[[Segment], None],
+        media: MediaIO | None = None,
     ) -> None:
         self.camera = camera
         self.out_dir = out_dir
+        self._media = media or PlainMedia()
         self.segment_seconds = segment_seconds
         self._on_segment = on_segment
         self._lock = threading.Lock()
@@ -121,20 +128,21 @@ class SegmentRecorder:
     def _start(self, stream: VideoStream, wall: float) -> _Open:
         """Opens a new ``.part`` file for a segment starting with a keyframe at ``wall``."""
         path = segment_path(self.out_dir, self.camera, wall)
-        part = path.with_name(path.name + PART_SUFFIX)
         rate = stream.average_rate or stream.guessed_rate or Fraction(25)
         time_base = stream.time_base or Fraction(1, 90_000)
+        writer: MediaWriter | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            container = av.open(str(part), "w", format="mp4")
+            writer = self._media.create(path, self.camera)
+            container = av.open(writer, "w", format="mp4", options=FRAGMENTED_MP4)
             # opaque=True copies the decoder's parameters: no encoder is needed to remux.
             out = container.add_stream_from_template(stream, opaque=True)
-        except (OSError, av.error.FFmpegError, ValueError) as error:
-            with contextlib.suppress(OSError):  # the directory itself may be what failed
-                part.unlink(missing_ok=True)
-            raise StoreError(f"{self.camera}: cannot start segment {part}: {error}") from error
+        except (OSError, av.error.FFmpegError, ValueError, StoreError) as error:
+            if writer is not None:
+                with contextlib.suppress(OSError, StoreError):  # what failed may be the disk
+                    writer.abort()
+            raise StoreError(f"{self.camera}: cannot start segment {path}: {error}") from error
         step = max(1, round(1 / (rate * time_base)))
-        return _Open(container, out, stream, part, path, wall, time_base, step, wall, wall)
+        return _Open(container, out, stream, writer, path, wall, time_base, step, wall, wall)
 
     def _mux(self, seg: _Open, packet: Packet[VideoStream], wall: float) -> None:
         """Copies one packet into the open segment with rebased, monotonic timestamps."""
@@ -151,7 +159,7 @@ class SegmentRecorder:
             seg.container.mux(copy)
         except (OSError, av.error.FFmpegError, ValueError) as error:
             self._abort()
-            raise StoreError(f"{self.camera}: cannot write segment {seg.part}: {error}") from error
+            raise StoreError(f"{self.camera}: cannot write segment {seg.path}: {error}") from error
         seg.packets += 1
         seg.last_wall = wall
         seg.end = wall + float(duration * seg.time_base)
@@ -179,15 +187,13 @@ class SegmentRecorder:
         if seg is None:
             return None
         try:
-            seg.container.close()
-            with open(seg.part, "rb") as handle:
-                # On disk before it is renamed, so an indexed segment survives a power cut.
-                os.fsync(handle.fileno())
-            os.replace(seg.part, seg.path)
-        except (OSError, av.error.FFmpegError, ValueError) as error:
-            with contextlib.suppress(OSError):
-                seg.part.unlink(missing_ok=True)
-            raise StoreError(f"{self.camera}: cannot finish segment {seg.part}: {error}") from error
+            seg.container.close()  # the last fragment goes to the writer
+            # Durable before it is renamed, so an indexed segment survives a power cut.
+            seg.writer.close()
+        except (OSError, av.error.FFmpegError, ValueError, StoreError) as error:
+            with contextlib.suppress(OSError, StoreError):
+                seg.writer.abort()
+            raise StoreError(f"{self.camera}: cannot finish segment {seg.path}: {error}") from error
         return Segment(self.camera, seg.path, seg.start, seg.end)
 
     def _abort(self) -> None:
@@ -198,5 +204,5 @@ class SegmentRecorder:
         # The file is deleted anyway; a second failure while closing it adds nothing.
         with contextlib.suppress(OSError, av.error.FFmpegError, ValueError):
             seg.container.close()
-        with contextlib.suppress(OSError):
-            seg.part.unlink(missing_ok=True)
+        with contextlib.suppress(OSError, StoreError):
+            seg.writer.abort()

@@ -36,6 +36,7 @@ from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
+from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.types import Detections, Event, Frame, MotionResult, Segment, Verdict
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ class PipelineParts:
     clip_pool: Executor
     listeners: Sequence[EventListener] = ()
     clock: Callable[[], float] = time.time
+    # How segments, clips and snapshots reach the disk (the composition root seals them).
+    media: MediaIO = field(default_factory=PlainMedia)
 
 
 @dataclass
@@ -168,6 +171,7 @@ class CameraPipeline:
             self._media / "recordings",
             parts.config.record.segment_seconds,
             self._on_segment,
+            parts.media,
         )
         self._pending: list[_PendingClip] = []
         self._lock = threading.Lock()
@@ -335,7 +339,9 @@ class CameraPipeline:
         if change.snapshot is not None and change.change is not Change.UPDATED:
             path = self._media_path("snapshots", event, ".jpg")
             snap = change.snapshot
-            write_snapshot(snap.frame.image, snap.detections, path)
+            write_snapshot(
+                snap.frame.image, snap.detections, path, media=self._parts.media, camera=self.name
+            )
             event = replace(event, snapshot=path)
         # An event stays "open" until its clip exists, so retention keeps the segments it needs.
         self._parts.store.save_event(event, finished=False)
@@ -380,7 +386,7 @@ class CameraPipeline:
         segments = self._parts.store.segments_between(self.name, pending.start, pending.end)
         path = self._media_path("clips", pending.event, ".mp4")
         try:
-            assemble_clip(segments, pending.start, pending.end, path)
+            assemble_clip(segments, pending.start, pending.end, path, self._parts.media)
         except Exception as error:  # reported; the event stays without a clip
             self.on_error(f"{self.name}: clip for event {pending.event.id} failed: {error}")
             self._parts.store.save_event(pending.event, finished=True)

@@ -18,6 +18,7 @@ from hearthcam.pipeline.runner import EventListener
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
+from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.web.bus import EventBus
@@ -53,6 +54,8 @@ class WebServices:
     on_camera: Callable[[str, CameraConfig | None], None] = field(default=lambda _c, _g: None)
     # Opens a stream URL and decodes a frame (raises SourceError); the form's "Test" button.
     probe_stream: Callable[[str], StreamInfo] | None = None
+    # How media files are read, written and deleted (the composition root passes SealedMedia).
+    media: MediaIO = field(default_factory=PlainMedia)
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)

@@ -1,21 +1,31 @@
 """Events of the caller's household: the timeline, one event, its clip and snapshot, deletion.
 
 Media are served only from the paths the pipeline recorded in the event's row, and only if they
-lie inside the data directory; no path is ever built from a request. A deleted event's files are
-gone from disk before the API stops listing it (``store.media.delete_event_media``).
+lie inside the data directory; no path is ever built from a request. They are read through the
+media I/O (sealed files are decrypted chunk by chunk, so a Range request decrypts only what it
+returns): a shredded key reads as 404, a household locked in password mode as 423. A deleted
+event's files (and keys) are gone before the API stops listing it
+(``store.media.delete_event_media``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Final
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
+from hearthcam.errors import StoreError
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
+from hearthcam.store.keys import HouseholdLocked, NoMediaKey
 from hearthcam.store.media import delete_event_media
+from hearthcam.store.media_io import MediaReader
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
 from hearthcam.web.routes.cameras import JPEG, PRIVATE, display_name
 from hearthcam.web.routes.common import errors
@@ -26,10 +36,14 @@ from hearthcam.web.schemas import (
     EventOut,
     EventQuery,
 )
+from hearthcam.web.services import WebServices
 
 router = APIRouter(prefix="/api/events", tags=["events"], dependencies=[Depends(csrf_protect)])
 
 MP4 = "video/mp4"
+LOCKED: Final = "locked: the owner must log in with their password to open this media"
+_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+_PIECE: Final = 256 * 1024
 
 
 def media_file(recorded: Path | None, data_dir: Path) -> Path:
@@ -40,6 +54,83 @@ def media_file(recorded: Path | None, data_dir: Path) -> Path:
     if not resolved.is_relative_to(data_dir.resolve()) or not resolved.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return resolved
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single ``bytes=a-b`` range; None for the whole file (no or
+    an unusable header, as RFC 9110 allows); 416 when it lies outside the file."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        start, end = max(0, size - int(last)), size  # the last N bytes
+    else:
+        start = int(first)
+        end = size if last == "" else min(size, int(last) + 1)
+        if end <= start and last != "":
+            return None  # b < a: ignored
+    if start >= size or end <= start:
+        raise HTTPException(
+            status.HTTP_416_RANGE_NOT_SATISFIABLE,
+            "range not satisfiable",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end
+
+
+def _pieces(reader: MediaReader, start: int, end: int) -> Iterator[bytes]:
+    """The plaintext of [start, end) in pieces; closes the reader when done or dropped."""
+    try:
+        reader.seek(start)
+        left = end - start
+        while left > 0:
+            piece = reader.read(min(_PIECE, left))
+            if not piece:
+                break
+            left -= len(piece)
+            yield piece
+    finally:
+        reader.close()
+
+
+def media_response(
+    services: WebServices,
+    recorded: Path | None,
+    media_type: str,
+    request: Request,
+    *,
+    disposition: str | None = None,
+) -> StreamingResponse:
+    """A recorded media file (inside the data directory) with single-range support.
+
+    404 when it is missing or its key was shredded, 423 when its household is locked.
+    ``disposition`` is a full Content-Disposition value, if any.
+    """
+    path = media_file(recorded, services.data_dir)
+    try:
+        reader = services.media.open(path)
+    except HouseholdLocked as error:
+        raise HTTPException(status.HTTP_423_LOCKED, LOCKED) from error
+    except (NoMediaKey, FileNotFoundError) as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from error
+    try:
+        size = reader.seek(0, io.SEEK_END)
+        wanted = _byte_range(request.headers.get("range"), size)
+    except (HTTPException, OSError, StoreError):
+        reader.close()
+        raise
+    start, end = wanted or (0, size)
+    headers = {**PRIVATE, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
+    if disposition is not None:
+        headers["Content-Disposition"] = disposition
+    code = status.HTTP_200_OK
+    if wanted is not None:
+        code = status.HTTP_206_PARTIAL_CONTENT
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(
+        _pieces(reader, start, end), status_code=code, media_type=media_type, headers=headers
+    )
 
 
 @router.get("", response_model=list[EventOut], responses=errors(401, 403, 422))
@@ -57,7 +148,7 @@ def delete_events(body: BulkDeleteIn, member: Member, services: Services) -> Bul
     """Deletes the listed events the caller may see, files first; others are not counted."""
     deleted = 0
     for event in events_by_id(services.store, set(body.ids), member.cameras):
-        if delete_event_media(services.store, event.id, services.data_dir):
+        if delete_event_media(services.store, event.id, services.data_dir, services.media):
             services.bus.deleted(event.id, event.camera)
             deleted += 1
     return BulkDeleteOut(deleted=deleted)
@@ -71,32 +162,34 @@ def get_event(event: VisibleEvent, services: Services) -> EventDetailOut:
 
 @router.get(
     "/{event_id}/clip",
-    response_class=FileResponse,
-    responses={200: {"content": {MP4: {}}}, 206: {"content": {MP4: {}}}, **errors(401, 403, 404)},
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {MP4: {}}},
+        206: {"content": {MP4: {}}},
+        **errors(401, 403, 404, 416, 423),
+    },
 )
-def event_clip(event: VisibleEvent, services: Services, download: bool = False) -> FileResponse:
+def event_clip(
+    event: VisibleEvent, services: Services, request: Request, download: bool = False
+) -> StreamingResponse:
     """The event's clip; supports Range requests (206) for seeking; ``download=1`` attaches."""
-    path = media_file(event.clip, services.data_dir)
     when = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y%m%d-%H%M%S")
-    return FileResponse(
-        path,
-        media_type=MP4,
-        filename=f"{event.camera}-{when}.mp4",
-        content_disposition_type="attachment" if download else "inline",
-        headers=PRIVATE,
-    )
+    name = f"{event.camera}-{when}.mp4"
+    kind = "attachment" if download else "inline"
+    # As Starlette's FileResponse: a plain name when it needs no escaping.
+    quoted = quote(name)
+    label = f'filename="{name}"' if quoted == name else f"filename*=utf-8''{quoted}"
+    return media_response(services, event.clip, MP4, request, disposition=f"{kind}; {label}")
 
 
 @router.get(
     "/{event_id}/snapshot",
-    response_class=FileResponse,
-    responses={200: {"content": {JPEG: {}}}, **errors(401, 403, 404)},
+    response_class=StreamingResponse,
+    responses={200: {"content": {JPEG: {}}}, **errors(401, 403, 404, 416, 423)},
 )
-def event_snapshot(event: VisibleEvent, services: Services) -> FileResponse:
+def event_snapshot(event: VisibleEvent, services: Services, request: Request) -> StreamingResponse:
     """The event's snapshot."""
-    return FileResponse(
-        media_file(event.snapshot, services.data_dir), media_type=JPEG, headers=PRIVATE
-    )
+    return media_response(services, event.snapshot, JPEG, request)
 
 
 @router.delete(
@@ -107,6 +200,6 @@ def event_snapshot(event: VisibleEvent, services: Services) -> FileResponse:
 )
 def delete_event(event: VisibleEvent, services: Services) -> Response:
     """Deletes the event: clip, snapshot and every derivative from disk, then its row."""
-    if delete_event_media(services.store, event.id, services.data_dir):
+    if delete_event_media(services.store, event.id, services.data_dir, services.media):
         services.bus.deleted(event.id, event.camera)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
