@@ -1,10 +1,13 @@
 """Start-up recovery of the recordings directory, and the segment file naming it relies on.
 
 Owns the layout ``<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>.mp4`` (UTC) and the
-reconciliation of that tree with the database after an unclean stop: half-written ``.part`` files
-go, finished files the database never heard of are indexed, unreadable ones are moved aside to
-``<data_dir>/corrupt/``, rows whose files vanished are dropped, and events left open are closed.
-After this a ``kill -9`` during recording has cost at most the segment that was being written.
+reconciliation of that tree with the database after an unclean stop: a segment's ``.part`` left
+by a killed writer is salvaged (its whole fragments become the finished segment; segments are
+fragmented MP4), other half-written files go, finished files the database never heard of are
+indexed, unreadable ones are moved aside to ``<data_dir>/corrupt/``, rows whose files vanished
+are dropped, events left open are closed, and (sealed) keys whose files are gone are destroyed.
+After this a ``kill -9`` during recording has cost at most the fragment that was being written.
+Every file is read through the media I/O, so the same steps work on sealed and plain files.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from pathlib import Path
 
 import av
 
+from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
 from hearthcam.store.layout import CORRUPT_DIR, PART_SUFFIX, RECORDINGS_DIR, parse_segment_path
+from hearthcam.store.media_io import MediaIO, PlainMedia
+from hearthcam.store.sealed import SALVAGE_SUFFIX
 from hearthcam.types import Segment
 
 log = logging.getLogger(__name__)
@@ -34,16 +40,18 @@ class RecoveryReport:
     events_closed: int = 0
     corrupt: tuple[Path, ...] = field(default=())
     temps_deleted: int = 0
+    parts_salvaged: int = 0
 
 
-def probe_duration(path: Path) -> float:
+def probe_duration(path: Path, media: MediaIO | None = None) -> float:
     """Returns a media file's video duration in seconds by demuxing it (no decode).
 
     Raises:
         av.FFmpegError: the file is not readable media.
         ValueError: it has no video stream or no video packets.
+        StoreError: (sealed) it has no key or fails authentication.
     """
-    with av.open(str(path)) as container:
+    with (media or PlainMedia()).open(path) as file, av.open(file, "r") as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
@@ -67,14 +75,27 @@ def _move_aside(path: Path, recordings: Path, corrupt: Path) -> Path:
     return target
 
 
-def _delete_parts(recordings: Path) -> int:
-    """Deletes every half-written ``.part`` file; returns how many."""
-    count = 0
-    for part in recordings.rglob(f"*{PART_SUFFIX}"):
-        if part.is_file():
-            part.unlink(missing_ok=True)
-            count += 1
-    return count
+def _salvage_parts(recordings: Path, media: MediaIO) -> tuple[int, int]:
+    """Finishes what killed writers left in segment ``.part`` files; returns (salvaged,
+    deleted). A part with no whole fragment, or that does not read, goes with its key."""
+    salvaged = deleted = 0
+    for temp in recordings.rglob(f"*{PART_SUFFIX}{SALVAGE_SUFFIX}"):
+        temp.unlink(missing_ok=True)  # an earlier salvage died: its source .part is still there
+    for part in sorted(recordings.rglob(f"*{PART_SUFFIX}")):
+        if not part.is_file():
+            continue
+        try:
+            kept = media.salvage(part)
+        except (av.FFmpegError, OSError, StoreError, ValueError) as error:
+            log.warning("unfinished segment %s not salvageable: %s", part, error)
+            kept = 0
+        if kept:
+            salvaged += 1
+            log.info("salvaged %d bytes of the unfinished segment %s", kept, part)
+        else:
+            media.delete([part])  # the .part and its key; never the finished file beside it
+            deleted += 1
+    return salvaged, deleted
 
 
 def _index_orphans(
@@ -94,7 +115,7 @@ def _index_orphans(
             duration = probe(path)
             if duration <= 0:
                 raise ValueError("empty segment")
-        except (av.FFmpegError, ValueError, OSError) as error:
+        except (av.FFmpegError, ValueError, OSError, StoreError) as error:
             moved = _move_aside(path, recordings, data_dir / CORRUPT_DIR)
             log.warning("unreadable segment %s moved to %s: %s", path, moved, error)
             corrupt.append(moved)
@@ -104,8 +125,9 @@ def _index_orphans(
     return indexed, corrupt
 
 
-def _delete_media_temps(data_dir: Path) -> int:
-    """Deletes half-written clips and snapshots (hidden ``.<name>.<uuid>.tmp`` files)."""
+def _delete_media_temps(data_dir: Path, media: MediaIO) -> int:
+    """Deletes half-written clips and snapshots (``.part`` files, and the hidden
+    ``.<name>.<uuid>.tmp`` files of older versions)."""
     count = 0
     for kind in ("clips", "snapshots"):
         folder = data_dir / kind
@@ -113,23 +135,34 @@ def _delete_media_temps(data_dir: Path) -> int:
             for temp in folder.rglob(".*.tmp"):
                 temp.unlink(missing_ok=True)
                 count += 1
+            parts = [p for p in folder.rglob(f"*{PART_SUFFIX}") if p.is_file()]
+            media.delete(parts)
+            count += len(parts)
     return count
 
 
 def recover(
-    store: Store, data_dir: Path, probe: Callable[[Path], float] = probe_duration
+    store: Store,
+    data_dir: Path,
+    probe: Callable[[Path], float] | None = None,
+    media: MediaIO | None = None,
 ) -> RecoveryReport:
-    """Reconciles the recordings directory with the database; run once before recording starts."""
+    """Reconciles the recordings directory with the database; run once before recording starts
+    (and before any writer: it destroys keys whose files are gone)."""
+    media = media or PlainMedia()
+    chosen = media
+    measure = probe or (lambda path: probe_duration(path, chosen))
     recordings = data_dir / RECORDINGS_DIR
-    parts = indexed = 0
+    parts = salvaged = indexed = 0
     corrupt: list[Path] = []
     if recordings.is_dir():
-        parts = _delete_parts(recordings)
-        indexed, corrupt = _index_orphans(store, data_dir, probe)
+        salvaged, parts = _salvage_parts(recordings, media)
+        indexed, corrupt = _index_orphans(store, data_dir, measure)
     missing = [p for p in store.known_segment_paths() if not p.exists()]
     dropped = store.delete_segments(missing)
     closed = store.finish_open_events()
-    temps = _delete_media_temps(data_dir)
-    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps)
+    temps = _delete_media_temps(data_dir, media)
+    media.settle()
+    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps, salvaged)
     log.info("recovery: %s", report)
     return report

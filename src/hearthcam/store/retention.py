@@ -26,7 +26,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hearthcam.config import RetentionConfig
+from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
+from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.types import Event, Segment, Verdict
 
 log = logging.getLogger(__name__)
@@ -58,9 +60,11 @@ class SweepReport:
 
 @dataclass(slots=True)
 class _FileDeleter:
-    """Deletes media files, tolerating missing ones and counting what it did into a report."""
+    """Deletes media files (sealed: their keys first), tolerating missing ones and counting what
+    it did into a report."""
 
     report: SweepReport
+    media: MediaIO = field(default_factory=PlainMedia)
 
     def delete(self, path: Path | None) -> bool:
         """Deletes ``path``; True unless it exists and could not be removed."""
@@ -68,13 +72,16 @@ class _FileDeleter:
             return True
         try:
             size = path.stat().st_size
-            path.unlink()
         except FileNotFoundError:
-            return True
-        except OSError as error:
+            size = -1  # a sealed key may have outlived the file: it goes all the same
+        try:
+            self.media.delete([path])
+        except (OSError, StoreError) as error:
             log.warning("retention could not delete %s: %s", path, error)
             self.report.errors += 1
             return False
+        if size < 0:
+            return True
         self.report.files_deleted += 1
         self.report.bytes_freed += size
         return True
@@ -113,10 +120,12 @@ def sweep(
     disk_free: DiskFree = disk_free_bytes,
     *,
     policy: RetentionPolicy | None = None,
+    media: MediaIO | None = None,
 ) -> SweepReport:
-    """Runs one retention pass at ``now_wall`` (free space measured at ``data_dir``)."""
+    """Runs one retention pass at ``now_wall`` (free space measured at ``data_dir``); files
+    go through ``media`` (plain when None)."""
     policy = policy or RetentionPolicy()
-    files = _FileDeleter(SweepReport())
+    files = _FileDeleter(SweepReport(), media or PlainMedia())
     report = files.report
     _expire_events(store, policy, now_wall, files)
     protected_from = _protected_from(store, policy, now_wall)
