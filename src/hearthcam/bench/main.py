@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hearthcam.bench import alerts, cameras, detector, gating, idle, latency, motiond, quality
+from hearthcam.bench import redact as redact_scenario
 from hearthcam.bench.context import BenchContext
 from hearthcam.bench.measure import machine
 from hearthcam.bench.report import Report, markdown, show
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
     "latency": latency.run,
     "alerts": alerts.run,
     "quality": quality.run,
+    "redact": redact_scenario.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
