@@ -84,6 +84,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/events/{event_id}/clip"): MEDIA,
     ("GET", "/api/events/{event_id}/snapshot"): MEDIA,
     ("DELETE", "/api/events/{event_id}"): row(401, 204, 204, 404, 403, 403),
+    ("GET", "/api/events/{event_id}/share/receipt"): row(401, 200, 403, 404, 403, 403),
+    ("POST", "/api/events/{event_id}/share"): row(401, 201, 403, 404, 403, 403),
+    ("GET", "/api/shares"): OWNER,
+    ("GET", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),
+    ("DELETE", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),  # withdrawn
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
     ("GET", "/api/live/{camera}/mjpeg"): MEDIA,
     ("GET", "/api/settings"): OWNER,
@@ -102,6 +107,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/"): APP_PAGE,
     ("GET", "/live"): APP_PAGE,
     ("GET", "/settings"): APP_PAGE,
+    ("GET", "/shared"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
 }
@@ -109,6 +115,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
 SETTINGS = {"mode": "home", "retention": {"threat": 48, "pet": 12, "vehicle": 24, "motion": 6}}
 NO_EVENT = "0" * 32
 NO_CAMERA = "nosuch"
+NO_SHARE = "f" * 32
+ID_PARAMS = ("{event_id}", "{camera}", "{share_id}")
 # CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
 CSRF_EXEMPT = {("POST", "/api/setup"), ("POST", "/api/login")}
 
@@ -204,6 +212,8 @@ class Runner:
         values = {"event_id": event.id, "camera": "front", **ids}
         if "{user_id}" in template and "user_id" not in ids:
             values["user_id"] = str(world.add_member(f"victim{n}"))
+        if "{share_id}" in template and "share_id" not in ids:
+            values["share_id"] = world.add_share(world.add_event("front")).id
         path = "/static/app.js" if method == "MOUNT" else template.format(**values)
         if key == ("DELETE", "/api/push/subscriptions"):
             # The caller's own subscription, when they are someone who can have one.
@@ -227,6 +237,8 @@ class Runner:
             # whether an earlier cell left one behind.
             world.accounts.enroll_totp(token, world.clock())
         body = body_for(key, role, n, event.id)
+        if key == ("POST", "/api/events/{event_id}/share"):
+            body = {"receipt_sha256": world.receipt_digest(event)}
         raw = b"" if body is None else json.dumps(body).encode()
         if raw:
             headers["content-type"] = "application/json"
@@ -284,7 +296,7 @@ def household_leaks(world: World, cell: Cell, status: int, body: bytes) -> list[
         found.append(f"{where}: deleted A's event")
     if cell.key == ("POST", "/api/events/delete") and json.loads(body) != {"deleted": 0}:
         found.append(f"{where}: counted A's event")
-    if any(p in cell.key[1] for p in ("{event_id}", "{camera}")) and status != 404:
+    if any(p in cell.key[1] for p in ID_PARAMS) and status != 404:
         found.append(f"{where}: answered {status}, not 404")
     return found
 
@@ -308,13 +320,16 @@ def test_other_households_ids_answer_exactly_like_missing_ones(world: World) -> 
         async with running(world.app) as app:
             for key in MATRIX:
                 method, template = key
-                if method == "WS" or not ("{event_id}" in template or "{camera}" in template):
+                if method == "WS" or not any(p in template for p in ID_PARAMS):
                     continue
                 if not template.startswith("/api/"):
                     continue  # pages render a shell for any id; their data comes from the API
                 theirs = await runner.http(app, runner.cell(key, "owner_b"))
                 missing = await runner.http(
-                    app, runner.cell(key, "owner_b", event_id=NO_EVENT, camera=NO_CAMERA)
+                    app,
+                    runner.cell(
+                        key, "owner_b", event_id=NO_EVENT, camera=NO_CAMERA, share_id=NO_SHARE
+                    ),
                 )
                 if theirs != missing:
                     differences.append(f"{key}: {theirs} != {missing}")

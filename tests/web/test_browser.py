@@ -195,6 +195,12 @@ class App:
     def url(self) -> str:
         return self.handle.url
 
+    def household(self) -> int:
+        """The owner's household (the walk's setup creates it)."""
+        household = self.services.accounts.camera_household("front")
+        assert household is not None
+        return household
+
     def add_event(
         self,
         snapshot: np.ndarray,
@@ -532,6 +538,47 @@ def watch_live(page: Page) -> dict[str, str]:
     return info
 
 
+def share_and_withdraw(page: Page, app: App) -> None:
+    """The pet event's clip shared as feedback after reading the receipt, then withdrawn from
+    My shared clips: afterwards no byte and no row of the share remains."""
+    pet = next(e for e in app.events.values() if e.verdict is Verdict.PET)
+    page.get_by_role("link", name="Timeline").click()
+    page.locator(f'.event-card[data-id="{pet.id}"] a').click()
+    expect(page).to_have_url(re.compile(rf"/events/{pet.id}$"))
+    page.get_by_role("button", name="Share as feedback").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Share this clip as feedback?")
+    for heading in ("Why", "Who may see it", "What they see", "How long it is kept"):
+        expect(dialog.locator("dt", has_text=heading)).to_be_visible()
+    expect(dialog).to_contain_text("30 days")
+    shoot(page, "share-receipt")
+    dialog.get_by_role("button", name="Don't share").click()
+    expect(dialog).to_have_count(0)
+    assert app.services.sharing.shares.count() == 0  # nothing happens without consent
+    page.get_by_role("button", name="Share as feedback").click()
+    page.get_by_role("dialog").get_by_role("button", name="Share this clip").click()
+    expect(page).to_have_url(app.url + "/shared")
+    row = page.locator(".share-row")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Waiting for the checks")
+    expect(row).to_contain_text("Front door")
+    [share] = app.services.sharing.shares.of_household(app.household())
+    assert share.event_id == pet.id
+    copy = app.services.data_dir / "shares" / share.id
+    assert any(copy.rglob("*.mp4"))
+    row.locator("summary", has_text="What you agreed to").click()
+    expect(row.locator(".receipt")).to_contain_text("blurred")
+    shoot(page, "shared")
+    row.get_by_role("button", name="Withdraw").click()
+    expect(page.locator(".toast").last).to_contain_text("Withdrawn: 1 file deleted")
+    expect(page.locator(".share-row")).to_have_count(0)
+    expect(page.locator("#shares-empty")).to_be_visible()
+    assert app.services.sharing.shares.count() == 0
+    assert not copy.exists()
+    assert pet.clip is not None
+    assert pet.clip.exists()  # the owner's own clip stays
+
+
 def play_and_delete(page: Page, app: App) -> None:
     threat = next(e for e in app.events.values() if e.verdict is Verdict.THREAT)
     ranges: list[int] = []
@@ -774,6 +821,8 @@ def test_owner_walks_through_the_app(app: App, page: Watched) -> None:
     page.check("timeline")
     info = watch_live(page.page)
     page.check("live view")
+    share_and_withdraw(page.page, app)
+    page.check("share")
     play_and_delete(page.page, app)
     page.check("event")
     bulk_delete(page.page, app)

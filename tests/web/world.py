@@ -28,6 +28,7 @@ from hearthcam.config import Config, parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.store.db import Store
+from hearthcam.store.shares import ShareRecord, receipt_digest
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import WebServices, create_app
 
@@ -155,6 +156,18 @@ class World:
         )
         self.store.save_event(event)
         return event
+
+    def receipt_digest(self, event: Event) -> str:
+        """The digest the owner's browser sends back after showing the share receipt."""
+        receipt = self.services.sharing.receipt(event, "Front door", self.clock())
+        return receipt_digest(receipt)
+
+    def add_share(self, event: Event) -> ShareRecord:
+        """Alice shares ``event`` (a household A camera's) as feedback."""
+        owner = self.user_ids["alice"]
+        sharing = self.services.sharing
+        digest = self.receipt_digest(event)
+        return sharing.share(event, self.household_a, owner, "Front door", digest, self.clock())
 
     def feed_frame(self, camera: str = "front", seed: int = 0) -> None:
         """Gives the camera's MJPEG view a fresh detect frame."""

@@ -155,12 +155,17 @@ class ShareChecks:
         self._wake.set()
 
     def run_forever(self, stop: threading.Event, interval: float = 30.0) -> None:
-        """Checks waiting shares until ``stop``; wakes on ``notify`` or every ``interval``."""
+        """Checks waiting shares (and ends expired ones) until ``stop``; wakes on ``notify``
+        or every ``interval``."""
         self.resume()
         while not stop.is_set():
             try:
+                self._sharing.expire(self._clock())
                 self.run_once()
             except Exception:  # a database hiccup: the shares stay consented, tried again
                 log.exception("share checks failed; trying again later")
-            self._wake.wait(interval)
+            deadline = time.monotonic() + interval
+            # Short waits, so a stop is seen within half a second.
+            while not (stop.is_set() or self._wake.is_set()) and time.monotonic() < deadline:
+                self._wake.wait(0.5)
             self._wake.clear()

@@ -8,7 +8,7 @@ file paths.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -390,3 +390,45 @@ class StreamTestOut(BaseModel):
     height: int | None = None
     fps: float | None = None
     error: str | None = None
+
+
+ShareStatusName = Literal["consented", "checking", "published", "disposed", "owner_only"]
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ReceiptOut(BaseModel):
+    """What sharing a clip means, shown before the owner agrees; ``sha256`` goes back with
+    the consent so what is stored is exactly what was shown."""
+
+    receipt: dict[str, Any]
+    sha256: str
+
+
+class ShareIn(_In):
+    """The owner's consent to the receipt they were shown."""
+
+    receipt_sha256: Sha256Hex
+
+
+class ShareOut(BaseModel):
+    """One shared clip as its owner sees it under "My shared clips"."""
+
+    id: str
+    event_id: str
+    camera: str
+    clip_start: str | None
+    status: ShareStatusName
+    reason: str
+    shared: dt.datetime
+    kept_until: dt.datetime
+    receipt: dict[str, Any]
+    receipt_sha256: str
+    facts: dict[str, Any]
+
+
+class WithdrawalOut(BaseModel):
+    """What a withdrawal deleted."""
+
+    id: str
+    files_deleted: int
+    actions: list[str]

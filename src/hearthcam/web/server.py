@@ -41,6 +41,7 @@ from hearthcam.web.routes import (
     pages,
     push,
     settings,
+    shares,
     stream,
     users,
 )
@@ -140,7 +141,19 @@ def create_app(services: WebServices) -> FastAPI:
     app.add_exception_handler(AccountError, _on_account_error)
     app.add_exception_handler(StoreError, _on_store_error)
     # The stream router comes before events so /api/events/stream is not taken for an id.
-    for module in (auth, me, cameras, camera_setup, stream, events, live, settings, users, push):
+    for module in (
+        auth,
+        me,
+        cameras,
+        camera_setup,
+        stream,
+        shares,
+        events,
+        live,
+        settings,
+        users,
+        push,
+    ):
         app.include_router(module.router)
     app.include_router(auth.public)
     app.include_router(pages.router)

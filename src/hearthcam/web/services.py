@@ -7,7 +7,7 @@ the lifespan state and routes reach it through ``Depends`` (``deps.get_services`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,11 +16,13 @@ from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.runner import EventListener
 from hearthcam.pipeline.source import StreamInfo, probe
+from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
+from hearthcam.store.shares import ShareStore
 from hearthcam.web.bus import EventBus
 
 # Request bodies are small JSON documents; anything bigger is refused before it is read.
@@ -52,6 +54,10 @@ class WebServices:
     # Told when an owner added, changed (its config) or removed (None) a camera, so the runtime
     # starts, restarts or stops just that one.
     on_camera: Callable[[str, CameraConfig | None], None] = field(default=lambda _c, _g: None)
+    # Told when a clip was shared, so the machine checks start at once (not at their next pass).
+    on_shared: Callable[[], None] = field(default=lambda: None)
+    # Everyone holding something made from shared clips, told on withdrawal (privacy.consent).
+    share_listeners: Sequence[WithdrawalListener] = ()
     # Opens a stream URL and decodes a frame (raises SourceError); the form's "Test" button.
     probe_stream: Callable[[str], StreamInfo] | None = None
     # How media files are read, written and deleted (the composition root passes SealedMedia).
@@ -59,12 +65,16 @@ class WebServices:
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
+    sharing: Sharing = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
         object.__setattr__(self, "settings", SettingsStore(self.store))
         object.__setattr__(self, "push", PushStore(self.store))
         object.__setattr__(self, "camera_entries", CameraStore(self.settings))
+        shares = ShareStore(self.store)
+        sharing = Sharing(shares, self.config.data_dir, listeners=self.share_listeners)
+        object.__setattr__(self, "sharing", sharing)
 
     def cameras(self) -> dict[str, CameraConfig]:
         """Every camera: the config's with what owners changed in the app, and the app's own."""

@@ -171,6 +171,7 @@ router.add_api_route("/live", _app_page("live"), methods=["GET"], response_class
 router.add_api_route(
     "/settings", _app_page("settings"), methods=["GET"], response_class=HTMLResponse
 )
+router.add_api_route("/shared", _app_page("shared"), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)

@@ -14,6 +14,7 @@ const PAGES = {
   event: () => import("./js/pages/event.js"),
   live: () => import("./js/pages/live.js"),
   settings: () => import("./js/pages/settings.js"),
+  shared: () => import("./js/pages/shared.js"),
 };
 
 async function logout() {

@@ -7,6 +7,7 @@ import {
   badgeClass, duration, fullDate, labelList, parseTime, percent, verdictLabel,
 } from "../format.js";
 import { followEvents } from "../stream.js";
+import { shareWithReceipt } from "../share.js";
 import { flash, toast } from "../toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -92,6 +93,8 @@ function render(event) {
     url.searchParams.set("download", "1");
     download.href = url.pathname + url.search;
     download.hidden = false;
+    const share = $("share");
+    if (share) share.hidden = false;
   } else {
     video.closest(".player").replaceChildren(h("div", { class: "player-empty" }, "This event has no clip."));
     download.hidden = true;
@@ -157,6 +160,17 @@ export async function init() {
     if (from && from.origin === location.origin && from.pathname === "/" && history.length > 1) {
       event.preventDefault();
       history.back();
+    }
+  });
+  $("share")?.addEventListener("click", async () => {
+    try {
+      const shared = await shareWithReceipt(id);
+      if (shared) {
+        flash("Shared. It is checked and blurred before anyone sees it; you can withdraw it here.", "ok");
+        location.assign("/shared");
+      }
+    } catch {
+      /* the API showed the error */
     }
   });
   let event;

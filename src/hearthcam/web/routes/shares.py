@@ -1,0 +1,115 @@
+"""Sharing an event's clip as feedback (owner), "My shared clips", and withdrawal in one click.
+
+The receipt is fetched first and its digest sent back with the consent (``privacy.consent``);
+the share is then checked by the machine before anyone sees a frame (``privacy.review``; the
+runtime is woken through ``WebServices.on_shared``). Only owners share and withdraw, and only
+their household's clips; another household's share id reads as one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, status
+
+from hearthcam.privacy.consent import SharingError
+from hearthcam.store.shares import ShareRecord, receipt_digest
+from hearthcam.web.deps import NOT_FOUND, Owner, Services, VisibleEvent, csrf_protect
+from hearthcam.web.routes.cameras import display_name
+from hearthcam.web.routes.common import errors
+from hearthcam.web.schemas import ReceiptOut, ShareIn, ShareOut, WithdrawalOut
+
+router = APIRouter(prefix="/api", tags=["sharing"], dependencies=[Depends(csrf_protect)])
+
+ShareIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="share id (32 hex)")]
+
+
+def _utc(wall: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(wall, dt.UTC)
+
+
+def share_out(record: ShareRecord) -> ShareOut:
+    """The owner's view of a share (its receipt as stored)."""
+    clip = record.receipt.get("clip", {})
+    return ShareOut(
+        id=record.id,
+        event_id=record.event_id,
+        camera=str(clip.get("camera") or record.camera),
+        clip_start=clip.get("start"),
+        status=record.status,  # one of ShareStatus, by construction
+        reason=record.reason,
+        shared=_utc(record.created),
+        kept_until=_utc(record.expires),
+        receipt=record.receipt,
+        receipt_sha256=record.receipt_sha256,
+        facts=record.facts,
+    )
+
+
+def _own_share(share_id: str, owner: Owner, services: Services) -> ShareRecord:
+    record = services.sharing.shares.get(share_id)
+    if record is None or record.household_id != owner.household_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return record
+
+
+@router.get(
+    "/events/{event_id}/share/receipt",
+    response_model=ReceiptOut,
+    responses=errors(401, 403, 404, 422),
+)
+def get_receipt(event: VisibleEvent, owner: Owner, services: Services) -> ReceiptOut:
+    """What sharing this clip would mean, to show before the owner agrees."""
+    receipt = services.sharing.receipt(
+        event, display_name(services, event.camera), services.clock()
+    )
+    return ReceiptOut(receipt=receipt, sha256=receipt_digest(receipt))
+
+
+@router.post(
+    "/events/{event_id}/share",
+    response_model=ShareOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def share_event(body: ShareIn, event: VisibleEvent, owner: Owner, services: Services) -> ShareOut:
+    """Shares the clip under the receipt shown (its digest); nobody sees it before the checks."""
+    try:
+        record = services.sharing.share(
+            event,
+            owner.household_id,
+            owner.session.user_id,
+            display_name(services, event.camera),
+            body.receipt_sha256,
+            services.clock(),
+        )
+    except SharingError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    services.on_shared()
+    return share_out(record)
+
+
+@router.get("/shares", response_model=list[ShareOut], responses=errors(401, 403))
+def list_shares(owner: Owner, services: Services) -> list[ShareOut]:
+    """The household's shared clips, newest first, with their receipts and where each stands."""
+    return [share_out(r) for r in services.sharing.shares.of_household(owner.household_id)]
+
+
+@router.get("/shares/{share_id}", response_model=ShareOut, responses=errors(401, 403, 404, 422))
+def get_share(share_id: ShareIdPath, owner: Owner, services: Services) -> ShareOut:
+    """One shared clip of the household."""
+    return share_out(_own_share(share_id, owner, services))
+
+
+@router.delete(
+    "/shares/{share_id}", response_model=WithdrawalOut, responses=errors(401, 403, 404, 422)
+)
+def withdraw_share(share_id: ShareIdPath, owner: Owner, services: Services) -> WithdrawalOut:
+    """Withdraws the share: its copies, annotations and dataset entries are deleted, models
+    trained with it are told; answers what was done."""
+    _own_share(share_id, owner, services)
+    done = services.sharing.withdraw(share_id)
+    if done is None:  # withdrawn by a concurrent request
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return WithdrawalOut(id=done.share_id, files_deleted=done.files, actions=done.actions)
