@@ -6,8 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from hearthcam.privacy.consent import Sharing, SharingError, copy_path, redacted_path
+from hearthcam.privacy.consent import (
+    DISPOSED_COUNTER,
+    Sharing,
+    SharingError,
+    copy_path,
+    redacted_path,
+)
 from hearthcam.privacy.lifecycle import ShareStatus
+from hearthcam.privacy.review import REPORTED_REASON, report
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore, receipt_digest
 from tests.privacy.conftest import NOW, agreed, event_with_clip
@@ -126,3 +133,24 @@ def test_shares_end_at_their_keeping_time_and_with_their_event(
     [gone] = sharing.withdraw_event(old.id)
     assert gone.share_id == again.id
     assert not copy_path(data_dir, again.id).exists()
+
+
+def test_a_reported_clip_is_disposed_of_and_never_offered_again(
+    store: Store, data_dir: Path, plain_clip: Path
+) -> None:
+    listener = _Listener()
+    sharing = Sharing(ShareStore(store), data_dir, listeners=[listener])
+    event = event_with_clip(data_dir, plain_clip)
+    share = sharing.share(event, 1, 7, "Front door", agreed(sharing, event), NOW)
+    assert not report(sharing, share.id, NOW)  # not published yet: nothing to report
+    assert sharing.shares.set_status(share.id, "consented", "published", NOW)
+    redacted_path(data_dir, share.id).write_bytes(b"\x00" * 10)
+    assert report(sharing, share.id, NOW + 1)
+    stored = sharing.shares.get(share.id)
+    assert stored is not None
+    assert stored.status == "disposed"
+    assert stored.reason == REPORTED_REASON
+    assert listener.told == [share.id]
+    assert list((data_dir / "shares").rglob("*.mp4")) == []
+    assert sharing.shares.counter(DISPOSED_COUNTER) == 1
+    assert not report(sharing, share.id, NOW + 2)

@@ -72,6 +72,25 @@ def _why(prepared: PreparedClip) -> str:
     return f"the {step} step did not finish: {prepared.failure or 'no reason given'}"
 
 
+def report(sharing: Sharing, share_id: str, now: float) -> bool:
+    """An annotator's "should not be here": the published share is disposed of at once (its
+    copies destroyed, then the status moved), so nobody is offered it again; the owner reads
+    why. False if the share was not published (any more)."""
+    record = sharing.shares.get(share_id)
+    if record is None or record.status != ShareStatus.PUBLISHED.value:
+        return False
+    for listener in sharing.listeners:  # leases end and annotations go with the clip
+        listener.on_withdrawn(share_id)
+    sharing.delete_media(share_id)
+    status = transition(ShareStatus.PUBLISHED, ShareEvent.REPORTED)
+    moved = sharing.shares.set_status(
+        share_id, ShareStatus.PUBLISHED.value, status.value, now, REPORTED_REASON, {}
+    )
+    if moved:
+        sharing.shares.bump(DISPOSED_COUNTER)
+    return moved
+
+
 class ShareChecks:
     """Runs the machine checks over consented shares, one at a time."""
 
