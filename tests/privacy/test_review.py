@@ -7,20 +7,28 @@ model: there is no real intimate footage to test with); every other step runs fo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO, cast
 
+import av
 import pytest
 
-from hearthcam.errors import ModelError
+from hearthcam import app
+from hearthcam.errors import ModelError, StoreError
 from hearthcam.pipeline.detect import OnnxDetector
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.privacy.review import DISPOSED_REASON, ShareChecks
-from hearthcam.store.shares import ShareRecord
+from hearthcam.store.db import Store
+from hearthcam.store.media_io import write_bytes
+from hearthcam.store.sealed import plaintext_media_signatures
+from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.faces import CenterFace
-from hearthcam.vision.prepare import ClipPreparer
+from hearthcam.vision.media import ClipSource, Sink
+from hearthcam.vision.prepare import ClipPreparer, PreparedClip
 from hearthcam.vision.redact import Redactor
 from hearthcam.vision.sensitive import SensitiveScanner
 from tests.privacy.conftest import NOW, agreed, event_with_clip
@@ -42,7 +50,7 @@ class _NoRedaction(Redactor):
 
 
 class _Crashing(ClipPreparer):
-    def prepare(self, src: Path, dst: Path) -> object:  # type: ignore[override]
+    def prepare(self, src: ClipSource, dst: Path, sink: Sink | None = None) -> PreparedClip:
         dst.write_bytes(b"half a clip")  # a crash may leave anything behind
         raise RuntimeError("segfault-like surprise")
 
@@ -147,8 +155,8 @@ def test_a_share_withdrawn_during_its_check_leaves_nothing(
     share = _share(sharing, data_dir, carphone_clip)
 
     class _WithdrawnMidway(ClipPreparer):
-        def prepare(self, src: Path, dst: Path) -> object:  # type: ignore[override]
-            result = super().prepare(src, dst)
+        def prepare(self, src: ClipSource, dst: Path, sink: Sink | None = None) -> PreparedClip:
+            result = super().prepare(src, dst, sink)
             sharing.withdraw(share.id)  # the owner clicked Withdraw meanwhile
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_bytes(b"redacted bytes written after the withdrawal")
@@ -170,3 +178,34 @@ def test_checks_that_died_with_the_process_start_again(
     assert checks.resume() == 1
     assert _status(sharing, share).status == "consented"
     assert not redacted_path(data_dir, share.id).exists()
+
+
+def test_in_a_sealed_data_directory_no_plaintext_frame_is_ever_written(
+    store: Store,
+    data_dir: Path,
+    carphone_clip: Path,
+    scanner: SensitiveScanner,
+    faces: CenterFace,
+    people: OnnxDetector,
+) -> None:
+    media = app.open_media(store, data_dir)
+    event = event_with_clip(data_dir, carphone_clip)
+    assert event.clip is not None
+    sealed_clip = event.clip.with_name(f"{event.id}.sealed.mp4")
+    write_bytes(media, sealed_clip, event.camera, event.clip.read_bytes())
+    event.clip.unlink()
+    event = dataclasses.replace(event, clip=sealed_clip)
+    assert plaintext_media_signatures(data_dir) == []
+    sharing = Sharing(ShareStore(store), data_dir, media=media)
+    share = sharing.share(event, 1, 7, "Front door", agreed(sharing, event), NOW)
+    [outcome] = ShareChecks(sharing, lambda: ClipPreparer(scanner, faces, people)).run_once()
+    assert outcome.status is ShareStatus.PUBLISHED, outcome.reason
+    assert plaintext_media_signatures(data_dir) == []  # copy and redacted copy are sealed
+    redacted = redacted_path(data_dir, share.id)
+    with media.open(redacted) as reader, av.open(cast(BinaryIO, reader), "r") as container:
+        frames = len(list(container.decode(video=0)))
+    assert frames == 45
+    sharing.withdraw(share.id)
+    assert not redacted.exists()
+    with pytest.raises(StoreError):
+        media.open(redacted)

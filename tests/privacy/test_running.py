@@ -33,8 +33,8 @@ def test_a_clip_shared_in_the_running_app_is_checked_published_and_withdrawn(
     bus = EventBus()
     runtime = app.build(config, [bus.on_change], alerts=False)
     handle = app.serve_web(runtime, bus)
+    web = httpx.Client(base_url=handle.url, headers={"origin": handle.url}, timeout=30)
     try:
-        web = httpx.Client(base_url=handle.url, headers={"origin": handle.url}, timeout=30)
         owner = {"username": "lena", "password": "copper kettle on the stove", "household": "H"}
         csrf = web.post("/api/setup", json=owner).json()["csrf_token"]
         web.headers["x-csrf-token"] = csrf
@@ -73,6 +73,7 @@ def test_a_clip_shared_in_the_running_app_is_checked_published_and_withdrawn(
         assert web.get("/api/shares").json() == []
         assert web.get(f"/api/shares/{share['id']}").status_code == 404
     finally:
+        web.close()
         handle.stop()
         runtime.close()
     assert not [t for t in runtime.threads if t.is_alive()]  # the check worker stopped too

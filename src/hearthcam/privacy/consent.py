@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from hearthcam.errors import HearthcamError
+from hearthcam.errors import HearthcamError, StoreError
 from hearthcam.privacy.lifecycle import ShareStatus
+from hearthcam.store.layout import PART_SUFFIX
+from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.shares import ShareRecord, ShareStore, receipt_digest
 from hearthcam.types import Event
 
@@ -123,11 +125,15 @@ class Sharing:
         data_dir: Path,
         keep_days: int = DEFAULT_KEEP_DAYS,
         listeners: Sequence[WithdrawalListener] = (),
+        media: MediaIO | None = None,
     ) -> None:
+        """``media`` reads the owner's clips and writes the share's copies (sealed where the
+        data directory is; plain files by default)."""
         self.shares = shares
         self.data_dir = data_dir
         self.keep_days = keep_days
         self.listeners = list(listeners)
+        self.media: MediaIO = media if media is not None else PlainMedia()
 
     def receipt(self, event: Event, camera_name: str, now: float) -> dict[str, Any]:
         """The receipt the owner is shown before they agree."""
@@ -156,12 +162,13 @@ class Sharing:
         share_id = secrets.token_hex(16)
         target = copy_path(self.data_dir, share_id)
         target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
         try:
-            shutil.copyfile(event.clip, part)
-            part.replace(target)
-        except OSError as error:
-            shutil.rmtree(target.parent, ignore_errors=True)
+            # Decrypted and sealed again chunk by chunk: no plaintext copy ever touches the disk.
+            media = self.media
+            with media.open(event.clip) as source, media.create(target, event.camera) as copy:
+                shutil.copyfileobj(source, copy, 256 * 1024)
+        except (OSError, StoreError) as error:
+            self.delete_media(share_id)
             raise SharingError(f"the clip could not be copied: {error}") from error
         record = ShareRecord(
             share_id, event.id, household_id, owner_id, event.camera,
@@ -200,15 +207,14 @@ class Sharing:
 
     def delete_redacted(self, share_id: str) -> None:
         """Deletes a share's redacted copy (and a partial one), keeping the private copy."""
-        target = redacted_path(self.data_dir, share_id)
-        for path in (target, target.with_name(target.name + ".part")):
-            path.unlink(missing_ok=True)
+        self.media.delete([redacted_path(self.data_dir, share_id)])
 
     def delete_media(self, share_id: str) -> int:
-        """Deletes a share's files (copy, redacted copy, leftovers); returns how many."""
+        """Destroys a share's files (copy, redacted copy, anything made for a lease: sealed
+        ones by their keys first); returns how many files there were."""
         folder = share_dir(self.data_dir, share_id)
-        if not folder.is_dir():
-            return 0
-        files = [p for p in folder.rglob("*") if p.is_file()]
-        shutil.rmtree(folder)
+        files = [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+        finished = [p for p in files if p.suffix != PART_SUFFIX]
+        self.media.delete([copy_path(self.data_dir, share_id), *finished])
+        shutil.rmtree(folder, ignore_errors=True)
         return len(files)

@@ -19,10 +19,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO, cast
 
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
+from hearthcam.store.media_io import write_bytes
 from hearthcam.store.shares import ShareRecord
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
 
@@ -136,7 +138,7 @@ class ShareChecks:
         return self._settle(share, prepared)
 
     def _prepare(self, share: ShareRecord) -> PreparedClip:
-        data_dir = self._sharing.data_dir
+        data_dir, media = self._sharing.data_dir, self._sharing.media
         source, target = copy_path(data_dir, share.id), redacted_path(data_dir, share.id)
         if self._preparer is None:
             try:
@@ -144,7 +146,16 @@ class ShareChecks:
             except Exception as error:
                 log.warning("the check models could not be loaded: %s", error)
                 return PreparedClip.failed(Step.LOAD, error)
-        return self._preparer.prepare(source, target)
+
+        def opener() -> BinaryIO:
+            return cast(BinaryIO, media.open(source))
+
+        def sink(path: Path, data: bytes) -> Path:
+            return write_bytes(media, path, share.camera, data)
+
+        # Read through the media IO and made in memory, then stored by it: a sealed data
+        # directory never holds a plaintext frame of the shared clip.
+        return self._preparer.prepare(opener, target, sink)
 
     def _settle(self, share: ShareRecord, prepared: PreparedClip) -> CheckOutcome | None:
         shares, now = self._sharing.shares, self._clock()

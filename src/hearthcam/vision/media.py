@@ -1,26 +1,55 @@
 """Decoding a shared clip's frames and encoding a redacted copy (PyAV, H.264 by libx264).
 
-Reading wraps every FFmpeg failure in ``SourceUnreadable``; writing goes to a ``.part`` file
-beside the target that is renamed into place only on ``publish`` and removed on ``discard`` or
-on any error, so a half-written or unchecked redaction is never left where a reader looks.
+A clip is read from a path or from an *opener* (a callable giving a fresh readable, seekable
+binary file: a sealed file's decrypting reader), so encrypted media are never written out in
+plaintext to be read. Reading wraps every FFmpeg failure in ``SourceUnreadable``.
+
+A redacted copy is written to a ``.part`` file beside the target that is renamed into place
+only on ``publish``; or, given a ``sink``, encoded in memory and handed to the sink on
+``publish`` (which writes it sealed). Either way it is removed on ``discard`` or on any error, so
+a half-written or unchecked redaction is never left where a reader looks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO, TypeAlias
 
 import av
 import av.error
 import numpy as np
+from av.container import InputContainer
 
 from hearthcam.errors import SourceTimeout, SourceUnreadable, StoreError
 from hearthcam.types import BGRImage
+
+# A clip to read: a plain file, or an opener of a fresh readable, seekable binary file.
+ClipSource: TypeAlias = Path | Callable[[], BinaryIO]
+# Stores finished redacted bytes at a path (sealed) and returns the path.
+Sink: TypeAlias = Callable[[Path, bytes], Path]
+
+
+@contextlib.contextmanager
+def _open(source: ClipSource) -> Iterator[InputContainer]:
+    """The clip's container; a file the opener gave is closed with it (PyAV leaves it open)."""
+    if isinstance(source, Path):
+        with av.open(str(source), "r") as container:
+            yield container
+        return
+    with source() as handle, av.open(handle, "r") as container:
+        yield container
+
+
+def name_of(source: ClipSource) -> str:
+    """What to call a clip in messages."""
+    return str(source) if isinstance(source, Path) else getattr(source, "name", "the clip")
 
 
 class VisionTimeout(SourceTimeout):
@@ -65,12 +94,12 @@ class VideoInfo:
     time_base: Fraction
 
 
-def probe(path: Path) -> VideoInfo:
+def probe(path: ClipSource) -> VideoInfo:
     """The first video stream's size, rate and time base (SourceUnreadable if there is none)."""
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             if not container.streams.video:
-                raise SourceUnreadable(f"{path} has no video stream")
+                raise SourceUnreadable(f"{name_of(path)} has no video stream")
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate or Fraction(25)
             return VideoInfo(
@@ -79,17 +108,17 @@ def probe(path: Path) -> VideoInfo:
                 Fraction(rate),
                 Fraction(stream.time_base or Fraction(1, 90000)),
             )
-    except av.error.FFmpegError as error:
-        raise SourceUnreadable(f"{path} is not a readable video: {error}") from error
+    except (av.error.FFmpegError, OSError) as error:
+        raise SourceUnreadable(f"{name_of(path)} is not a readable video: {error}") from error
 
 
-def read_frames(path: Path) -> Iterator[DecodedFrame]:
+def read_frames(path: ClipSource) -> Iterator[DecodedFrame]:
     """Every frame of the first video stream in presentation order, as BGR images."""
     info = probe(path)
     step = max(1, round(1 / (info.rate * info.time_base)))  # pts step when frames carry none
     count = 0
     try:
-        with av.open(str(path)) as container:
+        with _open(path) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             for frame in container.decode(stream):
@@ -97,14 +126,17 @@ def read_frames(path: Path) -> Iterator[DecodedFrame]:
                 image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
                 yield DecodedFrame(count, int(pts), info.time_base, bool(frame.key_frame), image)
                 count += 1
-    except av.error.FFmpegError as error:
-        raise SourceUnreadable(f"{path}: decoding failed after {count} frames: {error}") from error
+    except (av.error.FFmpegError, OSError) as error:
+        what = name_of(path)
+        raise SourceUnreadable(f"{what}: decoding failed after {count} frames: {error}") from error
     if count == 0:
-        raise SourceUnreadable(f"{path} has no decodable video frames")
+        raise SourceUnreadable(f"{name_of(path)} has no decodable video frames")
 
 
 class RedactedWriter:
-    """Encodes frames to ``<target>.part`` as H.264 MP4; ``publish`` renames it to the target."""
+    """Encodes frames to ``<target>.part`` as H.264 MP4; ``publish`` renames it to the target.
+
+    With a ``sink`` the MP4 is made in memory instead and ``publish`` hands it to the sink."""
 
     def __init__(
         self,
@@ -113,21 +145,26 @@ class RedactedWriter:
         preset: str = "veryfast",
         crf: int = 23,
         threads: int = 0,
+        sink: Sink | None = None,
     ) -> None:
         self.target = target
         self.part = target.with_name(target.name + ".part")
+        self._sink = sink
+        self._memory = io.BytesIO() if sink is not None else None
         # yuv420p needs even sizes: an odd frame is padded by one black line or column.
         self.width, self.height = info.width + info.width % 2, info.height + info.height % 2
         self.frames = 0
         self._time_base = info.time_base
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(str(self.part), "w", format="mp4")
-            stream = self._container.add_stream(
-                "libx264",
-                rate=info.rate,
-                options={"preset": preset, "crf": str(crf), "movflags": "+faststart"},
-            )
+            options = {"preset": preset, "crf": str(crf)}
+            if self._memory is not None:
+                # faststart rewrites the file by its name; in memory the moov simply comes last.
+                self._container = av.open(self._memory, "w", format="mp4")
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._container = av.open(str(self.part), "w", format="mp4")
+                options["movflags"] = "+faststart"
+            stream = self._container.add_stream("libx264", rate=info.rate, options=options)
             stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
             stream.time_base = info.time_base
             stream.codec_context.thread_count = threads
@@ -147,11 +184,15 @@ class RedactedWriter:
         self._mux(frame)
         self.frames += 1
 
-    def finish(self) -> Path:
-        """Flushes the encoder and closes the ``.part`` file; returns its path (not published)."""
+    def finish(self) -> ClipSource:
+        """Flushes the encoder and closes the output; returns where to read it back from (the
+        ``.part`` file, or an opener of the bytes in memory): not published yet."""
         self._mux(None)
         try:
             self._container.close()
+            if self._memory is not None:
+                data = self._memory.getvalue()
+                return lambda: io.BytesIO(data)
             with self.part.open("rb") as handle:
                 os.fsync(handle.fileno())
         except (av.error.FFmpegError, OSError) as error:
@@ -160,12 +201,15 @@ class RedactedWriter:
         return self.part
 
     def publish(self) -> Path:
-        """Renames the finished ``.part`` file to the target."""
+        """Renames the finished ``.part`` file to the target (or hands the bytes to the sink)."""
         try:
+            if self._sink is not None and self._memory is not None:
+                data, self._memory = self._memory.getvalue(), None
+                return self._sink(self.target, data)
             os.replace(self.part, self.target)
-        except OSError as error:
+        except (OSError, StoreError) as error:
             self.discard()
-            raise StoreError(f"cannot publish {self.part} as {self.target}: {error}") from error
+            raise StoreError(f"cannot publish the redacted clip {self.target}: {error}") from error
         return self.target
 
     def discard(self) -> None:
@@ -173,6 +217,7 @@ class RedactedWriter:
         # The file goes anyway; a close error must not hide the error that led here.
         with contextlib.suppress(av.error.FFmpegError, OSError):
             self._container.close()
+        self._memory = None
         self._remove_part()
 
     def _mux(self, frame: av.VideoFrame | None) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hearthcam.pipeline.detect import Detector
 from hearthcam.vision.faces import FaceDetector
+from hearthcam.vision.media import ClipSource, Sink
 from hearthcam.vision.redact import ClipPolicy, RedactionResult, Redactor, RedactStatus, redact_clip
 from hearthcam.vision.sensitive import ScanVerdict, SensitiveScanner
 
@@ -77,8 +78,9 @@ class ClipPreparer:
         self.policy = policy or ClipPolicy()
         self.deadline_s = deadline_s
 
-    def prepare(self, src: Path, dst: Path) -> PreparedClip:
-        """Scans, redacts and checks ``src`` into ``dst``; see the module docstring."""
+    def prepare(self, src: ClipSource, dst: Path, sink: Sink | None = None) -> PreparedClip:
+        """Scans, redacts and checks ``src`` into ``dst`` (through ``sink``, which stores the
+        checked bytes sealed, when given); see the module docstring."""
         started = time.monotonic()
         try:
             scan = self.scanner.scan_clip(src, self.deadline_s)
@@ -90,7 +92,7 @@ class ClipPreparer:
         left = None if self.deadline_s is None else self.deadline_s - (time.monotonic() - started)
         policy = dataclasses.replace(self.policy, deadline_s=left)
         try:
-            result = redact_clip(src, dst, self.faces, self.people, self.redactor, policy)
+            result = redact_clip(src, dst, self.faces, self.people, self.redactor, policy, sink)
         except Exception as error:  # redact_clip has removed its .part file already
             log.warning("redaction of %s failed, clip stays with its owner: %s", src, error)
             return dataclasses.replace(PreparedClip.failed(Step.REDACT, error), scan=scan)

@@ -26,7 +26,16 @@ from hearthcam.pipeline.detect import Detector
 from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.cover import cover
 from hearthcam.vision.faces import FaceDetector
-from hearthcam.vision.media import Clock, DecodedFrame, RedactedWriter, probe, read_frames
+from hearthcam.vision.media import (
+    ClipSource,
+    Clock,
+    DecodedFrame,
+    RedactedWriter,
+    Sink,
+    name_of,
+    probe,
+    read_frames,
+)
 
 PERSON = class_id_of("person")
 
@@ -162,7 +171,11 @@ class RedactionResult:
 
 
 def check_clip(
-    path: Path, faces: FaceDetector, threshold: float, stride: int = 1, clock: Clock | None = None
+    path: ClipSource,
+    faces: FaceDetector,
+    threshold: float,
+    stride: int = 1,
+    clock: Clock | None = None,
 ) -> CheckReport:
     """Runs the face detector over a clip's frames and counts what it finds."""
     checked = with_faces = found = 0
@@ -218,7 +231,7 @@ class _ClipRedaction:
             for old in [k for k in boxes if k < horizon]:
                 del boxes[old]
 
-    def run(self, src: Path, writer: RedactedWriter, clock: Clock) -> tuple[int, int]:
+    def run(self, src: ClipSource, writer: RedactedWriter, clock: Clock) -> tuple[int, int]:
         """Redacts every frame of src into writer; returns (frames, frames detected on)."""
         lookahead = max(self.policy.window, self.policy.stride)
         buffer: deque[DecodedFrame] = deque()
@@ -240,14 +253,17 @@ class _ClipRedaction:
 
 
 def redact_clip(
-    src: Path,
+    src: ClipSource,
     dst: Path,
     faces: FaceDetector,
     people: Detector | None,
     redactor: Redactor | None = None,
     policy: ClipPolicy = ClipPolicy(),
+    sink: Sink | None = None,
 ) -> RedactionResult:
     """Redacts src into dst and checks the output; dst exists afterwards only if published.
+
+    With a ``sink`` the output is made and checked in memory and the sink stores it (sealed).
 
     Raises SourceUnreadable (src), ModelError (a model, or no person detector while bodies are
     to be hidden), StoreError (writing), VisionTimeout; no ``.part`` file is left behind.
@@ -255,10 +271,10 @@ def redact_clip(
     redactor = redactor or Redactor()
     if redactor.policy.bodies and people is None:
         raise ModelError("hiding bodies needs the person detector, and none was given")
-    clock = Clock(str(src), policy.deadline_s)
+    clock = Clock(name_of(src), policy.deadline_s)
     started = time.monotonic()
     writer = RedactedWriter(
-        dst, probe(src), policy.preset, policy.crf, threads=policy.encoder_threads
+        dst, probe(src), policy.preset, policy.crf, threads=policy.encoder_threads, sink=sink
     )
     try:
         job = _ClipRedaction(faces, people, redactor, policy)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
@@ -22,7 +21,7 @@ from numpy.typing import NDArray
 
 from hearthcam.errors import ModelError
 from hearthcam.types import BGRImage
-from hearthcam.vision.media import Clock, read_frames
+from hearthcam.vision.media import ClipSource, Clock, name_of, read_frames
 from hearthcam.vision.models import NSFWJS, NUDENET_320N, ModelFile, input_of, open_model
 
 #: NudeNet 320n's classes in output order (from nudenet 3.4.2's ``nudenet.py``).
@@ -251,14 +250,14 @@ class SensitiveScanner:
         frames = [{s.name: s.score(image) for s in self.scorers} for image in images]
         return decide(frames, {s.name: s.thresholds for s in self.scorers}, self.policy)
 
-    def scan_clip(self, path: Path, deadline_s: float | None = None) -> ScanVerdict:
+    def scan_clip(self, path: ClipSource, deadline_s: float | None = None) -> ScanVerdict:
         """Samples ``sample_fps`` frames a second plus every keyframe, scores them and decides.
 
         Raises SourceUnreadable, ModelError or VisionTimeout (past ``deadline_s``).
         """
-        return self.scan_images(self.sample(path, Clock(str(path), deadline_s)))
+        return self.scan_images(self.sample(path, Clock(name_of(path), deadline_s)))
 
-    def sample(self, path: Path, clock: Clock | None = None) -> Iterable[BGRImage]:
+    def sample(self, path: ClipSource, clock: Clock | None = None) -> Iterable[BGRImage]:
         """The frames of a clip the scan looks at (SourceUnreadable if it cannot be decoded)."""
         period = 1 / self.policy.sample_fps
         next_time: float | None = None

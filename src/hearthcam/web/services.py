@@ -73,7 +73,9 @@ class WebServices:
         object.__setattr__(self, "push", PushStore(self.store))
         object.__setattr__(self, "camera_entries", CameraStore(self.settings))
         shares = ShareStore(self.store)
-        sharing = Sharing(shares, self.config.data_dir, listeners=self.share_listeners)
+        sharing = Sharing(
+            shares, self.config.data_dir, listeners=self.share_listeners, media=self.media
+        )
         object.__setattr__(self, "sharing", sharing)
 
     def cameras(self) -> dict[str, CameraConfig]:
