@@ -1,0 +1,1 @@
+"""Learning from feedback: the model registry and its lineage (``registry``)."""
