@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +12,8 @@ import pytest
 
 from hearthcam import app
 from hearthcam.config import parse_config
+from hearthcam.store.media_io import write_bytes
+from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.types import Event, Verdict
 from hearthcam.web import EventBus
 
@@ -40,7 +41,8 @@ def test_a_clip_shared_in_the_running_app_is_checked_published_and_withdrawn(
         web.headers["x-csrf-token"] = csrf
         clip = data / "clips" / "front" / "2026-12-02" / f"{uuid.uuid4().hex}.mp4"
         clip.parent.mkdir(parents=True)
-        shutil.copyfile(carphone_clip, clip)
+        # Stored as the recorder stores clips (sealed, when the data directory is).
+        write_bytes(runtime.media, clip, "front", carphone_clip.read_bytes())
         event = Event(
             id=clip.stem, camera="front", verdict=Verdict.THREAT, labels=("person",), start=0.0,
             end=1.5, wall_start=time.time() - 60, wall_end=time.time() - 58, score=0.8,
@@ -65,6 +67,7 @@ def test_a_clip_shared_in_the_running_app_is_checked_published_and_withdrawn(
         assert share["facts"]["faces_left"] == 0
         folder = data / "shares" / share["id"]
         assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4", "redacted.mp4"]
+        assert plaintext_media_signatures(data) == []
 
         gone = web.delete(f"/api/shares/{share['id']}")
         assert gone.status_code == 200
