@@ -6,6 +6,7 @@ server fixture. The command-line behaviour of the same paths is in test_cli.py.
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
+import av
 import pytest
 
 from hearthcam import app
@@ -23,6 +25,8 @@ from hearthcam.pipeline.source import CameraStream
 from hearthcam.store.cameras import CameraEntry, CameraStore
 from hearthcam.store.db import Store
 from hearthcam.store.layout import parse_segment_path
+from hearthcam.store.media_io import SealedMedia, read_bytes
+from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
 from tests.conftest import RtspServer, SceneFile
@@ -62,6 +66,11 @@ def test_build_recovers_the_data_directory_before_recording(tmp_path: Path) -> N
     try:
         assert not part.exists()
         assert runtime.store.known_segment_paths("cam") == {s.path for s in segments}
+        # Plain segments from before encryption are sealed in place, and still play.
+        assert plaintext_media_signatures(data) == []
+        for segment in segments:
+            with runtime.media.open(segment.path) as file, av.open(file, "r") as container:
+                assert sum(1 for _ in container.decode(video=0)) > 0
     finally:
         runtime.close()
         runtime.store.close()
@@ -84,7 +93,12 @@ def test_analyze_stores_finished_events_with_absolute_media_paths(
     assert event.clip.is_relative_to(tmp_path / "data" / "clips")
     assert event.clip.is_file()
     assert event.snapshot.is_file()
+    assert plaintext_media_signatures(tmp_path / "data") == []
     with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+        media = app.open_media(store, tmp_path / "data")
+        with media.open(event.clip) as file, av.open(file, "r") as container:
+            assert sum(1 for _ in container.decode(video=0)) > 0
+        assert read_bytes(media, event.snapshot)[:3] == b"\xff\xd8\xff"
         assert store.is_finished(event.id) is True
         assert store.get_event(event.id) == event
         # The file was recorded losslessly into segments as it was analysed, and indexed.
@@ -141,6 +155,12 @@ def test_disk_floor_purges_the_oldest_segments_while_recording_goes_on(
         assert len(on_disk) <= keep + 2  # the floor held (give or take one sweep interval)
         assert max(map(start, purged)) < min(map(start, on_disk))  # the oldest went first
         assert runtime.store.known_segment_paths() == on_disk  # rows went with their files
+        assert plaintext_media_signatures(data) == []
+        # Purged segments' keys went with them: the keyring holds the keys of what is left.
+        assert isinstance(runtime.media, SealedMedia)
+        keyed = {data / b for b in runtime.media.vault.keyring.blob_ids("recordings/")}
+        assert on_disk <= keyed
+        assert not keyed & purged
         assert not any(
             "recording failed" in e for e in runtime.pipelines["cam"].stats.errors
         )  # recording never stopped
@@ -343,6 +363,7 @@ def test_a_camera_added_while_running_records_and_removing_it_leaves_the_others(
         assert _segments(data, "b") == b_stopped  # b wrote nothing more
         assert not list((data / "recordings" / "b").rglob("*.part"))  # its last one flushed
         assert not [t for t in threading.enumerate() if t.name == "src-b"]
+        assert plaintext_media_signatures(data) == []
     finally:
         runtime.close()
 
@@ -389,3 +410,78 @@ def test_build_runs_the_cameras_owners_added_in_the_app(tmp_path: Path) -> None:
         assert runtime.cameras["front"].enabled is False
     finally:
         runtime.close()
+
+
+@pytest.mark.integration
+def test_an_event_deleted_through_the_web_api_is_crypto_shredded(
+    rtsp_server: RtspServer, tmp_path: Path
+) -> None:
+    # The whole path with real parts: a real RTSP camera recorded and analysed (the moving ball
+    # makes a motion event), its clip cut and sealed, served by the web app, deleted through it.
+    from fastapi.testclient import TestClient
+
+    from hearthcam.accounts import Accounts
+    from hearthcam.store.keys import NoMediaKey
+    from hearthcam.store.sealed import SealedError, SealedReader
+    from hearthcam.web import WebServices, create_app
+    from tests.web.world import IP, ORIGIN, PASSWORD, cheap_hasher
+
+    data = tmp_path / "data"
+    config = parse_config(
+        {
+            "data_dir": str(data),
+            "record": {"segment_seconds": 1, "pre_roll": 0, "post_roll": 0, "min_clip": 1},
+            "events": {"motion_min_seconds": 1},
+            "cameras": {"cam": {"inputs": [{"path": rtsp_server.url()}]}},
+        }
+    )
+    runtime = app.build(config, detector=ScriptedDetector([]), alerts=False)
+    runtime.start(retention=False)
+    try:
+        _wait(lambda: len(_segments(data, "cam")) >= 4, "four segments of the camera")
+        time.sleep(1.0)
+    finally:
+        runtime.close()  # ends the open event and cuts its clip from what was recorded
+    try:
+        events = [e for e in runtime.store.events(limit=10) if e.clip is not None]
+        assert events, "the moving ball made no event with a clip"
+        event = events[0]
+        assert event.clip is not None
+        assert event.snapshot is not None
+        assert plaintext_media_signatures(data) == []
+        accounts = Accounts(runtime.store, hasher=cheap_hasher())
+        accounts.setup("alice", PASSWORD, "Home", ["cam"], time.time())
+        login = accounts.authenticate("alice", PASSWORD, ip=IP, user_agent="t", now=time.time())
+        assert login.token is not None
+        session = accounts.session(login.token, time.time())
+        assert session is not None
+        services = WebServices(
+            config=runtime.config, store=runtime.store, accounts=accounts, media=runtime.media
+        )
+        kept = {p: p.read_bytes() for p in (event.clip, event.snapshot)}  # the bytes on disk
+        with TestClient(create_app(services), headers={"origin": ORIGIN}) as client:
+            client.cookies.set("hc_session", login.token)
+            client.headers["X-CSRF-Token"] = session.csrf_token
+            clip = client.get(f"/api/events/{event.id}/clip")
+            assert clip.status_code == 200
+            with av.open(io.BytesIO(clip.content), "r") as container:
+                assert sum(1 for _ in container.decode(video=0)) > 0
+            assert client.delete(f"/api/events/{event.id}").status_code == 204
+            assert client.get(f"/api/events/{event.id}/clip").status_code == 404
+        assert isinstance(runtime.media, SealedMedia)
+        keyring, vault = runtime.media.vault.keyring, runtime.media.vault
+        for path, sealed in kept.items():
+            assert not path.exists()
+            assert sealed.startswith(b"\x89HCSEAL")
+            with pytest.raises(NoMediaKey):
+                keyring.media_key(vault.blob_id(path))
+            copy = tmp_path / f"copy-of-{path.name}"
+            copy.write_bytes(sealed)
+            remaining = keyring.blob_ids()
+            assert remaining  # the segments' keys are still there, and none of them opens it
+            for blob in remaining:
+                with pytest.raises(SealedError):
+                    SealedReader(copy, keyring.media_key(blob)).close()
+        assert plaintext_media_signatures(data) == []
+    finally:
+        runtime.store.close()

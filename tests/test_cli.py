@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import av
@@ -29,9 +29,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from hearthcam import app
 from hearthcam.cli import cli
 from hearthcam.scenes import Part
+from hearthcam.store.db import Store
 from hearthcam.store.layout import parse_segment_path
+from hearthcam.store.media_io import SealedMedia
+from hearthcam.store.sealed import MAGIC, plaintext_media_signatures
 from tests.conftest import RtspServer, SceneFile
 
 HEARTHCAM = [sys.executable, "-m", "hearthcam"]
@@ -150,6 +154,13 @@ def indexed(data: Path) -> dict[Path, str]:
     with closing(sqlite3.connect(data / "hearthcam.db", timeout=10)) as db:
         rows = db.execute("SELECT path, camera FROM segments").fetchall()
     return {Path(path): camera for path, camera in rows}
+
+
+@contextmanager
+def sealed_media(data: Path) -> Iterator[SealedMedia]:
+    """The data directory's media as the app reads them (after the process is gone)."""
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as store:
+        yield app.open_media(store, data)
 
 
 def gap_rows(data: Path, camera: str) -> list[tuple[float, float, str]]:
@@ -276,11 +287,22 @@ def test_analyze_people_scene_gives_a_threat_over_the_people(
 def test_analyze_threat_clip_is_a_20_to_30_s_faststart_h264_mp4_with_a_jpeg_snapshot(
     people_analysis: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
-    done, _ = people_analysis
+    done, data = people_analysis
     threat = next(e for e in json_events(done.stdout) if e["verdict"] == "threat")
-    clip, snapshot = Path(str(threat["clip"])), Path(str(threat["snapshot"]))
-    assert clip.is_file()
-    assert clip.suffix == ".mp4"
+    stored_clip = Path(str(threat["clip"]))
+    assert stored_clip.is_file()
+    assert stored_clip.suffix == ".mp4"
+    assert stored_clip.read_bytes().startswith(MAGIC)  # sealed at rest
+    assert plaintext_media_signatures(data) == []
+    # What the owner watches is the decrypted copy, written outside the data directory.
+    work = data.parent
+    clip, snapshot = work / "threat.mp4", work / "threat.jpg"
+    base = ["media", "export", str(threat["id"]), "--config", "config.yml"]
+    exported = hearthcam(*base, "-o", clip.name, cwd=work, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    exported = hearthcam(*base, "--snapshot", "-o", snapshot.name, cwd=work, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    assert plaintext_media_signatures(data) == []
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
@@ -528,11 +550,13 @@ def test_run_records_two_rtsp_cameras_and_stops_cleanly_on_sigterm(
         assert part.with_suffix("").is_file()
     rows = indexed(data)
     assert set(rows) == segment_files(data)  # every file indexed, every row a file
-    for path, camera in rows.items():
-        assert path.is_relative_to(data / "recordings" / camera)
-        with av.open(str(path)) as container:
-            assert container.streams.video[0].codec_context.name == "h264"
-            assert next(container.decode(video=0)).width == 320
+    assert plaintext_media_signatures(data) == []
+    with sealed_media(data) as media:
+        for path, camera in rows.items():
+            assert path.is_relative_to(data / "recordings" / camera)
+            with media.open(path) as file, av.open(file, "r") as container:
+                assert container.streams.video[0].codec_context.name == "h264"
+                assert next(container.decode(video=0)).width == 320
 
 
 @pytest.mark.integration
@@ -611,6 +635,7 @@ def test_kill_9_loses_at_most_the_segment_in_flight_and_the_next_start_recovers(
     rows = indexed(data)
     assert all(path.exists() for path in rows)  # a row is written only for a finished file
     assert len(before - set(rows)) <= 1  # at most one finished but not yet indexed
+    assert plaintext_media_signatures(data) == []  # the killed segment is sealed too
 
     second = launch(*args, name="second")
     wait_until(
@@ -619,16 +644,27 @@ def test_kill_9_loses_at_most_the_segment_in_flight_and_the_next_start_recovers(
         30,
         second,
     )
-    assert not any(part.exists() for part in parts)  # recovery deleted the partial file
+    assert not any(part.exists() for part in parts)  # recovery salvaged or deleted it
     code, _ = second.stop()
     assert code == 0, second.stderr()
-    assert f"parts_deleted={len(parts)}" in second.stderr()
+    report = re.search(r"parts_deleted=(\d+).*parts_salvaged=(\d+)", second.stderr())
+    assert report, second.stderr()
+    deleted, salvaged = int(report[1]), int(report[2])
+    assert deleted + salvaged == len(parts)
 
     after = segment_files(data, "cam")
     assert before < after  # nothing finished was lost, and recording went on
     assert set(indexed(data)) == after  # every file indexed, every row a file
     assert not part_files(data)
     assert not (data / "corrupt").exists()
+    assert plaintext_media_signatures(data) == []
+    # The killed segment's finished fragments were kept: it plays up to the fragment in flight.
+    kept = [p.with_name(p.name.removesuffix(".part")) for p in parts]
+    assert sum(p.exists() for p in kept) == salvaged
+    with sealed_media(data) as media:
+        for path in (p for p in kept if p.exists()):
+            with media.open(path) as file, av.open(file, "r") as container:
+                assert sum(1 for _ in container.decode(video=0)) > 0
 
 
 @pytest.mark.integration

@@ -31,6 +31,8 @@ from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
+from hearthcam.store.keys import Keyring, MediaVault
+from hearthcam.store.media_io import MediaIO, PlainMedia, SealedMedia
 from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
@@ -44,12 +46,31 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def open_media(store: Store, data_dir: Path) -> SealedMedia:
+    """The data directory's media, sealed: each file under its own key, wrapped to the key of
+    its camera's household (a camera nobody owns: household 0). The server secret is made in
+    ``<data_dir>/secrets/`` on first use."""
+    accounts = AccountStore(store)
+
+    def household_of(camera: str) -> int | None:
+        with accounts.read() as tx:
+            return tx.camera_household(camera)
+
+    return SealedMedia(MediaVault(Keyring.open(store, data_dir), data_dir), household_of)
+
+
 def open_store(config: Config) -> Store:
     """Creates the data directory and opens (and recovers) the store."""
+    return open_store_and_media(config)[0]
+
+
+def open_store_and_media(config: Config) -> tuple[Store, SealedMedia]:
+    """Creates the data directory, opens the store and its sealed media, and recovers them."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(config.database_url)
-    recover(store, config.data_dir)
-    return store
+    media = open_media(store, config.data_dir)
+    recover(store, config.data_dir, media=media)
+    return store, media
 
 
 class HouseholdChoices:
@@ -183,6 +204,7 @@ class Runtime:
     parts: PipelineParts | None = None  # what ``start_camera`` builds new pipelines from
     realtime: bool = True
     cameras: CurrentCameras = field(default_factory=CurrentCameras)
+    media: MediaIO = field(default_factory=PlainMedia)
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -257,7 +279,12 @@ class Runtime:
             try:
                 policy = choices.retention()  # each pass: an owner may have changed the hours
                 report = sweep(
-                    self.store, self.config.data_dir, time.time(), self.disk_free, policy=policy
+                    self.store,
+                    self.config.data_dir,
+                    time.time(),
+                    self.disk_free,
+                    policy=policy,
+                    media=self.media,
                 )
                 log.info("retention: %s", report)
             except Exception:  # the sweep retries next interval; recording must go on
@@ -327,7 +354,7 @@ def build(
     # Media paths go into the database and the output: absolute, so they stay valid from any cwd.
     config = config.model_copy(update={"data_dir": config.data_dir.expanduser().absolute()})
     tune_libraries()
-    store = open_store(config)
+    store, media = open_store_and_media(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
     # The config's cameras with what owners added or changed in the app.
@@ -347,9 +374,19 @@ def build(
         decider=AlertDecider(config.alerts, rule_of=choices.rule_of),
         clip_pool=pool,
         listeners=listeners,
+        media=media,
     )
     runtime = Runtime(
-        config, store, detector, {}, {}, pool, dispatcher=dispatcher, parts=parts, realtime=realtime
+        config,
+        store,
+        detector,
+        {},
+        {},
+        pool,
+        dispatcher=dispatcher,
+        parts=parts,
+        realtime=realtime,
+        media=media,
     )
     runtime.cameras = cameras
     for name, camera in cameras.items():
@@ -490,6 +527,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         store=runtime.store,
         accounts=accounts,
         live=LiveViews(runtime.pipelines),
+        media=runtime.media,
         bus=bus,
         secure_cookies=runtime.config.web.secure_cookies,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from hearthcam.store.audit import AuditLog
+    from hearthcam.store.media_io import MediaReader
     from hearthcam.web import ServerHandle
 
 cli = typer.Typer(
@@ -44,6 +46,8 @@ user_cli = typer.Typer(
 cli.add_typer(user_cli, name="user")
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log of who viewed clips.")
 cli.add_typer(audit_cli, name="audit")
+media_cli = typer.Typer(no_args_is_help=True, help="Event media (stored encrypted at rest).")
+cli.add_typer(media_cli, name="media")
 
 out = Console()
 err = Console(stderr=True)
@@ -259,6 +263,15 @@ def demo(
     out.print(
         f"analysed in {time.perf_counter() - started:.1f} s; snapshots and clips under {data_dir}"
     )
+    if events:
+        # The paths above hold encrypted files: a player needs the decrypted copy.
+        out.print(
+            f"they are stored encrypted; to watch one: hearthcam media export {events[0].id}"
+            f" --data-dir {data_dir} -o clip.mp4",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _shown_path(path: Path | None) -> str:
@@ -270,6 +283,60 @@ def _shown_path(path: Path | None) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+@media_cli.command("export")
+def media_export(
+    event_id: Annotated[str, typer.Argument(help="the event's id (hearthcam analyze --json)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="where the decrypted copy goes")],
+    snapshot: Annotated[bool, typer.Option(help="the snapshot (JPEG), not the clip")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="the data directory (instead of the config's)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Decrypt an event's clip (or snapshot) to a file outside the data directory."""
+    from hearthcam.store.db import Store
+    from hearthcam.store.keys import HouseholdLocked, NoMediaKey
+
+    cfg = _load(config)
+    if data_dir is not None:
+        cfg = cfg.model_copy(update={"data_dir": data_dir})
+    root = cfg.data_dir.expanduser().absolute()
+    if cfg.database is None and not (root / "hearthcam.db").is_file():
+        raise _fail(f"no hearthcam data in {root}")  # rather than an empty new database
+    target = output.expanduser().absolute()
+    if target.parent.resolve().is_relative_to(root.resolve()):
+        raise _fail(f"{output}: write the plaintext copy outside the data directory {root}")
+    # No recovery: a server may be running on this data directory.
+    with Store.open(cfg.database_url) as store:
+        event = store.get_event(event_id)
+        if event is None:
+            raise _fail(f"no event {event_id}")
+        path = event.snapshot if snapshot else event.clip
+        if path is None:
+            raise _fail(f"event {event_id} has no {'snapshot' if snapshot else 'clip'}")
+        media = composition.open_media(store, root)
+        try:
+            size = _export(media.open(path), target)
+        except HouseholdLocked:
+            raise _fail(f"event {event_id}: its household is locked (password mode)") from None
+        except (NoMediaKey, FileNotFoundError):
+            raise _fail(f"event {event_id}: its media was deleted") from None
+        except HearthcamError as error:
+            raise _fail(f"event {event_id}: {error}") from None
+    out.print(f"wrote {size} bytes to {target}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _export(reader: MediaReader, target: Path) -> int:
+    """Copies a media reader's plaintext to ``target`` (0600); returns the bytes written."""
+    written = 0
+    with reader, open(target, "wb") as copy:
+        os.chmod(target, 0o600)
+        while block := reader.read(1024 * 1024):
+            copy.write(block)
+            written += len(block)
+    return written
 
 
 @config_cli.command("check")

@@ -15,6 +15,11 @@ from numpy.typing import NDArray
 
 from hearthcam.errors import StoreError
 from hearthcam.pipeline.recorder import SegmentRecorder
+from hearthcam.store.db import Store
+from hearthcam.store.keys import Keyring, MediaVault
+from hearthcam.store.media_io import SealedMedia
+from hearthcam.store.recovery import recover
+from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.types import Segment
 from tests.conftest import ClipFactory
 
@@ -294,3 +299,46 @@ def test_an_unwritable_directory_is_a_store_error(tmp_path: Path, make_clip: Cli
     recorder = SegmentRecorder("porch", blocker, 30.0, Collector())
     with pytest.raises(StoreError, match="cannot start segment"):
         feed(recorder, make_clip(seconds=1, fps=10))
+
+
+def _sealed(data: Path, store: Store) -> SealedMedia:
+    vault = MediaVault(Keyring.open(store, data), data, chunk_size=4096)
+    return SealedMedia(vault, lambda _camera: None)
+
+
+def test_segments_are_sealed_fragmented_mp4_that_decode_through_the_media_io(
+    tmp_path: Path, make_clip: ClipFactory
+) -> None:
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        media = _sealed(data, store)
+        collected = Collector()
+        recorder = SegmentRecorder("porch", data / "rec", 2.0, collected, media)
+        feed(recorder, make_clip(seconds=4, fps=10))
+        recorder.close()
+        assert len(collected.segments) == 2
+        assert plaintext_media_signatures(data) == []
+        for segment in collected.segments:
+            with media.open(segment.path) as file, av.open(file, "r") as container:
+                assert sum(1 for _ in container.decode(video=0)) == 20
+
+
+def test_a_killed_recorders_whole_fragments_survive_recovery(
+    tmp_path: Path, make_clip: ClipFactory
+) -> None:
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+        media = _sealed(data, store)
+        recorder = SegmentRecorder("porch", data / "recordings", 60.0, Collector(), media)
+        # Keyframes every 10 frames: one fragment a second, the last still in flight.
+        feed(recorder, make_clip(seconds=6, fps=10, gop=10))
+        (part,) = (data / "recordings").rglob("*.part")
+        assert plaintext_media_signatures(data) == []
+        report = recover(store, data, media=media)  # as if the process had died here
+        assert (report.parts_salvaged, report.parts_deleted, report.corrupt) == (1, 0, ())
+        (segment,) = store.known_segment_paths("porch")
+        assert segment == part.with_name(part.name.removesuffix(".part"))
+        with media.open(segment) as file, av.open(file, "r") as container:
+            frames = sum(1 for _ in container.decode(video=0))
+        assert 30 <= frames < 60  # whole fragments up to the one in flight
+        assert plaintext_media_signatures(data) == []

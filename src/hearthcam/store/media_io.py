@@ -13,26 +13,34 @@ or encrypted files is decided once, in the composition root. Both kinds behave a
   are noise), unfinished ``.part`` copies included, whether or not the files still exist.
 
 ``SealedMedia`` picks each camera's household (``household_of``) when a file is created; a
-camera nobody owns records under ``UNOWNED`` (a server-mode household), and ``rehome_camera``
-moves its keys when a household takes it.
+camera nobody owns records under ``UNOWNED`` (a server-mode household). When a camera's
+household changes (first setup, adoption, an admin's reassignment), the next file it creates
+first moves the keys of its older files to the new household (``rehome_camera``), so no route
+that assigns cameras needs to know about keys.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
+import struct
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol, Self
 
 from hearthcam.errors import StoreError
-from hearthcam.store.keys import MediaVault
+from hearthcam.store.keys import SECRET_FILE, KeyringError, MediaVault
 from hearthcam.store.layout import PART_SUFFIX
-from hearthcam.store.sealed import whole_boxes
+from hearthcam.store.sealed import MAGIC, SALVAGE_SUFFIX
 
 # Household ids of the accounts table start at 1: 0 holds the keys of cameras nobody owns.
 UNOWNED: Final = 0
+SECRET_DIR: Final = SECRET_FILE.parts[0]
+
+log = logging.getLogger(__name__)
 
 
 class MediaWriter(Protocol):
@@ -165,6 +173,11 @@ class MediaIO(Protocol):
         ``.part`` goes (with its key)."""
         ...
 
+    def migrate(self) -> int:
+        """Start-up: seals the plain media files left from before encryption was on (plain:
+        nothing to do); returns how many."""
+        ...
+
     def settle(self) -> None:
         """Start-up and end-of-batch housekeeping: sealed, the keys of vanished files are
         destroyed and the key database is scrubbed (no deleted key survives in its WAL)."""
@@ -280,6 +293,35 @@ class _PlainWriter:
         return self._file
 
 
+class _Sized(Protocol):
+    """A readable, seekable file that knows its size."""
+
+    @property
+    def size(self) -> int: ...
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def whole_fragments(reader: _Sized) -> int:
+    """How many leading bytes of a cut fragmented MP4 end with its last whole ``mdat`` (0 if
+    none): what a killed writer's file keeps. Its moov alone, or a moof without its media,
+    would be a file with no frames."""
+    position = end = 0
+    while position + 8 <= reader.size:
+        reader.seek(position)
+        size, kind = struct.unpack(">I4s", reader.read(8))
+        if size == 1 and position + 16 <= reader.size:
+            (size,) = struct.unpack(">Q", reader.read(8))
+        if size < 8 or position + size > reader.size:
+            break  # 0 ("to the end") never ends a box we can trust in a cut file
+        position += size
+        if kind == b"mdat":
+            end = position
+    return end
+
+
 class _SizedFile:
     """A plain file with the ``size`` that ``whole_boxes`` reads."""
 
@@ -294,11 +336,10 @@ class _SizedFile:
         return self._handle.read(size)
 
 
-def whole_plain_boxes(path: Path) -> int:
-    """How many leading bytes of a plain (cut) MP4 file are whole top-level boxes."""
+def whole_plain_fragments(path: Path) -> int:
+    """``whole_fragments`` of a plain (cut) MP4 file."""
     with open(path, "rb") as handle:
-        sized = _SizedFile(handle, os.fstat(handle.fileno()).st_size)
-        return whole_boxes(sized)  # type: ignore[arg-type]
+        return whole_fragments(_SizedFile(handle, os.fstat(handle.fileno()).st_size))
 
 
 class PlainMedia:
@@ -344,7 +385,7 @@ class PlainMedia:
 
     def salvage(self, part: Path) -> int:
         """Cuts a ``.part`` to its whole boxes and renames it into place (deleted if none)."""
-        keep = whole_plain_boxes(part)
+        keep = whole_plain_fragments(part)
         if keep == 0:
             part.unlink(missing_ok=True)
             return 0
@@ -353,6 +394,10 @@ class PlainMedia:
             os.fsync(handle.fileno())
         os.replace(part, part.with_name(part.name.removesuffix(PART_SUFFIX)))
         return keep
+
+    def migrate(self) -> int:
+        """Nothing to do for plain files."""
+        return 0
 
     def settle(self) -> None:
         """Nothing to do for plain files."""
@@ -368,6 +413,9 @@ class SealedMedia:
     def __init__(self, vault: MediaVault, household_of: Callable[[str], int | None]) -> None:
         self.vault = vault
         self._household_of = household_of
+        self._lock = threading.Lock()
+        # camera -> the household its keys were last moved to (or found in) by this process
+        self._homes: dict[str, int] = {}
 
     @property
     def sealed(self) -> bool:
@@ -381,7 +429,24 @@ class SealedMedia:
 
     def create(self, path: Path, camera: str) -> MediaWriter:
         """A sealing writer under a new key of the camera's household."""
-        return self.vault.create(path, self.household(camera))
+        household = self.household(camera)
+        self._follow(camera, household)
+        return self.vault.create(path, household)
+
+    def _follow(self, camera: str, household: int) -> None:
+        """Moves the camera's older keys to ``household`` once per change of owner."""
+        with self._lock:
+            if self._homes.get(camera) == household:
+                return
+            try:
+                moved = self.rehome_camera(camera, household)
+            except KeyringError as error:
+                # A locked household: recording goes on, the move is retried with the next file.
+                log.warning("keys of %s stay with their household for now: %s", camera, error)
+                return
+            self._homes[camera] = household
+        if moved:
+            log.info("keys of %d files of %s moved to household %d", moved, camera, household)
 
     def open(self, path: Path) -> MediaReader:
         """A decrypting, seekable reader."""
@@ -405,7 +470,40 @@ class SealedMedia:
 
     def salvage(self, part: Path) -> int:
         """Re-seals the whole fragments of a killed writer's ``.part`` as its finished file."""
-        return self.vault.salvage(part, keep=whole_boxes)
+        return self.vault.salvage(part, keep=whole_fragments)
+
+    def migrate(self) -> int:
+        """Seals every plain file under ``<kind>/<camera>/`` that has no key (media written
+        before encryption was on); the camera is the path's second part.
+
+        The plain bytes are overwritten only in the file system's view: the blocks they held
+        are freed, not wiped (see docs/privacy.md).
+        """
+        data_dir = self.vault.data_dir
+        keyed = set(self.vault.keyring.blob_ids())
+        sealed = 0
+        for path in sorted(data_dir.rglob("*")):
+            relative = path.relative_to(data_dir)
+            if (
+                len(relative.parts) < 3
+                or relative.parts[0] == SECRET_DIR
+                or path.is_symlink()
+                or not path.is_file()
+                or path.name.endswith((PART_SUFFIX, SALVAGE_SUFFIX))
+                or relative.as_posix() in keyed
+            ):
+                continue
+            with open(path, "rb") as plain:
+                if plain.read(len(MAGIC)) == MAGIC:
+                    continue  # sealed, its key shredded: noise already
+                plain.seek(0)
+                with self.vault.create(path, self.household(relative.parts[1])) as writer:
+                    while block := plain.read(1024 * 1024):
+                        writer.write(block)
+            sealed += 1
+        if sealed:
+            log.info("sealed %d media files written before encryption", sealed)
+        return sealed
 
     def settle(self) -> None:
         """Destroys the keys of vanished files and scrubs the key database."""

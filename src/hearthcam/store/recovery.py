@@ -155,6 +155,9 @@ def recover(
     recordings = data_dir / RECORDINGS_DIR
     parts = salvaged = indexed = 0
     corrupt: list[Path] = []
+    migrated = media.migrate()
+    if migrated:
+        log.info("recovery: %d plain media files sealed", migrated)
     if recordings.is_dir():
         salvaged, parts = _salvage_parts(recordings, media)
         indexed, corrupt = _index_orphans(store, data_dir, measure)
