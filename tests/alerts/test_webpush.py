@@ -51,7 +51,7 @@ def test_a_subscribed_browser_decrypts_the_alert_and_the_vapid_signature_holds(
         asked.append(camera)
         return [target]
 
-    notifier = WebPushNotifier(keys, CONTACT, targets, gone=lambda _: None)
+    notifier = WebPushNotifier(keys, CONTACT, targets, gone=lambda _: None, allow_local=True)
     sent = alert()
     notifier.send(sent)
     notifier.close()
@@ -80,7 +80,7 @@ def test_a_gone_subscription_is_forgotten_and_a_failing_one_is_reported_after_th
     gone, broken, fine = (subscription(service, p, p256dh) for p in ("/gone", "/broken", "/ok"))
     forgotten: list[str] = []
     notifier = WebPushNotifier(
-        keys, CONTACT, lambda _camera: [gone, broken, fine], gone=forgotten.append
+        keys, CONTACT, lambda _camera: [gone, broken, fine], gone=forgotten.append, allow_local=True
     )
     with pytest.raises(RuntimeError, match="1 browser"):
         notifier.send(alert())
@@ -92,6 +92,23 @@ def test_no_subscriptions_send_nothing(service: PushService, keys: VapidKeys) ->
     notifier = WebPushNotifier(keys, CONTACT, lambda _camera: [], gone=lambda _: None)
     notifier.send(alert())
     assert service.received == []
+
+
+def test_an_endpoint_whose_name_now_resolves_into_the_lan_gets_nothing(tmp_path: Path) -> None:
+    keys = VapidKeys.load_or_create(tmp_path / "vapid.pem")
+    endpoint = "https://push.example/phone"
+    sub = PushSubscription(1, 1, endpoint, browser_key()[1], "MTIzNDU2Nzg5MDEyMzQ1Ng")
+    asked: list[str] = []
+
+    def lan(host: str) -> list[str]:
+        asked.append(host)
+        return ["192.168.1.1"]  # re-pointed since it was stored
+
+    notifier = WebPushNotifier(keys, CONTACT, lambda _c: [sub], gone=lambda _: None, resolver=lan)
+    with pytest.raises(RuntimeError, match="resolves inside"):
+        notifier.send(alert())
+    notifier.close()
+    assert asked == ["push.example"]
 
 
 def test_the_vapid_key_is_made_once_private_and_kept(tmp_path: Path) -> None:

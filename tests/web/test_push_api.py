@@ -55,6 +55,7 @@ def test_subscriptions_are_validated(client_for: ClientFor) -> None:
         body("https://[::1]/x", point),
         body("https://router.local/x", point),
         body("https://localhost/x", point),
+        body("https://push.lan-pointed.example/x", point),  # a public name on a LAN address
         body("https://push.example/a", point[:-4]),  # not a 65-byte point
         body("https://push.example/a", "A" * 87),  # 65 bytes, but not an uncompressed point
         body("https://push.example/a", point, auth="c2hvcnQ"),  # auth must be 16 bytes
@@ -65,6 +66,12 @@ def test_subscriptions_are_validated(client_for: ClientFor) -> None:
         answer = alice.post("/api/push/subscriptions", json=bad)
         assert answer.status_code == 422, bad
         assert "detail" in answer.json()
+
+
+def test_a_name_resolving_outside_is_accepted(client_for: ClientFor) -> None:
+    alice = client_for("alice")
+    made = alice.post("/api/push/subscriptions", json=body("https://push.good.example/a"))
+    assert made.status_code == 201
 
 
 def test_only_the_user_deletes_a_subscription(world: World, client_for: ClientFor) -> None:

@@ -2,7 +2,8 @@
 
 Household A ("alice", owner; "mia", member) owns cameras ``front`` and ``back``; household B
 ("bob", owner) owns ``garage``. "ada" is an admin and "ann" an annotator, both with TOTP. The
-store is real SQLite in tmp_path; clips are real H.264 MP4s and snapshots real JPEGs on disk.
+store is real SQLite in tmp_path; clips are real H.264 MP4s and snapshots real JPEGs, sealed on
+disk through the app's own media I/O (``app.open_media``), as a running hearthcam writes them.
 The clock is fake and moves only when a test moves it (TOTP codes are taken at its time, and it
 moves 30 s per TOTP login so no code is replayed).
 """
@@ -10,7 +11,6 @@ moves 30 s per TOTP login so no code is replayed).
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +24,12 @@ from fastapi import FastAPI
 
 from hearthcam.accounts import Accounts, LoginState, RateLimits, Role
 from hearthcam.alerts.webpush import VapidKeys
+from hearthcam.app import open_media
 from hearthcam.config import Config, parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.store.db import Store
+from hearthcam.store.media_io import write_bytes
 from hearthcam.store.shares import ShareRecord, receipt_digest
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import WebServices, create_app
@@ -129,14 +131,14 @@ class World:
         day = dt.datetime.fromtimestamp(wall_start, dt.UTC).strftime("%Y-%m-%d")
         clip = self.data_dir / "clips" / camera / day / f"{event_id}.mp4"
         snapshot = self.data_dir / "snapshots" / camera / day / f"{event_id}.jpg"
-        clip.parent.mkdir(parents=True, exist_ok=True)
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.clip_source, clip)
-        assert cv2.imwrite(str(snapshot), detect_image(len(event_id)))
+        media, source = self.services.media, self.clip_source.read_bytes()
+        write_bytes(media, clip, camera, source)
+        ok, jpeg = cv2.imencode(".jpg", detect_image(len(event_id)))
+        assert ok
+        write_bytes(media, snapshot, camera, jpeg.tobytes())
         if derivative:  # e.g. a redacted copy made for sharing
             redacted = self.data_dir / "redacted" / camera / day / f"{event_id}.mp4"
-            redacted.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.clip_source, redacted)
+            write_bytes(media, redacted, camera, source)
         track = TrackSummary(1, "person", 0.9, 0.8, 12, 1.0, 3.0, 0.1, 0.5, frozenset({"porch"}))
         event = Event(
             id=event_id,
@@ -199,6 +201,15 @@ def _enroll(world: World, username: str, role: Role) -> None:
     world.accounts.logout(confirmed.result.token)
 
 
+# Tests send no DNS queries: names resolve from this table (unknown names do not resolve).
+DNS = {"push.lan-pointed.example": ["192.168.1.20"], "push.good.example": ["142.250.180.10"]}
+
+
+def fake_dns(host: str) -> list[str]:
+    """The world's resolver."""
+    return DNS.get(host, [])
+
+
 def any_stream_works(url: str) -> StreamInfo:
     """The stream test of the world: every URL gives a frame (tests/web/test_camera_setup.py
     tests against a real RTSP server)."""
@@ -220,6 +231,7 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     live = {name: LiveView(name) for name in config.cameras}
     push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
     services = WebServices(
+        media=open_media(store, config.data_dir),
         config=config,
         store=store,
         accounts=accounts,
@@ -227,6 +239,7 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
         live=live,
         push_key=push_key,
         probe_stream=any_stream_works,
+        resolve_host=fake_dns,
     )
     world = World(root, clip_source, config, store, accounts, clock, services, create_app(services))
     if users:

@@ -19,12 +19,14 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
+from hearthcam.alerts.endpoints import Resolver, points_inside, resolve
 from hearthcam.alerts.text import Alert
 from hearthcam.store.push import PushSubscription
 
@@ -82,8 +84,13 @@ class WebPushNotifier:
         targets: Callable[[str], Sequence[PushSubscription]],
         gone: Callable[[str], object],
         timeout: float = 10.0,
+        allow_local: bool = False,
+        resolver: Resolver = resolve,
     ) -> None:
-        """``contact`` is the VAPID ``sub`` claim (mailto: or https: URL) push services may use."""
+        """``contact`` is the VAPID ``sub`` claim (mailto: or https: URL) push services may use;
+        an endpoint whose host now resolves into this box or its LAN is skipped unless
+        ``allow_local`` (the config's ``allow_http_endpoints``)."""
+        self._allow_local, self._resolver = allow_local, resolver
         self._keys = keys
         self._contact = contact
         self._targets = targets
@@ -101,6 +108,12 @@ class WebPushNotifier:
         data = message(alert)
         failed: list[str] = []
         for target in self._targets(alert.event.camera):
+            host = urlsplit(target.endpoint).hostname or ""
+            if not self._allow_local and points_inside(host, self._resolver):
+                # Checked when stored; the name may have been pointed at the LAN since.
+                log.warning("webpush: %s resolves into this network now; not sent", host)
+                failed.append(f"{host} resolves inside")
+                continue
             try:
                 webpush(
                     target.info(),

@@ -12,11 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearthcam.accounts import Accounts
+from hearthcam.alerts.endpoints import Resolver, resolve
+from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.runner import EventListener
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
+from hearthcam.store.annotations import AnnotationStore
+from hearthcam.store.audit import AuditLog
+from hearthcam.store.audit_key import AuditKey, key_path
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.media_io import MediaIO, PlainMedia
@@ -58,14 +63,23 @@ class WebServices:
     on_shared: Callable[[], None] = field(default=lambda: None)
     # Everyone holding something made from shared clips, told on withdrawal (privacy.consent).
     share_listeners: Sequence[WithdrawalListener] = ()
+    # Looks a host name up (push endpoints must not resolve into this box or its LAN).
+    resolve_host: Resolver = resolve
     # Opens a stream URL and decodes a frame (raises SourceError); the form's "Test" button.
     probe_stream: Callable[[str], StreamInfo] | None = None
     # How media files are read, written and deleted (the composition root passes SealedMedia).
     media: MediaIO = field(default_factory=PlainMedia)
+    # The view log every delivery of a clip to a non-owner is appended to before its bytes go
+    # (built once by the composition root; None: one over this store and data directory).
+    view_log: AuditLog | None = None
+    # Annotators' leases and annotations (None: one over this store); also a share listener.
+    review_desk: ReviewDesk | None = None
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
     sharing: Sharing = field(init=False)
+    audit: AuditLog = field(init=False)
+    desk: ReviewDesk = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
@@ -73,10 +87,18 @@ class WebServices:
         object.__setattr__(self, "push", PushStore(self.store))
         object.__setattr__(self, "camera_entries", CameraStore(self.settings))
         shares = ShareStore(self.store)
-        sharing = Sharing(
-            shares, self.config.data_dir, listeners=self.share_listeners, media=self.media
-        )
+        desk = self.review_desk or ReviewDesk(
+            AnnotationStore(self.store), shares, self.store, self.config.data_dir, self.media,
+            self.config.review, clock=self.clock,
+        )  # fmt: skip
+        listeners = [desk, *(x for x in self.share_listeners if x is not desk)]
+        sharing = Sharing(shares, self.config.data_dir, listeners=listeners, media=self.media)
         object.__setattr__(self, "sharing", sharing)
+        object.__setattr__(self, "desk", desk)
+        audit = self.view_log
+        if audit is None:
+            audit = AuditLog(self.store, AuditKey.load_or_create(key_path(self.config.data_dir)))
+        object.__setattr__(self, "audit", audit)
 
     def cameras(self) -> dict[str, CameraConfig]:
         """Every camera: the config's with what owners changed in the app, and the app's own."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 
+from hearthcam.alerts.endpoints import Resolver, points_inside, resolve
 from hearthcam.store.push import PushSubscription
 from hearthcam.web.deps import Member, Services, csrf_protect
 from hearthcam.web.routes.common import errors
@@ -33,27 +33,19 @@ def _b64url(value: str) -> bytes:
         return b""
 
 
-def _local_address(host: str) -> bool:
-    """Whether ``host`` is this box or its LAN by name or IP literal (never a push service)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host == "localhost" or host.endswith((".localhost", ".local", ".lan", ".home"))
-    return not address.is_global
-
-
-def check_endpoint(endpoint: str, allow_local: bool) -> None:
+def check_endpoint(endpoint: str, allow_local: bool, resolver: Resolver = resolve) -> None:
     """Refuses (422) an endpoint that is not a push service's https URL.
 
     The server POSTs to whatever a member registers, so a LAN or loopback target (the router's
-    admin page, another service on this box) is refused; ``allow_local`` (the config's
-    ``allow_http_endpoints``, for tests and self-hosted push services) lifts both rules.
+    admin page, another service on this box), by name, literal or what the name resolves to, is
+    refused; ``allow_local`` (the config's ``allow_http_endpoints``, for tests and self-hosted
+    push services) lifts both rules.
     """
     parts = urlsplit(endpoint)
     schemes = ("https", "http") if allow_local else ("https",)
     host = parts.hostname or ""
     bad = parts.scheme not in schemes or not host or parts.username or parts.password
-    if bad or (not allow_local and _local_address(host)):
+    if bad or (not allow_local and points_inside(host, resolver)):
         raise HTTPException(UNPROCESSABLE, "endpoint: expected the push service's https URL")
 
 
@@ -94,7 +86,8 @@ def push_key(member: Member, services: Services) -> PushKeyOut:
 def subscribe(body: PushSubscriptionIn, member: Member, services: Services) -> Response:
     """Stores this browser's subscription for the logged-in user (replacing an older one)."""
     _enabled(services)
-    check_endpoint(body.endpoint, services.config.alerts.web_push.allow_http_endpoints)
+    allow_local = services.config.alerts.web_push.allow_http_endpoints
+    check_endpoint(body.endpoint, allow_local, services.resolve_host)
     check_keys(body.keys.p256dh, body.keys.auth)
     subscription = PushSubscription(
         member.session.user_id, member.household_id, body.endpoint, body.keys.p256dh, body.keys.auth
