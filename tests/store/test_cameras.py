@@ -43,6 +43,19 @@ def test_an_edit_keeps_the_configs_other_settings_and_new_cameras_get_defaults()
     assert CONFIG.cameras["front"].name is None  # the config itself is untouched
 
 
+def test_a_camera_the_config_does_not_record_stays_unrecorded_when_renamed() -> None:
+    config = parse_config(
+        {"cameras": {"yard": {"inputs": [{"path": "rtsp://yard/sub", "roles": ["detect"]}]}}}
+    )
+    renamed = merged_cameras(config, {"yard": CameraEntry("Yard", None, "rtsp://yard/sub")})
+    assert renamed["yard"].inputs == [InputConfig(path="rtsp://yard/sub", roles=["detect"])]
+    with_main = CameraEntry("Yard", "rtsp://yard/main", "rtsp://yard/sub")
+    assert [i.roles for i in merged_cameras(config, {"yard": with_main})["yard"].inputs] == [
+        ["record"],
+        ["detect"],
+    ]
+
+
 def test_entries_are_stored_listed_and_removed(tmp_path: Path) -> None:
     with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
         cameras = CameraStore(SettingsStore(store))

@@ -50,10 +50,14 @@ class CameraEntry:
         """The camera config with this entry's fields over ``base`` (a new camera: defaults)."""
         if base is None:
             return CameraConfig(name=self.name, inputs=self.inputs(), enabled=self.enabled)
+        inputs = self.inputs()
+        records = any("record" in i.roles for i in base.inputs)
+        if not records and self.record_url is None:
+            # The config chose not to record this camera; renaming it must not start recording.
+            inputs = [InputConfig(path=self.detect_url, roles=["detect"])]
         # Through validation again, so a stored pair of URLs still has to make a valid camera.
         return CameraConfig.model_validate(
-            base.model_dump()
-            | {"name": self.name, "inputs": self.inputs(), "enabled": self.enabled}
+            base.model_dump() | {"name": self.name, "inputs": inputs, "enabled": self.enabled}
         )
 
     def to_json(self) -> dict[str, object]:
