@@ -23,11 +23,14 @@ from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.config import AlertRule, CameraConfig, Config, InputConfig
+from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.pipeline.verdict import RuleVerdict
+from hearthcam.privacy.consent import Sharing, WithdrawalListener
+from hearthcam.privacy.review import ShareChecks
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
@@ -37,7 +40,11 @@ from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.recovery import recover
 from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.store.settings import CameraGeometry, SettingsStore, camera_geometry
+from hearthcam.store.shares import ShareStore
 from hearthcam.types import Event, Verdict
+from hearthcam.vision.faces import CenterFace
+from hearthcam.vision.prepare import ClipPreparer
+from hearthcam.vision.sensitive import SensitiveScanner
 
 if TYPE_CHECKING:
     from hearthcam.live import LiveView
@@ -325,6 +332,7 @@ def web_push(config: Config, store: Store, choices: HouseholdChoices) -> WebPush
         config.alerts.web_push.contact,
         targets=choices.push_targets,
         gone=push.remove,
+        allow_local=config.alerts.web_push.allow_http_endpoints,
     )
 
 
@@ -476,6 +484,29 @@ def adopt_cameras(accounts: Accounts, cameras: Sequence[str]) -> list[str]:
     return adopted
 
 
+def share_listeners(runtime: Runtime) -> list[WithdrawalListener]:
+    """Everything that holds something made from shared clips, told when one is withdrawn."""
+    return [ModelRegistry(runtime.store, runtime.config.data_dir)]
+
+
+def share_checks(runtime: Runtime) -> ShareChecks:
+    """The machine checks of shared clips; the models load at the first share, not at start."""
+
+    def preparer() -> ClipPreparer:
+        # One thread each: the checks run beside the cameras and must not starve them.
+        return ClipPreparer(
+            SensitiveScanner.load(threads=1), CenterFace(threads=1), runtime.detector
+        )
+
+    sharing = Sharing(
+        ShareStore(runtime.store),
+        runtime.config.data_dir,
+        listeners=share_listeners(runtime),
+        media=runtime.media,
+    )
+    return ShareChecks(sharing, preparer)
+
+
 class LiveViews(Mapping[str, "LiveView"]):
     """Camera -> live view of the pipelines running now (cameras come and go while serving)."""
 
@@ -519,9 +550,15 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         else:
             runtime.start_camera(camera, configured)
 
+    checks = share_checks(runtime)
+    worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
+    worker.start()
+    runtime.threads.append(worker)  # joined by close, after stop is set
     services = WebServices(
         on_geometry=geometry_changed,
         on_camera=camera_changed,
+        on_shared=checks.notify,
+        share_listeners=share_listeners(runtime),
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,
