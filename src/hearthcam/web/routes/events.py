@@ -148,6 +148,7 @@ def delete_events(body: BulkDeleteIn, member: Member, services: Services) -> Bul
     """Deletes the listed events the caller may see, files first; others are not counted."""
     deleted = 0
     for event in events_by_id(services.store, set(body.ids), member.cameras):
+        services.sharing.withdraw_event(event.id)  # a shared copy is a derivative too
         if delete_event_media(services.store, event.id, services.data_dir, services.media):
             services.bus.deleted(event.id, event.camera)
             deleted += 1
@@ -199,7 +200,9 @@ def event_snapshot(event: VisibleEvent, services: Services, request: Request) ->
     responses=errors(401, 403, 404),
 )
 def delete_event(event: VisibleEvent, services: Services) -> Response:
-    """Deletes the event: clip, snapshot and every derivative from disk, then its row."""
+    """Deletes the event: clip, snapshot and every derivative from disk (shared copies too:
+    their shares are withdrawn), then its row."""
+    services.sharing.withdraw_event(event.id)
     if delete_event_media(services.store, event.id, services.data_dir, services.media):
         services.bus.deleted(event.id, event.camera)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
