@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import threading
 import time
 import uuid
@@ -44,11 +43,14 @@ from playwright.sync_api import (
 from hearthcam.accounts import Accounts
 from hearthcam.alerts.rules import in_schedule
 from hearthcam.alerts.webpush import VapidKeys
+from hearthcam.app import open_media
 from hearthcam.bench.broker import free_port
 from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.events import Change
 from hearthcam.store.db import Store
+from hearthcam.store.media_io import SealedMedia, read_bytes, write_bytes
+from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.settings import CameraGeometry
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.web import ServerHandle, WebServices, start_server
@@ -204,7 +206,7 @@ class App:
     def add_event(
         self,
         snapshot: np.ndarray,
-        clip_source: Path,
+        clip_source: Path | bytes,
         camera: str,
         verdict: Verdict,
         ago: float,
@@ -220,10 +222,13 @@ class App:
         day = dt.datetime.fromtimestamp(wall, dt.UTC).strftime("%Y-%m-%d")
         clip = data_dir / "clips" / camera / day / f"{event_id}.mp4"
         jpeg = data_dir / "snapshots" / camera / day / f"{event_id}.jpg"
-        clip.parent.mkdir(parents=True, exist_ok=True)
-        jpeg.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(clip_source, clip)
-        assert cv2.imwrite(str(jpeg), snapshot)
+        # Sealed, through the app's own media I/O, as a running hearthcam writes them.
+        media = self.services.media
+        source = clip_source if isinstance(clip_source, bytes) else clip_source.read_bytes()
+        write_bytes(media, clip, camera, source)
+        ok, encoded = cv2.imencode(".jpg", snapshot)
+        assert ok
+        write_bytes(media, jpeg, camera, encoded.tobytes())
         tracks = tuple(
             TrackSummary(
                 n + 1, label, 0.91 - n * 0.2, 0.8, 18, 1.0, 5.0, 0.1, 0.4, frozenset(zones)
@@ -268,6 +273,7 @@ def app(tmp_path: Path, media: tuple[Path, Path], rtsp_server: RtspServer) -> It
         config=config,
         store=store,
         accounts=Accounts(store, hasher=cheap_hasher()),
+        media=open_media(store, config.data_dir),
         live=views,
         push_key=VapidKeys.load_or_create(tmp_path / "vapid.pem").application_server_key,
         on_geometry=lambda camera, geometry: drawn.append((camera, geometry)),
@@ -473,12 +479,15 @@ def see_timeline(page: Page, app: App) -> None:
     expect(page.locator("#stream-state")).to_have_attribute("data-state", "open")
     # A new event, announced by the server, shows up without a reload.
     live_clip = next(iter(app.events.values()))
-    snapshot = cv2.imread(str(live_clip.snapshot))
     assert live_clip.clip is not None
+    assert live_clip.snapshot is not None
+    media = app.services.media
+    jpeg = np.frombuffer(read_bytes(media, live_clip.snapshot), np.uint8)
+    snapshot = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
     assert snapshot is not None
     new = app.add_event(
         snapshot,
-        live_clip.clip,
+        read_bytes(media, live_clip.clip),
         "drive",
         Verdict.THREAT,
         5,
@@ -621,6 +630,11 @@ def play_and_delete(page: Page, app: App) -> None:
     assert not threat.clip.exists()
     assert not threat.snapshot.exists()
     assert app.services.store.get_event(threat.id) is None
+    media = app.services.media
+    assert isinstance(media, SealedMedia)
+    for path in (threat.clip, threat.snapshot):  # crypto-shredded: the keys went first
+        assert not media.vault.keyring.has_key(media.vault.blob_id(path))
+    assert plaintext_media_signatures(app.services.data_dir) == []
 
 
 def bulk_delete(page: Page, app: App) -> None:

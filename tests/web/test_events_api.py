@@ -13,7 +13,10 @@ import pytest
 
 from hearthcam.errors import StoreError
 from hearthcam.pipeline.events import Change
+from hearthcam.store.keys import MediaVault
 from hearthcam.store.media import delete_event_media, event_media_files
+from hearthcam.store.media_io import SealedMedia, read_bytes
+from hearthcam.store.sealed import SealedError, SealedReader, plaintext_media_signatures
 from hearthcam.types import Event, Verdict
 from hearthcam.web.routes import stream as stream_module
 from tests.web.asgi import running
@@ -22,7 +25,7 @@ from tests.web.world import T0, World
 
 
 def _files(world: World, event: Event) -> list[Path]:
-    files = event_media_files(event, world.data_dir)
+    files = event_media_files(event, world.data_dir, world.services.media)
     assert event.clip in files
     assert event.snapshot in files
     return files
@@ -84,7 +87,8 @@ def test_detail_and_snapshot(world: World, client_for: ClientFor) -> None:
 def test_clip_supports_range_requests_and_download(world: World, client_for: ClientFor) -> None:
     event = world.add_event()
     assert event.clip is not None
-    data = event.clip.read_bytes()
+    data = read_bytes(world.services.media, event.clip)
+    assert not event.clip.read_bytes().startswith(data[:64])  # sealed on disk
     owner = client_for("alice")
     url = f"/api/events/{event.id}/clip"
     whole = owner.get(url)
@@ -149,7 +153,7 @@ def test_media_outside_the_data_dir_is_never_served_or_deleted(
     world.store.save_event(dataclasses.replace(event, snapshot=outside))
     owner = client_for("alice")
     assert owner.get(f"/api/events/{event.id}/snapshot").status_code == 404
-    assert delete_event_media(world.store, event.id, world.data_dir)
+    assert delete_event_media(world.store, event.id, world.data_dir, world.services.media)
     assert outside.exists()
 
 
@@ -162,12 +166,78 @@ def test_delete_event_media_is_idempotent_and_keeps_the_row_on_failure(
         raise PermissionError(13, "read-only", str(self))
 
     monkeypatch.setattr(Path, "unlink", refuse)
+    media = world.services.media
     with pytest.raises(StoreError):
-        delete_event_media(world.store, event.id, world.data_dir)
+        delete_event_media(world.store, event.id, world.data_dir, media)
     monkeypatch.undo()
     assert world.store.get_event(event.id) is not None  # files first, row last
-    assert delete_event_media(world.store, event.id, world.data_dir) is True
-    assert delete_event_media(world.store, event.id, world.data_dir) is False
+    assert delete_event_media(world.store, event.id, world.data_dir, media) is True
+    assert delete_event_media(world.store, event.id, world.data_dir, media) is False
+
+
+def _vault(world: World) -> MediaVault:
+    media = world.services.media
+    assert isinstance(media, SealedMedia)
+    return media.vault
+
+
+def test_deleting_an_event_destroys_the_keys_of_its_files_even_those_already_gone(
+    world: World, client_for: ClientFor
+) -> None:
+    event = world.add_event(derivative=True)
+    files = _files(world, event)
+    vault = _vault(world)
+    blobs = [vault.blob_id(f) for f in files]
+    assert all(vault.keyring.has_key(b) for b in blobs)
+    assert plaintext_media_signatures(world.data_dir) == []
+    gone = next(f for f in files if "redacted" in f.parts)
+    gone.unlink()  # a derivative someone removed by hand: its key must go all the same
+    sealed = {f: f.read_bytes() for f in files if f != gone}
+    assert client_for("alice").delete(f"/api/events/{event.id}").status_code == 204
+    assert not any(vault.keyring.has_key(b) for b in blobs)
+    for path, ciphertext in sealed.items():  # a copy of the bytes (a backup) is noise now
+        copy = world.root / f"copy-{path.name}"
+        copy.write_bytes(ciphertext)
+        for blob in vault.keyring.blob_ids():
+            with pytest.raises(SealedError):
+                SealedReader(copy, vault.keyring.media_key(blob)).close()
+
+
+def test_media_of_a_shredded_key_is_404_and_of_a_locked_household_423(
+    world: World, client_for: ClientFor
+) -> None:
+    shredded, locked = world.add_event(), world.add_event()
+    assert shredded.clip is not None
+    assert locked.snapshot is not None
+    vault = _vault(world)
+    vault.keyring.shred(vault.blob_id(shredded.clip))
+    owner = client_for("alice")
+    assert owner.get(f"/api/events/{shredded.id}/clip").status_code == 404
+    vault.keyring.enable_password(world.household_a, "owner's own password")
+    vault.keyring.lock(world.household_a)
+    response = owner.get(f"/api/events/{locked.id}/snapshot")
+    assert response.status_code == 423, response.text
+    vault.keyring.unlock(world.household_a, "owner's own password")
+    assert owner.get(f"/api/events/{locked.id}/snapshot").status_code == 200
+
+
+def test_a_range_request_decrypts_only_what_it_returns_and_bad_ranges_are_ignored(
+    world: World, client_for: ClientFor
+) -> None:
+    event = world.add_event()
+    assert event.snapshot is not None
+    data = read_bytes(world.services.media, event.snapshot)
+    owner = client_for("alice")
+    url = f"/api/events/{event.id}/snapshot"
+    assert owner.get(url, headers={"Range": "bytes=10-"}).content == data[10:]
+    assert owner.get(url, headers={"Range": "bytes=0-99999999"}).content == data
+    for ignored in ("bytes=5-2", "items=0-1", "bytes=0-1,4-5", "bytes=-"):
+        response = owner.get(url, headers={"Range": ignored})
+        assert response.status_code == 200, ignored
+        assert response.content == data
+    unsatisfiable = owner.get(url, headers={"Range": f"bytes={len(data)}-"})
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["content-range"] == f"bytes */{len(data)}"
 
 
 def _sse_messages(body: bytes) -> list[tuple[str, dict[str, object]]]:
