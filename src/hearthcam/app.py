@@ -22,6 +22,7 @@ from hearthcam.accounts import Accounts, Role
 from hearthcam.alerts.notify import AlertDispatcher, build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
+from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.config import AlertRule, CameraConfig, Config, InputConfig
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
@@ -32,6 +33,9 @@ from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.store.accounts import AccountStore
+from hearthcam.store.annotations import AnnotationStore
+from hearthcam.store.audit import AuditLog
+from hearthcam.store.audit_key import AuditKey, key_path
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.keys import Keyring, MediaVault
@@ -484,9 +488,23 @@ def adopt_cameras(accounts: Accounts, cameras: Sequence[str]) -> list[str]:
     return adopted
 
 
+def review_desk(runtime: Runtime) -> ReviewDesk:
+    """Annotators' leases on published shared clips; pre-labels by the runtime's detector."""
+    return ReviewDesk(
+        AnnotationStore(runtime.store),
+        ShareStore(runtime.store),
+        runtime.store,
+        runtime.config.data_dir,
+        runtime.media,
+        runtime.config.review,
+        detector=lambda: runtime.detector,
+    )
+
+
 def share_listeners(runtime: Runtime) -> list[WithdrawalListener]:
-    """Everything that holds something made from shared clips, told when one is withdrawn."""
-    return [ModelRegistry(runtime.store, runtime.config.data_dir)]
+    """Everything that holds something made from shared clips, told when one is withdrawn:
+    leases and annotations first (nobody keeps watching a withdrawn clip), then the models."""
+    return [review_desk(runtime), ModelRegistry(runtime.store, runtime.config.data_dir)]
 
 
 def share_checks(runtime: Runtime) -> ShareChecks:
@@ -554,11 +572,16 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
     worker.start()
     runtime.threads.append(worker)  # joined by close, after stop is set
+    listeners = share_listeners(runtime)
+    desk = next(x for x in listeners if isinstance(x, ReviewDesk))
+    view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
         on_geometry=geometry_changed,
         on_camera=camera_changed,
         on_shared=checks.notify,
-        share_listeners=share_listeners(runtime),
+        share_listeners=listeners,
+        review_desk=desk,
+        view_log=view_log,
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,

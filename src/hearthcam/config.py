@@ -367,6 +367,26 @@ class WebConfig(_Model):
     )
 
 
+class ReviewConfig(_Model):
+    """The annotator workbench: leases on redacted shared clips, quotas and the view-log flags."""
+
+    lease_minutes: float = Field(
+        10.0, gt=0, le=240, description="minutes an annotator holds a clip before the lease expires"
+    )
+    daily_quota: int = Field(
+        50, ge=1, le=10_000, description="leases an annotator may take per UTC day"
+    )
+    quota_factor: float = Field(
+        2.0, ge=1, le=100, description="views in a day above quota x this are flagged"
+    )
+    household_views: int = Field(
+        20, ge=1, description="views of one household by one viewer within a day that are flagged"
+    )
+    keyframes: int = Field(
+        4, ge=0, le=16, description="keyframes the detector pre-labels at lease time"
+    )
+
+
 class Config(_Model):
     """The whole configuration file."""
 
@@ -380,6 +400,7 @@ class Config(_Model):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
 
     @field_validator("cameras")

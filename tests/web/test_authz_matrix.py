@@ -26,6 +26,7 @@ from starlette.testclient import WebSocketDenialResponse
 from hearthcam.store.push import PushSubscription
 from tests.alerts.push_service import browser_key
 from tests.web.asgi import AppSession, running
+from tests.web.review_world import free_annotator, lease_for, publish
 from tests.web.world import ORIGIN, PASSWORD, World
 
 ROLES = ("anonymous", "owner_a", "member_a", "owner_b", "admin", "annotator")
@@ -56,6 +57,12 @@ MEDIA = row(401, 200, 200, 404, 403, 403)  # household A's media: B gets the non
 HOUSEHOLD = row(401, 200, 200, 200, 403, 403)  # owners and members, each their own
 OWNER = row(401, 200, 403, 200, 403, 403)
 APP_PAGE = row(303, 200, 200, 200, 200, 200)  # pages only route; the API decides what shows
+
+
+def annotator_only(status: int) -> dict[str, int]:
+    """The workbench: annotators only (a lease of theirs for the {lease_id} rows)."""
+    return row(401, 403, 403, 403, 403, status)
+
 
 MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/openapi.json"): same(200),
@@ -99,15 +106,26 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/push/key"): HOUSEHOLD,
     ("POST", "/api/push/subscriptions"): row(401, 201, 201, 201, 403, 403),
     ("DELETE", "/api/push/subscriptions"): row(401, 204, 204, 204, 403, 403),  # their own
+    ("GET", "/api/review/queue"): annotator_only(200),
+    ("POST", "/api/review/leases"): annotator_only(201),
+    ("GET", "/api/review/leases/{lease_id}"): annotator_only(200),
+    ("GET", "/api/review/leases/{lease_id}/clip"): annotator_only(200),
+    ("POST", "/api/review/leases/{lease_id}/annotation"): annotator_only(201),
+    ("POST", "/api/review/leases/{lease_id}/release"): annotator_only(204),
+    ("POST", "/api/review/leases/{lease_id}/report"): annotator_only(200),
+    ("GET", "/api/review/flags"): row(401, 403, 403, 403, 200, 403),
+    ("GET", "/api/views"): OWNER,
     ("GET", "/sw.js"): same(200),
     ("GET", "/setup"): same(303),
     ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
     ("GET", "/login/mfa"): same(303),
     ("GET", "/account"): APP_PAGE,
-    ("GET", "/"): APP_PAGE,
+    ("GET", "/"): row(303, 200, 200, 200, 200, 303),  # an annotator goes to the workbench
     ("GET", "/live"): APP_PAGE,
     ("GET", "/settings"): APP_PAGE,
     ("GET", "/shared"): APP_PAGE,
+    ("GET", "/review"): APP_PAGE,
+    ("GET", "/views"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
 }
@@ -168,6 +186,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
             "zones": [{"name": "porch", "points": [[0, 0.5], [1, 0.5], [1, 1]]}],
         },
         ("POST", "/api/events/delete"): {"ids": [event_id]},
+        ("POST", "/api/review/leases/{lease_id}/annotation"): {"verdict": "pet"},
         ("POST", "/api/cameras/test"): {"url": "rtsp://cam.example/stream"},
         ("POST", "/api/cameras"): {"name": f"Garage {n}", "detect_url": "rtsp://cam.example/s"},
         ("PUT", "/api/cameras/{camera}/source"): {
@@ -214,6 +233,11 @@ class Runner:
             values["user_id"] = str(world.add_member(f"victim{n}"))
         if "{share_id}" in template and "share_id" not in ids:
             values["share_id"] = world.add_share(world.add_event("front")).id
+        if "{lease_id}" in template:
+            values["lease_id"] = lease_for(world).id  # the annotator's; others may not use it
+        if key == ("POST", "/api/review/leases"):
+            free_annotator(world)
+            publish(world)
         path = "/static/app.js" if method == "MOUNT" else template.format(**values)
         if key == ("DELETE", "/api/push/subscriptions"):
             # The caller's own subscription, when they are someone who can have one.

@@ -11,7 +11,8 @@ Routes declare what they need as a dependency from here and nothing else checks 
   ``EnrollSession`` (TOTP enrollment), ``ActiveSession`` (the rest).
 - Capabilities: ``Member`` (owner or member: cameras, events, media, live; returns the
   household's camera set), ``Owner`` (settings), ``Manager`` (owner: their members; admin: all
-  users), ``AccountUser`` (an active non-annotator: password change).
+  users), ``AccountUser`` (an active non-annotator: password change), ``Annotator`` (the
+  review workbench), ``Admin`` (the view log's flags).
 - Lookups, always through the caller's camera set: ``VisibleEvent``, ``VisibleCamera``,
   ``ManagedUser``. Another household's id answers the same 404, with the same body, after the
   same work (one primary-key read, one set test) as an id that does not exist.
@@ -203,6 +204,26 @@ def account_user(session: ActiveSession) -> SessionInfo:
 
 
 AccountUser = Annotated[SessionInfo, Depends(account_user)]
+
+
+def annotator(session: ActiveSession) -> SessionInfo:
+    """An annotator (TOTP is enforced for them by the login rules): the workbench."""
+    if session.role is not Role.ANNOTATOR:
+        raise _fail(status.HTTP_403_FORBIDDEN, "only annotators use the workbench")
+    return session
+
+
+Annotator = Annotated[SessionInfo, Depends(annotator)]
+
+
+def admin(session: ActiveSession) -> SessionInfo:
+    """An admin (the view log's flags across households; never media)."""
+    if session.role is not Role.ADMIN:
+        raise _fail(status.HTTP_403_FORBIDDEN, "only admins may do this")
+    return session
+
+
+Admin = Annotated[SessionInfo, Depends(admin)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,10 +40,12 @@ from hearthcam.web.routes import (
     me,
     pages,
     push,
+    review,
     settings,
     shares,
     stream,
     users,
+    views,
 )
 from hearthcam.web.services import WebServices
 
@@ -153,6 +155,8 @@ def create_app(services: WebServices) -> FastAPI:
         settings,
         users,
         push,
+        review,
+        views,
     ):
         app.include_router(module.router)
     app.include_router(auth.public)

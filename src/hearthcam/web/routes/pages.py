@@ -18,7 +18,7 @@ from jinja2 import TemplateNotFound
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from hearthcam.accounts import LoginState, SessionInfo
+from hearthcam.accounts import LoginState, Role, SessionInfo
 from hearthcam.web.deps import EventIdPath, MaybeSession, Services
 from hearthcam.web.routes.me import describe
 from hearthcam.web.services import WebServices
@@ -160,6 +160,9 @@ def _app_page(page: str) -> Any:
         templates: TemplatesDep,
     ) -> Response:
         redirect = redirect_for(session, services)
+        annotator = session is not None and session.role is Role.ANNOTATOR
+        if redirect is None and page == "timeline" and annotator:
+            redirect = _go("/review")  # an annotator's home is the workbench
         return redirect or render(request, templates, page, session, services)
 
     show.__name__ = f"{page}_page"
@@ -172,6 +175,8 @@ router.add_api_route(
     "/settings", _app_page("settings"), methods=["GET"], response_class=HTMLResponse
 )
 router.add_api_route("/shared", _app_page("shared"), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/review", _app_page("review"), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/views", _app_page("views"), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
