@@ -15,6 +15,8 @@ const PAGES = {
   live: () => import("./js/pages/live.js"),
   settings: () => import("./js/pages/settings.js"),
   shared: () => import("./js/pages/shared.js"),
+  review: () => import("./js/pages/review.js"),
+  views: () => import("./js/pages/views.js"),
 };
 
 async function logout() {

@@ -1,0 +1,264 @@
+"""The annotator workbench and "Who viewed my clips" in Debian's headless Chromium, against the
+real server (uvicorn on a free port) over a real store with sealed media.
+
+An annotator logs in with password and TOTP and lands on the workbench (its nav shows only
+Workbench and Account), takes a lease, sees the clip play with their watermark burned in (a
+frame the page draws matches the watermarked copy, not the redacted clip without it), with no
+download control, and records a verdict from the keyboard. The owner then opens /views and sees
+the annotator's views, each with a ✓ the page gave only after merkle.js checked its inclusion
+proof and the checkpoint's signature. Both pages are photographed at desktop and phone sizes;
+any page or console error fails the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pyotp
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from hearthcam.accounts import Accounts, Role
+from hearthcam.annotate.desk import ReviewDesk, lease_path
+from hearthcam.app import open_media
+from hearthcam.config import parse_config
+from hearthcam.pipeline.detect import ScriptedDetector
+from hearthcam.privacy.consent import redacted_path
+from hearthcam.privacy.lifecycle import ShareStatus
+from hearthcam.store.annotations import AnnotationStore
+from hearthcam.store.db import Store
+from hearthcam.store.media_io import read_bytes, write_bytes
+from hearthcam.store.shares import ShareStore, receipt_digest
+from hearthcam.types import Detections, Event, TrackSummary, Verdict
+from hearthcam.web import ServerHandle, WebServices, start_server
+from tests.factories import make_h264_segment
+from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, Watched, shoot, wait_playing
+from tests.web.world import cheap_hasher
+
+pytestmark = pytest.mark.integration
+
+OWNER, ANNOTATOR = "lena", "kit"
+PASSWORD = "copper kettle on the stove"
+
+
+class Running:
+    """The server, its services, the annotator's TOTP secret and the published share."""
+
+    def __init__(self, handle: ServerHandle, services: WebServices, secret: str, share: str):
+        self.handle, self.services, self.secret, self.share = handle, services, secret, share
+
+    @property
+    def url(self) -> str:
+        return self.handle.url
+
+
+def _enroll_annotator(accounts: Accounts) -> str:
+    accounts.create_user(ANNOTATOR, PASSWORD, Role.ANNOTATOR, None, time.time())
+    first = accounts.authenticate(ANNOTATOR, PASSWORD, ip="t", user_agent="t", now=time.time())
+    assert first.token is not None
+    secret = accounts.enroll_totp(first.token, time.time()).secret
+    code = pyotp.TOTP(secret).at(time.time())
+    assert accounts.confirm_totp(first.token, code, time.time()).result.ok
+    return secret
+
+
+def _published_share(services: WebServices, clip: Path, owner_id: int, household: int) -> str:
+    wall = time.time() - 600
+    event_id = uuid.uuid4().hex
+    path = services.data_dir / "clips" / "front" / f"{event_id}.mp4"
+    write_bytes(services.media, path, "front", clip.read_bytes())
+    track = TrackSummary(1, "person", 0.88, 0.8, 18, 1.0, 5.0, 0.1, 0.4, frozenset())
+    event = Event(
+        id=event_id, camera="front", verdict=Verdict.THREAT, labels=("person",), start=1.0,
+        end=5.0, wall_start=wall, wall_end=wall + 4, score=0.88, zones=(), tracks=(track,),
+        snapshot=None, clip=path, alert=True,
+    )  # fmt: skip
+    services.store.save_event(event)
+    sharing = services.sharing
+    digest = receipt_digest(sharing.receipt(event, "Front door", time.time()))
+    share = sharing.share(event, household, owner_id, "Front door", digest, time.time())
+    write_bytes(
+        services.media, redacted_path(services.data_dir, share.id), "front", clip.read_bytes()
+    )  # fmt: skip (the checks' own tests make real redactions)
+    shares = sharing.shares
+    assert shares.set_status(share.id, ShareStatus.CONSENTED.value, "checking", time.time())
+    assert shares.set_status(share.id, "checking", ShareStatus.PUBLISHED.value, time.time())
+    return share.id
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    config = parse_config({
+        "data_dir": str(tmp_path / "data"),
+        "cameras": {"front": {"name": "Front door", "inputs": [{"path": "front.mp4"}]}},
+    })  # fmt: skip
+    config.data_dir.mkdir(parents=True)
+    store = Store.open(config.database_url)
+    accounts = Accounts(store, hasher=cheap_hasher())
+    media = open_media(store, config.data_dir)
+    # The detector's pre-labels: one person box on each keyframe (the model itself is tested
+    # in tests/pipeline; here the page must draw what the lease carries).
+    person = Detections(
+        np.array([[60, 40, 140, 220]], np.float32), np.array([0.81], np.float32),
+        np.array([0], np.int32),
+    )  # fmt: skip
+    desk = ReviewDesk(
+        AnnotationStore(store), ShareStore(store), store, config.data_dir, media, config.review,
+        detector=lambda: ScriptedDetector([person] * 8),
+    )  # fmt: skip
+    services = WebServices(
+        config=config, store=store, accounts=accounts, media=media, review_desk=desk
+    )
+    owner = accounts.setup(OWNER, PASSWORD, "The Lindqvists", ["front"], time.time())
+    assert owner.household_id is not None
+    secret = _enroll_annotator(accounts)
+    clip = tmp_path / "clip.mp4"
+    make_h264_segment(clip, seconds=4.0, fps=10, size=(320, 240))
+    share = _published_share(services, clip, owner.id, owner.household_id)
+    handle = start_server(services, "127.0.0.1", 0)
+    try:
+        yield Running(handle, services, secret, share)
+    finally:
+        handle.stop()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+    context.set_default_timeout(15_000)
+    watched = Watched(context.new_page())
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            watched.errors.append(f"console: {message.text}")
+
+    watched.page.on("console", on_console)
+    watched.page.on("pageerror", lambda error: watched.errors.append(f"page: {error}"))
+    yield watched
+    context.close()
+
+
+def frames_of(data: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data), "r") as container:
+        return [f.to_ndarray(format="bgr24").astype(np.int16) for f in container.decode(video=0)]
+
+
+def shown_frame(page: Page) -> np.ndarray:
+    """The frame the <video> shows now, drawn by the page at the video's own size."""
+    url = page.eval_on_selector(
+        "#clip",
+        """v => { v.pause(); const c = document.createElement('canvas');
+                  c.width = v.videoWidth; c.height = v.videoHeight;
+                  c.getContext('2d').drawImage(v, 0, 0); return c.toDataURL('image/png'); }""",
+    )
+    png = base64.b64decode(str(url).split(",", 1)[1])
+    image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    return image.astype(np.int16)
+
+
+def closest(frame: np.ndarray, frames: list[np.ndarray]) -> float:
+    return min(float(np.abs(frame - f).mean()) for f in frames)
+
+
+def log_in(page: Page, app: Running, username: str, secret: str | None) -> None:
+    page.goto(app.url + "/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    if secret is not None:
+        expect(page).to_have_url(re.compile(r"/login/mfa$"))
+        page.locator("#code").fill(pyotp.TOTP(secret).at(time.time() + 30))
+
+
+def annotate_one(page: Page, app: Running) -> None:
+    log_in(page, app, ANNOTATOR, app.secret)
+    expect(page).to_have_url(app.url + "/review")
+    nav = page.get_by_role("navigation", name="Main").get_by_role("link")
+    expect(nav).to_have_text(["Workbench", "Account"])
+    expect(page.locator("#waiting")).to_have_text("1 waiting")
+    page.get_by_role("button", name="Take the next clip").click()
+    video = page.locator("#clip")
+    expect(video).to_be_visible()
+    wait_playing(page, "#clip", 0.5)
+    assert "nodownload" in (video.get_attribute("controlslist") or "")
+    assert video.get_attribute("disablepictureinpicture") is not None
+    assert page.locator("a[download], a[href*='/clip']").count() == 0
+    lease = app.services.desk.annotations.leases(state="active")[0]
+    media, data_dir = app.services.media, app.services.data_dir
+    marked = frames_of(read_bytes(media, lease_path(data_dir, app.share, lease.id)))
+    clean = frames_of(read_bytes(media, redacted_path(data_dir, app.share)))
+    frame = shown_frame(page)
+    # What the annotator sees is the watermarked copy (up to decoding noise), not the clip.
+    assert closest(frame, marked) < 3 < closest(frame, clean)
+    expect(page.locator("#facts")).to_contain_text("person (88%)")
+    expect(page.locator("#facts")).not_to_contain_text("Front door")
+    # The pre-label boxes are drawn over the video (yellow pixels on the overlay canvas).
+    page.evaluate("() => { const v = document.getElementById('clip'); v.currentTime = 0.8; }")
+    page.wait_for_function(
+        """() => { const c = document.getElementById('boxes');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0) return true;
+                   return false; }"""
+    )
+    page.evaluate("() => document.getElementById('clip').play()")
+    shoot(page, "review")
+    page.keyboard.press("3")
+    expect(page.locator("#verdicts [aria-pressed=true]")).to_contain_text("Pet")
+    page.keyboard.press("Enter")
+    expect(page.locator("#idle")).to_be_visible()
+    expect(page.locator("#idle-text")).to_have_text("No clip is waiting. Look again later.")
+    (annotation,) = app.services.desk.annotations.annotations(app.share)
+    assert (annotation.verdict, annotation.lease_id) == ("pet", lease.id)
+    boxes = [b for k in annotation.keyframes for b in k["boxes"]]
+    assert len(boxes) == 4  # the model's boxes on its 4 keyframes, confirmed as they were
+    assert {b["label"] for b in boxes} == {"person"}
+    shoot(page, "review-idle")
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def owner_checks_views(page: Page, app: Running) -> None:
+    log_in(page, app, OWNER, None)
+    expect(page).to_have_url(app.url + "/")
+    page.get_by_role("link", name="Views").click()
+    expect(page).to_have_url(app.url + "/views")
+    logged = len(app.services.audit.entries())
+    assert logged >= 1
+    rows = page.locator("#view-rows tr")
+    expect(rows).to_have_count(logged)
+    expect(page.locator("#view-rows tr[data-verified=true]")).to_have_count(logged)
+    expect(rows.first).to_contain_text("✓")
+    expect(rows.first).to_contain_text(ANNOTATOR)
+    expect(rows.first).to_contain_text("redacted")
+    expect(page.locator("#checkpoint")).to_contain_text("Checked against")
+    shoot(page, "views")
+
+
+def test_annotator_annotates_and_owner_sees_verified_views(running: Running, page: Watched) -> None:
+    annotate_one(page.page, running)
+    page.check("workbench")
+    owner_checks_views(page.page, running)
+    page.check("views")
