@@ -100,7 +100,7 @@ def test_the_watermark_is_burned_into_what_the_annotator_sees(
             return frame.to_ndarray(format="bgr24").astype(np.int16)
 
     difference = np.abs(first_frame(marked) - first_frame(clean)).max(axis=2)
-    assert (difference > 40).mean() > 0.02  # text strokes all over the frame, not noise
+    assert (difference > 20).mean() > 0.03  # text strokes all over the frame, not noise
 
 
 def test_nothing_is_sent_when_the_view_cannot_be_logged(

