@@ -26,7 +26,10 @@ def test_names_and_literals() -> None:
 
 
 def test_a_public_name_resolving_to_a_lan_address_is_inside() -> None:
-    table = {"updates.example": ["142.250.180.10", "192.168.1.20"], "push.example": ["142.250.180.11"]}
+    table = {
+        "updates.example": ["142.250.180.10", "192.168.1.20"],
+        "push.example": ["142.250.180.11"],
+    }
     assert points_inside("updates.example", lambda h: table.get(h, []))
     assert not points_inside("push.example", lambda h: table.get(h, []))
     assert not points_inside("nowhere.example", lambda h: [])
