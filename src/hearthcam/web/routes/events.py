@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Final
 from urllib.parse import quote
@@ -25,8 +23,8 @@ from hearthcam.errors import StoreError
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
 from hearthcam.store.keys import HouseholdLocked, NoMediaKey
 from hearthcam.store.media import delete_event_media
-from hearthcam.store.media_io import MediaReader
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
+from hearthcam.web.ranges import byte_range, pieces
 from hearthcam.web.routes.cameras import JPEG, PRIVATE, display_name
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import (
@@ -42,8 +40,6 @@ router = APIRouter(prefix="/api/events", tags=["events"], dependencies=[Depends(
 
 MP4 = "video/mp4"
 LOCKED: Final = "locked: the owner must log in with their password to open this media"
-_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
-_PIECE: Final = 256 * 1024
 
 
 def media_file(recorded: Path | None, data_dir: Path) -> Path:
@@ -54,44 +50,6 @@ def media_file(recorded: Path | None, data_dir: Path) -> Path:
     if not resolved.is_relative_to(data_dir.resolve()) or not resolved.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return resolved
-
-
-def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(start, end exclusive) of a single ``bytes=a-b`` range; None for the whole file (no or
-    an unusable header, as RFC 9110 allows); 416 when it lies outside the file."""
-    match = _RANGE.fullmatch(header.strip()) if header else None
-    if match is None or match.group(1) == match.group(2) == "":
-        return None
-    first, last = match.group(1), match.group(2)
-    if first == "":
-        start, end = max(0, size - int(last)), size  # the last N bytes
-    else:
-        start = int(first)
-        end = size if last == "" else min(size, int(last) + 1)
-        if end <= start and last != "":
-            return None  # b < a: ignored
-    if start >= size or end <= start:
-        raise HTTPException(
-            status.HTTP_416_RANGE_NOT_SATISFIABLE,
-            "range not satisfiable",
-            headers={"Content-Range": f"bytes */{size}"},
-        )
-    return start, end
-
-
-def _pieces(reader: MediaReader, start: int, end: int) -> Iterator[bytes]:
-    """The plaintext of [start, end) in pieces; closes the reader when done or dropped."""
-    try:
-        reader.seek(start)
-        left = end - start
-        while left > 0:
-            piece = reader.read(min(_PIECE, left))
-            if not piece:
-                break
-            left -= len(piece)
-            yield piece
-    finally:
-        reader.close()
 
 
 def media_response(
@@ -116,7 +74,7 @@ def media_response(
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from error
     try:
         size = reader.seek(0, io.SEEK_END)
-        wanted = _byte_range(request.headers.get("range"), size)
+        wanted = byte_range(request.headers.get("range"), size)
     except (HTTPException, OSError, StoreError):
         reader.close()
         raise
@@ -129,7 +87,7 @@ def media_response(
         code = status.HTTP_206_PARTIAL_CONTENT
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return StreamingResponse(
-        _pieces(reader, start, end), status_code=code, media_type=media_type, headers=headers
+        pieces(reader, start, end), status_code=code, media_type=media_type, headers=headers
     )
 
 

@@ -27,6 +27,7 @@ from hearthcam.store.annotations import LeaseRecord
 from hearthcam.store.audit import Derivative, ViewEntry
 from hearthcam.store.keys import HouseholdLocked, NoMediaKey
 from hearthcam.web.deps import NOT_FOUND, Admin, Annotator, Services, csrf_protect
+from hearthcam.web.ranges import byte_range, pieces
 from hearthcam.web.review_schemas import (
     LEASE_ID_PATTERN,
     AnnotationIn,
@@ -40,7 +41,7 @@ from hearthcam.web.review_schemas import (
 )
 from hearthcam.web.routes.cameras import PRIVATE
 from hearthcam.web.routes.common import errors
-from hearthcam.web.routes.events import LOCKED, MP4, _byte_range, _pieces
+from hearthcam.web.routes.events import LOCKED, MP4
 from hearthcam.web.routes.views import flags_of
 from hearthcam.web.services import WebServices
 
@@ -175,7 +176,7 @@ def lease_clip(
         raise HTTPException(status.HTTP_410_GONE, ENDED) from error
     try:
         size = reader.seek(0, io.SEEK_END)
-        wanted = _byte_range(request.headers.get("range"), size)
+        wanted = byte_range(request.headers.get("range"), size)
         start, end = wanted or (0, size)
         entry = _view_entry(services, lease, annotator, (start, max(start, end - 1)))
         services.audit.append(entry)  # before any byte: a view that is not logged is not sent
@@ -197,7 +198,7 @@ def lease_clip(
         code = status.HTTP_206_PARTIAL_CONTENT
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
     return StreamingResponse(
-        _pieces(reader, start, end), status_code=code, media_type=MP4, headers=headers
+        pieces(reader, start, end), status_code=code, media_type=MP4, headers=headers
     )
 
 

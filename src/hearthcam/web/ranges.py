@@ -1,0 +1,55 @@
+"""Serving media by HTTP range (RFC 9110): one ``bytes=a-b`` range, decrypted piece by piece.
+
+Shared by the owner's clip routes and the annotators' leased clip, so both parse ranges alike.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Final
+
+from fastapi import HTTPException, status
+
+from hearthcam.store.media_io import MediaReader
+
+_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+_PIECE: Final = 256 * 1024
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end exclusive) of a single ``bytes=a-b`` range; None for the whole file (no or
+    an unusable header, as RFC 9110 allows); 416 when it lies outside the file."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        start, end = max(0, size - int(last)), size  # the last N bytes
+    else:
+        start = int(first)
+        end = size if last == "" else min(size, int(last) + 1)
+        if end <= start and last != "":
+            return None  # b < a: ignored
+    if start >= size or end <= start:
+        raise HTTPException(
+            status.HTTP_416_RANGE_NOT_SATISFIABLE,
+            "range not satisfiable",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end
+
+
+def pieces(reader: MediaReader, start: int, end: int) -> Iterator[bytes]:
+    """The plaintext of [start, end) in pieces; closes the reader when done or dropped."""
+    try:
+        reader.seek(start)
+        left = end - start
+        while left > 0:
+            piece = reader.read(min(_PIECE, left))
+            if not piece:
+                break
+            left -= len(piece)
+            yield piece
+    finally:
+        reader.close()
