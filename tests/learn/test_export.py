@@ -18,6 +18,11 @@ from typer.testing import CliRunner
 from hearthcam.annotate.workbench import Keyframe, LabeledBox, interpolate
 from hearthcam.app import open_media
 from hearthcam.cli import cli
+from hearthcam.errors import HearthcamError
+from hearthcam.learn.dataset import split_by_household
+from hearthcam.learn.export import ExportOptions, gather
+from hearthcam.learn.export import export as run_export
+from hearthcam.learn.formats import ExportFormat
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.privacy.consent import Sharing, redacted_path
 from hearthcam.store.annotations import AnnotationRecord, AnnotationStore
@@ -257,3 +262,28 @@ def test_refusals_name_the_problem(world: World, tmp_path: Path) -> None:
     assert code == 2
     assert "nothing to export" in output
     assert not (tmp_path / "none").exists()
+
+
+def test_a_failed_export_leaves_nothing_behind(world: World, tmp_path: Path) -> None:
+    world.sharing.delete_redacted(world.shares["two"].id)  # its redacted copy's key is gone
+    target = tmp_path / "out"
+    code, output = export(world, target, "--format", "coco")
+    assert code == 2
+    assert "export:" in output
+    assert not target.exists()
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_an_export_failing_midway_removes_its_partial_folder(world: World, tmp_path: Path) -> None:
+    clips = gather(world.store, world.data, b"k" * 32)
+    split = split_by_household(clips, 0.5)
+    world.sharing.delete_redacted(split.test[0].share_id)  # the second clip written
+    target = tmp_path / "out"
+    written: list[int] = []
+    options = ExportOptions(ExportFormat.YOLO)
+    with pytest.raises((HearthcamError, OSError)):
+        run_export(split, world.sharing.media, world.data, target, options, NOW,
+                   lambda: written.append(1))  # fmt: skip
+    assert len(written) == FRAMES  # the first clip was written, then removed
+    assert not target.exists()
+    assert not list(tmp_path.glob(".*.partial"))
