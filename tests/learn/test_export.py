@@ -235,7 +235,10 @@ def test_the_manifest_is_a_lineage_the_registry_reads(world: World, tmp_path: Pa
     model = world.registry.register(document, {}, "v1", NOW)
     assert set(model.clips) == {world.shares["one"].id, world.shares["two"].id}
     world.sharing.withdraw(world.shares["one"].id)
-    assert world.registry.models_using(world.shares["one"].id)[0].status.value == "tainted"
+    tainted = world.registry.get(model.id)
+    assert tainted is not None
+    assert tainted.status.value == "tainted"
+    assert tainted.clips == [world.shares["two"].id]  # the withdrawn clip is forgotten
     again = tmp_path / "again"
     assert export(world, again, "--format", "mot")[0] == 0
     clips = json.loads((again / "manifest.json").read_text())["clips"]

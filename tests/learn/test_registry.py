@@ -69,7 +69,14 @@ def test_a_withdrawn_clip_taints_its_models_and_queues_a_retrain(registry: Model
     assert served is not None
     assert served.id == clean.id
     assert "b" not in served.clips  # no served model has the clip in its lineage
-    assert registry.excluded() == {"b"}
+    assert registry.models_using("b") == []  # and no row names it any more
+    for model in (old, new):
+        record = registry.get(model.id)
+        assert record is not None
+        assert "b" not in str(record.manifest)
+        assert {"share": "withdrawn", "receipt": "withdrawn"} in record.manifest["clips"]
+    [retrain] = registry.retrains()
+    assert retrain.excluded == []
     assert registry.on_withdrawn("b") == []  # once
 
 

@@ -269,6 +269,7 @@ class ReviewDesk:
         active = self.annotations.leases(state=LeaseState.ACTIVE.value, share_id=share_id)
         revoked = sum(self._end(lease, LeaseEvent.REVOKE, now) for lease in active)
         deleted = self.annotations.delete_annotations(share_id)
+        self.annotations.forget_share(share_id)  # revoked and earlier leases keep no link to it
         actions = []
         if revoked:
             actions.append(f"{revoked} annotator lease{'s' if revoked != 1 else ''} revoked")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, select
+from sqlalchemy import JSON, Float, Integer, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearthcam.store.db import Base, Store
@@ -29,6 +29,7 @@ from hearthcam.store.db import Base, Store
 log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
+WITHDRAWN = "withdrawn"  # what a lineage says instead of a withdrawn clip's ids
 
 
 class ModelStatus(enum.StrEnum):
@@ -89,8 +90,8 @@ class ModelRecord:
 
     @property
     def clips(self) -> list[str]:
-        """The shared clips (share ids) its dataset contained."""
-        return [str(c["share"]) for c in self.manifest.get("clips", [])]
+        """The shared clips (share ids) its dataset contained, withdrawn ones left out."""
+        return [str(c["share"]) for c in self.manifest.get("clips", []) if c["share"] != WITHDRAWN]
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,13 +228,35 @@ class ModelRegistry:
             return []
         actions = []
         for model in using:
-            self._set(model.id, ModelStatus.TAINTED, 0.0, f"trained with withdrawn clip {share_id}")
+            self._set(model.id, ModelStatus.TAINTED, 0.0, "trained with a clip since withdrawn")
             self.file_of(model.id).unlink(missing_ok=True)
             actions.append(f"model {model.id[:8]} retired (it was trained with this clip)")
-        self.queue_retrain(f"clip {share_id} withdrawn", [share_id])
+        self._forget(share_id)
+        # The clip is gone from the shares, so no later dataset can hold it: the retrain needs
+        # no list of what to leave out (and keeping one would keep the clip's id).
+        self.queue_retrain("a clip of its dataset was withdrawn", [])
         actions.append("a retrain without this clip was queued")
         log.info("withdrawal of %s tainted %d models", share_id, len(using))
         return actions
+
+    def _forget(self, share_id: str) -> None:
+        """Removes the withdrawn clip from every lineage: a tainted model's manifest then says
+        a clip was withdrawn, without which (its digest still proves what it was trained on)."""
+        with self._store.write_session() as session:
+            ids = list(
+                session.scalars(
+                    select(_LineageRow.model_id).where(_LineageRow.share_id == share_id)
+                )
+            )
+            for row in (session.get(_ModelRow, i) for i in ids):
+                if row is None:
+                    continue
+                clips = [
+                    c if c.get("share") != share_id else {"share": WITHDRAWN, "receipt": WITHDRAWN}
+                    for c in dict(row.manifest or {}).get("clips", [])
+                ]
+                row.manifest = {**dict(row.manifest or {}), "clips": clips}
+            session.execute(delete(_LineageRow).where(_LineageRow.share_id == share_id))
 
     def queue_retrain(self, reason: str, excluded: list[str], now: float = 0.0) -> None:
         """Asks for a retrain that leaves ``excluded`` clips out."""

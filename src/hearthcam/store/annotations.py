@@ -33,6 +33,10 @@ from hearthcam.store.db import Base, Store
 ACTIVE = "active"  # the one lease state the unique indexes single out (annotate.LeaseState)
 
 
+# What a lease of a withdrawn clip says instead of the clip's share id.
+WITHDRAWN = "withdrawn"
+
+
 class LeaseTaken(StoreError):
     """The clip or the annotator already has an active lease."""
 
@@ -225,6 +229,18 @@ class AnnotationStore:
             query = query.where(_AnnotationRow.share_id == share_id)
         with self._store.read_session() as session:
             return [_annotation(r) for r in session.scalars(query)]
+
+    def forget_share(self, share_id: str) -> int:
+        """Unlinks a withdrawn share's ended leases from it: each row keeps only who leased
+        something and when (the daily quota counts it), not which clip nor what was shown.
+        Returns how many rows were scrubbed."""
+        query = (
+            update(_LeaseRow)
+            .where(_LeaseRow.share_id == share_id, _LeaseRow.state != "active")
+            .values(share_id=WITHDRAWN, shown={})
+        )
+        with self._store.write_session() as session:
+            return int(session.execute(query).rowcount)  # type: ignore[attr-defined]
 
     def delete_annotations(self, share_id: str) -> int:
         """Deletes a share's annotations; returns how many there were."""
