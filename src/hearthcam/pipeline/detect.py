@@ -160,7 +160,7 @@ def choose_providers(requested: Sequence[str]) -> list[str]:
     return [cpu] if chosen in (None, cpu) else [str(chosen), cpu]
 
 
-def _open_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
+def open_onnx_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
     options = ort.SessionOptions()
@@ -282,7 +282,7 @@ class OnnxDetector:
         self.letterbox = letterbox
         self.inferences = 0
         self._decoder = decoder
-        self._session = _open_session(path, choose_providers(providers), threads)
+        self._session = open_onnx_session(path, choose_providers(providers), threads)
         self._input = _check_input(self._session, path, input_size)
         #: The execution provider actually running the model.
         self.provider: str = self._session.get_providers()[0]

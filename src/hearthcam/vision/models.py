@@ -18,7 +18,7 @@ import onnxruntime as ort
 from hearthcam.errors import ModelError
 
 # The detector's session builder: threads sleep instead of spinning, providers fall back to CPU.
-from hearthcam.pipeline.detect import _open_session, choose_providers
+from hearthcam.pipeline.detect import choose_providers, open_onnx_session
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def open_model(
     resource = model.locate() if isinstance(model, ModelFile) else model
     # as_file gives a real path even from a zipped install; the session has read it on return.
     with importlib.resources.as_file(resource) as path:
-        return _open_session(path, choose_providers(providers), threads)
+        return open_onnx_session(path, choose_providers(providers), threads)
 
 
 def input_of(session: ort.InferenceSession, rank: int) -> str:
