@@ -161,6 +161,7 @@ def choose_providers(requested: Sequence[str]) -> list[str]:
 
 
 def open_onnx_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
+    """An ONNX Runtime session as the project runs them (ModelError if the file is unusable)."""
     if not path.is_file():
         raise ModelError(f"model file {path} does not exist")
     options = ort.SessionOptions()
