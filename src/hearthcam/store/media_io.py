@@ -34,7 +34,7 @@ from typing import Final, Protocol, Self
 from hearthcam.errors import StoreError
 from hearthcam.store.keys import SECRET_FILE, KeyringError, MediaVault
 from hearthcam.store.layout import PART_SUFFIX
-from hearthcam.store.sealed import MAGIC, SALVAGE_SUFFIX
+from hearthcam.store.sealed import MAGIC, SALVAGE_SUFFIX, FrontToBack
 
 # Household ids of the accounts table start at 1: 0 holds the keys of cameras nobody owns.
 UNOWNED: Final = 0
@@ -202,7 +202,7 @@ def part_of(path: Path) -> Path:
     return path.with_name(path.name + PART_SUFFIX)
 
 
-class _PlainWriter:
+class _PlainWriter(FrontToBack):
     """A plain file written to ``.part`` and renamed when closed (the rules of SealedWriter)."""
 
     def __init__(self, path: Path) -> None:
@@ -216,22 +216,6 @@ class _PlainWriter:
     def closed(self) -> bool:
         """Whether the file was finished or aborted."""
         return self._file is None
-
-    def writable(self) -> bool:
-        """Always True."""
-        return True
-
-    def readable(self) -> bool:
-        """Always False."""
-        return False
-
-    def seekable(self) -> bool:
-        """False, like a sealed writer: code tested on plain files must work sealed too."""
-        return False
-
-    def seek(self, _offset: int, _whence: int = 0) -> int:
-        """Refused, as by a sealed writer."""
-        raise io.UnsupportedOperation("a media writer cannot seek (write fragmented MP4)")
 
     def tell(self) -> int:
         """Bytes written so far."""

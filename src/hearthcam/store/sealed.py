@@ -122,7 +122,30 @@ def part_path(path: Path) -> Path:
     return path.with_name(path.name + PART_SUFFIX)
 
 
-class SealedWriter:
+class FrontToBack:
+    """The file-object answers of a writer that only appends: a sealed file is written front to
+    back (a chunk once sealed cannot be rewritten without reusing its nonce), so muxers must
+    write fragmented MP4. Plain media writers answer the same, so code tested on plain files
+    works sealed too."""
+
+    def writable(self) -> bool:
+        """Always True."""
+        return True
+
+    def readable(self) -> bool:
+        """Always False."""
+        return False
+
+    def seekable(self) -> bool:
+        """Always False."""
+        return False
+
+    def seek(self, _offset: int, _whence: int = 0) -> int:
+        """Refused (see the class docstring)."""
+        raise io.UnsupportedOperation("a media writer cannot seek (write fragmented MP4)")
+
+
+class SealedWriter(FrontToBack):
     """A write-only, non-seekable binary file that seals what it is given into ``path``.
 
     Writes go to ``<path>.part``; ``close()`` seals the final chunk, fsyncs and renames the file
@@ -167,22 +190,6 @@ class SealedWriter:
     def closed(self) -> bool:
         """Whether the file was finished or aborted."""
         return self._fd is None
-
-    def writable(self) -> bool:
-        """Always True."""
-        return True
-
-    def readable(self) -> bool:
-        """Always False."""
-        return False
-
-    def seekable(self) -> bool:
-        """False: a sealed file is written front to back (muxers must write fragmented MP4)."""
-        return False
-
-    def seek(self, _offset: int, _whence: int = 0) -> int:
-        """Refused: a chunk once sealed cannot be rewritten without reusing its nonce."""
-        raise io.UnsupportedOperation("a SealedWriter cannot seek (write fragmented MP4)")
 
     def tell(self) -> int:
         """Plaintext bytes written so far."""
