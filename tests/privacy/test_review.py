@@ -8,7 +8,7 @@ model: there is no real intimate footage to test with); every other step runs fo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -25,28 +25,14 @@ from hearthcam.store.db import Store
 from hearthcam.store.media_io import write_bytes
 from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.shares import ShareRecord, ShareStore
-from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.media import ClipSource, Sink
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip
-from hearthcam.vision.redact import Redactor
 from hearthcam.vision.sensitive import SensitiveScanner
 from tests.privacy.conftest import NOW, agreed, event_with_clip
+from tests.vision.fakes import NoRedaction, Positive
 
 pytestmark = pytest.mark.integration
-
-
-class _Positive:
-    name = "scripted"
-    thresholds: Mapping[str, float] = {"X": 0.5}
-
-    def score(self, image: BGRImage) -> Mapping[str, float]:
-        return {"X": 0.99}
-
-
-class _NoRedaction(Redactor):
-    def redact(self, frame: BGRImage, faces: Detections, bodies: Detections) -> BGRImage:
-        return frame
 
 
 class _Crashing(ClipPreparer):
@@ -92,7 +78,7 @@ def test_a_positive_scan_destroys_the_copy_and_tells_the_owner_why(
 ) -> None:
     share = _share(sharing, data_dir, carphone_clip)
     checks = ShareChecks(
-        sharing, lambda: ClipPreparer(SensitiveScanner([_Positive()]), faces, people)
+        sharing, lambda: ClipPreparer(SensitiveScanner([Positive()]), faces, people)
     )
     [outcome] = checks.run_once()
     assert outcome.status is ShareStatus.DISPOSED
@@ -114,7 +100,7 @@ def _models_missing(s: SensitiveScanner, f: CenterFace, p: OnnxDetector) -> Clip
     ("make", "why"),
     [
         (_models_missing, "load step did not finish"),
-        (lambda s, f, p: ClipPreparer(s, f, p, _NoRedaction()), "faces could still be seen"),
+        (lambda s, f, p: ClipPreparer(s, f, p, NoRedaction()), "faces could still be seen"),
         (lambda s, f, p: ClipPreparer(s, f, None), "redact step did not finish"),  # no detector
         (lambda s, f, p: _Crashing(s, f, p), "crashed"),
         (lambda s, f, p: ClipPreparer(s, f, p, deadline_s=0.0), "did not finish"),  # a timeout

@@ -6,7 +6,6 @@ positive scan is scripted with a fake scorer, the one place a fake may stand in 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,9 @@ from hearthcam.pipeline.detect import OnnxDetector
 from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
-from hearthcam.vision.redact import ClipPolicy, Redactor
+from hearthcam.vision.redact import ClipPolicy
 from hearthcam.vision.sensitive import SensitiveScanner
+from tests.vision.fakes import NoRedaction, Positive
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +42,6 @@ class _Failing:
 
     def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:
         return self.detect(image)
-
-
-class _Positive:
-    """A fake scorer that scores every frame as certainly intimate (scripted positive)."""
-
-    name = "scripted"
-    thresholds: Mapping[str, float] = {"X": 0.5}
-
-    def score(self, image: BGRImage) -> Mapping[str, float]:
-        return {"X": 0.99}
-
-
-class _NoRedaction(Redactor):
-    def redact(self, frame: BGRImage, faces: Detections, bodies: Detections) -> BGRImage:
-        return frame
 
 
 def _assert_owner_only(outcome: PreparedClip, step: Step, out_dir: Path) -> None:
@@ -86,7 +71,7 @@ def test_a_clean_clip_becomes_publishable(
 def test_a_positive_scan_disposes_of_the_clip_without_redacting(
     faces: CenterFace, people: OnnxDetector, carphone_clip: Path, out_dir: Path
 ) -> None:
-    outcome = ClipPreparer(SensitiveScanner([_Positive()]), faces, people).prepare(
+    outcome = ClipPreparer(SensitiveScanner([Positive()]), faces, people).prepare(
         carphone_clip, out_dir / "s.mp4"
     )
     assert outcome.state is ShareState.DISPOSED
@@ -131,7 +116,7 @@ def test_a_refused_check_keeps_the_clip_private(
     carphone_clip: Path,
     out_dir: Path,
 ) -> None:
-    outcome = ClipPreparer(scanner, faces, people, _NoRedaction()).prepare(
+    outcome = ClipPreparer(scanner, faces, people, NoRedaction()).prepare(
         carphone_clip, out_dir / "s.mp4"
     )
     _assert_owner_only(outcome, Step.CHECK, out_dir)
