@@ -737,11 +737,19 @@ def test_demo_prints_a_table_with_a_threat_and_a_pet(tmp_path: Path) -> None:
     assert "hearthcam demo:" in done.stdout
     spans = json.loads((data / "scene.json").read_text())
     assert [part for part, _start, _end in spans][:2] == ["quiet", "people"]
-    assert len(list((data / "clips").rglob("*.mp4"))) == len(rows)
+    assert plaintext_media_signatures(data / "data") == []  # the scene is outside it
+    assert len(list((data / "data" / "clips").rglob("*.mp4"))) == len(rows)
     # Each clip's path follows the table on a line of its own, whole, relative to the cwd.
     paths = re.findall(r"^\[(\d+)\] (\S+\.mp4)$", done.stdout, flags=re.MULTILINE)
     assert [int(n) for n, _ in paths] == list(range(1, len(rows) + 1))
     for _, path in paths:
         assert not Path(path).is_absolute()
         assert (tmp_path / path).is_file()
-    assert len(list((data / "snapshots").rglob("*.jpg"))) == len(rows)
+    assert len(list((data / "data" / "snapshots").rglob("*.jpg"))) == len(rows)
+    # The hint under the table works as printed: the clip decrypts to a playable file.
+    hint = re.search(r"to watch one: hearthcam (media export .+ -o clip\.mp4)$", done.stdout, re.M)
+    assert hint is not None, done.stdout
+    exported = hearthcam(*hint.group(1).split(), cwd=tmp_path, timeout=60)
+    assert exported.returncode == 0, exported.stderr
+    with av.open(str(tmp_path / "clip.mp4")) as clip:
+        assert sum(1 for _ in clip.decode(video=0)) > 0

@@ -222,20 +222,26 @@ def _print_change(change: object, event: Event) -> None:
 
 @cli.command()
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="where the demo writes its media")] = Path(
-        "hearthcam-data/demo"
-    ),
+    folder: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir", help="the demo's folder: its scene, and its data directory in data/"
+        ),
+    ] = Path("hearthcam-data/demo"),
 ) -> None:
     """Run the full live path on a short scene built from real imagery (no download)."""
     from hearthcam import scenes
 
-    scene = data_dir / "scene.mp4"
+    # The scene is the demo's input, a plain video: it stays out of the data directory, which
+    # holds only what hearthcam stored (encrypted).
+    scene = folder / "scene.mp4"
     if not scene.exists():
         err.print("building the demo scene from real footage (vtest.avi, Chelsea the cat)")
         spans = scenes.write_scene(scene, scenes.demo_script())
-        (data_dir / "scene.json").write_text(
+        (folder / "scene.json").write_text(
             json.dumps([[s.part.value, s.start, s.end] for s in spans])
         )
+    data_dir = folder / "data"
     cfg = parse_config({"data_dir": str(data_dir)})
     started = time.perf_counter()
     try:
