@@ -6,8 +6,10 @@ Workbench and Account), takes a lease, sees the clip play with their watermark b
 frame the page draws matches the watermarked copy, not the redacted clip without it), with no
 download control, and records a verdict from the keyboard. The owner then opens /views and sees
 the annotator's views, each with a ✓ the page gave only after merkle.js checked its inclusion
-proof and the checkpoint's signature. Both pages are photographed at desktop and phone sizes;
-any page or console error fails the test.
+proof and the checkpoint's signature. A second annotator walk corrects the pre-labels on a
+keyframe with the mouse (move, resize, draw, relabel) and the keyboard (nudge) and checks the
+stored keyframes. The pages are photographed at desktop and phone sizes; any page or console
+error fails the test.
 """
 
 from __future__ import annotations
@@ -262,3 +264,91 @@ def test_annotator_annotates_and_owner_sees_verified_views(running: Running, pag
     page.check("workbench")
     owner_checks_views(page.page, running)
     page.check("views")
+
+
+def picture(page: Page) -> tuple[float, float, float, float]:
+    """Where the video's picture is on the page (left, top, width, height; object-fit: contain)."""
+    box = page.evaluate(
+        """() => { const v = document.getElementById('clip'); const r = v.getBoundingClientRect();
+                   const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+                   const w = v.videoWidth * s, h = v.videoHeight * s;
+                   return [r.left + (r.width - w) / 2, r.top + (r.height - h) / 2, w, h]; }"""
+    )
+    left, top, width, height = (float(v) for v in box)
+    return left, top, width, height
+
+
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2)
+    page.mouse.move(*end)
+    page.mouse.up()
+
+
+def test_annotator_corrects_boxes_on_a_keyframe(running: Running, page: Watched) -> None:
+    app, p = running, page.page
+    log_in(p, app, ANNOTATOR, app.secret)
+    expect(p).to_have_url(app.url + "/review")
+    p.get_by_role("button", name="Take the next clip").click()
+    wait_playing(p, "#clip", 0.2)
+    # The clip is 40 frames at 10 fps: keyframes 8, 16, 24, 32. "." pauses on the next one.
+    p.evaluate("() => { const v = document.getElementById('clip'); v.pause(); v.currentTime = 0; }")
+    p.wait_for_function("() => document.getElementById('clip').currentTime === 0")
+    p.keyboard.press(".")
+    p.wait_for_function("() => Math.abs(document.getElementById('clip').currentTime - 0.8) < 1e-3")
+    expect(p.locator("#boxes.is-editing")).to_be_visible()
+    expect(p.locator("#box-add")).to_be_enabled()
+    expect(p.locator("#key-status")).to_have_text("Keyframe 1 of 4: editing")
+    left, top, w, h = picture(p)
+    x0, y0, x1, y1 = 60 / 320, 40 / 240, 140 / 320, 220 / 240  # the scripted person box
+
+    def at(u: float, v: float) -> tuple[float, float]:
+        return left + u * w, top + v * h
+
+    # Move the person 40 px right and 20 px down, then drag its bottom-right corner up-right.
+    middle = at((x0 + x1) / 2, (y0 + y1) / 2)
+    drag(p, middle, (middle[0] + 40, middle[1] + 20))
+    dx, dy = 40 / w, 20 / h
+    corner = at(x1 + dx, y1 + dy)
+    drag(p, corner, (corner[0] + 30, corner[1] - 30))
+    # Draw a new box on empty space and call it a dog.
+    drag(p, at(0.6, 0.2), at(0.85, 0.5))
+    label = p.locator("#box-label")
+    label.focus()
+    label.select_option("dog")
+    p.keyboard.press("Delete")  # in the select: not an edit key, the new box stays
+    expect(p.locator("#box-delete")).to_be_enabled()
+    shoot(p, "review-editing")
+    p.evaluate("() => document.activeElement.blur()")
+    # The keyboard's way: the next keyframe, select its box, nudge it 2 % right.
+    p.keyboard.press(".")
+    expect(p.locator("#key-status")).to_have_text("Keyframe 2 of 4: editing")
+    p.keyboard.press("b")
+    p.keyboard.press("ArrowRight")
+    p.keyboard.press("ArrowRight")
+    p.keyboard.press("2")
+    p.keyboard.press("Enter")
+    expect(p.locator("#idle")).to_be_visible()
+    (annotation,) = app.services.desk.annotations.annotations(app.share)
+    assert annotation.verdict == "benign_person"
+    frames = {k["frame"]: k["boxes"] for k in annotation.keyframes}
+    assert sorted(frames) == [8, 16, 24, 32]
+    person, dog = frames[8]
+    tol = 0.01
+    assert person["label"] == "person"
+    assert person["xyxy"][0] == pytest.approx(x0 + dx, abs=tol)
+    assert person["xyxy"][1] == pytest.approx(y0 + dy, abs=tol)
+    assert person["xyxy"][2] == pytest.approx(x1 + dx + 30 / w, abs=tol)
+    assert person["xyxy"][3] == pytest.approx(y1 + dy - 30 / h, abs=tol)
+    assert dog["label"] == "dog"
+    assert dog["xyxy"] == pytest.approx([0.6, 0.2, 0.85, 0.5], abs=tol)
+    assert dog["track"] not in {b["track"] for f in (16, 24, 32) for b in frames[f]}
+    assert all(0 <= v <= 1 for f in frames.values() for b in f for v in b["xyxy"])
+    ((nudged,),) = (frames[16],)
+    assert nudged["xyxy"] == pytest.approx([x0 + 0.02, y0, x1 + 0.02, y1], abs=1e-3)
+    for f in (24, 32):  # untouched keyframes: the model's box, confirmed as it was
+        ((box,),) = (frames[f],)
+        assert box["label"] == "person"
+        assert box["xyxy"] == pytest.approx([x0, y0, x1, y1], abs=1e-3)
+    page.check("box editing")

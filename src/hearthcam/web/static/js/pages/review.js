@@ -1,8 +1,10 @@
 // The annotator workbench: take a lease on the next blurred clip, watch it (watermarked, no
 // download) with the model's boxes drawn over it, and confirm or correct the verdict from the
-// keyboard. Confirm, not draw: Enter records the model's suggestion with its boxes as they are.
+// keyboard. Confirm, not draw: Enter records the model's suggestion with its boxes as they are,
+// or as corrected on the keyframes (boxes-editor.js).
 
 import { ApiError, api } from "../api.js";
+import { BoxesEditor, LABELS } from "../boxes-editor.js";
 import { confirmDialog, h } from "../dom.js";
 import { duration } from "../format.js";
 import { toast } from "../toast.js";
@@ -25,7 +27,7 @@ const REASONS = [
 ];
 const BUCKETS = { night: "Night (0–6)", morning: "Morning (6–12)", afternoon: "Afternoon (12–18)", evening: "Evening (18–24)" };
 
-const state = { lease: null, verdict: null, reason: null, deadline: 0, timer: 0, busy: false };
+const state = { lease: null, verdict: null, reason: null, deadline: 0, timer: 0, busy: false, editor: null };
 
 function choiceButtons(container, choices, pick) {
   container.replaceChildren(
@@ -56,46 +58,29 @@ function pickReason(value) {
   mark($("reasons"), value);
 }
 
-// The model's boxes as keyframes, confirmed as they are (one track per box).
-function keyframes(lease) {
-  const frames = new Map();
-  lease.boxes.forEach((box, i) => {
-    const list = frames.get(box.frame) ?? [];
-    list.push({ xyxy: box.xyxy, label: box.label, track: i });
-    frames.set(box.frame, list);
-  });
-  return [...frames].map(([frame, boxes]) => ({ frame, boxes }));
+// The edit controls follow the editor: live while paused on a keyframe, the selected box's label.
+function syncTools() {
+  const editor = state.editor;
+  const editing = editor.editing() !== null;
+  const box = editor.selectedBox();
+  $("box-add").disabled = !editing;
+  $("box-next").disabled = !editing || editor.boxes().length === 0;
+  $("box-delete").disabled = !box;
+  const select = $("box-label");
+  const label = box?.label ?? editor.drawLabel;
+  // A pre-label the list does not name (another detector class) is kept as it is.
+  if (![...select.options].some((o) => o.value === label)) select.append(h("option", { value: label }, label));
+  select.value = label;
+  $("play").textContent = $("clip").paused ? "Play" : "Pause";
+  const frames = [...editor.frames.keys()].sort((a, b) => a - b);
+  const at = frames.indexOf(editor.editing());
+  $("key-status").textContent = at >= 0 ? `Keyframe ${at + 1} of ${frames.length}: editing` : "";
 }
 
-function drawBoxes() {
-  const video = $("clip");
-  const canvas = $("boxes");
-  const lease = state.lease;
-  const rect = video.getBoundingClientRect();
-  canvas.width = Math.round(rect.width * devicePixelRatio);
-  canvas.height = Math.round(rect.height * devicePixelRatio);
-  const ctx = canvas.getContext("2d");
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  if (!lease || !video.videoWidth) return;
-  // Where the picture is inside the element (object-fit: contain).
-  const scale = Math.min(canvas.width / video.videoWidth, canvas.height / video.videoHeight);
-  const w = video.videoWidth * scale;
-  const hgt = video.videoHeight * scale;
-  const x0 = (canvas.width - w) / 2;
-  const y0 = (canvas.height - hgt) / 2;
-  const fps = lease.fps || 10;
-  const frame = Math.round(video.currentTime * fps);
-  // Each keyframe's boxes stay up for a second around it: enough to see, not to mislead.
-  const near = lease.boxes.filter((b) => Math.abs(b.frame - frame) <= fps / 2);
-  ctx.lineWidth = 2 * devicePixelRatio;
-  ctx.font = `${12 * devicePixelRatio}px system-ui, sans-serif`;
-  for (const box of near) {
-    const [a, b, c, d] = box.xyxy;
-    ctx.strokeStyle = "#ffd54a";
-    ctx.fillStyle = "#ffd54a";
-    ctx.strokeRect(x0 + a * w, y0 + b * hgt, (c - a) * w, (d - b) * hgt);
-    ctx.fillText(`${box.label} ${Math.round(box.score * 100)}%`, x0 + a * w + 3, y0 + b * hgt + 14 * devicePixelRatio);
-  }
+function onLabel() {
+  const label = $("box-label").value;
+  if (state.editor.selectedBox()) state.editor.setLabel(label);
+  else state.editor.drawLabel = label;
 }
 
 function tick() {
@@ -131,6 +116,8 @@ function showLease(lease) {
   $("lease").hidden = false;
   const video = $("clip");
   video.src = lease.clip_url;
+  state.editor.load(lease);
+  syncTools();
   facts(lease);
   const suggested = VERDICTS.find(([v]) => v === lease.suggested);
   $("suggested").textContent = suggested ? `The model says: ${suggested[1]}. Enter confirms it.` : "The model makes no suggestion.";
@@ -145,6 +132,7 @@ function showLease(lease) {
 function endLease(message) {
   clearInterval(state.timer);
   state.lease = null;
+  state.editor.clear();
   const video = $("clip");
   video.pause();
   video.removeAttribute("src");
@@ -190,7 +178,7 @@ async function record() {
     toast("A false alarm of what? Press L, S, R, I or O.", "info");
     return;
   }
-  const body = { verdict, reason: verdict === "false_alarm" ? state.reason : null, keyframes: keyframes(lease) };
+  const body = { verdict, reason: verdict === "false_alarm" ? state.reason : null, keyframes: state.editor.keyframes() };
   const done = await leaseCall("annotation", body);
   if (done) endLease(`Recorded: ${VERDICTS.find(([v]) => v === verdict)[1]}.`);
 }
@@ -211,10 +199,33 @@ async function report() {
   if (done) endLease("Removed. Thank you.");
 }
 
+const ARROWS = { arrowleft: [-1, 0], arrowright: [1, 0], arrowup: [0, -1], arrowdown: [0, 1] };
+
+// The box keys: , and . seek keyframes; A, B, Delete and the arrows edit on a keyframe.
+function onBoxKey(key, shift) {
+  const editor = state.editor;
+  if (key === ",") editor.seekKeyframe(-1);
+  else if (key === ".") editor.seekKeyframe(1);
+  else if (editor.editing() === null) return false;
+  else if (key === "a") editor.add(editor.drawLabel);
+  else if (key === "b") editor.selectNext();
+  else if ((key === "delete" || key === "backspace") && editor.selectedBox()) editor.remove();
+  else if (key === "escape" && editor.selectedBox()) editor.select(-1);
+  else if (key in ARROWS && editor.selectedBox()) {
+    const [dx, dy] = ARROWS[key];
+    editor.nudge(dx / 100, dy / 100, shift);
+  } else return false;
+  return true;
+}
+
 function onKey(event) {
   if (!state.lease || event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.target instanceof HTMLElement && event.target.closest("input, textarea, select, dialog")) return;
   const key = event.key.toLowerCase();
+  if (onBoxKey(key, event.shiftKey)) {
+    event.preventDefault();
+    return;
+  }
   const verdict = VERDICTS.find(([, , k]) => k === key);
   const reason = REASONS.find(([, , k]) => k === key);
   if (verdict) pickVerdict(verdict[0]);
@@ -256,14 +267,36 @@ export function init() {
   $("release").addEventListener("click", release);
   $("report").addEventListener("click", report);
   const video = $("clip");
+  const editor = new BoxesEditor($("boxes"), video, syncTools);
+  state.editor = editor;
+  $("box-label").replaceChildren(...LABELS.map((label) => h("option", { value: label }, label)));
+  $("box-label").addEventListener("change", onLabel);
+  $("prev-key").addEventListener("click", () => editor.seekKeyframe(-1));
+  $("next-key").addEventListener("click", () => editor.seekKeyframe(1));
+  $("play").addEventListener("click", () => (video.paused ? video.play() : video.pause()));
+  $("box-add").addEventListener("click", () => editor.add(editor.drawLabel));
+  $("box-next").addEventListener("click", () => editor.selectNext());
+  $("box-delete").addEventListener("click", () => editor.remove());
   video.addEventListener("contextmenu", (event) => event.preventDefault()); // no "Save video as"
+  // One frame callback at a time (a new clip's first frame cancels the last clip's).
+  let pending = 0;
   const redraw = () => {
-    drawBoxes();
-    if (state.lease && "requestVideoFrameCallback" in video) video.requestVideoFrameCallback(redraw);
+    pending = 0;
+    editor.draw();
+    if (state.lease && "requestVideoFrameCallback" in video) pending = video.requestVideoFrameCallback(redraw);
   };
-  video.addEventListener("loadeddata", redraw);
-  video.addEventListener("seeked", drawBoxes);
-  addEventListener("resize", drawBoxes);
+  const settle = () => {
+    editor.draw();
+    syncTools();
+  };
+  video.addEventListener("loadeddata", () => {
+    if (pending) video.cancelVideoFrameCallback(pending);
+    redraw();
+  });
+  video.addEventListener("play", settle);
+  video.addEventListener("pause", settle);
+  video.addEventListener("seeked", settle);
+  addEventListener("resize", () => editor.draw());
   document.addEventListener("keydown", onKey);
   return loadQueue();
 }
