@@ -109,8 +109,9 @@ def build_receipt(event: Event, camera_name: str, keep_days: int, now: float) ->
         "kept_until": dt.datetime.fromtimestamp(now + keep_days * 86400, dt.UTC).date().isoformat(),
         "withdraw": (
             "You can withdraw at any time under My shared clips, in one click: the copy, its "
-            "redacted versions, annotations and dataset entries are deleted, and models trained "
-            "with it are retired or retrained without it."
+            "redacted versions and its annotations are deleted, it is left out of every later "
+            "dataset, and models trained with it are retired. A training dataset this box's "
+            "administrator already exported to another folder is outside hearthcam's reach."
         ),
         "views": "Every view by anyone but you is written to a log you can read and verify.",
     }
