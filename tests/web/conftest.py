@@ -7,11 +7,37 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.factories import make_h264_segment
 from tests.web.world import ORIGIN, World, build_world
 
 ClientFor = Callable[[str], TestClient]
+
+# Debian's Chromium (scripts/setup.sh installs it), kept off every network but loopback.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for one test module (the browser tests' only launcher)."""
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    with sync_playwright() as driver:
+        launched = driver.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

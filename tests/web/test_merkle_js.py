@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from hearthcam.store import merkle
 from hearthcam.store.audit import AuditLog, Derivative, ViewEntry
@@ -21,13 +21,6 @@ from hearthcam.store.db import Store
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 MODULE = Path(__file__).resolve().parents[2] / "src/hearthcam/web/static/js/merkle.js"
 ORIGIN = "http://localhost:9"
 PAGE = """<!doctype html><meta charset="utf-8"><title>merkle</title>
@@ -37,23 +30,6 @@ window.merkle = merkle;
 window.ready = true;
 </script>"""
 T0 = 1_760_000_000.0
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-    )
-    yield browser
-    browser.close()
 
 
 def serve(route: Route) -> None:

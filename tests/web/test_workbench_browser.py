@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import pyotp
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.annotate.desk import ReviewDesk, lease_path
@@ -43,7 +43,7 @@ from hearthcam.store.shares import ShareStore, receipt_digest
 from hearthcam.types import Detections, Event, TrackSummary, Verdict
 from hearthcam.web import ServerHandle, WebServices, start_server
 from tests.factories import make_h264_segment
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, Watched, shoot, wait_playing
+from tests.web.test_browser import Watched, shoot, wait_playing
 from tests.web.world import cheap_hasher
 
 pytestmark = pytest.mark.integration
@@ -132,18 +132,6 @@ def running(tmp_path: Path) -> Iterator[Running]:
     finally:
         handle.stop()
         store.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
