@@ -256,21 +256,6 @@ class _PlainWriter(FrontToBack):
         file.close()
         self.part.unlink(missing_ok=True)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-        /,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
     def _open(self) -> io.FileIO:
         if self._file is None:
             raise ValueError(f"{self.path}: media writer is closed")

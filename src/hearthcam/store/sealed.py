@@ -30,7 +30,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -144,6 +144,30 @@ class FrontToBack:
         """Refused (see the class docstring)."""
         raise io.UnsupportedOperation("a media writer cannot seek (write fragmented MP4)")
 
+    def close(self) -> None:
+        """Finishes the file (subclasses)."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drops the unfinished file (subclasses)."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        """Finishes the file, or drops it when the block raised."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
 
 class SealedWriter(FrontToBack):
     """A write-only, non-seekable binary file that seals what it is given into ``path``.
@@ -254,20 +278,6 @@ class SealedWriter(FrontToBack):
     def _aborted(self) -> None:
         if self._on_abort is not None:
             self._on_abort()
-
-    def __enter__(self) -> SealedWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
     def _open_fd(self) -> int:
         if self._fd is None:
