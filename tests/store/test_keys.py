@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,19 +36,6 @@ from tests.store.test_sealed import encode_fragmented
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
 CHUNK = 1024
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{data_dir / 'hearthcam.sqlite'}") as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,19 +23,6 @@ from hearthcam.store.sealed import SealedError, SealedReader, plaintext_media_si
 from tests.store.test_sealed import count_frames, encode_fragmented
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "data"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
-def store(data_dir: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{data_dir / 'hearthcam.sqlite'}") as opened:
-        yield opened
 
 
 def sealed_media(store: Store, data_dir: Path, owners: dict[str, int] | None = None) -> SealedMedia:
