@@ -1,15 +1,17 @@
 """Serving media by HTTP range (RFC 9110): one ``bytes=a-b`` range, decrypted piece by piece.
 
-Shared by the owner's clip routes and the annotators' leased clip, so both parse ranges alike.
+Shared by the owner's clip routes and the annotators' leased clip, so both answer alike.
 """
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from fastapi import HTTPException, status
+from fastapi.responses import StreamingResponse
 
 from hearthcam.store.media_io import MediaReader
 
@@ -53,3 +55,34 @@ def pieces(reader: MediaReader, start: int, end: int) -> Iterator[bytes]:
             yield piece
     finally:
         reader.close()
+
+
+def ranged_response(
+    reader: MediaReader,
+    range_header: str | None,
+    media_type: str,
+    headers: Mapping[str, str],
+    before_send: Callable[[int, int], None] | None = None,
+) -> StreamingResponse:
+    """The reader's plaintext, whole (200) or the one range asked for (206; 416 outside it).
+
+    ``before_send(first, last)`` (inclusive byte offsets) runs once the range is known and
+    before any byte is sent; if it raises, nothing is sent. The reader is closed when the
+    body is done, or at once on any error here."""
+    try:
+        size = reader.seek(0, io.SEEK_END)
+        wanted = byte_range(range_header, size)
+        start, end = wanted or (0, size)
+        if before_send is not None:
+            before_send(start, max(start, end - 1))
+    except BaseException:
+        reader.close()
+        raise
+    answer = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
+    code = status.HTTP_200_OK
+    if wanted is not None:
+        code = status.HTTP_206_PARTIAL_CONTENT
+        answer["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return StreamingResponse(
+        pieces(reader, start, end), status_code=code, media_type=media_type, headers=answer
+    )

@@ -11,7 +11,6 @@ event's files (and keys) are gone before the API stops listing it
 from __future__ import annotations
 
 import datetime as dt
-import io
 from pathlib import Path
 from typing import Annotated, Final
 from urllib.parse import quote
@@ -19,12 +18,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from hearthcam.errors import StoreError
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
 from hearthcam.store.keys import HouseholdLocked, NoMediaKey
 from hearthcam.store.media import delete_event_media
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
-from hearthcam.web.ranges import byte_range, pieces
+from hearthcam.web.ranges import ranged_response
 from hearthcam.web.routes.cameras import JPEG, PRIVATE, display_name
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import (
@@ -72,23 +70,10 @@ def media_response(
         raise HTTPException(status.HTTP_423_LOCKED, LOCKED) from error
     except (NoMediaKey, FileNotFoundError) as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from error
-    try:
-        size = reader.seek(0, io.SEEK_END)
-        wanted = byte_range(request.headers.get("range"), size)
-    except (HTTPException, OSError, StoreError):
-        reader.close()
-        raise
-    start, end = wanted or (0, size)
-    headers = {**PRIVATE, "Accept-Ranges": "bytes", "Content-Length": str(end - start)}
+    headers = dict(PRIVATE)
     if disposition is not None:
         headers["Content-Disposition"] = disposition
-    code = status.HTTP_200_OK
-    if wanted is not None:
-        code = status.HTTP_206_PARTIAL_CONTENT
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return StreamingResponse(
-        pieces(reader, start, end), status_code=code, media_type=media_type, headers=headers
-    )
+    return ranged_response(reader, request.headers.get("range"), media_type, headers)
 
 
 @router.get("", response_model=list[EventOut], responses=errors(401, 403, 422))

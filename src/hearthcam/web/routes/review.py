@@ -10,7 +10,6 @@ the view log's flags at /api/review/flags.
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Annotated, Any
 
@@ -27,7 +26,7 @@ from hearthcam.store.annotations import LeaseRecord
 from hearthcam.store.audit import Derivative, ViewEntry
 from hearthcam.store.keys import HouseholdLocked, NoMediaKey
 from hearthcam.web.deps import NOT_FOUND, Admin, Annotator, Services, csrf_protect
-from hearthcam.web.ranges import byte_range, pieces
+from hearthcam.web.ranges import ranged_response
 from hearthcam.web.review_schemas import (
     LEASE_ID_PATTERN,
     AnnotationIn,
@@ -174,32 +173,17 @@ def lease_clip(
         raise HTTPException(status.HTTP_423_LOCKED, LOCKED) from error
     except (NoMediaKey, FileNotFoundError) as error:
         raise HTTPException(status.HTTP_410_GONE, ENDED) from error
-    try:
-        size = reader.seek(0, io.SEEK_END)
-        wanted = byte_range(request.headers.get("range"), size)
-        start, end = wanted or (0, size)
-        entry = _view_entry(services, lease, annotator, (start, max(start, end - 1)))
-        services.audit.append(entry)  # before any byte: a view that is not logged is not sent
-    except StoreError as error:
-        reader.close()
-        log.error("view log append failed, clip not sent: %s", error)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, UNLOGGED) from None
-    except (HTTPException, OSError):
-        reader.close()
-        raise
-    headers = {
-        **PRIVATE,
-        "Accept-Ranges": "bytes",
-        "Content-Length": str(end - start),
-        "Content-Disposition": "inline",
-    }
-    code = status.HTTP_200_OK
-    if wanted is not None:
-        code = status.HTTP_206_PARTIAL_CONTENT
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return StreamingResponse(
-        pieces(reader, start, end), status_code=code, media_type=MP4, headers=headers
-    )
+
+    def log_view(first: int, last: int) -> None:
+        entry = _view_entry(services, lease, annotator, (first, last))
+        try:
+            services.audit.append(entry)  # before any byte: a view that is not logged is not sent
+        except StoreError as error:
+            log.error("view log append failed, clip not sent: %s", error)
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, UNLOGGED) from None
+
+    headers = {**PRIVATE, "Content-Disposition": "inline"}
+    return ranged_response(reader, request.headers.get("range"), MP4, headers, log_view)
 
 
 @router.post(
