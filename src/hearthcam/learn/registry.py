@@ -123,9 +123,7 @@ class ModelRegistry:
     def __init__(self, store: Store, data_dir: Path) -> None:
         self._store = store
         self.root = data_dir / MODELS_DIR
-        with store.write_session() as session:  # see SettingsStore: not registered by db.py
-            for table in (_ModelRow.__table__, _LineageRow.__table__, _RetrainRow.__table__):
-                table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_ModelRow, _LineageRow, _RetrainRow)
 
     def file_of(self, model_id: str) -> Path:
         """Where a model's file lives."""

@@ -131,9 +131,7 @@ class AnnotationStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.write_session() as session:  # see PushStore: not registered by db.py
-            for table in (_LeaseRow.__table__, _AnnotationRow.__table__):
-                table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_LeaseRow, _AnnotationRow)
 
     def add_lease(self, lease: LeaseRecord) -> None:
         """Stores a new lease; LeaseTaken if the clip or the annotator already has one active."""

@@ -212,9 +212,7 @@ class AuditLog:
         # it and only read the leaves appended since.
         self._tree = merkle.MerkleTree()
         self._tree_lock = threading.Lock()
-        with store.write_session() as session:  # see PushStore: not registered by db.py
-            for row in _TABLES:
-                row.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(*_TABLES)
 
     @property
     def key(self) -> AuditKey | None:

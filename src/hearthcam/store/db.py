@@ -283,6 +283,16 @@ class Store:
         except SQLAlchemyError as error:
             raise StoreError(f"database write failed: {error}") from error
 
+    def ensure_tables(self, *models: type[_Base]) -> None:
+        """Creates the tables of sibling store modules' row classes if they are missing.
+
+        ``Store.open`` creates only the tables of the modules it registers; a module imported
+        later (settings, push, shares, keys, the view log, the review and learning sides) makes
+        its own here, so they exist whatever was imported first."""
+        with self._write() as session:
+            for model in models:
+                model.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+
     def read_session(self) -> AbstractContextManager[Session]:
         """A read-only session for sibling store modules; errors become StoreError."""
         return self._read()

@@ -211,9 +211,7 @@ class Keyring:
         self._lock = threading.Lock()
         self._private: dict[int, X25519PrivateKey] = {}
         self._public: dict[int, X25519PublicKey] = {}
-        with store.write_session() as session:  # see PushStore: not registered by db.py
-            for table in (_HouseholdKeyRow.__table__, _MediaKeyRow.__table__):
-                table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_HouseholdKeyRow, _MediaKeyRow)
 
     @classmethod
     def open(cls, store: Store, data_dir: Path, *, kdf: KdfParams | None = None) -> Keyring:

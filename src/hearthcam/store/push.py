@@ -49,9 +49,7 @@ class PushStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.write_session() as session:  # see SettingsStore: not registered by db.py
-            table = _PushRow.__table__
-            table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_PushRow)
 
     def add(self, sub: PushSubscription, now: float) -> None:
         """Stores a subscription; the same endpoint again replaces the old row (a browser that

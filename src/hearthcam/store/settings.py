@@ -56,11 +56,7 @@ class SettingsStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        # The table is created here too, so it exists even where Store.open ran before this
-        # module was imported (it is not one of the modules db.py registers).
-        with store.write_session() as session:
-            table = _SettingRow.__table__
-            table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_SettingRow)
 
     def get(self, key: str) -> Any | None:
         """The JSON value stored under ``key``, or None."""

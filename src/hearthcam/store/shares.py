@@ -81,9 +81,7 @@ class ShareStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        with store.write_session() as session:  # see SettingsStore: not registered by db.py
-            for table in (_ShareRow.__table__, _CounterRow.__table__):
-                table.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
+        store.ensure_tables(_ShareRow, _CounterRow)
 
     def add(self, share: ShareRecord) -> None:
         """Stores a new share."""
