@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from hearthcam.config import Polygon, ZoneConfig
+from hearthcam.config import CameraConfig, Polygon, ZoneConfig
 from hearthcam.live import LiveView
 from hearthcam.store.settings import CameraGeometry, camera_geometry, save_camera_geometry
 from hearthcam.web.deps import NOT_FOUND, Member, Owner, Services, VisibleCamera, csrf_protect
@@ -18,9 +20,14 @@ JPEG = "image/jpeg"
 PRIVATE = {"Cache-Control": "no-store"}
 
 
-def display_name(services: WebServices, camera: str) -> str:
-    """The camera's configured display name (its key when none is set or it left the config)."""
-    config = services.cameras().get(camera)
+def display_name(
+    services: WebServices, camera: str, cameras: Mapping[str, CameraConfig] | None = None
+) -> str:
+    """The camera's configured display name (its key when none is set or it left the config).
+
+    ``cameras`` is ``services.cameras()`` when the caller already has it (one lookup per
+    request, not one per event of a timeline)."""
+    config = (services.cameras() if cameras is None else cameras).get(camera)
     return (config.name if config is not None else None) or camera
 
 

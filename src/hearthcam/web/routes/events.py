@@ -83,7 +83,8 @@ def list_events(
     """The household's events, newest first (a camera it does not own lists nothing)."""
     wanted = EventFilter(query.camera, query.verdict, query.since, query.until, query.limit)
     events = camera_events(services.store, member.cameras, wanted)
-    return [EventOut.of(e, display_name(services, e.camera)) for e in events]
+    cameras = services.cameras()
+    return [EventOut.of(e, display_name(services, e.camera, cameras)) for e in events]
 
 
 @router.post("/delete", response_model=BulkDeleteOut, responses=errors(401, 403, 422))
