@@ -220,7 +220,10 @@ def rank(
         totals = [base[i].score + float(b) for i, b in zip(left, bonus, strict=True)]
         best = max(range(len(left)), key=lambda j: (round(totals[j], 9), -candidates[left[j]].age))
         i = left.pop(best)
-        out.append(Ranked(base[i].key, totals[best], base[i].uncertainty,
-                          base[i].disagreement, base[i].rarity))  # fmt: skip
+        out.append(
+            Ranked(
+                base[i].key, totals[best], base[i].uncertainty, base[i].disagreement, base[i].rarity
+            )
+        )
         chosen.append(feats[i])
     return out
