@@ -104,3 +104,11 @@ def test_diversity_spreads_a_batch_over_different_clips() -> None:
 def test_ranking_is_pure_and_repeatable() -> None:
     clips = [Candidate(f"c{i}", Verdict.THREAT, 0.3 + 0.1 * i, age=float(i)) for i in range(6)]
     assert active.rank(clips, EMPTY, CLASSES) == active.rank(clips, EMPTY, CLASSES)
+
+
+def test_tracks_without_votes_count_for_their_own_label() -> None:
+    # Events read back from the store keep no per-label votes.
+    person = TrackSummary(1, "person", 0.5, 0.5, 4, 0.0, 1.0, 0.1, 0.1, frozenset(), ())
+    dog = TrackSummary(2, "dog", 0.5, 0.5, 4, 0.0, 1.0, 0.1, 0.1, frozenset(), ())
+    assert active.track_conflict([person, dog]) == pytest.approx(0.5)
+    assert active.track_conflict([person]) == 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -25,6 +25,7 @@ from hearthcam.annotate.workbench import (
     LeaseEvent,
     LeaseState,
     ReviewVerdict,
+    TimeBucket,
     check_verdict,
     is_live,
     quota_left,
@@ -34,6 +35,7 @@ from hearthcam.annotate.workbench import (
 )
 from hearthcam.config import ReviewConfig
 from hearthcam.errors import HearthcamError, StoreError
+from hearthcam.learn import active
 from hearthcam.pipeline.detect import Detector
 from hearthcam.privacy.consent import redacted_path, share_dir
 from hearthcam.privacy.lifecycle import ShareStatus
@@ -41,6 +43,11 @@ from hearthcam.store.annotations import AnnotationRecord, AnnotationStore, Lease
 from hearthcam.store.db import Store
 from hearthcam.store.media_io import MediaIO, write_bytes
 from hearthcam.store.shares import ShareRecord, ShareStore
+from hearthcam.types import Event, Verdict
+
+# A served model's class probabilities for an event (None: no model; the rules alone rank).
+Scorer = Callable[[Event], Mapping[str, float] | None]
+CLASSES = tuple(v.value for v in ReviewVerdict)
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +106,11 @@ class ReviewDesk:
         config: ReviewConfig,
         detector: Callable[[], Detector | None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        scorer: Scorer = lambda event: None,
     ) -> None:
         """``detector`` gives the pre-labelling detector (loaded on first use; None: tracks
-        only); ``clock`` times the leases a withdrawal ends."""
+        only); ``clock`` times the leases a withdrawal ends; ``scorer`` gives the served
+        verdict model's probabilities, which order the queue (rules-only without one)."""
         self.annotations = annotations
         self.shares = shares
         self._events = events
@@ -110,6 +119,7 @@ class ReviewDesk:
         self.config = config
         self._detector = detector
         self._clock = clock
+        self._scorer = scorer
 
     # Queue and leases ----------------------------------------------------------------------
 
@@ -121,11 +131,43 @@ class ReviewDesk:
     def _offerable(self, annotator_id: int) -> list[ShareRecord]:
         excluded = self.annotations.excluded_for(annotator_id)
         published = self.shares.with_status(ShareStatus.PUBLISHED.value, limit=100_000)
-        return [
+        offerable = [
             s
             for s in published
             if s.id not in excluded and redacted_path(self._data_dir, s.id).is_file()
         ]
+        return self._by_worth(offerable)
+
+    def _by_worth(self, shares: list[ShareRecord]) -> list[ShareRecord]:
+        """Most worth a human's time first (``learn.active``: uncertain, disputed, night, rare
+        classes), the oldest first among equals."""
+        if len(shares) < 2:
+            return shares
+        events = {s.id: self._events.get_event(s.event_id) for s in shares}
+        candidates = [self._candidate(s, events[s.id]) for s in shares]
+        ranked = active.rank(candidates, self._labelled(), CLASSES)
+        place = {r.key: n for n, r in enumerate(ranked)}
+        return sorted(shares, key=lambda s: place[s.id])
+
+    def _candidate(self, share: ShareRecord, event: Event | None) -> active.Candidate:
+        if event is None:  # its event is gone: nothing to judge it by but its age
+            return active.Candidate(share.id, Verdict.MOTION, 0.0, age=share.created)
+        return active.Candidate(
+            share.id, event.verdict, event.score, event.tracks,
+            night=time_bucket(event.wall_start) is TimeBucket.NIGHT,
+            proba=self._scorer(event), age=share.created,
+        )  # fmt: skip
+
+    def _labelled(self) -> active.Labelled:
+        """What annotators already labelled: verdict counts, and how many were at night."""
+        counts: dict[str, int] = {}
+        night = 0
+        for record in self.annotations.annotations():
+            counts[record.verdict] = counts.get(record.verdict, 0) + 1
+            share = self.shares.get(record.share_id)
+            event = self._events.get_event(share.event_id) if share is not None else None
+            night += event is not None and time_bucket(event.wall_start) is TimeBucket.NIGHT
+        return active.Labelled(counts, night)
 
     def queue(self, annotator_id: int, now: float) -> QueueStatus:
         """The annotator's view of the queue."""
@@ -139,7 +181,8 @@ class ReviewDesk:
         )  # fmt: skip
 
     def take(self, annotator_id: int, username: str, now: float) -> LeaseRecord:
-        """Leases the oldest clip this annotator may be offered and makes its watermarked copy.
+        """Leases the clip most worth this annotator's time (``_by_worth``) and makes its
+        watermarked copy.
 
         Raises LeaseHeld, QuotaReached or QueueEmpty."""
         status = self.queue(annotator_id, now)

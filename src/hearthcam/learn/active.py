@@ -115,7 +115,9 @@ def track_conflict(tracks: Sequence[TrackSummary]) -> float:
     """How split the tracks' votes are between labels (0: one label only, ->1: even split)."""
     totals: dict[str, float] = {}
     for track in tracks:
-        for label, vote in track.votes:
+        # Stored events keep no per-label votes: a track then counts for its label alone.
+        votes = track.votes or ((track.label, track.best_score * track.hits),)
+        for label, vote in votes:
             totals[label] = totals.get(label, 0.0) + vote
     whole = sum(totals.values())
     if whole <= 0 or len(totals) < 2:
