@@ -18,7 +18,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hearthcam.bench import alerts, cameras, detector, gating, idle, latency, motiond, quality
+from hearthcam.bench import (
+    alerts,
+    cameras,
+    detector,
+    gating,
+    idle,
+    latency,
+    learning,
+    motiond,
+    quality,
+)
 from hearthcam.bench import redact as redact_scenario
 from hearthcam.bench.context import BenchContext
 from hearthcam.bench.measure import machine
@@ -36,6 +46,7 @@ SCENARIOS: dict[str, Scenario] = {
     "alerts": alerts.run,
     "quality": quality.run,
     "redact": redact_scenario.run,
+    "learning": learning.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
