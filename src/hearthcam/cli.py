@@ -587,7 +587,7 @@ def bench(
         str,
         typer.Argument(
             help="all, or one or more (comma-separated) of: detector, gating, idle, motiond, "
-            "cameras, latency, alerts, quality"
+            "cameras, latency, alerts, quality, redact, learning"
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,
