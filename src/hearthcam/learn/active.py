@@ -69,7 +69,7 @@ class Weights:
     """How much each reason counts (the benchmark's defaults)."""
 
     uncertainty: float = 1.0
-    disagreement: float = 0.6
+    disagreement: float = 1.2
     rarity: float = 0.4
     night: float = 0.3
     diversity: float = 0.3
