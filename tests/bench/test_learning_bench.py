@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ from hearthcam.bench import learning as bl
 from hearthcam.bench import learning_events as le
 from hearthcam.bench import learning_metrics as lm
 from hearthcam.bench import learning_scenes as ls
-from hearthcam.bench.learning_model import STANDIN, standin_fit
+from hearthcam.bench.learning_model import STANDIN, default_trainer, standin_fit
 from hearthcam.bench.main import SCENARIOS, select
 from hearthcam.config import DetectorConfig
 from hearthcam.pipeline.detect import OnnxDetector, load_detector
@@ -133,3 +135,29 @@ def test_the_scenario_on_a_tiny_configuration(tmp_path: Path, detector: OnnxDete
     again = bl.evaluate(tiny, tmp_path / "cache", tmp_path / "work", no_detector, STANDIN)
     assert "12 of them from the event cache" in again[0].notes[0]
     assert again[1].rows == reports[1].rows
+
+
+def test_the_project_trainer_is_used_once_it_exists_with_its_column_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Stand-ins for learn.train / pipeline.features (being written beside this benchmark): the
+    # adapter must pick them up and put predict_proba's columns in CLASSES order.
+    class Fitted:
+        classes_ = np.array(["threat", "pet"])
+
+        def predict_proba(self, x: np.ndarray) -> np.ndarray:
+            return np.tile([0.8, 0.2], (len(x), 1))
+
+    features = types.ModuleType("hearthcam.pipeline.features")
+    features.event_features = lambda event, tz: np.array([event.score])  # type: ignore[attr-defined]
+    train = types.ModuleType("hearthcam.learn.train")
+    train.fit = lambda x, y: Fitted()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "hearthcam.pipeline.features", features)
+    monkeypatch.setitem(sys.modules, "hearthcam.learn.train", train)
+    trainer = default_trainer()
+    assert trainer.name == "learn.train.fit"
+    assert trainer.features(event(0, Verdict.PET)).tolist() == [0.8]
+    p = trainer.fit(np.zeros((2, 1)), ["threat", "pet"]).proba(np.zeros((1, 1)), lm.CLASSES)
+    assert p[0, lm.CLASSES.index("threat")] == 0.8
+    assert p[0, lm.CLASSES.index("pet")] == 0.2
+    assert p[0].sum() == pytest.approx(1.0)

@@ -144,7 +144,15 @@ def project_trainer() -> Trainer | None:
 
     def fit(x: Matrix, y: Sequence[str]) -> Model:
         trained = train.fit(x, list(y))
-        classes = getattr(trained, "classes", None) or sorted(set(y))
+        # The column order of predict_proba: the model's own if it says (sklearn: classes_).
+        classes = next(
+            (
+                list(c)
+                for c in (getattr(trained, n, None) for n in ("classes", "classes_"))
+                if c is not None
+            ),
+            sorted(set(y)),
+        )
         return _Project(trained, tuple(str(c) for c in classes))
 
     return Trainer("learn.train.fit", feats, fit)
