@@ -24,8 +24,11 @@ from hearthcam.types import Detections, Event, Frame, MotionResult, TrackSummary
 class VerdictModel(Protocol):
     """Anything that can judge an event from its tracks (rules now, a trained model later)."""
 
-    def decide(self, tracks: Sequence[TrackSummary]) -> tuple[Verdict, float]:
-        """The verdict and its confidence."""
+    def decide(
+        self, tracks: Sequence[TrackSummary], event: Event | None = None
+    ) -> tuple[Verdict, float]:
+        """The verdict and its confidence; ``event`` (its times and zones, ``tracks`` as its
+        tracks) is given by the event builder for models that use more than the tracks."""
         ...
 
     def labels(self, tracks: Sequence[TrackSummary]) -> tuple[str, ...]:
@@ -255,15 +258,11 @@ class EventBuilder:
 
     def _judge(self, event: Event) -> Event:
         summaries = [acc.summary() for acc in self._tracks.values()]
-        verdict, score = self._verdict.decide(summaries)
         zones = sorted({z for s in summaries for z in s.zones})
+        seen = replace(event, zones=tuple(zones), tracks=tuple(summaries))
+        verdict, score = self._verdict.decide(summaries, seen)
         return replace(
-            event,
-            verdict=verdict,
-            score=round(score, 4),
-            labels=self._verdict.labels(summaries),
-            zones=tuple(zones),
-            tracks=tuple(summaries),
+            seen, verdict=verdict, score=round(score, 4), labels=self._verdict.labels(summaries)
         )
 
     def _refresh(self, frame: Frame) -> EventChange | None:

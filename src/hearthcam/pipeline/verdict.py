@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hearthcam.labels import ANIMAL_LABELS, PERSON_LABELS, VEHICLE_LABELS
-from hearthcam.types import TrackSummary, Verdict
+from hearthcam.types import Event, TrackSummary, Verdict
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,11 @@ class RuleVerdict:
             return best_animal
         return track.label
 
-    def decide(self, tracks: Sequence[TrackSummary]) -> tuple[Verdict, float]:
-        """The verdict and its confidence (0..1) for an event with these tracks."""
+    def decide(
+        self, tracks: Sequence[TrackSummary], event: Event | None = None
+    ) -> tuple[Verdict, float]:
+        """The verdict and its confidence (0..1) for an event with these tracks (the rules
+        need nothing else of the event)."""
         labelled = [(self.label(t), t) for t in tracks]
         people = [
             t

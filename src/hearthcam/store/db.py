@@ -123,6 +123,7 @@ def _track_to_json(track: TrackSummary) -> dict[str, Any]:
         "max_area_ratio": track.max_area_ratio,
         "travel": track.travel,
         "zones": sorted(track.zones),
+        "votes": [[label, vote] for label, vote in track.votes],
     }
 
 
@@ -139,6 +140,8 @@ def _track_from_json(data: dict[str, Any]) -> TrackSummary:
         max_area_ratio=float(data["max_area_ratio"]),
         travel=float(data["travel"]),
         zones=frozenset(data["zones"]),
+        # Rows written before votes were stored have none (the features count the label then).
+        votes=tuple((str(label), float(vote)) for label, vote in data.get("votes", ())),
     )
 
 
