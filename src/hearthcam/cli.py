@@ -599,6 +599,12 @@ def bench(
         bench_main.run(which, Path(tmp), out, quick=quick)
 
 
+# The learning commands (train, models) live in their own module; importing it registers them.
+from hearthcam import cli_learn  # noqa: E402
+
+__all__ = ["cli", "cli_learn", "main"]
+
+
 def main() -> None:
     """Entry point of the ``hearthcam`` command."""
     try:

@@ -267,6 +267,12 @@ class ModelRegistry:
             rows = session.scalars(select(_RetrainRow).order_by(_RetrainRow.id))
             return [Retrain(r.id, r.created, r.reason, list(r.excluded or [])) for r in rows]
 
+    def answer_retrains(self, ids: list[int]) -> None:
+        """Removes queued retrains that a finished training run answered."""
+        if ids:
+            with self._store.write_session() as session:
+                session.execute(delete(_RetrainRow).where(_RetrainRow.id.in_(ids)))
+
     def excluded(self) -> set[str]:
         """Every clip a queued or past retrain must leave out (withdrawn clips)."""
         return {c for r in self.retrains() for c in r.excluded}
