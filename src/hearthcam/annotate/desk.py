@@ -128,7 +128,7 @@ class ReviewDesk:
         due = self.annotations.leases(state=LeaseState.ACTIVE.value, expires_before=now)
         return sum(self._end(lease, LeaseEvent.EXPIRE, now) for lease in due)
 
-    def _offerable(self, annotator_id: int) -> list[ShareRecord]:
+    def _offerable(self, annotator_id: int, ranked: bool = True) -> list[ShareRecord]:
         excluded = self.annotations.excluded_for(annotator_id)
         published = self.shares.with_status(ShareStatus.PUBLISHED.value, limit=100_000)
         offerable = [
@@ -136,7 +136,7 @@ class ReviewDesk:
             for s in published
             if s.id not in excluded and redacted_path(self._data_dir, s.id).is_file()
         ]
-        return self._by_worth(offerable)
+        return self._by_worth(offerable) if ranked else offerable
 
     def _by_worth(self, shares: list[ShareRecord]) -> list[ShareRecord]:
         """Most worth a human's time first (``learn.active``: uncertain, disputed, night, rare
@@ -175,10 +175,10 @@ class ReviewDesk:
         taken = self.annotations.taken_since(annotator_id, utc_day_start(now))
         active = self.annotations.leases(state=LeaseState.ACTIVE.value, annotator_id=annotator_id)
         quota = self.config.daily_quota
+        waiting = len(self._offerable(annotator_id, ranked=False))  # a count needs no ranking
         return QueueStatus(
-            len(self._offerable(annotator_id)), quota, taken, quota_left(taken, quota),
-            active[0] if active else None,
-        )  # fmt: skip
+            waiting, quota, taken, quota_left(taken, quota), active[0] if active else None
+        )
 
     def take(self, annotator_id: int, username: str, now: float) -> LeaseRecord:
         """Leases the clip most worth this annotator's time (``_by_worth``) and makes its
