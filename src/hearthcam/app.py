@@ -27,11 +27,12 @@ from hearthcam.config import AlertRule, CameraConfig, Config, InputConfig
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.events import Change
+from hearthcam.pipeline.learned import VerdictSlot
 from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock, probe
-from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
+from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.audit import AuditLog
@@ -382,7 +383,7 @@ def build(
         config=config,
         detector=detector,
         store=store,
-        verdict=RuleVerdict(),
+        verdict=served_verdict(store, config.data_dir),
         decider=AlertDecider(config.alerts, rule_of=choices.rule_of),
         clip_pool=pool,
         listeners=listeners,
@@ -572,7 +573,15 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
     worker.start()
     runtime.threads.append(worker)  # joined by close, after stop is set
-    listeners = share_listeners(runtime)
+    listeners: list[WithdrawalListener] = share_listeners(runtime)
+    slot = None if runtime.parts is None else runtime.parts.verdict
+    if isinstance(slot, VerdictSlot):
+        # Keeps the live verdict on the served model; runs the retrains withdrawals queue.
+        watcher = ModelWatcher(slot, runtime.store, runtime.config.data_dir, retrain=True)
+        listeners.append(watcher)  # after the registry: it looks once the models are tainted
+        models = threading.Thread(target=watcher.run_forever, args=(runtime.stop,), name="models")
+        models.start()
+        runtime.threads.append(models)
     desk = next(x for x in listeners if isinstance(x, ReviewDesk))
     view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
