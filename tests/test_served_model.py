@@ -111,3 +111,23 @@ def test_the_watcher_thread_stops_with_the_runtime(home: Home) -> None:
     stop.set()
     thread.join(timeout=10)
     assert not thread.is_alive()  # it does not wait out its hour
+
+
+def test_the_review_queue_is_ranked_by_the_served_model(home: Home) -> None:
+    model_id = trained(home)
+    config = parse_config({"data_dir": str(home.data)})
+    runtime = app.build(config, detector=ScriptedDetector([]))
+    try:
+        slot = runtime.parts.verdict if runtime.parts else None
+        assert isinstance(slot, VerdictSlot)
+        assert slot.model_id == model_id
+        p = slot.probabilities(NOON)
+        assert p is not None
+        assert set(p) == {"threat", "benign_person", "pet", "false_alarm"}
+        assert max(p, key=lambda c: p[c]) == "benign_person"
+        desk = app.review_desk(runtime)
+        assert desk._scorer(NOON) == p
+        slot.use(RuleVerdict(), None)
+        assert slot.probabilities(NOON) is None
+    finally:
+        runtime.close()

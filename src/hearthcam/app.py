@@ -491,6 +491,7 @@ def adopt_cameras(accounts: Accounts, cameras: Sequence[str]) -> list[str]:
 
 def review_desk(runtime: Runtime) -> ReviewDesk:
     """Annotators' leases on published shared clips; pre-labels by the runtime's detector."""
+    slot = None if runtime.parts is None else runtime.parts.verdict
     return ReviewDesk(
         AnnotationStore(runtime.store),
         ShareStore(runtime.store),
@@ -499,6 +500,9 @@ def review_desk(runtime: Runtime) -> ReviewDesk:
         runtime.media,
         runtime.config.review,
         detector=lambda: runtime.detector,
+        # The served model's probabilities rank the queue (uncertain clips first); rules-only
+        # ranking while none is served.
+        scorer=slot.probabilities if isinstance(slot, VerdictSlot) else lambda event: None,
     )
 
 

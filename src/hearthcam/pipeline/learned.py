@@ -123,6 +123,11 @@ class LearnedVerdict:
     def labels(self, tracks: Sequence[TrackSummary]) -> tuple[str, ...]:
         return self.fallback.labels(tracks)
 
+    def probabilities(self, event: Event) -> dict[str, float]:
+        """The model's probability of each verdict for a (stored) event."""
+        p = self.net.proba(event_features(event)[None, :])[0]
+        return {c: float(v) for c, v in zip(self.net.classes, p, strict=True)}
+
 
 class VerdictSlot:
     """The verdict every camera's event builder calls, re-pointable while they run."""
@@ -152,3 +157,10 @@ class VerdictSlot:
         with self._lock:
             current = self._current
         return current.labels(tracks)
+
+    def probabilities(self, event: Event) -> dict[str, float] | None:
+        """The served model's probabilities for an event (None while the rules serve): what
+        the review queue ranks clips by."""
+        with self._lock:
+            current = self._current
+        return current.probabilities(event) if isinstance(current, LearnedVerdict) else None
