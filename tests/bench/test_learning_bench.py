@@ -13,7 +13,7 @@ from hearthcam.bench import learning as bl
 from hearthcam.bench import learning_events as le
 from hearthcam.bench import learning_metrics as lm
 from hearthcam.bench import learning_scenes as ls
-from hearthcam.bench.learning_model import STANDIN, default_trainer, standin_fit
+from hearthcam.bench.learning_model import STANDIN, default_trainer, project_trainer, standin_fit
 from hearthcam.bench.main import SCENARIOS, select
 from hearthcam.config import DetectorConfig
 from hearthcam.pipeline.detect import OnnxDetector, load_detector
@@ -106,10 +106,22 @@ def detector() -> OnnxDetector:
     return load_detector(DetectorConfig())
 
 
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One event cache for both trainers: the clips go through the pipeline once."""
+    return tmp_path_factory.mktemp("learning-cache")
+
+
 @pytest.mark.integration
-def test_the_scenario_on_a_tiny_configuration(tmp_path: Path, detector: OnnxDetector) -> None:
+@pytest.mark.parametrize("which", ["standin", "project"])
+def test_the_scenario_on_a_tiny_configuration(
+    tmp_path: Path, cache: Path, detector: OnnxDetector, which: str
+) -> None:
+    trainer = STANDIN if which == "standin" else project_trainer()
+    assert trainer is not None  # learn.train and pipeline.features exist now
     tiny = bl.Setup(households=3, clips=4, seconds=6.0, seed_clips=2, batch=2, repeats=2)
-    reports = bl.evaluate(tiny, tmp_path / "cache", tmp_path / "work", lambda: detector, STANDIN)
+    reports = bl.evaluate(tiny, cache, tmp_path / "work", lambda: detector, trainer)
+    assert reports[1].rows[1][0] == f"trained ({trainer.name})"
     titles = [r.title for r in reports]
     assert titles[0] == "learning: generated clips"
     assert "before and after" in titles[1]
@@ -129,10 +141,10 @@ def test_the_scenario_on_a_tiny_configuration(tmp_path: Path, detector: OnnxDete
 
     # The rules' confusion matrix holds every test event once.
     specs = ls.plan(tiny.households, tiny.clips, tiny.plan_seed, tiny.seconds)
-    events = le.clip_events(specs, tmp_path / "cache", tmp_path / "work", no_detector)
+    events = le.clip_events(specs, cache, tmp_path / "work", no_detector)
     test = lm.split_households(specs, events).part(test=True)
     assert sum(int(v) for r in reports[2].rows for v in r[1:]) == len(test.samples)
-    again = bl.evaluate(tiny, tmp_path / "cache", tmp_path / "work", no_detector, STANDIN)
+    again = bl.evaluate(tiny, cache, tmp_path / "work", no_detector, trainer)
     assert "12 of them from the event cache" in again[0].notes[0]
     assert again[1].rows == reports[1].rows
 
