@@ -302,6 +302,14 @@ class Runtime:
             except Exception:  # the sweep retries next interval; recording must go on
                 log.exception("retention sweep failed")
 
+    def cut_pending_clips(self, _household_id: int | None = None) -> None:
+        """Cuts, on the clip pool, the clips that waited for a locked household (each camera
+        cuts its own; clips still locked stay pending)."""
+        with self._lock:
+            pipelines = list(self.pipelines.values())
+        for pipeline in pipelines:
+            self.clip_pool.submit(pipeline.cut_pending)
+
     def close(self) -> None:
         """Stops sources and the sweeper, flushes open events and segments, waits for clips."""
         self.stop.set()
@@ -574,6 +582,12 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
             runtime.start_camera(camera, configured)
 
     checks = share_checks(runtime)
+
+    def unlocked(household: int) -> None:
+        # Cut the clips and check the shared copies that waited for the owner's sign-in.
+        runtime.cut_pending_clips(household)
+        checks.notify()
+
     worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
     worker.start()
     runtime.threads.append(worker)  # joined by close, after stop is set
@@ -595,6 +609,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         share_listeners=listeners,
         review_desk=desk,
         view_log=view_log,
+        on_unlocked=unlocked,
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,
@@ -604,4 +619,5 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         bus=bus,
         secure_cookies=runtime.config.web.secure_cookies,
     )
+    runtime.cut_pending_clips()  # what waited for a household no longer locked
     return start_server(services, runtime.config.web.host, runtime.config.web.port)

@@ -48,3 +48,9 @@ class ModelError(HearthcamError):
 
 class StoreError(HearthcamError):
     """The database or the media directory failed."""
+
+
+class MediaLocked(StoreError):
+    """Media cannot be read now: its household's key needs the owner's password (password mode).
+
+    Not a failure of the media: whatever needed to read it should wait for the unlock."""

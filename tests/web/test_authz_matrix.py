@@ -75,6 +75,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/me/totp/enroll"): row(401, 200, 200, 200, 409, 409),
     ("POST", "/api/me/totp/confirm"): row(401, 400, 400, 400, 409, 409),  # wrong code; TOTP on
     ("POST", "/api/me/password"): row(401, 204, 204, 204, 204, 403),
+    ("GET", "/api/me/encryption"): HOUSEHOLD,
+    ("PUT", "/api/me/encryption"): OWNER,  # server mode asked for server mode: no change
+    ("POST", "/api/me/encryption/lock"): row(401, 409, 403, 409, 403, 403),  # not password mode
     ("GET", "/api/cameras"): HOUSEHOLD,
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
     ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
@@ -180,6 +183,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/login/mfa"): {"code": "123456"},
         ("POST", "/api/me/totp/confirm"): {"code": "123456"},
         ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
+        ("PUT", "/api/me/encryption"): {"password_mode": False, "password": PASSWORD},
         ("PUT", "/api/settings"): SETTINGS,
         ("PUT", "/api/cameras/{camera}/geometry"): {
             "mask": [{"points": [[0, 0], [1, 0], [1, 0.1]]}],

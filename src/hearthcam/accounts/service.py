@@ -162,6 +162,13 @@ class Accounts:
             found = tx.user(user_id)
         return None if found is None else user_info(found)
 
+    def check_password(self, user_id: int, password: str) -> bool:
+        """Whether ``password`` is the user's (a signed-in user confirming a grave step, such as
+        tying the household's recordings to it; not a login, so nothing is throttled here)."""
+        with self._db.read() as tx:
+            user = tx.user(user_id)
+        return self._passwords.verify(None if user is None else user.password_hash, password)
+
     def list_users(self, household_id: int | None = None) -> list[UserInfo]:
         """Every user (of one household, if given), by id."""
         with self._db.read() as tx:

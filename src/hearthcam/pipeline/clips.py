@@ -25,7 +25,7 @@ from av.container import InputContainer, OutputContainer
 from av.packet import Packet
 from av.video.stream import VideoStream
 
-from hearthcam.errors import StoreError
+from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.labels import COCO_LABELS
 from hearthcam.store.media_io import MediaIO, PlainMedia, write_bytes
 from hearthcam.types import BGRImage, Detections, Segment
@@ -251,6 +251,8 @@ def _remux(segments: list[Segment], start: float, end: float, media: MediaIO) ->
                 with media.open(seg.path) as file, av.open(file, "r") as source:
                     if not writer.append(source, seg, start, end):
                         break
+            except MediaLocked:
+                raise  # not a gap: every segment of this household is locked, cut it later
             except (av.FFmpegError, OSError, StoreError) as error:
                 # A segment that retention removed, a crash damaged or whose key was shredded
                 # is a gap, not a failure.
@@ -278,6 +280,7 @@ def assemble_clip(
 
     Raises:
         ClipError: no segment covers the window, or none of the covering ones is readable.
+        MediaLocked: the segments' household is locked (password mode): cut it after unlock.
     """
     media = media or PlainMedia()
     chosen = sorted(
@@ -288,7 +291,7 @@ def assemble_clip(
     try:
         clip = faststart(_remux(chosen, start_wall, end_wall, media))
         write_bytes(media, out_path, chosen[0].camera, clip)
-    except ClipError:
+    except (ClipError, MediaLocked):
         raise
     except (av.FFmpegError, OSError, StoreError) as error:
         raise ClipError(f"cannot write clip {out_path}: {error}") from error

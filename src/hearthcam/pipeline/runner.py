@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.config import CameraConfig, Config, ObjectsConfig
+from hearthcam.errors import MediaLocked
 from hearthcam.labels import COCO_LABELS
 from hearthcam.live import LiveView
 from hearthcam.pipeline.clips import assemble_clip, clip_window, write_snapshot
@@ -37,6 +38,7 @@ from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
 from hearthcam.store.media_io import MediaIO, PlainMedia
+from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Detections, Event, Frame, MotionResult, Segment, Verdict
 
 log = logging.getLogger(__name__)
@@ -387,6 +389,15 @@ class CameraPipeline:
         path = self._media_path("clips", pending.event, ".mp4")
         try:
             assemble_clip(segments, pending.start, pending.end, path, self._parts.media)
+        except MediaLocked:
+            # Password mode, nobody signed in since the start: the segments are kept, so the
+            # clip is cut when the owner unlocks the household (``cut_pending``).
+            log.info("%s: clip for event %s waits for the unlock", self.name, pending.event.id)
+            PendingClips(self._parts.store).add(
+                PendingClip(pending.event.id, self.name, pending.start, pending.end)
+            )
+            self._parts.store.save_event(pending.event, finished=True)
+            return
         except Exception as error:  # reported; the event stays without a clip
             self.on_error(f"{self.name}: clip for event {pending.event.id} failed: {error}")
             self._parts.store.save_event(pending.event, finished=True)
@@ -397,6 +408,38 @@ class CameraPipeline:
         self.stats.clip_ready_at[event.id] = self._parts.clock()
         for listener in self._parts.listeners:
             listener(Change.UPDATED, event)
+
+    def cut_pending(self) -> int:
+        """Cuts the clips that waited for this camera's household to be unlocked; returns how
+        many were cut (still locked ones stay pending; events deleted meanwhile are dropped)."""
+        pending, cut = PendingClips(self._parts.store), 0
+        for clip in pending.of_camera(self.name):
+            event = self._parts.store.get_event(clip.event_id)
+            if event is None or event.clip is not None:
+                pending.remove(clip.event_id)
+                continue
+            segments = self._parts.store.segments_between(self.name, clip.start, clip.end)
+            path = self._media_path("clips", event, ".mp4")
+            try:
+                assemble_clip(segments, clip.start, clip.end, path, self._parts.media)
+            except MediaLocked:
+                return cut
+            except Exception as error:  # the segments expired meanwhile: no clip to make
+                self.on_error(f"{self.name}: late clip for event {event.id} failed: {error}")
+                pending.remove(clip.event_id)
+                continue
+            # The event row may have changed meanwhile (retention, the owner): read it again.
+            current = self._parts.store.get_event(event.id)
+            pending.remove(clip.event_id)
+            if current is None:
+                self._parts.media.delete([path])
+                continue
+            done = replace(current, clip=path)
+            self._parts.store.save_event(done, finished=True)
+            cut += 1
+            for listener in self._parts.listeners:
+                listener(Change.UPDATED, done)
+        return cut
 
     # -- shutdown ----------------------------------------------------------------------------
     def drain(self) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from hearthcam.errors import MediaLocked
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
 from hearthcam.store.media_io import write_bytes
@@ -125,8 +126,21 @@ class ShareChecks:
         waiting = self._sharing.shares.with_status(ShareStatus.CONSENTED.value)
         return [o for o in (self._check(s) for s in waiting) if o is not None]
 
+    def _locked(self, share: ShareRecord) -> bool:
+        """Whether the shared copy cannot be read before its owner signs in (password mode):
+        then it waits, consented, instead of failing. Other errors are the checks' to report."""
+        try:
+            self._sharing.media.open(copy_path(self._sharing.data_dir, share.id)).close()
+        except MediaLocked:
+            return True
+        except Exception:
+            pass
+        return False
+
     def _check(self, share: ShareRecord) -> CheckOutcome | None:
         shares, now = self._sharing.shares, self._clock()
+        if self._locked(share):
+            return None
         checking = transition(ShareStatus.CONSENTED, ShareEvent.START_CHECKS)
         if not shares.set_status(share.id, ShareStatus.CONSENTED.value, checking.value, now):
             return None  # withdrawn, or taken by another pass

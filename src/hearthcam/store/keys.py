@@ -47,7 +47,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Float, Integer, LargeBinary, String, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from hearthcam.errors import StoreError
+from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.store.db import Base, Store
 from hearthcam.store.layout import PART_SUFFIX
 from hearthcam.store.sealed import CHUNK_SIZE, SealedReader, SealedWriter, new_key, salvage
@@ -67,7 +67,7 @@ class KeyringError(StoreError):
     """A key is missing, does not open, or cannot be used as asked."""
 
 
-class HouseholdLocked(KeyringError):
+class HouseholdLocked(KeyringError, MediaLocked):
     """The household is in password mode and nobody has unlocked it since the server started."""
 
 

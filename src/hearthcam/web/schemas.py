@@ -105,6 +105,22 @@ class PasswordIn(_In):
     new: Password
 
 
+class EncryptionOut(BaseModel):
+    """How the caller's household's recordings are protected."""
+
+    available: bool = Field(description="media are encrypted at rest here")
+    password_mode: bool = Field(description="the household key also needs the owner's password")
+    unlocked: bool = Field(description="the server can open the recordings now")
+    can_manage: bool = Field(description="the caller is an owner (may switch modes or lock)")
+
+
+class EncryptionIn(_In):
+    """Switching password mode on or off; the caller's own password, again."""
+
+    password_mode: bool
+    password: Password
+
+
 # Cameras and events ---------------------------------------------------------------------------
 
 

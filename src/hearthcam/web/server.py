@@ -29,12 +29,13 @@ from hearthcam.accounts import (
     SetupClosed,
     UsernameTaken,
 )
-from hearthcam.errors import StoreError
+from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.web.middleware import BodyLimit, SecurityHeaders
 from hearthcam.web.routes import (
     auth,
     camera_setup,
     cameras,
+    encryption,
     events,
     live,
     me,
@@ -124,6 +125,16 @@ async def _on_store_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": "storage unavailable; try again"}, status_code=503)
 
 
+LOCKED_DETAIL = (
+    "these recordings are locked: they open when the household's owner signs in (password mode)"
+)
+
+
+async def _on_media_locked(_request: Request, _error: Exception) -> JSONResponse:
+    # Not a failure: a password-mode household nobody has unlocked since the server started.
+    return JSONResponse({"detail": LOCKED_DETAIL}, status_code=423)
+
+
 def create_app(services: WebServices) -> FastAPI:
     """The web app over ``services`` (run it with ``serve.start_server`` or any ASGI server)."""
     app = FastAPI(
@@ -142,6 +153,7 @@ def create_app(services: WebServices) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(AccountError, _on_account_error)
     app.add_exception_handler(StoreError, _on_store_error)
+    app.add_exception_handler(MediaLocked, _on_media_locked)  # the more specific StoreError
     # The stream router comes before events so /api/events/stream is not taken for an id.
     for module in (
         auth,
@@ -157,6 +169,7 @@ def create_app(services: WebServices) -> FastAPI:
         push,
         review,
         views,
+        encryption,
     ):
         app.include_router(module.router)
     app.include_router(auth.public)

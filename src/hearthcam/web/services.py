@@ -29,6 +29,7 @@ from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.web.bus import EventBus
+from hearthcam.web.household_keys import HouseholdKeys
 
 # Request bodies are small JSON documents; anything bigger is refused before it is read.
 MAX_BODY_BYTES = 64 * 1024
@@ -74,18 +75,22 @@ class WebServices:
     view_log: AuditLog | None = None
     # Annotators' leases and annotations (None: one over this store); also a share listener.
     review_desk: ReviewDesk | None = None
+    # Told when a password-mode household was unlocked (its waiting clips can be cut now).
+    on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
     sharing: Sharing = field(init=False)
     audit: AuditLog = field(init=False)
     desk: ReviewDesk = field(init=False)
+    keys: HouseholdKeys = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
         object.__setattr__(self, "settings", SettingsStore(self.store))
         object.__setattr__(self, "push", PushStore(self.store))
         object.__setattr__(self, "camera_entries", CameraStore(self.settings))
+        object.__setattr__(self, "keys", HouseholdKeys(self.media, self.on_unlocked))
         shares = ShareStore(self.store)
         desk = self.review_desk or ReviewDesk(
             AnnotationStore(self.store), shares, self.store, self.config.data_dir, self.media,

@@ -27,6 +27,7 @@ from hearthcam.web.routes.common import (
     user_agent,
 )
 from hearthcam.web.schemas import CodeIn, LoginIn, SetupIn, SetupStatusOut, StateOut
+from hearthcam.web.services import WebServices
 
 # Login and setup: no CSRF token exists yet (see the module doc).
 public = APIRouter(prefix="/api", tags=["auth"], dependencies=[Depends(same_origin_only)])
@@ -77,7 +78,16 @@ def login(body: LoginIn, request: Request, response: Response, services: Service
         previous_token=session_token(request),
     )
     raise_failure(result, INVALID_LOGIN)
+    _unlock(services, result.token, body.password)
     return open_session(response, request, services, result)
+
+
+def _unlock(services: WebServices, token: str | None, password: str) -> None:
+    """A right password opens the household's recordings if they are under it (password mode):
+    the server could not read them since it started. The session still needs its TOTP step."""
+    session = None if token is None else services.accounts.session(token, services.clock())
+    if session is not None and session.household_id is not None:
+        services.keys.unlock_at_login(session.household_id, password)
 
 
 @router.post("/login/mfa", response_model=StateOut, responses=errors(401, 403, 422, 429))

@@ -104,6 +104,9 @@ def change_password(
         _token(request), body.current, body.new, services.clock()
     )
     raise_failure(result, (status.HTTP_400_BAD_REQUEST, "the current password is wrong"))
+    if _user.household_id is not None:
+        # Password mode: the household key follows its owner's password (the old one opened it).
+        services.keys.password_changed(_user.household_id, body.current, body.new)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     token = result.token
     session = None if token is None else services.accounts.session(token, services.clock())

@@ -1,0 +1,75 @@
+"""A password-mode household keeps recording while locked; its clips are cut after the unlock.
+
+Real live path over a real people scene, real sealed media and SQLite: the recording runs in a
+process where nobody has unlocked the household (a fresh keyring), so segments and snapshots are
+written (to the household's public key) but no clip can be cut; the clip windows wait in the
+store and a later runtime cuts them once the owner's password opens the key.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from hearthcam import app
+from hearthcam.accounts import Accounts
+from hearthcam.config import parse_config
+from hearthcam.pipeline.detect import ScriptedDetector
+from hearthcam.store.db import Store
+from hearthcam.store.keys import Keyring
+from hearthcam.store.media_io import SealedMedia
+from hearthcam.store.pending_clips import PendingClips
+from hearthcam.store.sealed import plaintext_media_signatures
+from tests.conftest import SceneFile
+
+PASSWORD = "a long household passphrase"
+
+
+@pytest.mark.integration
+def test_locked_household_records_and_its_clips_are_cut_after_unlock(
+    people_scene: SceneFile, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    config = parse_config({"data_dir": str(data), "cameras": {"cam": {"inputs": [{"path": "x"}]}}})
+    data.mkdir()
+    with Store.open(config.database_url) as store:
+        owner = Accounts(store).setup("owner", PASSWORD, "Home", ["cam"], time.time())
+        assert owner.household_id is not None
+        household = owner.household_id
+        keyring = Keyring.open(store, data)
+        keyring.ensure_household(household)
+        keyring.enable_password(household, PASSWORD)
+
+    events = app.analyze(str(people_scene.path), config)  # a new process: locked
+    assert events, "the people scene makes events"
+    assert all(e.clip is None for e in events)
+    assert all(e.snapshot is not None for e in events)  # written to the public key
+    assert plaintext_media_signatures(data) == []
+
+    runtime = app.build(config, detector=ScriptedDetector([]))
+    try:
+        pending = PendingClips(runtime.store)
+        assert {p.event_id for p in pending.of_camera("cam")} == {e.id for e in events}
+        assert runtime.store.segments_between("cam", 0, float("inf"))  # recording never stopped
+        runtime.cut_pending_clips()  # still locked: nothing can be cut, nothing is lost
+        runtime.clip_pool.submit(lambda: None).result()
+        assert len(pending.of_camera("cam")) == len(events)
+        assert isinstance(runtime.media, SealedMedia)
+        runtime.media.vault.keyring.unlock(household, PASSWORD)
+        runtime.cut_pending_clips(household)
+    finally:
+        runtime.close()  # waits for the clip pool
+    try:
+        assert pending.of_camera("cam") == []
+        for event in events:
+            stored = runtime.store.get_event(event.id)
+            assert stored is not None
+            assert stored.clip is not None
+            with runtime.media.open(stored.clip) as file, av.open(file, "r") as container:
+                assert sum(1 for _ in container.decode(video=0)) > 0
+        assert plaintext_media_signatures(data) == []
+    finally:
+        runtime.store.close()
