@@ -191,6 +191,73 @@ function wirePush(me) {
   showPush();
 }
 
+function showVault(status) {
+  const on = status.password_mode;
+  const pill = $("vault-status");
+  pill.textContent = on ? (status.unlocked ? "On · unlocked" : "On · locked") : "Off";
+  pill.dataset.on = String(on);
+  $("vault-locked").hidden = status.unlocked;
+  $("vault-member").hidden = status.can_manage;
+  $("vault-form").hidden = !status.can_manage;
+  $("vault-warning").hidden = on;
+  $("vault-toggle").textContent = on ? "Stop protecting with my password" : "Protect with my password";
+  $("vault-toggle").className = on ? "btn" : "btn btn-primary";
+  $("vault-lock").hidden = !on || !status.unlocked;
+}
+
+async function wireVault(me) {
+  if (!["owner", "member"].includes(me.role) || me.state !== "active") return;
+  let status;
+  try {
+    status = await api("/api/me/encryption", { quiet: true });
+  } catch {
+    return;
+  }
+  if (!status.available) return; // media stored plain here: nothing to protect
+  $("vault-panel").hidden = false;
+  showVault(status);
+  const form = $("vault-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { password } = formValues(form);
+    if (!password) {
+      formError(form, "Enter your password.");
+      return;
+    }
+    formError(form, "");
+    const wanted = !status.password_mode;
+    setBusy(form, true, wanted ? "Protecting…" : "Turning off…");
+    try {
+      status = await api("/api/me/encryption", {
+        method: "PUT",
+        body: { password_mode: wanted, password },
+        quiet: true,
+        authRedirect: false,
+      });
+      form.reset();
+      toast(wanted ? "Recordings now need your password after a restart." : "Recordings no longer need your password.", "ok");
+    } catch (error) {
+      const wrong = error instanceof ApiError && error.status === 400;
+      formError(form, wrong ? "That is not your password." : capitalize(error instanceof ApiError ? error.detail : String(error)));
+    } finally {
+      setBusy(form, false); // restores the button's old label: show the new state after it
+      showVault(status);
+    }
+  });
+  $("vault-lock").addEventListener("click", async (event) => {
+    const button = event.currentTarget; // null once the handler awaits
+    button.disabled = true;
+    try {
+      await api("/api/me/encryption/lock", { method: "POST" });
+      status = await api("/api/me/encryption", { quiet: true });
+      showVault(status);
+      toast("Locked. Recordings open again when you sign in.", "ok");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 export async function init() {
   const enrollButton = document.querySelector("[data-action='enroll']");
   enrollButton?.addEventListener("click", () => enroll(enrollButton));
@@ -211,6 +278,7 @@ export async function init() {
   $("password-panel").hidden = pending;
   setStatus(Boolean(me.mfa_enabled));
   wirePush(me);
+  wireVault(me);
   showOnly(me.mfa_enabled ? "tfa-on" : "tfa-off");
   wireConfirm(pending);
   wirePassword();
