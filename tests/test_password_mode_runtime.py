@@ -13,9 +13,11 @@ from pathlib import Path
 
 import av
 import pytest
+from typer.testing import CliRunner
 
 from hearthcam import app
 from hearthcam.accounts import Accounts
+from hearthcam.cli import cli
 from hearthcam.config import parse_config
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.store.db import Store
@@ -48,6 +50,16 @@ def test_locked_household_records_and_its_clips_are_cut_after_unlock(
     assert all(e.clip is None for e in events)
     assert all(e.snapshot is not None for e in events)  # written to the public key
     assert plaintext_media_signatures(data) == []
+    config_file = tmp_path / "hearthcam.yaml"
+    config_file.write_text(f"data_dir: {data}\n")
+    export = ["media", "export", events[0].id, "--snapshot", "-o", str(tmp_path / "s.jpg"),
+              "--password-stdin", "--config", str(config_file)]  # fmt: skip
+    wrong = CliRunner().invoke(cli, export, input="not the password\n")
+    assert wrong.exit_code == 2
+    assert "that password does not open its household" in wrong.output
+    right = CliRunner().invoke(cli, export, input=PASSWORD + "\n")
+    assert right.exit_code == 0, right.output
+    assert (tmp_path / "s.jpg").read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG, decrypted
 
     runtime = app.build(config, detector=ScriptedDetector([]))
     try:

@@ -300,11 +300,16 @@ def media_export(
     data_dir: Annotated[
         Path | None, typer.Option(help="the data directory (instead of the config's)")
     ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option(help="read the owner's password from stdin (password mode)")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Decrypt an event's clip (or snapshot) to a file outside the data directory."""
+    """Decrypt an event's clip (or snapshot) to a file outside the data directory.
+
+    A household in password mode is asked for its owner's password (or reads it from stdin)."""
     from hearthcam.store.db import Store
-    from hearthcam.store.keys import HouseholdLocked, NoMediaKey
+    from hearthcam.store.keys import HouseholdLocked, NoMediaKey, WrongPassword
 
     cfg = _load(config)
     if data_dir is not None:
@@ -325,7 +330,18 @@ def media_export(
             raise _fail(f"event {event_id} has no {'snapshot' if snapshot else 'clip'}")
         media = composition.open_media(store, root)
         try:
-            size = _export(media.open(path), target)
+            try:
+                reader = media.open(path)
+            except HouseholdLocked:
+                if password_stdin:
+                    password = sys.stdin.readline().rstrip("\n")
+                else:
+                    password = str(typer.prompt("the owner's password", hide_input=True))
+                media.vault.keyring.unlock(media.household(event.camera), password)
+                reader = media.open(path)
+            size = _export(reader, target)
+        except WrongPassword:
+            raise _fail(f"event {event_id}: that password does not open its household") from None
         except HouseholdLocked:
             raise _fail(f"event {event_id}: its household is locked (password mode)") from None
         except (NoMediaKey, FileNotFoundError):
