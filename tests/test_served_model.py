@@ -57,6 +57,10 @@ def test_the_runtime_is_built_with_the_served_model(home: Home) -> None:
         assert runtime.parts is not None
         assert isinstance(runtime.parts.verdict, VerdictSlot)
         assert runtime.parts.verdict.model_id == model_id
+        assert runtime.models is not None
+        assert runtime.models.slot is runtime.parts.verdict  # what start() keeps current
+        runtime.start(retention=False)
+        assert any(t.name == "models" for t in runtime.threads)
     finally:
         runtime.close()
 

@@ -217,15 +217,24 @@ class Runtime:
     realtime: bool = True
     cameras: CurrentCameras = field(default_factory=CurrentCameras)
     media: MediaIO = field(default_factory=PlainMedia)
+    # Keeps the live verdict on the registry's served model (started with the cameras).
+    models: ModelWatcher | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def start(self, retention: bool = True) -> None:
-        """Starts one supervised I/O thread per camera, and the retention sweeper."""
+        """Starts one supervised I/O thread per camera, the retention sweeper and the model
+        watcher (promotes and rollbacks from another process; queued retrains)."""
         with self._lock:
             for name in list(self.streams):
                 self._launch(name)
+        if self.models is not None:
+            watcher = threading.Thread(
+                target=self.models.run_forever, args=(self.stop,), name="models"
+            )
+            watcher.start()
+            self.threads.append(watcher)
         if retention:
             sweeper = threading.Thread(target=self._sweep_loop, name="retention")
             sweeper.start()
@@ -387,11 +396,12 @@ def build(
         dispatcher = build_dispatcher(config.alerts, cameras, extra)
     if dispatcher is not None:
         listeners = [*listeners, dispatcher]
+    slot = served_verdict(store, config.data_dir)  # the served model, or the rules
     parts = PipelineParts(
         config=config,
         detector=detector,
         store=store,
-        verdict=served_verdict(store, config.data_dir),
+        verdict=slot,
         decider=AlertDecider(config.alerts, rule_of=choices.rule_of),
         clip_pool=pool,
         listeners=listeners,
@@ -410,6 +420,7 @@ def build(
         media=media,
     )
     runtime.cameras = cameras
+    runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
     for name, camera in cameras.items():
         if camera.enabled:
             runtime.pipelines[name], runtime.streams[name] = camera_parts(
@@ -592,14 +603,8 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     worker.start()
     runtime.threads.append(worker)  # joined by close, after stop is set
     listeners: list[WithdrawalListener] = share_listeners(runtime)
-    slot = None if runtime.parts is None else runtime.parts.verdict
-    if isinstance(slot, VerdictSlot):
-        # Keeps the live verdict on the served model; runs the retrains withdrawals queue.
-        watcher = ModelWatcher(slot, runtime.store, runtime.config.data_dir, retrain=True)
-        listeners.append(watcher)  # after the registry: it looks once the models are tainted
-        models = threading.Thread(target=watcher.run_forever, args=(runtime.stop,), name="models")
-        models.start()
-        runtime.threads.append(models)
+    if runtime.models is not None:
+        listeners.append(runtime.models)  # after the registry: it looks once models are tainted
     desk = next(x for x in listeners if isinstance(x, ReviewDesk))
     view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
