@@ -15,13 +15,16 @@ import av
 import numpy as np
 import pytest
 
-from hearthcam.bench.broker import free_port, port_answers
 from hearthcam.scenes import VTEST, Part, Span, write_scene
+from hearthcam_bench.broker import free_port, port_answers
 
 __all__ = ["free_port", "port_answers"]  # other test modules take them from here
 
+# The store fixtures (data_dir, store) of the store, vault and view-log tests.
+pytest_plugins = ["tests.support.store_fixtures"]
+
 SYSTEM_PYTHON = "/usr/bin/python3"
-RTSP_SCRIPT = Path(__file__).with_name("rtsp_server.py")
+RTSP_SCRIPT = Path(__file__).parent / "support" / "rtsp_server.py"
 
 ClipFactory = Callable[..., Path]
 

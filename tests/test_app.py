@@ -19,18 +19,18 @@ import pytest
 
 from hearthcam import app
 from hearthcam.config import AlertRule, CameraConfig, InputConfig, ScheduleRule, parse_config
+from hearthcam.layout import parse_segment_path
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.runner import CameraPipeline
 from hearthcam.pipeline.source import CameraStream
 from hearthcam.store.cameras import CameraEntry, CameraStore
 from hearthcam.store.db import Store
-from hearthcam.store.layout import parse_segment_path
-from hearthcam.store.media_io import SealedMedia, read_bytes
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
+from hearthcam.vault.media import SealedMedia, read_bytes
+from hearthcam.vault.sealed import plaintext_media_signatures
 from tests.conftest import RtspServer, SceneFile
-from tests.factories import make_segments
+from tests.support.factories import make_segments
 
 T0 = 1_790_000_000.0
 
@@ -212,7 +212,7 @@ def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None
 def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_path: Path) -> None:
     from hearthcam.accounts import Accounts, Role
     from hearthcam.store.settings import HouseholdSettings, Mode, SettingsStore
-    from tests.web.world import cheap_hasher
+    from tests.support.world import cheap_hasher
 
     config = parse_config(
         {
@@ -250,7 +250,7 @@ def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_pa
 
 def test_adopt_cameras_gives_new_cameras_to_the_only_household(tmp_path: Path) -> None:
     from hearthcam.accounts import Accounts, Role
-    from tests.web.world import cheap_hasher
+    from tests.support.world import cheap_hasher
 
     config = parse_config({"data_dir": str(tmp_path)})
     store = Store.open(config.database_url)
@@ -421,10 +421,10 @@ def test_an_event_deleted_through_the_web_api_is_crypto_shredded(
     from fastapi.testclient import TestClient
 
     from hearthcam.accounts import Accounts
-    from hearthcam.store.keys import NoMediaKey
-    from hearthcam.store.sealed import SealedError, SealedReader
+    from hearthcam.vault.keyring import NoMediaKey
+    from hearthcam.vault.sealed import SealedError, SealedReader
     from hearthcam.web import WebServices, create_app
-    from tests.web.world import IP, ORIGIN, PASSWORD, cheap_hasher
+    from tests.support.world import IP, ORIGIN, PASSWORD, cheap_hasher
 
     data = tmp_path / "data"
     config = parse_config(

@@ -21,10 +21,10 @@ from hearthcam.cli import cli
 from hearthcam.config import parse_config
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.store.db import Store
-from hearthcam.store.keys import Keyring
-from hearthcam.store.media_io import SealedMedia
 from hearthcam.store.pending_clips import PendingClips
-from hearthcam.store.sealed import plaintext_media_signatures
+from hearthcam.vault.keyring import Keyring
+from hearthcam.vault.media import SealedMedia
+from hearthcam.vault.sealed import plaintext_media_signatures
 from tests.conftest import SceneFile
 
 PASSWORD = "a long household passphrase"

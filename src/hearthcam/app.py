@@ -32,21 +32,21 @@ from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelinePar
 from hearthcam.pipeline.source import CameraStream, SystemClock, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
+from hearthcam.recordings.recovery import recover
+from hearthcam.recordings.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
-from hearthcam.store.audit import AuditLog
-from hearthcam.store.audit_key import AuditKey, key_path
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
-from hearthcam.store.keys import Keyring, MediaVault
-from hearthcam.store.media_io import MediaIO, PlainMedia, SealedMedia
 from hearthcam.store.push import PushStore, PushSubscription
-from hearthcam.store.recovery import recover
-from hearthcam.store.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.store.settings import CameraGeometry, SettingsStore, camera_geometry
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import Event, Verdict
+from hearthcam.vault.keyring import Keyring, MediaVault
+from hearthcam.vault.media import MediaIO, PlainMedia, SealedMedia
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.prepare import ClipPreparer
 from hearthcam.vision.sensitive import SensitiveScanner

@@ -9,7 +9,7 @@ import pytest
 
 from hearthcam.accounts import Accounts
 from hearthcam.store.db import Store
-from tests.accounts.factories import PASSWORD, T0, cheap_hasher
+from tests.support.account_factories import PASSWORD, T0, cheap_hasher
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from hearthcam.accounts import Accounts, LoginFailure, LoginState, RateLimits, Role
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
-from tests.accounts.factories import PASSWORD, T0, cheap_hasher, login
+from tests.support.account_factories import PASSWORD, T0, cheap_hasher, login
 
 MINUTE = 60.0
 

@@ -15,7 +15,7 @@ from hearthcam.accounts import (
 )
 from hearthcam.accounts.policy import DEFAULT_MFA_ROLES
 from hearthcam.store.db import Store
-from tests.accounts.factories import PASSWORD, T0, cheap_hasher, code, enrolled, login
+from tests.support.account_factories import PASSWORD, T0, cheap_hasher, code, enrolled, login
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.ANNOTATOR])

@@ -13,7 +13,7 @@ from hearthcam.accounts.passwords import (
     password_problems,
     username_key,
 )
-from tests.accounts.factories import cheap_hasher
+from tests.support.account_factories import cheap_hasher
 
 
 @pytest.mark.parametrize("name", ["alice", "Bob.Smith", "carol@example.org", "d_e-f", "a" * 64])

@@ -20,7 +20,7 @@ from hearthcam.accounts import (
 )
 from hearthcam.accounts.sessions import SessionPolicy, token_id
 from hearthcam.store.db import Store
-from tests.accounts.factories import PASSWORD, T0, cheap_hasher, login
+from tests.support.account_factories import PASSWORD, T0, cheap_hasher, login
 
 HOUR = 3600.0
 

@@ -14,7 +14,7 @@ from hearthcam.accounts.totp import (
     new_secret,
     provisioning_uri,
 )
-from tests.accounts.factories import T0, code
+from tests.support.account_factories import T0, code
 
 SECRET = new_secret()
 STEP = int(T0 // 30)

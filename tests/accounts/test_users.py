@@ -15,7 +15,7 @@ from hearthcam.accounts import (
     SetupClosed,
     UsernameTaken,
 )
-from tests.accounts.factories import PASSWORD, T0, login
+from tests.support.account_factories import PASSWORD, T0, login
 
 
 def test_setup_only_while_there_are_no_users(accounts: Accounts) -> None:

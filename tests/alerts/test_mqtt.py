@@ -27,10 +27,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from hearthcam.alerts.mqtt import MqttNotifier, discovery_messages
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.alerts.text import AlertFormatter, JsonValue
-from hearthcam.bench.broker import Mosquitto, mosquitto_available
 from hearthcam.config import MqttConfig
 from hearthcam.pipeline.events import Change
 from hearthcam.types import Event, Verdict
+from hearthcam_bench.broker import Mosquitto, mosquitto_available
 
 CAMERAS = {"front_door": "Front door"}
 BASE_URL = "http://127.0.0.1:8971"

@@ -13,8 +13,8 @@ import pytest
 
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.store.push import PushSubscription
-from tests.alerts.push_service import PushService, browser_key, decrypt, vapid_claims
 from tests.alerts.test_ntfy import alert
+from tests.support.push_service import PushService, browser_key, decrypt, vapid_claims
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def keys(tmp_path: Path) -> VapidKeys:
 
 
 def subscription(service: PushService, path: str, p256dh: str) -> PushSubscription:
-    from tests.alerts.push_service import b64url
+    from tests.support.push_service import b64url
 
     return PushSubscription(1, 1, service.url(path), p256dh, b64url(AUTH))
 
@@ -118,7 +118,7 @@ def test_the_vapid_key_is_made_once_private_and_kept(tmp_path: Path) -> None:
     assert b"PRIVATE KEY" in path.read_bytes()
     again = VapidKeys.load_or_create(path)
     assert again.application_server_key == first.application_server_key
-    from tests.alerts.push_service import unb64url
+    from tests.support.push_service import unb64url
 
     point = unb64url(first.application_server_key)
     assert len(point) == 65

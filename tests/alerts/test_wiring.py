@@ -69,8 +69,8 @@ def test_a_person_reaches_the_households_subscribed_browsers_by_web_push(
     from hearthcam.alerts.webpush import VapidKeys
     from hearthcam.store.db import Store
     from hearthcam.store.push import PushStore, PushSubscription
-    from tests.alerts.push_service import PushService, b64url, browser_key, decrypt, vapid_claims
-    from tests.web.world import cheap_hasher
+    from tests.support.push_service import PushService, b64url, browser_key, decrypt, vapid_claims
+    from tests.support.world import cheap_hasher
 
     config = parse_config(
         {

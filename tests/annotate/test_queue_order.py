@@ -19,10 +19,10 @@ from hearthcam.privacy.consent import redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.annotations import AnnotationRecord, AnnotationStore
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import PlainMedia
 from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import Event, TrackSummary, Verdict
-from tests.factories import make_h264_segment
+from hearthcam.vault.media import PlainMedia
+from tests.support.factories import make_h264_segment
 
 NOW = 1_790_000_000.0
 NOON = dt.datetime(2026, 9, 21, 12, tzinfo=dt.UTC).astimezone().replace(hour=12).timestamp()

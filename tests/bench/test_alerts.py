@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hearthcam.bench.alerts import delays
-from hearthcam.bench.trial import Entrance
+from hearthcam_bench.alerts import delays
+from hearthcam_bench.trial import Entrance
 
 
 def test_delays_match_alerts_to_appearances_by_event_id() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hearthcam.bench.cameras import Trial, first_failure, largest_ok, search, summary
-from hearthcam.bench.measure import Usage
-from hearthcam.bench.trial import TrialResult, TrialSpec
+from hearthcam_bench.cameras import Trial, first_failure, largest_ok, search, summary
+from hearthcam_bench.measure import Usage
+from hearthcam_bench.trial import TrialResult, TrialSpec
 
 
 def _trial(limit: int, busy_once: set[int] | None = None) -> tuple[list[int], Trial]:

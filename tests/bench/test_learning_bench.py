@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hearthcam.bench import learning as bl
-from hearthcam.bench import learning_events as le
-from hearthcam.bench import learning_metrics as lm
-from hearthcam.bench import learning_scenes as ls
-from hearthcam.bench.learning_model import STANDIN, default_trainer, project_trainer, standin_fit
-from hearthcam.bench.main import SCENARIOS, select
 from hearthcam.config import DetectorConfig
 from hearthcam.pipeline.detect import OnnxDetector, load_detector
 from hearthcam.types import Event, Verdict
+from hearthcam_bench import learning as bl
+from hearthcam_bench import learning_events as le
+from hearthcam_bench import learning_metrics as lm
+from hearthcam_bench import learning_scenes as ls
+from hearthcam_bench.learning_model import STANDIN, default_trainer, project_trainer, standin_fit
+from hearthcam_bench.main import SCENARIOS, select
 
 A, C = ls.Action, ls.Camera
 

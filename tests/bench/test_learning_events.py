@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from hearthcam.bench import learning_events as le
-from hearthcam.bench import learning_imagery as img
-from hearthcam.bench import learning_scenes as ls
 from hearthcam.config import DetectorConfig
 from hearthcam.labels import ANIMAL_LABELS, label_of
 from hearthcam.pipeline.detect import Detector, OnnxDetector, load_detector
 from hearthcam.types import Verdict
+from hearthcam_bench import learning_events as le
+from hearthcam_bench import learning_imagery as img
+from hearthcam_bench import learning_scenes as ls
 
 A, C = ls.Action, ls.Camera
 NOON = ls.EPOCH + 12 * 3600

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from hearthcam.annotate.workbench import ReviewVerdict
-from hearthcam.bench import learning_imagery as img
-from hearthcam.bench import learning_scenes as ls
+from hearthcam_bench import learning_imagery as img
+from hearthcam_bench import learning_scenes as ls
 
 A, V = ls.Action, ReviewVerdict
 

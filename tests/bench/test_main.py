@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hearthcam.bench.main import SCENARIOS, BenchError, select
 from hearthcam.cli import cli
+from hearthcam_bench.main import SCENARIOS, BenchError, select
 
 
 def test_select_all_and_lists_and_unknown_names() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hearthcam.bench import report as fmt
-from hearthcam.bench.report import Report, markdown
+from hearthcam_bench import report as fmt
+from hearthcam_bench.report import Report, markdown
 
 
 def test_a_row_with_the_wrong_number_of_cells_is_refused() -> None:

@@ -27,11 +27,11 @@ from hearthcam.learn.registry import ModelRegistry
 from hearthcam.privacy.consent import Sharing, redacted_path
 from hearthcam.store.annotations import AnnotationRecord, AnnotationStore
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import write_bytes
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.shares import ShareRecord, ShareStore
-from tests.factories import make_h264_segment, read_frame_number
+from hearthcam.vault.media import write_bytes
+from hearthcam.vault.sealed import plaintext_media_signatures
 from tests.privacy.conftest import NOW, agreed, event_with_clip
+from tests.support.factories import make_h264_segment, read_frame_number
 
 FRAMES = 20  # plain_clip: 2 s at 10 fps
 REDACTED_FIRST = 500  # the number drawn on the redacted copy's first frame

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.media import write_numbered
+from tests.support.live_media import write_numbered
 
 
 @pytest.fixture(scope="session")

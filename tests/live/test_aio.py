@@ -14,8 +14,8 @@ from av.video.stream import VideoStream
 
 from hearthcam.live import Chunk, ChunkKind, LiveBroadcaster, MjpegBroadcaster, chunks
 from hearthcam.types import Frame
-from tests.factories import draw_frame_number
-from tests.live.media import decode, feed, joined, numbers
+from tests.support.factories import draw_frame_number
+from tests.support.live_media import decode, feed, joined, numbers
 
 
 def camera_thread(broadcaster: LiveBroadcaster, clip: Path, pace: float = 0.0) -> threading.Thread:

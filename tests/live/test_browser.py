@@ -15,7 +15,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 
 from hearthcam.live import Chunk, ChunkKind, LiveBroadcaster, Subscription
-from tests.live.media import feed, write_numbered
+from tests.support.live_media import feed, write_numbered
 
 CHROMIUM = Path("/usr/bin/chromium")
 

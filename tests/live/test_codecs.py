@@ -12,7 +12,7 @@ from hearthcam.live.boxes import find_box, iter_boxes
 from hearthcam.live.codecs import mime_type, mse_codec
 from hearthcam.live.fmp4 import LiveBroadcaster
 from hearthcam.live.subscription import ChunkKind
-from tests.live.media import feed, write_numbered
+from tests.support.live_media import feed, write_numbered
 
 H264_PROFILE_IDC = {"Constrained Baseline": 66, "Baseline": 66, "Main": 77, "High": 100}
 START = b"\x00\x00\x00\x01"

@@ -17,7 +17,7 @@ from hearthcam.live import Chunk, ChunkKind, LiveBroadcaster, Subscription
 from hearthcam.live.boxes import TFHD_DEFAULT_BASE_IS_MOOF, find_box, fragment_info, iter_boxes
 from hearthcam.live.codecs import mime_type
 from hearthcam.live.muxer import TIMESCALE, FragmentMuxer
-from tests.live.media import (
+from tests.support.live_media import (
     decode,
     feed,
     joined,

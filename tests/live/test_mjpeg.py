@@ -11,7 +11,7 @@ import pytest
 from hearthcam.live.mjpeg import CONTENT_TYPE, MjpegBroadcaster
 from hearthcam.live.subscription import Chunk
 from hearthcam.types import BGRImage, Frame
-from tests.factories import draw_frame_number, read_frame_number
+from tests.support.factories import draw_frame_number, read_frame_number
 
 SIZE = (320, 240)
 PART = re.compile(

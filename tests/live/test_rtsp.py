@@ -16,7 +16,7 @@ from av.container import InputContainer
 from hearthcam.live import Chunk, ChunkKind, LiveBroadcaster
 from hearthcam.live.codecs import mime_type
 from tests.conftest import RtspServer
-from tests.live.media import decode, joined, split_inits, timestamps
+from tests.support.live_media import decode, joined, split_inits, timestamps
 
 PROFILE_IDC = {"Constrained Baseline": 66, "Baseline": 66, "Main": 77, "High": 100}
 

@@ -8,8 +8,8 @@ import av
 
 from hearthcam.live import ChunkKind, LiveView
 from hearthcam.types import Frame
-from tests.factories import draw_frame_number
-from tests.live.media import decode, joined, numbers
+from tests.support.factories import draw_frame_number
+from tests.support.live_media import decode, joined, numbers
 
 
 def test_packets_go_to_fmp4_frames_to_mjpeg_and_close_ends_both(clip: Path) -> None:

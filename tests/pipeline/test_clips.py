@@ -14,7 +14,7 @@ import pytest
 from hearthcam.errors import StoreError
 from hearthcam.pipeline.clips import ClipError, assemble_clip, clip_window, write_snapshot
 from hearthcam.types import Detections, Segment
-from tests.factories import decode_frame_numbers, make_h264_segment, make_segments
+from tests.support.factories import decode_frame_numbers, make_h264_segment, make_segments
 
 T0 = 1_700_000_000.0
 FPS = 10

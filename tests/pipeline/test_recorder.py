@@ -15,12 +15,12 @@ from numpy.typing import NDArray
 
 from hearthcam.errors import StoreError
 from hearthcam.pipeline.recorder import SegmentRecorder
+from hearthcam.recordings.recovery import recover
 from hearthcam.store.db import Store
-from hearthcam.store.keys import Keyring, MediaVault
-from hearthcam.store.media_io import SealedMedia
-from hearthcam.store.recovery import recover
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.types import Segment
+from hearthcam.vault.keyring import Keyring, MediaVault
+from hearthcam.vault.media import SealedMedia
+from hearthcam.vault.sealed import plaintext_media_signatures
 from tests.conftest import ClipFactory
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC

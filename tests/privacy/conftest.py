@@ -13,7 +13,7 @@ from hearthcam.privacy.consent import Sharing
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore, receipt_digest
 from hearthcam.types import Event, Verdict
-from tests.factories import make_h264_segment
+from tests.support.factories import make_h264_segment
 from tests.vision.conftest import carphone, carphone_clip, faces, models, people, scanner
 
 __all__ = ["carphone", "carphone_clip", "faces", "models", "people", "scanner"]

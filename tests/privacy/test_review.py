@@ -22,15 +22,15 @@ from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, reda
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.privacy.review import DISPOSED_REASON, ShareChecks
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import write_bytes
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.shares import ShareRecord, ShareStore
+from hearthcam.vault.media import write_bytes
+from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.media import ClipSource, Sink
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip
 from hearthcam.vision.sensitive import SensitiveScanner
 from tests.privacy.conftest import NOW, agreed, event_with_clip
-from tests.vision.fakes import NoRedaction, Positive
+from tests.support.vision_fakes import NoRedaction, Positive
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ import pytest
 
 from hearthcam import app
 from hearthcam.config import parse_config
-from hearthcam.store.media_io import write_bytes
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.types import Event, Verdict
+from hearthcam.vault.media import write_bytes
+from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.web import EventBus
 
 pytestmark = pytest.mark.integration

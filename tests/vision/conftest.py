@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from hearthcam.bench.redact import carphone_frames, load_models, write_h264
 from hearthcam.errors import SourceUnreadable
 from hearthcam.pipeline.detect import OnnxDetector
 from hearthcam.types import BGRImage
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.sensitive import SensitiveScanner
+from hearthcam_bench.redact import carphone_frames, load_models, write_h264
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hearthcam.bench.redact import OPENCV_DATA, photo, skimage_photo
 from hearthcam.errors import ModelError
 from hearthcam.types import BGRImage
 from hearthcam.vision.faces import CenterFace, _input_geometry, decode_centerface
 from hearthcam.vision.models import ModelFile, open_model
+from hearthcam_bench.redact import OPENCV_DATA, photo, skimage_photo
 
 
 def _outputs(h: int = 8, w: int = 8) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
 from hearthcam.vision.redact import ClipPolicy
 from hearthcam.vision.sensitive import SensitiveScanner
-from tests.vision.fakes import NoRedaction, Positive
+from tests.support.vision_fakes import NoRedaction, Positive
 
 pytestmark = pytest.mark.integration
 

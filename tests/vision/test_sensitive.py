@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 
-from hearthcam.bench.redact import DARKNET_DATA, photo, skimage_photo
 from hearthcam.errors import ModelError, SourceUnreadable
 from hearthcam.scenes import VTEST, vtest_frames
 from hearthcam.types import BGRImage
@@ -28,6 +27,7 @@ from hearthcam.vision.sensitive import (
     SensitiveScanner,
     decide,
 )
+from hearthcam_bench.redact import DARKNET_DATA, photo, skimage_photo
 from tests.conftest import write_clip
 
 THRESHOLDS = {"a": {"X": 0.6, "Y": 0.7}, "b": {"Z": 0.8}}

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.factories import make_h264_segment
-from tests.web.world import ORIGIN, World, build_world
+from tests.support.factories import make_h264_segment
+from tests.support.world import ORIGIN, World, build_world
 
 ClientFor = Callable[[str], TestClient]
 

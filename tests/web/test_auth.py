@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from hearthcam.accounts import Role
 from hearthcam.web import create_app
+from tests.support.world import ORIGIN, PASSWORD, World
 from tests.web.conftest import ClientFor
-from tests.web.world import ORIGIN, PASSWORD, World
 
 NEW_PASSWORD = "a different long secret"
 

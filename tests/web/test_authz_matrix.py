@@ -24,10 +24,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import WebSocketDenialResponse
 
 from hearthcam.store.push import PushSubscription
-from tests.alerts.push_service import browser_key
-from tests.web.asgi import AppSession, running
-from tests.web.review_world import free_annotator, lease_for, publish
-from tests.web.world import ORIGIN, PASSWORD, World
+from tests.support.asgi import AppSession, running
+from tests.support.push_service import browser_key
+from tests.support.review_world import free_annotator, lease_for, publish
+from tests.support.world import ORIGIN, PASSWORD, World
 
 ROLES = ("anonymous", "owner_a", "member_a", "owner_b", "admin", "annotator")
 USERS = {

@@ -42,19 +42,19 @@ from hearthcam.accounts import Accounts
 from hearthcam.alerts.rules import in_schedule
 from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.app import open_media
-from hearthcam.bench.broker import free_port
 from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.events import Change
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import SealedMedia, read_bytes, write_bytes
-from hearthcam.store.sealed import plaintext_media_signatures
 from hearthcam.store.settings import CameraGeometry
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
+from hearthcam.vault.media import SealedMedia, read_bytes, write_bytes
+from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.web import ServerHandle, WebServices, start_server
+from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
-from tests.factories import make_h264_segment
-from tests.web.world import cheap_hasher
+from tests.support.factories import make_h264_segment
+from tests.support.world import cheap_hasher
 
 pytestmark = pytest.mark.integration
 

@@ -9,14 +9,14 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from hearthcam.bench.broker import free_port
 from hearthcam.config import CameraConfig
 from hearthcam.errors import SourceUnreadable
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.web import WebServices, create_app
 from hearthcam.web.camera_urls import url_problem, with_stored_password
+from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
-from tests.web.world import ORIGIN, World
+from tests.support.world import ORIGIN, World
 
 Told = list[tuple[str, CameraConfig | None]]
 

@@ -13,15 +13,15 @@ import pytest
 
 from hearthcam.errors import StoreError
 from hearthcam.pipeline.events import Change
-from hearthcam.store.keys import MediaVault
-from hearthcam.store.media import delete_event_media, event_media_files
-from hearthcam.store.media_io import SealedMedia, read_bytes
-from hearthcam.store.sealed import SealedError, SealedReader, plaintext_media_signatures
+from hearthcam.recordings.event_files import delete_event_media, event_media_files
 from hearthcam.types import Event, Verdict
+from hearthcam.vault.keyring import MediaVault
+from hearthcam.vault.media import SealedMedia, read_bytes
+from hearthcam.vault.sealed import SealedError, SealedReader, plaintext_media_signatures
 from hearthcam.web.routes import stream as stream_module
-from tests.web.asgi import running
+from tests.support.asgi import running
+from tests.support.world import T0, World
 from tests.web.conftest import ClientFor
-from tests.web.world import T0, World
 
 
 def _files(world: World, event: Event) -> list[Path]:

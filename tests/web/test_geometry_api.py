@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from hearthcam.store.settings import CameraGeometry, camera_geometry
 from hearthcam.web import create_app
+from tests.support.world import ORIGIN, World
 from tests.web.conftest import ClientFor
-from tests.web.world import ORIGIN, World
 
 DRAWN = {
     "mask": [{"points": [[0.0, 0.0], [1.0, 0.0], [1.0, 0.08], [0.0, 0.08]]}],

@@ -16,9 +16,9 @@ from starlette.testclient import WebSocketDenialResponse, WebSocketTestSession
 
 from hearthcam.live import LiveBroadcaster
 from hearthcam.web.routes import live as live_module
-from tests.web.asgi import running
+from tests.support.asgi import running
+from tests.support.world import World
 from tests.web.conftest import ClientFor
-from tests.web.world import World
 
 
 def _feed(broadcaster: LiveBroadcaster, path: Path) -> int:

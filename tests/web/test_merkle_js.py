@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
-from hearthcam.store import merkle
-from hearthcam.store.audit import AuditLog, Derivative, ViewEntry
-from hearthcam.store.audit_key import AuditKey, Checkpoint, key_path
 from hearthcam.store.db import Store
+from hearthcam.viewlog import merkle
+from hearthcam.viewlog.log import AuditLog, Derivative, ViewEntry
+from hearthcam.viewlog.signing import AuditKey, Checkpoint, key_path
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from hearthcam.accounts import Role
 from hearthcam.app import open_media
-from hearthcam.store.sealed import plaintext_media_signatures
+from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.web import WebServices, create_app
+from tests.support.world import ORIGIN, PASSWORD, World
 from tests.web.conftest import ClientFor
-from tests.web.world import ORIGIN, PASSWORD, World
 
 OTHER = "a different long passphrase"
 NEW = "the owner's new passphrase"

@@ -7,9 +7,9 @@ from dataclasses import replace
 from fastapi.testclient import TestClient
 
 from hearthcam.web import create_app
-from tests.alerts.push_service import browser_key
+from tests.support.push_service import browser_key
+from tests.support.world import ORIGIN, World
 from tests.web.conftest import ClientFor
-from tests.web.world import ORIGIN, World
 
 AUTH = "MTIzNDU2Nzg5MDEyMzQ1Ng"  # 16 bytes, base64url
 

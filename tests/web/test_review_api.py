@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from hearthcam.annotate.desk import lease_path
 from hearthcam.errors import StoreError
 from hearthcam.privacy.consent import redacted_path, share_dir
-from hearthcam.store import merkle
-from hearthcam.store.audit import ViewEntry
-from hearthcam.store.audit_key import Checkpoint
-from hearthcam.store.media_io import read_bytes
+from hearthcam.vault.media import read_bytes
+from hearthcam.viewlog import merkle
+from hearthcam.viewlog.log import ViewEntry
+from hearthcam.viewlog.signing import Checkpoint
+from tests.support.review_world import publish
+from tests.support.world import World
 from tests.web.conftest import ClientFor
-from tests.web.review_world import publish
-from tests.web.world import World
 
 
 def take(client_for: ClientFor, world: World) -> tuple[TestClient, dict[str, Any]]:
@@ -215,7 +215,7 @@ def test_another_annotators_lease_does_not_exist(world: World, client_for: Clien
     publish(world)
     _client, lease = take(client_for, world)
     from hearthcam.accounts import Role
-    from tests.web.world import _enroll
+    from tests.support.world import _enroll
 
     _enroll(world, "ann2", Role.ANNOTATOR)
     other = client_for("ann2")

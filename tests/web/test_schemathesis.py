@@ -22,8 +22,8 @@ from schemathesis.generation.modes import GenerationMode
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
+from tests.support.world import PASSWORD, World
 from tests.web.conftest import ClientFor
-from tests.web.world import PASSWORD, World
 
 TRAVERSALS = (
     "../../etc/passwd",

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from hearthcam.web import ServerError, start_server
-from tests.web.world import World
+from tests.support.world import World
 
 
 def test_serves_over_tcp_and_stops_with_a_stream_open(world: World) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
+from tests.support.world import PASSWORD, World
 from tests.web.conftest import ClientFor
-from tests.web.world import PASSWORD, World
 
 SETTINGS = {"mode": "home", "retention": {"threat": 72, "pet": 6, "vehicle": 12, "motion": 1.5}}
 # The config's defaults: threat at home; threat and vehicle away; anywhere, any time.

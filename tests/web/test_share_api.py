@@ -4,8 +4,8 @@ withdrawing its shares (a shared copy is one of the event's derivatives)."""
 from __future__ import annotations
 
 from hearthcam.privacy.consent import copy_path
+from tests.support.world import World
 from tests.web.conftest import ClientFor
-from tests.web.world import World
 
 
 def test_the_owner_shares_under_the_receipt_shown_and_nobody_else_can(

@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.web import create_app
-from tests.web.review_world import publish
-from tests.web.world import ORIGIN, World
+from tests.support.review_world import publish
+from tests.support.world import ORIGIN, World
 
 KEPT_BY_DESIGN = {"audit_views"}  # the view log
 

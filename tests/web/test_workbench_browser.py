@@ -38,13 +38,13 @@ from hearthcam.privacy.consent import redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import read_bytes, write_bytes
 from hearthcam.store.shares import ShareStore, receipt_digest
 from hearthcam.types import Detections, Event, TrackSummary, Verdict
+from hearthcam.vault.media import read_bytes, write_bytes
 from hearthcam.web import ServerHandle, WebServices, start_server
-from tests.factories import make_h264_segment
+from tests.support.factories import make_h264_segment
+from tests.support.world import cheap_hasher
 from tests.web.test_browser import Watched, shoot, wait_playing
-from tests.web.world import cheap_hasher
 
 pytestmark = pytest.mark.integration
 

@@ -41,9 +41,9 @@ from hearthcam.privacy.consent import redacted_path, share_dir
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.annotations import AnnotationRecord, AnnotationStore, LeaseRecord, LeaseTaken
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import MediaIO, write_bytes
 from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import Event, Verdict
+from hearthcam.vault.media import MediaIO, write_bytes
 
 # A served model's class probabilities for an event (None: no model; the rules alone rank).
 Scorer = Callable[[Event], Mapping[str, float] | None]

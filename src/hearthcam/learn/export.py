@@ -30,9 +30,9 @@ from hearthcam.learn.registry import ModelRegistry
 from hearthcam.privacy.consent import redacted_path
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import MediaIO
 from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import BGRImage
+from hearthcam.vault.media import MediaIO
 
 MANIFEST = "manifest.json"
 

@@ -27,8 +27,8 @@ from av.video.stream import VideoStream
 
 from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.labels import COCO_LABELS
-from hearthcam.store.media_io import MediaIO, PlainMedia, write_bytes
 from hearthcam.types import BGRImage, Detections, Segment
+from hearthcam.vault.media import MediaIO, PlainMedia, write_bytes
 
 log = logging.getLogger(__name__)
 

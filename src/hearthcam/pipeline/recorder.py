@@ -4,11 +4,11 @@ Owns the segment files of the record stream: where they go
 (``<out_dir>/<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>.mp4``, UTC of the first frame), when they are cut
 (first keyframe after ``segment_seconds``, after a requested cut time, or at a gap), timestamp
 rebasing so each segment starts at 0, and crash safety: a segment is written through the media
-I/O (``hearthcam.store.media_io``: sealed or plain) as ``.mp4.part`` and renamed when finished. It
+I/O (``hearthcam.vault.media``: sealed or plain) as ``.mp4.part`` and renamed when finished. It
 is fragmented MP4 (a ``moof``+``mdat`` per keyframe), which needs no seek back (a sealed file
 cannot seek) and leaves, after ``kill -9``, a ``.part`` whose whole fragments start-up recovery
-(``hearthcam.store.recovery``) keeps. Nothing is re-encoded. File names follow
-``hearthcam.store.layout``.
+(``hearthcam.recordings.recovery``) keeps. Nothing is re-encoded. File names follow
+``hearthcam.layout``.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ import av
 import av.error
 
 from hearthcam.errors import StoreError
-from hearthcam.store.layout import segment_path
-from hearthcam.store.media_io import MediaIO, MediaWriter, PlainMedia
+from hearthcam.layout import segment_path
 from hearthcam.types import Segment
+from hearthcam.vault.media import MediaIO, MediaWriter, PlainMedia
 
 if TYPE_CHECKING:
     from av.container import OutputContainer

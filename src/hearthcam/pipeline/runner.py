@@ -37,9 +37,9 @@ from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Detections, Event, Frame, MotionResult, Segment, Verdict
+from hearthcam.vault.media import MediaIO, PlainMedia
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hearthcam.errors import HearthcamError, StoreError
+from hearthcam.layout import PART_SUFFIX
 from hearthcam.privacy.lifecycle import ShareStatus
-from hearthcam.store.layout import PART_SUFFIX
-from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.shares import ShareRecord, ShareStore, receipt_digest
 from hearthcam.types import Event
+from hearthcam.vault.media import MediaIO, PlainMedia
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Any, BinaryIO, cast
 from hearthcam.errors import MediaLocked
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
-from hearthcam.store.media_io import write_bytes
 from hearthcam.store.shares import ShareRecord
+from hearthcam.vault.media import write_bytes
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hearthcam.store.keys import KeyMode, Keyring, KeyringError, WrongPassword
-from hearthcam.store.media_io import MediaIO, SealedMedia
+from hearthcam.vault.keyring import KeyMode, Keyring, KeyringError, WrongPassword
+from hearthcam.vault.media import MediaIO, SealedMedia
 
 log = logging.getLogger(__name__)
 

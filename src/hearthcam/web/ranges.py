@@ -13,7 +13,7 @@ from typing import Final
 from fastapi import HTTPException, status
 from fastapi.responses import StreamingResponse
 
-from hearthcam.store.media_io import MediaReader
+from hearthcam.vault.media import MediaReader
 
 _RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
 _PIECE: Final = 256 * 1024

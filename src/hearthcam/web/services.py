@@ -20,14 +20,14 @@ from hearthcam.pipeline.runner import EventListener
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.store.annotations import AnnotationStore
-from hearthcam.store.audit import AuditLog
-from hearthcam.store.audit_key import AuditKey, key_path
 from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
-from hearthcam.store.media_io import MediaIO, PlainMedia
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.store.shares import ShareStore
+from hearthcam.vault.media import MediaIO, PlainMedia
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.web.bus import EventBus
 from hearthcam.web.household_keys import HouseholdKeys
 

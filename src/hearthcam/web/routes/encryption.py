@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from hearthcam.accounts import Role
-from hearthcam.store.keys import KeyringError, WrongPassword
+from hearthcam.vault.keyring import KeyringError, WrongPassword
 from hearthcam.web.deps import Member, Owner, Services, csrf_protect
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import EncryptionIn, EncryptionOut

@@ -18,9 +18,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from hearthcam.recordings.event_files import delete_event_media
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
-from hearthcam.store.keys import HouseholdLocked, NoMediaKey
-from hearthcam.store.media import delete_event_media
+from hearthcam.vault.keyring import HouseholdLocked, NoMediaKey
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
 from hearthcam.web.ranges import ranged_response
 from hearthcam.web.routes.cameras import JPEG, PRIVATE, display_name

@@ -23,8 +23,8 @@ from hearthcam.annotate.workbench import Keyframe, LabeledBox
 from hearthcam.errors import StoreError
 from hearthcam.privacy.review import report
 from hearthcam.store.annotations import LeaseRecord
-from hearthcam.store.audit import Derivative, ViewEntry
-from hearthcam.store.keys import HouseholdLocked, NoMediaKey
+from hearthcam.vault.keyring import HouseholdLocked, NoMediaKey
+from hearthcam.viewlog.log import Derivative, ViewEntry
 from hearthcam.web.deps import NOT_FOUND, Admin, Annotator, Services, csrf_protect
 from hearthcam.web.ranges import ranged_response
 from hearthcam.web.review_schemas import (

@@ -16,7 +16,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 
 from hearthcam.errors import StoreError
-from hearthcam.store.audit_flags import Anomaly, AnomalyRules, OverQuota, anomalies
+from hearthcam.viewlog.flags import Anomaly, AnomalyRules, OverQuota, anomalies
 from hearthcam.web.deps import Owner, Services, csrf_protect
 from hearthcam.web.review_schemas import CheckpointOut, FlagOut, ViewOut, ViewsOut
 from hearthcam.web.routes.common import errors

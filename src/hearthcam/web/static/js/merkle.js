@@ -1,7 +1,7 @@
 // Checks the view log in the browser, trusting nothing the server says but its signing key:
 // an entry's inclusion proof against a checkpoint's root (RFC 6962 hashing, RFC 9162 §2.1.3.2
 // verification), a later checkpoint's consistency with an earlier one (§2.1.4.2), and the
-// checkpoint's Ed25519 signature. The same math as hearthcam.store.merkle; WebCrypto does the
+// checkpoint's Ed25519 signature. The same math as hearthcam.viewlog.merkle; WebCrypto does the
 // hashing and the signature, so the page needs a secure context (https or localhost).
 //
 // Sizes and indexes are walked as BigInt: JavaScript's bit operators stop at 32 bits.
@@ -147,7 +147,7 @@ export async function verifyConsistency(oldSize, newSize, oldRootHex, newRootHex
   return sn === 0n && equal(fr, oldRoot) && equal(sr, newRoot);
 }
 
-// The text a checkpoint signs (as hearthcam.store.audit_key.Checkpoint.note).
+// The text a checkpoint signs (as hearthcam.viewlog.signing.Checkpoint.note).
 export function checkpointNote(size, rootHex, timeMs) {
   const root = hexToBytes(rootHex);
   if (!root) throw new Error("the root is not hex");

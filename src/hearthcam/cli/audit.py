@@ -1,0 +1,119 @@
+"""``hearthcam audit verify|show|key``: the view log from the command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from hearthcam.config import Config
+from hearthcam.errors import HearthcamError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from hearthcam.viewlog.log import AuditLog
+
+from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
+
+audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log of who viewed clips.")
+cli.add_typer(audit_cli, name="audit")
+
+
+def _audit_log(cfg: Config) -> AuditLog:
+    """The view log of the config's database, opened to read (no recovery: a server may run)."""
+    from hearthcam.store.db import Store
+    from hearthcam.viewlog.log import AuditLog
+
+    return AuditLog(Store.open(cfg.database_url), None)
+
+
+def _audit_public_key(cfg: Config, pem: Path | None) -> Ed25519PublicKey | None:
+    """The key checkpoints must be signed by: ``--public-key``, else the data dir's own."""
+    from hearthcam.viewlog.signing import AuditKey, key_path, load_public_key
+
+    if pem is not None:
+        return load_public_key(pem.read_bytes())
+    path = key_path(cfg.data_dir)
+    return AuditKey.load(path).public_key if path.is_file() else None
+
+
+@audit_cli.command("verify")
+def audit_verify(
+    config: ConfigOption = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="PEM public key to check checkpoints with (default: the data dir's)"),
+    ] = None,
+) -> None:
+    """Check the whole view log; exit 1 naming each entry changed, removed or reordered."""
+    cfg = load(config)
+    try:
+        report = _audit_log(cfg).verify(_audit_public_key(cfg, public_key))
+    except (HearthcamError, OSError, ValueError) as error:
+        raise fail(f"audit verify: {error}") from None
+    summary = f"{report.entries} entries, {report.checkpoints} checkpoints"
+    summary += f", root {report.root.hex()}"
+    if report.ok:
+        out.print(f"view log intact: {summary}", highlight=False, soft_wrap=True)
+        return
+    for problem in report.problems:
+        err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    err.print(
+        f"[bold red]view log NOT intact:[/] {len(report.problems)} problems ({summary})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
+@audit_cli.command("show")
+def audit_show(
+    config: ConfigOption = None,
+    household: Annotated[int | None, typer.Option(help="only this household's clips")] = None,
+    last: Annotated[int, typer.Option(help="how many of the newest entries")] = 20,
+) -> None:
+    """Print the newest view log entries and the latest signed checkpoint."""
+    cfg = load(config)
+    try:
+        log = _audit_log(cfg)
+        entries = log.entries() if household is None else log.entries_for_household(household)
+        checkpoint = log.latest_checkpoint()
+    except HearthcamError as error:
+        raise fail(str(error)) from None
+    table = Table(title=f"view log: {len(entries)} entries (times UTC)")
+    table.add_column("#", no_wrap=True)
+    table.add_column("when", no_wrap=True)
+    for column in ("viewer", "role", "home", "clip", "what", "lease"):
+        table.add_column(column)
+    for logged in entries[-last:] if last > 0 else []:
+        e = logged.entry
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.time))
+        row = (logged.index, when, e.viewer_id, e.viewer_role, e.household_id, e.clip_id)
+        table.add_row(*map(str, row), e.derivative.value, e.lease_id or "-")
+    out.print(table)
+    if checkpoint is not None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(checkpoint.time_ms / 1000))
+        out.print(
+            f"checkpoint: size {checkpoint.size}, root {checkpoint.root.hex()}, signed {when} UTC",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@audit_cli.command("key")
+def audit_key(config: ConfigOption = None) -> None:
+    """Print the public key (PEM) that checks the view log's checkpoints."""
+    from hearthcam.viewlog.signing import AuditKey, key_path
+
+    path = key_path(load(config).data_dir)
+    if not path.is_file():
+        raise fail(f"no view log key at {path} yet (the server makes it at its first start)")
+    try:
+        pem = AuditKey.load(path).public_pem()
+    except HearthcamError as error:
+        raise fail(str(error)) from None
+    print(pem.decode("ascii"), end="")

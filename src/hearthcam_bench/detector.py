@@ -1,0 +1,104 @@
+"""Scenario ``detector``: the detector alone, full-frame inference on real frames (vtest.avi).
+
+Frames/s, per-call latency p50/p95 and CPU per frame, at the two frame sizes hearthcam sees
+(a 640x360 sub-stream, vtest's own 768x576), with ONNX Runtime's default intra-op threads (one
+per core) and with one thread; and with two callers at once, as two cameras' analysis threads
+share one detector.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+
+from hearthcam import scenes
+from hearthcam.pipeline.detect import OnnxDetector
+from hearthcam.types import BGRImage
+from hearthcam_bench import report as fmt
+from hearthcam_bench.context import BenchContext
+from hearthcam_bench.measure import Meter, Usage, percentile
+from hearthcam_bench.media import PEOPLE_FIRST_FRAME
+from hearthcam_bench.report import Report
+
+CASES = (  # (frame size, ORT intra-op threads (0 = default), concurrent callers)
+    ((640, 360), 0, 1),
+    ((640, 360), 1, 1),
+    ((768, 576), 0, 1),
+    ((768, 576), 1, 1),
+    ((640, 360), 0, 2),
+    ((640, 360), 1, 2),
+)
+WARMUP = 3
+
+
+def _resize(image: BGRImage, size: tuple[int, int]) -> BGRImage:
+    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def _caller(detector: OnnxDetector, images: list[BGRImage], until: float, out: list[float]) -> None:
+    i = 0
+    while time.perf_counter() < until:
+        started = time.perf_counter()
+        detector.detect(images[i % len(images)])
+        out.append(time.perf_counter() - started)
+        i += 1
+
+
+def time_detector(
+    detector: OnnxDetector, images: list[BGRImage], seconds: float, callers: int
+) -> tuple[list[float], Usage]:
+    """Per-call latencies and usage of ``callers`` threads calling ``detect`` for ``seconds``."""
+    for image in images[:WARMUP]:
+        detector.detect(image)
+    latencies: list[list[float]] = [[] for _ in range(callers)]
+    meter = Meter().start()
+    until = time.perf_counter() + seconds
+    threads = [
+        threading.Thread(target=_caller, args=(detector, images, until, latencies[i]))
+        for i in range(callers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [t for lat in latencies for t in lat], meter.stop()
+
+
+def run(ctx: BenchContext) -> list[Report]:
+    """Measures every case; one table."""
+    seconds = ctx.seconds(5.0, 1.5)
+    frames = list(scenes.vtest_frames(PEOPLE_FIRST_FRAME, 20))
+    table = Report(
+        "detector: full-frame inference, NanoDet-m 416 on ONNX Runtime (CPU), vtest.avi frames",
+        ["frame", "ORT threads", "callers", "frames/s", "p50", "p95", "CPU/frame", "CPU", "others"],
+    )
+    with ctx.progress() as bar:
+        task = bar.add_task("detector", total=len(CASES))
+        for size, threads, callers in CASES:
+            detector = ctx.detector(threads)
+            images = [_resize(f, size) for f in frames]
+            ctx.settle()
+            lat, usage = time_detector(detector, images, seconds, callers)
+            table.add(
+                f"{size[0]}x{size[1]}",
+                "default" if threads == 0 else str(threads),
+                str(callers),
+                fmt.num(len(lat) / usage.wall),
+                fmt.ms(percentile(lat, 50)),
+                fmt.ms(percentile(lat, 95)),
+                fmt.ms(usage.cpu / max(1, len(lat))),
+                fmt.pct(usage.cpu_percent, 0),
+                fmt.pct(usage.others_percent, 0),
+            )
+            bar.advance(task)
+    table.notes.insert(
+        0,
+        "Every frame is resized to the model's 416x416 input, so the source size only changes "
+        "pre-processing. ORT threads: default = one intra-op thread per core. CPU is process "
+        "CPU time (% of one core); latency is wall per call; 'others' is the CPU other "
+        "processes on the machine used meanwhile.",
+    )
+    return [table]

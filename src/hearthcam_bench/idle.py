@@ -1,0 +1,111 @@
+"""Scenario ``idle``: the CPU one camera costs when nothing happens in front of it.
+
+One simulated camera (the 1080p main stream recorded by copy, the 640x360 sub-stream analysed
+at 5 fps; both showing the empty walkway with sensor-like noise) runs through the real runtime at
+real rate for 30 s (10 s in quick mode) after a 3 s warm-up. Nothing is subtracted: the figure is
+the whole process's CPU time over wall time. The same process at rest, with no camera, is
+measured separately, and the camera's CPU is split by thread.
+"""
+
+from __future__ import annotations
+
+import time
+
+from hearthcam import app
+from hearthcam.config import Config
+from hearthcam_bench import report as fmt
+from hearthcam_bench.context import BenchContext
+from hearthcam_bench.measure import Meter, Usage, measure_for, thread_cpu
+from hearthcam_bench.report import Report
+from hearthcam_bench.trial import camera_config
+
+TARGET = 2.0  # percent of one core
+WARMUP = 3.0
+NAME = "idle"
+THREAD_GROUPS = (  # (name prefix or suffix, what the thread does)
+    (f"src-{NAME}", "detect input: demux, decode, scale (sub-stream)"),
+    (f"{NAME}-record", "record input: demux, copy into segments (main stream)"),
+    (f"analyse-{NAME}", "analysis: motion, (detector), tracker, events"),
+)
+
+
+def _group(name: str) -> str:
+    for key, label in THREAD_GROUPS:
+        if name == key:
+            return label
+    return "everything else (main thread, ONNX Runtime, SQLite, clip pool)"
+
+
+def by_thread(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
+    """CPU percent of one core per thread group between two ``thread_cpu`` snapshots."""
+    out: dict[str, float] = {}
+    for name, seconds in after.items():
+        group = _group(name)
+        out[group] = out.get(group, 0.0) + 100.0 * (seconds - before.get(name, 0.0)) / wall
+    return out
+
+
+def measure_camera(ctx: BenchContext, seconds: float) -> tuple[Usage, dict[str, float], str]:
+    """Usage of one idle camera, its split by thread, and what its pipeline counted."""
+    clip = ctx.media.quiet(int(seconds + WARMUP + 10))
+    config = Config(data_dir=ctx.workdir(NAME), cameras={NAME: camera_config(clip, naive=False)})
+    runtime = app.build(config, realtime=True, detector=ctx.detector())
+    runtime.start()
+    try:
+        time.sleep(WARMUP)
+        before = thread_cpu()
+        usage = measure_for(seconds, Meter())
+        split = by_thread(before, thread_cpu(), usage.wall)
+    finally:
+        runtime.close()
+    s = runtime.pipelines[NAME].stats
+    counted = (
+        f"The camera's pipeline counted {s.frames_analysed} detect frames analysed, "
+        f"{s.frames_dropped} dropped, {s.motion_frames} with motion, {s.inferences} with the "
+        f"detector, {s.packets} main-stream packets, {s.segments} segments."
+    )
+    runtime.store.close()
+    return usage, split, counted
+
+
+def run(ctx: BenchContext) -> list[Report]:
+    """Measures the process at rest, then one idle camera; one table."""
+    seconds = ctx.seconds(30.0, 10.0)
+    # No live progress display here: its refreshes would be part of the figure.
+    rest_seconds = ctx.seconds(10.0, 3.0)
+    ctx.console.print(
+        f"idle: process at rest for {rest_seconds:.0f} s, then one quiet camera for "
+        f"{WARMUP + seconds:.0f} s",
+        highlight=False,
+    )
+    ctx.detector()  # loaded first, so the rest figure includes an open ONNX session
+    ctx.settle()
+    time.sleep(WARMUP)  # ONNX Runtime's threads spin on for a while after its warm-up run
+    rest = measure_for(rest_seconds, Meter())
+    usage, split, counted = measure_camera(ctx, seconds)
+    table = Report(
+        f"idle: one quiet camera at real rate for {usage.wall:.0f} s",
+        ["measured", "CPU (% of one core)", "median of 1-s samples", "target", "result"],
+    )
+    table.add(
+        "one idle camera (whole process)",
+        fmt.pct(usage.cpu_percent, 2),
+        fmt.pct(usage.median_percent, 2),
+        f"< {TARGET:g} %",
+        fmt.verdict(usage.cpu_percent < TARGET),
+    )
+    for group, value in sorted(split.items(), key=lambda kv: -kv[1]):
+        table.add(f"  of which {group}", fmt.pct(value, 2), "", "", "")
+    table.add(
+        "process at rest, no camera",
+        fmt.pct(rest.cpu_percent, 2),
+        fmt.pct(rest.median_percent, 2),
+        "",
+        "",
+    )
+    table.notes += [
+        counted,
+        f"Other processes used {usage.others_percent:.0f} % of a core during the camera "
+        "measurement (they do not count in the process CPU, but share the cores and caches).",
+    ]
+    return [table]

