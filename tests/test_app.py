@@ -17,7 +17,9 @@ from typing import cast
 import av
 import pytest
 
-from hearthcam import app
+from hearthcam import analysis, app
+from hearthcam import runtime as runtime_module
+from hearthcam.accounts.choices import HouseholdChoices
 from hearthcam.config import AlertRule, CameraConfig, InputConfig, ScheduleRule, parse_config
 from hearthcam.layout import parse_segment_path
 from hearthcam.pipeline.detect import ScriptedDetector
@@ -36,17 +38,17 @@ T0 = 1_790_000_000.0
 
 
 def test_camera_name_for_files_and_urls() -> None:
-    assert app.camera_name_for("/videos/front door.mp4") == "front_door"
-    assert app.camera_name_for("rtsp://10.0.0.2:554/stream1") == "stream1"
-    assert app.camera_name_for("/") == "camera"
-    assert len(app.camera_name_for("x" * 100 + ".mp4")) == 64
+    assert runtime_module.camera_name_for("/videos/front door.mp4") == "front_door"
+    assert runtime_module.camera_name_for("rtsp://10.0.0.2:554/stream1") == "stream1"
+    assert runtime_module.camera_name_for("/") == "camera"
+    assert len(runtime_module.camera_name_for("x" * 100 + ".mp4")) == 64
 
 
 def test_with_cameras_adds_new_and_keeps_the_settings_of_known_ones() -> None:
     config = parse_config(
         {"cameras": {"front": {"inputs": [{"path": "rtsp://old/1"}], "detect": {"fps": 2}}}}
     )
-    merged = app.with_cameras(config, {"front": "rtsp://new/1", "back": "rtsp://new/2"})
+    merged = runtime_module.with_cameras(config, {"front": "rtsp://new/1", "back": "rtsp://new/2"})
     assert merged.cameras["front"].inputs == [InputConfig(path="rtsp://new/1")]
     assert merged.cameras["front"].detect.fps == 2  # only the URL was replaced
     assert merged.cameras["back"] == CameraConfig(inputs=[InputConfig(path="rtsp://new/2")])
@@ -82,7 +84,7 @@ def test_analyze_stores_finished_events_with_absolute_media_paths(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     config = parse_config({"data_dir": "data"})  # relative, as in a config file next to it
-    events = app.analyze(str(pet_scene.path), config)
+    events = analysis.analyze(str(pet_scene.path), config)
 
     assert [e.verdict for e in events] == [Verdict.PET]
     event = events[0]
@@ -192,7 +194,7 @@ class _ErrorSink:
 
 def test_a_crashed_camera_loop_is_restarted_and_reported(tmp_path: Path) -> None:
     stream, sink = _CrashingStream(), _ErrorSink()
-    runtime = app.Runtime(
+    runtime = runtime_module.Runtime(
         config=parse_config({"data_dir": str(tmp_path)}),
         store=cast(Store, None),
         detector=ScriptedDetector([]),
@@ -226,7 +228,7 @@ def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_pa
     owner = accounts.setup("lena", "copper kettle on the stove", "Home", ["porch", "yard"], 0.0)
     assert owner.household_id is not None
     assert owner.role is Role.OWNER
-    choices = app.HouseholdChoices(store, config)
+    choices = HouseholdChoices(store, config)
     assert choices.rule_of("porch") == config.alerts.away  # nothing saved: the config's
     assert choices.retention().cameras == {}
 
@@ -277,10 +279,10 @@ def test_masks_an_owner_drew_apply_to_the_camera(people_scene: SceneFile, tmp_pa
     with Store.open(config.database_url) as store:
         drawn = CameraGeometry(mask=[whole], zones={})
         save_camera_geometry(SettingsStore(store), "people", drawn, 0.0)  # the file's camera
-    assert app.analyze(str(people_scene.path), config) == []  # nothing can move behind it
+    assert analysis.analyze(str(people_scene.path), config) == []  # nothing can move behind it
     with Store.open(config.database_url) as store:
         save_camera_geometry(SettingsStore(store), "people", CameraGeometry([], {}), 1.0)
-    verdicts = [e.verdict for e in app.analyze(str(people_scene.path), config)]
+    verdicts = [e.verdict for e in analysis.analyze(str(people_scene.path), config)]
     assert Verdict.THREAT in verdicts
 
 

@@ -15,7 +15,7 @@ import av
 import pytest
 from typer.testing import CliRunner
 
-from hearthcam import app
+from hearthcam import analysis, app
 from hearthcam.accounts import Accounts
 from hearthcam.cli import cli
 from hearthcam.config import parse_config
@@ -45,7 +45,7 @@ def test_locked_household_records_and_its_clips_are_cut_after_unlock(
         keyring.ensure_household(household)
         keyring.enable_password(household, PASSWORD)
 
-    events = app.analyze(str(people_scene.path), config)  # a new process: locked
+    events = analysis.analyze(str(people_scene.path), config)  # a new process: locked
     assert events, "the people scene makes events"
     assert all(e.clip is None for e in events)
     assert all(e.snapshot is not None for e in events)  # written to the public key

@@ -1,6 +1,6 @@
 """The live path's events for each generated clip, made once and kept in a cache on disk.
 
-Each clip is written to a temporary MP4 and run through ``app.analyze`` (source -> decode ->
+Each clip is written to a temporary MP4 and run through ``analysis.analyze`` (source -> decode ->
 motion -> NanoDet on moving regions -> tracker -> events with ``RuleVerdict``), exactly what
 ``hearthcam analyze`` runs, with the camera's door zone configured and recording off (no clip is
 cut: only the events matter here). The events, with their tracks, are kept as JSON under
@@ -17,7 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from hearthcam import app
+from hearthcam import analysis
 from hearthcam.config import CameraConfig, Config, InputConfig, RecordConfig, ZoneConfig
 from hearthcam.pipeline.detect import Detector
 from hearthcam.types import Event, TrackSummary, Verdict
@@ -50,7 +50,7 @@ def run_pipeline(spec: ls.ClipSpec, work: Path, detector: Detector) -> list[Even
         record=RecordConfig(enabled=False),
     )
     try:
-        events = app.analyze(str(path), config, detector=detector)
+        events = analysis.analyze(str(path), config, detector=detector)
     finally:
         path.unlink(missing_ok=True)
     return [

@@ -1,4 +1,4 @@
-"""Scenario ``quality``: what events hearthcam makes of real footage, through ``app.analyze``.
+"""Scenario ``quality``: what events hearthcam makes of real footage, through ``analysis.analyze``.
 
 - vtest.avi, the whole file: real pedestrians in view all the time (opencv-doc's sample of a
   fixed camera over a walkway). Recall is the fraction of the file covered by threat events.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hearthcam import app, scenes
+from hearthcam import analysis, scenes
 from hearthcam.config import Config
 from hearthcam.pipeline.source import probe
 from hearthcam.types import Event, Verdict
@@ -47,7 +47,7 @@ def analyse(
 ) -> list[Event]:
     """Runs the whole live path over a file at full speed with the default config."""
     config = Config(data_dir=ctx.workdir(f"quality-{label}"))
-    return app.analyze(str(path), config, progress=tick)
+    return analysis.analyze(str(path), config, progress=tick)
 
 
 def _scripts(quick: bool) -> dict[str, list[tuple[scenes.Part, float]]]:
@@ -90,7 +90,7 @@ def scene_row(table: Report, name: str, events: list[Event], seconds: float) -> 
 def run(ctx: BenchContext) -> list[Report]:
     """Analyses vtest.avi and the two composited scenes; one table."""
     table = Report(
-        "quality: events from real footage (app.analyze, default config)",
+        "quality: events from real footage (analysis.analyze, default config)",
         ["scene", "length", "events", "threat events", "people time covered", "expected", "result"],
     )
     scripts = _scripts(ctx.quick)

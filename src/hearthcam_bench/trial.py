@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hearthcam import app
+from hearthcam import runtime as runtime_module
 from hearthcam.config import AlertsConfig, CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change
@@ -157,7 +158,7 @@ def build_config(
 
 
 def _clip_delay(
-    runtime: app.Runtime, event: Event, log: EventLog, stop_wall: float
+    runtime: runtime_module.Runtime, event: Event, log: EventLog, stop_wall: float
 ) -> float | None:
     """Seconds from the event's end + post-roll to its playable clip."""
     ended = [e for t, c, e in log.changes if c is Change.ENDED and e.id == event.id]
@@ -168,7 +169,7 @@ def _clip_delay(
 
 
 def _entrance(
-    runtime: app.Runtime, event: Event, people_at: float, log: EventLog, stop_wall: float
+    runtime: runtime_module.Runtime, event: Event, people_at: float, log: EventLog, stop_wall: float
 ) -> Entrance:
     # For a file, frame wall = wall when the input opened + media time; the event's start
     # gives that opening time, and so the wall time of the frame where the people appear.
@@ -189,7 +190,11 @@ def _entrance(
 
 
 def find_entrances(
-    runtime: app.Runtime, clips: list[CameraClip], log: EventLog, stop_wall: float, seconds: float
+    runtime: runtime_module.Runtime,
+    clips: list[CameraClip],
+    log: EventLog,
+    stop_wall: float,
+    seconds: float,
 ) -> list[Entrance]:
     """Every appearance of people a camera streamed, matched with the event it started."""
     started = [e for t, c, e in log.changes if c is Change.STARTED and t <= stop_wall]
@@ -225,7 +230,7 @@ def _stream_for(seconds: float, meter: Meter, tick: Callable[[float], None] | No
     return meter.stop()
 
 
-def _prepare(runtime: app.Runtime, spec: TrialSpec) -> None:
+def _prepare(runtime: runtime_module.Runtime, spec: TrialSpec) -> None:
     for pipeline in runtime.pipelines.values():
         if spec.naive:
             detect_every_frame(pipeline)
@@ -235,7 +240,7 @@ def _prepare(runtime: app.Runtime, spec: TrialSpec) -> None:
 
 
 def _result(
-    runtime: app.Runtime, spec: TrialSpec, usage: Usage, inferences: int, log: EventLog
+    runtime: runtime_module.Runtime, spec: TrialSpec, usage: Usage, inferences: int, log: EventLog
 ) -> TrialResult:
     stats = [p.stats for p in runtime.pipelines.values()]
     # Real time owes a camera the frame at 0 s and one per 1/FPS after, until the stop.

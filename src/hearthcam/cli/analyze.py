@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from hearthcam import app as composition
+from hearthcam import analysis
 from hearthcam.config import Config, parse_config
 from hearthcam.errors import HearthcamError
 from hearthcam.types import Event
@@ -49,10 +49,10 @@ def _event_line(event: Event) -> str:
 
 def _run_analysis(path: str, config: Config, quiet: bool) -> list[Event]:
     if quiet:
-        return composition.analyze(path, config)
+        return analysis.analyze(path, config)
     with progress_bar() as progress:
         task = progress.add_task(f"analysing {Path(path).name}", total=1.0)
-        return composition.analyze(
+        return analysis.analyze(
             path, config, progress=lambda done: progress.update(task, completed=done)
         )
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from hearthcam import app as composition
+from hearthcam import runtime as runtime_module
 from hearthcam.config import parse_config
 from hearthcam.errors import ConfigError
 from hearthcam.types import Event
@@ -38,7 +39,7 @@ def run(
             raise fail(f"--camera {item!r}: expected NAME=URL")
         extra[name] = url
     try:
-        cfg = composition.with_cameras(cfg, extra)
+        cfg = runtime_module.with_cameras(cfg, extra)
         cfg = parse_config(cfg.model_dump(mode="json"))
     except ConfigError as error:
         raise fail("; ".join(error.problems)) from None
@@ -82,7 +83,7 @@ def run(
     err.print("stopped cleanly", highlight=False)
 
 
-def _setup_open(runtime: composition.Runtime) -> bool:
+def _setup_open(runtime: runtime_module.Runtime) -> bool:
     from hearthcam.accounts import Accounts
 
     return Accounts(runtime.store).setup_allowed()

@@ -5,10 +5,10 @@ the app, per household: the home/away mode, what alerts in each mode (verdicts, 
 and how many hours events of each verdict are kept (``HouseholdSettings``). Where a household
 saved nothing, the config's values apply.
 
-How the runtime uses them (``app.HouseholdChoices`` wires this): the alert decision takes the
-rule of the mode in force for the household owning the event's camera, and the retention sweep
-each household's hours for its cameras' events. A value is read at each use, so a change takes
-effect at the next event or sweep without a restart.
+How the runtime uses them (``accounts.choices.HouseholdChoices`` wires this): the alert
+decision takes the rule of the mode in force for the household owning the event's camera,
+and the retention sweep each household's hours for its cameras' events. A value is read at
+each use, so a change takes effect at the next event or sweep without a restart.
 """
 
 from __future__ import annotations
