@@ -351,15 +351,15 @@ def test_unknown_object_label_rejected() -> None:
     assert "unicorn" in problem
 
 
-def test_objects_for_prefers_camera_override() -> None:
+def test_objects_or_prefers_camera_override() -> None:
     cfg = parse_config(
         {
             "objects": {"track": ["person", "car"]},
             "cameras": {"front": camera(objects={"track": ["cat"]}), "back": camera()},
         }
     )
-    assert cfg.objects_for("front").track == ["cat"]
-    assert cfg.objects_for("back").track == ["person", "car"]
+    assert cfg.cameras["front"].objects_or(cfg.objects).track == ["cat"]
+    assert cfg.cameras["back"].objects_or(cfg.objects).track == ["person", "car"]
     assert ObjectsConfig().track[0] == "person"
 
 
@@ -533,8 +533,8 @@ def test_realistic_full_config_validates(tmp_path: Path) -> None:
     assert front.motion.mask[1].points[0] == (0.9, 0.9)
     assert front.zones["porch"].objects == ["person"]
     assert front.zones["street"].coordinates.points[1] == (1.0, 0.3)
-    assert cfg.objects_for("front_door").filters["car"].min_area == 0.01
-    assert cfg.objects_for("garden").filters["person"].min_score == 0.6
+    assert cfg.cameras["front_door"].objects_or(cfg.objects).filters["car"].min_area == 0.01
+    assert cfg.cameras["garden"].objects_or(cfg.objects).filters["person"].min_score == 0.6
 
     garden = cfg.cameras["garden"]
     assert sorted(garden.inputs[0].roles) == ["detect", "record"]

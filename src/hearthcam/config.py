@@ -171,6 +171,10 @@ class CameraConfig(_Model):
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     objects: ObjectsConfig | None = Field(None, description="overrides the global objects")
 
+    def objects_or(self, defaults: ObjectsConfig) -> ObjectsConfig:
+        """The objects this camera tracks: its own, else ``defaults`` (the config's)."""
+        return self.objects if self.objects is not None else defaults
+
     @model_validator(mode="after")
     def _roles(self) -> CameraConfig:
         roles = [r for i in self.inputs for r in i.roles]
@@ -414,10 +418,6 @@ class Config(_Model):
     @property
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.data_dir / 'hearthcam.db'}"
-
-    def objects_for(self, camera: str) -> ObjectsConfig:
-        override = self.cameras[camera].objects
-        return override if override is not None else self.objects
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

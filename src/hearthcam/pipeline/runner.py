@@ -13,7 +13,8 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -32,6 +33,7 @@ from hearthcam.live import LiveView
 from hearthcam.pipeline.clips import assemble_clip, clip_window, write_snapshot
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
+from hearthcam.pipeline.health import CameraHealth, HealthMonitor
 from hearthcam.pipeline.motion import MotionDetector
 from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.pipeline.track import Tracker
@@ -52,9 +54,24 @@ class EventListener(Protocol):
         ...
 
 
+# What a camera's stats keep of its history, so a run of months holds no more than this.
+KEPT_ERRORS = 100
+KEPT_EVENT_TIMES = 1000
+
+
+def _remember(times: MutableMapping[str, float], event_id: str, when: float) -> None:
+    """Sets ``times[event_id]`` (once), dropping the oldest entries past ``KEPT_EVENT_TIMES``."""
+    if event_id in times:
+        return
+    times[event_id] = when
+    while len(times) > KEPT_EVENT_TIMES:
+        del times[next(iter(times))]
+
+
 @dataclass
 class CameraStats:
-    """Counters for one camera, read by the CLI and the benchmarks."""
+    """Counters for one camera, read by the CLI and the benchmarks; bounded however long it runs
+    (the last ``KEPT_ERRORS`` errors, the times of the last ``KEPT_EVENT_TIMES`` events)."""
 
     frames_in: int = 0
     frames_analysed: int = 0
@@ -64,7 +81,7 @@ class CameraStats:
     packets: int = 0
     segments: int = 0
     gaps: int = 0
-    errors: list[str] = field(default_factory=list)
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=KEPT_ERRORS))
     event_created_at: dict[str, float] = field(default_factory=dict)
     verdict_at: dict[str, float] = field(default_factory=dict)
     clip_ready_at: dict[str, float] = field(default_factory=dict)
@@ -153,6 +170,7 @@ class CameraPipeline:
     def __init__(self, name: str, camera: CameraConfig, parts: PipelineParts, lossless: bool):
         self.name = name
         self.stats = CameraStats()
+        self._health = HealthMonitor(name, log)
         self._cam = camera
         self._geometry_changed = False
         self._parts = parts
@@ -190,6 +208,7 @@ class CameraPipeline:
     def on_connected(self, info: object) -> None:
         """A stream opened."""
         log.info("%s: connected (%s)", self.name, info)
+        self._health.connected()
 
     def on_packet(self, packet: Packet[VideoStream], stream: VideoStream, wall: float) -> None:
         """A packet of the record stream: copied into the current segment."""
@@ -202,6 +221,7 @@ class CameraPipeline:
     def on_frame(self, frame: Frame) -> None:
         """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
         self.stats.frames_in += 1
+        self._health.frame_in(frame.wall)
         self.live.frame(frame)
         if self._lossless:
             self._frames.put(frame)
@@ -210,10 +230,12 @@ class CameraPipeline:
             self._frames.put_nowait(frame)
         except queue.Full:
             self.stats.frames_dropped += 1
+            self._health.frame_dropped()
 
     def on_disconnected(self, last_wall: float, reason: str) -> None:
         """The camera dropped: what was recorded so far is finished and indexed now."""
         log.warning("%s: lost (%s); reconnecting", self.name, reason)
+        self._health.disconnected()
         self._recorder.close()
 
     def on_gap(self, start_wall: float, end_wall: float, reason: str) -> None:
@@ -226,7 +248,11 @@ class CameraPipeline:
     def on_error(self, message: str) -> None:
         """A reported, survivable problem (bad packet, failed connect)."""
         self.stats.errors.append(message)
-        log.warning("%s", message)
+        self._health.error(message)
+
+    def health(self) -> CameraHealth:
+        """How this camera is doing now (frames, connection, reconnects, last error)."""
+        return self._health.snapshot()
 
     # -- analysis thread ---------------------------------------------------------------------
     def _analyse_loop(self) -> None:
@@ -236,8 +262,14 @@ class CameraPipeline:
                 return
             try:
                 self.analyse(frame)
-            except Exception:  # a bug in one frame must not stop the camera
-                log.exception("%s: analysis failed on frame %d", self.name, frame.index)
+            except Exception as error:  # a bug in one frame must not stop the camera
+                # Logged once with its traceback, then counted: the same failure on every
+                # frame must not flood the log, and the owner sees it in the camera's health.
+                self._health.error(
+                    f"{self.name}: analysis failed: {type(error).__name__}: {error}",
+                    analysis=True,
+                    exc_info=True,
+                )
 
     def _recently_moving(self, tracked: Detections, motion: MotionResult, pts: float) -> Detections:
         # Only objects that moved lately keep an event open and get re-checked: a parked car
@@ -280,7 +312,9 @@ class CameraPipeline:
             self._size = size
             self._motion = MotionDetector(self._cam.motion, *size)
             self._zones = build_zones(self._cam.zones, *size)
-            objects = self._cfg.objects_for(self.name)
+            # The camera's own objects, else the config's: the same for a camera from the
+            # config file and one added in the app (which the config's cameras do not list).
+            objects = self._cam.objects_or(self._cfg.objects)
             self._filter = ObjectFilter(objects, float(size[0] * size[1]))
             self._tracker = Tracker(track_thresh=self._filter.lowest_min_score, frame_size=size)
         return self._motion
@@ -301,6 +335,7 @@ class CameraPipeline:
         """Runs motion, gated detection, tracking and events on one frame."""
         self._last_frame = frame
         self.stats.frames_analysed += 1
+        self._health.frame_analysed()
         motion = self._motion_for(frame).detect(frame.image)
         regions = self._regions(motion)
         if motion.moving:
@@ -326,9 +361,9 @@ class CameraPipeline:
         event = change.event
         now = self._parts.clock()
         if change.change is Change.STARTED:
-            self.stats.event_created_at[event.id] = now
+            _remember(self.stats.event_created_at, event.id, now)
         if event.verdict is not Verdict.MOTION:
-            self.stats.verdict_at.setdefault(event.id, now)
+            _remember(self.stats.verdict_at, event.id, now)
         # The decision is taken once per event, when it first becomes alert-worthy (often on an
         # UPDATED change: events open as motion and become a threat a frame or two later).
         if event.id in self._alerted:
@@ -405,7 +440,7 @@ class CameraPipeline:
         stored = self._parts.store.get_event(pending.event.id) or pending.event
         event = replace(stored, clip=path)
         self._parts.store.save_event(event, finished=True)
-        self.stats.clip_ready_at[event.id] = self._parts.clock()
+        _remember(self.stats.clip_ready_at, event.id, self._parts.clock())
         for listener in self._parts.listeners:
             listener(Change.UPDATED, event)
 
@@ -455,4 +490,5 @@ class CameraPipeline:
                 self._handle(change)
         self._recorder.close()
         self.live.close()
+        self._health.stopped()
         self._assemble_ready(float("inf"))
