@@ -211,13 +211,7 @@ def review_desk(runtime: Runtime) -> ReviewDesk:
     )
 
 
-def share_listeners(runtime: Runtime) -> list[WithdrawalListener]:
-    """Everything that holds something made from shared clips, told when one is withdrawn:
-    leases and annotations first (nobody keeps watching a withdrawn clip), then the models."""
-    return [review_desk(runtime), ModelRegistry(runtime.store, runtime.config.data_dir)]
-
-
-def share_checks(runtime: Runtime) -> ShareChecks:
+def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
     """The machine checks of shared clips; the models load at the first share, not at start."""
 
     def preparer() -> ClipPreparer:
@@ -226,12 +220,6 @@ def share_checks(runtime: Runtime) -> ShareChecks:
             SensitiveScanner.load(threads=1), CenterFace(threads=1), runtime.detector
         )
 
-    sharing = Sharing(
-        ShareStore(runtime.store),
-        runtime.config.data_dir,
-        listeners=share_listeners(runtime),
-        media=runtime.media,
-    )
     return ShareChecks(sharing, preparer)
 
 
@@ -278,7 +266,21 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         else:
             runtime.start_camera(camera, configured)
 
-    checks = share_checks(runtime)
+    # Built once: the checks, the web app and the withdrawal all go through this one Sharing.
+    # Everything holding something made from shared clips hears of a withdrawal: leases and
+    # annotations first (nobody keeps watching a withdrawn clip), then the models, then the
+    # watcher (after the registry: it looks once the models are tainted).
+    desk = review_desk(runtime)
+    listeners: list[WithdrawalListener] = [
+        desk,
+        ModelRegistry(runtime.store, runtime.config.data_dir),
+    ]
+    if runtime.models is not None:
+        listeners.append(runtime.models)
+    sharing = Sharing(
+        ShareStore(runtime.store), runtime.config.data_dir, listeners=listeners, media=runtime.media
+    )
+    checks = share_checks(runtime, sharing)
 
     def unlocked(household: int) -> None:
         # Cut the clips and check the shared copies that waited for the owner's sign-in.
@@ -288,10 +290,6 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
     worker.start()
     runtime.threads.append(worker)  # joined by close, after stop is set
-    listeners: list[WithdrawalListener] = share_listeners(runtime)
-    if runtime.models is not None:
-        listeners.append(runtime.models)  # after the registry: it looks once models are tainted
-    desk = next(x for x in listeners if isinstance(x, ReviewDesk))
     view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
         on_geometry=geometry_changed,
@@ -299,6 +297,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         on_shared=checks.notify,
         share_listeners=listeners,
         review_desk=desk,
+        sharing_service=sharing,
         view_log=view_log,
         on_unlocked=unlocked,
         push_key=push_key,

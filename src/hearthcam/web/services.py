@@ -75,6 +75,9 @@ class WebServices:
     view_log: AuditLog | None = None
     # Annotators' leases and annotations (None: one over this store); also a share listener.
     review_desk: ReviewDesk | None = None
+    # Sharing and withdrawal (the composition root passes the one its share checks use, with
+    # ``share_listeners``; None: one over this store, the desk and the listeners).
+    sharing_service: Sharing | None = None
     # Told when a password-mode household was unlocked (its waiting clips can be cut now).
     on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
     settings: SettingsStore = field(init=False)
@@ -96,8 +99,10 @@ class WebServices:
             AnnotationStore(self.store), shares, self.store, self.config.data_dir, self.media,
             self.config.review, clock=self.clock,
         )  # fmt: skip
-        listeners = [desk, *(x for x in self.share_listeners if x is not desk)]
-        sharing = Sharing(shares, self.config.data_dir, listeners=listeners, media=self.media)
+        sharing = self.sharing_service
+        if sharing is None:
+            listeners = [desk, *(x for x in self.share_listeners if x is not desk)]
+            sharing = Sharing(shares, self.config.data_dir, listeners=listeners, media=self.media)
         object.__setattr__(self, "sharing", sharing)
         object.__setattr__(self, "desk", desk)
         audit = self.view_log
