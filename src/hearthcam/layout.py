@@ -1,12 +1,20 @@
-"""Where media live under the data directory, and how segment file names encode their start.
+"""Where media live under the data directory, how segment file names encode their start, and
+the one check of whether a path is inside the data directory.
 
 ``<data_dir>/recordings/<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>.mp4`` (UTC of the first frame),
 written as ``<name>.part`` and renamed when finished. The recorder writes by these rules and
 start-up recovery reads by them, so they live in one place with no dependencies.
+
+The data directory is a security boundary: whatever a database row, a request or a command line
+names, media are read, served, named and deleted only inside it (``contained``), and decrypted
+copies are written only outside it (``outside``). Links are where such checks usually fail, so
+each function says exactly which links it follows.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,3 +41,49 @@ def parse_segment_path(recordings_dir: Path, path: Path) -> tuple[str, float]:
     camera, day, name = parts
     when = datetime.strptime(f"{day} {name[: -len('.mp4')]}", f"{_DATE_FORMAT} {_TIME_FORMAT}.%f")
     return camera, when.replace(tzinfo=UTC).timestamp()
+
+
+def contained(path: Path, root: Path, *, follow_links: bool = True) -> Path | None:
+    """``path`` made absolute if it is ``root`` or lies under it, None if it lies outside.
+
+    A relative ``path`` is taken from the working directory, as the OS would; ``..`` is resolved
+    against the real folders, never by text (``a/link/..`` is the link target's parent). ``root``
+    is resolved, so a data directory that is itself a link is fine.
+
+    ``follow_links=True`` (reading, serving, writing into): every link is followed, the last
+    name's too, and the real path is returned, so opening it opens what was checked; a link
+    from inside ``root`` to a file or folder outside is outside; a dangling link counts where
+    it points. ``follow_links=False`` (deleting, naming a file by its place): only the folders'
+    links are followed, not the last name's: a link inside ``root`` is inside wherever it points
+    (unlinking the returned path never touches its target); a last name ``..`` names a folder
+    and is resolved. A path that cannot be resolved (a link loop) is never contained.
+    """
+    try:
+        real_root = root.resolve()
+        full = path.absolute()
+        if follow_links or full.name in ("", ".."):
+            found = full.resolve()
+        else:
+            found = full.parent.resolve() / full.name
+    except (OSError, RuntimeError):  # RuntimeError: a link loop (OSError from Python 3.13)
+        return None
+    return found if found.is_relative_to(real_root) else None
+
+
+def outside(path: Path, root: Path) -> bool:
+    """Whether writing at ``path`` cannot put anything inside ``root`` (for plaintext exports).
+
+    False if ``path`` is inside ``root`` either way ``contained`` looks (its place, or what a
+    link there or on the way points at), and for an existing file with more than one hard link,
+    as its other names may be inside ``root``. ``path`` is taken as ``contained`` takes it (no
+    ``~``: expand it first if a user typed it).
+    """
+    if contained(path, root) is not None or contained(path, root, follow_links=False) is not None:
+        return False
+    try:
+        found = os.stat(path)  # what a write would open, through any link
+    except FileNotFoundError:
+        return True
+    except OSError:  # cannot tell (a link loop, no permission): refuse
+        return False
+    return not stat.S_ISREG(found.st_mode) or found.st_nlink <= 1

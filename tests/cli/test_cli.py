@@ -29,7 +29,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from hearthcam import app
+from hearthcam import app, mp4
 from hearthcam.cli import cli
 from hearthcam.layout import parse_segment_path
 from hearthcam.scenes import Part
@@ -192,22 +192,8 @@ def run_config(tmp_path: Path, **sections: object) -> tuple[Path, Path]:
 
 def mp4_boxes(path: Path) -> list[str]:
     """The top-level box types of an MP4 file, in file order."""
-    boxes = []
     with open(path, "rb") as handle:
-        size_total = path.stat().st_size
-        offset = 0
-        while offset < size_total:
-            handle.seek(offset)
-            header = handle.read(16)
-            size, kind = int.from_bytes(header[:4], "big"), header[4:8].decode("latin-1")
-            if size == 1:
-                size = int.from_bytes(header[8:16], "big")
-            elif size == 0:
-                size = size_total - offset
-            assert size >= 8, f"{path}: bad box {kind!r} at {offset}"
-            boxes.append(kind)
-            offset += size
-    return boxes
+        return [box.type for box in mp4.boxes(handle)]
 
 
 def json_events(stdout: str) -> list[dict[str, object]]:

@@ -249,6 +249,10 @@ def test_refusals_name_the_problem(world: World, tmp_path: Path) -> None:
     code, output = export(world, world.data / "dataset", "--format", "coco")
     assert code == 2
     assert "outside the data directory" in output
+    (tmp_path / "into-data").symlink_to(world.data)  # outside, but a link in
+    code, output = export(world, tmp_path / "into-data" / "dataset", "--format", "coco")
+    assert code == 2
+    assert "outside the data directory" in output
     code, output = export(world, tmp_path / "x", "--format", "pascal")
     assert code == 2
     assert "--format" in output

@@ -117,6 +117,25 @@ def test_blob_ids_are_data_dir_relative_and_stay_inside(vault: MediaVault, tmp_p
         vault.blob_id(tmp_path / "elsewhere.mp4")
     with pytest.raises(KeyringError, match="not inside"):
         vault.blob_id(Path("../escape.mp4"))
+    assert vault.blob_id(vault.data_dir / "clips" / ".." / "x.mp4") == "x.mp4"
+    with pytest.raises(KeyringError, match="not inside"):
+        vault.blob_id(vault.data_dir)
+
+
+def test_a_sealed_file_is_never_read_through_a_link_out_of_the_data_dir(
+    vault: MediaVault, tmp_path: Path
+) -> None:
+    path = put(vault, "clips/cam/a.mp4", b"plain bytes")
+    moved = tmp_path / "moved.mp4"
+    shutil.move(path, moved)
+    path.symlink_to(moved)  # its key would still open it
+    with pytest.raises(KeyringError, match="link out"):
+        vault.open(path)
+    path.unlink()
+    inside = vault.data_dir / "elsewhere-inside.mp4"
+    shutil.move(moved, inside)
+    path.symlink_to(inside)  # a link that stays inside is read under its own name's key
+    assert get(vault, path) == b"plain bytes"
 
 
 def test_an_aborted_writer_leaves_no_file_and_no_key(vault: MediaVault) -> None:

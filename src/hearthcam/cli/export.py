@@ -41,7 +41,8 @@ def export_dataset(
     The dataset is PLAINTEXT (decoded frames and boxes), so it must go outside the data
     directory and is yours to protect. manifest.json lists every clip and consent id it used.
     """
-    from hearthcam.learn.export import ExportOptions, inside
+    from hearthcam.layout import outside
+    from hearthcam.learn.export import ExportOptions
     from hearthcam.learn.formats import ExportFormat
 
     try:
@@ -53,7 +54,8 @@ def export_dataset(
     root = cfg.data_dir.expanduser().absolute()
     if cfg.database is None and not (root / "hearthcam.db").is_file():
         raise fail(f"no hearthcam data in {root}")  # rather than an empty new database
-    if inside(target, root):
+    target = target.expanduser().absolute()
+    if not outside(target, root):
         raise fail(f"{target}: write the dataset (plaintext) outside the data directory {root}")
     try:
         _write_dataset(cfg, root, target, ExportOptions(kind, every, test_fraction, seed))

@@ -11,6 +11,7 @@ import typer
 
 from hearthcam import app as composition
 from hearthcam.errors import HearthcamError
+from hearthcam.layout import outside
 
 if TYPE_CHECKING:
     from hearthcam.vault.media import MediaReader
@@ -47,7 +48,7 @@ def media_export(
     if cfg.database is None and not (root / "hearthcam.db").is_file():
         raise fail(f"no hearthcam data in {root}")  # rather than an empty new database
     target = output.expanduser().absolute()
-    if target.parent.resolve().is_relative_to(root.resolve()):
+    if not outside(target, root):
         raise fail(f"{output}: write the plaintext copy outside the data directory {root}")
     # No recovery: a server may be running on this data directory.
     with Store.open(cfg.database_url) as store:

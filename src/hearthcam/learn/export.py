@@ -24,6 +24,7 @@ import av.error
 import numpy as np
 
 from hearthcam.errors import HearthcamError
+from hearthcam.layout import outside
 from hearthcam.learn.dataset import DatasetClip, DatasetSplit, Split, build_clips
 from hearthcam.learn.formats import WRITERS, ClipInfo, ExportFormat, Writer
 from hearthcam.learn.registry import ModelRegistry
@@ -78,11 +79,6 @@ def gather(store: Store, data_dir: Path, key: bytes) -> list[DatasetClip]:
         if (record := shares.get(share_id)) is not None:
             found[share_id] = record
     return build_clips(annotations, found, ModelRegistry(store, data_dir).excluded(), key)
-
-
-def inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` (existing or not) is ``folder`` or under it."""
-    return path.expanduser().absolute().resolve().is_relative_to(folder.absolute().resolve())
 
 
 def probe(media: MediaIO, path: Path) -> ClipInfo:
@@ -175,7 +171,7 @@ def manifest(
 
 
 def _prepare(target: Path, data_dir: Path) -> Path:
-    if inside(target, data_dir):
+    if not outside(target, data_dir):
         raise ExportError(f"{target}: write the dataset outside the data directory {data_dir}")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ExportError(f"{target} exists and is not an empty folder")

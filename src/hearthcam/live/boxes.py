@@ -1,9 +1,10 @@
 """Reads the ISO BMFF (MP4) boxes of a fragmented MP4 byte stream, for the live view.
 
 Owns three small jobs: cutting a growing byte stream into complete top-level boxes
-(``BoxSplitter``), finding boxes inside others (``iter_boxes``, ``find_box``), and reading and
-rewriting the few fields of one media fragment (moof+mdat) the broadcaster needs: its decode time
-(``tfdt``), duration and whether it starts with a sync sample (``FragmentInfo``). Only what
+(``BoxSplitter``), finding boxes inside others (``iter_boxes``, ``find_box``: ``hearthcam.mp4``'s
+walker with size 0 refused, as a stream has no end), and reading and rewriting the few fields of
+one media fragment (moof+mdat) the broadcaster needs: its decode time (``tfdt``), duration and
+whether it starts with a sync sample (``FragmentInfo``). Only what
 FFmpeg's mp4 muxer writes for one video track is supported; anything else is a ``BoxError``.
 """
 
@@ -13,7 +14,9 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from hearthcam.errors import HearthcamError
+from hearthcam import mp4
+from hearthcam.mp4 import Box
+from hearthcam.mp4 import BoxError as BoxError  # raised by this module's readers too
 
 # tfhd flags (ISO/IEC 14496-12 8.8.7)
 TFHD_BASE_DATA_OFFSET = 0x000001
@@ -33,73 +36,22 @@ TRUN_COMPOSITION_OFFSET = 0x000800
 SAMPLE_NON_SYNC = 0x00010000
 
 
-class BoxError(HearthcamError, ValueError):
-    """Bytes that are not the MP4 boxes expected (truncated, malformed or unsupported)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """One box: its four-character type, where it starts, its total size and header size."""
-
-    type: str
-    start: int
-    size: int
-    header: int
-
-    @property
-    def body(self) -> int:
-        """Offset of the first byte after the header."""
-        return self.start + self.header
-
-    @property
-    def end(self) -> int:
-        """Offset just past the box."""
-        return self.start + self.size
-
-
 def _header(data: bytes | bytearray, at: int, end: int) -> Box | None:
-    """The box starting at ``at``, or None when its header or body is not all there yet."""
-    if end - at < 8:
-        return None
-    size, kind = struct.unpack_from(">I4s", data, at)
-    header = 8
-    if size == 1:  # a 64-bit size follows the type
-        if end - at < 16:
-            return None
-        (size,) = struct.unpack_from(">Q", data, at + 8)
-        header = 16
-    elif size == 0:  # "to the end of the file": a live stream has no end, so refuse it
-        raise BoxError(f"box {kind!r} at {at} has no size")
-    if size < header:
-        raise BoxError(f"box {kind!r} at {at} claims {size} bytes, less than its header")
-    if end - at < size:
-        return None
-    return Box(kind.decode("latin-1"), at, size, header)
+    """The box starting at ``at``, or None when it is not all there yet; a live stream has no
+    end, so size 0 ("to the end") is a BoxError."""
+    return mp4.header(data, at, end, open_ended=False)
 
 
 def iter_boxes(data: bytes, start: int = 0, end: int | None = None) -> Iterator[Box]:
     """The boxes laid end to end in ``data[start:end]``; raises BoxError if one is cut short."""
-    stop = len(data) if end is None else end
-    at = start
-    while at < stop:
-        box = _header(data, at, stop)
-        if box is None:
-            raise BoxError(f"truncated box at {at} (only {stop - at} bytes left)")
-        yield box
-        at = box.end
+    return mp4.boxes(data, start, end, open_ended=False)
 
 
 def find_box(
     data: bytes, path: Sequence[str], start: int = 0, end: int | None = None
 ) -> Box | None:
     """The first box along ``path`` (e.g. ``("moof", "traf", "tfdt")``), or None."""
-    box: Box | None = None
-    for kind in path:
-        box = next((b for b in iter_boxes(data, start, end) if b.type == kind), None)
-        if box is None:
-            return None
-        start, end = box.body, box.end
-    return box
+    return mp4.find(data, path, start, end, open_ended=False)
 
 
 class BoxSplitter:

@@ -27,6 +27,7 @@ from av.video.stream import VideoStream
 
 from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.labels import COCO_LABELS
+from hearthcam.mp4 import Box, BoxError, boxes
 from hearthcam.types import BGRImage, Detections, Segment
 from hearthcam.vault.media import MediaIO, PlainMedia, write_bytes
 
@@ -66,57 +67,52 @@ def clip_window(
     return start, min(end, start + max_clip)
 
 
-_BOX = struct.Struct(">I4s")
 # Boxes on the way from moov to the chunk offset tables that faststart must shift.
-_CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl"})
+_CONTAINERS = frozenset({"moov", "trak", "mdia", "minf", "stbl"})
 
 
-def _boxes(data: bytes | bytearray, start: int, end: int) -> list[tuple[bytes, int, int]]:
-    """(type, offset, size) of the boxes in ``data[start:end]``."""
-    found, at = [], start
-    while at + 8 <= end:
-        size, kind = _BOX.unpack_from(data, at)
-        header = 8
-        if size == 1:
-            (size,) = struct.unpack_from(">Q", data, at + 8)
-            header = 16
-        elif size == 0:
-            size = end - at
-        if size < header or at + size > end:
-            raise ClipError(f"malformed MP4 box {kind!r} at {at}")
-        found.append((kind, at, size))
-        at += size
-    return found
+def _boxes(data: bytes | bytearray, start: int, end: int, into: frozenset[str]) -> list[Box]:
+    """The boxes in ``data[start:end]`` (and inside those of a type in ``into``)."""
+    try:
+        return list(boxes(data, start, end, into=into))
+    except BoxError as error:
+        raise ClipError(f"malformed MP4: {error}") from error
 
 
-def _shift_offsets(moov: bytearray, start: int, end: int, shift: int) -> None:
-    """Adds ``shift`` to every chunk offset (stco/co64) inside ``moov[start:end]``."""
-    for kind, at, size in _boxes(moov, start, end):
-        if kind in _CONTAINERS:
-            _shift_offsets(moov, at + 8, at + size, shift)
-        elif kind in (b"stco", b"co64"):
-            (count,) = struct.unpack_from(">I", moov, at + 12)
-            wide = kind == b"co64"
-            fmt, width = (">Q", 8) if wide else (">I", 4)
-            for i in range(count):
-                where = at + 16 + i * width
-                (offset,) = struct.unpack_from(fmt, moov, where)
-                if not wide and offset + shift >= 2**32:
-                    raise ClipError("clip too large for 32-bit chunk offsets")
-                struct.pack_into(fmt, moov, where, offset + shift)
+def _shift_offsets(moov: bytearray, start: int, shift: int) -> None:
+    """Adds ``shift`` to every chunk offset (stco/co64) inside ``moov`` (its body at ``start``)."""
+    for box in _boxes(moov, start, len(moov), _CONTAINERS):
+        if box.type in ("stco", "co64"):
+            _shift_table(moov, box, shift)
+
+
+def _shift_table(moov: bytearray, table: Box, shift: int) -> None:
+    """Adds ``shift`` to every offset of one stco/co64 box (version/flags, count, offsets)."""
+    wide = table.type == "co64"
+    fmt, width = (">Q", 8) if wide else (">I", 4)
+    count = struct.unpack_from(">I", moov, table.body + 4)[0] if table.body + 8 <= table.end else -1
+    if count < 0 or table.body + 8 + count * width > table.end:
+        raise ClipError(f"malformed MP4: its {table.type} is shorter than its count")
+    for i in range(count):
+        where = table.body + 8 + i * width
+        (offset,) = struct.unpack_from(fmt, moov, where)
+        if not wide and offset + shift >= 2**32:
+            raise ClipError("clip too large for 32-bit chunk offsets")
+        struct.pack_into(fmt, moov, where, offset + shift)
 
 
 def faststart(data: bytes) -> bytes:
     """Moves an MP4's ``moov`` before its ``mdat`` (what ``movflags=+faststart`` does by file)."""
-    top = _boxes(data, 0, len(data))
-    kinds = [kind for kind, _at, _size in top]
-    if b"moov" not in kinds or b"mdat" not in kinds or kinds.index(b"moov") < kinds.index(b"mdat"):
+    top = _boxes(data, 0, len(data), frozenset())
+    kinds = [box.type for box in top]
+    if "moov" not in kinds or "mdat" not in kinds or kinds.index("moov") < kinds.index("mdat"):
         return data
-    _kind, moov_at, moov_size = top[kinds.index(b"moov")]
-    moov = bytearray(data[moov_at : moov_at + moov_size])
-    _shift_offsets(moov, 8, len(moov), moov_size)  # everything from mdat on moves by that much
-    first_mdat = top[kinds.index(b"mdat")][1]
-    rest = [data[at : at + size] for kind, at, size in top if at >= first_mdat and kind != b"moov"]
+    moov_box = top[kinds.index("moov")]
+    moov = bytearray(data[moov_box.start : moov_box.end])
+    # Everything from the first mdat on moves by the moov's size.
+    _shift_offsets(moov, moov_box.header, moov_box.size)
+    first_mdat = top[kinds.index("mdat")].start
+    rest = [data[b.start : b.end] for b in top if b.start >= first_mdat and b.type != "moov"]
     return b"".join([data[:first_mdat], bytes(moov), *rest])
 
 

@@ -10,7 +10,9 @@ even when the files are gone already (``MediaIO.known``).
 
 Files (sealed: keys first, then files) go first and the row last: if a file cannot be deleted the
 row stays, so the deletion can be retried and the owner never sees "deleted" while a copy
-remains. Only files inside the data directory are touched, whatever a database row says.
+remains. Only files inside the data directory are touched, whatever a database row says: a link
+there is unlinked, never what it points at, and a folder linked out of it is not looked into
+(``layout.contained``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 from pathlib import Path
 
 from hearthcam.errors import StoreError
-from hearthcam.layout import RECORDINGS_DIR
+from hearthcam.layout import RECORDINGS_DIR, contained
 from hearthcam.store.db import Store
 from hearthcam.types import Event
 from hearthcam.vault.media import MediaIO, PlainMedia
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 def _inside(path: Path, root: Path) -> bool:
     """Whether ``path`` lies under ``root``; its own name is not resolved, so a link in the data
     directory counts as inside (unlinking it never touches what it points at)."""
-    return (path.parent.resolve() / path.name).is_relative_to(root.resolve())
+    return contained(path, root, follow_links=False) is not None
 
 
 def event_media_files(event: Event, data_dir: Path, media: MediaIO | None = None) -> list[Path]:
@@ -49,7 +51,8 @@ def event_media_files(event: Event, data_dir: Path, media: MediaIO | None = None
         kinds = (d for d in data_dir.iterdir() if d.is_dir() and d.name != RECORDINGS_DIR)
         folders.update(kind / event.camera / day for kind in kinds)
     for folder in folders:
-        if _inside(folder, data_dir):
+        # Its files are listed through it: a folder must really be inside (links followed).
+        if contained(folder, data_dir) is not None:
             found.update(media.known(folder, event.id))
     return sorted(found)
 

@@ -48,7 +48,7 @@ from sqlalchemy import Float, Integer, LargeBinary, String, delete, select, upda
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hearthcam.errors import MediaLocked, StoreError
-from hearthcam.layout import PART_SUFFIX
+from hearthcam.layout import PART_SUFFIX, contained
 from hearthcam.store.db import Base, Store
 from hearthcam.vault.sealed import CHUNK_SIZE, SealedReader, SealedWriter, new_key, salvage
 
@@ -540,11 +540,11 @@ class MediaVault:
     def blob_id(self, path: Path) -> str:
         """The blob id of a file (absolute, or relative to the data directory)."""
         full = path if path.is_absolute() else self.data_dir / path
-        try:
-            relative = (full.parent.resolve() / full.name).relative_to(self._root)
-        except ValueError as error:
-            raise KeyringError(f"{path} is not inside {self.data_dir}") from error
-        return relative.as_posix()
+        # A key names a file by its place: a link's own name, never what it points at.
+        found = contained(full, self._root, follow_links=False)
+        if found is None or found == self._root:
+            raise KeyringError(f"{path} is not inside {self.data_dir}")
+        return found.relative_to(self._root).as_posix()
 
     def create(self, path: Path, household_id: int) -> SealedWriter:
         """A writer sealing a new file at ``path`` under a new key of the household.
@@ -565,8 +565,11 @@ class MediaVault:
         )
 
     def open(self, path: Path) -> SealedReader:
-        """A seekable reader of a finished file's plaintext."""
+        """A seekable reader of a finished file's plaintext; never through a link that leads
+        out of the data directory (KeyringError)."""
         blob = self.blob_id(path)
+        if contained(self.data_dir / blob, self._root) is None:
+            raise KeyringError(f"{path} is a link out of {self.data_dir}")
         return SealedReader(self.data_dir / blob, self.keyring.media_key(blob))
 
     def open_unfinished(self, part: Path) -> SealedReader:

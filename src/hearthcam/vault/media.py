@@ -24,13 +24,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Protocol, Self
 
+from hearthcam import mp4
 from hearthcam.errors import StoreError
 from hearthcam.layout import PART_SUFFIX
 from hearthcam.vault.keyring import SECRET_FILE, KeyringError, MediaVault
@@ -277,38 +277,18 @@ def whole_fragments(reader: _Sized) -> int:
     """How many leading bytes of a cut fragmented MP4 end with its last whole ``mdat`` (0 if
     none): what a killed writer's file keeps. Its moov alone, or a moof without its media,
     would be a file with no frames."""
-    position = end = 0
-    while position + 8 <= reader.size:
-        reader.seek(position)
-        size, kind = struct.unpack(">I4s", reader.read(8))
-        if size == 1 and position + 16 <= reader.size:
-            (size,) = struct.unpack(">Q", reader.read(8))
-        if size < 8 or position + size > reader.size:
-            break  # 0 ("to the end") never ends a box we can trust in a cut file
-        position += size
-        if kind == b"mdat":
-            end = position
-    return end
-
-
-class _SizedFile:
-    """A plain file with the ``size`` that ``whole_boxes`` reads."""
-
-    def __init__(self, handle: io.BufferedReader, size: int) -> None:
-        self._handle = handle
-        self.size = size
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
-        return self._handle.seek(offset, whence)
-
-    def read(self, size: int = -1, /) -> bytes:
-        return self._handle.read(size)
+    return _last_mdat_end(reader, reader.size)
 
 
 def whole_plain_fragments(path: Path) -> int:
     """``whole_fragments`` of a plain (cut) MP4 file."""
     with open(path, "rb") as handle:
-        return whole_fragments(_SizedFile(handle, os.fstat(handle.fileno()).st_size))
+        return _last_mdat_end(handle, os.fstat(handle.fileno()).st_size)
+
+
+def _last_mdat_end(reader: mp4.Readable, size: int) -> int:
+    ends = [box.end for box in mp4.whole_boxes(reader, 0, size) if box.type == "mdat"]
+    return ends[-1] if ends else 0
 
 
 class PlainMedia:

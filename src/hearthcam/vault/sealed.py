@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final, Self
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from hearthcam import mp4
 from hearthcam.errors import StoreError
 from hearthcam.layout import PART_SUFFIX
 
@@ -513,15 +514,7 @@ def whole_boxes(reader: SealedReader) -> int:
     A fragmented MP4 cut anywhere plays up to its last whole ``moof``+``mdat``: this is the
     ``keep`` to pass to ``salvage``. The reader's position is left at that length.
     """
-    position = 0
-    while position + 8 <= reader.size:
-        reader.seek(position)
-        size, _kind = struct.unpack(">I4s", reader.read(8))
-        if size == 1 and position + 16 <= reader.size:
-            (size,) = struct.unpack(">Q", reader.read(8))
-        if size < 8 or position + size > reader.size:
-            break  # 0 ("to the end") never ends a box we can trust in a cut file
-        position += size
+    position = max((box.end for box in mp4.whole_boxes(reader, 0, reader.size)), default=0)
     reader.seek(position)
     return position
 

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from hearthcam.layout import contained
 from hearthcam.recordings.event_files import delete_event_media
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
 from hearthcam.vault.keyring import HouseholdLocked, NoMediaKey
@@ -41,13 +42,12 @@ LOCKED: Final = "locked: the owner must log in with their password to open this 
 
 
 def media_file(recorded: Path | None, data_dir: Path) -> Path:
-    """A recorded media path if it is a file inside the data directory; 404 otherwise."""
-    if recorded is None:
+    """A recorded media path, links followed, if it is a file inside the data directory; 404
+    otherwise (a link from inside to anything outside is outside)."""
+    found = None if recorded is None else contained(recorded, data_dir)
+    if found is None or not found.is_file():
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    resolved = recorded.resolve()
-    if not resolved.is_relative_to(data_dir.resolve()) or not resolved.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return resolved
+    return found
 
 
 def media_response(
