@@ -28,8 +28,7 @@ from hearthcam.alerts.mqtt import MqttNotifier, discovery_messages
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.alerts.text import AlertFormatter, JsonValue
 from hearthcam.config import MqttConfig
-from hearthcam.pipeline.events import Change
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, Verdict
 from hearthcam_bench.broker import Mosquitto, mosquitto_available
 from tests.support.required import require
 
