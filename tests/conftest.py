@@ -17,11 +17,13 @@ import pytest
 
 from hearthcam.scenes import VTEST, Part, Span, write_scene
 from hearthcam_bench.broker import free_port, port_answers
+from tests.support.required import require
 
 __all__ = ["free_port", "port_answers"]  # other test modules take them from here
 
-# The store fixtures (data_dir, store) of the store, vault and view-log tests.
-pytest_plugins = ["tests.support.store_fixtures"]
+# The store fixtures (data_dir, store) of the store, vault and view-log tests; pytester runs the
+# small pytest sessions of tests/test_required.py.
+pytest_plugins = ["tests.support.store_fixtures", "pytester"]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 RTSP_SCRIPT = Path(__file__).parent / "support" / "rtsp_server.py"
@@ -159,15 +161,17 @@ def _gst_available() -> bool:
 
 @pytest.fixture(scope="session")
 def gst_available() -> bool:
-    """Checked once per run: skips RTSP tests on machines without GStreamer."""
+    """Checked once per run: RTSP tests need it (they skip without it, and fail under CI)."""
     return _gst_available()
 
 
 @pytest.fixture
 def rtsp_servers(gst_available: bool, tmp_path: Path) -> Iterator[Callable[..., RtspServer]]:
     """Returns ``start(*mounts) -> RtspServer``; every server started is stopped afterwards."""
-    if not gst_available:
-        pytest.skip("GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not installed")
+    require(
+        gst_available,
+        "GStreamer RTSP server (python3-gi, gir1.2-gst-rtsp-server-1.0) not installed",
+    )
     servers: list[RtspServer] = []
 
     def start(*mounts: str) -> RtspServer:
@@ -205,8 +209,9 @@ class SceneFile:
 def _scene(
     factory: pytest.TempPathFactory, name: str, script: list[tuple[Part, float]]
 ) -> SceneFile:
-    if not VTEST.is_file():
-        pytest.skip(f"{VTEST} is missing (Debian opencv-doc; scripts/setup.sh installs it)")
+    require(
+        VTEST.is_file(), f"{VTEST} is missing (Debian opencv-doc; scripts/setup.sh installs it)"
+    )
     path = factory.mktemp("scenes") / f"{name}.mp4"
     return SceneFile(path, write_scene(path, script))
 

@@ -25,6 +25,7 @@ from hearthcam.layout import parse_segment_path
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.runner import CameraPipeline
 from hearthcam.pipeline.source import CameraStream
+from hearthcam.recordings.retention import RetentionPolicy
 from hearthcam.store.cameras import CameraEntry, CameraStore
 from hearthcam.store.db import Store
 from hearthcam.store.settings import SettingsStore
@@ -230,7 +231,7 @@ def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_pa
     assert owner.role is Role.OWNER
     choices = HouseholdChoices(store, config)
     assert choices.rule_of("porch") == config.alerts.away  # nothing saved: the config's
-    assert choices.retention().cameras == {}
+    assert choices.camera_hours() == {}
 
     hours = {**config.retention.events, Verdict.PET: 2.0}
     quiet = AlertRule(
@@ -242,7 +243,7 @@ def test_household_choices_give_each_camera_its_households_mode_and_hours(tmp_pa
     )
     assert choices.rule_of("porch") == quiet  # home mode's rule, read at each use: no restart
     assert choices.rule_of("shed") is None  # no household owns it: the decider uses the config
-    policy = choices.retention()
+    policy = RetentionPolicy(config.retention, cameras=choices.camera_hours())
     assert set(policy.cameras) == {"porch", "yard"}
     assert policy.cameras["porch"][Verdict.PET] == 2.0
     assert policy.event_cutoff(Verdict.PET, 10 * 3600.0, "porch") == 8 * 3600.0

@@ -17,6 +17,7 @@ from hearthcam.labels import COCO_LABELS
 from hearthcam.pipeline.detect import OnnxDetector, load_detector
 from hearthcam.scenes import FPS, SIZE, Part, Span
 from hearthcam.types import BGRImage, Detections
+from tests.support.required import require
 
 pytestmark = pytest.mark.integration  # real footage (opencv-doc) and the real model
 
@@ -26,8 +27,7 @@ PETS = {COCO_LABELS.index("cat"), COCO_LABELS.index("dog")}
 
 @pytest.fixture(scope="module", autouse=True)
 def _needs_vtest() -> None:
-    if not scenes.VTEST.is_file():
-        pytest.skip(f"{scenes.VTEST} is missing (Debian opencv-doc)")
+    require(scenes.VTEST.is_file(), f"{scenes.VTEST} is missing (Debian opencv-doc)")
 
 
 @pytest.fixture(scope="module")

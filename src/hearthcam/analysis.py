@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
-from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.source import probe
-from hearthcam.types import Event
+from hearthcam.types import Change, Event
 
 if TYPE_CHECKING:
     pass

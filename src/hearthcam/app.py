@@ -25,7 +25,7 @@ from hearthcam.config import CameraConfig, Config
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
-from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelineParts
+from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
@@ -38,6 +38,7 @@ from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.store.shares import ShareStore
+from hearthcam.types import EventListener
 from hearthcam.vault.keyring import Keyring, MediaVault
 from hearthcam.vault.media import SealedMedia
 from hearthcam.viewlog.log import AuditLog

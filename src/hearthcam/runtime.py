@@ -18,7 +18,7 @@ from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.pipeline.source import CameraStream
-from hearthcam.recordings.retention import DiskFree, disk_free_bytes, sweep
+from hearthcam.recordings.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.served_model import ModelWatcher
 from hearthcam.store.db import Store
 from hearthcam.vault.media import MediaIO, PlainMedia
@@ -189,7 +189,8 @@ class Runtime:
         choices = HouseholdChoices(self.store, self.config, self.cameras)
         while not self.stop.wait(self.config.retention.interval):
             try:
-                policy = choices.retention()  # each pass: an owner may have changed the hours
+                # each pass: an owner may have changed the hours
+                policy = RetentionPolicy(self.config.retention, cameras=choices.camera_hours())
                 report = sweep(
                     self.store,
                     self.config.data_dir,

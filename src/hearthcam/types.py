@@ -2,6 +2,10 @@
 
 Every stage takes and returns these; no tuples or loose dicts cross a stage boundary. Times are
 floats in seconds: ``pts`` is media time since the source opened, ``wall`` is Unix time.
+
+Also the little types shared across layers: ``Change`` and the ``EventListener`` protocol live
+here, not in the pipeline module that emits them, so alerts, the web app and the benchmarks can
+listen to events without importing the pipeline (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -178,3 +183,19 @@ class Event:
     snapshot: Path | None = None
     clip: Path | None = None
     alert: bool = False
+
+
+class Change(enum.Enum):
+    """What happened to an event on this frame."""
+
+    STARTED = "started"
+    UPDATED = "updated"
+    ENDED = "ended"
+
+
+class EventListener(Protocol):
+    """Receives every event change (alerts, the web app, benchmarks subscribe here)."""
+
+    def __call__(self, change: Change, event: Event) -> None:
+        """Called on the analysis thread; must return quickly."""
+        ...

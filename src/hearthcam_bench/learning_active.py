@@ -5,7 +5,7 @@ round a strategy picks ``batch`` clips; a "human" labels them (their ground trut
 length counts as seconds viewed), the model is retrained on every labelled clip's events and
 measured on the test households at equal threat recall. The run stops when the false alerts
 per camera-day reach the target, or the pool is empty (target not reached). ``random`` picks
-uniformly; ``active`` ranks with ``learn.active`` using the current model's probabilities.
+uniformly; ``active`` ranks with ``annotate.active`` using the current model's probabilities.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hearthcam.learn import active
+from hearthcam.annotate import active
 from hearthcam.types import TrackSummary, Verdict
 from hearthcam_bench import learning_metrics as lm
 from hearthcam_bench.learning_model import Matrix, Model, Trainer

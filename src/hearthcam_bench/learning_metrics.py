@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from hearthcam.annotate.active import RULE_CLASS
 from hearthcam.annotate.workbench import ReviewVerdict
-from hearthcam.learn.active import RULE_CLASS
 from hearthcam.types import Event, Verdict
 from hearthcam_bench import learning_scenes as ls
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hearthcam.errors import HearthcamError
 from hearthcam_bench import (
     alerts,
     cameras,
@@ -51,7 +52,7 @@ SCENARIOS: dict[str, Scenario] = {
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
 
-class BenchError(Exception):
+class BenchError(HearthcamError):
     """A scenario name that does not exist, or scenarios that failed."""
 
 

@@ -22,9 +22,8 @@ from hearthcam import app
 from hearthcam import runtime as runtime_module
 from hearthcam.config import AlertsConfig, CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
-from hearthcam.pipeline.events import Change
 from hearthcam.pipeline.runner import CameraPipeline
-from hearthcam.types import BGRImage, Detections, Event, MotionResult, Verdict
+from hearthcam.types import BGRImage, Change, Detections, Event, MotionResult, Verdict
 from hearthcam_bench.context import BenchContext
 from hearthcam_bench.measure import Meter, Usage
 from hearthcam_bench.media import CYCLE_SECONDS, PEOPLE_SECONDS, CameraClip

@@ -28,9 +28,9 @@ from hearthcam.alerts.mqtt import MqttNotifier, discovery_messages
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.alerts.text import AlertFormatter, JsonValue
 from hearthcam.config import MqttConfig
-from hearthcam.pipeline.events import Change
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, Verdict
 from hearthcam_bench.broker import Mosquitto, mosquitto_available
+from tests.support.required import require
 
 CAMERAS = {"front_door": "Front door"}
 BASE_URL = "http://127.0.0.1:8971"
@@ -40,10 +40,7 @@ DISCOVERY = [
     "homeassistant/event/hearthcam_front_door/config",
 ]
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not mosquitto_available(), reason="mosquitto is not installed"),
-]
+pytestmark = pytest.mark.integration
 
 
 @dataclass(frozen=True)
@@ -105,6 +102,7 @@ class Subscriber:
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     """A running mosquitto on a free loopback port."""
+    require(mosquitto_available(), "mosquitto is not installed (scripts/setup.sh installs it)")
     server = Mosquitto(tmp_path)
     server.start()
     yield server

@@ -24,9 +24,7 @@ from hearthcam.config import (
     NtfyConfig,
     WebhookConfig,
 )
-from hearthcam.pipeline.events import Change
-from hearthcam.pipeline.runner import EventListener
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, EventListener, Verdict
 from tests.conftest import free_port
 
 WALL = 1_704_744_000.0

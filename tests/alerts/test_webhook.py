@@ -25,8 +25,7 @@ from hearthcam.alerts.webhook import (
     verify_signature,
 )
 from hearthcam.config import WebhookConfig
-from hearthcam.pipeline.events import Change
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, Verdict
 from tests.conftest import free_port
 
 SECRET = "s3cret-s3cret-s3cret"

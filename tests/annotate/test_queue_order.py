@@ -1,4 +1,4 @@
-"""The review queue offers the clip most worth a human's time first (learn.active), not the oldest.
+"""The review queue offers the clip most worth a human's time first (annotate.active), not oldest.
 
 Real SQLite store, real share rows and events, real redacted files; the ranking itself is
 tested purely in tests/learn/test_active.py.

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from av.packet import Packet
 from av.video.stream import VideoStream
+from playwright.sync_api import sync_playwright
 
 from hearthcam.live import Chunk, ChunkKind, LiveBroadcaster, Subscription
 from tests.support.live_media import feed, write_numbered
+from tests.support.required import require
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -105,10 +107,8 @@ def serve() -> Iterator[Serve]:
 
 def play_in_chromium(url: str) -> dict[str, Any]:
     """Loads the page, waits until every chunk is appended and 1 s has played; its result."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed")
-    with sync_api.sync_playwright() as playwright:
+    require(CHROMIUM.is_file(), "Debian's chromium is not installed (scripts/setup.sh installs it)")
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"],

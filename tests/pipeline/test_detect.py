@@ -27,6 +27,7 @@ from hearthcam.pipeline.detect import (
     resolve_model,
 )
 from hearthcam.types import BGRImage, Detections
+from tests.support.required import require
 
 DARKNET = Path("/usr/share/darknet/data")
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -34,8 +35,7 @@ F32 = NDArray[np.float32]
 
 
 def _read(path: Path) -> BGRImage:
-    if not path.is_file():
-        pytest.skip(f"{path} is not installed")
+    require(path.is_file(), f"{path} is not installed (Debian darknet)")
     image = cv2.imread(str(path))
     assert image is not None
     return np.asarray(image, dtype=np.uint8)
@@ -329,8 +329,7 @@ def test_astronaut_is_one_person(detector: OnnxDetector) -> None:
 
 @pytest.mark.integration
 def test_vtest_pedestrians(detector: OnnxDetector) -> None:
-    if not VTEST.is_file():
-        pytest.skip(f"{VTEST} is not installed")
+    require(VTEST.is_file(), f"{VTEST} is not installed (Debian opencv-doc)")
     capture = cv2.VideoCapture(str(VTEST))
     capture.set(cv2.CAP_PROP_POS_FRAMES, 200)
     ok, frame = capture.read()

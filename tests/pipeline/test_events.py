@@ -12,15 +12,9 @@ import pytest
 
 from hearthcam.config import EventsConfig
 from hearthcam.labels import class_id_of
-from hearthcam.pipeline.events import (
-    Change,
-    EventBuilder,
-    EventChange,
-    EventState,
-    transition,
-)
+from hearthcam.pipeline.events import EventBuilder, EventChange, EventState, transition
 from hearthcam.pipeline.verdict import RuleVerdict
-from hearthcam.types import Detections, Frame, MotionResult, Verdict
+from hearthcam.types import Change, Detections, Frame, MotionResult, Verdict
 
 FPS = 5
 WIDTH, HEIGHT = 64, 36

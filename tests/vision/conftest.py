@@ -12,6 +12,7 @@ from hearthcam.types import BGRImage
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.sensitive import SensitiveScanner
 from hearthcam_bench.redact import carphone_frames, load_models, write_h264
+from tests.support.required import missing
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +43,7 @@ def carphone() -> list[BGRImage]:
     try:
         return carphone_frames(45)
     except SourceUnreadable as error:
-        pytest.skip(str(error))
+        missing(str(error))
 
 
 @pytest.fixture(scope="session")

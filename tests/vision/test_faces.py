@@ -12,6 +12,7 @@ from hearthcam.types import BGRImage
 from hearthcam.vision.faces import CenterFace, _input_geometry, decode_centerface
 from hearthcam.vision.models import ModelFile, open_model
 from hearthcam_bench.redact import OPENCV_DATA, photo, skimage_photo
+from tests.support.required import require
 
 
 def _outputs(h: int = 8, w: int = 8) -> list[np.ndarray]:
@@ -65,8 +66,7 @@ def test_a_missing_or_corrupt_model_is_a_model_error(tmp_path: Path) -> None:
 
 def _real(name: str) -> BGRImage:
     path = OPENCV_DATA / name
-    if not path.is_file():
-        pytest.skip(f"{path} is not installed (Debian opencv-doc)")
+    require(path.is_file(), f"{path} is not installed (Debian opencv-doc)")
     return photo(path)
 
 

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.factories import make_h264_segment
+from tests.support.required import require
 from tests.support.world import ORIGIN, World, build_world
 
 ClientFor = Callable[[str], TestClient]
@@ -30,8 +31,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium for one test module (the browser tests' only launcher)."""
-    if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    require(CHROMIUM.is_file(), "Debian's chromium is not installed (scripts/setup.sh installs it)")
     with sync_playwright() as driver:
         launched = driver.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS

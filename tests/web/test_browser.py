@@ -44,10 +44,9 @@ from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.app import open_media
 from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
-from hearthcam.pipeline.events import Change
 from hearthcam.store.db import Store
 from hearthcam.store.settings import CameraGeometry
-from hearthcam.types import Event, Frame, TrackSummary, Verdict
+from hearthcam.types import Change, Event, Frame, TrackSummary, Verdict
 from hearthcam.vault.media import SealedMedia, read_bytes, write_bytes
 from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.web import ServerHandle, WebServices, start_server

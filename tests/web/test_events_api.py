@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from hearthcam.errors import StoreError
-from hearthcam.pipeline.events import Change
 from hearthcam.recordings.event_files import delete_event_media, event_media_files
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, Verdict
 from hearthcam.vault.keyring import MediaVault
 from hearthcam.vault.media import SealedMedia, read_bytes
 from hearthcam.vault.sealed import SealedError, SealedReader, plaintext_media_signatures

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from hearthcam.config import AlertRule, CameraConfig, Config
-from hearthcam.recordings.retention import RetentionPolicy
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore, PushSubscription
 from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +58,11 @@ class HouseholdChoices:
             return None
         return self._settings.household(household, self._config).rule()
 
-    def retention(self) -> RetentionPolicy:
-        """The retention policy now: the config's, with each household's own hours."""
+    def camera_hours(self) -> dict[str, dict[Verdict, float]]:
+        """The hours kept per verdict now, for each camera whose household changed them.
+
+        Hours, not a ``RetentionPolicy``: accounts sit below recordings (the import contracts);
+        the sweeper builds its policy from the config and these."""
         default = dict(self._config.retention.events)
         own: dict[str, dict[Verdict, float]] = {}
         for camera in list(self._cameras):
@@ -74,4 +72,4 @@ class HouseholdChoices:
             hours = self._settings.household(household, self._config).retention
             if hours != default:
                 own[camera] = hours
-        return RetentionPolicy(self._config.retention, cameras=own)
+        return own

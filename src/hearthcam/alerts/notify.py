@@ -30,8 +30,7 @@ from hearthcam.alerts.text import (
 )
 from hearthcam.alerts.webhook import WebhookNotifier
 from hearthcam.config import AlertsConfig, CameraConfig
-from hearthcam.pipeline.events import Change
-from hearthcam.types import Event, Verdict
+from hearthcam.types import Change, Event, Verdict
 
 log = logging.getLogger(__name__)
 

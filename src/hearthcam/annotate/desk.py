@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+from hearthcam.annotate import active
 from hearthcam.annotate.watermark import MarkedClip, mark_clip
 from hearthcam.annotate.workbench import (
     SUGGESTED,
@@ -35,7 +36,6 @@ from hearthcam.annotate.workbench import (
 )
 from hearthcam.config import ReviewConfig
 from hearthcam.errors import HearthcamError, StoreError
-from hearthcam.learn import active
 from hearthcam.pipeline.detect import Detector
 from hearthcam.privacy.consent import redacted_path, share_dir
 from hearthcam.privacy.lifecycle import ShareStatus
@@ -139,7 +139,7 @@ class ReviewDesk:
         return self._by_worth(offerable) if ranked else offerable
 
     def _by_worth(self, shares: list[ShareRecord]) -> list[ShareRecord]:
-        """Most worth a human's time first (``learn.active``: uncertain, disputed, night, rare
+        """Most worth a human's time first (``annotate.active``: uncertain, disputed, night, rare
         classes), the oldest first among equals."""
         if len(shares) < 2:
             return shares

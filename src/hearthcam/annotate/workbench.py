@@ -16,6 +16,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from hearthcam.errors import HearthcamError
+
 
 class LeaseState(enum.StrEnum):
     """Where a lease stands."""
@@ -36,8 +38,8 @@ class LeaseEvent(enum.StrEnum):
     REVOKE = "revoke"
 
 
-class LeaseTransitionError(ValueError):
-    """An event that is not allowed in the lease's state."""
+class LeaseTransitionError(HearthcamError, ValueError):
+    """An event that is not allowed in the lease's state (still a ValueError for older callers)."""
 
 
 _TRANSITIONS: dict[tuple[LeaseState, LeaseEvent], LeaseState] = {

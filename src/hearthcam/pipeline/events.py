@@ -18,6 +18,7 @@ from typing import Protocol
 
 from hearthcam.config import EventsConfig
 from hearthcam.labels import label_of
+from hearthcam.types import Change as Change  # re-exported for callers not yet on hearthcam.types
 from hearthcam.types import Detections, Event, Frame, MotionResult, TrackSummary, Verdict
 
 
@@ -41,14 +42,6 @@ class EventState(enum.Enum):
 
     IDLE = "idle"
     ACTIVE = "active"
-
-
-class Change(enum.Enum):
-    """What happened to an event on this frame."""
-
-    STARTED = "started"
-    UPDATED = "updated"
-    ENDED = "ended"
 
 
 def transition(

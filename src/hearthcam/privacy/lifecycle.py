@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import enum
 
+from hearthcam.errors import HearthcamError
+
 
 class ShareStatus(enum.StrEnum):
     """Where a shared clip stands."""
@@ -35,8 +37,8 @@ class ShareEvent(enum.StrEnum):
     RETRY = "retry"  # the owner asks for the checks again after a failure
 
 
-class TransitionError(ValueError):
-    """An event that is not allowed in the share's state."""
+class TransitionError(HearthcamError, ValueError):
+    """An event that is not allowed in the share's state (still a ValueError for older callers)."""
 
 
 _TRANSITIONS: dict[tuple[ShareStatus, ShareEvent], ShareStatus] = {

@@ -18,8 +18,7 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hearthcam.pipeline.events import Change
-from hearthcam.types import Event
+from hearthcam.types import Change, Event
 
 QUEUE_SIZE = 256
 

@@ -16,7 +16,6 @@ from hearthcam.alerts.endpoints import Resolver, resolve
 from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
-from hearthcam.pipeline.runner import EventListener
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.store.annotations import AnnotationStore
@@ -25,6 +24,7 @@ from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import CameraGeometry, SettingsStore
 from hearthcam.store.shares import ShareStore
+from hearthcam.types import EventListener
 from hearthcam.vault.media import MediaIO, PlainMedia
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path

@@ -1,12 +1,12 @@
-"""learn.active: the ranking of unannotated clips (pure; no store, no model object)."""
+"""annotate.active: the ranking of unannotated clips (pure; no store, no model object)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hearthcam.learn import active
-from hearthcam.learn.active import Candidate, Labelled, Weights
+from hearthcam.annotate import active
+from hearthcam.annotate.active import Candidate, Labelled, Weights
 from hearthcam.types import TrackSummary, Verdict
 
 CLASSES = ("threat", "benign_person", "pet", "vehicle", "false_alarm")

@@ -13,7 +13,9 @@ A clip scores for four reasons, each in 0..1, weighted and summed:
   already picked, so one batch is not ten copies of the same scene.
 
 Pure: no store, no model object; callers pass probabilities and counts. The review desk ranks
-its queue with it; ``hearthcam bench learning`` measures it against random picking.
+its queue with it; ``hearthcam bench learning`` measures it against random picking. It lives in
+annotate, not learn, because the desk uses it and learn reads annotate's records: imports run
+learn -> annotate only (pyproject.toml's import contracts).
 """
 
 from __future__ import annotations
