@@ -151,3 +151,15 @@ def test_every_listener_hears_every_change_in_order(
     expected = [Change.STARTED, Change.UPDATED, Change.ENDED]
     assert [c for c, _, _ in first.changes] == expected
     assert [c for c, _, _ in second.changes] == expected
+
+
+def test_a_ready_clip_is_told_as_an_update_carrying_it(
+    rows: FakeRows, snapshots: FakeSnapshots
+) -> None:
+    heard = Heard(rows)
+    alerted = {"ev1"}
+    sink = EventSink(rows, snapshots, ROOT, [heard], alerted=alerted.__contains__)
+    clipped = event(Verdict.THREAT, clip=ROOT / "clips" / "front" / "2023-11-14" / "ev1.mp4")
+    sink.clip_ready(clipped)
+    assert heard.changes == [(Change.UPDATED, replace(clipped, alert=True), 0)]
+    assert rows.saved == []  # the clip cutter saved the row

@@ -353,8 +353,7 @@ class CameraPipeline:
         # A late clip (cut after an unlock) says nothing about how fast clips are made.
         if not late:
             remember(self.stats.clip_ready_at, event.id, self._parts.clock())
-        for listener in self._parts.listeners:
-            listener(Change.UPDATED, event)
+        self._sink.clip_ready(event)
 
     def cut_pending(self) -> int:
         """Cuts the clips that waited for this camera's household to be unlocked; returns how

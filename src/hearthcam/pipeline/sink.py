@@ -1,8 +1,9 @@
 """Event sinking for one camera: an event change is written down (its snapshot, its row) and
-then told to the listeners (the alert decision, the web app, benchmarks).
+then told to the listeners (the alert decision, the web app, benchmarks), and so is an event's
+clip once the clip cutter has made it.
 
-Runs on the camera's analysis thread, so it does what must happen in order with the frames and
-nothing more: the alert decision is a listener with its own thread (``alerts.decision``), and
+``write`` runs on the camera's analysis thread (``clip_ready`` on the clip pool), so it does
+what must happen in order with the frames and nothing more: the alert decision is a listener with its own thread (``alerts.decision``), and
 clips are cut elsewhere (``pipeline.clipper``). The row is saved open (``finished=False``): an
 event stays open until its clip exists, so retention keeps the segments it needs.
 
@@ -91,6 +92,16 @@ class EventSink:
             self._snapshots.write(change.snapshot, path, event.camera)
             event = replace(event, snapshot=path)
         self._rows.save_event(event, finished=False)
-        for listener in self._listeners:
-            listener(change.change, event)
+        self._tell(change.change, event)
         return event
+
+    def clip_ready(self, event: Event) -> None:
+        """Tells the listeners an event's clip exists (the clip cutter saved it, on the clip
+        pool): an UPDATED change carrying the clip, the alert's follow-up."""
+        if self._alerted(event.id):
+            event = replace(event, alert=True)
+        self._tell(Change.UPDATED, event)
+
+    def _tell(self, change: Change, event: Event) -> None:
+        for listener in self._listeners:
+            listener(change, event)
