@@ -3,9 +3,10 @@ then told to the listeners (the alert decision, the web app, benchmarks), and so
 clip once the clip cutter has made it.
 
 ``write`` runs on the camera's analysis thread (``clip_ready`` on the clip pool), so it does
-what must happen in order with the frames and nothing more: the alert decision is a listener with its own thread (``alerts.decision``), and
-clips are cut elsewhere (``pipeline.clipper``). The row is saved open (``finished=False``): an
-event stays open until its clip exists, so retention keeps the segments it needs.
+what must happen in order with the frames and nothing more: the alert decision is a listener
+with its own thread (``alerts.decision``), and clips are cut elsewhere (``pipeline.clipper``).
+The row is saved open (``finished=False``): an event stays open until its clip exists, so
+retention keeps the segments it needs.
 
 The sink never decides an alert and never clears one: ``alerted`` tells it which events the
 decision has flagged so far, so their later changes reach the listeners flagged too, and the
