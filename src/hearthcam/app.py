@@ -17,6 +17,7 @@ import cv2
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
@@ -139,18 +140,19 @@ def build(
     if alerts:
         extra = [web_push(config, store, choices)] if wants_web_push(config) else []
         dispatcher = build_dispatcher(config.alerts, cameras, extra)
-    if dispatcher is not None:
-        listeners = [*listeners, dispatcher]
+    # The decision is taken (and stored) even with alerts off: ``analyze`` shows the flag.
+    decider = AlertDecider(config.alerts, rule_of=choices.rule_of)
+    decisions = AlertDecisions(decider, store, [] if dispatcher is None else [dispatcher])
     slot = served_verdict(store, config.data_dir)  # the served model, or the rules
     parts = PipelineParts(
         config=config,
         detector=detector,
         store=store,
         verdict=slot,
-        decider=AlertDecider(config.alerts, rule_of=choices.rule_of),
         clip_pool=pool,
-        listeners=listeners,
+        listeners=[*listeners, decisions],
         media=media,
+        alerted=decisions.alerted,
     )
     runtime = Runtime(
         config,
@@ -160,6 +162,7 @@ def build(
         {},
         pool,
         dispatcher=dispatcher,
+        decisions=decisions,
         parts=parts,
         realtime=realtime,
         media=media,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
@@ -104,6 +105,8 @@ class Runtime:
     threads: list[threading.Thread] = field(default_factory=list)
     disk_free: DiskFree = disk_free_bytes
     dispatcher: AlertDispatcher | None = None
+    # The alert decision, a listener of every pipeline that passes changes on to ``dispatcher``.
+    decisions: AlertDecisions | None = None
     parts: PipelineParts | None = None  # what ``start_camera`` builds new pipelines from
     realtime: bool = True
     cameras: CurrentCameras = field(default_factory=CurrentCameras)
@@ -223,6 +226,9 @@ class Runtime:
         for pipeline in list(self.pipelines.values()):
             pipeline.finish()
         self.clip_pool.shutdown(wait=True)
+        if self.decisions is not None:
+            # After the clips (their follow-ups pass through it), before the channels close.
+            self.decisions.close()
         if self.dispatcher is not None:
             # Last, so the alerts and clip-ready follow-ups of the final events still go out.
             self.dispatcher.close()

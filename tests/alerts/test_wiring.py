@@ -10,6 +10,7 @@ import pytest
 from hearthcam import app
 from hearthcam.alerts.webhook import verify_signature
 from hearthcam.config import parse_config
+from hearthcam.store.db import Store
 from tests.alerts.test_webhook import RecordingServer
 from tests.conftest import SceneFile
 
@@ -43,6 +44,13 @@ def test_a_person_is_alerted_once_with_a_signed_webhook(
     assert alert["title"].startswith("Person at Front door, ")
     assert alert["link"].endswith(f"/events/{alert['id']}")
     assert [b["kind"] for b in bodies].count("clip") == 1  # the clip-ready follow-up
+    # The decision, taken on its own thread, is stored on the event row (the app shows it).
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+        stored = store.get_event(alert["id"])
+        assert stored is not None
+        assert stored.alert is True
+        assert stored.clip is not None
+        assert [e.id for e in store.events() if e.alert] == [alert["id"]]
     request = server.requests[0]
     headers = {k.lower(): v for k, v in request.headers.items()}
     assert verify_signature(
@@ -59,6 +67,9 @@ def test_a_pet_does_not_alert(pet_scene: SceneFile, tmp_path: Path) -> None:
     server = RecordingServer()
     run_file_camera(pet_scene.path, tmp_path / "data", server.url)
     assert server.requests == []
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+        assert store.events()
+        assert not any(e.alert for e in store.events())
 
 
 @pytest.mark.integration
@@ -67,7 +78,6 @@ def test_a_person_reaches_the_households_subscribed_browsers_by_web_push(
 ) -> None:
     from hearthcam.accounts import Accounts, Role
     from hearthcam.alerts.webpush import VapidKeys
-    from hearthcam.store.db import Store
     from hearthcam.store.push import PushStore, PushSubscription
     from tests.support.push_service import PushService, b64url, browser_key, decrypt, vapid_claims
     from tests.support.world import cheap_hasher

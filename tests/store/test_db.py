@@ -144,6 +144,19 @@ def test_save_event_updates_by_id(store: Store) -> None:
     assert len(store.events()) == 1
 
 
+def test_set_alert_writes_only_the_flag_and_saves_never_clear_it(store: Store) -> None:
+    # The alert decision sets the flag on its own thread while the camera saves later changes.
+    opened = make_event(clip=None, alert=False)
+    store.save_event(opened, finished=False)
+    assert store.set_alert("ev1") is True
+    assert store.get_event("ev1") == replace(opened, alert=True)
+    assert store.is_finished("ev1") is False
+    later = replace(opened, verdict=Verdict.PET, labels=("cat",), alert=False)
+    store.save_event(later)  # a later change that does not carry the flag yet
+    assert store.get_event("ev1") == replace(later, alert=True)
+    assert store.set_alert("gone") is False
+
+
 def test_events_filters_and_orders_newest_first(store: Store) -> None:
     store.save_event(make_event("a", T0))
     store.save_event(make_event("b", T0 + 10, verdict=Verdict.PET))

@@ -1,10 +1,11 @@
 """Hands alert-worthy events to the alert channels (MQTT, webhooks, ntfy) off the analysis thread.
 
-``AlertDispatcher`` is the event listener the app registers. It decides what to send (each
-alert-worthy event once, a follow-up when its clip is ready, and every change of a camera's
-activity for channels that show state) and queues it; each channel has its own worker thread
-and bounded queue, so a slow or hung channel delays nobody else and the analysis thread never
-waits. A full queue drops the message and counts it.
+``AlertDispatcher`` is an event listener; the app puts it behind the alert decision
+(``alerts.decision``), which passes on every change with ``event.alert`` set. It decides what
+to send (each alert-worthy event once, a follow-up when its clip is ready, and every change of
+a camera's activity for channels that show state) and queues it; each channel has its own
+worker thread and bounded queue, so a slow or hung channel delays nobody else and its caller
+never waits. A full queue drops the message and counts it.
 """
 
 from __future__ import annotations
@@ -209,7 +210,8 @@ class _Channel:
 class AlertDispatcher:
     """The event listener behind every alert channel.
 
-    Called on the analysis threads; does a few dictionary look-ups and queue puts, never I/O.
+    Called on the alert decision's thread (or an analysis thread, registered directly); does a
+    few dictionary look-ups and queue puts, never I/O.
     """
 
     def __init__(

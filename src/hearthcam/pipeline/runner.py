@@ -2,89 +2,47 @@
 
 Per camera: the source's I/O thread demuxes, copies record packets into segments and hands
 sampled detect frames to a bounded queue; an analysis thread runs motion -> detect (only where
-something moved) -> track -> events. Clips are cut from segments on a small shared worker pool
-once the segment holding the post-roll is closed (the recorder is asked to cut there early).
+something moved) -> track -> events, and hands each event change to the event sink
+(``pipeline.sink``: snapshot, row, listeners). Clips are cut by the clip cutter
+(``pipeline.clipper``) on a small shared worker pool once the segment holding the post-roll is
+closed (the recorder is asked to cut there early). The alert decision is not here: it is a
+listener with its own thread (``alerts.decision``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 from av.packet import Packet
 from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
-from hearthcam.alerts.rules import AlertDecider
 from hearthcam.config import CameraConfig, Config, ObjectsConfig
-from hearthcam.errors import MediaLocked
 from hearthcam.labels import COCO_LABELS
 from hearthcam.live import LiveView
-from hearthcam.pipeline.clips import assemble_clip, clip_window, write_snapshot
+from hearthcam.pipeline.clipper import ClipCutter, ClipParts, RecordedClips
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
 from hearthcam.pipeline.health import CameraHealth, HealthMonitor
 from hearthcam.pipeline.motion import MotionDetector
 from hearthcam.pipeline.recorder import SegmentRecorder
+from hearthcam.pipeline.sink import EventSink, JpegSnapshots
+from hearthcam.pipeline.stats import CameraStats, remember
 from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
-from hearthcam.store.pending_clips import PendingClip, PendingClips
-from hearthcam.types import Detections, Event, Frame, MotionResult, Segment, Verdict
+from hearthcam.store.pending_clips import PendingClips
+from hearthcam.types import Detections, Event, EventListener, Frame, MotionResult, Segment, Verdict
 from hearthcam.vault.media import MediaIO, PlainMedia
 
 log = logging.getLogger(__name__)
-
-
-class EventListener(Protocol):
-    """Receives every event change (alerts, the web app, benchmarks subscribe here)."""
-
-    def __call__(self, change: Change, event: Event) -> None:
-        """Called on the analysis thread; must return quickly."""
-        ...
-
-
-# What a camera's stats keep of its history, so a run of months holds no more than this.
-KEPT_ERRORS = 100
-KEPT_EVENT_TIMES = 1000
-
-
-def _remember(times: MutableMapping[str, float], event_id: str, when: float) -> None:
-    """Sets ``times[event_id]`` (once), dropping the oldest entries past ``KEPT_EVENT_TIMES``."""
-    if event_id in times:
-        return
-    times[event_id] = when
-    while len(times) > KEPT_EVENT_TIMES:
-        del times[next(iter(times))]
-
-
-@dataclass
-class CameraStats:
-    """Counters for one camera, read by the CLI and the benchmarks; bounded however long it runs
-    (the last ``KEPT_ERRORS`` errors, the times of the last ``KEPT_EVENT_TIMES`` events)."""
-
-    frames_in: int = 0
-    frames_analysed: int = 0
-    frames_dropped: int = 0
-    inferences: int = 0
-    motion_frames: int = 0
-    packets: int = 0
-    segments: int = 0
-    gaps: int = 0
-    errors: deque[str] = field(default_factory=lambda: deque(maxlen=KEPT_ERRORS))
-    event_created_at: dict[str, float] = field(default_factory=dict)
-    verdict_at: dict[str, float] = field(default_factory=dict)
-    clip_ready_at: dict[str, float] = field(default_factory=dict)
 
 
 class ObjectFilter:
@@ -141,6 +99,10 @@ def _overlapping(boxes: NDArray[np.float32], others: NDArray[np.int32]) -> NDArr
     return np.asarray(((inter_w > 0) & (inter_h > 0)).any(axis=1), dtype=bool)
 
 
+def _never_alerted(_event_id: str) -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class PipelineParts:
     """What a camera pipeline shares with the others."""
@@ -149,19 +111,14 @@ class PipelineParts:
     detector: Detector
     store: Store
     verdict: VerdictModel
-    decider: AlertDecider
     clip_pool: Executor
     listeners: Sequence[EventListener] = ()
     clock: Callable[[], float] = time.time
     # How segments, clips and snapshots reach the disk (the composition root seals them).
     media: MediaIO = field(default_factory=PlainMedia)
-
-
-@dataclass
-class _PendingClip:
-    event: Event
-    start: float
-    end: float
+    # Which events the alert decision has flagged so far, so their later changes reach the
+    # listeners flagged too (``alerts.decision.AlertDecisions.alerted``).
+    alerted: Callable[[str], bool] = _never_alerted
 
 
 class CameraPipeline:
@@ -193,12 +150,22 @@ class CameraPipeline:
             self._on_segment,
             parts.media,
         )
-        self._pending: list[_PendingClip] = []
-        self._lock = threading.Lock()
+        self._sink = EventSink(
+            parts.store, JpegSnapshots(parts.media), self._media, parts.listeners, parts.alerted
+        )
+        clip_parts = ClipParts(
+            parts.store,
+            PendingClips(parts.store),
+            RecordedClips(parts.media),
+            parts.clip_pool,
+            self._media,
+        )
+        self._clips = ClipCutter(
+            name, parts.config.record, clip_parts, self._clip_ready, self.on_error
+        )
         self._last_frame: Frame | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
         self._moving_until: dict[int, float] = {}
-        self._alerted: set[str] = set()
         self._thread = threading.Thread(
             target=self._analyse_loop, name=f"analyse-{name}", daemon=True
         )
@@ -358,123 +325,31 @@ class CameraPipeline:
         return changes
 
     def _handle(self, change: EventChange) -> None:
-        event = change.event
-        now = self._parts.clock()
+        event, now = change.event, self._parts.clock()
         if change.change is Change.STARTED:
-            _remember(self.stats.event_created_at, event.id, now)
+            remember(self.stats.event_created_at, event.id, now)
         if event.verdict is not Verdict.MOTION:
-            _remember(self.stats.verdict_at, event.id, now)
-        # The decision is taken once per event, when it first becomes alert-worthy (often on an
-        # UPDATED change: events open as motion and become a threat a frame or two later).
-        if event.id in self._alerted:
-            event = replace(event, alert=True)
-        else:
-            when = dt.datetime.fromtimestamp(event.wall_start).astimezone()
-            if self._parts.decider.decide(event, when):
-                self._alerted.add(event.id)
-                event = replace(event, alert=True)
-        if change.snapshot is not None and change.change is not Change.UPDATED:
-            path = self._media_path("snapshots", event, ".jpg")
-            snap = change.snapshot
-            write_snapshot(
-                snap.frame.image, snap.detections, path, media=self._parts.media, camera=self.name
-            )
-            event = replace(event, snapshot=path)
-        # An event stays "open" until its clip exists, so retention keeps the segments it needs.
-        self._parts.store.save_event(event, finished=False)
+            remember(self.stats.verdict_at, event.id, now)
+        written = self._sink.write(change)
         if change.change is Change.ENDED:
-            self._alerted.discard(event.id)
-            self._queue_clip(event)
-        for listener in self._parts.listeners:
-            listener(change.change, event)
-
-    def _media_path(self, kind: str, event: Event, suffix: str) -> Path:
-        day = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y-%m-%d")
-        return self._media / kind / event.camera / day / f"{event.id}{suffix}"
+            self._recorder.request_cut(self._clips.queue(written))
 
     # -- clips -------------------------------------------------------------------------------
-    def _queue_clip(self, event: Event) -> None:
-        rec = self._cfg.record
-        start, end = clip_window(
-            event.wall_start,
-            event.wall_end,
-            rec.pre_roll,
-            rec.post_roll,
-            rec.min_clip,
-            rec.max_clip,
-        )
-        with self._lock:
-            self._pending.append(_PendingClip(event, start, end))
-        self._recorder.request_cut(end)
-
     def _on_segment(self, segment: Segment) -> None:
         self.stats.segments += 1
         self._parts.store.add_segment(segment)
-        self._assemble_ready(segment.end)
+        self._clips.cut_ready(segment.end)
 
-    def _assemble_ready(self, recorded_until: float) -> None:
-        with self._lock:
-            ready = [p for p in self._pending if p.end <= recorded_until]
-            self._pending = [p for p in self._pending if p.end > recorded_until]
-        for pending in ready:
-            self._parts.clip_pool.submit(self._make_clip, pending)
-
-    def _make_clip(self, pending: _PendingClip) -> None:
-        segments = self._parts.store.segments_between(self.name, pending.start, pending.end)
-        path = self._media_path("clips", pending.event, ".mp4")
-        try:
-            assemble_clip(segments, pending.start, pending.end, path, self._parts.media)
-        except MediaLocked:
-            # Password mode, nobody signed in since the start: the segments are kept, so the
-            # clip is cut when the owner unlocks the household (``cut_pending``).
-            log.info("%s: clip for event %s waits for the unlock", self.name, pending.event.id)
-            PendingClips(self._parts.store).add(
-                PendingClip(pending.event.id, self.name, pending.start, pending.end)
-            )
-            self._parts.store.save_event(pending.event, finished=True)
-            return
-        except Exception as error:  # reported; the event stays without a clip
-            self.on_error(f"{self.name}: clip for event {pending.event.id} failed: {error}")
-            self._parts.store.save_event(pending.event, finished=True)
-            return
-        stored = self._parts.store.get_event(pending.event.id) or pending.event
-        event = replace(stored, clip=path)
-        self._parts.store.save_event(event, finished=True)
-        _remember(self.stats.clip_ready_at, event.id, self._parts.clock())
-        for listener in self._parts.listeners:
-            listener(Change.UPDATED, event)
+    def _clip_ready(self, event: Event, late: bool) -> None:
+        # A late clip (cut after an unlock) says nothing about how fast clips are made.
+        if not late:
+            remember(self.stats.clip_ready_at, event.id, self._parts.clock())
+        self._sink.clip_ready(event)
 
     def cut_pending(self) -> int:
         """Cuts the clips that waited for this camera's household to be unlocked; returns how
         many were cut (still locked ones stay pending; events deleted meanwhile are dropped)."""
-        pending, cut = PendingClips(self._parts.store), 0
-        for clip in pending.of_camera(self.name):
-            event = self._parts.store.get_event(clip.event_id)
-            if event is None or event.clip is not None:
-                pending.remove(clip.event_id)
-                continue
-            segments = self._parts.store.segments_between(self.name, clip.start, clip.end)
-            path = self._media_path("clips", event, ".mp4")
-            try:
-                assemble_clip(segments, clip.start, clip.end, path, self._parts.media)
-            except MediaLocked:
-                return cut
-            except Exception as error:  # the segments expired meanwhile: no clip to make
-                self.on_error(f"{self.name}: late clip for event {event.id} failed: {error}")
-                pending.remove(clip.event_id)
-                continue
-            # The event row may have changed meanwhile (retention, the owner): read it again.
-            current = self._parts.store.get_event(event.id)
-            pending.remove(clip.event_id)
-            if current is None:
-                self._parts.media.delete([path])
-                continue
-            done = replace(current, clip=path)
-            self._parts.store.save_event(done, finished=True)
-            cut += 1
-            for listener in self._parts.listeners:
-                listener(Change.UPDATED, done)
-        return cut
+        return self._clips.cut_pending()
 
     # -- shutdown ----------------------------------------------------------------------------
     def drain(self) -> None:
@@ -491,4 +366,4 @@ class CameraPipeline:
         self._recorder.close()
         self.live.close()
         self._health.stopped()
-        self._assemble_ready(float("inf"))
+        self._clips.cut_ready(float("inf"))

@@ -159,7 +159,9 @@ def _fill_event_row(row: _EventRow, ev: Event, finished: bool) -> None:
     row.tracks = [_track_to_json(t) for t in ev.tracks]
     row.snapshot = None if ev.snapshot is None else str(ev.snapshot)
     row.clip = None if ev.clip is None else str(ev.clip)
-    row.alert = ev.alert
+    # Set once, never cleared: the alert decision sets it on its own thread (``set_alert``)
+    # while the camera keeps saving the event's later changes, which do not carry it yet.
+    row.alert = ev.alert or bool(row.alert)
     row.finished = finished
 
 
@@ -401,13 +403,24 @@ class Store:
     # Events -----------------------------------------------------------------------------------
 
     def save_event(self, ev: Event, *, finished: bool = True) -> None:
-        """Inserts the event or updates the row with its id; ``finished=False`` keeps it open."""
+        """Inserts the event or updates the row with its id; ``finished=False`` keeps it open.
+        A row's alert flag, once set, stays set."""
         with self._write() as session:
             row = session.get(_EventRow, ev.id)
             if row is None:
                 row = _EventRow(id=ev.id)
                 session.add(row)
             _fill_event_row(row, ev, finished)
+
+    def set_alert(self, event_id: str) -> bool:
+        """Marks the event alerted, writing only that column (``save_event`` keeps it set);
+        False if there is no such event."""
+        with self._write() as session:
+            row = session.get(_EventRow, event_id)
+            if row is None:
+                return False
+            row.alert = True
+            return True
 
     def get_event(self, event_id: str) -> Event | None:
         """Returns the event with this id, or None."""

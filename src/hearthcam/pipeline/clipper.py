@@ -1,0 +1,215 @@
+"""Clip cutting for one camera: an ended event's clip window waits until the recording covers
+it, then the clip is cut from the segments on the shared clip pool.
+
+``queue`` takes an ended event and returns its window's end (the runner asks the recorder to
+close the segment there early); ``cut_ready`` is called as segments close, and hands every
+window the recording now covers to the pool. A clip that cannot be cut because its household is
+locked (password mode) is kept as a pending clip in the store and cut by ``cut_pending`` once
+the owner unlocks it. Each cut saves the event finished, with its clip, and says so through
+``on_ready``; a failure is reported through ``on_error`` and the event is finished without one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from hearthcam.config import RecordConfig
+from hearthcam.errors import MediaLocked
+from hearthcam.pipeline.clips import assemble_clip, clip_window
+from hearthcam.pipeline.event_files import clip_path
+from hearthcam.store.pending_clips import PendingClip
+from hearthcam.types import Event, Segment
+from hearthcam.vault.media import MediaIO
+
+log = logging.getLogger(__name__)
+
+
+class ClipRows(Protocol):
+    """The rows a clip cutter reads and writes (``Store``)."""
+
+    def segments_between(self, camera: str, start_wall: float, end_wall: float) -> list[Segment]:
+        """The camera's segments that overlap the window."""
+        ...
+
+    def get_event(self, event_id: str) -> Event | None:
+        """The event's row now, or None if it was deleted."""
+        ...
+
+    def save_event(self, ev: Event, *, finished: bool = True) -> None:
+        """Inserts or updates the event's row."""
+        ...
+
+
+class PendingRows(Protocol):
+    """Clip windows waiting for their household's unlock (``store.pending_clips.PendingClips``)."""
+
+    def add(self, clip: PendingClip) -> None:
+        """Records (or replaces) an event's pending clip window."""
+        ...
+
+    def of_camera(self, camera: str) -> list[PendingClip]:
+        """A camera's pending clips, oldest window first."""
+        ...
+
+    def remove(self, event_id: str) -> None:
+        """Forgets an event's pending clip."""
+        ...
+
+
+class ClipMedia(Protocol):
+    """How a clip is made from segments and a stray one removed (``RecordedClips``)."""
+
+    def cut(self, segments: list[Segment], start: float, end: float, path: Path) -> None:
+        """Writes the clip of [start, end] at ``path``; raises ``MediaLocked`` while the
+        segments' household is locked, another exception when no clip can be made."""
+        ...
+
+    def delete(self, paths: Iterable[Path]) -> int:
+        """Destroys files; returns how many it found."""
+        ...
+
+
+class RecordedClips:
+    """Clips remuxed from recorded segments (``clips.assemble_clip``) through ``media``."""
+
+    def __init__(self, media: MediaIO) -> None:
+        self._media = media
+
+    def cut(self, segments: list[Segment], start: float, end: float, path: Path) -> None:
+        """Cuts one clip."""
+        assemble_clip(segments, start, end, path, self._media)
+
+    def delete(self, paths: Iterable[Path]) -> int:
+        """Destroys files (and their keys, sealed)."""
+        return self._media.delete(paths)
+
+
+@dataclass(frozen=True)
+class ClipParts:
+    """What a camera's clip cutter works with: the runner gives the real ones, tests fakes."""
+
+    rows: ClipRows
+    pending: PendingRows
+    media: ClipMedia
+    pool: Executor
+    media_root: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ClipWindow:
+    """An ended event and the wall times its clip covers."""
+
+    event: Event
+    start: float
+    end: float
+
+
+# A clip is ready: the event as saved with it, and whether it was cut late (after an unlock).
+ReadyHook = Callable[[Event, bool], None]
+
+
+class ClipCutter:
+    """Cuts one camera's clips; ``queue`` and ``cut_ready`` may be called from any thread."""
+
+    def __init__(
+        self,
+        camera: str,
+        record: RecordConfig,
+        parts: ClipParts,
+        on_ready: ReadyHook,
+        on_error: Callable[[str], None],
+    ) -> None:
+        self._camera = camera
+        self._record = record
+        self._parts = parts
+        self._on_ready = on_ready
+        self._on_error = on_error
+        self._lock = threading.Lock()
+        self._waiting: list[ClipWindow] = []
+
+    @property
+    def waiting(self) -> list[ClipWindow]:
+        """The windows the recording does not cover yet, in the order queued."""
+        with self._lock:
+            return list(self._waiting)
+
+    def queue(self, event: Event) -> float:
+        """Queues an ended event's clip; returns the wall time its window ends."""
+        rec = self._record
+        start, end = clip_window(
+            event.wall_start, event.wall_end, rec.pre_roll, rec.post_roll, rec.min_clip,
+            rec.max_clip,
+        )  # fmt: skip
+        with self._lock:
+            self._waiting.append(ClipWindow(event, start, end))
+        return end
+
+    def cut_ready(self, recorded_until: float) -> None:
+        """Hands every window that ends by ``recorded_until`` to the clip pool (``inf`` at the
+        end of a run: everything, from whatever was recorded)."""
+        with self._lock:
+            ready = [w for w in self._waiting if w.end <= recorded_until]
+            self._waiting = [w for w in self._waiting if w.end > recorded_until]
+        for window in ready:
+            self._parts.pool.submit(self.cut, window)
+
+    def cut(self, window: ClipWindow) -> None:
+        """Cuts one window's clip (on the clip pool) and finishes its event."""
+        rows, event = self._parts.rows, window.event
+        path = clip_path(self._parts.media_root, event)
+        try:
+            segments = rows.segments_between(self._camera, window.start, window.end)
+            self._parts.media.cut(segments, window.start, window.end, path)
+        except MediaLocked:
+            # Password mode, nobody signed in since the start: the segments are kept, so the
+            # clip is cut when the owner unlocks the household (``cut_pending``).
+            log.info("%s: clip for event %s waits for the unlock", self._camera, event.id)
+            self._parts.pending.add(PendingClip(event.id, self._camera, window.start, window.end))
+            rows.save_event(event, finished=True)
+            return
+        except Exception as error:  # reported; the event stays without a clip
+            self._on_error(f"{self._camera}: clip for event {event.id} failed: {error}")
+            rows.save_event(event, finished=True)
+            return
+        # The row, not the ended change: the alert flag may have been set on it meanwhile.
+        stored = rows.get_event(event.id) or event
+        done = replace(stored, clip=path)
+        rows.save_event(done, finished=True)
+        self._on_ready(done, False)
+
+    def cut_pending(self) -> int:
+        """Cuts the clips that waited for this camera's household to be unlocked; returns how
+        many were cut (still locked ones stay pending; events deleted meanwhile are dropped)."""
+        pending, rows, cut = self._parts.pending, self._parts.rows, 0
+        for clip in pending.of_camera(self._camera):
+            event = rows.get_event(clip.event_id)
+            if event is None or event.clip is not None:
+                pending.remove(clip.event_id)
+                continue
+            segments = rows.segments_between(self._camera, clip.start, clip.end)
+            path = clip_path(self._parts.media_root, event)
+            try:
+                self._parts.media.cut(segments, clip.start, clip.end, path)
+            except MediaLocked:
+                return cut
+            except Exception as error:  # the segments expired meanwhile: no clip to make
+                self._on_error(f"{self._camera}: late clip for event {event.id} failed: {error}")
+                pending.remove(clip.event_id)
+                continue
+            # The event row may have changed meanwhile (retention, the owner): read it again.
+            current = rows.get_event(event.id)
+            pending.remove(clip.event_id)
+            if current is None:
+                self._parts.media.delete([path])
+                continue
+            done = replace(current, clip=path)
+            rows.save_event(done, finished=True)
+            cut += 1
+            self._on_ready(done, True)
+        return cut

@@ -1,0 +1,268 @@
+"""Tests of the clip cutter: windows wait for the recording, clips are cut on the pool, locked
+households keep pending clips, failures finish the event without one. Fake rows, pending
+clips, media and an executor that runs at once: no files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import pytest
+
+from hearthcam.config import RecordConfig
+from hearthcam.errors import MediaLocked
+from hearthcam.pipeline.clipper import ClipCutter, ClipParts
+from hearthcam.store.pending_clips import PendingClip
+from hearthcam.types import Event, Segment, Verdict
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+WALL = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+ROOT = Path("/data")
+RECORD = RecordConfig(pre_roll=5, post_roll=5, min_clip=20, max_clip=30)
+
+
+def event(event_id: str = "ev1", length: float = 4.0, **changes: object) -> Event:
+    made = Event(
+        id=event_id,
+        camera="front",
+        verdict=Verdict.THREAT,
+        labels=("person",),
+        start=0.0,
+        end=length,
+        wall_start=WALL,
+        wall_end=WALL + length,
+        score=0.9,
+    )
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+def clip_of(event_id: str = "ev1") -> Path:
+    return ROOT / "clips" / "front" / "2023-11-14" / f"{event_id}.mp4"
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once on the caller's thread (the clip pool's fake)."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        self.submitted += 1
+        future: Future[T] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@dataclass
+class FakeRows:
+    """Segments and event rows in memory."""
+
+    segments: list[Segment] = field(default_factory=list)
+    events: dict[str, Event] = field(default_factory=dict)
+    finished: dict[str, bool] = field(default_factory=dict)
+
+    def segments_between(self, camera: str, start_wall: float, end_wall: float) -> list[Segment]:
+        return [
+            s
+            for s in self.segments
+            if s.camera == camera and s.end > start_wall and s.start < end_wall
+        ]
+
+    def get_event(self, event_id: str) -> Event | None:
+        return self.events.get(event_id)
+
+    def save_event(self, ev: Event, *, finished: bool = True) -> None:
+        self.events[ev.id] = ev
+        self.finished[ev.id] = finished
+
+
+@dataclass
+class FakePending:
+    """The pending_clips table in memory."""
+
+    clips: dict[str, PendingClip] = field(default_factory=dict)
+
+    def add(self, clip: PendingClip) -> None:
+        self.clips[clip.event_id] = clip
+
+    def of_camera(self, camera: str) -> list[PendingClip]:
+        return sorted((c for c in self.clips.values() if c.camera == camera), key=lambda c: c.start)
+
+    def remove(self, event_id: str) -> None:
+        self.clips.pop(event_id, None)
+
+
+@dataclass
+class FakeMedia:
+    """Records the clips cut; locked or broken on demand."""
+
+    locked: bool = False
+    broken: bool = False
+    cuts: list[tuple[list[Segment], float, float, Path]] = field(default_factory=list)
+    deleted: list[Path] = field(default_factory=list)
+    before_cut: Callable[[], None] = lambda: None
+
+    def cut(self, segments: list[Segment], start: float, end: float, path: Path) -> None:
+        self.before_cut()
+        if self.locked:
+            raise MediaLocked("the household is locked")
+        if self.broken or not segments:
+            raise OSError("no recording covers the window")
+        self.cuts.append((segments, start, end, path))
+
+    def delete(self, paths: Iterable[Path]) -> int:
+        self.deleted.extend(paths)
+        return len(self.deleted)
+
+
+@dataclass
+class World:
+    rows: FakeRows = field(default_factory=FakeRows)
+    pending: FakePending = field(default_factory=FakePending)
+    media: FakeMedia = field(default_factory=FakeMedia)
+    pool: InlineExecutor = field(default_factory=InlineExecutor)
+    ready: list[tuple[Event, bool]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def cutter(self) -> ClipCutter:
+        parts = ClipParts(self.rows, self.pending, self.media, self.pool, ROOT)
+        return ClipCutter(
+            "front",
+            RECORD,
+            parts,
+            on_ready=lambda ev, late: self.ready.append((ev, late)),
+            on_error=self.errors.append,
+        )
+
+    def record(self, start: float, end: float) -> None:
+        self.rows.segments.append(Segment("front", Path(f"/rec/{start}.mp4"), start, end))
+
+
+@pytest.fixture
+def world() -> World:
+    world = World()
+    world.record(WALL - 30, WALL + 10)
+    world.record(WALL + 10, WALL + 30)
+    return world
+
+
+def test_a_clip_waits_until_the_recording_covers_its_window(world: World) -> None:
+    cutter = world.cutter()
+    ended = event()
+    world.rows.save_event(ended, finished=False)
+    # 4 s of event, 5 s each side, widened backwards to the 20 s minimum.
+    assert cutter.queue(ended) == WALL + 9
+    cutter.cut_ready(WALL + 8.9)
+    assert world.pool.submitted == 0
+    assert [w.event.id for w in cutter.waiting] == ["ev1"]
+    cutter.cut_ready(WALL + 10)
+    assert cutter.waiting == []
+    ((segments, start, end, path),) = world.media.cuts
+    assert (start, end, path) == (WALL - 11, WALL + 9, clip_of())
+    assert [s.start for s in segments] == [WALL - 30]
+    assert world.rows.events["ev1"] == replace(ended, clip=path)
+    assert world.rows.finished["ev1"] is True
+    assert world.ready == [(replace(ended, clip=path), False)]
+
+
+def test_only_the_windows_recorded_so_far_are_cut(world: World) -> None:
+    cutter = world.cutter()
+    short, long = event("a"), event("b", length=12.0)
+    for ended in (short, long):
+        world.rows.save_event(ended, finished=False)
+        cutter.queue(ended)
+    cutter.cut_ready(WALL + 10)
+    assert [ev.id for ev, _ in world.ready] == ["a"]
+    assert world.rows.finished == {"a": True, "b": False}
+    cutter.cut_ready(float("inf"))  # the end of a run: everything, from what exists
+    assert [ev.id for ev, _ in world.ready] == ["a", "b"]
+
+
+def test_the_clip_keeps_what_the_row_got_meanwhile(world: World) -> None:
+    # The alert decision flags the row on its own thread; the clip must not undo it.
+    cutter = world.cutter()
+    ended = event()
+    world.rows.save_event(ended, finished=False)
+    cutter.queue(ended)
+    world.rows.events["ev1"] = replace(ended, alert=True)
+    cutter.cut_ready(float("inf"))
+    assert world.rows.events["ev1"].alert is True
+    assert world.ready[0][0].alert is True
+
+
+def test_a_locked_household_keeps_the_window_pending_and_finishes_the_event(
+    world: World,
+) -> None:
+    world.media.locked = True
+    cutter = world.cutter()
+    ended = event()
+    end = cutter.queue(ended)
+    cutter.cut_ready(float("inf"))
+    assert world.pending.clips == {"ev1": PendingClip("ev1", "front", WALL - 11, end)}
+    assert world.rows.events["ev1"] == ended  # no clip yet, but finished
+    assert world.rows.finished["ev1"] is True
+    assert world.ready == []
+    assert world.errors == []  # waiting for the owner is not a failure
+
+
+def test_a_failed_cut_is_reported_and_finishes_the_event_without_a_clip(world: World) -> None:
+    world.media.broken = True
+    cutter = world.cutter()
+    cutter.queue(event())
+    cutter.cut_ready(float("inf"))
+    assert world.errors == ["front: clip for event ev1 failed: no recording covers the window"]
+    assert world.rows.events["ev1"].clip is None
+    assert world.rows.finished["ev1"] is True
+    assert world.ready == []
+    assert world.pending.clips == {}
+
+
+def pend(world: World, *events: Event) -> None:
+    for ev in events:
+        world.rows.save_event(ev)
+        world.pending.add(PendingClip(ev.id, "front", ev.wall_start - 11, ev.wall_start + 9))
+
+
+def test_pending_clips_are_cut_after_the_unlock(world: World) -> None:
+    pend(world, event("a"), event("b"))
+    world.media.locked = True
+    cutter = world.cutter()
+    assert cutter.cut_pending() == 0  # still locked: nothing lost
+    assert set(world.pending.clips) == {"a", "b"}
+    world.media.locked = False
+    assert cutter.cut_pending() == 2
+    assert world.pending.clips == {}
+    assert [(ev.id, ev.clip, late) for ev, late in world.ready] == [
+        ("a", clip_of("a"), True),
+        ("b", clip_of("b"), True),
+    ]
+    assert world.rows.finished == {"a": True, "b": True}
+
+
+def test_pending_clips_of_gone_or_clipped_events_are_dropped(world: World) -> None:
+    pend(world, event("gone"), event("done", clip=clip_of("done")))
+    del world.rows.events["gone"]
+    assert world.cutter().cut_pending() == 0
+    assert world.pending.clips == {}
+    assert world.media.cuts == []
+
+
+def test_a_pending_clip_whose_recording_expired_is_reported_and_dropped(world: World) -> None:
+    pend(world, event("old", wall_start=WALL - 3600, wall_end=WALL - 3596))
+    assert world.cutter().cut_pending() == 0
+    assert world.errors == ["front: late clip for event old failed: no recording covers the window"]
+    assert world.pending.clips == {}
+
+
+def test_a_late_clip_of_an_event_deleted_while_cutting_is_destroyed(world: World) -> None:
+    pend(world, event())
+    world.media.before_cut = world.rows.events.clear  # the owner deletes it meanwhile
+    assert world.cutter().cut_pending() == 0
+    assert world.media.deleted == [clip_of()]
+    assert world.pending.clips == {}
+    assert world.ready == []
