@@ -21,7 +21,8 @@ from hearthcam.alerts.notify import build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.annotate.desk import ReviewDesk
-from hearthcam.config import CameraConfig, Config
+from hearthcam.camera_registry import CameraRegistry
+from hearthcam.config import Config
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
@@ -29,14 +30,13 @@ from hearthcam.pipeline.runner import CameraPipeline, EventListener, PipelinePar
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
-from hearthcam.runtime import CurrentCameras, Runtime, camera_parts
+from hearthcam.runtime import Runtime, camera_parts
 from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
-from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
-from hearthcam.store.settings import CameraGeometry, SettingsStore
+from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.vault.keyring import Keyring, MediaVault
 from hearthcam.vault.media import SealedMedia
@@ -131,8 +131,8 @@ def build(
     store, media = open_store_and_media(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
-    # The config's cameras with what owners added or changed in the app.
-    cameras = CurrentCameras(merged_cameras(config, CameraStore(SettingsStore(store)).entries()))
+    # The config's cameras and what owners added, changed or drew in the app, resolved alike.
+    cameras = CameraRegistry.load(config, SettingsStore(store))
     choices = HouseholdChoices(store, config, cameras)
     dispatcher = None
     if alerts:
@@ -161,9 +161,10 @@ def build(
         dispatcher=dispatcher,
         parts=parts,
         realtime=realtime,
+        cameras=cameras,
         media=media,
     )
-    runtime.cameras = cameras
+    cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
     runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
     for name, camera in cameras.items():
         if camera.enabled:
@@ -267,17 +268,6 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     if wants_web_push(runtime.config):
         push_key = VapidKeys.load_or_create(vapid_path(runtime.config)).application_server_key
 
-    def geometry_changed(camera: str, geometry: CameraGeometry) -> None:
-        pipeline, configured = runtime.pipelines.get(camera), runtime.cameras.get(camera)
-        if pipeline is not None and configured is not None:
-            pipeline.set_geometry(geometry.applied(configured))
-
-    def camera_changed(camera: str, configured: CameraConfig | None) -> None:
-        if configured is None:
-            runtime.stop_camera(camera, forget=True)
-        else:
-            runtime.start_camera(camera, configured)
-
     checks = share_checks(runtime)
 
     def unlocked(household: int) -> None:
@@ -294,8 +284,8 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     desk = next(x for x in listeners if isinstance(x, ReviewDesk))
     view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
-        on_geometry=geometry_changed,
-        on_camera=camera_changed,
+        camera_registry=runtime.cameras,  # the runtime listens to it
+        health=runtime.health,
         on_shared=checks.notify,
         share_listeners=listeners,
         review_desk=desk,

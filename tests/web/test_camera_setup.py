@@ -16,6 +16,7 @@ from hearthcam.web import WebServices, create_app
 from hearthcam.web.camera_urls import url_problem, with_stored_password
 from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
+from tests.support.cameras import ToldCameras
 from tests.support.world import ORIGIN, World
 
 Told = list[tuple[str, CameraConfig | None]]
@@ -35,10 +36,17 @@ def told() -> Told:
     return []
 
 
+def listened(services: WebServices, told: Told) -> WebServices:
+    """``services``, with what its camera registry tells the runtime appended to ``told``."""
+    listener = ToldCameras(cameras=told)
+    services.registry.subscribe(listener)
+    return services
+
+
 @pytest.fixture
 def real_streams(world: World, told: Told) -> WebServices:
     """The world's services with the real stream test (PyAV opening the URL)."""
-    return replace(world.services, probe_stream=None, on_camera=lambda c, g: told.append((c, g)))
+    return listened(replace(world.services, probe_stream=None), told)
 
 
 @pytest.fixture
@@ -120,9 +128,7 @@ def test_passwords_are_hidden_and_kept_when_a_camera_is_edited(world: World) -> 
         return StreamInfo("h264", 1280, 720, 15.0, None)
 
     told: Told = []
-    services = replace(
-        world.services, probe_stream=probe, on_camera=lambda c, g: told.append((c, g))
-    )
+    services = listened(replace(world.services, probe_stream=probe), told)
     alice = client(world, services, "alice")
     secret = "rtsp://u:s3cret@cam.example/main"
     sub = "rtsp://u:s3cret@cam.example/sub"
@@ -185,7 +191,7 @@ def test_passwords_are_hidden_and_kept_when_a_camera_is_edited(world: World) -> 
 
 def test_app_cameras_can_be_removed_config_cameras_only_switched_off(world: World) -> None:
     told: Told = []
-    services = replace(world.services, on_camera=lambda c, g: told.append((c, g)))
+    services = listened(replace(world.services), told)
     alice = client(world, services, "alice")
     key = alice.post(
         "/api/cameras", json={"name": "Shed", "detect_url": "rtsp://cam.example/shed"}

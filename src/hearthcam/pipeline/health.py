@@ -46,6 +46,11 @@ class CameraHealth:
     last_error_at: float | None
     last_error_count: int  # how many times in a row the last error happened
 
+    @classmethod
+    def off(cls, camera: str) -> CameraHealth:
+        """The health of a camera that does not run (switched off, or not started)."""
+        return cls(camera, Connection.STOPPED, 0, 0, 0, 0, None, None, 0, None, None, 0)
+
     @property
     def analysing(self) -> bool:
         """Frames arrive and are analysed (not all failing)."""
