@@ -9,9 +9,12 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from hearthcam.config import CameraConfig
+from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.config import AlertRule, CameraConfig
 from hearthcam.errors import SourceUnreadable
 from hearthcam.pipeline.source import StreamInfo
+from hearthcam.store.settings import HouseholdSettings, Mode
+from hearthcam.types import Verdict
 from hearthcam.web import WebServices, create_app
 from hearthcam.web.camera_urls import url_problem, with_stored_password
 from hearthcam_bench.broker import free_port
@@ -234,3 +237,26 @@ def test_url_rules() -> None:
         with_stored_password("rtsp://u:***@h:8554/s", "rtsp://u:pw@h/s") == "rtsp://u:***@h:8554/s"
     )
     assert with_stored_password("rtsp://u:new@h/s", "rtsp://u:pw@h/s") == "rtsp://u:new@h/s"
+
+
+def test_a_camera_added_in_the_app_follows_its_households_rule_and_hours(world: World) -> None:
+    # What the pipeline and the sweeper ask by camera name: an app camera answers exactly like
+    # the household's config camera, because adding it made it the household's.
+    services = replace(world.services)
+    alice = client(world, services, "alice")
+    key = alice.post(
+        "/api/cameras", json={"name": "Shed", "detect_url": "rtsp://cam.example/shed"}
+    ).json()["name"]
+    alice.__exit__(None, None, None)
+    assert world.accounts.camera_household(key) == world.household_a
+    hours = {**world.config.retention.events, Verdict.PET: 2.0}
+    quiet = AlertRule(verdicts=[Verdict.THREAT])
+    rules: dict[Mode, AlertRule] = {"home": quiet, "away": world.config.alerts.away}
+    world.services.settings.save_household(
+        world.household_a, HouseholdSettings(mode="home", retention=hours, alerts=rules), 1.0
+    )
+    choices = HouseholdChoices(world.store, world.config, services.registry)
+    assert choices.rule_of(key) == choices.rule_of("front") == quiet
+    policy = choices.retention()
+    assert policy.cameras[key] == policy.cameras["front"] == hours
+    assert "garage" not in policy.cameras  # household B kept the config's hours
