@@ -139,6 +139,7 @@ def test_analysis_errors_and_the_last_error_with_its_repeats(
     now = health.snapshot()
     assert now.analysis_errors == 5
     assert not now.analysing  # every analysed frame failed
+    assert now.analysis_failing
     assert now.last_error == "porch: analysis failed: KeyError: 'porch'"
     assert now.last_error_count == 5
     assert now.last_error_at == pytest.approx(clock.now - 0.2)
@@ -147,6 +148,12 @@ def test_analysis_errors_and_the_last_error_with_its_repeats(
     health.error("porch: rtsp://u:***@cam/s: connection refused")
     now = health.snapshot()
     assert now.analysis_errors == 5  # a source error is no analysis error
+    assert now.analysis_failing  # still: no frame was analysed since
+
+    health.frame_analysed()  # this one works...
+    assert health.snapshot().analysis_failing  # ...which is known once it ended:
+    health.frame_analysed()
+    assert not health.snapshot().analysis_failing
     assert (now.last_error_count, now.last_error) == (
         1,
         "porch: rtsp://u:***@cam/s: connection refused",

@@ -40,6 +40,7 @@ FAILING = CameraHealth(
     last_error="front: analysis failed: KeyError: 'front'",
     last_error_at=1_699_999_998.5,
     last_error_count=100,
+    analysis_failing=True,
 )
 
 
@@ -64,6 +65,7 @@ def test_the_health_of_a_running_camera_is_its_pipelines(world: World) -> None:
         "last_error": "front: analysis failed: KeyError: 'front'",
         "last_error_at": 1_699_999_998.5,
         "last_error_count": 100,
+        "analysis_failing": True,
     }
     # A camera of the household that does not run (switched off, or no runtime): stopped.
     stopped = alice.get("/api/cameras/back/health").json()
@@ -157,6 +159,7 @@ def test_a_camera_added_in_the_app_is_analysed_like_a_config_camera(
         assert health["connection"] == "live"
         assert health["frames_analysed"] > 20
         assert health["analysis_errors"] == 0
+        assert health["analysis_failing"] is False
         assert health["last_frame_at"] > time.time() - 5
         assert runtime.cameras[key].objects == runtime.cameras["porch"].objects
         later = owner.get(f"/api/cameras/{key}/health").json()

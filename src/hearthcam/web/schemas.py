@@ -151,6 +151,7 @@ class CameraHealthOut(BaseModel):
     last_error: str | None
     last_error_at: float | None
     last_error_count: int
+    analysis_failing: bool
     server_time: float
 
     @classmethod
@@ -168,6 +169,7 @@ class CameraHealthOut(BaseModel):
             last_error=health.last_error,
             last_error_at=health.last_error_at,
             last_error_count=health.last_error_count,
+            analysis_failing=health.analysis_failing,
             server_time=now,
         )
 
