@@ -352,13 +352,12 @@ def test_a_camera_added_while_running_records_and_removing_it_leaves_the_others(
     runtime.start(retention=False)
     try:
         _wait(lambda: len(_segments(data, "a")) >= 1, "camera a recording")
-        runtime.start_camera(
-            "b", CameraConfig(name="Garage", inputs=[InputConfig(path=server_b.url())])
-        )
+        # As the web app does: the registry is told, the runtime listening to it starts b.
+        runtime.cameras.put("b", CameraEntry("Garage", None, server_b.url()))
         assert runtime.cameras["b"].name == "Garage"
         _wait(lambda: len(_segments(data, "b")) >= 2, "camera b recording")
         a_before = _segments(data, "a")
-        runtime.stop_camera("b", forget=True)
+        runtime.cameras.remove("b")
         assert "b" not in runtime.pipelines
         assert "b" not in runtime.cameras
         b_stopped = _segments(data, "b")
@@ -384,14 +383,11 @@ def test_a_running_camera_restarts_with_its_new_stream(
     runtime.start(retention=False)
     try:
         _wait(lambda: len(_segments(data, "porch")) >= 1, "recording from server a")
-        runtime.start_camera(
-            "porch", camera.model_copy(update={"inputs": [InputConfig(path=server_b.url())]})
-        )
+        runtime.cameras.put("porch", CameraEntry("Porch", None, server_b.url()))
         server_a.stop()  # if the camera still read server a, it would stop recording now
         before = _segments(data, "porch")
         _wait(lambda: len(_segments(data, "porch") - before) >= 2, "recording from server b")
-        switched_off = camera.model_copy(update={"enabled": False})
-        runtime.start_camera("porch", switched_off)
+        runtime.cameras.put("porch", CameraEntry("Porch", None, server_b.url(), enabled=False))
         assert "porch" not in runtime.pipelines
         assert runtime.cameras["porch"].enabled is False
     finally:

@@ -22,7 +22,8 @@ from hearthcam.alerts.notify import build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
 from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.annotate.desk import ReviewDesk
-from hearthcam.config import CameraConfig, Config
+from hearthcam.camera_registry import CameraRegistry
+from hearthcam.config import Config
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
@@ -30,14 +31,13 @@ from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
-from hearthcam.runtime import CurrentCameras, Runtime, camera_parts
+from hearthcam.runtime import Runtime, camera_parts
 from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
-from hearthcam.store.cameras import CameraStore, merged_cameras
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
-from hearthcam.store.settings import CameraGeometry, SettingsStore
+from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import EventListener
 from hearthcam.vault.keyring import Keyring, MediaVault
@@ -133,8 +133,8 @@ def build(
     store, media = open_store_and_media(config)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
-    # The config's cameras with what owners added or changed in the app.
-    cameras = CurrentCameras(merged_cameras(config, CameraStore(SettingsStore(store)).entries()))
+    # The config's cameras and what owners added, changed or drew in the app, resolved alike.
+    cameras = CameraRegistry.load(config, SettingsStore(store))
     choices = HouseholdChoices(store, config, cameras)
     dispatcher = None
     if alerts:
@@ -165,9 +165,10 @@ def build(
         decisions=decisions,
         parts=parts,
         realtime=realtime,
+        cameras=cameras,
         media=media,
     )
-    runtime.cameras = cameras
+    cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
     runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
     for name, camera in cameras.items():
         if camera.enabled:
@@ -259,17 +260,6 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     if wants_web_push(runtime.config):
         push_key = VapidKeys.load_or_create(vapid_path(runtime.config)).application_server_key
 
-    def geometry_changed(camera: str, geometry: CameraGeometry) -> None:
-        pipeline, configured = runtime.pipelines.get(camera), runtime.cameras.get(camera)
-        if pipeline is not None and configured is not None:
-            pipeline.set_geometry(geometry.applied(configured))
-
-    def camera_changed(camera: str, configured: CameraConfig | None) -> None:
-        if configured is None:
-            runtime.stop_camera(camera, forget=True)
-        else:
-            runtime.start_camera(camera, configured)
-
     # Built once: the checks, the web app and the withdrawal all go through this one Sharing.
     # Everything holding something made from shared clips hears of a withdrawal: leases and
     # annotations first (nobody keeps watching a withdrawn clip), then the models, then the
@@ -296,8 +286,8 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     runtime.threads.append(worker)  # joined by close, after stop is set
     view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
-        on_geometry=geometry_changed,
-        on_camera=camera_changed,
+        camera_registry=runtime.cameras,  # the runtime listens to it
+        health=runtime.health,
         on_shared=checks.notify,
         share_listeners=listeners,
         review_desk=desk,

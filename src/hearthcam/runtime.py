@@ -7,29 +7,23 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from hearthcam.accounts.choices import HouseholdChoices
 from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import AlertDispatcher
+from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
+from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
-from hearthcam.pipeline.source import CameraStream
+from hearthcam.pipeline.source import CameraStream, SystemClock
 from hearthcam.recordings.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
 from hearthcam.served_model import ModelWatcher
 from hearthcam.store.db import Store
 from hearthcam.vault.media import MediaIO, PlainMedia
-
-if TYPE_CHECKING:
-    pass
-
-from hearthcam.accounts.choices import HouseholdChoices
-from hearthcam.pipeline.source import SystemClock
-from hearthcam.store.settings import SettingsStore, camera_geometry
 
 log = logging.getLogger(__name__)
 
@@ -59,40 +53,13 @@ def with_cameras(config: Config, cameras: dict[str, str]) -> Config:
     return config.model_copy(update={"cameras": merged})
 
 
-class CurrentCameras(Mapping[str, CameraConfig]):
-    """The cameras a runtime runs now (the config's and the app's), read at each use.
-
-    Writers replace the whole dict, so a reader iterating it never sees it change underneath.
-    """
-
-    def __init__(self, cameras: Mapping[str, CameraConfig] = {}) -> None:
-        self._now: dict[str, CameraConfig] = dict(cameras)
-
-    def __getitem__(self, name: str) -> CameraConfig:
-        return self._now[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._now)
-
-    def __len__(self) -> int:
-        return len(self._now)
-
-    def put(self, name: str, camera: CameraConfig) -> None:
-        """Sets one camera."""
-        self._now = {**self._now, name: camera}
-
-    def drop(self, name: str) -> None:
-        """Forgets one camera."""
-        self._now = {k: v for k, v in self._now.items() if k != name}
-
-
 @dataclass
 class Runtime:
     """Everything a running hearthcam holds; built by ``build``, stopped by ``close``.
 
-    Cameras can be started, replaced and stopped one at a time while the others keep running
-    (``start_camera`` / ``stop_camera``: an owner added or edited one in the app); ``cameras``
-    is what runs now, the config's merged with the app's.
+    Cameras can be started, replaced and stopped one at a time while the others keep running:
+    the runtime listens to ``cameras`` (the registry of the config's and the app's cameras), so
+    an owner adding, editing or removing one in the app starts, restarts or stops just that one.
     """
 
     config: Config
@@ -109,7 +76,7 @@ class Runtime:
     decisions: AlertDecisions | None = None
     parts: PipelineParts | None = None  # what ``start_camera`` builds new pipelines from
     realtime: bool = True
-    cameras: CurrentCameras = field(default_factory=CurrentCameras)
+    cameras: CameraRegistry = field(default_factory=lambda: CameraRegistry(Config()))
     media: MediaIO = field(default_factory=PlainMedia)
     # Keeps the live verdict on the registry's served model (started with the cameras).
     models: ModelWatcher | None = None
@@ -147,7 +114,6 @@ class Runtime:
             raise RuntimeError("this runtime was not built to start cameras")
         with self._lock:
             self.stop_camera(name)
-            self.cameras.put(name, camera)
             if not camera.enabled or self.stop.is_set():
                 return
             pipeline, stream = camera_parts(name, camera, self.parts, self.realtime)
@@ -155,20 +121,36 @@ class Runtime:
             self._launch(name)
         log.info("%s: started", name)
 
-    def stop_camera(self, name: str, forget: bool = False) -> None:
+    def stop_camera(self, name: str) -> None:
         """Stops one camera: its reading ends, its open event and segment are flushed."""
         with self._lock:
             stop, thread = self._camera_stops.pop(name, None), self._camera_threads.pop(name, None)
             pipeline = self.pipelines.pop(name, None)
             self.streams.pop(name, None)
-            if forget:
-                self.cameras.drop(name)
         if stop is not None and thread is not None:
             stop.set()
             thread.join()
         if pipeline is not None:
             pipeline.finish()
             log.info("%s: stopped", name)
+
+    def camera_changed(self, name: str, camera: CameraConfig | None) -> None:
+        """The registry's news: ``name`` runs as ``camera`` now, or (None) is gone."""
+        if camera is None:
+            self.stop_camera(name)
+        else:
+            self.start_camera(name, camera)
+
+    def geometry_changed(self, name: str, camera: CameraConfig) -> None:
+        """The registry's news: ``name`` has new masks and zones, taken at its next frame."""
+        pipeline = self.pipelines.get(name)
+        if pipeline is not None:
+            pipeline.set_geometry(camera)
+
+    def health(self, name: str) -> CameraHealth | None:
+        """How a running camera is doing (None: it does not run)."""
+        pipeline = self.pipelines.get(name)
+        return None if pipeline is None else pipeline.health()
 
     def _supervise(self, name: str, own_stop: threading.Event) -> None:
         # A bug that escapes a camera's loop must not silently end its recording: log it and
@@ -236,14 +218,12 @@ class Runtime:
 
 def camera_parts(
     name: str,
-    configured: CameraConfig,
+    camera: CameraConfig,
     parts: PipelineParts,
     realtime: bool,
     lossless: bool = False,
 ) -> tuple[CameraPipeline, CameraStream]:
-    """The pipeline and stream of one camera, with the masks and zones an owner drew."""
-    drawn = camera_geometry(SettingsStore(parts.store), name)
-    camera = configured if drawn is None else drawn.applied(configured)
+    """The pipeline and stream of one camera, as the registry resolved it."""
     pipeline = CameraPipeline(name, camera, parts, lossless=lossless)
     record, detect = camera_inputs(camera)
     stream = CameraStream(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hearthcam.alerts.text import DisplayNames
 from hearthcam.config import InputConfig, parse_config
-from hearthcam.store.cameras import CameraEntry, CameraStore, merged_cameras, new_camera_key
+from hearthcam.store.cameras import CameraEntry, CameraStore, new_camera_key
 from hearthcam.store.db import Store
 from hearthcam.store.settings import SettingsStore
 
@@ -28,8 +28,7 @@ def test_an_edit_keeps_the_configs_other_settings_and_new_cameras_get_defaults()
         "front": CameraEntry("Front", "rtsp://cam/main", "rtsp://cam/sub"),
         "cam-0a0b0c0d": CameraEntry("Shed", None, "rtsp://shed/s", enabled=False),
     }
-    merged = merged_cameras(CONFIG, stored)
-    front = merged["front"]
+    front = stored["front"].applied(CONFIG.cameras["front"])
     assert front.name == "Front"
     assert front.inputs == [
         InputConfig(path="rtsp://cam/main", roles=["record"]),
@@ -37,7 +36,7 @@ def test_an_edit_keeps_the_configs_other_settings_and_new_cameras_get_defaults()
     ]
     assert front.detect.fps == 3
     assert list(front.zones) == ["porch"]
-    shed = merged["cam-0a0b0c0d"]
+    shed = stored["cam-0a0b0c0d"].applied(None)
     assert shed.enabled is False
     assert shed.inputs == [InputConfig(path="rtsp://shed/s")]
     assert CONFIG.cameras["front"].name is None  # the config itself is untouched
@@ -47,10 +46,10 @@ def test_a_camera_the_config_does_not_record_stays_unrecorded_when_renamed() -> 
     config = parse_config(
         {"cameras": {"yard": {"inputs": [{"path": "rtsp://yard/sub", "roles": ["detect"]}]}}}
     )
-    renamed = merged_cameras(config, {"yard": CameraEntry("Yard", None, "rtsp://yard/sub")})
-    assert renamed["yard"].inputs == [InputConfig(path="rtsp://yard/sub", roles=["detect"])]
+    renamed = CameraEntry("Yard", None, "rtsp://yard/sub").applied(config.cameras["yard"])
+    assert renamed.inputs == [InputConfig(path="rtsp://yard/sub", roles=["detect"])]
     with_main = CameraEntry("Yard", "rtsp://yard/main", "rtsp://yard/sub")
-    assert [i.roles for i in merged_cameras(config, {"yard": with_main})["yard"].inputs] == [
+    assert [i.roles for i in with_main.applied(config.cameras["yard"]).inputs] == [
         ["record"],
         ["detect"],
     ]

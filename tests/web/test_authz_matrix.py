@@ -81,6 +81,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/cameras"): HOUSEHOLD,
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
     ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
+    ("GET", "/api/cameras/{camera}/health"): MEDIA,
     ("PUT", "/api/cameras/{camera}/geometry"): row(401, 200, 403, 404, 403, 403),
     ("POST", "/api/cameras/test"): OWNER,
     ("POST", "/api/cameras"): row(401, 201, 403, 201, 403, 403),

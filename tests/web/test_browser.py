@@ -45,13 +45,13 @@ from hearthcam.app import open_media
 from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
 from hearthcam.store.db import Store
-from hearthcam.store.settings import CameraGeometry
 from hearthcam.types import Change, Event, Frame, TrackSummary, Verdict
 from hearthcam.vault.media import SealedMedia, read_bytes, write_bytes
 from hearthcam.vault.sealed import plaintext_media_signatures
 from hearthcam.web import ServerHandle, WebServices, start_server
 from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
+from tests.support.cameras import ToldCameras
 from tests.support.factories import make_h264_segment
 from tests.support.world import cheap_hasher
 
@@ -177,7 +177,7 @@ class App:
     handle: ServerHandle
     services: WebServices
     events: dict[str, Event] = field(default_factory=dict)
-    drawn: list[tuple[str, CameraGeometry]] = field(default_factory=list)  # what cameras got
+    drawn: list[tuple[str, CameraConfig]] = field(default_factory=list)  # new masks and zones
     started: list[tuple[str, CameraConfig | None]] = field(default_factory=list)  # runtime told
     rtsp_url: str = ""  # a real RTSP camera the walk adds in Settings
 
@@ -255,8 +255,7 @@ def app(tmp_path: Path, media: tuple[Path, Path], rtsp_server: RtspServer) -> It
     config.data_dir.mkdir(parents=True)
     store = Store.open(config.database_url)
     views = {name: LiveView(name) for name in CAMERAS}
-    drawn: list[tuple[str, CameraGeometry]] = []
-    started: list[tuple[str, CameraConfig | None]] = []
+    told = ToldCameras()
     services = WebServices(
         config=config,
         store=store,
@@ -264,11 +263,12 @@ def app(tmp_path: Path, media: tuple[Path, Path], rtsp_server: RtspServer) -> It
         media=open_media(store, config.data_dir),
         live=views,
         push_key=VapidKeys.load_or_create(tmp_path / "vapid.pem").application_server_key,
-        on_geometry=lambda camera, geometry: drawn.append((camera, geometry)),
-        on_camera=lambda camera, config: started.append((camera, config)),
     )
+    services.registry.subscribe(told)  # as the runtime would
     handle = start_server(services, "127.0.0.1", 0)
-    running = App(handle, services, drawn=drawn, started=started, rtsp_url=rtsp_server.url())
+    running = App(
+        handle, services, drawn=told.geometries, started=told.cameras, rtsp_url=rtsp_server.url()
+    )
     try:
         add_events(running, decode_frames(live_clip, 60), event_clip)
         with LiveFeed(live_clip, list(views.values())):

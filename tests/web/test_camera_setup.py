@@ -9,13 +9,17 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from hearthcam.config import CameraConfig
+from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.config import AlertRule, CameraConfig
 from hearthcam.errors import SourceUnreadable
 from hearthcam.pipeline.source import StreamInfo
+from hearthcam.store.settings import HouseholdSettings, Mode
+from hearthcam.types import Verdict
 from hearthcam.web import WebServices, create_app
 from hearthcam.web.camera_urls import url_problem, with_stored_password
 from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
+from tests.support.cameras import ToldCameras
 from tests.support.world import ORIGIN, World
 
 Told = list[tuple[str, CameraConfig | None]]
@@ -35,10 +39,17 @@ def told() -> Told:
     return []
 
 
+def listened(services: WebServices, told: Told) -> WebServices:
+    """``services``, with what its camera registry tells the runtime appended to ``told``."""
+    listener = ToldCameras(cameras=told)
+    services.registry.subscribe(listener)
+    return services
+
+
 @pytest.fixture
 def real_streams(world: World, told: Told) -> WebServices:
     """The world's services with the real stream test (PyAV opening the URL)."""
-    return replace(world.services, probe_stream=None, on_camera=lambda c, g: told.append((c, g)))
+    return listened(replace(world.services, probe_stream=None), told)
 
 
 @pytest.fixture
@@ -120,9 +131,7 @@ def test_passwords_are_hidden_and_kept_when_a_camera_is_edited(world: World) -> 
         return StreamInfo("h264", 1280, 720, 15.0, None)
 
     told: Told = []
-    services = replace(
-        world.services, probe_stream=probe, on_camera=lambda c, g: told.append((c, g))
-    )
+    services = listened(replace(world.services, probe_stream=probe), told)
     alice = client(world, services, "alice")
     secret = "rtsp://u:s3cret@cam.example/main"
     sub = "rtsp://u:s3cret@cam.example/sub"
@@ -185,7 +194,7 @@ def test_passwords_are_hidden_and_kept_when_a_camera_is_edited(world: World) -> 
 
 def test_app_cameras_can_be_removed_config_cameras_only_switched_off(world: World) -> None:
     told: Told = []
-    services = replace(world.services, on_camera=lambda c, g: told.append((c, g)))
+    services = listened(replace(world.services), told)
     alice = client(world, services, "alice")
     key = alice.post(
         "/api/cameras", json={"name": "Shed", "detect_url": "rtsp://cam.example/shed"}
@@ -228,3 +237,26 @@ def test_url_rules() -> None:
         with_stored_password("rtsp://u:***@h:8554/s", "rtsp://u:pw@h/s") == "rtsp://u:***@h:8554/s"
     )
     assert with_stored_password("rtsp://u:new@h/s", "rtsp://u:pw@h/s") == "rtsp://u:new@h/s"
+
+
+def test_a_camera_added_in_the_app_follows_its_households_rule_and_hours(world: World) -> None:
+    # What the pipeline and the sweeper ask by camera name: an app camera answers exactly like
+    # the household's config camera, because adding it made it the household's.
+    services = replace(world.services)
+    alice = client(world, services, "alice")
+    key = alice.post(
+        "/api/cameras", json={"name": "Shed", "detect_url": "rtsp://cam.example/shed"}
+    ).json()["name"]
+    alice.__exit__(None, None, None)
+    assert world.accounts.camera_household(key) == world.household_a
+    hours = {**world.config.retention.events, Verdict.PET: 2.0}
+    quiet = AlertRule(verdicts=[Verdict.THREAT])
+    rules: dict[Mode, AlertRule] = {"home": quiet, "away": world.config.alerts.away}
+    world.services.settings.save_household(
+        world.household_a, HouseholdSettings(mode="home", retention=hours, alerts=rules), 1.0
+    )
+    choices = HouseholdChoices(world.store, world.config, services.registry)
+    assert choices.rule_of(key) == choices.rule_of("front") == quiet
+    own = choices.camera_hours()
+    assert own[key] == own["front"] == hours
+    assert "garage" not in own  # household B kept the config's hours

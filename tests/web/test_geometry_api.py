@@ -7,8 +7,9 @@ from dataclasses import replace
 
 from fastapi.testclient import TestClient
 
-from hearthcam.store.settings import CameraGeometry, camera_geometry
+from hearthcam.store.settings import camera_geometry
 from hearthcam.web import create_app
+from tests.support.cameras import ToldCameras
 from tests.support.world import ORIGIN, World
 from tests.web.conftest import ClientFor
 
@@ -26,8 +27,9 @@ DRAWN = {
 
 
 def test_geometry_starts_as_the_configs_and_an_owner_replaces_it(world: World) -> None:
-    told: list[tuple[str, CameraGeometry]] = []
-    services = replace(world.services, on_geometry=lambda c, g: told.append((c, g)))
+    told = ToldCameras()
+    services = replace(world.services)
+    services.registry.subscribe(told)
     token = world.session_token("alice")
     with TestClient(create_app(services), headers={"origin": ORIGIN}) as alice:
         alice.cookies.set("hc_session", token)
@@ -43,7 +45,10 @@ def test_geometry_starts_as_the_configs_and_an_owner_replaces_it(world: World) -
     assert list(stored.zones) == ["porch", "path"]
     assert stored.zones["porch"].objects == ["person"]
     assert stored.mask[0].points[2] == (1.0, 0.08)
-    assert [(camera, list(g.zones)) for camera, g in told] == [("front", ["porch", "path"])]
+    assert [(camera, list(c.zones)) for camera, c in told.geometries] == [
+        ("front", ["porch", "path"])
+    ]
+    assert told.geometries[0][1].motion.mask == stored.mask  # the camera with its new mask
 
 
 def test_geometry_is_validated(client_for: ClientFor) -> None:

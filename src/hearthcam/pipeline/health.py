@@ -45,6 +45,12 @@ class CameraHealth:
     last_error: str | None
     last_error_at: float | None
     last_error_count: int  # how many times in a row the last error happened
+    analysis_failing: bool = False  # the last analysed frame's analysis failed
+
+    @classmethod
+    def off(cls, camera: str) -> CameraHealth:
+        """The health of a camera that does not run (switched off, or not started)."""
+        return cls(camera, Connection.STOPPED, 0, 0, 0, 0, None, None, 0, None, None, 0)
 
     @property
     def analysing(self) -> bool:
@@ -112,6 +118,9 @@ class HealthMonitor:
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._last_error_count = 0
+        # Whether the last frame whose analysis ended failed, and whether the one being
+        # analysed has failed so far (a frame is counted when its analysis starts).
+        self._failed_last = self._failed_now = False
 
     def frame_in(self, wall: float) -> None:
         """A decoded frame arrived."""
@@ -121,9 +130,10 @@ class HealthMonitor:
             self._connection = Connection.LIVE
 
     def frame_analysed(self) -> None:
-        """A frame went through analysis."""
+        """A frame goes through analysis (the one before it has ended)."""
         with self._lock:
             self._frames_analysed += 1
+            self._failed_last, self._failed_now = self._failed_now, False
 
     def frame_dropped(self) -> None:
         """A frame was dropped: analysis was behind."""
@@ -156,6 +166,7 @@ class HealthMonitor:
         with self._lock:
             if analysis:
                 self._analysis_errors += 1
+                self._failed_last = self._failed_now = True
             self._last_error, self._last_error_at = message, self._clock()
             self._last_error_count = count
 
@@ -175,4 +186,5 @@ class HealthMonitor:
                 last_error=self._last_error,
                 last_error_at=self._last_error_at,
                 last_error_count=self._last_error_count,
+                analysis_failing=self._failed_last,
             )

@@ -6,20 +6,17 @@ digits, so a key never tells one household that another has a camera of that nam
 display name, stream URLs and on/off switch of any camera. A stored entry overrides the config's
 fields it names and keeps the rest (detection, motion, zones, objects) from the config.
 
-``merged_cameras`` is what the runtime runs: the config's cameras with the stored changes, plus
-the stored cameras. An entry that no longer validates is skipped (and logged), never fatal.
+``camera_registry.CameraRegistry`` resolves the cameras the runtime runs from the config's and
+these entries (an entry that no longer validates is skipped and logged there, never fatal).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from hearthcam.config import CameraConfig, Config, InputConfig
+from hearthcam.config import CameraConfig, InputConfig
 from hearthcam.store.settings import SettingsStore
 
 log = logging.getLogger(__name__)
@@ -123,14 +120,3 @@ class CameraStore:
         """Forgets a camera's entry (a config camera goes back to its config)."""
         self._settings.delete(_PREFIX + key)
         self._settings.put(_INDEX, [k for k in self.keys() if k != key], now)
-
-
-def merged_cameras(config: Config, stored: Mapping[str, CameraEntry]) -> dict[str, CameraConfig]:
-    """The cameras to run: the config's, each with its stored changes, then the app's own."""
-    merged = dict(config.cameras)
-    for key, entry in stored.items():
-        try:
-            merged[key] = entry.applied(config.cameras.get(key))
-        except ValidationError as error:
-            log.warning("camera %s: stored settings are not valid, skipped: %s", key, error)
-    return merged

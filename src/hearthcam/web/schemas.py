@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hearthcam.accounts import LoginState, Role
+from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.types import Event, TrackSummary, Verdict
 
 # Event ids are uuid4 hex (pipeline.events); camera names follow the config's rule.
@@ -132,6 +133,45 @@ class CameraOut(BaseModel):
     mse_url: str
     mjpeg_url: str
     snapshot_url: str
+
+
+class CameraHealthOut(BaseModel):
+    """How a camera is doing (``pipeline.health.CameraHealth``), with the server's clock so a
+    page can say "3 s ago" whatever its own clock says."""
+
+    camera: str
+    connection: Connection
+    frames_in: int
+    frames_analysed: int
+    frames_dropped: int
+    analysis_errors: int
+    last_frame_at: float | None
+    connected_since: float | None
+    reconnects: int
+    last_error: str | None
+    last_error_at: float | None
+    last_error_count: int
+    analysis_failing: bool
+    server_time: float
+
+    @classmethod
+    def of(cls, health: CameraHealth, now: float) -> CameraHealthOut:
+        return cls(
+            camera=health.camera,
+            connection=health.connection,
+            frames_in=health.frames_in,
+            frames_analysed=health.frames_analysed,
+            frames_dropped=health.frames_dropped,
+            analysis_errors=health.analysis_errors,
+            last_frame_at=health.last_frame_at,
+            connected_since=health.connected_since,
+            reconnects=health.reconnects,
+            last_error=health.last_error,
+            last_error_at=health.last_error_at,
+            last_error_count=health.last_error_count,
+            analysis_failing=health.analysis_failing,
+            server_time=now,
+        )
 
 
 class TrackOut(BaseModel):

@@ -14,15 +14,17 @@ from pathlib import Path
 from hearthcam.accounts import Accounts
 from hearthcam.alerts.endpoints import Resolver, resolve
 from hearthcam.annotate.desk import ReviewDesk
+from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
+from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.store.annotations import AnnotationStore
-from hearthcam.store.cameras import CameraStore, merged_cameras
+from hearthcam.store.cameras import CameraStore
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore
-from hearthcam.store.settings import CameraGeometry, SettingsStore
+from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import EventListener
 from hearthcam.vault.media import MediaIO, PlainMedia
@@ -55,11 +57,11 @@ class WebServices:
     max_body_bytes: int = MAX_BODY_BYTES
     # The VAPID public key browsers subscribe with; None: Web Push is off.
     push_key: str | None = None
-    # Told when an owner saved a camera's masks and zones, so its pipeline takes them at once.
-    on_geometry: Callable[[str, CameraGeometry], None] = field(default=lambda _c, _g: None)
-    # Told when an owner added, changed (its config) or removed (None) a camera, so the runtime
-    # starts, restarts or stops just that one.
-    on_camera: Callable[[str, CameraConfig | None], None] = field(default=lambda _c, _g: None)
+    # The cameras (the config's and the app's, resolved alike); the routes tell it of every
+    # change an owner makes and the runtime listens to it. None: one loaded from this store.
+    camera_registry: CameraRegistry | None = None
+    # How a running camera is doing (None: it does not run); the runtime's ``health``.
+    health: Callable[[str], CameraHealth | None] = field(default=lambda _c: None)
     # Told when a clip was shared, so the machine checks start at once (not at their next pass).
     on_shared: Callable[[], None] = field(default=lambda: None)
     # Everyone holding something made from shared clips, told on withdrawal (privacy.consent).
@@ -83,6 +85,7 @@ class WebServices:
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
+    registry: CameraRegistry = field(init=False)
     sharing: Sharing = field(init=False)
     audit: AuditLog = field(init=False)
     desk: ReviewDesk = field(init=False)
@@ -93,6 +96,10 @@ class WebServices:
         object.__setattr__(self, "settings", SettingsStore(self.store))
         object.__setattr__(self, "push", PushStore(self.store))
         object.__setattr__(self, "camera_entries", CameraStore(self.settings))
+        registry = self.camera_registry
+        if registry is None:
+            registry = CameraRegistry.load(self.config, self.settings)
+        object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "keys", HouseholdKeys(self.media, self.on_unlocked))
         shares = ShareStore(self.store)
         desk = self.review_desk or ReviewDesk(
@@ -110,9 +117,9 @@ class WebServices:
             audit = AuditLog(self.store, AuditKey.load_or_create(key_path(self.config.data_dir)))
         object.__setattr__(self, "audit", audit)
 
-    def cameras(self) -> dict[str, CameraConfig]:
-        """Every camera: the config's with what owners changed in the app, and the app's own."""
-        return merged_cameras(self.config, self.camera_entries.entries())
+    def cameras(self) -> Mapping[str, CameraConfig]:
+        """Every camera as it runs: the config's and the app's (``registry``)."""
+        return self.registry
 
     def probe(self, url: str) -> StreamInfo:
         """Opens ``url`` and decodes one frame, in bounded time (SourceError if it cannot)."""

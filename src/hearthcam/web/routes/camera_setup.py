@@ -1,7 +1,8 @@
 """Adding, editing and removing cameras from the app (owner), each stream tested first.
 
 A camera added here gets a key made by the server (``store.cameras``) and belongs to the
-owner's household at once; the runtime starts it without a restart (``WebServices.on_camera``).
+owner's household at once (so its alert rule and retention are the household's, as for a config
+camera); the camera registry is told, and the runtime listening to it starts it without a restart.
 A stream is tested by opening it and decoding a frame, in the server's bounded connect time;
 nothing is saved unless every enabled stream gives a frame. Stream passwords never reach the
 browser (``web.camera_urls``).
@@ -10,6 +11,7 @@ browser (``web.camera_urls``).
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
+from pydantic import ValidationError
 
 from hearthcam.config import CameraConfig
 from hearthcam.errors import SourceError
@@ -43,7 +45,7 @@ def _source_out(services: WebServices, key: str, camera: CameraConfig) -> Camera
         detect_url=hidden(detect),
         record_url=None if record is None else hidden(record),
         enabled=camera.enabled,
-        from_config=key in services.config.cameras,
+        from_config=services.registry.from_config(key),
     )
 
 
@@ -80,11 +82,20 @@ def _checked_entry(
     return CameraEntry(body.name, record, detect, body.enabled)
 
 
-def _saved(services: WebServices, key: str, entry: CameraEntry) -> CameraConfig:
-    camera = entry.applied(services.config.cameras.get(key))
+def _saved(
+    services: WebServices, key: str, entry: CameraEntry, household: int | None = None
+) -> CameraConfig:
+    """Stores the entry and tells the registry (the runtime starts the camera); a new camera
+    joins ``household`` first, so its first frames are already sealed to it and its events
+    follow that household's alert rule and retention."""
+    try:
+        services.registry.with_entry(key, entry)  # a valid camera before anything is stored
+    except ValidationError as error:
+        raise HTTPException(422, f"not a valid camera: {error.errors()[0]['msg']}") from error
+    if household is not None:
+        services.accounts.assign_camera(key, household)
     services.camera_entries.save(key, entry, services.clock())
-    services.on_camera(key, camera)
-    return camera
+    return services.registry.put(key, entry)
 
 
 @router.post("/test", response_model=StreamTestOut, responses=errors(401, 403, 422))
@@ -112,8 +123,7 @@ def add_camera(body: CameraSourceIn, owner: Owner, services: Services) -> Camera
     """Adds a camera to the household once its streams work; it starts recording at once."""
     entry = _checked_entry(services, body, None)
     key = new_camera_key()
-    services.accounts.assign_camera(key, owner.household_id)
-    _saved(services, key, entry)
+    _saved(services, key, entry, owner.household_id)
     return CameraOut(
         name=key,
         display_name=entry.name,
@@ -158,9 +168,9 @@ def put_source(
 def remove_camera(camera: VisibleCamera, owner: Owner, services: Services) -> Response:
     """Removes a camera added in the app: it stops; its events stay until deleted or expired.
     A camera from the config file can only be switched off here."""
-    if camera in services.config.cameras:
+    if services.registry.from_config(camera):
         raise HTTPException(status.HTTP_409_CONFLICT, "set in the config file: switch it off")
     services.camera_entries.remove(camera, services.clock())
-    services.on_camera(camera, None)
+    services.registry.remove(camera)
     services.accounts.unassign_camera(camera)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

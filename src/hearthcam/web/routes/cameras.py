@@ -1,4 +1,5 @@
-"""The household's cameras, the latest picture of each, and their masks and zones."""
+"""The household's cameras, the latest picture and the health of each, and their masks and
+zones."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from hearthcam.config import CameraConfig, Polygon, ZoneConfig
 from hearthcam.live import LiveView
-from hearthcam.store.settings import CameraGeometry, camera_geometry, save_camera_geometry
+from hearthcam.pipeline.health import CameraHealth
+from hearthcam.store.settings import CameraGeometry, save_camera_geometry
 from hearthcam.web.deps import NOT_FOUND, Member, Owner, Services, VisibleCamera, csrf_protect
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import CameraOut, GeometryIO, PolygonIO, ZoneIO
+from hearthcam.web.schemas import CameraHealthOut, CameraOut, GeometryIO, PolygonIO, ZoneIO
 from hearthcam.web.services import WebServices
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(csrf_protect)])
@@ -88,20 +90,20 @@ def geometry_out(geometry: CameraGeometry) -> GeometryIO:
     )
 
 
-def current_geometry(services: WebServices, camera: str) -> CameraGeometry:
-    """What the camera uses: what an owner drew, else its config's (empty for a camera that
-    left the config)."""
-    drawn = camera_geometry(services.settings, camera)
-    if drawn is not None:
-        return drawn
-    config = services.cameras().get(camera)
-    return CameraGeometry.of(config) if config is not None else CameraGeometry([], {})
+@router.get(
+    "/{camera}/health", response_model=CameraHealthOut, responses=errors(401, 403, 404, 422)
+)
+def camera_health(camera: VisibleCamera, services: Services) -> CameraHealthOut:
+    """How the camera is doing: its connection, frames in, analysed and dropped, analysis
+    errors, the last frame, reconnects and the last error with its repeats."""
+    health = services.health(camera) or CameraHealth.off(camera)
+    return CameraHealthOut.of(health, services.clock())
 
 
 @router.get("/{camera}/geometry", response_model=GeometryIO, responses=errors(401, 403, 404, 422))
 def get_geometry(camera: VisibleCamera, services: Services) -> GeometryIO:
     """The camera's motion masks and zones (relative 0..1 of the frame)."""
-    return geometry_out(current_geometry(services, camera))
+    return geometry_out(services.registry.geometry(camera))
 
 
 @router.put("/{camera}/geometry", response_model=GeometryIO, responses=errors(401, 403, 404, 422))
@@ -122,5 +124,5 @@ def put_geometry(
         },
     )
     save_camera_geometry(services.settings, camera, geometry, services.clock())
-    services.on_geometry(camera, geometry)
+    services.registry.draw(camera, geometry)
     return geometry_out(geometry)

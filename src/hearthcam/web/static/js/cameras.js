@@ -5,6 +5,7 @@
 
 import { ApiError, api, capitalize } from "./api.js";
 import { confirmDialog, formError, h, setBusy } from "./dom.js";
+import { healthState, lastError, lastFrame, number, watchHealth } from "./health.js";
 import { toast } from "./toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -14,6 +15,7 @@ const HINTS = {
 };
 
 let editing = null; // the camera key being edited, or null when adding
+let stopHealth = () => {}; // the health poller of the cameras listed now
 
 /** "H.264, 1280×720, 15 fps" from a stream test. */
 function describe(found) {
@@ -115,7 +117,44 @@ async function remove(camera) {
   }
 }
 
+/** One camera's health under its row: state, frame counts, reconnects and the last error. */
+function showHealth(row, health) {
+  const box = row.querySelector(".camera-health");
+  if (!box) return;
+  if (!health) {
+    box.dataset.state = "unknown";
+    box.replaceChildren(h("span", { class: "muted" }, "Health not available right now."));
+    return;
+  }
+  const state = healthState(health);
+  box.dataset.state = state.key;
+  if (state.key === "off") {
+    box.replaceChildren(h("span", { class: "health-state" }, h("span", { class: "health-dot", "aria-hidden": "true" }), "Not running"));
+    return;
+  }
+  const stat = (field, value, label) =>
+    h("span", { class: "health-stat", dataset: { field } }, h("strong", {}, number(value)), ` ${label}`);
+  const error = lastError(health);
+  const parts = [
+    h("span", { class: "health-state" }, h("span", { class: "health-dot", "aria-hidden": "true" }), state.label),
+    h("span", { class: "health-stats" },
+      stat("frames_in", health.frames_in, "frames in"),
+      stat("frames_analysed", health.frames_analysed, "analysed"),
+      stat("frames_dropped", health.frames_dropped, "dropped"),
+      h("span", { class: "health-stat", dataset: { field: "last_frame" } }, lastFrame(health)),
+      stat("reconnects", health.reconnects, health.reconnects === 1 ? "reconnect" : "reconnects")),
+    error
+      ? h("p", { class: "health-error", dataset: { field: "last_error" } },
+          h("span", { class: "health-error-when" }, `Last error ${error.when}`),
+          error.repeats ? h("span", { class: "health-repeats", title: "times in a row" }, error.repeats) : null,
+          h("span", { class: "health-error-text" }, error.message))
+      : null,
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
+}
+
 async function loadCameras() {
+  stopHealth();
   const list = $("camera-list");
   let cameras;
   try {
@@ -142,10 +181,16 @@ async function loadCameras() {
           h("button", { type: "button", class: "btn btn-sm", onclick: () => edit(camera) }, "Edit"),
           source && !source.from_config
             ? h("button", { type: "button", class: "btn btn-ghost btn-sm btn-danger-text", onclick: () => remove(camera) }, "Remove")
-            : null));
+            : null),
+        h("div", { class: "camera-health", dataset: { state: "unknown" }, "aria-label": `${camera.display_name} health` },
+          h("span", { class: "muted" }, "Checking…")));
     }),
   );
   if (cameras.length === 0) list.append(h("li", { class: "muted" }, "No cameras yet. Add one below."));
+  stopHealth = watchHealth(cameras.map((c) => c.name), (name, health) => {
+    const row = list.querySelector(`.camera-row[data-camera="${CSS.escape(name)}"]`);
+    if (row) showHealth(row, health);
+  });
 }
 
 export function wireCameras() {

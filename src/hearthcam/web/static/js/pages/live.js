@@ -2,6 +2,7 @@
 // Players stop while the page is hidden (a phone in a pocket should not stream video).
 
 import { api } from "../api.js";
+import { ago, healthState, lastError, lastFrame, number, watchHealth } from "../health.js";
 import { LivePlayer } from "../live-player.js";
 
 const STATE_TEXT = {
@@ -44,6 +45,47 @@ function tile(camera, forceMjpeg) {
   return { node, player };
 }
 
+/** The tile's status line: what analysis is doing, and the error when it fails. */
+function healthLine(health) {
+  const state = healthState(health);
+  const error = lastError(health);
+  switch (state.key) {
+    case "off":
+      return { state, text: "Switched off" };
+    case "connecting":
+      return { state, text: "Connecting…" };
+    case "reconnecting": {
+      const why = error ? ` · ${error.message}` : "";
+      return { state, text: `Reconnecting${why}` };
+    }
+    case "failing": {
+      // "Analysis failing ×37: KeyError: 'x'" (the message says "analysis failed" itself).
+      const count = error?.repeats ? ` ${error.repeats}` : "";
+      const why = error ? `: ${error.message.replace(/^analysis failed: /, "")}` : "";
+      return { state, text: `Analysis failing${count}${why}` };
+    }
+    case "quiet":
+      return { state, text: `No picture since ${ago(health.server_time - health.last_frame_at)}` };
+    default:
+      return { state, text: `Analysing · ${number(health.frames_analysed)} frames · ${lastFrame(health)}` };
+  }
+}
+
+function showHealth(node, health) {
+  const line = node.querySelector(".live-health");
+  if (!health) {
+    line.hidden = true;
+    return;
+  }
+  const { state, text } = healthLine(health);
+  line.hidden = false;
+  line.dataset.state = state.key;
+  node.dataset.health = state.key;
+  const label = line.querySelector(".live-health-text");
+  label.textContent = text;
+  line.title = text;
+}
+
 function summarize() {
   const total = players.length;
   const playing = players.filter((player) => player.state === "playing").length;
@@ -74,6 +116,8 @@ export async function init() {
   grid.replaceChildren(...tiles.map(({ node }) => node));
   for (const { player } of tiles) player.start();
   summarize();
+  const nodes = new Map(tiles.map(({ node }) => [node.dataset.camera, node]));
+  watchHealth([...nodes.keys()], (name, health) => showHealth(nodes.get(name), health));
 
   document.addEventListener("visibilitychange", () => {
     for (const player of players) {
