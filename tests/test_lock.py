@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from hearthcam import app
+from hearthcam.cli import cli
 from hearthcam.config import parse_config
 from hearthcam.lock import LOCK_FILE, DataDirBusy, DataDirLock, LockNotHeld, read_holder
 from hearthcam.pipeline.detect import ScriptedDetector
+from tests.conftest import ClipFactory
 
 HOLD = textwrap.dedent(
     """
@@ -131,3 +134,16 @@ def test_build_takes_the_lock_and_close_gives_it_back(tmp_path: Path) -> None:
         again = app.build(config, detector=ScriptedDetector([]), alerts=False, lock=lock)
         again.close()
         assert lock.held  # a lock the caller gave stays the caller's
+
+
+def test_analyze_into_a_data_directory_a_server_holds_is_refused(
+    make_clip: ClipFactory, tmp_path: Path
+) -> None:
+    clip = make_clip(seconds=1)
+    config = tmp_path / "hearthcam.yml"
+    config.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    with DataDirLock.acquire(tmp_path / "data", "hearthcam run"):
+        result = CliRunner().invoke(cli, ["analyze", str(clip), "--config", str(config)])
+    assert result.exit_code == 2
+    assert f"is in use by pid {os.getpid()} (hearthcam run)" in result.output
+    assert not (tmp_path / "data" / "hearthcam.db").exists()  # refused before recovery

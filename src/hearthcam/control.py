@@ -166,7 +166,7 @@ def _build(cls: type[Any], data: object) -> Any:
         values = {}
         for f in fields(cls):
             value = data[f.name]
-            if f.type in ("MetricsSummary",):
+            if f.type == "MetricsSummary":  # postponed annotations: the type's name
                 value = _build(MetricsSummary, value)
             values[f.name] = value
         return cls(**values)
@@ -263,15 +263,15 @@ class ControlServer:
         return self
 
     def stop(self) -> None:
-        """Stops accepting, waits for requests in progress (a training run: until it ends) and
-        removes the socket."""
+        """Stops accepting and removes the socket (a command sent now finds no server), then
+        waits for the requests in progress (a training run: until it ends)."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
-        for thread in self._threads:
-            thread.join()
         self._socket.close()
         self.path.unlink(missing_ok=True)
+        for thread in self._threads:
+            thread.join()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -291,18 +291,19 @@ class ControlServer:
     def _answer(self, connection: socket.socket) -> None:
         with connection:
             if _peer_uid(connection) not in (None, os.getuid()):
-                connection.sendall(encode_failure("the control socket serves its owner only"))
+                _send(connection, encode_failure("the control socket serves its owner only"))
                 return
             connection.settimeout(_READ_TIMEOUT)  # a client that sends nothing must not hang stop
             try:
                 request = decode_request(connection.makefile("rb").readline(_MAX_LINE))
             except (ProtocolError, OSError) as error:
-                connection.sendall(encode_failure(f"bad request: {error}"))
+                _send(connection, encode_failure(f"bad request: {error}"))
                 return
             connection.settimeout(None)  # the answer may take a training run
 
             def step(what: str) -> None:
-                connection.sendall(_line({"step": what}))
+                # A client that left does not stop the work: its progress lines go nowhere.
+                _send(connection, _line({"step": what}))
 
             try:
                 reply = encode_response(self._handler(request, step))
@@ -311,10 +312,17 @@ class ControlServer:
             except Exception as error:  # the server keeps serving; the client hears why
                 log.exception("control request %s failed", type(request).__name__)
                 reply = encode_failure(f"the server failed: {error}")
-            try:
-                connection.sendall(reply)
-            except OSError:
+            if not _send(connection, reply):
                 log.warning("control: the client left before its answer")
+
+
+def _send(connection: socket.socket, data: bytes) -> bool:
+    """Sends ``data``; False if the client is gone."""
+    try:
+        connection.sendall(data)
+    except OSError:
+        return False
+    return True
 
 
 def _peer_uid(connection: socket.socket) -> int | None:
@@ -344,18 +352,29 @@ def call(
                 client.connect(address)
         except OSError as error:  # no socket, nobody listening, or no permission
             raise ServerUnreachable(f"no server answers on {path}: {error.strerror}") from None
-        client.sendall(encode_request(request))
-        client.shutdown(socket.SHUT_WR)
-        for line in client.makefile("rb"):
-            data = _parse(line)
-            if "step" in data:
-                step(str(data["step"]))
-            elif data.get("ok") is True:
-                kind = _RESPONSES.get(str(data.get("kind")))
-                if kind is None:
-                    raise ProtocolError(f"unknown answer {data.get('kind')!r}")
-                response: Response = _build(kind, data.get("result"))
-                return response
-            else:
-                raise CommandRefused(str(data.get("error", "refused")))
+        try:
+            client.sendall(encode_request(request))
+            client.shutdown(socket.SHUT_WR)
+            for line in client.makefile("rb"):
+                answer = _answer_of(line, step)
+                if answer is not None:
+                    return answer
+        except OSError as error:
+            # Not retried: the server may have run the request before the connection broke.
+            raise ControlError(f"the server at {path} broke the connection: {error}") from None
     raise ProtocolError(f"the server at {path} closed the connection without an answer")
+
+
+def _answer_of(line: bytes, step: Callable[[str], None]) -> Response | None:
+    """The answer a line carries (None for a progress line, passed to ``step``)."""
+    data = _parse(line)
+    if "step" in data:
+        step(str(data["step"]))
+        return None
+    if data.get("ok") is not True:
+        raise CommandRefused(str(data.get("error", "refused")))
+    kind = _RESPONSES.get(str(data.get("kind")))
+    if kind is None:
+        raise ProtocolError(f"unknown answer {data.get('kind')!r}")
+    response: Response = _build(kind, data.get("result"))
+    return response

@@ -63,7 +63,11 @@ class Holder:
             return None
 
 
-class DataDirBusy(HearthcamError):
+class LockError(HearthcamError):
+    """The data directory's lock cannot be taken (busy, or its file cannot be opened)."""
+
+
+class DataDirBusy(LockError):
     """Another process holds the data directory's lock."""
 
     def __init__(self, data_dir: Path, holder: Holder | None) -> None:
@@ -75,7 +79,7 @@ class DataDirBusy(HearthcamError):
         )
 
 
-class LockNotHeld(HearthcamError):
+class LockNotHeld(LockError):
     """Something that needs the data directory's lock was called without holding it."""
 
 
@@ -117,11 +121,15 @@ class DataDirLock:
 
         Raises:
             DataDirBusy: another process (or another holder in this one) has it.
+            LockError: the lock file cannot be made or opened (permissions).
         """
         root = data_dir.expanduser().absolute()
-        root.mkdir(parents=True, exist_ok=True)
         path = lock_path(root)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as error:
+            raise LockError(f"cannot lock {path}: {error.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

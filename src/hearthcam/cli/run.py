@@ -15,7 +15,7 @@ from hearthcam.commands import serve_control
 from hearthcam.config import Config, parse_config
 from hearthcam.control import SERVER_COMMAND, ControlError, socket_path
 from hearthcam.errors import ConfigError
-from hearthcam.lock import DataDirBusy, DataDirLock
+from hearthcam.lock import DataDirLock, LockError
 from hearthcam.types import Event
 
 if TYPE_CHECKING:
@@ -52,8 +52,8 @@ def run(
     try:
         # Before anything touches the data directory: recovery must never run beside a server.
         lock = DataDirLock.acquire(cfg.data_dir, SERVER_COMMAND)
-    except DataDirBusy as busy:
-        raise fail(str(busy)) from None
+    except LockError as error:  # busy: names the holder and what to do
+        raise fail(str(error)) from None
     with lock:
         _serve(cfg, lock)
 
