@@ -24,7 +24,9 @@ from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
 from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import Config
+from hearthcam.errors import StoreError
 from hearthcam.learn.registry import ModelRegistry
+from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
@@ -40,7 +42,7 @@ from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import EventListener
-from hearthcam.vault.keyring import Keyring, MediaVault
+from hearthcam.vault.keyring import Keyring, MediaVault, secret_path
 from hearthcam.vault.media import SealedMedia
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
@@ -68,14 +70,27 @@ def open_media(store: Store, data_dir: Path) -> SealedMedia:
     return SealedMedia(MediaVault(Keyring.open(store, data_dir), data_dir), household_of)
 
 
-def open_store(config: Config) -> Store:
-    """Creates the data directory and opens (and recovers) the store."""
-    return open_store_and_media(config)[0]
+def open_media_to_read(store: Store, data_dir: Path) -> SealedMedia:
+    """The media of a data directory a server may be writing, opened to read only: it creates
+    no secret (StoreError if there is none: nothing here was sealed) and runs no recovery."""
+    if not secret_path(data_dir).is_file():
+        raise StoreError(f"no server secret in {secret_path(data_dir).parent}: nothing is sealed")
+    return open_media(store, data_dir)
 
 
-def open_store_and_media(config: Config) -> tuple[Store, SealedMedia]:
-    """Creates the data directory, opens the store and its sealed media, and recovers them."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+def open_store(config: Config, lock: DataDirLock) -> Store:
+    """Opens (and recovers) the store of the data directory whose lock is held."""
+    return open_store_and_media(config, lock)[0]
+
+
+def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, SealedMedia]:
+    """Opens the store and its sealed media, and recovers them (start-up recovery).
+
+    Recovery salvages half-written files and destroys the keys of missing ones: beside a live
+    recorder it would destroy footage, so it runs only under the data directory's lock.
+    Raises LockNotHeld if ``lock`` is not a held lock of the config's data directory.
+    """
+    lock.require(config.data_dir)
     store = Store.open(config.database_url)
     media = open_media(store, config.data_dir)
     recover(store, config.data_dir, media=media)
@@ -121,16 +136,28 @@ def build(
     realtime: bool = True,
     detector: Detector | None = None,
     alerts: bool = True,
+    lock: DataDirLock | None = None,
 ) -> Runtime:
     """Builds the runtime for every enabled camera of the config.
 
     With ``alerts`` the configured channels (MQTT, webhooks, ntfy, Web Push) get alert-worthy
-    events; ``analyze`` turns them off: replaying a file must not page anyone.
+    events; ``analyze`` turns them off: replaying a file must not page anyone. ``lock`` is the
+    held lock of the data directory; without one, build takes it (DataDirBusy if another process
+    has it) and the runtime gives it back when it closes.
     """
     # Media paths go into the database and the output: absolute, so they stay valid from any cwd.
     config = config.model_copy(update={"data_dir": config.data_dir.expanduser().absolute()})
+    if lock is None:
+        owned = DataDirLock.acquire(config.data_dir)
+        try:
+            runtime = build(config, listeners, lossless, realtime, detector, alerts, lock=owned)
+        except BaseException:
+            owned.release()
+            raise
+        runtime.data_lock = owned
+        return runtime
     tune_libraries()
-    store, media = open_store_and_media(config)
+    store, media = open_store_and_media(config, lock)
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
     # The config's cameras and what owners added, changed or drew in the app, resolved alike.

@@ -16,6 +16,7 @@ from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config, InputConfig
+from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
@@ -80,6 +81,9 @@ class Runtime:
     media: MediaIO = field(default_factory=PlainMedia)
     # Keeps the live verdict on the registry's served model (started with the cameras).
     models: ModelWatcher | None = None
+    # The data directory's lock when ``build`` took it (released last by ``close``); None when
+    # the caller holds it (``run``: its control socket outlives the cameras).
+    data_lock: DataDirLock | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -214,6 +218,8 @@ class Runtime:
         if self.dispatcher is not None:
             # Last, so the alerts and clip-ready follow-ups of the final events still go out.
             self.dispatcher.close()
+        if self.data_lock is not None:
+            self.data_lock.release()
 
 
 def camera_parts(

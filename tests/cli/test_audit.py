@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from hearthcam.cli import cli
+from hearthcam.store.db import Store
 from hearthcam.viewlog.signing import AuditKey, key_path
 from tests.viewlog.test_log import (
     change_entry,
@@ -46,9 +47,21 @@ def test_an_intact_log_verifies(config_file: Path, db: Path) -> None:
 
 def test_an_empty_log_verifies(config_file: Path, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
+    Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}").close()
     code, output = audit(config_file, "verify")
     assert code == 0, output
     assert "0 entries" in output
+
+
+def test_a_data_directory_without_data_is_refused_and_left_untouched(
+    config_file: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    for command in ("verify", "show"):
+        code, output = audit(config_file, command)
+        assert code == 2
+        assert "no hearthcam data in" in output
+    assert list((tmp_path / "data").iterdir()) == []  # a reader wrote nothing (a server may run)
 
 
 @pytest.mark.parametrize(

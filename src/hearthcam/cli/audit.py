@@ -28,6 +28,9 @@ def _audit_log(cfg: Config) -> AuditLog:
     from hearthcam.store.db import Store
     from hearthcam.viewlog.log import AuditLog
 
+    root = cfg.data_dir.expanduser().absolute()
+    if cfg.database is None and not (root / "hearthcam.db").is_file():
+        raise fail(f"no hearthcam data in {root}")  # rather than an empty new database
     return AuditLog(Store.open(cfg.database_url), None)
 
 

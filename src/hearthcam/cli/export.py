@@ -79,7 +79,7 @@ def _write_dataset(cfg: Config, root: Path, target: Path, options: ExportOptions
         if not clips:
             raise ExportError("nothing to export: no published, annotated clip")
         split = split_by_household(clips, options.test_fraction, options.seed)
-        media = composition.open_media(store, root)
+        media = composition.open_media_to_read(store, root)
         with progress_bar() as progress:
             task = progress.add_task(f"exporting {options.format.value}", total=None)
             progress.update(task, total=total_frames(split, media, root))

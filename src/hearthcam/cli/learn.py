@@ -6,6 +6,7 @@ Registered on the root Typer app when ``hearthcam.cli`` imports this module.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -14,26 +15,54 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
+from hearthcam.config import Config
+from hearthcam.control import (
+    MetricsSummary,
+    PromoteModel,
+    Request,
+    Response,
+    RollbackModel,
+    Serving,
+    Trained,
+    TrainModel,
+)
 from hearthcam.errors import HearthcamError
 
 if TYPE_CHECKING:
-    from hearthcam.learn.evaluate import Metrics
     from hearthcam.learn.registry import ModelRegistry
-    from hearthcam.learn.retrain import Outcome
     from hearthcam.store.db import Store
 
 models_cli = typer.Typer(no_args_is_help=True, help="Trained verdict models and which is served.")
 cli.add_typer(models_cli, name="models")
 
 
-def _open(config: Path | None) -> tuple[Store, Path]:
-    from hearthcam.store.db import Store
-
+def _config(config: Path | None) -> Config:
+    """The config of a data directory that has hearthcam data (else exit 2)."""
     cfg = load(config)
     root = cfg.data_dir.expanduser().absolute()
     if cfg.database is None and not (root / "hearthcam.db").is_file():
         raise fail(f"no hearthcam data in {root}")
-    return Store.open(cfg.database_url), root
+    return cfg
+
+
+def _open(config: Path | None) -> tuple[Store, Path]:
+    """The store, opened to read (no recovery: a server may be running on it)."""
+    from hearthcam.store.db import Store
+
+    cfg = _config(config)
+    return Store.open(cfg.database_url), cfg.data_dir.expanduser().absolute()
+
+
+def _send(
+    cfg: Config, request: Request, command: str, step: Callable[[str], None] = lambda _: None
+) -> tuple[Response, bool]:
+    """Runs a request in the running server, or here under the data directory's lock."""
+    from hearthcam.commands import send
+
+    try:
+        return send(cfg.data_dir, cfg.database_url, request, command=command, step=step)
+    except HearthcamError as error:
+        raise fail(f"{command.removeprefix('hearthcam ')}: {error}") from None
 
 
 def _registry(store: Store, root: Path) -> ModelRegistry:
@@ -42,13 +71,13 @@ def _registry(store: Store, root: Path) -> ModelRegistry:
     return ModelRegistry(store, root)
 
 
-def evaluation_table(outcome: Outcome) -> Table:
+def evaluation_table(outcome: Trained) -> Table:
     """Candidate against the model it was compared with, on the held-out events."""
     table = Table(title=f"held-out evaluation ({outcome.test} events; {outcome.split_note})")
     table.add_column("metric")
     base = "rules" if outcome.baseline == "rules" else f"served {outcome.baseline[:8]}"
     table.add_column(base, justify="right")
-    table.add_column(f"candidate {outcome.candidate.id[:8]}", justify="right")
+    table.add_column(f"candidate {outcome.candidate_id[:8]}", justify="right")
     c, b = outcome.candidate_metrics, outcome.baseline_metrics
     rows: list[tuple[str, str, str]] = [
         ("threat recall", f"{b.threat_recall:.2f}", f"{c.threat_recall:.2f}"),
@@ -63,7 +92,7 @@ def evaluation_table(outcome: Outcome) -> Table:
     return table
 
 
-def confusion_table(metrics: Metrics, title: str) -> Table:
+def confusion_table(metrics: MetricsSummary, title: str) -> Table:
     """Rows: what the annotators said; columns: what the model said."""
     table = Table(title=title)
     classes = list(metrics.confusion)
@@ -85,29 +114,24 @@ def train(
 ) -> None:
     """Train the verdict model on annotated feedback, evaluate it on held-out households and
     promote it if it beats the served model (or the rules)."""
-    from hearthcam.learn.retrain import train_once
-
-    store, root = _open(config)
-    try:
-        progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err, transient=True,
+    cfg = _config(config)
+    progress = Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=err, transient=True,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task("training", total=None)
+        outcome, by_server = _send(
+            cfg, TrainModel(test_fraction, seed), "hearthcam train",
+            step=lambda what: progress.update(task, description=what),
         )  # fmt: skip
-        with progress:
-            task = progress.add_task("training", total=None)
-            outcome = train_once(
-                store, root, time.time(), test_fraction=test_fraction, seed=seed,
-                step=lambda what: progress.update(task, description=what),
-            )  # fmt: skip
-    except HearthcamError as error:
-        raise fail(f"train: {error}") from None
-    finally:
-        store.close()
+    assert isinstance(outcome, Trained)
     out.print(f"trained on {outcome.train} annotated events", highlight=False)
     out.print(evaluation_table(outcome))
     out.print(confusion_table(outcome.candidate_metrics, "candidate: confusion on held-out"))
     verdict = "promoted: the live verdict uses it" if outcome.promoted else "not promoted"
-    out.print(f"model {outcome.candidate.id}: {verdict} ({outcome.why})", highlight=False)
+    how = " (trained by the running server)" if by_server else ""
+    out.print(f"model {outcome.candidate_id}: {verdict} ({outcome.why}){how}", highlight=False)
 
 
 @models_cli.command("list")
@@ -143,29 +167,16 @@ def models_promote(
     config: ConfigOption = None,
 ) -> None:
     """Serve this model from now on (by hand: no comparison is made)."""
-    store, root = _open(config)
-    try:
-        registry = _registry(store, root)
-        found = [m for m in registry.models() if m.id.startswith(model_id)]
-        if len(found) != 1:
-            raise fail(f"{model_id!r} names {len(found)} models; give more of the id")
-        if not registry.file_of(found[0].id).is_file():
-            raise fail(f"model {found[0].id} has no file (tainted or deleted)")
-        try:
-            registry.promote(found[0].id, time.time())
-        except ValueError as error:
-            raise fail(str(error)) from None
-        out.print(f"serving {found[0].id}", highlight=False)
-    finally:
-        store.close()
+    _say_serving(*_send(_config(config), PromoteModel(model_id), "hearthcam models promote"))
 
 
 @models_cli.command("rollback")
 def models_rollback(config: ConfigOption = None) -> None:
     """Retire the served model; the one promoted before it (or the rules) serves again."""
-    store, root = _open(config)
-    try:
-        now = _registry(store, root).rollback(time.time())
-        out.print(f"serving {now.id if now else 'the built-in rules'}", highlight=False)
-    finally:
-        store.close()
+    _say_serving(*_send(_config(config), RollbackModel(), "hearthcam models rollback"))
+
+
+def _say_serving(serving: Response, by_server: bool) -> None:
+    assert isinstance(serving, Serving)
+    how = " (the running server serves it now)" if by_server else ""
+    out.print(f"serving {serving.model_id or 'the built-in rules'}{how}", highlight=False)

@@ -58,8 +58,8 @@ def media_export(
         path = event.snapshot if snapshot else event.clip
         if path is None:
             raise fail(f"event {event_id} has no {'snapshot' if snapshot else 'clip'}")
-        media = composition.open_media(store, root)
         try:
+            media = composition.open_media_to_read(store, root)
             try:
                 reader = media.open(path)
             except HouseholdLocked:

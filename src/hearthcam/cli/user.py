@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hearthcam import app as composition
+from hearthcam.config import Config
+from hearthcam.errors import HearthcamError
 
 if TYPE_CHECKING:
     pass
@@ -42,32 +42,36 @@ def user_add(
         bool, typer.Option("--password-stdin", help="read the password from standard input")
     ] = False,
 ) -> None:
-    """Add a user; the first must be an owner (it creates the household, gets every camera)."""
-    from hearthcam.accounts import AccountError, Accounts, Role
+    """Add a user; the first must be an owner (it creates the household, gets every camera).
+
+    While ``hearthcam run`` serves this data directory the server adds the user."""
+    from hearthcam.accounts import Role
+    from hearthcam.commands import send
+    from hearthcam.control import AddUser, UserAdded
 
     cfg = load(config)
-    try:
-        wanted = Role(role)
-    except ValueError:
-        raise fail(f"--role {role!r}: expected owner, member, admin or annotator") from None
+    if role not in {r.value for r in Role}:
+        raise fail(f"--role {role!r}: expected owner, member, admin or annotator")
     password = _read_password(password_stdin)
-    accounts = Accounts(composition.open_store(cfg))
-    now = time.time()
+    request = AddUser(username, password, role, household)
     try:
-        if accounts.setup_allowed():
-            if wanted is not Role.OWNER:
-                raise fail("the first user must be an owner (--role owner)")
-            user = accounts.setup(username, password, household, list(cfg.cameras), now)
-        else:
-            household_id = int(household) if household.isdigit() else None
-            if wanted is Role.MEMBER and household_id is None:
-                raise fail("a member joins an existing household: --household ID")
-            if wanted is Role.OWNER and household_id is None:
-                household_id = accounts.create_household(household, now)
-            if wanted in (Role.ADMIN, Role.ANNOTATOR):
-                household_id = None
-            user = accounts.create_user(username, password, wanted, household_id, now)
-    except AccountError as error:
+        user, by_server = send(
+            cfg.data_dir, cfg.database_url, request, command="hearthcam user add",
+            cameras=lambda: _cameras(cfg),
+        )  # fmt: skip
+    except HearthcamError as error:
         raise fail(str(error)) from None
+    assert isinstance(user, UserAdded)
     where = f" in household {user.household_id}" if user.household_id is not None else ""
-    out.print(f"added {user.role.value} {user.username}{where}", highlight=False)
+    how = " (by the running server)" if by_server else ""
+    out.print(f"added {user.role} {user.username}{where}{how}", highlight=False)
+
+
+def _cameras(cfg: Config) -> list[str]:
+    """What a first owner gets with no server running: the config's cameras and the app's."""
+    from hearthcam.camera_registry import CameraRegistry
+    from hearthcam.store.db import Store
+    from hearthcam.store.settings import SettingsStore
+
+    with Store.open(cfg.database_url) as store:
+        return list(CameraRegistry.load(cfg, SettingsStore(store)))
