@@ -8,10 +8,13 @@ APIs; tests/support/legacy_db.py made it and says how to make it again.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import sqlite3
-from collections.abc import Callable
+import threading
+from argparse import Namespace
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,21 +23,24 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from hearthcam.errors import StoreError
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.store.accounts import AccountStore
+from hearthcam.store.annotations import AnnotationStore, LeaseRecord, LeaseTaken
 from hearthcam.store.backup import backup_path
 from hearthcam.store.db import Store
 from hearthcam.store.engine import build_engine
-from hearthcam.store.migrate import alembic_config, head, migrate
+from hearthcam.store.migrate import MIGRATIONS, alembic_config, head, migrate
 from hearthcam.store.schema import metadata, table_names
 from hearthcam.vault.keyring import Keyring
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import load_public_key
 from tests.support.legacy_db import DATABASE, ROWS, TEST_SECRET, VIEWLOG_KEY, dump
+from tests.support.postgres import new_database, postgres_server
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
 
@@ -154,6 +160,28 @@ def test_opening_a_migrated_database_again_makes_no_second_copy(legacy: Path) ->
     assert len(first) == 1
 
 
+def test_two_stores_opening_a_legacy_database_at_once_migrate_it_once(legacy: Path) -> None:
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def open_at_once() -> None:
+        start.wait()
+        try:
+            open_and_close(legacy)
+        except BaseException as error:  # reported below, in the test's thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_at_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    assert revision(legacy) == head()
+    assert len(backups(legacy)) == 1
+
+
 def test_tables_an_old_install_never_made_are_created(
     legacy: Path, legacy_rows: dict[str, Any]
 ) -> None:
@@ -259,3 +287,81 @@ def test_backup_names_say_from_which_revision_and_when(tmp_path: Path) -> None:
 
     assert first.name == "hearthcam.sqlite.pre-legacy-20261203T140509Z.bak"
     assert second.name == "hearthcam.sqlite.pre-legacy-20261203T140509Z-2.bak"
+
+
+# PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server (Debian's) for this module; yields its socket folder."""
+    with postgres_server() as host:
+        yield host
+
+
+def pg_diff(database: str) -> list[Any]:
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_postgres_fresh_database_goes_to_head_and_matches_the_models(postgres: str) -> None:
+    database = new_database(postgres)
+
+    with Store.open(database) as store:
+        store.add_gap("front", 1.0, 2.0, "test")
+        annotations = AnnotationStore(store)
+        annotations.add_lease(LeaseRecord("le-1", "sh-1", 3, "active", 1.0, 2.0, None, {}))
+        with pytest.raises(LeaseTaken):  # the partial unique index exists on PostgreSQL too
+            annotations.add_lease(LeaseRecord("le-2", "sh-1", 4, "active", 1.0, 2.0, None, {}))
+    Store.open(database).close()
+
+    assert pg_diff(database) == []
+    engine = create_engine(database)
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == head()
+            assert set(inspect(connection).get_table_names()) == table_names() | {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.integration
+def test_postgres_database_made_before_migrations_is_adopted(postgres: str) -> None:
+    database = new_database(postgres)
+    engine = create_engine(database)
+    lazy = {"push_subscriptions", "pending_clips"}
+    try:
+        # What the old create_all and ensure_tables made, less the tables made on first use.
+        metadata.create_all(engine, tables=[t for n, t in metadata.tables.items() if n not in lazy])
+        with engine.begin() as connection:
+            connection.execute(
+                metadata.tables["households"].insert().values(name="Home", created=1.0)
+            )
+    finally:
+        engine.dispose()
+
+    with Store.open(database) as store, AccountStore(store).read() as tx:
+        assert [h.name for h in tx.households()] == ["Home"]
+
+    assert pg_diff(database) == []
+
+
+def test_migrations_render_as_postgresql_sql_for_a_dba() -> None:
+    """``alembic upgrade head --sql``: the SQL of every revision, no database needed."""
+    out = io.StringIO()
+    config = Config(output_buffer=out, cmd_opts=Namespace(x=["url=postgresql+psycopg://"]))
+    config.set_main_option("script_location", str(MIGRATIONS))
+
+    command.upgrade(config, "head", sql=True)
+
+    sql = out.getvalue()
+    assert sql.count("CREATE TABLE") == len(table_names()) + 1  # and alembic_version
+    assert "BYTEA" in sql  # LargeBinary as PostgreSQL has it
+    assert "WHERE state = 'active'" in sql  # the partial unique indexes
+    assert f"INSERT INTO alembic_version (version_num) VALUES ('{head()}')" in sql

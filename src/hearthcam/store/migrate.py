@@ -1,10 +1,10 @@
 """Schema migrations at start: Alembic brings a database to the newest revision (``head``).
 
 ``Store.open`` calls ``migrate``. A database already at head is left alone. Otherwise, under
-the write lock (BEGIN IMMEDIATE, so two processes starting at once migrate once), a SQLite file
-that holds tables is first copied next to itself (``store.backup``), then every pending
-revision runs in that one transaction: SQLite and PostgreSQL both roll DDL back, so a failed
-migration leaves the database as it was.
+a lock (SQLite's write lock, BEGIN IMMEDIATE; an advisory lock on PostgreSQL), so that two
+processes starting at once migrate once, a SQLite file that holds tables is first copied next to
+itself (``store.backup``), then every pending revision runs in that one transaction: SQLite and
+PostgreSQL both roll DDL back, so a failed migration leaves the database as it was.
 
 A database made before migrations existed (tables, no ``alembic_version``) needs no special
 path: the baseline revision creates only the tables it lacks (older versions made some tables
@@ -27,7 +27,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from hearthcam.errors import StoreError
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 LEGACY: Final = "legacy"  # a backup's label for a database made before migrations
+_PG_LOCK: Final = 0x6865617274  # "heart": the advisory lock id of hearthcam's migrations
 
 
 class MigrationError(StoreError):
@@ -94,6 +95,10 @@ def migrate(engine: Engine, now: datetime | None = None) -> Path | None:
 def _upgrade(connection: Connection, target: str, now: datetime) -> Path | None:
     """Backs the database up when it needs it, then runs every pending revision (write lock
     held)."""
+    if connection.dialect.name == "postgresql":
+        # PostgreSQL has no BEGIN IMMEDIATE: a transaction-scoped advisory lock keeps two
+        # servers starting at once from migrating together.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
     current = current_revision(connection)
     if current == target:
         return None  # another process migrated it while we waited for the lock
@@ -133,7 +138,8 @@ def _backup(connection: Connection, current: str | None, now: datetime) -> Path 
         return None
     copy = backup_sqlite(Path(str(database)), current or LEGACY, now)
     log.warning(
-        "migrating the database %s to revision %s; a copy from before is at %s",
+        "migrating the database %s to revision %s; a copy from before is at %s (it holds the"
+        " media keys of that time: delete it once this version runs well; docs/upgrading.md)",
         database,
         head(),
         copy,
