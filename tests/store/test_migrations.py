@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import sqlite3
+import stat
 import threading
 from argparse import Namespace
 from collections.abc import Callable, Iterator
@@ -159,6 +160,16 @@ def test_migrated_rows_read_through_the_new_code(legacy: Path) -> None:
         served = ModelRegistry(store, legacy.parent / "data").served()
         assert served is not None
         assert served.clips == ["sh-1"]
+
+
+def test_the_copy_has_the_permissions_of_the_database(legacy: Path) -> None:
+    legacy.chmod(0o600)
+
+    open_and_close(legacy)
+
+    [copy] = backups(legacy)
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+    assert list(legacy.parent.glob("*.part")) == []
 
 
 def test_opening_a_migrated_database_again_makes_no_second_copy(legacy: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def backup_sqlite(database: Path, label: str, now: datetime | None = None) -> Pa
     target = backup_path(database, label, now or datetime.now(UTC))
     part = target.with_name(target.name + ".part")
     try:
+        # The copy holds what the database holds (password hashes, wrapped keys): it is made
+        # with the database's permissions, never wider ones from the umask.
+        part.unlink(missing_ok=True)
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.chmod(part, stat.S_IMODE(database.stat().st_mode))
         source = sqlite3.connect(database)
         try:
             copy = sqlite3.connect(part)

@@ -73,7 +73,10 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def migrate(engine: Engine, now: datetime | None = None) -> Path | None:
-    """Brings the database to ``head``; returns the copy made of it first, if one was."""
+    """Brings the database to ``head``; returns the copy made of it first, if one was.
+
+    ``engine`` is a Store's (``store.engine.build_engine``): its SQLite transactions begin for
+    real, which running every revision in one transaction relies on."""
     target = head()
     with engine.connect() as connection:
         if current_revision(connection) == target:
