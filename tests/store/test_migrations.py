@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import pkgutil
 import shutil
 import sqlite3
 import stat
@@ -28,6 +29,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import hearthcam
 from hearthcam.errors import StoreError
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.store.accounts import AccountStore
@@ -387,3 +389,13 @@ def test_migrations_render_as_postgresql_sql_for_a_dba() -> None:
     assert "BYTEA" in sql  # LargeBinary as PostgreSQL has it
     assert "WHERE state = 'active'" in sql  # the partial unique indexes
     assert f"INSERT INTO alembic_version (version_num) VALUES ('{head()}')" in sql
+
+
+def test_a_walk_over_the_package_never_runs_the_migration_scripts() -> None:
+    """env.py runs when imported, which only Alembic may do: the scripts are files Alembic loads
+    by path, not modules a walk over hearthcam (a test of every module does one) imports."""
+    walked = [m.name for m in pkgutil.walk_packages(hearthcam.__path__, "hearthcam.")]
+
+    assert "hearthcam.store.schema" in walked
+    assert not [name for name in walked if "migrations" in name]
+    assert (MIGRATIONS / "env.py").is_file()

@@ -1,1 +1,0 @@
-"""The revisions, oldest first by their ``down_revision`` chain (Alembic skips this file)."""
