@@ -17,6 +17,8 @@ APT_PACKAGES=(
   mosquitto
   # the browser the web UI tests drive through Playwright (never `playwright install`)
   chromium
+  # PostgreSQL, which the migration tests run against (a throwaway cluster, not the service)
+  postgresql
 )
 
 missing=()
@@ -29,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # the motion package enables a system service; hearthcam only runs it on demand in the benchmark
-  (command -v systemctl >/dev/null && $SUDO systemctl disable --now motion mosquitto >/dev/null 2>&1) || true
+  (command -v systemctl >/dev/null && $SUDO systemctl disable --now motion mosquitto postgresql >/dev/null 2>&1) || true
 fi
 
 PY=${PYTHON:-python3}

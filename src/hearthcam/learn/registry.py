@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Float, Integer, String, delete, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import delete, select
 
-from hearthcam.store.db import Base, Store
+from hearthcam.store.db import Store
+from hearthcam.store.registry import LineageRow, ModelRow, RetrainRow
 
 log = logging.getLogger(__name__)
 
@@ -39,39 +39,6 @@ class ModelStatus(enum.StrEnum):
     PROMOTED = "promoted"  # beat the one before it; served unless a newer promoted one exists
     RETIRED = "retired"  # rolled back or replaced by hand
     TAINTED = "tainted"  # trained with a clip its owner withdrew: never served again
-
-
-class _ModelRow(Base):
-    __tablename__ = "models"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created: Mapped[float] = mapped_column(Float, index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    parent: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    code_version: Mapped[str] = mapped_column(String(64))
-    metrics: Mapped[Any] = mapped_column(JSON)
-    manifest: Mapped[Any] = mapped_column(JSON)  # {"clips": [{"share", "receipt"}], ...}
-    manifest_sha256: Mapped[str] = mapped_column(String(64))
-    promoted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
-    reason: Mapped[str] = mapped_column(String(512), default="")
-
-
-class _LineageRow(Base):
-    """One clip in one model's dataset (indexed, so a withdrawal finds its models at once)."""
-
-    __tablename__ = "model_clips"
-
-    model_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    share_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
-
-
-class _RetrainRow(Base):
-    __tablename__ = "retrain_queue"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    created: Mapped[float] = mapped_column(Float)
-    reason: Mapped[str] = mapped_column(String(512))
-    excluded: Mapped[Any] = mapped_column(JSON)  # share ids the retrain must leave out
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +77,7 @@ def manifest_digest(manifest: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _record(row: _ModelRow) -> ModelRecord:
+def _record(row: ModelRow) -> ModelRecord:
     return ModelRecord(
         row.id, row.created, ModelStatus(row.status), row.parent, row.code_version,
         dict(row.metrics or {}), dict(row.manifest or {}), row.manifest_sha256, row.reason,
@@ -123,7 +90,6 @@ class ModelRegistry:
     def __init__(self, store: Store, data_dir: Path) -> None:
         self._store = store
         self.root = data_dir / MODELS_DIR
-        store.ensure_tables(_ModelRow, _LineageRow, _RetrainRow)
 
     def file_of(self, model_id: str) -> Path:
         """Where a model's file lives."""
@@ -148,13 +114,13 @@ class ModelRegistry:
         clips = sorted({str(c["share"]) for c in manifest.get("clips", [])})
         with self._store.write_session() as session:
             session.add(
-                _ModelRow(
+                ModelRow(
                     id=model_id, created=now, status=ModelStatus.CANDIDATE.value, parent=parent,
                     code_version=code_version, metrics=metrics, manifest=manifest,
                     manifest_sha256=manifest_digest(manifest), promoted_at=None, reason="",
                 )
             )  # fmt: skip
-            session.add_all(_LineageRow(model_id=model_id, share_id=c) for c in clips)
+            session.add_all(LineageRow(model_id=model_id, share_id=c) for c in clips)
         record = self.get(model_id)
         assert record is not None
         return record
@@ -162,18 +128,18 @@ class ModelRegistry:
     def get(self, model_id: str) -> ModelRecord | None:
         """One model."""
         with self._store.read_session() as session:
-            row = session.get(_ModelRow, model_id)
+            row = session.get(ModelRow, model_id)
             return None if row is None else _record(row)
 
     def models(self) -> list[ModelRecord]:
         """Every model, newest first."""
         with self._store.read_session() as session:
-            rows = session.scalars(select(_ModelRow).order_by(_ModelRow.created.desc()))
+            rows = session.scalars(select(ModelRow).order_by(ModelRow.created.desc()))
             return [_record(r) for r in rows]
 
     def _set(self, model_id: str, status: ModelStatus, now: float, reason: str = "") -> None:
         with self._store.write_session() as session:
-            row = session.get(_ModelRow, model_id)
+            row = session.get(ModelRow, model_id)
             if row is None:
                 raise KeyError(model_id)
             if row.status == ModelStatus.TAINTED.value and status is not ModelStatus.TAINTED:
@@ -190,9 +156,9 @@ class ModelRegistry:
         """The model the live path should use: the latest promoted, untainted one (None:
         rules)."""
         query = (
-            select(_ModelRow)
-            .where(_ModelRow.status == ModelStatus.PROMOTED.value)
-            .order_by(_ModelRow.promoted_at.desc())
+            select(ModelRow)
+            .where(ModelRow.status == ModelStatus.PROMOTED.value)
+            .order_by(ModelRow.promoted_at.desc())
             .limit(1)
         )
         with self._store.read_session() as session:
@@ -211,11 +177,9 @@ class ModelRegistry:
         """Every model whose dataset contained the shared clip."""
         with self._store.read_session() as session:
             ids = list(
-                session.scalars(
-                    select(_LineageRow.model_id).where(_LineageRow.share_id == share_id)
-                )
+                session.scalars(select(LineageRow.model_id).where(LineageRow.share_id == share_id))
             )
-            rows = [session.get(_ModelRow, i) for i in ids]
+            rows = [session.get(ModelRow, i) for i in ids]
             return [_record(r) for r in rows if r is not None]
 
     def on_withdrawn(self, share_id: str) -> list[str]:
@@ -242,11 +206,9 @@ class ModelRegistry:
         a clip was withdrawn, without which (its digest still proves what it was trained on)."""
         with self._store.write_session() as session:
             ids = list(
-                session.scalars(
-                    select(_LineageRow.model_id).where(_LineageRow.share_id == share_id)
-                )
+                session.scalars(select(LineageRow.model_id).where(LineageRow.share_id == share_id))
             )
-            for row in (session.get(_ModelRow, i) for i in ids):
+            for row in (session.get(ModelRow, i) for i in ids):
                 if row is None:
                     continue
                 clips = [
@@ -254,24 +216,24 @@ class ModelRegistry:
                     for c in dict(row.manifest or {}).get("clips", [])
                 ]
                 row.manifest = {**dict(row.manifest or {}), "clips": clips}
-            session.execute(delete(_LineageRow).where(_LineageRow.share_id == share_id))
+            session.execute(delete(LineageRow).where(LineageRow.share_id == share_id))
 
     def queue_retrain(self, reason: str, excluded: list[str], now: float = 0.0) -> None:
         """Asks for a retrain that leaves ``excluded`` clips out."""
         with self._store.write_session() as session:
-            session.add(_RetrainRow(created=now, reason=reason, excluded=excluded))
+            session.add(RetrainRow(created=now, reason=reason, excluded=excluded))
 
     def retrains(self) -> list[Retrain]:
         """Queued retrains, oldest first."""
         with self._store.read_session() as session:
-            rows = session.scalars(select(_RetrainRow).order_by(_RetrainRow.id))
+            rows = session.scalars(select(RetrainRow).order_by(RetrainRow.id))
             return [Retrain(r.id, r.created, r.reason, list(r.excluded or [])) for r in rows]
 
     def answer_retrains(self, ids: list[int]) -> None:
         """Removes queued retrains that a finished training run answered."""
         if ids:
             with self._store.write_session() as session:
-                session.execute(delete(_RetrainRow).where(_RetrainRow.id.in_(ids)))
+                session.execute(delete(RetrainRow).where(RetrainRow.id.in_(ids)))
 
     def excluded(self) -> set[str]:
         """Every clip a queued or past retrain must leave out (withdrawn clips)."""

@@ -1,9 +1,10 @@
 """Account tables: households, users, sessions, recovery codes, camera ownership, login attempts.
 
-The tables share ``db.Base``'s metadata, so ``Store.open`` creates them. ``AccountStore`` hands
-out an ``AccountTx``: typed reads and writes over one transaction, so the accounts service can
-check a rate limit and record an attempt atomically (a write transaction holds SQLite's write
-lock from its first statement, BEGIN IMMEDIATE). Callers get frozen records, never rows.
+The tables share ``db.Base``'s metadata (``store.schema``); migrations make them.
+``AccountStore`` hands out an ``AccountTx``: typed reads and writes over one transaction, so the
+accounts service can check a rate limit and record an attempt atomically (a write transaction
+holds SQLite's write lock from its first statement, BEGIN IMMEDIATE). Callers get frozen
+records, never rows.
 
 Secrets at rest: passwords as argon2id hashes, recovery codes as SHA-256, sessions by the SHA-256
 of their token. The TOTP secret is stored as is for now (encrypting it is issue 4's work).

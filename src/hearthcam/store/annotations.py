@@ -131,7 +131,6 @@ class AnnotationStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.ensure_tables(_LeaseRow, _AnnotationRow)
 
     def add_lease(self, lease: LeaseRecord) -> None:
         """Stores a new lease; LeaseTaken if the clip or the annotator already has one active."""

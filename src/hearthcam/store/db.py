@@ -1,9 +1,10 @@
 """The database: recorded segments, recording gaps and events, behind a small typed ``Store`` API.
 
-SQLAlchemy 2 models live here and nowhere else; callers see only ``hearthcam.types`` values and
-the ``Gap`` record. SQLite (WAL) is the default; one Engine is shared by every thread and each call
-runs in its own short session, so the store is safe to use from the recorder, the event loop and
-the web server at once.
+The segment, gap and event rows live here (``Base`` is every store table's); callers see only
+``hearthcam.types`` values and the ``Gap`` record. ``Store.open`` brings the schema to the newest
+migration (``store.migrate``). SQLite (WAL) is the default; one Engine is shared by every thread
+and each call runs in its own short session, so the store is safe to use from the recorder, the
+event loop and the web server at once.
 
 Open events: ``save_event(event, finished=False)`` marks an event still in progress. Retention
 asks ``open_event_start()`` and keeps every segment from that time on, because the event's clip
@@ -13,8 +14,7 @@ a crash will never be finished and would otherwise protect recordings forever.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,25 +27,19 @@ from sqlalchemy import (
     Index,
     Select,
     String,
-    create_engine,
     delete,
-    event,
     func,
     or_,
     select,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from hearthcam.errors import StoreError
+from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.store.migrate import migrate
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
-
-# The execution option a write session sets so the "begin" listener takes the write lock up
-# front (BEGIN IMMEDIATE): a read-then-write transaction in WAL mode fails at once with
-# SQLITE_BUSY_SNAPSHOT if another thread committed in between, and no busy timeout helps.
-_BEGIN_OPTION = "hearthcam_sqlite_begin"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +56,8 @@ class _Base(DeclarativeBase):
     pass
 
 
-# The public name sibling modules (store.accounts) subclass, so their tables share this metadata
-# and ``Store.open`` creates them with the rest.
+# The public name sibling modules (store.accounts, ...) subclass, so every table shares this
+# metadata (``store.schema`` gathers them; migrations make them).
 Base = _Base
 
 
@@ -190,69 +184,22 @@ def _segment_from_row(row: _SegmentRow) -> Segment:
     return Segment(row.camera, Path(row.path), row.start, row.end)
 
 
-def _sqlite_on_connect(busy_ms: int, wal: bool) -> Callable[[Any, ConnectionPoolEntry], None]:
-    """Returns a connect listener that sets the pragmas every SQLite connection needs."""
-
-    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        conn: sqlite3.Connection = dbapi_connection
-        # The driver's own implicit BEGIN is turned off; ``_sqlite_on_begin`` issues ours.
-        conn.isolation_level = None
-        cursor = conn.cursor()
-        if wal:
-            cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={busy_ms:d}")
-        cursor.close()
-
-    return on_connect
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    """Starts each transaction, taking the write lock at once for write sessions."""
-    mode = "IMMEDIATE" if conn.get_execution_options().get(_BEGIN_OPTION) else "DEFERRED"
-    conn.exec_driver_sql(f"BEGIN {mode}")
-
-
-def _build_engine(url: str, busy_timeout: float, wal: bool) -> Engine:
-    """Creates the one Engine of a Store, with SQLite tuned for several threads."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    memory = parsed.database in (None, "", ":memory:")
-    engine = create_engine(
-        url,
-        connect_args={"check_same_thread": False, "timeout": busy_timeout},
-        # An in-memory database exists once per connection, so every thread must share one.
-        poolclass=StaticPool if memory else None,
-    )
-    event.listen(engine, "connect", _sqlite_on_connect(int(busy_timeout * 1000), wal))
-    event.listen(engine, "begin", _sqlite_on_begin)
-    return engine
-
-
-def _register_table_modules() -> None:
-    """Imports the modules that declare more tables on ``Base``, so ``create_all`` makes them."""
-    # Imported here, not at the top, because those modules import ``Base`` from this one.
-    import hearthcam.store.accounts  # noqa: F401
-
-
 class Store:
     """Typed access to segments, gaps and events; thread-safe, one short session per call."""
 
     def __init__(self, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> None:
         self.url = url
-        self._engine = _build_engine(url, busy_timeout, wal)
+        self._engine = build_engine(url, busy_timeout, wal)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @classmethod
     def open(cls, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> Store:
-        """Opens the database at ``url`` and creates any missing tables."""
+        """Opens the database at ``url`` and brings its schema to the newest revision (a SQLite
+        file is copied first when it changes; see ``store.migrate``)."""
         store = cls(url, busy_timeout=busy_timeout, wal=wal)
-        _register_table_modules()
         try:
-            _Base.metadata.create_all(store._engine)
-        except SQLAlchemyError as error:
+            migrate(store._engine)
+        except (SQLAlchemyError, StoreError) as error:
             store.close()
             shown = make_url(url).render_as_string(hide_password=True)
             raise StoreError(f"cannot open database {shown}: {error}") from error
@@ -282,21 +229,11 @@ class Store:
         """A session that commits on success and holds the write lock from its first statement."""
         try:
             with self._sessions() as session:
-                session.connection(execution_options={_BEGIN_OPTION: True})
+                session.connection(execution_options={WRITE_LOCK: True})
                 yield session
                 session.commit()
         except SQLAlchemyError as error:
             raise StoreError(f"database write failed: {error}") from error
-
-    def ensure_tables(self, *models: type[_Base]) -> None:
-        """Creates the tables of sibling store modules' row classes if they are missing.
-
-        ``Store.open`` creates only the tables of the modules it registers; a module imported
-        later (settings, push, shares, keys, the view log, the review and learning sides) makes
-        its own here, so they exist whatever was imported first."""
-        with self._write() as session:
-            for model in models:
-                model.__table__.create(session.connection(), checkfirst=True)  # type: ignore[attr-defined]
 
     def read_session(self) -> AbstractContextManager[Session]:
         """A read-only session for sibling store modules; errors become StoreError."""

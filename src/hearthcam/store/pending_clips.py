@@ -42,7 +42,6 @@ class PendingClips:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.ensure_tables(_PendingClipRow)
 
     def add(self, clip: PendingClip) -> None:
         """Records (or replaces) an event's pending clip window."""

@@ -49,7 +49,6 @@ class PushStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.ensure_tables(_PushRow)
 
     def add(self, sub: PushSubscription, now: float) -> None:
         """Stores a subscription; the same endpoint again replaces the old row (a browser that

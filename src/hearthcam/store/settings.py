@@ -56,7 +56,6 @@ class SettingsStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.ensure_tables(_SettingRow)
 
     def get(self, key: str) -> Any | None:
         """The JSON value stored under ``key``, or None."""

@@ -81,7 +81,6 @@ class ShareStore:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        store.ensure_tables(_ShareRow, _CounterRow)
 
     def add(self, share: ShareRecord) -> None:
         """Stores a new share."""

@@ -44,12 +44,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Float, Integer, LargeBinary, String, delete, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.layout import PART_SUFFIX, contained
-from hearthcam.store.db import Base, Store
+from hearthcam.store.db import Store
+from hearthcam.store.keys import HouseholdKeyRow, MediaKeyRow
 from hearthcam.vault.sealed import CHUNK_SIZE, SealedReader, SealedWriter, new_key, salvage
 
 SECRET_FILE: Final = Path("secrets") / "master.key"  # under the data directory
@@ -93,30 +94,6 @@ class KdfParams:
     time_cost: int = 3
     memory_kib: int = 64 * 1024
     parallelism: int = 4
-
-
-class _HouseholdKeyRow(Base):
-    __tablename__ = "household_keys"
-
-    household_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    mode: Mapped[str] = mapped_column(String(16))
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    public: Mapped[bytes] = mapped_column(LargeBinary)
-    public_tag: Mapped[bytes] = mapped_column(LargeBinary)
-    salt: Mapped[bytes | None] = mapped_column(LargeBinary)
-    kdf_time: Mapped[int | None] = mapped_column(Integer)
-    kdf_memory: Mapped[int | None] = mapped_column(Integer)
-    kdf_parallelism: Mapped[int | None] = mapped_column(Integer)
-    created: Mapped[float] = mapped_column(Float)
-
-
-class _MediaKeyRow(Base):
-    __tablename__ = "media_keys"
-
-    blob_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    household_id: Mapped[int] = mapped_column(Integer, index=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    created: Mapped[float] = mapped_column(Float)
 
 
 def secret_path(data_dir: Path) -> Path:
@@ -211,7 +188,6 @@ class Keyring:
         self._lock = threading.Lock()
         self._private: dict[int, X25519PrivateKey] = {}
         self._public: dict[int, X25519PublicKey] = {}
-        store.ensure_tables(_HouseholdKeyRow, _MediaKeyRow)
 
     @classmethod
     def open(cls, store: Store, data_dir: Path, *, kdf: KdfParams | None = None) -> Keyring:
@@ -225,10 +201,10 @@ class Keyring:
         private = X25519PrivateKey.generate()
         public = private.public_key().public_bytes_raw()
         with self._secure_write() as session:
-            if session.get(_HouseholdKeyRow, household_id) is not None:
+            if session.get(HouseholdKeyRow, household_id) is not None:
                 return
             session.add(
-                _HouseholdKeyRow(
+                HouseholdKeyRow(
                     household_id=household_id,
                     mode=KeyMode.SERVER.value,
                     wrapped=self._wrap_household(household_id, private, KeyMode.SERVER, None),
@@ -281,10 +257,10 @@ class Keyring:
     def shred_household(self, household_id: int) -> int:
         """Destroys the household key and every media key of it; returns how many media keys."""
         with self._secure_write() as session:
-            query = delete(_MediaKeyRow).where(_MediaKeyRow.household_id == household_id)
+            query = delete(MediaKeyRow).where(MediaKeyRow.household_id == household_id)
             count = int(session.execute(query).rowcount)  # type: ignore[attr-defined]
             session.execute(
-                delete(_HouseholdKeyRow).where(_HouseholdKeyRow.household_id == household_id)
+                delete(HouseholdKeyRow).where(HouseholdKeyRow.household_id == household_id)
             )
         with self._lock:
             self._private.pop(household_id, None)
@@ -299,10 +275,10 @@ class Keyring:
         key = new_key()
         wrapped = _wrap_media(self._public_key(household_id), key, blob_id)
         with self._secure_write() as session:
-            if session.get(_MediaKeyRow, blob_id) is not None:
+            if session.get(MediaKeyRow, blob_id) is not None:
                 raise KeyringError(f"{blob_id} has a key already")
             session.add(
-                _MediaKeyRow(
+                MediaKeyRow(
                     blob_id=blob_id,
                     household_id=household_id,
                     wrapped=wrapped,
@@ -314,7 +290,7 @@ class Keyring:
     def media_key(self, blob_id: str) -> bytes:
         """The blob's key; NoMediaKey if shredded, HouseholdLocked if its household is locked."""
         with self._store.read_session() as session:
-            row = session.get(_MediaKeyRow, blob_id)
+            row = session.get(MediaKeyRow, blob_id)
             if row is None:
                 raise NoMediaKey(f"{blob_id} has no key (shredded or never sealed)")
             household_id, wrapped = row.household_id, row.wrapped
@@ -326,15 +302,15 @@ class Keyring:
     def has_key(self, blob_id: str) -> bool:
         """Whether the blob has a key."""
         with self._store.read_session() as session:
-            return session.get(_MediaKeyRow, blob_id) is not None
+            return session.get(MediaKeyRow, blob_id) is not None
 
     def blob_ids(self, prefix: str = "", household_id: int | None = None) -> list[str]:
         """The blob ids that have keys (starting with ``prefix``, of one household), sorted."""
-        query = select(_MediaKeyRow.blob_id).order_by(_MediaKeyRow.blob_id)
+        query = select(MediaKeyRow.blob_id).order_by(MediaKeyRow.blob_id)
         if prefix:
-            query = query.where(_MediaKeyRow.blob_id.startswith(prefix, autoescape=True))
+            query = query.where(MediaKeyRow.blob_id.startswith(prefix, autoescape=True))
         if household_id is not None:
-            query = query.where(_MediaKeyRow.household_id == household_id)
+            query = query.where(MediaKeyRow.household_id == household_id)
         with self._store.read_session() as session:
             return list(session.scalars(query))
 
@@ -345,7 +321,7 @@ class Keyring:
         moved = {blob: _wrap_media(public, self.media_key(blob), blob) for blob in blob_ids}
         with self._secure_write() as session:
             for blob, wrapped in moved.items():
-                query = update(_MediaKeyRow).where(_MediaKeyRow.blob_id == blob)
+                query = update(MediaKeyRow).where(MediaKeyRow.blob_id == blob)
                 session.execute(query.values(household_id=household_id, wrapped=wrapped))
         if moved:
             self.scrub()  # the old wrapping would still open with the old household's key
@@ -356,11 +332,11 @@ class Keyring:
         if temp_id.removesuffix(PART_SUFFIX) != final_id:
             raise ValueError(f"{temp_id} cannot become {final_id}")
         with self._secure_write() as session:
-            if session.get(_MediaKeyRow, temp_id) is None:
+            if session.get(MediaKeyRow, temp_id) is None:
                 raise NoMediaKey(f"{temp_id} has no key")
-            older = delete(_MediaKeyRow).where(_MediaKeyRow.blob_id == final_id)
+            older = delete(MediaKeyRow).where(MediaKeyRow.blob_id == final_id)
             replaced = int(session.execute(older).rowcount)  # type: ignore[attr-defined]
-            query = update(_MediaKeyRow).where(_MediaKeyRow.blob_id == temp_id)
+            query = update(MediaKeyRow).where(MediaKeyRow.blob_id == temp_id)
             session.execute(query.values(blob_id=final_id))
         if replaced:
             self.scrub()  # the older file's key (a renamed row keeps its own bytes: no scrub)
@@ -375,7 +351,7 @@ class Keyring:
         count = 0
         with self._secure_write() as session:
             for i in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
-                query = delete(_MediaKeyRow).where(_MediaKeyRow.blob_id.in_(ids[i : i + 500]))
+                query = delete(MediaKeyRow).where(MediaKeyRow.blob_id.in_(ids[i : i + 500]))
                 count += int(session.execute(query).rowcount)  # type: ignore[attr-defined]
         if count:
             self.scrub()
@@ -411,11 +387,11 @@ class Keyring:
             if sqlite:
                 connection.exec_driver_sql(f"PRAGMA secure_delete={int(str(before or 0)):d}")
 
-    def _household_row(self, household_id: int) -> _HouseholdKeyRow | None:
+    def _household_row(self, household_id: int) -> HouseholdKeyRow | None:
         with self._store.read_session() as session:
-            return session.get(_HouseholdKeyRow, household_id)
+            return session.get(HouseholdKeyRow, household_id)
 
-    def _require_row(self, household_id: int) -> _HouseholdKeyRow:
+    def _require_row(self, household_id: int) -> HouseholdKeyRow:
         row = self._household_row(household_id)
         if row is None:
             raise KeyringError(f"household {household_id} has no key")
@@ -482,7 +458,7 @@ class Keyring:
         wrapping = self._kek if password_kek is None else password_kek
         return _seal_key(wrapping, private.private_bytes_raw(), _household_aad(household_id, mode))
 
-    def _unwrap_with_password(self, row: _HouseholdKeyRow, password: str) -> X25519PrivateKey:
+    def _unwrap_with_password(self, row: HouseholdKeyRow, password: str) -> X25519PrivateKey:
         if row.mode != KeyMode.PASSWORD.value or row.salt is None:
             raise KeyringError(f"household {row.household_id} is not in password mode")
         kdf = KdfParams(row.kdf_time or 0, row.kdf_memory or 0, row.kdf_parallelism or 0)
@@ -496,7 +472,7 @@ class Keyring:
     def _rewrap(
         self,
         household_id: int,
-        row: _HouseholdKeyRow,
+        row: HouseholdKeyRow,
         private: X25519PrivateKey,
         password: str | None,
     ) -> None:
@@ -517,9 +493,9 @@ class Keyring:
         }
         with self._secure_write() as session:
             # Compare-and-swap: argon2 ran outside the write lock, so check nobody rewrapped since.
-            query = update(_HouseholdKeyRow).where(
-                _HouseholdKeyRow.household_id == household_id,
-                _HouseholdKeyRow.wrapped == row.wrapped,
+            query = update(HouseholdKeyRow).where(
+                HouseholdKeyRow.household_id == household_id,
+                HouseholdKeyRow.wrapped == row.wrapped,
             )
             if not session.execute(query.values(**values)).rowcount:  # type: ignore[attr-defined]
                 raise KeyringError(f"household {household_id}'s key changed meanwhile; retry")

@@ -1,10 +1,11 @@
 """The tamper-evident view log: who received bytes of which clip, as an RFC 6962 Merkle log.
 
-Owns the ``audit_views`` (one row per entry: its index, its exact canonical bytes, its leaf hash),
-``audit_head`` (the size and compact range of the tree, so appending and signing cost O(log n))
-and ``audit_checkpoints`` (signed tree heads) tables. The math is ``store.merkle``'s, the key
-and the checkpoint text ``store.audit_key``'s, the checks of ``verify`` ``store.audit_verify``'s
-(they recompute everything from the entry bytes alone), the unusual patterns ``audit_flags``'.
+Keeps the log in ``audit_views`` (one row per entry: its index, its exact canonical bytes, its
+leaf hash), ``audit_head`` (the size and compact range of the tree, so appending and signing cost
+O(log n)) and ``audit_checkpoints`` (signed tree heads), whose rows ``store.viewlog`` declares.
+The math is ``merkle``'s, the key and the checkpoint text ``signing``'s, the checks of ``verify``
+``viewlog.verify``'s (they recompute everything from the entry bytes alone), the unusual
+patterns ``flags``'.
 
 The rule callers keep: ``append`` an entry before sending any byte of a clip to anyone but its
 owner, and send nothing if it raises. Each entry's bytes carry its own index, so rows moved
@@ -22,12 +23,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Integer, LargeBinary, String, select
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Mapped, mapped_column
 
 from hearthcam.errors import StoreError
-from hearthcam.store.db import Base, Store
+from hearthcam.store.db import Store
+from hearthcam.store.viewlog import CheckpointRow, HeadRow, ViewRow
 from hearthcam.viewlog import merkle
 from hearthcam.viewlog.signing import AuditKey, Checkpoint
 from hearthcam.viewlog.verify import StoredRow, VerifyReport, check
@@ -115,41 +116,7 @@ def parse_entry(data: bytes) -> tuple[int, ViewEntry]:
     return index, entry
 
 
-# -- tables -------------------------------------------------------------------------------------
-
-
-class _ViewRow(Base):
-    __tablename__ = "audit_views"
-
-    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    household_id: Mapped[int] = mapped_column(Integer, index=True)
-    viewer_id: Mapped[int] = mapped_column(Integer, index=True)
-    clip_id: Mapped[str] = mapped_column(String(128), index=True)
-    time_ms: Mapped[int] = mapped_column(Integer, index=True)
-    entry: Mapped[bytes] = mapped_column(LargeBinary)
-    leaf: Mapped[bytes] = mapped_column(LargeBinary(32))
-
-
-class _HeadRow(Base):
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    size: Mapped[int] = mapped_column(Integer)
-    frontier: Mapped[bytes] = mapped_column(LargeBinary)  # the compact range, 32 bytes a node
-
-
-class _CheckpointRow(Base):
-    __tablename__ = "audit_checkpoints"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    size: Mapped[int] = mapped_column(Integer, index=True)
-    root: Mapped[bytes] = mapped_column(LargeBinary(32))
-    time_ms: Mapped[int] = mapped_column(Integer)
-    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
-
-
-_TABLES = (_ViewRow, _HeadRow, _CheckpointRow)
-_HEAD_ID = 1
+_HEAD_ID = 1  # the one row of audit_head
 
 
 def _split_hashes(blob: bytes) -> list[bytes]:
@@ -157,7 +124,7 @@ def _split_hashes(blob: bytes) -> list[bytes]:
     return [blob[i : i + size] for i in range(0, len(blob), size)]
 
 
-def _logged(row: _ViewRow) -> LoggedEntry:
+def _logged(row: ViewRow) -> LoggedEntry:
     try:
         entry = parse_entry(row.entry)[1]
     except ValueError as error:  # only a hand-edited database gets here
@@ -165,7 +132,7 @@ def _logged(row: _ViewRow) -> LoggedEntry:
     return LoggedEntry(row.idx, entry, row.entry, row.leaf)
 
 
-def _checkpoint(row: _CheckpointRow) -> Checkpoint:
+def _checkpoint(row: CheckpointRow) -> Checkpoint:
     return Checkpoint(row.size, row.root, row.time_ms, row.signature)
 
 
@@ -212,7 +179,6 @@ class AuditLog:
         # it and only read the leaves appended since.
         self._tree = merkle.MerkleTree()
         self._tree_lock = threading.Lock()
-        store.ensure_tables(*_TABLES)
 
     @property
     def key(self) -> AuditKey | None:
@@ -222,15 +188,15 @@ class AuditLog:
     def append(self, entry: ViewEntry) -> int:
         """Logs ``entry`` durably and returns its index; send the bytes only after it returns."""
         with self._store.write_session() as session:  # the write lock: indexes stay contiguous
-            head = session.get(_HeadRow, _HEAD_ID)
+            head = session.get(HeadRow, _HEAD_ID)
             if head is None:
-                head = _HeadRow(id=_HEAD_ID, size=0, frontier=b"")
+                head = HeadRow(id=_HEAD_ID, size=0, frontier=b"")
                 session.add(head)
             index = head.size
             data = entry_bytes(index, entry)
             leaf = merkle.leaf_hash(data)
             session.add(
-                _ViewRow(
+                ViewRow(
                     idx=index,
                     household_id=entry.household_id,
                     viewer_id=entry.viewer_id,
@@ -255,7 +221,7 @@ class AuditLog:
 
     def _head(self) -> tuple[int, list[bytes]]:
         with self._store.read_session() as session:
-            head = session.get(_HeadRow, _HEAD_ID)
+            head = session.get(HeadRow, _HEAD_ID)
             return (0, []) if head is None else (head.size, _split_hashes(head.frontier))
 
     def checkpoint(self, now: float) -> Checkpoint:
@@ -264,16 +230,16 @@ class AuditLog:
             raise StoreError("this view log was opened without its signing key")
         with self._store.write_session() as session:
             latest = session.scalars(
-                select(_CheckpointRow).order_by(_CheckpointRow.id.desc()).limit(1)
+                select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             ).first()
-            head = session.get(_HeadRow, _HEAD_ID)
+            head = session.get(HeadRow, _HEAD_ID)
             size, frontier = (0, []) if head is None else (head.size, _split_hashes(head.frontier))
             if latest is not None and latest.size == size:
                 return _checkpoint(latest)
             unsigned = Checkpoint(size, merkle.frontier_root(frontier), int(now * 1000), b"")
             signature = self._key.sign(unsigned.note)
             session.add(
-                _CheckpointRow(
+                CheckpointRow(
                     size=size, root=unsigned.root, time_ms=unsigned.time_ms, signature=signature
                 )
             )
@@ -282,27 +248,27 @@ class AuditLog:
     def checkpoints(self) -> list[Checkpoint]:
         """Every checkpoint, oldest first."""
         with self._store.read_session() as session:
-            rows = session.scalars(select(_CheckpointRow).order_by(_CheckpointRow.id))
+            rows = session.scalars(select(CheckpointRow).order_by(CheckpointRow.id))
             return [_checkpoint(r) for r in rows]
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint, or None before the first."""
         with self._store.read_session() as session:
-            query = select(_CheckpointRow).order_by(_CheckpointRow.id.desc()).limit(1)
+            query = select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             row = session.scalars(query).first()
             return None if row is None else _checkpoint(row)
 
     def entries_for_household(self, household_id: int) -> list[LoggedEntry]:
         """Every entry about a household's clips, oldest first (for its owner's page)."""
-        query = select(_ViewRow).where(_ViewRow.household_id == household_id)
+        query = select(ViewRow).where(ViewRow.household_id == household_id)
         with self._store.read_session() as session:
-            return [_logged(r) for r in session.scalars(query.order_by(_ViewRow.idx))]
+            return [_logged(r) for r in session.scalars(query.order_by(ViewRow.idx))]
 
     def entries(self, since: float | None = None) -> list[LoggedEntry]:
         """Every entry (timed at or after ``since``, when given), oldest first."""
-        query = select(_ViewRow).order_by(_ViewRow.idx)
+        query = select(ViewRow).order_by(ViewRow.idx)
         if since is not None:
-            query = query.where(_ViewRow.time_ms >= int(since * 1000))
+            query = query.where(ViewRow.time_ms >= int(since * 1000))
         with self._store.read_session() as session:
             return [_logged(r) for r in session.scalars(query)]
 
@@ -331,9 +297,9 @@ class AuditLog:
         tree = self._tree
         if tree.size < size:
             query = (
-                select(_ViewRow.idx, _ViewRow.leaf)
-                .where(_ViewRow.idx >= tree.size, _ViewRow.idx < size)
-                .order_by(_ViewRow.idx)
+                select(ViewRow.idx, ViewRow.leaf)
+                .where(ViewRow.idx >= tree.size, ViewRow.idx < size)
+                .order_by(ViewRow.idx)
             )
             with self._store.read_session() as session:
                 for index, leaf in session.execute(query):
@@ -349,9 +315,9 @@ class AuditLog:
         if public_key is None and self._key is not None:
             public_key = self._key.public_key
         checkpoints = self.checkpoints()  # first: any later append only adds rows they cover
-        query = select(_ViewRow.idx, _ViewRow.entry, _ViewRow.leaf).order_by(_ViewRow.idx)
+        query = select(ViewRow.idx, ViewRow.entry, ViewRow.leaf).order_by(ViewRow.idx)
         with self._store.read_session() as session:  # one snapshot: head and rows agree
-            row = session.get(_HeadRow, _HEAD_ID)
+            row = session.get(HeadRow, _HEAD_ID)
             head = None
             if row is not None:
                 head = (row.size, merkle.frontier_root(_split_hashes(row.frontier)))

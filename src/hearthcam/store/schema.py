@@ -1,0 +1,30 @@
+"""The whole schema: every table module of the store, imported once, and their one ``metadata``.
+
+Alembic compares migrations with this metadata (``compare_metadata``, autogenerate), so a new
+table module belongs in the import list below. Only store modules are imported: the store never
+imports the layers above it (vault, viewlog, learn, accounts, web).
+"""
+
+# No ``from __future__ import annotations`` here: it would shadow the ``annotations`` module.
+from sqlalchemy import MetaData
+
+# Imported for their tables: each declares its rows on ``db.Base``.
+from hearthcam.store import (  # noqa: F401
+    accounts,
+    annotations,
+    keys,
+    pending_clips,
+    push,
+    registry,
+    settings,
+    shares,
+    viewlog,
+)
+from hearthcam.store.db import Base
+
+metadata: MetaData = Base.metadata
+
+
+def table_names() -> set[str]:
+    """The name of every table hearthcam keeps."""
+    return set(metadata.tables)
