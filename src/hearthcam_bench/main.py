@@ -101,25 +101,31 @@ def run(which: str, tmp_dir: Path, console: Console, quick: bool = False) -> Non
     except BenchError as error:
         console.print(f"[bold red]error:[/] {error}", highlight=False)
         raise SystemExit(2) from None
-    # The pipeline logs each camera's reconnects and clips; here only the tables matter.
-    logging.getLogger("hearthcam").setLevel(logging.ERROR)
-    if not console.is_terminal:
-        console.width = max(console.width, 150)  # logs and files: tables need not wrap
-    ctx = BenchContext.create(tmp_dir, console, quick)
-    started = time.perf_counter()
-    reports = [machine_report(which, quick)]
-    show(reports[0], console)
-    for name in names:
-        console.rule(f"[bold]{name}")
-        for report in _run_one(name, ctx):
-            show(report, console)
-            reports.append(report)
-    total = time.perf_counter() - started
-    console.print(f"bench finished in {total:.0f} s", highlight=False)
-    target = os.environ.get(MARKDOWN_ENV)
-    if target:
-        body = "\n".join(markdown(r) for r in reports)
-        Path(target).write_text(f"{body}\nWhole run: {total:.0f} s of wall time.\n")
-        console.print(f"tables written to {target}", highlight=False)
+    # The pipeline logs each camera's reconnects and clips; here only the tables matter. The
+    # level goes back afterwards: in a test run (or any host process) the logs matter again.
+    logger = logging.getLogger("hearthcam")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        if not console.is_terminal:
+            console.width = max(console.width, 150)  # logs and files: tables need not wrap
+        ctx = BenchContext.create(tmp_dir, console, quick)
+        started = time.perf_counter()
+        reports = [machine_report(which, quick)]
+        show(reports[0], console)
+        for name in names:
+            console.rule(f"[bold]{name}")
+            for report in _run_one(name, ctx):
+                show(report, console)
+                reports.append(report)
+        total = time.perf_counter() - started
+        console.print(f"bench finished in {total:.0f} s", highlight=False)
+        target = os.environ.get(MARKDOWN_ENV)
+        if target:
+            body = "\n".join(markdown(r) for r in reports)
+            Path(target).write_text(f"{body}\nWhole run: {total:.0f} s of wall time.\n")
+            console.print(f"tables written to {target}", highlight=False)
+    finally:
+        logger.setLevel(level)
     if any(r.title.endswith("FAILED") for r in reports):
         raise SystemExit(1)
