@@ -9,8 +9,10 @@ typed, and one that logs every request, so a test can tell nothing reached it) o
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
+import ipaddress
 import socket
 import threading
 from collections.abc import Generator, Iterator
@@ -26,11 +28,12 @@ from fastapi.testclient import TestClient
 from hearthcam.config import SourceConfig, parse_config
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.web import WebServices, create_app
-from hearthcam.web.stream_test import GENERIC_FAILURE
+from hearthcam.web.stream_test import GENERIC_FAILURE, pinned
 from hearthcam_bench.broker import free_port
 from tests.support.world import ORIGIN, World
 
 METADATA = "http://169.254.169.254/latest/meta-data/"
+BASIC = "Basic " + base64.b64encode(b"viewer:s3cret pw").decode()
 INSIDE = "127.0.0.2"  # stands for the metadata service or a neighbour's network
 
 
@@ -114,6 +117,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamSite]:
     class Handler(http.server.SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
             found.requests.append((self.headers.get("Host", ""), self.path))
+            if self.path == "/private/seg0.ts" and self.headers.get("Authorization") != BASIC:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.path.startswith("/private/"):
+                self.path = self.path.removeprefix("/private")
             if self.path in moves:
                 self.send_response(302)
                 self.send_header("Location", moves[self.path])
@@ -180,6 +191,14 @@ def test_an_hls_camera_on_the_lan_still_works_and_a_same_host_redirect_is_follow
         assert found["ok"] is True, found
         assert (found["width"], found["height"]) == (160, 120)
     assert ("127.0.0.1:" + str(site.port), "/seg0.ts") in site.requests
+
+
+@pytest.mark.integration
+def test_a_camera_password_in_the_url_still_logs_in(real: TestClient, site: StreamSite) -> None:
+    locked = site.url("/private/seg0.ts")
+    assert answer_of(real, locked)["error"] == GENERIC_FAILURE
+    opened = answer_of(real, locked.replace("//", "//viewer:s3cret%20pw@", 1))
+    assert opened["ok"] is True, opened
 
 
 @pytest.mark.integration
@@ -297,3 +316,12 @@ def test_each_user_runs_ten_stream_tests_a_minute(world: World) -> None:
     assert answer_of(alice, "rtsp://192.168.1.20/cam")["ok"] is True
     alice.__exit__(None, None, None)
     bob.__exit__(None, None, None)
+
+
+def test_rtsp_goes_to_the_vetted_address_with_user_password_and_port_kept() -> None:
+    v4, v6 = ipaddress.IPv4Address("192.168.1.20"), ipaddress.IPv6Address("fd12::7")
+    assert (
+        pinned("rtsp://u:p%40w@cam.lan:8554/s?x=1", v4) == "rtsp://u:p%40w@192.168.1.20:8554/s?x=1"
+    )
+    assert pinned("rtsp://cam.lan/s", v6) == "rtsp://[fd12::7]/s"
+    assert pinned("rtsp://0x7f.1/s", ipaddress.IPv4Address("127.0.0.1")) == "rtsp://127.0.0.1/s"
