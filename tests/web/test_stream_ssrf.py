@@ -10,6 +10,7 @@ typed, and one that logs every request, so a test can tell nothing reached it) o
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import ipaddress
@@ -21,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -34,6 +36,7 @@ from tests.support.world import ORIGIN, World
 
 METADATA = "http://169.254.169.254/latest/meta-data/"
 BASIC = "Basic " + base64.b64encode(b"viewer:s3cret pw").decode()
+JPEG = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))[1].tobytes()
 INSIDE = "127.0.0.2"  # stands for the metadata service or a neighbour's network
 
 
@@ -123,6 +126,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamSite]:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if self.path == "/video":  # an MJPEG camera (no extension, as most have)
+                self._mjpeg()
+                return
             if self.path.startswith("/private/"):
                 self.path = self.path.removeprefix("/private")
             if self.path in moves:
@@ -139,6 +145,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamSite]:
                 self.wfile.write(body)
             else:
                 super().do_GET()
+
+        def _mjpeg(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            head = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+            with contextlib.suppress(OSError):  # the test hangs up after its frame
+                for _ in range(20):
+                    self.wfile.write(head % len(JPEG) + JPEG + b"\r\n")
+                    self.wfile.flush()
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -186,7 +202,7 @@ def answer_of(alice: TestClient, url: str) -> dict[str, object]:
 def test_an_hls_camera_on_the_lan_still_works_and_a_same_host_redirect_is_followed(
     real: TestClient, site: StreamSite
 ) -> None:
-    for path in ("/live.m3u8", "/moved.m3u8"):
+    for path in ("/live.m3u8", "/moved.m3u8", "/video"):
         found = answer_of(real, site.url(path))
         assert found["ok"] is True, found
         assert (found["width"], found["height"]) == (160, 120)
