@@ -6,6 +6,7 @@ record/retention) so a Frigate user recognises it. Loaded once; no runtime state
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     ValidationError,
     field_validator,
     model_validator,
@@ -391,6 +393,16 @@ class ReviewConfig(_Model):
     )
 
 
+# Where home cameras are: the private ranges and loopback (a restreamer on the same box).
+DEFAULT_CAMERA_NETWORKS = (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128",
+)  # fmt: skip
+
+
+def _default_camera_networks() -> list[IPvAnyNetwork]:
+    return [ipaddress.ip_network(n) for n in DEFAULT_CAMERA_NETWORKS]
+
+
 class Config(_Model):
     """The whole configuration file."""
 
@@ -406,6 +418,11 @@ class Config(_Model):
     web: WebConfig = Field(default_factory=WebConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
+    cameras_allowed_networks: list[IPvAnyNetwork] = Field(
+        default_factory=_default_camera_networks,
+        description="CIDR networks where cameras added in the app may be (config cameras are "
+        "not limited); link-local, metadata, multicast and unspecified addresses never are",
+    )
 
     @field_validator("cameras")
     @classmethod

@@ -202,7 +202,11 @@ def _enroll(world: World, username: str, role: Role) -> None:
 
 
 # Tests send no DNS queries: names resolve from this table (unknown names do not resolve).
-DNS = {"push.lan-pointed.example": ["192.168.1.20"], "push.good.example": ["142.250.180.10"]}
+DNS = {
+    "push.lan-pointed.example": ["192.168.1.20"],
+    "push.good.example": ["142.250.180.10"],
+    "cam.example": ["192.168.1.30"],  # a camera on the LAN (app cameras must be on one)
+}
 
 
 def fake_dns(host: str) -> list[str]:

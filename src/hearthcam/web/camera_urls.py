@@ -4,7 +4,7 @@ The app only connects to cameras: RTSP(S) and HTTP(S) streams, or a USB camera (
 A file path is refused, so the form cannot be used to make the server read its own files (the
 config file may still name files and other devices). A URL's password is never sent back to a
 browser: it shows as ``***``, and a URL that comes back with ``***`` for the same user and host
-keeps the stored password.
+keeps the stored password. Which hosts a URL may name is ``web.camera_hosts``'s decision.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from hearthcam.accounts import Accounts
 from hearthcam.alerts.endpoints import Resolver, resolve
@@ -31,7 +32,10 @@ from hearthcam.vault.media import MediaIO, PlainMedia
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.web.bus import EventBus
+from hearthcam.web.camera_hosts import HostPolicy
 from hearthcam.web.household_keys import HouseholdKeys
+from hearthcam.web.stream_budget import StreamTestBudget
+from hearthcam.web.stream_test import guarded_probe
 
 # Request bodies are small JSON documents; anything bigger is refused before it is read.
 MAX_BODY_BYTES = 64 * 1024
@@ -69,7 +73,10 @@ class WebServices:
     # Looks a host name up (push endpoints must not resolve into this box or its LAN).
     resolve_host: Resolver = resolve
     # Opens a stream URL and decodes a frame (raises SourceError); the form's "Test" button.
+    # None: the real probe, kept to addresses ``camera_hosts`` allows (``web.stream_test``).
     probe_stream: Callable[[str], StreamInfo] | None = None
+    # Stream tests each user may run per minute (adding and editing cameras test too).
+    stream_tests: StreamTestBudget = field(default_factory=StreamTestBudget)
     # How media files are read, written and deleted (the composition root passes SealedMedia).
     media: MediaIO = field(default_factory=PlainMedia)
     # The view log every delivery of a clip to a non-owner is appended to before its bytes go
@@ -121,11 +128,25 @@ class WebServices:
         """Every camera as it runs: the config's and the app's (``registry``)."""
         return self.registry
 
-    def probe(self, url: str) -> StreamInfo:
-        """Opens ``url`` and decodes one frame, in bounded time (SourceError if it cannot)."""
-        if self.probe_stream is not None:
+    @property
+    def camera_hosts(self) -> HostPolicy:
+        """Where cameras added in the app may be (``cameras_allowed_networks``)."""
+        return HostPolicy(self.config.cameras_allowed_networks, self.resolve_host)
+
+    def probe(self, url: str, *, guarded: bool = True) -> StreamInfo:
+        """Opens ``url`` and decodes one frame, in bounded time, only at addresses
+        ``camera_hosts`` allows (StreamRefused; SourceError if it cannot). ``guarded=False``
+        is for a config camera's own URL (the admin chose it: files, any network)."""
+        if self.probe_stream is None:
+            if not guarded:
+                return probe(url, self.config.source)
+            return guarded_probe(url, self.config.source, self.camera_hosts)
+        if not guarded:
             return self.probe_stream(url)
-        return probe(url, self.config.source)
+        host = urlsplit(url).hostname
+        if host is not None:
+            self.camera_hosts.vetted(host)  # the same refusals, before a fake probe runs
+        return self.probe_stream(url)
 
     @property
     def data_dir(self) -> Path:

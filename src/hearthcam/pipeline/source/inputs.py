@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import av
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 # Demuxers that turn text into "video"; a .txt file must be refused, not played as ANSI art.
 TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+# PyAV's ``io_open``: opens each URL a demuxer asks for (the stream, playlists, segments) and
+# returns a readable file object; lets a caller decide what an HTTP input may reach.
+IoOpen = Callable[[str, int, dict[str, str]], Any]
 # Short stream analysis: camera SDPs carry the codec parameters, and every second spent probing
 # is a second of video delivered late (and in one burst) after each reconnect.
 RTSP_ANALYZE_US = 500_000
@@ -149,8 +153,10 @@ def _codec_name(stream: av.stream.Stream) -> str:
     return context.name if context is not None else "unknown"
 
 
-def open_input(url: str, cfg: SourceConfig) -> InputContainer:
-    """Opens a URL, file or /dev/videoN for reading in bounded time; raises a SourceError."""
+def open_input(url: str, cfg: SourceConfig, *, io_open: IoOpen | None = None) -> InputContainer:
+    """Opens a URL, file or /dev/videoN for reading in bounded time; raises a SourceError.
+
+    ``io_open`` (HTTP inputs) replaces FFmpeg's own I/O for every URL the demuxer opens."""
     kind = input_kind(url)
     if kind is InputKind.FILE:
         _check_file(url)
@@ -158,7 +164,12 @@ def open_input(url: str, cfg: SourceConfig) -> InputContainer:
     started = time.monotonic()
     try:
         container = av.open(
-            url, "r", format=fmt, options=options, timeout=(cfg.connect_timeout, cfg.read_timeout)
+            url,
+            "r",
+            format=fmt,
+            options=options,
+            timeout=(cfg.connect_timeout, cfg.read_timeout),
+            io_open=io_open,
         )
     except av.error.FFmpegError as error:
         raise _map_open_error(url, kind, error, time.monotonic() - started, cfg) from None
@@ -185,9 +196,11 @@ def stream_info(container: InputContainer, stream: VideoStream) -> StreamInfo:
     )
 
 
-def probe(url: str, cfg: SourceConfig, max_packets: int = 300) -> StreamInfo:
+def probe(
+    url: str, cfg: SourceConfig, max_packets: int = 300, *, io_open: IoOpen | None = None
+) -> StreamInfo:
     """Opens an input and decodes its first frame, so a bad input fails early and clearly."""
-    container = open_input(url, cfg)
+    container = open_input(url, cfg, io_open=io_open)
     try:
         stream = container.streams.video[0]
         frame = _first_frame(container, stream, url, max_packets)

@@ -6,18 +6,29 @@ camera); the camera registry is told, and the runtime listening to it starts it 
 A stream is tested by opening it and decoding a frame, in the server's bounded connect time;
 nothing is saved unless every enabled stream gives a frame. Stream passwords never reach the
 browser (``web.camera_urls``).
+
+A new URL is tested only at addresses the server allows (``web.camera_hosts``, through
+``web.stream_test``), each user may run ``stream_budget`` tests a minute (adding and editing
+spend it too), and any failure to get a frame answers one fixed text: the form is not a port
+scanner. A config camera's own URL is the admin's choice and is tested as it is.
 """
 
 from __future__ import annotations
+
+import logging
+import math
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import ValidationError
 
 from hearthcam.config import CameraConfig
 from hearthcam.errors import SourceError
+from hearthcam.pipeline.source import redact_url
 from hearthcam.store.cameras import CameraEntry, new_camera_key
+from hearthcam.web.camera_hosts import StreamRefused
 from hearthcam.web.camera_urls import hidden, url_problem, with_stored_password
-from hearthcam.web.deps import Owner, Services, VisibleCamera, csrf_protect
+from hearthcam.web.deps import Household, Owner, Services, VisibleCamera, csrf_protect
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import (
     CameraOut,
@@ -27,6 +38,9 @@ from hearthcam.web.schemas import (
     StreamTestOut,
 )
 from hearthcam.web.services import WebServices
+from hearthcam.web.stream_test import GENERIC_FAILURE
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/cameras", tags=["cameras"], dependencies=[Depends(csrf_protect)])
 
@@ -49,19 +63,47 @@ def _source_out(services: WebServices, key: str, camera: CameraConfig) -> Camera
     )
 
 
-def _test(services: WebServices, url: str) -> StreamTestOut:
-    """Opens the stream (its URL already allowed) and reports what came out."""
+def _test(services: WebServices, owner: Household, url: str, *, guarded: bool) -> StreamTestOut:
+    """Opens the stream (its URL already valid) and reports what came out; 429 when the user's
+    tests are spent. ``guarded=False``: a config camera's own URL (see the module docstring)."""
+    wait = services.stream_tests.spend(owner.session.user_id, services.clock())
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many stream tests; try again in a minute",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     try:
-        info = services.probe(url)
-    except SourceError as error:
+        info = services.probe(url, guarded=guarded)
+    except StreamRefused as error:
         return StreamTestOut(ok=False, error=str(error))
+    except SourceError as error:
+        log.info("stream test of %s failed: %s", redact_url(url), error)
+        return StreamTestOut(ok=False, error=GENERIC_FAILURE)
     return StreamTestOut(
         ok=True, codec=info.codec, width=info.width, height=info.height, fps=info.fps
     )
 
 
+def _host_problem(services: WebServices, url: str) -> str | None:
+    """Why the URL's host may not be an app camera's (``web.camera_hosts``); None if it may."""
+    host = urlsplit(url).hostname
+    if host is None:
+        return None  # /dev/videoN
+    try:
+        services.camera_hosts.vetted(host)
+    except StreamRefused as error:
+        return str(error)
+    return None
+
+
 def _checked_entry(
-    services: WebServices, body: CameraSourceIn, current: CameraConfig | None
+    services: WebServices,
+    owner: Household,
+    body: CameraSourceIn,
+    current: CameraConfig | None,
+    *,
+    from_config: bool = False,
 ) -> CameraEntry:
     """The entry to store, with hidden passwords restored; 422 naming the field whose stream
     does not work (an enabled camera's streams are all tested) or may not be used."""
@@ -74,9 +116,12 @@ def _checked_entry(
         if url is None:
             continue
         # A URL the camera already has stays allowed (the config may name a file or device).
-        problem = None if url in (old_record, old_detect) else url_problem(url)
+        kept = url in (old_record, old_detect)
+        problem = None if kept else url_problem(url)
+        if problem is None and not (kept and from_config):
+            problem = _host_problem(services, url)  # a switched-off camera too: no connection
         if problem is None and body.enabled:
-            problem = _test(services, url).error
+            problem = _test(services, owner, url, guarded=not (kept and from_config)).error
         if problem is not None:
             raise HTTPException(422, f"{field}: {problem}")
     return CameraEntry(body.name, record, detect, body.enabled)
@@ -98,7 +143,7 @@ def _saved(
     return services.registry.put(key, entry)
 
 
-@router.post("/test", response_model=StreamTestOut, responses=errors(401, 403, 422))
+@router.post("/test", response_model=StreamTestOut, responses=errors(401, 403, 422, 429))
 def test_stream(body: StreamTestIn, owner: Owner, services: Services) -> StreamTestOut:
     """Opens a stream and decodes one frame (nothing is saved)."""
     stored = None
@@ -110,18 +155,19 @@ def test_stream(body: StreamTestIn, owner: Owner, services: Services) -> StreamT
     problem = None if url == stored else url_problem(url)
     if problem is not None:
         return StreamTestOut(ok=False, error=problem)
-    return _test(services, url)
+    kept = url == stored and body.camera is not None and services.registry.from_config(body.camera)
+    return _test(services, owner, url, guarded=not kept)
 
 
 @router.post(
     "",
     response_model=CameraOut,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(401, 403, 422),
+    responses=errors(401, 403, 422, 429),
 )
 def add_camera(body: CameraSourceIn, owner: Owner, services: Services) -> CameraOut:
     """Adds a camera to the household once its streams work; it starts recording at once."""
-    entry = _checked_entry(services, body, None)
+    entry = _checked_entry(services, owner, body, None)
     key = new_camera_key()
     _saved(services, key, entry, owner.household_id)
     return CameraOut(
@@ -145,7 +191,9 @@ def get_source(camera: VisibleCamera, owner: Owner, services: Services) -> Camer
 
 
 @router.put(
-    "/{camera}/source", response_model=CameraSourceOut, responses=errors(401, 403, 404, 422)
+    "/{camera}/source",
+    response_model=CameraSourceOut,
+    responses=errors(401, 403, 404, 422, 429),
 )
 def put_source(
     body: CameraSourceIn, camera: VisibleCamera, owner: Owner, services: Services
@@ -155,7 +203,9 @@ def put_source(
     current = services.cameras().get(camera)
     if current is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
-    entry = _checked_entry(services, body, current)
+    entry = _checked_entry(
+        services, owner, body, current, from_config=services.registry.from_config(camera)
+    )
     return _source_out(services, camera, _saved(services, camera, entry))
 
 

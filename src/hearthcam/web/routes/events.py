@@ -22,8 +22,9 @@ from hearthcam.layout import contained
 from hearthcam.recordings.event_files import delete_event_media
 from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
 from hearthcam.vault.keyring import HouseholdLocked, NoMediaKey
+from hearthcam.vault.sealed import SealedError
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
-from hearthcam.web.ranges import ranged_response
+from hearthcam.web.ranges import damaged, ranged_response
 from hearthcam.web.routes.cameras import JPEG, PRIVATE, display_name
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import (
@@ -60,8 +61,9 @@ def media_response(
 ) -> StreamingResponse:
     """A recorded media file (inside the data directory) with single-range support.
 
-    404 when it is missing or its key was shredded, 423 when its household is locked.
-    ``disposition`` is a full Content-Disposition value, if any.
+    404 when it is missing or its key was shredded, 423 when its household is locked, 410
+    when it is damaged (a sealed chunk fails: checked before the status goes out, see
+    ``web.ranges``). ``disposition`` is a full Content-Disposition value, if any.
     """
     path = media_file(recorded, services.data_dir)
     try:
@@ -70,6 +72,8 @@ def media_response(
         raise HTTPException(status.HTTP_423_LOCKED, LOCKED) from error
     except (NoMediaKey, FileNotFoundError) as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from error
+    except SealedError as error:  # opening checks the final chunk; a retry cannot mend it
+        raise damaged(path, error) from None
     headers = dict(PRIVATE)
     if disposition is not None:
         headers["Content-Disposition"] = disposition
@@ -111,7 +115,7 @@ def get_event(event: VisibleEvent, services: Services) -> EventDetailOut:
     responses={
         200: {"content": {MP4: {}}},
         206: {"content": {MP4: {}}},
-        **errors(401, 403, 404, 416, 423),
+        **errors(401, 403, 404, 410, 416, 423),
     },
 )
 def event_clip(
@@ -130,7 +134,7 @@ def event_clip(
 @router.get(
     "/{event_id}/snapshot",
     response_class=StreamingResponse,
-    responses={200: {"content": {JPEG: {}}}, **errors(401, 403, 404, 416, 423)},
+    responses={200: {"content": {JPEG: {}}}, **errors(401, 403, 404, 410, 416, 423)},
 )
 def event_snapshot(event: VisibleEvent, services: Services, request: Request) -> StreamingResponse:
     """The event's snapshot."""
