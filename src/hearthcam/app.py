@@ -29,6 +29,7 @@ from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
+from hearthcam.pipeline.recovered import RecoveredEvents
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
@@ -93,7 +94,9 @@ def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, Seal
     lock.require(config.data_dir)
     store = Store.open(config.database_url)
     media = open_media(store, config.data_dir)
-    recover(store, config.data_dir, media=media)
+    # Events a crash left open are finished from their footage with the live clip rules.
+    finisher = RecoveredEvents(config.record, store, media, config.data_dir)
+    recover(store, config.data_dir, media=media, finisher=finisher)
     return store, media
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -101,3 +102,53 @@ def test_recover_matches_relative_and_absolute_paths(
     [segment] = make_segments(Path("data/recordings"), "front", T0, 1)
     store.add_segment(replace(segment, path=segment.path.resolve()))
     assert recover(store, Path("data")).segments_indexed == 0
+
+
+def test_a_crash_ends_open_events_at_their_footage_and_records_the_downtime(
+    store: Store, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    recordings = data / "recordings"
+    front = make_segments(recordings, "front", T0, 4, seconds=2.0)
+    for segment in front[:3]:
+        store.add_segment(segment)  # the last one finished but was never indexed
+    back = make_segments(recordings, "back", T0, 2, seconds=2.0)
+    for segment in back:
+        store.add_segment(segment)  # stopped recording before the crash: no trace of it
+    open_event = Event(
+        "e1", "front", Verdict.THREAT, ("person",), 10.0, 10.6, T0 + 1, T0 + 1.6, 0.9
+    )
+    store.save_event(open_event, finished=False)
+    before = time.time()
+
+    report = recover(store, data)
+
+    assert report.events_closed == 1
+    assert report.downtime_gaps == 1
+    event = store.get_event("e1")
+    assert event is not None
+    assert store.is_finished("e1")
+    assert event.wall_end == pytest.approx(T0 + 8, abs=0.01)  # the last recorded moment
+    assert event.end == pytest.approx(10.0 + 7.0, abs=0.01)
+    [gap] = store.gaps("front")
+    assert gap.start == pytest.approx(T0 + 8, abs=0.01)
+    assert before <= gap.end <= time.time()
+    assert store.gaps("back") == []
+    assert recover(store, data) == RecoveryReport()  # the downtime is recorded once
+
+
+def test_a_camera_recording_at_the_crash_gets_a_downtime_gap_without_an_event(
+    store: Store, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    recordings = data / "recordings"
+    [segment] = make_segments(recordings, "front", T0, 1, seconds=2.0)
+    store.add_segment(segment)
+    part = segment_path(recordings, "front", T0 + 2).with_suffix(".mp4.part")
+    part.write_bytes(b"a fragment that never finished")
+
+    report = recover(store, data)
+
+    assert (report.parts_deleted, report.downtime_gaps, report.events_closed) == (1, 1, 0)
+    [gap] = store.gaps("front")
+    assert gap.start == pytest.approx(T0 + 2, abs=0.01)

@@ -5,29 +5,49 @@ reconciliation of that tree with the database after an unclean stop: a segment's
 by a killed writer is salvaged (its whole fragments become the finished segment; segments are
 fragmented MP4), other half-written files go, finished files the database never heard of are
 indexed, unreadable ones are moved aside to ``<data_dir>/corrupt/``, rows whose files vanished
-are dropped, events left open are closed, and (sealed) keys whose files are gone are destroyed.
-After this a ``kill -9`` during recording has cost at most the fragment that was being written.
-Every file is read through the media I/O, so the same steps work on sealed and plain files.
+are dropped, and (sealed) keys whose files are gone are destroyed. After this a ``kill -9``
+during recording has cost at most the fragment that was being written.
+
+Then the crash itself is accounted for. Each camera the dead process was recording (a ``.part``
+or an unindexed segment of it was found, or it has an open event) gets a gap from its last
+recorded moment to now: the downtime. Each event left open ends at the last recorded footage
+it covers, and an ``EventFinisher`` (the pipeline's clip and snapshot rules, handed in by the
+app: recordings sit below the pipeline) gives it its clip and snapshot and saves it finished;
+without one it is only closed. Every file is read through the media I/O, so the same steps
+work on sealed and plain files.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 import av
 
 from hearthcam.errors import StoreError
 from hearthcam.layout import CORRUPT_DIR, PART_SUFFIX, RECORDINGS_DIR, parse_segment_path
 from hearthcam.store.db import Store
-from hearthcam.types import Segment
+from hearthcam.types import Event, Segment
 from hearthcam.vault.media import MediaIO, PlainMedia
 from hearthcam.vault.sealed import SALVAGE_SUFFIX
 
 log = logging.getLogger(__name__)
+
+DOWNTIME_REASON = "hearthcam was not running (it stopped without finishing: crash or kill)"
+
+
+class EventFinisher(Protocol):
+    """Finishes an event a crash left open (``pipeline.recovered.RecoveredEvents``)."""
+
+    def finish(self, event: Event) -> Event:
+        """Gives ``event`` (already ended at its footage) its clip and, if it has none, a
+        snapshot from the footage, saves it finished and returns it as saved."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +61,7 @@ class RecoveryReport:
     corrupt: tuple[Path, ...] = field(default=())
     temps_deleted: int = 0
     parts_salvaged: int = 0
+    downtime_gaps: int = 0
 
 
 def probe_duration(path: Path, media: MediaIO | None = None) -> float:
@@ -75,15 +96,22 @@ def _move_aside(path: Path, recordings: Path, corrupt: Path) -> Path:
     return target
 
 
-def _salvage_parts(recordings: Path, media: MediaIO) -> tuple[int, int]:
+def _camera_of(recordings: Path, path: Path) -> str:
+    """The camera a file under the recordings directory belongs to (its first folder)."""
+    return path.relative_to(recordings).parts[0]
+
+
+def _salvage_parts(recordings: Path, media: MediaIO, cut_off: set[str]) -> tuple[int, int]:
     """Finishes what killed writers left in segment ``.part`` files; returns (salvaged,
-    deleted). A part with no whole fragment, or that does not read, goes with its key."""
+    deleted) and adds their cameras to ``cut_off``. A part with no whole fragment, or that
+    does not read, goes with its key."""
     salvaged = deleted = 0
     for temp in recordings.rglob(f"*{PART_SUFFIX}{SALVAGE_SUFFIX}"):
         temp.unlink(missing_ok=True)  # an earlier salvage died: its source .part is still there
     for part in sorted(recordings.rglob(f"*{PART_SUFFIX}")):
         if not part.is_file():
             continue
+        cut_off.add(_camera_of(recordings, part))
         try:
             kept = media.salvage(part)
         except (av.FFmpegError, OSError, StoreError, ValueError) as error:
@@ -102,8 +130,10 @@ def _index_orphans(
     store: Store,
     data_dir: Path,
     probe: Callable[[Path], float],
+    cut_off: set[str],
 ) -> tuple[int, list[Path]]:
-    """Indexes segment files the database does not know; returns (indexed, moved-aside paths)."""
+    """Indexes segment files the database does not know; returns (indexed, moved-aside paths)
+    and adds their cameras to ``cut_off``."""
     recordings = data_dir / RECORDINGS_DIR
     known = {p.resolve() for p in store.known_segment_paths()}
     indexed, corrupt = 0, []
@@ -121,6 +151,7 @@ def _index_orphans(
             corrupt.append(moved)
             continue
         store.add_segment(Segment(camera, path, start, start + duration))
+        cut_off.add(camera)
         indexed += 1
     return indexed, corrupt
 
@@ -141,31 +172,86 @@ def _delete_media_temps(data_dir: Path, media: MediaIO) -> int:
     return count
 
 
+def _recorded_until(store: Store, camera: str) -> float | None:
+    """The end of the camera's last indexed segment: its last recorded moment."""
+    segments = store.segments_between(camera, float("-inf"), float("inf"))
+    return max((s.end for s in segments), default=None)
+
+
+def _ended_at_footage(event: Event, recorded_until: float | None) -> Event:
+    """The open event ended at the last footage it covers (as it stands if there is none later:
+    nothing recorded it further)."""
+    if recorded_until is None or recorded_until <= event.wall_end:
+        return event
+    longer = recorded_until - event.wall_end
+    return replace(event, end=event.end + longer, wall_end=recorded_until)
+
+
+def _record_downtime(
+    store: Store, cameras: set[str], now: float
+) -> tuple[dict[str, float | None], int]:
+    """Adds a gap from each camera's last recorded moment to ``now``; returns those moments
+    and how many gaps were added."""
+    until = {camera: _recorded_until(store, camera) for camera in sorted(cameras)}
+    added = 0
+    for camera, last in until.items():
+        if last is not None and last < now:
+            store.add_gap(camera, last, now, DOWNTIME_REASON)
+            log.info("%s: not recorded for %.1f s (hearthcam was down)", camera, now - last)
+            added += 1
+    return until, added
+
+
+def _finish_open_events(
+    store: Store, finisher: EventFinisher | None, cut_off: set[str]
+) -> tuple[int, int]:
+    """Ends the events a crash left open at their footage and finishes them; records each
+    recording camera's downtime. Returns (events finished, gaps added)."""
+    events = store.open_events()
+    until, gaps = _record_downtime(store, cut_off | {e.camera for e in events}, time.time())
+    for event in events:
+        ended = _ended_at_footage(event, until.get(event.camera))
+        try:
+            if finisher is None:
+                store.save_event(ended, finished=True)
+            else:
+                finisher.finish(ended)
+        except Exception:  # one event's media must not stop the start: it is closed below
+            log.exception("event %s left open by a crash could not be finished", event.id)
+            store.save_event(ended, finished=True)
+    store.finish_open_events()  # none is left open to hold its segments for ever
+    return len(events), gaps
+
+
 def recover(
     store: Store,
     data_dir: Path,
     probe: Callable[[Path], float] | None = None,
     media: MediaIO | None = None,
+    finisher: EventFinisher | None = None,
 ) -> RecoveryReport:
-    """Reconciles the recordings directory with the database; run once before recording starts
-    (and before any writer: it destroys keys whose files are gone)."""
+    """Reconciles the recordings directory with the database and finishes what a crash left
+    open; run once before recording starts (and before any other writer: it destroys keys
+    whose files are gone)."""
     media = media or PlainMedia()
     chosen = media
     measure = probe or (lambda path: probe_duration(path, chosen))
     recordings = data_dir / RECORDINGS_DIR
     parts = salvaged = indexed = 0
     corrupt: list[Path] = []
+    cut_off: set[str] = set()  # cameras the dead process was recording
     migrated = media.migrate()
     if migrated:
         log.info("recovery: %d plain media files sealed", migrated)
     if recordings.is_dir():
-        salvaged, parts = _salvage_parts(recordings, media)
-        indexed, corrupt = _index_orphans(store, data_dir, measure)
+        salvaged, parts = _salvage_parts(recordings, media, cut_off)
+        indexed, corrupt = _index_orphans(store, data_dir, measure, cut_off)
     missing = [p for p in store.known_segment_paths() if not p.exists()]
     dropped = store.delete_segments(missing)
-    closed = store.finish_open_events()
     temps = _delete_media_temps(data_dir, media)
     media.settle()
-    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps, salvaged)
+    # After the clean-up: clips and snapshots are written like any others from here on.
+    closed, gaps = _finish_open_events(store, finisher, cut_off)
+    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps, salvaged, gaps)
     log.info("recovery: %s", report)
     return report

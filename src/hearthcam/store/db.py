@@ -8,8 +8,9 @@ event loop and the web server at once.
 
 Open events: ``save_event(event, finished=False)`` marks an event still in progress. Retention
 asks ``open_event_start()`` and keeps every segment from that time on, because the event's clip
-has not been cut yet. Recovery calls ``finish_open_events()`` at start, since an event left open by
-a crash will never be finished and would otherwise protect recordings forever.
+has not been cut yet. Recovery finishes the ``open_events()`` at start (``finish_open_events()``
+closes any it could not), since an event left open by a crash will never be finished by its
+camera and would otherwise protect recordings forever.
 """
 
 from __future__ import annotations
@@ -434,6 +435,11 @@ class Store:
         with self._read() as session:
             value = session.scalar(query)
             return None if value is None else float(value)
+
+    def open_events(self) -> list[Event]:
+        """Returns the unfinished events, oldest first (recovery finishes them after a crash)."""
+        query = select(_EventRow).where(_EventRow.finished.is_(False))
+        return self._events(query.order_by(_EventRow.wall_start, _EventRow.id))
 
     def finish_open_events(self) -> int:
         """Marks every open event finished (used at start, after a crash); returns how many."""

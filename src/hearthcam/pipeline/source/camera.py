@@ -252,6 +252,7 @@ class CameraStream:
 
     def _run_link(self, link: _Link, stop: _Flag) -> None:
         """Drives one input through the connection state machine until STOPPED."""
+        # +-10% jitter (never above backoff_max) spreads the retries of cameras behind one switch.
         backoff = Backoff(self._source_cfg.backoff_initial, self._source_cfg.backoff_max, 0.1)
         delay = 0.0
         while link.state is not ConnState.STOPPED:
