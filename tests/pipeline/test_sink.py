@@ -110,6 +110,18 @@ def test_updates_write_no_snapshot_and_the_end_writes_the_best_one(
     assert [c for c, _, _ in heard.changes] == [Change.UPDATED, Change.ENDED]
 
 
+def test_an_update_keeps_the_snapshot_the_start_wrote(
+    rows: FakeRows, snapshots: FakeSnapshots
+) -> None:
+    sink = EventSink(rows, snapshots, ROOT, [])
+    started = sink.write(EventChange(Change.STARTED, event(), snapshot()))
+    threat = event(Verdict.THREAT, labels=("person",))
+    updated = sink.write(EventChange(Change.UPDATED, threat, None))
+    assert updated.snapshot == started.snapshot is not None
+    assert rows.saved[-1][0].snapshot == started.snapshot  # the row keeps its picture
+    assert len(snapshots.written) == 1
+
+
 def test_a_change_without_a_snapshot_writes_none(rows: FakeRows, snapshots: FakeSnapshots) -> None:
     sink = EventSink(rows, snapshots, ROOT)
     assert sink.write(EventChange(Change.ENDED, event(), None)).snapshot is None

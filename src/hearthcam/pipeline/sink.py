@@ -78,6 +78,10 @@ class EventSink:
         self._root = media_root
         self._listeners = tuple(listeners)
         self._alerted = alerted
+        # The snapshot each open event already has: an update carries none (the builder does not
+        # know where it went), and saving the row without it would blank the event's picture in
+        # the app until the event ends (or for good, if the process dies first).
+        self._written: dict[str, Path] = {}
 
     def write(self, change: EventChange) -> Event:
         """Writes the change's snapshot (STARTED and ENDED carry the best one so far) and the
@@ -91,7 +95,12 @@ class EventSink:
         if change.snapshot is not None and change.change is not Change.UPDATED:
             path = snapshot_path(self._root, event)
             self._snapshots.write(change.snapshot, path, event.camera)
-            event = replace(event, snapshot=path)
+            self._written[event.id] = path
+        written = self._written.get(event.id)
+        if event.snapshot is None and written is not None:
+            event = replace(event, snapshot=written)
+        if change.change is Change.ENDED:
+            self._written.pop(event.id, None)
         self._rows.save_event(event, finished=False)
         self._tell(change.change, event)
         return event
