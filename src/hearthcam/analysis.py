@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.pipeline.detect import Detector
-from hearthcam.pipeline.source import probe
+from hearthcam.pipeline.source import check_video_file
 from hearthcam.types import Change, Event
 
 if TYPE_CHECKING:
@@ -18,8 +17,6 @@ if TYPE_CHECKING:
 from hearthcam.app import build
 from hearthcam.runtime import camera_name_for
 
-log = logging.getLogger(__name__)
-
 
 def analyze(
     path: str,
@@ -27,8 +24,12 @@ def analyze(
     progress: Callable[[float], None] | None = None,
     detector: Detector | None = None,
 ) -> list[Event]:
-    """Runs the whole live path over a video file at full speed; returns its finished events."""
-    info = probe(path, config.source)
+    """Runs the whole live path over a video file at full speed; returns its finished events.
+
+    Raises SourceError before anything is stored for an input that is not a regular video file
+    (a stream, a FIFO, a still image, a video too small to analyse, an MP4 cut before its index).
+    """
+    info = check_video_file(path, config.source)
     template = next(iter(config.cameras.values()), None)
     name = next(iter(config.cameras), None) or camera_name_for(path)
     camera = (template or CameraConfig(inputs=[InputConfig(path=path)])).model_copy(
@@ -54,8 +55,8 @@ def analyze(
     runtime.close()
     if progress is not None:
         progress(1.0)
-    errors = pipeline.stats.errors
-    if errors:
-        log.warning("%s: %d problems while reading, first: %s", name, len(errors), errors[0])
+    # Every problem (a truncated end, a timestamp jump, undecodable packets) was logged as it
+    # happened, by the camera's health: the events stand, and the owner has seen what they
+    # were made from.
     events = [runtime.store.get_event(i) or e for i, e in finished.items()]
     return sorted(events, key=lambda e: e.start)

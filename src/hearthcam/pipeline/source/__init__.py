@@ -1,5 +1,5 @@
 """Camera I/O: open and probe inputs (``inputs``), the pure connection rules (``connection``),
-and one camera's read loop with reconnection (``camera``)."""
+one camera's read loop with reconnection (``camera``), and what ``analyze`` accepts (``files``)."""
 
 from hearthcam.pipeline.source.camera import CameraStream, Clock, StreamSink, SystemClock
 from hearthcam.pipeline.source.connection import (
@@ -9,6 +9,7 @@ from hearthcam.pipeline.source.connection import (
     FrameSampler,
     transition,
 )
+from hearthcam.pipeline.source.files import check_video_file
 from hearthcam.pipeline.source.inputs import (
     InputKind,
     StreamInfo,
@@ -30,6 +31,7 @@ __all__ = [
     "StreamInfo",
     "StreamSink",
     "SystemClock",
+    "check_video_file",
     "input_kind",
     "open_input",
     "probe",

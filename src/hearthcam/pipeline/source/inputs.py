@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,6 +45,7 @@ class StreamInfo:
     height: int
     fps: float | None
     duration: float | None
+    demuxer: str | None = None  # FFmpeg's name for the container format ("mov,mp4,...")
 
 
 class InputKind(enum.Enum):
@@ -182,6 +183,7 @@ def stream_info(container: InputContainer, stream: VideoStream) -> StreamInfo:
         height=stream.codec_context.height,
         fps=float(rate) if rate else None,
         duration=duration,
+        demuxer=container.format.name,
     )
 
 
@@ -192,7 +194,7 @@ def probe(url: str, cfg: SourceConfig, max_packets: int = 300) -> StreamInfo:
         stream = container.streams.video[0]
         frame = _first_frame(container, stream, url, max_packets)
         info = stream_info(container, stream)
-        return StreamInfo(info.codec, frame.width, frame.height, info.fps, info.duration)
+        return replace(info, width=frame.width, height=frame.height)
     finally:
         container.close()
 
