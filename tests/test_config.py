@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -661,3 +662,20 @@ def test_builtin_detector_names_match_the_packaged_models() -> None:
     from hearthcam.pipeline.detect import BUILTIN_MODELS
 
     assert set(BUILTIN_DETECTORS) == set(BUILTIN_MODELS)
+
+
+def test_a_fifo_or_a_device_is_not_read_as_a_config(tmp_path: Path) -> None:
+    fifo = tmp_path / "hearthcam.yml"
+    os.mkfifo(fifo)  # nobody writes: reading it would block for ever
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.problems == ["(file): not a regular file"]
+
+
+def test_a_huge_file_is_not_read_as_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "video.yml"
+    path.write_bytes(b"# " + b"x" * (2 << 20))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == ["(file): over 1048576 bytes: not a config"]

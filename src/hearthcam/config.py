@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -525,6 +526,9 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(source, format_errors(error)) from None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; anything near this is the wrong file
+
+
 class _DuplicateKey(Exception):
     """A mapping holds one key twice (YAML says it must not; PyYAML keeps the last silently)."""
 
@@ -556,9 +560,15 @@ def read_document(path: Path) -> Any:
     """Reads a YAML file into plain data (None when it holds nothing), or raises ConfigError:
     unreadable, not UTF-8 (with the byte where it stops being so), not YAML, a duplicate key."""
     try:
-        raw = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode):
+            # A FIFO would block and /dev/zero never end: a config is a plain file.
+            raise ConfigError(str(path), ["(file): not a regular file"])
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError(str(path), [f"(file): cannot read: {error.strerror}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), [f"(file): over {MAX_CONFIG_BYTES} bytes: not a config"])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
