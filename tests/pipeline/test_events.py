@@ -475,3 +475,15 @@ def test_a_low_detect_rate_is_no_jump() -> None:
         image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
         out += b.update(Frame("front", i, pts, WALL0 + pts, image), MOVING, person)
     assert [c.change for c in out if c.change is not Change.UPDATED] == [Change.STARTED]
+
+
+def test_time_going_back_is_no_regular_step() -> None:
+    # A live stream's pts restart at 0 after a reconnect; at one frame every 5 s the next step
+    # is as regular as before, not a leap.
+    b = builder(end_after=4.0)
+    person = tracked(("person", 1, 0.9, 20))
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    out: list[EventChange] = []
+    for i, pts in enumerate([0.0, 5.0, 10.0, 15.0, 0.0, 5.0, 10.0]):
+        out += b.update(Frame("front", i, pts, WALL0 + 5 * i, image), MOVING, person)
+    assert Change.ENDED not in [c.change for c in out]

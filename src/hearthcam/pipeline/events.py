@@ -221,7 +221,8 @@ class EventBuilder:
         # Until one regular step is known, only a step longer than any event is a leap.
         leap = self._cfg.max_seconds if regular is None else JUMP_FACTOR * regular
         if step <= max(self._cfg.end_after, leap):
-            self._interval = step
+            if step > 0:  # a live stream's time restarts at 0 after a reconnect: no step
+                self._interval = step
             return []
         changes = self.finish(*last)
         self._reset()
