@@ -20,7 +20,14 @@ from typer.testing import CliRunner
 
 from hearthcam.cli import cli
 from tests.cli.test_cli import hearthcam
-from tests.support.bad_media import TEN_HOURS, cut, index_last, still_jpeg, write_video
+from tests.support.bad_media import (
+    TEN_HOURS,
+    before_index,
+    cut,
+    index_last,
+    still_jpeg,
+    write_video,
+)
 
 
 def analyze(path: str, cwd: Path) -> tuple[int, str, str]:
@@ -115,14 +122,25 @@ def test_a_2x2_video_is_refused_with_its_size(tmp_path: Path) -> None:
 
 
 def test_an_mp4_cut_at_90_percent_says_it_ends_early(tmp_path: Path) -> None:
+    # Cut inside its index, as a 90 % cut of a small file is: it was "no decoder for video
+    # codec 'unknown'"; the parameter sets the cut left are enough to read every frame.
     whole = write_video(tmp_path / "whole.mp4", frames=100)
-    assert index_last(whole)  # as FFmpeg (and most cameras) write it: the index is lost
+    assert index_last(whole)
     short = cut(whole, tmp_path / "cut.mp4", 0.9)
+    code, stdout, stderr = analyze(str(short), tmp_path)
+    assert code == 0, stderr
+    assert [json.loads(line)["verdict"] for line in stdout.splitlines()] == ["motion"]
+
+
+def test_an_mp4_with_nothing_readable_left_says_it_ends_early(tmp_path: Path) -> None:
+    whole = write_video(tmp_path / "whole.mp4", frames=100)
+    short = before_index(whole, tmp_path / "cut.mp4")  # and x264 keeps SPS/PPS only there
     code, _, stderr = analyze(str(short), tmp_path)
     assert code == 2, stderr
     line = one_error_line(stderr)
     assert "file ends early at byte" in line
-    assert "(truncated?)" in line
+    assert "(truncated?): its index (moov) is missing" in line
+    assert "nothing was analysed" in line
     assert "codec" not in line
 
 
@@ -162,3 +180,22 @@ def test_a_ten_hour_timestamp_jump_splits_the_timeline_with_a_warning(tmp_path: 
     assert all(e["end"] - e["start"] < 10 for e in events), events
     assert "timestamps jump forward by 36000.1 s at 5.9 s" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_camera_recording_cut_at_90_percent_is_analysed_as_far_as_it_goes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Index last and parameter sets in-band, as a camera's export: the index is lost in the
+    # cut, the frames before it are not.
+    whole = write_video(tmp_path / "whole.mp4", frames=100, in_band=True)
+    short = cut(whole, tmp_path / "cut.mp4", 0.9)
+    code, stdout, stderr = analyze(str(short), tmp_path)
+    assert code == 0, stderr
+    assert [json.loads(line)["verdict"] for line in stdout.splitlines()] == ["motion"]
+    assert re.search(
+        rf"{re.escape(str(short))}: file ends early at \d+\.\d s \(truncated\?\): its index "
+        r"\(moov\) was lost, so the \d+ frames left in its media data were read as H\.264 at "
+        r"10 fps",
+        caplog.text,
+    ), caplog.text
+    assert not list(tmp_path.glob("**/salvaged*"))  # the remuxed copy went with its temp dir

@@ -31,12 +31,15 @@ def write_video(
     size: tuple[int, int] = (320, 240),
     leap: tuple[int, float] | None = None,
     codec: str = "libx264",
+    in_band: bool = False,
 ) -> Path:
     """A video of a white block moving over grey; ``leap=(after, seconds)`` makes every frame
-    after frame ``after`` stamped ``seconds`` later (a recorder restarted, files joined)."""
+    after frame ``after`` stamped ``seconds`` later (a recorder restarted, files joined);
+    ``in_band`` repeats the H.264 parameter sets before each keyframe, as camera streams do."""
     width, height = size
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        options = {"x264-params": f"repeat-headers=1:keyint={fps}"} if in_band else {}
+        stream = container.add_stream(codec, rate=fps, options=options)
         assert isinstance(stream, VideoStream)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1, fps)
@@ -57,6 +60,14 @@ def cut(source: Path, target: Path, fraction: float) -> Path:
     """The first ``fraction`` of ``source``'s bytes: a recording killed mid-write."""
     data = source.read_bytes()
     target.write_bytes(data[: int(len(data) * fraction)])
+    return target
+
+
+def before_index(source: Path, target: Path) -> Path:
+    """``source`` cut just before its index (moov): every frame is there, nothing says where."""
+    with open(source, "rb") as file:
+        moov = next(box for box in mp4.boxes(file) if box.type == "moov")
+    target.write_bytes(source.read_bytes()[: moov.start])
     return target
 
 

@@ -1,5 +1,6 @@
 """Camera I/O: open and probe inputs (``inputs``), the pure connection rules (``connection``),
-one camera's read loop with reconnection (``camera``), and what ``analyze`` accepts (``files``)."""
+one camera's read loop with reconnection (``camera``), what ``analyze`` accepts (``files``) and
+what it can still read of an MP4 cut before its index (``salvage``)."""
 
 from hearthcam.pipeline.source.camera import CameraStream, Clock, StreamSink, SystemClock
 from hearthcam.pipeline.source.connection import (
@@ -9,7 +10,7 @@ from hearthcam.pipeline.source.connection import (
     FrameSampler,
     transition,
 )
-from hearthcam.pipeline.source.files import check_video_file
+from hearthcam.pipeline.source.files import IndexLost, check_video_file
 from hearthcam.pipeline.source.inputs import (
     InputKind,
     StreamInfo,
@@ -19,6 +20,7 @@ from hearthcam.pipeline.source.inputs import (
     redact_url,
     stream_info,
 )
+from hearthcam.pipeline.source.salvage import Salvaged, salvage_h264
 
 __all__ = [
     "Backoff",
@@ -27,7 +29,9 @@ __all__ = [
     "ConnEvent",
     "ConnState",
     "FrameSampler",
+    "IndexLost",
     "InputKind",
+    "Salvaged",
     "StreamInfo",
     "StreamSink",
     "SystemClock",
@@ -36,6 +40,7 @@ __all__ = [
     "open_input",
     "probe",
     "redact_url",
+    "salvage_h264",
     "stream_info",
     "transition",
 ]

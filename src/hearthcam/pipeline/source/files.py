@@ -31,6 +31,10 @@ _IMAGE_DEMUXERS: Final = ("image2", "_pipe")
 _KERNEL_TREES: Final = ("/proc/", "/sys/")
 
 
+class IndexLost(SourceUnreadable):
+    """An MP4 cut before or inside its index (moov): no demuxer finds a frame in it."""
+
+
 def check_video_file(path: str, cfg: SourceConfig) -> StreamInfo:
     """Probes ``path`` as a video file for ``analyze``; raises a SourceError that says why not."""
     _refuse_streams(path)
@@ -40,7 +44,7 @@ def check_video_file(path: str, cfg: SourceConfig) -> StreamInfo:
     except SourceError:
         cut = cut_mp4_index(Path(path))
         if cut is not None:
-            raise SourceUnreadable(f"{path}: {cut}") from None
+            raise IndexLost(f"{path}: {cut}") from None
         raise
     if info.demuxer is not None and info.demuxer.endswith(_IMAGE_DEMUXERS):
         raise SourceUnreadable(
