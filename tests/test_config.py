@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -547,3 +548,134 @@ def test_realistic_full_config_validates(tmp_path: Path) -> None:
     assert cfg.alerts.home.schedule[1].days == ["sat", "sun"]
     assert cfg.alerts.away.verdicts == [Verdict.THREAT, Verdict.VEHICLE]
     assert cfg.events.max_seconds == 120
+
+
+# --- the file itself: encoding, duplicate keys, empty (issue 14, item 13) ---------------------
+
+
+def test_non_utf8_file_is_one_problem_naming_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yml"
+    path.write_bytes("data_dir: /srv/caméra\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.source == str(path)
+    assert info.value.problems == [
+        "(file): not UTF-8 text at byte 18"
+    ]  # offset from 0, as hexdump shows it
+
+
+def test_a_camera_given_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yml"
+    path.write_text(
+        "cameras:\n"
+        "  front:\n"
+        "    inputs: [{path: rtsp://cam/a}]\n"
+        "  front:\n"
+        "    inputs: [{path: rtsp://cam/b}]\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == ["line 4: duplicate key 'front' (first at line 2)"]
+
+
+def test_any_duplicate_key_is_refused_even_in_a_flow_mapping(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yml"
+    path.write_text("events: {end_after: 3, end_after: 9}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == ["line 1: duplicate key 'end_after' (first at line 1)"]
+
+
+def test_merge_keys_may_still_override(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yml"
+    path.write_text(
+        "x-base: &base {end_after: 3, max_seconds: 60}\nevents: {<<: *base, end_after: 9}\n"
+    )
+    with pytest.raises(ConfigError) as info:  # x-base is not a key of ours...
+        load_config(path)
+    assert info.value.problems == ["x-base: unknown key"]  # ...but the merge itself is fine
+
+
+def test_an_empty_or_comment_only_file_is_every_default(tmp_path: Path) -> None:
+    for text in ("", "# nothing yet\n"):
+        path = tmp_path / "empty.yml"
+        path.write_text(text)
+        assert load_config(path) == Config()
+
+
+# --- alert URLs and the detector model (issue 14, item 13) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alerts", "where"),
+    [
+        ({"webhooks": [{"url": "file:///etc/passwd", "secret": "s" * 16}]}, "webhooks[0].url"),
+        ({"webhooks": [{"url": "/var/run/hook", "secret": "s" * 16}]}, "webhooks[0].url"),
+        ({"ntfy": {"url": "gopher://ntfy.example.org", "topic": "t"}}, "ntfy.url"),
+        ({"ntfy": {"url": "https://", "topic": "t"}}, "ntfy.url"),
+        ({"base_url": "javascript:alert(1)"}, "base_url"),
+    ],
+)
+def test_alert_urls_must_be_http_or_https(alerts: dict[str, Any], where: str) -> None:
+    problem = only_problem({"alerts": alerts})
+    assert problem.startswith(f"alerts.{where}: expected an http:// or https:// URL"), problem
+
+
+def test_http_and_https_alert_urls_pass() -> None:
+    cfg = parse_config(
+        {
+            "alerts": {
+                "webhooks": [{"url": "http://10.0.0.2:8123/hook", "secret": "s" * 16}],
+                "ntfy": {"url": "HTTPS://ntfy.example.org", "topic": "t"},
+            }
+        }
+    )
+    assert cfg.alerts.webhooks[0].url == "http://10.0.0.2:8123/hook"
+
+
+@pytest.mark.parametrize("host", ["mqtt://broker", "broker/x", "", "two words"])
+def test_mqtt_host_is_a_host_not_a_url(host: str) -> None:
+    problem = only_problem({"alerts": {"mqtt": {"host": host}}})
+    assert problem.startswith("alerts.mqtt.host: expected a host name or address"), problem
+
+
+@pytest.mark.parametrize("host", ["broker.lan", "10.0.0.5", "::1", "localhost"])
+def test_mqtt_host_names_and_addresses_pass(host: str) -> None:
+    assert parse_config({"alerts": {"mqtt": {"host": host}}}).alerts.mqtt.host == host
+
+
+def test_detector_model_must_be_built_in_or_an_onnx_file(tmp_path: Path) -> None:
+    problem = only_problem({"detector": {"model": "/etc/passwd"}})
+    assert problem.startswith("detector.model: expected a built-in name (nanodet-m-416)"), problem
+    problem = only_problem({"detector": {"model": str(tmp_path / "absent.onnx")}})
+    assert problem.startswith(f"detector.model: {tmp_path / 'absent.onnx'}: no such file")
+    (tmp_path / "dir.onnx").mkdir()
+    problem = only_problem({"detector": {"model": str(tmp_path / "dir.onnx")}})
+    assert "not a regular file" in problem
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"\x08\x07")
+    assert parse_config({"detector": {"model": str(model)}}).detector.model == str(model)
+
+
+def test_builtin_detector_names_match_the_packaged_models() -> None:
+    from hearthcam.config import BUILTIN_DETECTORS
+    from hearthcam.pipeline.detect import BUILTIN_MODELS
+
+    assert set(BUILTIN_DETECTORS) == set(BUILTIN_MODELS)
+
+
+def test_a_fifo_or_a_device_is_not_read_as_a_config(tmp_path: Path) -> None:
+    fifo = tmp_path / "hearthcam.yml"
+    os.mkfifo(fifo)  # nobody writes: reading it would block for ever
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert info.value.problems == ["(file): not a regular file"]
+
+
+def test_a_huge_file_is_not_read_as_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "video.yml"
+    path.write_bytes(b"# " + b"x" * (2 << 20))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == ["(file): over 1048576 bytes: not a config"]

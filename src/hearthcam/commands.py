@@ -134,7 +134,8 @@ def _add(
     if role is Role.MEMBER and household_id is None:
         raise CommandRefused("a member joins an existing household: --household ID")
     if role is Role.OWNER and household_id is None:
-        household_id = accounts.create_household(household, now)
+        # A new household and its owner in one step: a refused password writes neither.
+        return accounts.create_owner(request.username, request.password, household, now)
     if role in (Role.ADMIN, Role.ANNOTATOR):
         household_id = None
     return accounts.create_user(request.username, request.password, role, household_id, now)

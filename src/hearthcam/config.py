@@ -7,9 +7,12 @@ record/retention) so a Frigate user recognises it. Loaded once; no runtime state
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -34,6 +37,18 @@ ALL_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    """Accepts only an http(s) URL with a host: alerts must never reach file://, gopher:// or a
+    local path, whatever a config file (or whoever wrote it) says."""
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ValueError(f"expected an http:// or https:// URL, got {shown}")
+    if not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    return value
 
 
 def _parse_polygon(value: Any) -> Any:
@@ -239,6 +254,30 @@ class EventsConfig(_Model):
     max_seconds: float = Field(300.0, ge=10, le=3600, description="longer activity is split")
 
 
+#: Built-in detector model names (pipeline.detect maps each to its packaged file).
+BUILTIN_DETECTORS = ("nanodet-m-416",)
+
+
+def _model_file(value: str) -> str:
+    """A detector model is a built-in name or a readable regular ``.onnx`` file.
+
+    Whether ONNX Runtime can load the file is checked where the detector is built (``config
+    check`` and start-up), not here: parsing a config must not load models.
+    """
+    if value in BUILTIN_DETECTORS:
+        return value
+    path = Path(value).expanduser()
+    expected = f"a built-in name ({', '.join(BUILTIN_DETECTORS)}) or a path to an .onnx file"
+    if path.suffix.lower() != ".onnx":
+        raise ValueError(f"expected {expected}, got {value!r}")
+    if not path.is_file():
+        missing = "no such file" if not path.exists() else "not a regular file"
+        raise ValueError(f"{value}: {missing}; expected {expected}")
+    if not os.access(path, os.R_OK):
+        raise ValueError(f"{value}: not readable")
+    return value
+
+
 class DetectorConfig(_Model):
     """The ONNX object detector."""
 
@@ -256,6 +295,11 @@ class DetectorConfig(_Model):
         le=1,
         description="detector crops covering more than this fraction -> one full-frame pass",
     )
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, value: str) -> str:
+        return _model_file(value)
 
 
 class ScheduleRule(_Model):
@@ -294,6 +338,14 @@ class MqttConfig(_Model):
     discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
     client_id: str = "hearthcam"
 
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        # A URL here (mqtt://host/...) would be looked up as a host name and fail at run time.
+        if not value.strip() or "/" in value or any(c.isspace() for c in value):
+            raise ValueError("expected a host name or address, not a URL (port is its own key)")
+        return value
+
 
 class WebhookConfig(_Model):
     """A JSON webhook, signed with HMAC-SHA256 of the body in the X-Hearthcam-Signature header."""
@@ -303,6 +355,11 @@ class WebhookConfig(_Model):
     retries: int = Field(5, ge=0, le=20, description="retries with exponential backoff")
     timeout: float = Field(10.0, gt=0, le=120)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
 
 class NtfyConfig(_Model):
     """Push through an ntfy-compatible HTTP endpoint (POST to <url>/<topic>)."""
@@ -310,6 +367,11 @@ class NtfyConfig(_Model):
     url: str = Field(description="server base URL, e.g. https://ntfy.example.org")
     topic: str = Field(min_length=1)
     token: str | None = Field(None, description="bearer token, if the server wants one")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
 
 
 class WebPushConfig(_Model):
@@ -350,6 +412,11 @@ class AlertsConfig(_Model):
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     ntfy: NtfyConfig | None = None
     web_push: WebPushConfig = Field(default_factory=WebPushConfig)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url(value)
 
 
 class SourceConfig(_Model):
@@ -482,16 +549,63 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError(source, format_errors(error)) from None
 
 
-def load_config(path: Path) -> Config:
-    """Reads and validates a YAML config file."""
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; anything near this is the wrong file
+
+
+class _DuplicateKey(Exception):
+    """A mapping holds one key twice (YAML says it must not; PyYAML keeps the last silently)."""
+
+    def __init__(self, key: object, first: int, again: int) -> None:
+        super().__init__(f"line {again}: duplicate key {key!r} (first at line {first})")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (two ``front:`` cameras would
+    otherwise merge into the last one without a word). Merge keys (``<<``) may still override."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: SafeLoader itself refuses it below
+                continue
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_document(path: Path) -> Any:
+    """Reads a YAML file into plain data (None when it holds nothing), or raises ConfigError:
+    unreadable, not UTF-8 (with the byte where it stops being so), not YAML, a duplicate key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(path.stat().st_mode):
+            # A FIFO would block and /dev/zero never end: a config is a plain file.
+            raise ConfigError(str(path), ["(file): not a regular file"])
+        with path.open("rb") as file:
+            raw = file.read(MAX_CONFIG_BYTES + 1)
     except OSError as error:
         raise ConfigError(str(path), [f"(file): cannot read: {error.strerror}"]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), [f"(file): over {MAX_CONFIG_BYTES} bytes: not a config"])
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(str(path), [f"(file): not UTF-8 text at byte {error.start}"]) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: no arbitrary objects
+    except _DuplicateKey as error:
+        raise ConfigError(str(path), [str(error)]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         raise ConfigError(str(path), [f"{where}: not valid YAML: {error}"]) from None
-    return parse_config(data, str(path))
+
+
+def load_config(path: Path) -> Config:
+    """Reads and validates a YAML config file (an empty one is every default)."""
+    return parse_config(read_document(path), str(path))

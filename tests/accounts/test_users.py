@@ -15,6 +15,8 @@ from hearthcam.accounts import (
     SetupClosed,
     UsernameTaken,
 )
+from hearthcam.store.accounts import AccountStore
+from hearthcam.store.db import Store
 from tests.support.account_factories import PASSWORD, T0, login
 
 
@@ -123,3 +125,31 @@ def test_delete_user_ends_their_sessions(accounts: Accounts, home: int) -> None:
     assert not accounts.delete_user(bob.id)
     assert not login(accounts, "bob").ok
     assert [u.username for u in accounts.list_users()] == ["alice"]
+
+
+def households(store: Store) -> list[str]:
+    with AccountStore(store).read() as tx:
+        return [h.name for h in tx.households()]
+
+
+def test_a_new_owner_with_a_refused_password_leaves_no_household(
+    accounts: Accounts, store: Store, home: int
+) -> None:
+    with pytest.raises(PasswordRejected):
+        accounts.create_owner("bob", "short", "Bob's flat", T0)
+    with pytest.raises(InvalidUsername):
+        accounts.create_owner("", PASSWORD, "Nobody's", T0)
+    with pytest.raises(UsernameTaken):
+        accounts.create_owner("ALICE", PASSWORD, "Alice again", T0)
+    assert households(store) == ["Alice's home"]
+    assert [u.username for u in accounts.list_users()] == ["alice"]
+
+
+def test_a_new_owner_gets_a_new_household_of_their_own(
+    accounts: Accounts, store: Store, home: int
+) -> None:
+    bob = accounts.create_owner("bob", PASSWORD, "Bob's flat", T0)
+    assert bob.role is Role.OWNER
+    assert bob.household_id not in (None, home)
+    assert households(store) == ["Alice's home", "Bob's flat"]
+    assert accounts.household_cameras(bob.household_id) == []  # cameras stay where they were

@@ -29,6 +29,7 @@ from hearthcam.learn.registry import ModelRegistry
 from hearthcam.pipeline.clips import clip_window
 from hearthcam.recordings.recovery import probe_duration
 from hearthcam.scenes import Part
+from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
 from tests.cli.test_cli import (
     HEARTHCAM,
@@ -94,6 +95,37 @@ def test_run_with_no_camera_serves_the_app_and_a_second_run_is_refused(
     assert code == 0, first.stderr()
     assert "Traceback" not in first.stderr()
     assert (data / "hearthcam.lock").read_text() == ""  # a clean stop leaves no stale record
+
+
+def test_user_add_through_the_server_writes_nothing_for_a_refused_owner(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    config, _ = run_config(tmp_path)
+    server = launch("run", "--config", str(config), name="server")
+    wait_until(lambda: web_url(server) is not None, "the web app's address", 60, server)
+
+    def add(name: str, password: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return command(
+            "user", "add", name, "--config", str(config), "--password-stdin", *args,
+            cwd=tmp_path, stdin=password + "\n",
+        )  # fmt: skip
+
+    first = add("alice", "short", "--household", "Maple Street")
+    assert first.returncode == 2
+    assert "at least 10 characters" in first.stderr
+    added = add("alice", PASSWORD, "--household", "Maple Street")
+    assert added.returncode == 0, added.stderr
+    assert "(by the running server)" in added.stdout  # the socket path, not a local run
+    later = add("bob", "short", "--role", "owner", "--household", "Oak Lane")
+    assert later.returncode == 2, later.stdout
+    assert "at least 10 characters" in later.stderr
+    assert "Traceback" not in later.stderr
+    assert server.running()
+    code, _ = server.stop(timeout=30)
+    assert code == 0, server.stderr()
+    with Store.open(load_config(config).database_url) as store, AccountStore(store).read() as tx:
+        assert [h.name for h in tx.households()] == ["Maple Street"]
+        assert [u.username for u in tx.users()] == ["alice"]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from hearthcam.accounts import Accounts, Role
 from hearthcam.cli import cli
 from hearthcam.config import load_config
+from hearthcam.store.accounts import AccountStore
 from hearthcam.store.db import Store
 
 PASSWORD = "correct-horse-battery"
@@ -81,3 +82,28 @@ def test_bad_role_and_weak_password_are_refused_with_a_clear_message(config_file
     assert code == 2
     assert "at least 10 characters" in output
     assert accounts(config_file).users_count() == 0
+
+
+def households(config_file: Path) -> list[str]:
+    with (
+        Store.open(load_config(config_file).database_url) as store,
+        AccountStore(store).read() as tx,
+    ):
+        return [h.name for h in tx.households()]
+
+
+def test_a_later_owner_with_a_refused_password_creates_no_household(config_file: Path) -> None:
+    assert add(config_file, "alice", "--household", "Maple Street")[0] == 0
+    code, output = add(
+        config_file, "bob", "--role", "owner", "--household", "Oak Lane", password="short"
+    )
+    assert code == 2
+    assert "at least 10 characters" in output
+    assert households(config_file) == ["Maple Street"]  # no household without its owner
+    code, output = add(config_file, "alice", "--role", "owner", "--household", "Elm Row")
+    assert code == 2
+    assert "taken" in output
+    assert households(config_file) == ["Maple Street"]
+    code, output = add(config_file, "bob", "--role", "owner", "--household", "Oak Lane")
+    assert code == 0, output
+    assert households(config_file) == ["Maple Street", "Oak Lane"]

@@ -254,8 +254,17 @@ def _identity_onnx(shape: tuple[int, ...]) -> bytes:
 def test_missing_model_file_is_a_model_error(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         OnnxDetector(tmp_path / "absent.onnx")
-    with pytest.raises(ModelError, match="neither a built-in name"):
-        load_detector(DetectorConfig(model=str(tmp_path / "absent.onnx")))
+    # The config refuses such a path; a config built without validation still fails clearly.
+    absent = DetectorConfig().model_copy(update={"model": str(tmp_path / "absent.onnx")})
+    with pytest.raises(ModelError, match=r"detector\.model: .* neither a built-in name"):
+        load_detector(absent)
+
+
+def test_a_model_onnx_runtime_cannot_load_names_the_config_key(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not a protobuf \x00\xff" * 10)
+    with pytest.raises(ModelError, match=r"^detector\.model: cannot load .*junk\.onnx"):
+        load_detector(DetectorConfig(model=str(junk)))
 
 
 def test_non_onnx_file_is_a_model_error(tmp_path: Path) -> None:

@@ -425,3 +425,65 @@ def test_wall_times_follow_pts() -> None:
         assert event.wall_start <= event.wall_end
     ended = changes[-1].change.event
     assert (ended.wall_start, ended.wall_end) == pytest.approx((WALL0, WALL0 + 4.0))
+
+
+# --- a leap in time (issue 14, item 14) ------------------------------------------------------
+
+HOURS_10 = 10 * 3600.0
+
+
+def leap_frame(i: int, leap_after: int, leap: float) -> Frame:
+    """Frame ``i`` of a stream whose timestamps jump forward by ``leap`` after frame
+    ``leap_after`` (a recorder restarted, files joined, a clock stepped)."""
+    pts = pts_of(i) + (leap if i > leap_after else 0.0)
+    image = np.full((HEIGHT, WIDTH, 3), i % 256, dtype=np.uint8)
+    return Frame("front", i, pts, WALL0 + pts, image)
+
+
+def test_a_ten_hour_timestamp_jump_ends_the_open_event_at_the_last_frame_before_it() -> None:
+    b = builder()
+    person = tracked(("person", 1, 0.9, 20))
+    out: list[EventChange] = []
+    for i in range(40):  # a person in view the whole time: 30 frames before the jump, 10 after
+        out += b.update(leap_frame(i, 29, HOURS_10), MOVING, person)
+    out += b.finish(pts_of(39) + HOURS_10, WALL0 + pts_of(39) + HOURS_10)
+    ended = [c.event for c in out if c.change is Change.ENDED]
+    assert len(ended) == 2, [(e.start, e.end) for e in ended]
+    before, after = ended
+    assert (before.start, before.end) == (0.0, pts_of(29))  # at the last frame before the jump
+    assert before.wall_end == WALL0 + pts_of(29)
+    assert after.start == pts_of(30) + HOURS_10
+    assert after.end - after.start < 3.0
+    assert all(t.first_pts >= after.start for t in after.tracks)  # no track spans the jump
+
+
+def test_a_motion_run_does_not_span_a_jump() -> None:
+    b = builder(motion_min_seconds=2.0)
+    out: list[EventChange] = []
+    for i in range(12):  # 1.2 s of motion before, 1.2 s after: neither run is sustained
+        out += b.update(leap_frame(i, 5, 600.0), MOVING, Detections.empty())
+    assert out == []
+
+
+def test_a_low_detect_rate_is_no_jump() -> None:
+    # One frame every 5 s (over end_after) with a person in each: one event, never split.
+    b = builder(end_after=4.0)
+    person = tracked(("person", 1, 0.9, 20))
+    out: list[EventChange] = []
+    for i in range(10):
+        pts = 5.0 * i
+        image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+        out += b.update(Frame("front", i, pts, WALL0 + pts, image), MOVING, person)
+    assert [c.change for c in out if c.change is not Change.UPDATED] == [Change.STARTED]
+
+
+def test_time_going_back_is_no_regular_step() -> None:
+    # A live stream's pts restart at 0 after a reconnect; at one frame every 5 s the next step
+    # is as regular as before, not a leap.
+    b = builder(end_after=4.0)
+    person = tracked(("person", 1, 0.9, 20))
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    out: list[EventChange] = []
+    for i, pts in enumerate([0.0, 5.0, 10.0, 15.0, 0.0, 5.0, 10.0]):
+        out += b.update(Frame("front", i, pts, WALL0 + 5 * i, image), MOVING, person)
+    assert Change.ENDED not in [c.change for c in out]

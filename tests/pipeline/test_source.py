@@ -46,6 +46,7 @@ from hearthcam.pipeline.source import (
 )
 from hearthcam.types import Frame, Segment
 from tests.conftest import ClipFactory, RtspServer, write_clip
+from tests.support.bad_media import TEN_HOURS, write_video
 
 FAST = SourceConfig(connect_timeout=1.0, read_timeout=1.0, backoff_initial=0.1, backoff_max=0.4)
 DETECT = DetectConfig(fps=5, width=160, height=120)
@@ -815,3 +816,27 @@ def test_a_hung_camera_is_dropped_after_read_timeout_and_picked_up_again(
     frames_at_gap = len(sink.frames)
     assert wait_for(lambda: len(sink.frames) > frames_at_gap + 3, 5.0)
     runner.finish()
+
+
+def test_a_timestamp_jump_in_a_file_is_a_gap_and_time_goes_on_from_it(tmp_path: Path) -> None:
+    # Issue 14: ten hours missing after 3 s used to be read as one stretch of footage.
+    video = write_video(tmp_path / "joined.mp4", frames=60, leap=(29, TEN_HOURS))
+    sink = RecordingSink()
+    run_to_end(file_stream(video, sink))
+    assert len(sink.gaps) == 1, sink.gaps
+    start, end, reason = sink.gaps[0]
+    assert end - start == pytest.approx(TEN_HOURS + 0.1, abs=0.05)
+    assert "timestamps jump forward by 36000.1 s at 2.9 s" in reason
+    pts = [frame.pts for frame, _ in sink.frames]
+    assert max(pts) > TEN_HOURS  # media time is the file's own, after the jump too
+    before = [p for p in pts if p < TEN_HOURS]
+    assert before
+    assert max(before) < 3.0
+    first = sink.frames[0][0]
+    assert start == pytest.approx(first.wall - first.pts + 2.9, abs=0.05)
+
+
+def test_regular_timestamps_make_no_gap(make_clip: ClipFactory) -> None:
+    sink = RecordingSink()
+    run_to_end(file_stream(make_clip("plain.mp4", seconds=3), sink))
+    assert sink.gaps == []

@@ -108,6 +108,21 @@ class Accounts:
                 tx.assign_camera(camera, home.id)
         return user_info(user)
 
+    def create_owner(self, username: str, password: str, household: str, now: float) -> UserInfo:
+        """Creates a new household and its owner together, or neither.
+
+        The password is checked (and hashed) before anything is written, and the household and
+        the user share one write transaction: a refused password or a taken username never
+        leaves a household with no owner behind.
+        """
+        encoded = self._new_password_hash(check_username(username), password)
+        with self._db.write() as tx:
+            if tx.user_by_key(username_key(username)) is not None:
+                raise UsernameTaken(f"the username {username!r} is taken")
+            home = tx.add_household(household, now)
+            user = tx.add_user(username, encoded, Role.OWNER.value, home.id, now)
+        return user_info(user)
+
     def create_household(self, name: str, now: float) -> int:
         """Creates a household; returns its id."""
         with self._db.write() as tx:

@@ -40,14 +40,19 @@ def load(path: Path | None) -> Config:
     try:
         return load_config(path) if path is not None else parse_config({})
     except ConfigError as error:
-        err.print(
-            f"[bold red]error:[/] invalid config {escape(error.source)}:",
-            highlight=False,
-            soft_wrap=True,
-        )
-        for problem in error.problems:
-            err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise config_failed(error) from None
+
+
+def config_failed(error: ConfigError) -> typer.Exit:
+    """Prints an invalid config's problems, one a line; returns the exit (2) to raise."""
+    err.print(
+        f"[bold red]error:[/] invalid config {escape(error.source)}:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for problem in error.problems:
+        err.print(f"  {problem}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(2)
 
 
 def progress_bar() -> Progress:

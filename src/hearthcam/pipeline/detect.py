@@ -364,10 +364,14 @@ def load_detector(cfg: DetectorConfig) -> OnnxDetector:
         path = Path(cfg.model).expanduser()
         if not path.is_file():
             raise ModelError(
-                f"model {cfg.model!r} is neither a built-in name ({', '.join(BUILTIN_MODELS)}) "
-                "nor an existing .onnx file"
+                f"detector.model: {cfg.model!r} is neither a built-in name "
+                f"({', '.join(BUILTIN_MODELS)}) nor an existing .onnx file"
             )
-        return build(path)
+        try:
+            return build(path)
+        except ModelError as error:
+            # Named by its key, so the owner knows which line of the config to change.
+            raise ModelError(f"detector.model: {error}") from error
     # as_file gives a real path even from a zipped install; the session has read it on return.
     with importlib.resources.as_file(resource) as path:
         return build(path)

@@ -119,6 +119,10 @@ class _TrackAcc:
         )
 
 
+#: A step between frames this many times the regular one (and over ``end_after``) is a leap.
+JUMP_FACTOR = 3.0
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -144,6 +148,8 @@ class EventBuilder:
         self._motion_since: float | None = None
         self._last_motion: float | None = None
         self._last_active: float = 0.0
+        self._last_frame: tuple[float, float] | None = None  # (pts, wall) of the last frame
+        self._interval: float | None = None  # the last regular step between frames
 
     @property
     def current(self) -> Event | None:
@@ -158,6 +164,7 @@ class EventBuilder:
         zones: Sequence[frozenset[str]] = (),
     ) -> list[EventChange]:
         """Feeds one analysed frame; returns the event changes it caused (often none)."""
+        changes = self._after_jump(frame)
         self._note_motion(frame.pts, motion)
         self._add_tracks(frame, tracked, zones)
         has_objects = len(tracked) > 0
@@ -171,7 +178,6 @@ class EventBuilder:
             and self._last_motion - self._motion_since >= self._cfg.motion_min_seconds
         )
         opening = has_objects or sustained
-        changes: list[EventChange] = []
         if self._event is not None and frame.pts - self._event.start >= self._cfg.max_seconds:
             changes.append(self._end(frame))
         calm_for = frame.pts - self._last_active
@@ -197,6 +203,32 @@ class EventBuilder:
         )
         self._reset()
         return [EventChange(Change.ENDED, event, self._take_snapshot())]
+
+    def _after_jump(self, frame: Frame) -> list[EventChange]:
+        """Starts a new timeline segment when time leaps forward between two frames.
+
+        A leap is longer than ``end_after`` (the calm that would have ended any event) and
+        than JUMP_FACTOR regular frame steps (so a low detect rate is no leap; before a regular
+        step is known, longer than ``max_seconds``). Nothing was
+        seen in it, so no event, motion run or track may span it: the open event ends at the
+        last frame before the leap, as it would at the end of the input.
+        """
+        last, self._last_frame = self._last_frame, (frame.pts, frame.wall)
+        if last is None:
+            return []
+        step = frame.pts - last[0]
+        regular = self._interval
+        # Until one regular step is known, only a step longer than any event is a leap.
+        leap = self._cfg.max_seconds if regular is None else JUMP_FACTOR * regular
+        if step <= max(self._cfg.end_after, leap):
+            if step > 0:  # a live stream's time restarts at 0 after a reconnect: no step
+                self._interval = step
+            return []
+        changes = self.finish(*last)
+        self._reset()
+        self._last_motion = None
+        self._snapshot = None
+        return changes
 
     def _note_motion(self, pts: float, motion: MotionResult) -> None:
         if motion.moving:

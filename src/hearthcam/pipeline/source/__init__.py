@@ -1,5 +1,6 @@
 """Camera I/O: open and probe inputs (``inputs``), the pure connection rules (``connection``),
-and one camera's read loop with reconnection (``camera``)."""
+one camera's read loop with reconnection (``camera``), what ``analyze`` accepts (``files``) and
+what it can still read of an MP4 cut before its index (``salvage``)."""
 
 from hearthcam.pipeline.source.camera import CameraStream, Clock, StreamSink, SystemClock
 from hearthcam.pipeline.source.connection import (
@@ -9,6 +10,7 @@ from hearthcam.pipeline.source.connection import (
     FrameSampler,
     transition,
 )
+from hearthcam.pipeline.source.files import IndexLost, check_video_file
 from hearthcam.pipeline.source.inputs import (
     InputKind,
     StreamInfo,
@@ -18,6 +20,7 @@ from hearthcam.pipeline.source.inputs import (
     redact_url,
     stream_info,
 )
+from hearthcam.pipeline.source.salvage import Salvaged, salvage_h264
 
 __all__ = [
     "Backoff",
@@ -26,14 +29,18 @@ __all__ = [
     "ConnEvent",
     "ConnState",
     "FrameSampler",
+    "IndexLost",
     "InputKind",
+    "Salvaged",
     "StreamInfo",
     "StreamSink",
     "SystemClock",
+    "check_video_file",
     "input_kind",
     "open_input",
     "probe",
     "redact_url",
+    "salvage_h264",
     "stream_info",
     "transition",
 ]

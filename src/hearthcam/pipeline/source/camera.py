@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 # At most one "corrupt packet" report per this many seconds per input, with a count.
 ERROR_REPORT_SECONDS = 1.0
+# A file's timestamps that leap forward by more than this beyond one frame step start a new
+# timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
+JUMP_SECONDS = 5.0
 
 
 class Clock(Protocol):
@@ -145,6 +148,7 @@ class _Timeline:
         rate = stream.average_rate or stream.guessed_rate
         self._step = 1.0 / float(rate) if rate else 0.04
         self.last_media: float | None = None  # of the last packet (files)
+        self.jump: float | None = None  # seconds the last packet leapt forward (files), if it did
         self._last_wall = self.opened
 
     def packet(self, timestamp: int | None) -> tuple[float, float]:
@@ -158,6 +162,8 @@ class _Timeline:
             media = float((timestamp - self._origin) * self._time_base)
         else:  # a file without timestamps (raw H.264): one frame step after the last packet
             media = 0.0 if self.last_media is None else self.last_media + self._step
+        leap = None if self.last_media is None else media - self.last_media
+        self.jump = leap if leap is not None and leap > self._step + JUMP_SECONDS else None
         self.last_media = media
         return media, self.opened + media
 
@@ -329,15 +335,18 @@ class CameraStream:
     ) -> None:
         """Reports a file that failed or ended well before its stated duration (truncated)."""
         name = redact_url(link.url)
+        last = timeline.last_media
+        duration = container.duration / av.time_base if container.duration else None
         if reason != "the stream ended":
-            self._sink.on_error(f"{self.name}: {name}: {reason}")
-        elif container.duration and timeline.last_media is not None:
-            duration = container.duration / av.time_base
-            if timeline.last_media < duration - 1.0:
-                self._sink.on_error(
-                    f"{self.name}: {name}: ended at {timeline.last_media:.1f} s of "
-                    f"{duration:.1f} s; the file is truncated"
-                )
+            where = f" at {last:.1f} s" if last is not None else ""
+            self._sink.on_error(
+                f"{self.name}: {name}: file ends early{where} (truncated?): {reason}"
+            )
+        elif duration is not None and last is not None and last < duration - 1.0:
+            self._sink.on_error(
+                f"{self.name}: {name}: file ends early at {last:.1f} s of {duration:.1f} s "
+                "(truncated?)"
+            )
 
     def _handle(
         self,
@@ -353,6 +362,8 @@ class CameraStream:
         if packet.size:
             if self._realtime and not link.live:
                 self._wait(wall - self._clock.time(), stop)  # pace a file like a live camera
+            if timeline.jump is not None and link.last_wall is not None:
+                self._timestamp_jump(link, timeline.jump, media)
             if link.gap_reason is not None and link.last_wall is not None:
                 self._sink.on_gap(link.last_wall, wall, link.gap_reason)
                 link.gap_reason = None
@@ -367,6 +378,16 @@ class CameraStream:
             except StoreError as error:
                 # A full or failing disk must not stop detection and alerts: report, go on.
                 self._sink.on_error(f"{self.name}: recording failed: {error}")
+
+    def _timestamp_jump(self, link: _Link, jump: float, media: float) -> None:
+        """A file's timestamps leapt forward: the footage before and after is not continuous, so
+        it is told as a gap (the recording is cut there; an open event ends at the last frame
+        before it) rather than stretched over the hours nobody recorded."""
+        # Told as the gap's reason (the sink warns of gaps), once.
+        link.gap_reason = (
+            f"{redact_url(link.url)}: timestamps jump forward by {jump:.1f} s at "
+            f"{media - jump:.1f} s; a new timeline segment starts at {media:.1f} s"
+        )
 
     def _decode(
         self,

@@ -10,7 +10,7 @@ import enum
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -49,6 +49,7 @@ class StreamInfo:
     height: int
     fps: float | None
     duration: float | None
+    demuxer: str | None = None  # FFmpeg's name for the container format ("mov,mp4,...")
 
 
 class InputKind(enum.Enum):
@@ -193,6 +194,7 @@ def stream_info(container: InputContainer, stream: VideoStream) -> StreamInfo:
         height=stream.codec_context.height,
         fps=float(rate) if rate else None,
         duration=duration,
+        demuxer=container.format.name,
     )
 
 
@@ -205,7 +207,7 @@ def probe(
         stream = container.streams.video[0]
         frame = _first_frame(container, stream, url, max_packets)
         info = stream_info(container, stream)
-        return StreamInfo(info.codec, frame.width, frame.height, info.fps, info.duration)
+        return replace(info, width=frame.width, height=frame.height)
     finally:
         container.close()
 
