@@ -1,15 +1,23 @@
-"""Every exception hearthcam defines derives from HearthcamError: one `except` catches them all."""
+"""Every exception hearthcam defines derives from HearthcamError: one `except` catches them all;
+a full disk is recognised whatever wraps it (a real tmpfs for SQLite's)."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 from types import ModuleType
+
+import pytest
+import sqlalchemy
+import sqlalchemy.exc
 
 import hearthcam
 import hearthcam_bench
-from hearthcam.errors import HearthcamError
+from hearthcam.errors import DiskFull, HearthcamError, StoreError, is_disk_full
+from tests.support.small_disk import leave_free, small_disk
 
 
 def _modules(package: ModuleType) -> list[str]:
@@ -54,3 +62,29 @@ def test_transition_errors_are_still_value_errors() -> None:
 
     assert issubclass(LeaseTransitionError, ValueError)
     assert issubclass(TransitionError, ValueError)
+
+
+def test_disk_full_is_recognised_through_wrappers() -> None:
+    no_room = OSError(errno.ENOSPC, "No space left on device")
+    wrapped = StoreError("cannot write segment x.mp4")
+    wrapped.__cause__ = no_room
+    assert is_disk_full(wrapped)
+    assert is_disk_full(DiskFull("no room"))
+    assert is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    assert not is_disk_full(StoreError("cannot encode snapshot"))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+
+
+@pytest.mark.integration
+def test_a_database_on_a_full_disk_is_disk_full(tmp_path: Path) -> None:
+    # SQLite's own error, through SQLAlchemy, on a real full tmpfs.
+    with small_disk(tmp_path / "disk", 256) as disk:
+        engine = sqlalchemy.create_engine(f"sqlite:///{disk / 'db.sqlite'}")
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text("create table t (b blob)"))
+        leave_free(disk, 0)
+        rows = [{"b": b"x" * 8192} for _ in range(64)]
+        with pytest.raises(sqlalchemy.exc.OperationalError) as raised, engine.begin() as db:
+            db.execute(sqlalchemy.text("insert into t values (:b)"), rows)
+        engine.dispose()
+        assert is_disk_full(raised.value)

@@ -34,6 +34,7 @@ from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
+from hearthcam.recordings.storage import StorageWatch
 from hearthcam.runtime import Runtime, camera_parts
 from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
@@ -174,6 +175,7 @@ def build(
     decider = AlertDecider(config.alerts, rule_of=choices.rule_of)
     decisions = AlertDecisions(decider, store, [] if dispatcher is None else [dispatcher])
     slot = served_verdict(store, config.data_dir)  # the served model, or the rules
+    storage = StorageWatch.of(config.retention)  # writes the disk refused wake retention
     parts = PipelineParts(
         config=config,
         detector=detector,
@@ -183,6 +185,7 @@ def build(
         listeners=[*listeners, decisions],
         media=media,
         alerted=decisions.alerted,
+        disk_full=storage.write_failed,
     )
     runtime = Runtime(
         config,
@@ -197,6 +200,7 @@ def build(
         realtime=realtime,
         cameras=cameras,
         media=media,
+        storage=storage,
     )
     cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
     runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
@@ -318,6 +322,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     services = WebServices(
         camera_registry=runtime.cameras,  # the runtime listens to it
         health=runtime.health,
+        storage=runtime.storage,
         on_shared=checks.notify,
         share_listeners=listeners,
         review_desk=desk,

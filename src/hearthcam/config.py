@@ -235,6 +235,12 @@ class RetentionConfig(_Model):
     )
     segments: Hours = Field(1.0, description="hours to keep segments no event uses")
     min_free_mb: float = Field(1024.0, ge=0, description="purge oldest media below this")
+    keep_recent_minutes: float = Field(
+        10.0,
+        ge=0,
+        le=24 * 60,
+        description="minutes of the newest footage never deleted, even below min_free_mb",
+    )
     interval: float = Field(60.0, gt=0, description="seconds between retention sweeps")
 
     @field_validator("events")

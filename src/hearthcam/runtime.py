@@ -16,12 +16,14 @@ from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config, InputConfig
+from hearthcam.errors import is_disk_full
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock
 from hearthcam.recordings.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
+from hearthcam.recordings.storage import StorageWatch
 from hearthcam.served_model import ModelWatcher
 from hearthcam.store.db import Store
 from hearthcam.vault.media import MediaIO, PlainMedia
@@ -84,9 +86,16 @@ class Runtime:
     # The data directory's lock when ``build`` took it (released last by ``close``); None when
     # the caller holds it (``run``: its control socket outlives the cameras).
     data_lock: DataDirLock | None = None
+    # The storage condition: pipelines tell it of writes the disk refused (which wakes the
+    # sweeper), the sweeper of each pass, the web app shows it. None: one of the config's.
+    storage: StorageWatch | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        if self.storage is None:
+            self.storage = StorageWatch.of(self.config.retention)
 
     def start(self, retention: bool = True) -> None:
         """Starts one supervised I/O thread per camera, the retention sweeper and the model
@@ -176,21 +185,51 @@ class Runtime:
 
     def _sweep_loop(self) -> None:
         choices = HouseholdChoices(self.store, self.config, self.cameras)
-        while not self.stop.wait(self.config.retention.interval):
+        storage = self.storage
+        assert storage is not None
+        interval = self.config.retention.interval
+        while not self.stop.is_set():
+            storage.wait(interval)  # or less: a write that found the disk full wakes it
+            if self.stop.is_set():
+                return
             try:
-                # each pass: an owner may have changed the hours
-                policy = RetentionPolicy(self.config.retention, cameras=choices.camera_hours())
-                report = sweep(
-                    self.store,
-                    self.config.data_dir,
-                    time.time(),
-                    self.disk_free,
-                    policy=policy,
-                    media=self.media,
-                )
-                log.info("retention: %s", report)
-            except Exception:  # the sweep retries next interval; recording must go on
-                log.exception("retention sweep failed")
+                self._sweep_once(choices, storage)
+            except Exception as error:  # the sweep retries next interval; recording must go on
+                if not is_disk_full(error):
+                    log.exception("retention sweep failed")
+                else:  # its rows could not be written yet: the files it deleted made room
+                    log.warning("retention sweep stopped, the disk is full: %s", error)
+            # A disk that stays full wakes the sweeper with every refused write: one pass a
+            # second at most.
+            self.stop.wait(min(interval, 1.0))
+
+    def _sweep_once(self, choices: HouseholdChoices, storage: StorageWatch) -> None:
+        """One retention pass (aiming higher after a refused write), told to ``storage``; clips
+        that waited for space are cut once the pass has freed some."""
+        failure = storage.take_failure()
+        # each pass: an owner may have changed the hours
+        record = self.config.record
+        policy = RetentionPolicy(
+            self.config.retention,
+            # An open event's clip reaches back by its pre-roll, widened to min_clip at most.
+            clip_margin=record.pre_roll + record.min_clip,
+            cameras=choices.camera_hours(),
+        )
+        data_dir = self.config.data_dir
+        report = sweep(
+            self.store,
+            data_dir,
+            time.time(),
+            self.disk_free,
+            policy=policy,
+            media=self.media,
+            disk_full=failure is not None,
+        )
+        floor = policy.floor_bytes(failure is not None)
+        storage.swept(report, self.disk_free(data_dir), floor, time.time())
+        log.debug("retention: %s", report)
+        if failure is not None and not report.below_floor:
+            self.cut_pending_clips()
 
     def cut_pending_clips(self, _household_id: int | None = None) -> None:
         """Cuts, on the clip pool, the clips that waited for a locked household (each camera
@@ -203,6 +242,8 @@ class Runtime:
     def close(self) -> None:
         """Stops sources and the sweeper, flushes open events and segments, waits for clips."""
         self.stop.set()
+        if self.storage is not None:
+            self.storage.wake()  # the sweeper's wait
         with self._lock:
             for event in self._camera_stops.values():
                 event.set()

@@ -4,6 +4,7 @@ clips, media and an executor that runs at once: no files."""
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field, replace
@@ -103,6 +104,7 @@ class FakeMedia:
 
     locked: bool = False
     broken: bool = False
+    full: bool = False  # the disk has no room for the clip
     cuts: list[tuple[list[Segment], float, float, Path]] = field(default_factory=list)
     deleted: list[Path] = field(default_factory=list)
     before_cut: Callable[[], None] = lambda: None
@@ -111,6 +113,8 @@ class FakeMedia:
         self.before_cut()
         if self.locked:
             raise MediaLocked("the household is locked")
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
         if self.broken or not segments:
             raise OSError("no recording covers the window")
         self.cuts.append((segments, start, end, path))
@@ -128,6 +132,7 @@ class World:
     pool: InlineExecutor = field(default_factory=InlineExecutor)
     ready: list[tuple[Event, bool]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    disk_full: list[BaseException] = field(default_factory=list)
 
     def cutter(self) -> ClipCutter:
         parts = ClipParts(self.rows, self.pending, self.media, self.pool, ROOT)
@@ -137,6 +142,7 @@ class World:
             parts,
             on_ready=lambda ev, late: self.ready.append((ev, late)),
             on_error=self.errors.append,
+            on_disk_full=self.disk_full.append,
         )
 
     def record(self, start: float, end: float) -> None:
@@ -266,3 +272,24 @@ def test_a_late_clip_of_an_event_deleted_while_cutting_is_destroyed(world: World
     assert world.media.deleted == [clip_of()]
     assert world.pending.clips == {}
     assert world.ready == []
+
+
+def test_a_clip_the_disk_has_no_room_for_waits_and_is_cut_once_space_is_freed(
+    world: World,
+) -> None:
+    # Before: the event was finished without a clip, for good ("clip ... failed").
+    world.media.full = True
+    cutter = world.cutter()
+    ended = event()
+    end = cutter.queue(ended)
+    cutter.cut_ready(float("inf"))
+    assert world.pending.clips == {"ev1": PendingClip("ev1", "front", WALL - 11, end)}
+    assert world.rows.finished["ev1"] is True
+    assert world.errors == []  # told as disk full, not as a failed clip
+    assert len(world.disk_full) == 1
+    assert cutter.cut_pending() == 0  # still full: it keeps waiting
+    assert set(world.pending.clips) == {"ev1"}
+    world.media.full = False  # retention freed space
+    assert cutter.cut_pending() == 1
+    assert world.pending.clips == {}
+    assert [(ev.id, ev.clip) for ev, _late in world.ready] == [("ev1", clip_of("ev1"))]

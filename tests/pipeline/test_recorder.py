@@ -1,4 +1,5 @@
-"""Tests for the segment recorder: keyframe cuts, no lost frames, atomic files, recovery."""
+"""Tests for the segment recorder: keyframe cuts, no lost frames, atomic files, recovery, and a
+full disk (a real small tmpfs)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from av.packet import Packet
 from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
-from hearthcam.errors import StoreError
+from hearthcam.errors import DiskFull, StoreError
 from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.recordings.recovery import recover
 from hearthcam.store.db import Store
@@ -22,6 +23,7 @@ from hearthcam.vault.keyring import Keyring, MediaVault
 from hearthcam.vault.media import SealedMedia
 from hearthcam.vault.sealed import plaintext_media_signatures
 from tests.conftest import ClipFactory
+from tests.support.small_disk import leave_free, small_disk
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
@@ -342,3 +344,37 @@ def test_a_killed_recorders_whole_fragments_survive_recovery(
             frames = sum(1 for _ in container.decode(video=0))
         assert 30 <= frames < 60  # whole fragments up to the one in flight
         assert plaintext_media_signatures(data) == []
+
+
+@pytest.mark.integration
+def test_a_full_disk_is_disk_full_and_the_next_keyframe_after_space_is_freed_records(
+    tmp_path: Path, make_clip: ClipFactory
+) -> None:
+    # A real 512 KiB tmpfs, filled to a few KB by a ballast file, then freed.
+    clip = make_clip(seconds=6, fps=10, size=(640, 480), gop=10)
+    collected = Collector()
+    with small_disk(tmp_path / "disk", 512) as disk:
+        ballast = leave_free(disk, 8 * 1024)
+        recorder = SegmentRecorder("porch", disk / "rec", 1.0, collected)
+        failures: list[StoreError] = []
+        walls: list[float] = []
+
+        def write(packet: Packet[VideoStream], stream: VideoStream, wall: float) -> None:
+            if failures and ballast.exists() and wall - walls[-1] > 1.5:
+                ballast.unlink()  # retention freed space a while after the failure
+            try:
+                recorder.write(packet, stream, wall)
+            except StoreError as error:
+                failures.append(error)
+                walls.append(wall)
+
+        for packet, stream in packets(clip):
+            write(packet, stream, wall_of(packet, T0))
+        recorder.close()
+        assert failures, "the disk never filled"
+        assert all(isinstance(f, DiskFull) for f in failures)
+        assert not list(disk.rglob("*.part"))  # a refused segment leaves nothing behind
+        # Recording went on after space was freed: segments from after the last failure.
+        assert collected.segments
+        assert min(s.start for s in collected.segments) > walls[-1]
+        assert all(s.path.is_file() for s in collected.segments)

@@ -1,4 +1,5 @@
-"""Tests of the event sink: snapshots, rows and listeners, in order, with fake rows and media."""
+"""Tests of the event sink: snapshots, rows and listeners, in order, with fake rows and media;
+a snapshot on a full disk (a real small tmpfs)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hearthcam.errors import StoreError, is_disk_full
 from hearthcam.pipeline.events import Change, EventChange, Snapshot
-from hearthcam.pipeline.sink import EventSink
+from hearthcam.pipeline.sink import EventSink, JpegSnapshots
 from hearthcam.types import Detections, Event, Frame, Verdict
+from hearthcam.vault.media import PlainMedia
+from tests.support.small_disk import leave_free, small_disk
 
 WALL = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 ROOT = Path("/data")
@@ -175,3 +179,33 @@ def test_a_ready_clip_is_told_as_an_update_carrying_it(
     sink.clip_ready(clipped)
     assert heard.changes == [(Change.UPDATED, replace(clipped, alert=True), 0)]
     assert rows.saved == []  # the clip cutter saved the row
+
+
+@pytest.mark.integration
+def test_a_snapshot_the_disk_has_no_room_for_is_reported_and_the_event_goes_on(
+    rows: FakeRows, tmp_path: Path
+) -> None:
+    # Before: the write raised from the analysis thread (a traceback) and the event was lost.
+    told: list[BaseException] = []
+    with small_disk(tmp_path / "disk", 256) as disk:
+        leave_free(disk, 0)
+        heard = Heard(rows)
+        sink = EventSink(rows, JpegSnapshots(PlainMedia()), disk, [heard], on_disk_full=told.append)
+        written = sink.write(EventChange(Change.STARTED, event(), snapshot()))
+        assert written.snapshot is None
+        assert rows.saved == [(written, False)]
+        assert [c for c, _e, _n in heard.changes] == [Change.STARTED]
+        assert len(told) == 1
+        assert is_disk_full(told[0])
+        assert not list(disk.rglob("*.jpg*"))
+
+
+def test_other_snapshot_failures_still_raise(rows: FakeRows) -> None:
+    class Broken:
+        def write(self, snapshot: Snapshot, path: Path, camera: str) -> None:
+            raise StoreError("cannot encode snapshot")
+
+    sink = EventSink(rows, Broken(), ROOT, on_disk_full=lambda _e: None)
+    with pytest.raises(StoreError, match="encode"):
+        sink.write(EventChange(Change.STARTED, event(), snapshot()))
+    assert rows.saved == []

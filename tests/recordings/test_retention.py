@@ -1,15 +1,19 @@
-"""Retention: event hours per verdict, segment hours, open-event protection, the disk floor."""
+"""Retention: event hours per verdict, segment hours, open-event protection, the disk floor and
+its order (unneeded segments, then event media by verdict), and what it never deletes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from hearthcam.config import RetentionConfig
 from hearthcam.recordings.retention import RetentionPolicy, SweepReport, sweep
 from hearthcam.store.db import Store
+from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Event, Segment, Verdict
 
 NOW = 1_700_000_000.0
@@ -91,15 +95,21 @@ def add_event(
 
 def policy(**changes: object) -> RetentionPolicy:
     config = RetentionConfig.model_validate(
-        {"events": {"threat": 48, "motion": 1}, "segments": 2, "min_free_mb": 1, **changes}
+        {
+            "events": {"threat": 48, "motion": 1},
+            "segments": 2,
+            "min_free_mb": 1,
+            "keep_recent_minutes": 5,
+            **changes,
+        }
     )
-    return RetentionPolicy(config, protect_recent=300.0)
+    return RetentionPolicy(config, clip_margin=300.0)
 
 
 def test_a_camera_whose_household_set_its_own_hours_keeps_them(store: Store, data: Path) -> None:
     # The config keeps motion 1 h; the household owning "porch" chose 6 h in the app.
     own = RetentionPolicy(
-        policy().config, cameras={"porch": {v: 6.0 for v in Verdict}}, protect_recent=300.0
+        policy().config, cameras={"porch": {v: 6.0 for v in Verdict}}, clip_margin=300.0
     )
     add_event(store, data, "porch-3h", NOW - 3 * HOUR, camera="porch")
     add_event(store, data, "porch-7h", NOW - 7 * HOUR, camera="porch")
@@ -169,7 +179,7 @@ def test_disk_floor_deletes_oldest_segments_first(store: Store, data: Path) -> N
 
 def test_disk_floor_then_purges_event_media_oldest_first(store: Store, data: Path) -> None:
     add_segment(store, data, NOW - 1000)
-    recent = add_segment(store, data, NOW - 10)  # within protect_recent: kept
+    recent = add_segment(store, data, NOW - 10)  # within keep_recent_minutes: kept
     first = add_event(store, data, "first", NOW - 900)
     second = add_event(store, data, "second", NOW - 800)
     disk = FakeDisk(data, 1 * MB + 5500 + SEGMENT_BYTES)
@@ -178,7 +188,6 @@ def test_disk_floor_then_purges_event_media_oldest_first(store: Store, data: Pat
 
     assert report.segments_purged == 1
     assert report.event_media_purged == 1
-    assert report.protected_purged == 0
     assert store.known_segment_paths() == {recent.path}
     purged = store.get_event("first")
     assert purged is not None
@@ -188,17 +197,18 @@ def test_disk_floor_then_purges_event_media_oldest_first(store: Store, data: Pat
     assert store.get_event("second") == second
 
 
-def test_disk_floor_takes_protected_segments_only_as_a_last_resort(
-    store: Store, data: Path
-) -> None:
+def test_disk_floor_never_takes_the_newest_minutes(store: Store, data: Path) -> None:
+    # Before: the floor deleted the newest footage as a last resort (and its events' clips).
     recent = [add_segment(store, data, NOW - 30 + 10 * i) for i in range(3)]
+    newest = add_event(store, data, "newest", NOW - 60, Verdict.MOTION)
     disk = FakeDisk(data, 1 * MB + 2 * SEGMENT_BYTES)
 
     report = sweep(store, data, NOW, disk, policy=policy())
 
-    assert report.protected_purged == 1
-    assert store.known_segment_paths() == {s.path for s in recent[1:]}
-    assert not report.below_floor
+    assert report.segments_purged == report.event_media_purged == 0
+    assert store.known_segment_paths() == {s.path for s in recent}
+    assert store.get_event("newest") == newest
+    assert report.below_floor  # the disk-full condition: nothing more may go
 
 
 def test_disk_floor_unreachable_is_reported(store: Store, data: Path) -> None:
@@ -229,3 +239,91 @@ def test_policy_from_config_and_defaults() -> None:
 def test_default_disk_free_reads_the_real_filesystem(store: Store, data: Path) -> None:
     report = sweep(store, data, NOW, policy=RetentionPolicy(RetentionConfig(min_free_mb=0)))
     assert not report.below_floor
+
+
+EVENT_BYTES = 5500  # clip and snapshot of ``add_event``
+
+
+def test_disk_floor_takes_event_media_motion_first_then_vehicle_and_pet_then_threat(
+    store: Store, data: Path
+) -> None:
+    # Ages are chosen against the order: the threat is the oldest, the motion the newest.
+    add_event(store, data, "threat", NOW - 5000, Verdict.THREAT)
+    add_event(store, data, "pet", NOW - 4000, Verdict.PET)
+    add_event(store, data, "vehicle", NOW - 4500, Verdict.VEHICLE)
+    add_event(store, data, "motion-old", NOW - 3000, Verdict.MOTION)
+    add_event(store, data, "motion-new", NOW - 2000, Verdict.MOTION)
+    # Room for all but four events' media: both motions, then the older of vehicle and pet.
+    disk = FakeDisk(data, 1 * MB + EVENT_BYTES)
+
+    def purged() -> set[str]:
+        return {e.id for e in store.events() if e.clip is None}
+
+    report = sweep(store, data, NOW, disk, policy=policy(events={v: 48 for v in Verdict}))
+
+    assert report.event_media_purged == 4
+    assert purged() == {"motion-old", "motion-new", "vehicle", "pet"}
+    assert not report.below_floor
+    # One event's media fewer room: the threat goes last of all.
+    sweep(store, data, NOW, FakeDisk(data, 1 * MB), policy=policy(events={v: 48 for v in Verdict}))
+    assert purged() == {"motion-old", "motion-new", "vehicle", "pet", "threat"}
+
+
+def test_disk_floor_deletes_unneeded_segments_before_any_event_media(
+    store: Store, data: Path
+) -> None:
+    event = add_event(store, data, "motion", NOW - 3000, Verdict.MOTION)
+    newer = [add_segment(store, data, NOW - 1000 + 10 * i) for i in range(3)]
+    disk = FakeDisk(data, 1 * MB + EVENT_BYTES + SEGMENT_BYTES)
+
+    report = sweep(store, data, NOW, disk, policy=policy())
+
+    assert (report.segments_purged, report.event_media_purged) == (2, 0)
+    assert store.known_segment_paths() == {newer[2].path}
+    assert store.get_event("motion") == event
+
+
+def test_disk_floor_keeps_what_open_events_and_pending_clips_need(store: Store, data: Path) -> None:
+    old = add_segment(store, data, NOW - 4000)
+    pending_window = [add_segment(store, data, NOW - 3000 + 4 * i) for i in range(2)]
+    for_open_event = add_segment(store, data, NOW - 1500)
+    add_event(store, data, "open", NOW - 1300, finished=False)  # started at NOW - 1310
+    # A clip that waits (an unlock, or space) for the footage of [NOW - 3010, NOW - 2990].
+    PendingClips(store).add(PendingClip("waiting", "front", NOW - 3010, NOW - 2990))
+
+    report = sweep(store, data, NOW, lambda _: 0, policy=policy())
+
+    assert report.segments_purged == 1
+    assert report.below_floor
+    assert not old.path.exists()
+    assert store.known_segment_paths() == {*(s.path for s in pending_window), for_open_event.path}
+    open_event = store.get_event("open")
+    assert open_event is not None
+    assert open_event.clip is not None
+    assert open_event.clip.exists()
+
+
+def test_a_write_that_found_the_disk_full_raises_the_floor_to_the_headroom(
+    store: Store, data: Path
+) -> None:
+    # No floor configured: an ordinary pass deletes nothing, one after a refused write frees
+    # the headroom (here: two segments' worth) from the oldest unneeded footage.
+    segments = [add_segment(store, data, NOW - 3000 + 10 * i) for i in range(4)]
+    disk = FakeDisk(data, 4 * SEGMENT_BYTES)
+    tuned = replace(policy(min_free_mb=0), full_headroom=2 * SEGMENT_BYTES)
+
+    assert sweep(store, data, NOW, disk, policy=tuned) == SweepReport()
+    report = sweep(store, data, NOW, disk, policy=tuned, disk_full=True)
+
+    assert report.segments_purged == 2
+    assert not report.below_floor
+    assert store.known_segment_paths() == {s.path for s in segments[2:]}
+    assert tuned.floor_bytes(False) == 0
+    assert tuned.floor_bytes(True) == 2 * SEGMENT_BYTES
+
+
+def test_keep_recent_minutes_is_a_validated_config_key() -> None:
+    assert RetentionConfig().keep_recent_minutes == 10
+    assert policy(keep_recent_minutes=30).recent_cutoff(NOW) == NOW - 1800
+    with pytest.raises(ValidationError, match="keep_recent_minutes"):
+        RetentionConfig.model_validate({"keep_recent_minutes": -1})

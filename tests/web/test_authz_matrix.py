@@ -104,6 +104,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/live/{camera}/mjpeg"): MEDIA,
     ("GET", "/api/settings"): OWNER,
     ("PUT", "/api/settings"): OWNER,
+    ("GET", "/api/settings/storage"): OWNER,
     ("GET", "/api/users"): row(401, 200, 403, 200, 200, 403),
     ("POST", "/api/users"): row(401, 201, 403, 201, 201, 403),
     ("DELETE", "/api/users/{user_id}"): row(401, 204, 403, 404, 204, 403),

@@ -5,8 +5,11 @@ it, then the clip is cut from the segments on the shared clip pool.
 close the segment there early); ``cut_ready`` is called as segments close, and hands every
 window the recording now covers to the pool. A clip that cannot be cut because its household is
 locked (password mode) is kept as a pending clip in the store and cut by ``cut_pending`` once
-the owner unlocks it. Each cut saves the event finished, with its clip, and says so through
-``on_ready``; a failure is reported through ``on_error`` and the event is finished without one.
+the owner unlocks it. A clip the disk has no room for is kept pending the same way (its
+segments stay: retention keeps what a pending clip needs), told to ``on_disk_full``, and cut by
+``cut_pending`` once retention has freed space. Each cut saves the event finished, with its
+clip, and says so through ``on_ready``; a failure is reported through ``on_error`` and the event
+is finished without one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hearthcam.config import RecordConfig
-from hearthcam.errors import MediaLocked
+from hearthcam.errors import MediaLocked, is_disk_full
 from hearthcam.pipeline.clips import assemble_clip, clip_window
 from hearthcam.pipeline.event_files import clip_path
 from hearthcam.store.pending_clips import PendingClip
@@ -124,8 +127,10 @@ class ClipCutter:
         parts: ClipParts,
         on_ready: ReadyHook,
         on_error: Callable[[str], None],
+        on_disk_full: Callable[[BaseException], None] | None = None,
     ) -> None:
         self._camera = camera
+        self._on_disk_full = on_disk_full
         self._record = record
         self._parts = parts
         self._on_ready = on_ready
@@ -170,10 +175,15 @@ class ClipCutter:
             # Password mode, nobody signed in since the start: the segments are kept, so the
             # clip is cut when the owner unlocks the household (``cut_pending``).
             log.info("%s: clip for event %s waits for the unlock", self._camera, event.id)
-            self._parts.pending.add(PendingClip(event.id, self._camera, window.start, window.end))
-            rows.save_event(event, finished=True)
+            self._wait(window)
             return
-        except Exception as error:  # reported; the event stays without a clip
+        except Exception as error:
+            if self._on_disk_full is not None and is_disk_full(error):
+                # Cut again (``cut_pending``) once retention has freed space.
+                self._wait(window)
+                self._on_disk_full(error)
+                return
+            # reported; the event stays without a clip
             self._on_error(f"{self._camera}: clip for event {event.id} failed: {error}")
             rows.save_event(event, finished=True)
             return
@@ -182,6 +192,12 @@ class ClipCutter:
         done = replace(stored, clip=path)
         rows.save_event(done, finished=True)
         self._on_ready(done, False)
+
+    def _wait(self, window: ClipWindow) -> None:
+        """Keeps the window as a pending clip and finishes the event without a clip for now."""
+        event = window.event
+        self._parts.pending.add(PendingClip(event.id, self._camera, window.start, window.end))
+        self._parts.rows.save_event(event, finished=True)
 
     def cut_pending(self) -> int:
         """Cuts the clips that waited for this camera's household to be unlocked; returns how
@@ -198,7 +214,11 @@ class ClipCutter:
                 self._parts.media.cut(segments, clip.start, clip.end, path)
             except MediaLocked:
                 return cut
-            except Exception as error:  # the segments expired meanwhile: no clip to make
+            except Exception as error:
+                if self._on_disk_full is not None and is_disk_full(error):
+                    self._on_disk_full(error)  # still no room: the rest wait for the next pass
+                    return cut
+                # the segments expired meanwhile: no clip to make
                 self._on_error(f"{self._camera}: late clip for event {event.id} failed: {error}")
                 pending.remove(clip.event_id)
                 continue

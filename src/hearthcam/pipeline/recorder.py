@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import av
 import av.error
 
-from hearthcam.errors import StoreError
+from hearthcam.errors import DiskFull, StoreError, is_disk_full
 from hearthcam.layout import segment_path
 from hearthcam.types import Segment
 from hearthcam.vault.media import MediaIO, MediaWriter, PlainMedia
@@ -41,6 +41,13 @@ GAP_SECONDS = 5.0
 # One fragment per keyframe, written as it completes: no seek back to a moov, and a killed
 # process loses at most the fragment in flight.
 FRAGMENTED_MP4 = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+
+
+def _failure(what: str, error: BaseException) -> StoreError:
+    """The error to raise for a failed write: ``DiskFull`` when the disk had no room (the
+    segment is dropped, and the next keyframe starts a new one), else ``StoreError``."""
+    kind = DiskFull if is_disk_full(error) else StoreError
+    return kind(f"{what}: {error}")
 
 
 @dataclass(slots=True)
@@ -140,7 +147,7 @@ class SegmentRecorder:
             if writer is not None:
                 with contextlib.suppress(OSError, StoreError):  # what failed may be the disk
                     writer.abort()
-            raise StoreError(f"{self.camera}: cannot start segment {path}: {error}") from error
+            raise _failure(f"{self.camera}: cannot start segment {path}", error) from error
         step = max(1, round(1 / (rate * time_base)))
         return _Open(container, out, stream, writer, path, wall, time_base, step, wall, wall)
 
@@ -159,7 +166,7 @@ class SegmentRecorder:
             seg.container.mux(copy)
         except (OSError, av.error.FFmpegError, ValueError) as error:
             self._abort()
-            raise StoreError(f"{self.camera}: cannot write segment {seg.path}: {error}") from error
+            raise _failure(f"{self.camera}: cannot write segment {seg.path}", error) from error
         seg.packets += 1
         seg.last_wall = wall
         seg.end = wall + float(duration * seg.time_base)
@@ -193,7 +200,7 @@ class SegmentRecorder:
         except (OSError, av.error.FFmpegError, ValueError, StoreError) as error:
             with contextlib.suppress(OSError, StoreError):
                 seg.writer.abort()
-            raise StoreError(f"{self.camera}: cannot finish segment {seg.path}: {error}") from error
+            raise _failure(f"{self.camera}: cannot finish segment {seg.path}", error) from error
         return Segment(self.camera, seg.path, seg.start, seg.end)
 
     def _abort(self) -> None:

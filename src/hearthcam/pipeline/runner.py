@@ -7,6 +7,10 @@ something moved) -> track -> events, and hands each event change to the event si
 (``pipeline.clipper``) on a small shared worker pool once the segment holding the post-roll is
 closed (the recorder is asked to cut there early). The alert decision is not here: it is a
 listener with its own thread (``alerts.decision``).
+
+A write the disk has no room for (a segment, clip, snapshot or row: ``errors.is_disk_full``) is
+not a bug: it is reported once per run of repeats in the camera's health as "disk full: ...",
+told to ``PipelineParts.disk_full`` (which wakes retention), and the next write tries again.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +30,7 @@ from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 from hearthcam.config import CameraConfig, Config, ObjectsConfig
+from hearthcam.errors import is_disk_full
 from hearthcam.labels import COCO_LABELS
 from hearthcam.live import LiveView
 from hearthcam.pipeline.clipper import ClipCutter, ClipParts, RecordedClips
@@ -103,6 +109,10 @@ def _never_alerted(_event_id: str) -> bool:
     return False
 
 
+def _ignore_disk_full(_message: str, _at: float) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class PipelineParts:
     """What a camera pipeline shares with the others."""
@@ -119,6 +129,8 @@ class PipelineParts:
     # Which events the alert decision has flagged so far, so their later changes reach the
     # listeners flagged too (``alerts.decision.AlertDecisions.alerted``).
     alerted: Callable[[str], bool] = _never_alerted
+    # Told (message, wall time) when a write found the disk full (``StorageWatch.write_failed``).
+    disk_full: Callable[[str, float], None] = _ignore_disk_full
 
 
 class CameraPipeline:
@@ -151,7 +163,12 @@ class CameraPipeline:
             parts.media,
         )
         self._sink = EventSink(
-            parts.store, JpegSnapshots(parts.media), self._media, parts.listeners, parts.alerted
+            parts.store,
+            JpegSnapshots(parts.media),
+            self._media,
+            parts.listeners,
+            parts.alerted,
+            on_disk_full=self._disk_full,
         )
         clip_parts = ClipParts(
             parts.store,
@@ -161,7 +178,7 @@ class CameraPipeline:
             self._media,
         )
         self._clips = ClipCutter(
-            name, parts.config.record, clip_parts, self._clip_ready, self.on_error
+            name, parts.config.record, clip_parts, self._clip_ready, self.on_error, self._disk_full
         )
         self._last_frame: Frame | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
@@ -183,7 +200,8 @@ class CameraPipeline:
         # Before recording, so the live view keeps working when recording is off or failing.
         self.live.write(packet, stream, wall)
         if self._cfg.record.enabled:
-            self._recorder.write(packet, stream, wall)
+            with self._room():
+                self._recorder.write(packet, stream, wall)
 
     def on_frame(self, frame: Frame) -> None:
         """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
@@ -203,13 +221,16 @@ class CameraPipeline:
         """The camera dropped: what was recorded so far is finished and indexed now."""
         log.warning("%s: lost (%s); reconnecting", self.name, reason)
         self._health.disconnected()
-        self._recorder.close()
+        with self._room():
+            self._recorder.close()
 
     def on_gap(self, start_wall: float, end_wall: float, reason: str) -> None:
         """The camera is back after a drop: the gap is recorded."""
         self.stats.gaps += 1
-        self._recorder.close()
-        self._parts.store.add_gap(self.name, start_wall, end_wall, reason)
+        with self._room():
+            self._recorder.close()
+        with self._room():
+            self._parts.store.add_gap(self.name, start_wall, end_wall, reason)
         log.warning("%s: gap of %.1f s (%s)", self.name, end_wall - start_wall, reason)
 
     def on_error(self, message: str) -> None:
@@ -221,6 +242,24 @@ class CameraPipeline:
         """How this camera is doing now (frames, connection, reconnects, last error)."""
         return self._health.snapshot()
 
+    def _disk_full(self, error: BaseException) -> None:
+        # One message per camera whatever was refused (segment, clip, snapshot, row), so a disk
+        # that stays full is logged once and then counted, never a traceback per write.
+        log.debug("%s: no room: %s", self.name, error)
+        message = f"disk full: {self.name} cannot save new footage until space is freed"
+        self._health.error(message)
+        self._parts.disk_full(message, self._parts.clock())
+
+    @contextmanager
+    def _room(self) -> Iterator[None]:
+        """Reports a write the disk had no room for (``_disk_full``); other errors go on."""
+        try:
+            yield
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+            self._disk_full(error)
+
     # -- analysis thread ---------------------------------------------------------------------
     def _analyse_loop(self) -> None:
         while True:
@@ -228,7 +267,8 @@ class CameraPipeline:
             if frame is None:
                 return
             try:
-                self.analyse(frame)
+                with self._room():  # the event's row or snapshot found no room: reported
+                    self.analyse(frame)
             except Exception as error:  # a bug in one frame must not stop the camera
                 # Logged once with its traceback, then counted: the same failure on every
                 # frame must not flood the log, and the owner sees it in the camera's health.
@@ -361,9 +401,11 @@ class CameraPipeline:
         """Ends open events, closes the recorder, and cuts every pending clip from what exists."""
         self.drain()
         if self._last_frame is not None:
-            for change in self._builder.finish(self._last_frame.pts, self._last_frame.wall):
-                self._handle(change)
-        self._recorder.close()
+            with self._room():
+                for change in self._builder.finish(self._last_frame.pts, self._last_frame.wall):
+                    self._handle(change)
+        with self._room():
+            self._recorder.close()
         self.live.close()
         self._health.stopped()
         self._clips.cut_ready(float("inf"))

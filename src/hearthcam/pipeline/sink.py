@@ -8,6 +8,9 @@ with its own thread (``alerts.decision``), and clips are cut elsewhere (``pipeli
 The row is saved open (``finished=False``): an event stays open until its clip exists, so
 retention keeps the segments it needs.
 
+A snapshot the disk has no room for is told to ``on_disk_full`` and the event goes on without
+one: the row and the listeners matter more than the picture, and retention is freeing space.
+
 The sink never decides an alert and never clears one: ``alerted`` tells it which events the
 decision has flagged so far, so their later changes reach the listeners flagged too, and the
 store keeps a set flag whatever a later save carries (``Store.save_event``).
@@ -20,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
+from hearthcam.errors import is_disk_full
 from hearthcam.pipeline.clips import write_snapshot
 from hearthcam.pipeline.event_files import snapshot_path
 from hearthcam.pipeline.events import Change, EventChange, Snapshot
@@ -62,6 +66,10 @@ def _never(_event_id: str) -> bool:
     return False
 
 
+def _raise(error: BaseException) -> None:
+    raise error
+
+
 class EventSink:
     """Writes one camera's event changes down and passes them on."""
 
@@ -72,8 +80,10 @@ class EventSink:
         media_root: Path,
         listeners: Sequence[Listener] = (),
         alerted: Callable[[str], bool] = _never,
+        on_disk_full: Callable[[BaseException], None] = _raise,
     ) -> None:
         self._rows = rows
+        self._on_disk_full = on_disk_full
         self._snapshots = snapshots
         self._root = media_root
         self._listeners = tuple(listeners)
@@ -87,15 +97,21 @@ class EventSink:
         """Writes the change's snapshot (STARTED and ENDED carry the best one so far) and the
         event's row, then calls every listener; returns the event as written.
 
-        A failure to write raises before any listener hears of the change.
+        A failure to write raises before any listener hears of the change, except a snapshot
+        the disk has no room for (``on_disk_full``; the event has no snapshot then).
         """
         event = change.event
         if self._alerted(event.id):
             event = replace(event, alert=True)
         if change.snapshot is not None and change.change is not Change.UPDATED:
             path = snapshot_path(self._root, event)
-            self._snapshots.write(change.snapshot, path, event.camera)
-            self._written[event.id] = path
+            try:
+                self._snapshots.write(change.snapshot, path, event.camera)
+                self._written[event.id] = path
+            except Exception as error:
+                if not is_disk_full(error):
+                    raise
+                self._on_disk_full(error)
         written = self._written.get(event.id)
         if event.snapshot is None and written is not None:
             event = replace(event, snapshot=written)

@@ -1,17 +1,24 @@
 """Retention: which events and recordings are deleted, and when, by age and by free disk space.
 
-One ``sweep`` call is one pass; the caller runs it every ``interval`` seconds. Time
-and free space are injected so a pass is deterministic to test.
+One ``sweep`` call is one pass; the caller runs it every ``interval`` seconds (and at once when
+a write found the disk full). Time and free space are injected so a pass is deterministic.
 
-Order of deletion:
-1. finished events older than their verdict's hours (row, clip and snapshot);
-2. segments older than ``segments`` hours (raw recording: event clips are separate files);
-3. while free space is below ``min_free_mb``: the oldest segments, then the oldest events' clips
-   and snapshots (the row stays, with no media, until its hours are up), then, only if nothing
-   else is left, the recent segments an event may still need.
+By age: finished events older than their verdict's hours (row, clip and snapshot), then
+segments older than ``segments`` hours.
 
-"Recent" means ending within ``protect_recent`` seconds of now, or of the start of the earliest
-event still open (``Store.open_event_start``), since that event's clip is cut from them later.
+Below the free-space floor (``min_free_mb``; when a write found the disk full, at least
+``full_headroom``), in this order, until the floor is met:
+
+1. the oldest segments no event needs (raw recording: finished events have their own clips);
+2. the clips and snapshots of finished events, by verdict: motion, then vehicle and pet, then
+   threat, oldest first within each (the row stays, with no media, until its hours are up).
+
+Never, whatever the floor: footage of the last ``keep_recent_minutes``, the segments an open
+event will cut its clip from (``Store.open_event_start``: its clip is cut later) and those of
+a pending clip (``store.pending_clips``: cut after an unlock, or once space is freed). When the
+floor still cannot be met the pass stops and says so (``below_floor``): recording goes on into
+what space there is, and the owner is told the disk is full (``recordings.storage``).
+
 Files already gone are not errors. Each pass handles at most ``batch`` items per step so a
 backlog is worked off over several passes rather than one long one.
 """
@@ -26,8 +33,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hearthcam.config import RetentionConfig
-from hearthcam.errors import StoreError
+from hearthcam.errors import StoreError, is_disk_full
 from hearthcam.store.db import Store
+from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Event, Segment, Verdict
 from hearthcam.vault.media import MediaIO, PlainMedia
 
@@ -50,7 +58,6 @@ class SweepReport:
     segments_deleted: int = 0
     segments_purged: int = 0
     event_media_purged: int = 0
-    protected_purged: int = 0
     gaps_deleted: int = 0
     files_deleted: int = 0
     bytes_freed: int = 0
@@ -75,7 +82,7 @@ class _FileDeleter:
         except FileNotFoundError:
             size = -1  # a sealed key may have outlived the file: it goes all the same
         try:
-            self.media.delete([path])
+            self._delete(path)
         except (OSError, StoreError) as error:
             log.warning("retention could not delete %s: %s", path, error)
             self.report.errors += 1
@@ -86,13 +93,30 @@ class _FileDeleter:
         self.report.bytes_freed += size
         return True
 
+    def _delete(self, path: Path) -> None:
+        try:
+            self.media.delete([path])
+        except (OSError, StoreError) as error:
+            if not is_disk_full(error):
+                raise
+            # Sealed media shred the key first, a database write a full disk refuses: the
+            # ciphertext goes first instead (its key alone opens nothing), then the key, in the
+            # room that made; a key that still cannot go is shredded as an orphan later.
+            PlainMedia().delete([path])
+            self.media.delete([path])
+
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy:
     """The retention config plus the tuning that is not a user setting."""
 
     config: RetentionConfig = field(default_factory=RetentionConfig)
-    protect_recent: float = 300.0
+    # Seconds before an open event's start that its clip may reach back (pre-roll, and the
+    # stretch a short event's window gets to reach min_clip).
+    clip_margin: float = 300.0
+    # The floor a pass aims for after a write found the disk full, when min_free_mb is lower
+    # (0: no floor): room for a few minutes of recording before the next pass.
+    full_headroom: int = 64 * 1024 * 1024
     batch: int = 1000
     # camera -> hours per verdict, where the owning household changed them in the app
     cameras: Mapping[str, Mapping[Verdict, float]] = field(default_factory=dict)
@@ -107,10 +131,44 @@ class RetentionPolicy:
         """Returns the wall time before which segments are deleted (if not protected)."""
         return now_wall - self.config.segments * _HOUR
 
+    def recent_cutoff(self, now_wall: float) -> float:
+        """Returns the wall time after which footage is never deleted."""
+        return now_wall - self.config.keep_recent_minutes * 60.0
+
     @property
     def min_free_bytes(self) -> int:
         """The free-space floor in bytes."""
         return int(self.config.min_free_mb * 1024 * 1024)
+
+    def floor_bytes(self, disk_full: bool) -> int:
+        """The floor a pass aims for: the configured one, raised to ``full_headroom`` after a
+        write found the disk full."""
+        return max(self.min_free_bytes, self.full_headroom) if disk_full else self.min_free_bytes
+
+
+# Event media go in this order when space is short: what matters least first.
+PURGE_ORDER: tuple[frozenset[Verdict], ...] = (
+    frozenset({Verdict.MOTION}),
+    frozenset({Verdict.VEHICLE, Verdict.PET}),
+    frozenset({Verdict.THREAT}),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """Footage no pass deletes: the newest minutes, what open events and pending clips need."""
+
+    before: float  # segments ending at or after this are kept (recent, or an open event's)
+    recent_from: float  # events ending at or after this keep their media
+    pending: tuple[PendingClip, ...]
+
+    def segment(self, seg: Segment) -> bool:
+        """Whether ``seg`` must stay."""
+        if seg.end >= self.before:
+            return True
+        return any(
+            p.camera == seg.camera and seg.end > p.start and seg.start < p.end for p in self.pending
+        )
 
 
 def sweep(
@@ -121,35 +179,42 @@ def sweep(
     *,
     policy: RetentionPolicy | None = None,
     media: MediaIO | None = None,
+    disk_full: bool = False,
 ) -> SweepReport:
     """Runs one retention pass at ``now_wall`` (free space measured at ``data_dir``); files
-    go through ``media`` (plain when None)."""
+    go through ``media`` (plain when None). ``disk_full``: a write found no room since the last
+    pass, so the pass aims for at least ``policy.full_headroom`` free."""
     policy = policy or RetentionPolicy()
     files = _FileDeleter(SweepReport(), media or PlainMedia())
     report = files.report
     _expire_events(store, policy, now_wall, files)
-    protected_from = _protected_from(store, policy, now_wall)
-    age_cutoff = min(policy.segment_cutoff(now_wall), protected_from)
+    kept = _kept(store, policy, now_wall)
+    age_cutoff = min(policy.segment_cutoff(now_wall), kept.before)
     for seg in store.oldest_segments(policy.batch, ended_before=age_cutoff):
-        report.segments_deleted += _delete_segment(store, seg, files)
+        if not kept.segment(seg):
+            report.segments_deleted += _delete_segment(store, seg, files)
     report.gaps_deleted = store.delete_gaps_before(policy.segment_cutoff(now_wall))
+    floor = policy.floor_bytes(disk_full)
 
     def enough() -> bool:
-        return disk_free(data_dir) >= policy.min_free_bytes
+        return disk_free(data_dir) >= floor
 
     if not enough():
-        _free_space(store, policy, protected_from, enough, files)
+        _free_space(store, policy, kept, enough, files)
+        # Stop here when still short: what is left is the newest footage and what events
+        # still need (the caller tells the owner: ``recordings.storage``).
         report.below_floor = not enough()
     if report.files_deleted or report.events_deleted or report.segments_deleted:
         log.info("retention: %s", report)
     return report
 
 
-def _protected_from(store: Store, policy: RetentionPolicy, now_wall: float) -> float:
-    """Returns the wall time from which segments are kept for events still to be clipped."""
+def _kept(store: Store, policy: RetentionPolicy, now_wall: float) -> _Kept:
+    """What this pass must keep: the newest minutes, open events' and pending clips' footage."""
+    recent = policy.recent_cutoff(now_wall)
     open_start = store.open_event_start()
-    recent = now_wall - policy.protect_recent
-    return recent if open_start is None else min(recent, open_start - policy.protect_recent)
+    before = recent if open_start is None else min(recent, open_start - policy.clip_margin)
+    return _Kept(before, recent, tuple(PendingClips(store).windows()))
 
 
 def _expire_events(
@@ -177,25 +242,26 @@ def _expire_events(
 def _free_space(
     store: Store,
     policy: RetentionPolicy,
-    protected_from: float,
+    kept: _Kept,
     enough: Callable[[], bool],
     files: _FileDeleter,
 ) -> None:
-    """Deletes the oldest media until ``enough()`` says free space is back above the floor."""
+    """Deletes the oldest unneeded segments, then event media by ``PURGE_ORDER``, until
+    ``enough()`` says free space is back above the floor; never what ``kept`` holds."""
     report = files.report
-    for seg in store.oldest_segments(policy.batch, ended_before=protected_from):
+    for seg in store.oldest_segments(policy.batch, ended_before=kept.before):
         if enough():
             return
-        report.segments_purged += _delete_segment(store, seg, files)
-    for ev in store.oldest_events_with_media(policy.batch):
-        if enough():
-            return
-        report.event_media_purged += _purge_event_media(store, ev, files)
-    for seg in store.oldest_segments(policy.batch):
-        if enough():
-            return
-        log.warning("disk below floor with nothing else left: deleting recent %s", seg.path)
-        report.protected_purged += _delete_segment(store, seg, files)
+        if not kept.segment(seg):
+            report.segments_purged += _delete_segment(store, seg, files)
+    for verdicts in PURGE_ORDER:
+        events = store.oldest_events_with_media(
+            policy.batch, verdicts=verdicts, ended_before=kept.recent_from
+        )
+        for ev in events:
+            if enough():
+                return
+            report.event_media_purged += _purge_event_media(store, ev, files)
 
 
 def _delete_segment(store: Store, seg: Segment, files: _FileDeleter) -> int:

@@ -411,8 +411,15 @@ class Store:
             query = query.where(_EventRow.camera.not_in(list(exclude)))
         return self._events(query.order_by(_EventRow.wall_end, _EventRow.id).limit(limit))
 
-    def oldest_events_with_media(self, limit: int) -> list[Event]:
-        """Returns finished events that still have a clip or snapshot, oldest first."""
+    def oldest_events_with_media(
+        self,
+        limit: int,
+        *,
+        verdicts: Collection[Verdict] | None = None,
+        ended_before: float | None = None,
+    ) -> list[Event]:
+        """Returns finished events that still have a clip or snapshot, oldest first (only of
+        ``verdicts`` and only those ended before ``ended_before``, when given)."""
         query = (
             select(_EventRow)
             .where(
@@ -422,6 +429,10 @@ class Store:
             .order_by(_EventRow.wall_end, _EventRow.id)
             .limit(limit)
         )
+        if verdicts is not None:
+            query = query.where(_EventRow.verdict.in_([v.value for v in verdicts]))
+        if ended_before is not None:
+            query = query.where(_EventRow.wall_end < ended_before)
         return self._events(query)
 
     def _events(self, query: Select[_EventRow]) -> list[Event]:

@@ -56,6 +56,12 @@ class PendingClips:
             rows = session.scalars(query.order_by(_PendingClipRow.start))
             return [PendingClip(r.event_id, r.camera, r.start, r.end) for r in rows]
 
+    def windows(self) -> list[PendingClip]:
+        """Every camera's pending clips (retention keeps the segments they will be cut from)."""
+        with self._store.read_session() as session:
+            rows = session.scalars(select(_PendingClipRow).order_by(_PendingClipRow.start))
+            return [PendingClip(r.event_id, r.camera, r.start, r.end) for r in rows]
+
     def remove(self, event_id: str) -> None:
         """Forgets an event's pending clip (cut, or the event is gone)."""
         with self._store.write_session() as session:

@@ -21,6 +21,7 @@ from hearthcam.live import LiveView
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
+from hearthcam.recordings.storage import StorageWatch
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.cameras import CameraStore
 from hearthcam.store.db import Store
@@ -66,6 +67,8 @@ class WebServices:
     camera_registry: CameraRegistry | None = None
     # How a running camera is doing (None: it does not run); the runtime's ``health``.
     health: Callable[[str], CameraHealth | None] = field(default=lambda _c: None)
+    # The storage condition (the runtime's); None: one of the config's, with no pass yet.
+    storage: StorageWatch | None = None
     # Told when a clip was shared, so the machine checks start at once (not at their next pass).
     on_shared: Callable[[], None] = field(default=lambda: None)
     # Everyone holding something made from shared clips, told on withdrawal (privacy.consent).
@@ -97,6 +100,7 @@ class WebServices:
     audit: AuditLog = field(init=False)
     desk: ReviewDesk = field(init=False)
     keys: HouseholdKeys = field(init=False)
+    disk: StorageWatch = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
@@ -108,6 +112,7 @@ class WebServices:
             registry = CameraRegistry.load(self.config, self.settings)
         object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "keys", HouseholdKeys(self.media, self.on_unlocked))
+        object.__setattr__(self, "disk", self.storage or StorageWatch.of(self.config.retention))
         shares = ShareStore(self.store)
         desk = self.review_desk or ReviewDesk(
             AnnotationStore(self.store), shares, self.store, self.config.data_dir, self.media,

@@ -1,10 +1,13 @@
 """The household's run-time settings (owner): home/away mode, the alert rule of each mode and
-retention hours per verdict.
+retention hours per verdict; and the box's storage condition (free space, the floor, what
+retention did last, whether the disk is full).
 
 Stored per household in the database (``store.settings``); the runtime reads them from there.
 """
 
 from __future__ import annotations
+
+import shutil
 
 from fastapi import APIRouter, Depends
 
@@ -14,6 +17,7 @@ from hearthcam.types import Verdict
 from hearthcam.web.deps import Owner, Services, csrf_protect
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import AlertRuleIO, AlertRulesIO, RetentionHours, SettingsIO
+from hearthcam.web.storage_schemas import StorageOut
 
 router = APIRouter(prefix="/api/settings", tags=["settings"], dependencies=[Depends(csrf_protect)])
 
@@ -70,3 +74,11 @@ def put_settings(body: SettingsIO, owner: Owner, services: Services) -> Settings
     )
     services.settings.save_household(owner.household_id, settings, services.clock())
     return settings_out(services.settings.household(owner.household_id, services.config))
+
+
+@router.get("/storage", response_model=StorageOut, responses=errors(401, 403))
+def get_storage(_owner: Owner, services: Services) -> StorageOut:
+    """Free space now, the floor, what retention did last and whether the disk is full."""
+    usage = shutil.disk_usage(services.data_dir)
+    status = services.disk.status()
+    return StorageOut.of(status, usage.free, usage.total, services.clock())

@@ -41,9 +41,19 @@ export function healthState(health) {
       return { key: "reconnecting", label: "Reconnecting" };
     default:
       if (health.analysis_failing) return { key: "failing", label: "Analysis failing" };
+      if (diskFull(health)) return { key: "failing", label: "Disk full" };
       if (quietFor !== null && quietFor > STALE_S) return { key: "quiet", label: "No picture" };
       return { key: "live", label: "Live" };
   }
+}
+
+// A "disk full: ..." error this recent means footage is not being saved now.
+const DISK_FULL_S = 30;
+
+/** Whether the camera's footage could not be saved lately for want of space. */
+export function diskFull(health) {
+  if (!health.last_error?.startsWith("disk full") || health.last_error_at == null) return false;
+  return health.server_time - health.last_error_at < DISK_FULL_S;
 }
 
 /** "last frame 2 s ago" (or "no frame yet"). */

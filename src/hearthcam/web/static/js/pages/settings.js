@@ -1,5 +1,5 @@
 // Owner settings: home/away mode (saved at once), what alerts in each mode, cameras, zones and
-// masks, retention per verdict, household members.
+// masks, retention per verdict, the storage condition, household members.
 
 import { ApiError, api, capitalize } from "../api.js";
 import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
@@ -7,6 +7,7 @@ import { strength } from "../strength.js";
 import { toast } from "../toast.js";
 import { wireCameras } from "../cameras.js";
 import { wireGeometry } from "../geometry.js";
+import { wireStorage } from "../storage.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
 const MODES = ["home", "away"];
@@ -277,6 +278,7 @@ export async function init() {
   wireCameras();
   wireGeometry();
   wireRetention();
+  wireStorage($("storage"));
   wireMembers();
   $("settings").removeAttribute("aria-busy");
   await loadUsers();
