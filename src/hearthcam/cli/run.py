@@ -18,6 +18,7 @@ from hearthcam.control import SERVER_COMMAND, socket_path
 from hearthcam.errors import ConfigError, HearthcamError
 from hearthcam.lock import DataDirLock, LockError
 from hearthcam.types import Event
+from hearthcam.viewlog.signing import AuditKey, key_path
 
 if TYPE_CHECKING:
     from hearthcam.web import ServerHandle
@@ -98,7 +99,9 @@ def _start(cfg: Config, lock: DataDirLock, signals: StopSignals, started: ExitSt
 
     try:
         if cfg.web.enabled:
-            _check_port(cfg.web.host, cfg.web.port)  # a taken port says so before the long steps
+            # Before recovery and the model load: these say so at once, and change nothing.
+            _check_port(cfg.web.host, cfg.web.port)
+            _check_view_log_key(cfg)
         signals.check()
         bus = EventBus()
         # The database, the secrets, recovery, the model files: all refusals come from here.
@@ -138,6 +141,14 @@ def _failure(error: Exception) -> str:
     # SQLAlchemy appends a "(Background on this error at: ...)" line; one line is what we say.
     lines = [line for line in text.splitlines() if not line.startswith("(Background on")]
     return " ".join(" ".join(lines).split())
+
+
+def _check_view_log_key(cfg: Config) -> None:
+    """StoreError if the view log key is there but does not load (serve_web makes a missing
+    one, after the database and the server secret have passed)."""
+    path = key_path(cfg.data_dir.expanduser())
+    if path.exists() or path.is_symlink():
+        AuditKey.load(path)
 
 
 def _check_port(host: str, port: int) -> None:
