@@ -65,6 +65,8 @@ def test_build_recovers_the_data_directory_before_recording(tmp_path: Path) -> N
     config = parse_config(
         {"data_dir": str(data), "cameras": {"cam": {"inputs": [{"path": "/dev/null"}]}}}
     )
+    # The database an older version kept beside them (media without one are refused).
+    Store.open(config.database_url).close()
     runtime = app.build(config, detector=ScriptedDetector([]))
     try:
         assert not part.exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
+from sqlalchemy.engine import make_url
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.accounts.choices import HouseholdChoices
@@ -44,7 +45,8 @@ from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import EventListener
-from hearthcam.vault.keyring import Keyring, MediaVault, secret_path
+from hearthcam.vault.inventory import first_media
+from hearthcam.vault.keyring import Keyring, MediaVault
 from hearthcam.vault.media import SealedMedia
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
@@ -59,25 +61,27 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def open_media(store: Store, data_dir: Path) -> SealedMedia:
+def open_media(store: Store, data_dir: Path, *, create: bool = True) -> SealedMedia:
     """The data directory's media, sealed: each file under its own key, wrapped to the key of
-    its camera's household (a camera nobody owns: household 0). The server secret is made in
-    ``<data_dir>/secrets/`` on first use."""
+    its camera's household (a camera nobody owns: household 0).
+
+    The server secret in ``<data_dir>/secrets/`` is made here (with ``create``) only for a data
+    directory with nothing sealed and no keys; a missing, garbled or foreign secret where there
+    is sealed data is SecretUnusable, with how to restore it, and nothing is touched."""
     accounts = AccountStore(store)
 
     def household_of(camera: str) -> int | None:
         with accounts.read() as tx:
             return tx.camera_household(camera)
 
-    return SealedMedia(MediaVault(Keyring.open(store, data_dir), data_dir), household_of)
+    keyring = Keyring.open(store, data_dir, create=create)
+    return SealedMedia(MediaVault(keyring, data_dir), household_of)
 
 
 def open_media_to_read(store: Store, data_dir: Path) -> SealedMedia:
     """The media of a data directory a server may be writing, opened to read only: it creates
-    no secret (StoreError if there is none: nothing here was sealed) and runs no recovery."""
-    if not secret_path(data_dir).is_file():
-        raise StoreError(f"no server secret in {secret_path(data_dir).parent}: nothing is sealed")
-    return open_media(store, data_dir)
+    no secret (SecretUnusable if there is none) and runs no recovery."""
+    return open_media(store, data_dir, create=False)
 
 
 def open_store(config: Config, lock: DataDirLock) -> Store:
@@ -85,19 +89,60 @@ def open_store(config: Config, lock: DataDirLock) -> Store:
     return open_store_and_media(config, lock)[0]
 
 
+def open_database(config: Config) -> Store:
+    """Opens the data directory's database for a start that will recover and write it.
+
+    Refuses (StoreError, one line, nothing touched) a database file that does not open, and a
+    missing or empty SQLite file where the data directory holds media: beginning afresh there
+    would reopen the owner's setup to anyone who reaches the app, and recovery would set every
+    file aside as unknown. Such a database is restored from backup (docs/operations.md).
+    """
+    url = make_url(config.database_url)
+    path = Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
+    if path is not None and path.name != ":memory:":
+        empty = not path.exists() or (path.is_file() and path.stat().st_size == 0)
+        media = first_media(config.data_dir) if empty else None
+        if media is not None:
+            raise StoreError(
+                f"no database at {path}, but {config.data_dir} holds media "
+                f"({media.relative_to(config.data_dir)}): restore {path.name} from your backup "
+                "(docs/operations.md); the media are kept untouched"
+            )
+    try:
+        return Store.open(config.database_url)
+    except StoreError as error:
+        shown = path if path is not None else url.render_as_string(hide_password=True)
+        raise StoreError(
+            f"cannot open the database {shown}: {_root_cause(error)}; restore it from your "
+            "backup (docs/operations.md); nothing was changed"
+        ) from error
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost cause's message, on one line (a driver's, not SQLAlchemy's wrapping)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, SealedMedia]:
     """Opens the store and its sealed media, and recovers them (start-up recovery).
 
     Recovery salvages half-written files and destroys the keys of missing ones: beside a live
     recorder it would destroy footage, so it runs only under the data directory's lock.
-    Raises LockNotHeld if ``lock`` is not a held lock of the config's data directory.
+    Raises LockNotHeld if ``lock`` is not a held lock of the config's data directory; the
+    refusals of ``open_database`` and ``open_media`` come before recovery touches anything.
     """
     lock.require(config.data_dir)
-    store = Store.open(config.database_url)
-    media = open_media(store, config.data_dir)
-    # Events a crash left open are finished from their footage with the live clip rules.
-    finisher = RecoveredEvents(config.record, store, media, config.data_dir)
-    recover(store, config.data_dir, media=media, finisher=finisher)
+    store = open_database(config)
+    try:
+        media = open_media(store, config.data_dir)
+        # Events a crash left open are finished from their footage with the live clip rules.
+        finisher = RecoveredEvents(config.record, store, media, config.data_dir)
+        recover(store, config.data_dir, media=media, finisher=finisher)
+    except BaseException:
+        store.close()
+        raise
     return store, media
 
 
@@ -162,6 +207,25 @@ def build(
         return runtime
     tune_libraries()
     store, media = open_store_and_media(config, lock)
+    try:
+        runtime = _assemble(config, store, media, listeners, lossless, realtime, detector, alerts)
+    except BaseException:
+        store.close()  # the workers of a half-built runtime are daemons: nothing else to stop
+        raise
+    return runtime
+
+
+def _assemble(
+    config: Config,
+    store: Store,
+    media: SealedMedia,
+    listeners: Sequence[EventListener],
+    lossless: bool,
+    realtime: bool,
+    detector: Detector | None,
+    alerts: bool,
+) -> Runtime:
+    """The runtime over an opened store: the detector, alerts, verdict and camera pipelines."""
     detector = detector or load_detector(config.detector)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clips")
     # The config's cameras and what owners added, changed or drew in the app, resolved alike.
@@ -202,13 +266,17 @@ def build(
         media=media,
         storage=storage,
     )
-    cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
-    runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
-    for name, camera in cameras.items():
-        if camera.enabled:
-            runtime.pipelines[name], runtime.streams[name] = camera_parts(
-                name, camera, parts, realtime, lossless=lossless
-            )
+    try:
+        cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
+        runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
+        for name, camera in cameras.items():
+            if camera.enabled:
+                runtime.pipelines[name], runtime.streams[name] = camera_parts(
+                    name, camera, parts, realtime, lossless=lossless
+                )
+    except BaseException:
+        runtime.close()  # the pipelines made so far, the pool, the alert workers
+        raise
     return runtime
 
 
@@ -286,6 +354,8 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     """
     from hearthcam.web import WebServices, start_server  # FastAPI: only when serving
 
+    # What can fail comes before any thread: a failed start leaves nothing running.
+    view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     accounts = Accounts(runtime.store)
     adopted = adopt_cameras(accounts, list(runtime.cameras))
     if adopted:
@@ -315,10 +385,6 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         runtime.cut_pending_clips(household)
         checks.notify()
 
-    worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
-    worker.start()
-    runtime.threads.append(worker)  # joined by close, after stop is set
-    view_log = AuditLog(runtime.store, AuditKey.load_or_create(key_path(runtime.config.data_dir)))
     services = WebServices(
         camera_registry=runtime.cameras,  # the runtime listens to it
         health=runtime.health,
@@ -338,5 +404,9 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         bus=bus,
         secure_cookies=runtime.config.web.secure_cookies,
     )
+    handle = start_server(services, runtime.config.web.host, runtime.config.web.port)
+    worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
+    worker.start()
+    runtime.threads.append(worker)  # joined by close, after stop is set
     runtime.cut_pending_clips()  # what waited for a household no longer locked
-    return start_server(services, runtime.config.web.host, runtime.config.web.port)
+    return handle

@@ -21,6 +21,7 @@ from hearthcam.vault.keyring import (
     KeyringError,
     MediaVault,
     NoMediaKey,
+    SecretUnusable,
     WrongPassword,
     load_or_create_secret,
     secret_path,
@@ -94,6 +95,43 @@ def test_the_server_secret_is_made_once_private_and_checked(data_dir: Path) -> N
     path.write_bytes(b"short")
     with pytest.raises(StoreError, match="32 bytes"):
         load_or_create_secret(path)
+
+
+def test_a_new_secret_is_made_only_where_nothing_needs_the_old_one(
+    store: Store, data_dir: Path
+) -> None:
+    path = secret_path(data_dir)
+    with pytest.raises(SecretUnusable, match="nothing is sealed"):
+        Keyring.open(store, data_dir, kdf=CHEAP, create=False)  # a reader makes none
+    assert not path.exists()
+    plain = data_dir / "clips" / "cam" / "old.mp4"  # written before encryption: sealed later
+    plain.parent.mkdir(parents=True)
+    plain.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    Keyring.open(store, data_dir, kdf=CHEAP).ensure_household(1)
+    assert path.stat().st_size == 32
+
+    path.unlink()  # the keys in the database need it now
+    with pytest.raises(SecretUnusable, match=r"holds keys \(household_keys\).*restore"):
+        Keyring.open(store, data_dir, kdf=CHEAP)
+    assert not path.exists()
+
+
+def test_sealed_media_without_keys_still_need_their_secret(store: Store, data_dir: Path) -> None:
+    vault = MediaVault(Keyring.open(store, data_dir, kdf=CHEAP), data_dir, chunk_size=CHUNK)
+    put(vault, "recordings/cam/2026-12-03/10-00-00.000.mp4", b"footage")
+    with Store.open(f"sqlite:///{data_dir / 'other.sqlite'}") as empty:  # a database restored wrong
+        secret_path(data_dir).unlink()
+        with pytest.raises(SecretUnusable, match=r"holds sealed media \(recordings/cam/"):
+            Keyring.open(empty, data_dir, kdf=CHEAP)
+    assert not secret_path(data_dir).exists()
+
+
+def test_another_data_directorys_secret_is_refused_at_open(vault: MediaVault, store: Store) -> None:
+    vault.keyring.ensure_household(1)
+    path = secret_path(vault.data_dir)
+    path.write_bytes(os.urandom(32))
+    with pytest.raises(SecretUnusable, match="does not open this database's keys"):
+        Keyring.open(store, vault.data_dir, kdf=CHEAP)
 
 
 # Sealing through the vault -------------------------------------------------------------------

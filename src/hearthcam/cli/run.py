@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-import signal
-from types import FrameType
+import socket
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,16 +14,20 @@ from hearthcam import app as composition
 from hearthcam import runtime as runtime_module
 from hearthcam.commands import serve_control
 from hearthcam.config import Config, parse_config
-from hearthcam.control import SERVER_COMMAND, ControlError, socket_path
-from hearthcam.errors import ConfigError
+from hearthcam.control import SERVER_COMMAND, socket_path
+from hearthcam.errors import ConfigError, HearthcamError
 from hearthcam.lock import DataDirLock, LockError
 from hearthcam.types import Event
+from hearthcam.viewlog.signing import AuditKey, key_path
 
 if TYPE_CHECKING:
     from hearthcam.web import ServerHandle
 
 from hearthcam.cli.analyze import _event_line
 from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
+from hearthcam.cli.stopping import Phase, StartInterrupted, StopSignals
+
+log = logging.getLogger(__name__)
 
 
 @cli.command()
@@ -49,51 +54,118 @@ def run(
     except ConfigError as error:
         raise fail("; ".join(error.problems)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        # Before anything touches the data directory: recovery must never run beside a server.
-        lock = DataDirLock.acquire(cfg.data_dir, SERVER_COMMAND)
-    except LockError as error:  # busy: names the holder and what to do
-        raise fail(str(error)) from None
-    with lock:
-        _serve(cfg, lock)
-
-
-def _serve(cfg: Config, lock: DataDirLock) -> None:
-    """Runs the cameras, the web app and the control socket until SIGINT/SIGTERM."""
-    from hearthcam.web import EventBus, ServerError  # FastAPI: only for the commands that serve
-
-    bus = EventBus()
-    runtime = composition.build(cfg, listeners=[_print_change, bus.on_change], lock=lock)
-    stop = runtime.stop
-    try:
-        control = serve_control(runtime)
-    except ControlError as error:
-        runtime.close()
-        raise fail(str(error)) from None
-    web: ServerHandle | None = None
-    if cfg.web.enabled:
+    # Signals first: from here on SIGINT/SIGTERM always stop the process (cli/stopping.py).
+    with StopSignals() as signals:
         try:
-            web = composition.serve_web(runtime, bus)
-        except ServerError as error:
-            control.stop()
-            runtime.close()
-            raise fail(f"web: {error} (set web.port, or web.enabled: false)") from None
+            # Before anything touches the data directory: recovery must never run beside a server.
+            lock = DataDirLock.acquire(cfg.data_dir, SERVER_COMMAND)
+        except LockError as error:  # busy: names the holder and what to do
+            raise fail(str(error)) from None
+        with lock:
+            _serve(cfg, lock, signals)
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        err.print(f"{signal.Signals(signum).name}: stopping", highlight=False)
-        stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    runtime.start()
-    _say_started(runtime, web)
-    while not stop.wait(0.5):
-        pass
-    control.stop()  # first: a command sent now finds no server and waits for the lock
-    if web is not None:
-        web.stop()  # open timelines and live views end before the cameras do
-    runtime.close()
+def _serve(cfg: Config, lock: DataDirLock, signals: StopSignals) -> None:
+    """Starts everything, serves until SIGINT/SIGTERM, stops everything in order.
+
+    Every part started is pushed on one exit stack, so a failed or interrupted start stops
+    exactly what had started (and no thread is left to keep the process alive), and a clean
+    stop runs the same way: the control socket, then the web app, then the cameras."""
+    try:
+        with ExitStack() as started:
+            parts = _start(cfg, lock, signals, started)
+            signals.enter(Phase.RUNNING)
+            _say_started(parts.runtime, parts.web)
+            while not signals.stop.wait(0.5):
+                if parts.runtime.stop.is_set():
+                    break
+            signals.enter(Phase.STOPPING)
+    except StartInterrupted as stopped:
+        _say(str(stopped))
+        return
     err.print("stopped cleanly", highlight=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Started:
+    runtime: runtime_module.Runtime
+    web: ServerHandle | None
+
+
+def _start(cfg: Config, lock: DataDirLock, signals: StopSignals, started: ExitStack) -> _Started:
+    """Checks and starts each part, in the order that fails before any thread runs; a failure
+    is one line (exit 2) after ``started`` has stopped what had started."""
+    from hearthcam.web import EventBus  # FastAPI: only for the commands that serve
+
+    try:
+        if cfg.web.enabled:
+            # Before recovery and the model load: these say so at once, and change nothing.
+            _check_port(cfg.web.host, cfg.web.port)
+            _check_view_log_key(cfg)
+        signals.check()
+        bus = EventBus()
+        # The database, the secrets, recovery, the model files: all refusals come from here.
+        runtime = composition.build(cfg, listeners=[_print_change, bus.on_change], lock=lock)
+        started.callback(runtime.close)
+        signals.check()
+        web = None
+        if cfg.web.enabled:
+            web = composition.serve_web(runtime, bus)  # the view log key, then the port
+            started.callback(web.stop)  # before the cameras: live views end first
+        signals.check()
+        control = serve_control(runtime)
+        started.callback(control.stop)  # first: a command sent now finds no server and waits
+        signals.check()
+        runtime.start()
+        return _Started(runtime, web)
+    except StartInterrupted:
+        signals.enter(Phase.STOPPING)  # a second signal while unwinding exits at once
+        raise
+    except Exception as error:
+        signals.enter(Phase.STOPPING)
+        started.close()  # stop what started before the line: it is the last thing said
+        raise fail(_failure(error)) from None
+
+
+def _failure(error: Exception) -> str:
+    """One line for a failed start: ours say what to do; anything else is named (a bug)."""
+    from hearthcam.web import ServerError
+
+    if isinstance(error, ServerError):
+        return f"web: {error} (set web.port, or web.enabled: false)"
+    if isinstance(error, HearthcamError):
+        text = str(error)
+    else:
+        log.debug("start failed", exc_info=error)
+        text = f"cannot start: {type(error).__name__}: {error}"
+    # SQLAlchemy appends a "(Background on this error at: ...)" line; one line is what we say.
+    lines = [line for line in text.splitlines() if not line.startswith("(Background on")]
+    return " ".join(" ".join(lines).split())
+
+
+def _check_view_log_key(cfg: Config) -> None:
+    """StoreError if the view log key is there but does not load (serve_web makes a missing
+    one, after the database and the server secret have passed)."""
+    path = key_path(cfg.data_dir.expanduser())
+    if path.exists() or path.is_symlink():
+        AuditKey.load(path)
+
+
+def _check_port(host: str, port: int) -> None:
+    """ServerError if ``host:port`` cannot be bound now (the server binds it again later)."""
+    from hearthcam.web import ServerError
+
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            probe.bind(address)
+    except OSError as error:
+        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
 def _say_started(runtime: runtime_module.Runtime, web: ServerHandle | None) -> None:

@@ -2,7 +2,8 @@
 
 ::
 
-    server secret  32 random bytes in <data_dir>/secrets/master.key (0600), made once
+    server secret  32 random bytes in <data_dir>/secrets/master.key (0600), made once, and
+                   only for a data directory with no keys and no sealed media (``Keyring.open``)
     KEK            HKDF-SHA256(server secret, info "hearthcam household-kek v1")
     household key  32 random bytes per household: an X25519 private key, stored wrapped
                    (AES-256-GCM, AAD = household id) under the KEK, or in password mode under
@@ -44,13 +45,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.layout import PART_SUFFIX, contained
 from hearthcam.store.db import Store
 from hearthcam.store.keys import HouseholdKeyRow, MediaKeyRow
+from hearthcam.vault.inventory import first_sealed
 from hearthcam.vault.sealed import CHUNK_SIZE, SealedReader, SealedWriter, new_key, salvage
 
 SECRET_FILE: Final = Path("secrets") / "master.key"  # under the data directory
@@ -62,10 +64,19 @@ _PUBLIC_TAG: Final = b"hearthcam household-public v1\x00"
 _MEDIA_INFO: Final = b"hearthcam media-key v1"
 _MEDIA_VERSION: Final = b"\x01"
 _NONCE: Final = 12
+_RESTORE: Final = (
+    f"restore {SECRET_FILE.as_posix()} from your backup (docs/operations.md, "
+    '"Backups and refusals at start")'
+)
 
 
 class KeyringError(StoreError):
     """A key is missing, does not open, or cannot be used as asked."""
+
+
+class SecretUnusable(KeyringError):
+    """The server secret is missing where there is data it opens, unreadable, or not this data
+    directory's. Never answered by making a new one: that would orphan every key and file."""
 
 
 class HouseholdLocked(KeyringError, MediaLocked):
@@ -101,25 +112,61 @@ def secret_path(data_dir: Path) -> Path:
     return data_dir / SECRET_FILE
 
 
-def load_or_create_secret(path: Path) -> bytes:
-    """The server secret in ``path``; 32 new random bytes are written there (0600) if none."""
-    if not path.is_file():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        secret = os.urandom(SECRET_SIZE)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first: theirs is the secret
-        else:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(secret)
-                handle.flush()
-                os.fsync(handle.fileno())
-            return secret
-    secret = path.read_bytes()
+def read_secret(path: Path) -> bytes | None:
+    """The server secret in ``path``; None if there is none; SecretUnusable if the file is not
+    one (unreadable, or not 32 bytes)."""
+    try:
+        secret = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise SecretUnusable(
+            f"cannot read the server secret {path}: {error.strerror or error}; {_RESTORE}"
+        ) from error
     if len(secret) != SECRET_SIZE:
-        raise StoreError(f"{path}: a server secret is {SECRET_SIZE} bytes, not {len(secret)}")
+        raise SecretUnusable(
+            f"{path}: a server secret is {SECRET_SIZE} bytes, not {len(secret)}; {_RESTORE}"
+        )
     return secret
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The server secret in ``path``; 32 new random bytes are written there (0600) if none.
+
+    Unconditional: ``Keyring.open`` decides whether a data directory may get a new one."""
+    secret = read_secret(path)
+    if secret is not None:
+        return secret
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret = os.urandom(SECRET_SIZE)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: theirs is the secret
+        made = read_secret(path)
+        if made is None:
+            raise SecretUnusable(f"{path} vanished while it was being made") from None
+        return made
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return secret
+
+
+def _held_without_secret(store: Store, data_dir: Path) -> str | None:
+    """What in the data directory needs its server secret (for the refusal), or None."""
+    with store.read_session() as session:
+        connection = session.connection()
+        for table in (HouseholdKeyRow, MediaKeyRow):
+            name = table.__tablename__
+            if inspect(connection).has_table(name) and session.scalar(
+                select(func.count()).select_from(table)
+            ):
+                return f"its database holds keys ({name})"
+    sealed = first_sealed(data_dir)
+    if sealed is not None:
+        return f"{data_dir} holds sealed media ({sealed.relative_to(data_dir)})"
+    return None
 
 
 def _hkdf(material: bytes, info: bytes, salt: bytes | None = None) -> bytes:
@@ -190,9 +237,51 @@ class Keyring:
         self._public: dict[int, X25519PublicKey] = {}
 
     @classmethod
-    def open(cls, store: Store, data_dir: Path, *, kdf: KdfParams | None = None) -> Keyring:
-        """The keyring of a data directory (its server secret is made on first use)."""
-        return cls(store, load_or_create_secret(secret_path(data_dir)), kdf=kdf)
+    def open(
+        cls, store: Store, data_dir: Path, *, kdf: KdfParams | None = None, create: bool = True
+    ) -> Keyring:
+        """The keyring of a data directory, checked against its server secret.
+
+        A new secret is made (with ``create``) only where nothing needs the old one: no key in
+        the database and no sealed file in the data directory. Otherwise a missing, unreadable
+        or foreign secret is a SecretUnusable saying how to restore it; nothing is changed.
+        """
+        path = secret_path(data_dir)
+        secret = read_secret(path)
+        if secret is None:
+            held = _held_without_secret(store, data_dir)
+            if held is not None:
+                raise SecretUnusable(
+                    f"no server secret at {path}, but {held}: {_RESTORE}; a new secret would "
+                    "not open what is there, so none is made"
+                )
+            if not create:
+                raise SecretUnusable(f"no server secret in {path.parent}: nothing is sealed")
+            secret = load_or_create_secret(path)
+        keyring = cls(store, secret, kdf=kdf)
+        keyring._check_secret(path)
+        return keyring
+
+    def _check_secret(self, path: Path) -> None:
+        """SecretUnusable if the database has household keys and this secret opens none."""
+        with self._store.read_session() as session:
+            rows = list(session.scalars(select(HouseholdKeyRow)))
+        if rows and not any(self._opens(row) for row in rows):
+            raise SecretUnusable(
+                f"the server secret {path} does not open this database's keys (a secret of "
+                f"another data directory, or altered): {_RESTORE}"
+            )
+
+    def _opens(self, row: HouseholdKeyRow) -> bool:
+        """Whether this secret made ``row``: its public tag checks, or (server mode) its key
+        opens. Either alone may fail on an altered row, which the use of it reports."""
+        household = row.household_id
+        if hmac.compare_digest(self._public_tag(household, row.public), row.public_tag):
+            return True
+        aad = _household_aad(household, KeyMode.SERVER)
+        return (
+            row.mode == KeyMode.SERVER.value and _open_key(self._kek, row.wrapped, aad) is not None
+        )
 
     # Households ---------------------------------------------------------------------------------
 

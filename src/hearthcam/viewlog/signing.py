@@ -23,6 +23,14 @@ KEY_FILE = Path("secrets") / "audit-ed25519.pem"  # under the data directory
 ORIGIN = "hearthcam view log"  # first line of every signed checkpoint
 
 
+def _unusable(path: Path, reason: str) -> StoreError:
+    return StoreError(
+        f"cannot read the view log key {path}: {reason}; restore {KEY_FILE.as_posix()} from "
+        "your backup (docs/operations.md), or move it aside to start a new key (checkpoints "
+        "signed by the old one are then checked with its public half only)"
+    )
+
+
 def key_path(data_dir: Path) -> Path:
     """Where the view log's signing key lives under ``data_dir``."""
     return data_dir / KEY_FILE
@@ -56,13 +64,19 @@ class AuditKey:
 
     @classmethod
     def load(cls, path: Path) -> AuditKey:
-        """The key in ``path``; StoreError if it is missing or not an Ed25519 key."""
+        """The key in ``path``; StoreError (one line, saying how to restore it) if it is
+        missing, unreadable or not an Ed25519 private key."""
         try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (OSError, ValueError) as error:
-            raise StoreError(f"cannot read the view log key {path}: {error}") from error
+            data = path.read_bytes()
+        except OSError as error:
+            raise _unusable(path, error.strerror or str(error)) from error
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except (ValueError, TypeError) as error:
+            # cryptography's own text points at its FAQ; the owner needs the file's fault.
+            raise _unusable(path, "not a PEM private key (damaged or replaced)") from error
         if not isinstance(key, Ed25519PrivateKey):
-            raise StoreError(f"{path} is not an Ed25519 key")
+            raise _unusable(path, "not an Ed25519 key")
         return cls(key)
 
     @property
