@@ -91,7 +91,7 @@ def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, Seal
     Raises LockNotHeld if ``lock`` is not a held lock of the config's data directory.
     """
     lock.require(config.data_dir)
-    store = Store.open(config.database_url)
+    store = Store.open(config.database_url, data_dir=config.data_dir)
     media = open_media(store, config.data_dir)
     recover(store, config.data_dir, media=media)
     return store, media

@@ -159,7 +159,7 @@ def indexed(data: Path) -> dict[Path, str]:
 @contextmanager
 def sealed_media(data: Path) -> Iterator[SealedMedia]:
     """The data directory's media as the app reads them (after the process is gone)."""
-    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as store:
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
         yield app.open_media(store, data)
 
 
