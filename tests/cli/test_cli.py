@@ -150,10 +150,11 @@ def started_at(data: Path, path: Path) -> float:
 
 
 def indexed(data: Path) -> dict[Path, str]:
-    """Segment rows of the SQLite index: path -> camera (read while hearthcam may be writing)."""
+    """Segment rows of the SQLite index: path -> camera (read while hearthcam may be writing;
+    rows hold paths relative to the data directory)."""
     with closing(sqlite3.connect(data / "hearthcam.db", timeout=10)) as db:
         rows = db.execute("SELECT path, camera FROM segments").fetchall()
-    return {Path(path): camera for path, camera in rows}
+    return {data / path: camera for path, camera in rows}
 
 
 @contextmanager
