@@ -99,8 +99,9 @@ def test_analyze_stores_finished_events_with_absolute_media_paths(
     assert event.clip.is_file()
     assert event.snapshot.is_file()
     assert plaintext_media_signatures(tmp_path / "data") == []
-    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
-        media = app.open_media(store, tmp_path / "data")
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
+        media = app.open_media(store, data)
         with media.open(event.clip) as file, av.open(file, "r") as container:
             assert sum(1 for _ in container.decode(video=0)) > 0
         assert read_bytes(media, event.snapshot)[:3] == b"\xff\xd8\xff"

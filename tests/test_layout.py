@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from hearthcam.layout import contained, outside, parse_segment_path, segment_path
+from hearthcam.layout import (
+    OutsideDataDir,
+    contained,
+    media_path,
+    outside,
+    parse_segment_path,
+    segment_path,
+    stored_path,
+)
 
 
 @pytest.fixture
@@ -160,3 +168,31 @@ def test_segment_paths_round_trip(tmp_path: Path) -> None:
     assert parse_segment_path(recordings, path) == ("front", 1_700_000_000.25)
     with pytest.raises(ValueError, match="not a segment path"):
         parse_segment_path(recordings, recordings / "front" / "x.mp4")
+
+
+def test_a_stored_path_is_relative_posix_and_reads_back_under_the_data_directory(
+    tree: Path,
+) -> None:
+    data = tree / "data"
+    clip = data / "clips" / "cam" / "a.mp4"
+    assert stored_path(clip, data) == "clips/cam/a.mp4"
+    assert media_path("clips/cam/a.mp4", data) == clip
+    moved = tree / "moved"
+    assert media_path("clips/cam/a.mp4", moved) == moved / "clips" / "cam" / "a.mp4"
+    link = tree / "data-link"
+    link.symlink_to(data)  # a data directory that is a link names its files the same way
+    assert stored_path(link / "clips" / "cam" / "a.mp4", link) == "clips/cam/a.mp4"
+
+
+def test_stored_paths_that_escape_are_refused(tree: Path) -> None:
+    data = tree / "data"
+    (data / "out").symlink_to(tree / "elsewhere")
+    for path in (tree / "elsewhere" / "secret.txt", data, data / "out" / "secret.txt"):
+        with pytest.raises(OutsideDataDir):
+            stored_path(path, data)
+    for stored in ("", ".", "../elsewhere/secret.txt", "clips/../../x", "out/secret.txt", "/etc"):
+        with pytest.raises(OutsideDataDir):
+            media_path(stored, data)
+    assert (
+        media_path(str(data / "clips" / "cam" / "a.mp4"), data) == data / "clips" / "cam" / "a.mp4"
+    )

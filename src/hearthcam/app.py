@@ -109,7 +109,7 @@ def open_database(config: Config) -> Store:
                 "(docs/operations.md); the media are kept untouched"
             )
     try:
-        return Store.open(config.database_url)
+        return Store.open(config.database_url, data_dir=config.data_dir)
     except StoreError as error:
         shown = path if path is not None else url.render_as_string(hide_password=True)
         raise StoreError(

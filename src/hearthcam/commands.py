@@ -186,7 +186,7 @@ def send(
                     raise busy from None
                 time.sleep(0.2)  # the server is starting: its socket comes after recovery
                 continue
-        with lock, Store.open(database_url) as store:
+        with lock, Store.open(database_url, data_dir=root) as store:
             return Commands(store, root, cameras).execute(request, step), False
 
 

@@ -9,6 +9,10 @@ The data directory is a security boundary: whatever a database row, a request or
 names, media are read, served, named and deleted only inside it (``contained``), and decrypted
 copies are written only outside it (``outside``). Links are where such checks usually fail, so
 each function says exactly which links it follows.
+
+Database rows name media relative to the data directory, in POSIX form (``stored_path``), and
+are read back against wherever the data directory is now (``media_path``): a data directory
+moved or restored elsewhere keeps every clip.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from __future__ import annotations
 import os
 import stat
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+from hearthcam.errors import StoreError
 
 RECORDINGS_DIR = "recordings"
 CORRUPT_DIR = "corrupt"
@@ -87,3 +93,39 @@ def outside(path: Path, root: Path) -> bool:
     except OSError:  # cannot tell (a link loop, no permission): refuse
         return False
     return not stat.S_ISREG(found.st_mode) or found.st_nlink <= 1
+
+
+class OutsideDataDir(StoreError):
+    """A media path, to store or as stored, that does not lie inside the data directory."""
+
+
+def stored_path(path: Path, data_dir: Path) -> str:
+    """How a database row names the media file at ``path``: relative to ``data_dir``, POSIX.
+
+    ``path`` names the file by its place (its own name is not resolved, as ``contained`` with
+    ``follow_links=False``), so a data directory that is itself a link is fine. Raises
+    OutsideDataDir if it is not inside ``data_dir`` (or is ``data_dir`` itself).
+    """
+    root = data_dir.resolve()
+    found = contained(path, root, follow_links=False)
+    if found is None or found == root:
+        raise OutsideDataDir(f"{path} is not inside the data directory {data_dir}")
+    return found.relative_to(root).as_posix()
+
+
+def media_path(stored: str, data_dir: Path) -> Path:
+    """The media file a database row names (``stored_path``'s value), under ``data_dir``.
+
+    The path is ``data_dir`` joined with the row's value, as written (not resolved), so it
+    compares equal to the paths the writers build. Raises OutsideDataDir for a value that
+    escapes: a ``..``, a folder on the way that links out, or an absolute path outside
+    ``data_dir`` (an absolute value is a row an upgrade could not make relative: it is read only
+    if it lies inside).
+    """
+    relative = PurePosixPath(stored)
+    if ".." in relative.parts or not relative.parts:
+        raise OutsideDataDir(f"stored media path {stored!r} leaves the data directory")
+    path = Path(relative) if relative.is_absolute() else data_dir / relative
+    if contained(path, data_dir, follow_links=False) in (None, data_dir.resolve()):
+        raise OutsideDataDir(f"stored media path {stored!r} is not inside {data_dir}")
+    return path

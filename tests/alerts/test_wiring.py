@@ -45,7 +45,8 @@ def test_a_person_is_alerted_once_with_a_signed_webhook(
     assert alert["link"].endswith(f"/events/{alert['id']}")
     assert [b["kind"] for b in bodies].count("clip") == 1  # the clip-ready follow-up
     # The decision, taken on its own thread, is stored on the event row (the app shows it).
-    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
         stored = store.get_event(alert["id"])
         assert stored is not None
         assert stored.alert is True
@@ -67,7 +68,8 @@ def test_a_pet_does_not_alert(pet_scene: SceneFile, tmp_path: Path) -> None:
     server = RecordingServer()
     run_file_camera(pet_scene.path, tmp_path / "data", server.url)
     assert server.requests == []
-    with Store.open(f"sqlite:///{tmp_path / 'data' / 'hearthcam.db'}") as store:
+    data = tmp_path / "data"
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
         assert store.events()
         assert not any(e.alert for e in store.events())
 

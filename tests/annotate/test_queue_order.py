@@ -31,7 +31,7 @@ NIGHT = dt.datetime.fromtimestamp(NOON).replace(hour=2).timestamp()
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}") as opened:
+    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}", data_dir=tmp_path) as opened:
         yield opened
 
 

@@ -150,16 +150,17 @@ def started_at(data: Path, path: Path) -> float:
 
 
 def indexed(data: Path) -> dict[Path, str]:
-    """Segment rows of the SQLite index: path -> camera (read while hearthcam may be writing)."""
+    """Segment rows of the SQLite index: path -> camera (read while hearthcam may be writing;
+    rows hold paths relative to the data directory)."""
     with closing(sqlite3.connect(data / "hearthcam.db", timeout=10)) as db:
         rows = db.execute("SELECT path, camera FROM segments").fetchall()
-    return {Path(path): camera for path, camera in rows}
+    return {data / path: camera for path, camera in rows}
 
 
 @contextmanager
 def sealed_media(data: Path) -> Iterator[SealedMedia]:
     """The data directory's media as the app reads them (after the process is gone)."""
-    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as store:
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
         yield app.open_media(store, data)
 
 

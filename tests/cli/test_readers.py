@@ -17,7 +17,7 @@ def test_media_export_without_a_server_secret_refuses_and_makes_none(tmp_path: P
     data = tmp_path / "data"
     data.mkdir()
     clip = data / "clips" / "porch" / "e1.mp4"
-    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as store:
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as store:
         store.save_event(
             Event("e1", "porch", Verdict.THREAT, ("person",), 0, 5, 0, 5, 0.9, clip=clip)
         )

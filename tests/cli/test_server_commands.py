@@ -206,7 +206,7 @@ def test_user_add_and_models_promote_go_through_a_recording_server_and_lose_noth
     assert f"verdicts now by {model_id}" in log  # the server served the promoted model at once
 
     cfg = load_config(config)
-    with Store.open(cfg.database_url) as store:
+    with Store.open(cfg.database_url, data_dir=data) as store:
         users = {u.username: u for u in Accounts(store).list_users()}
         assert users["alice"].role is Role.OWNER
         served = ModelRegistry(store, data).served()

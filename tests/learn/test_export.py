@@ -93,7 +93,7 @@ def world(tmp_path: Path, plain_clip: Path) -> Iterator[World]:
     make_h264_segment(redacted, seconds=2.0, fps=10, start_frame_number=REDACTED_FIRST)
     config = tmp_path / "hearthcam.yaml"
     config.write_text(f"data_dir: {data}\n")
-    store = Store.open(f"sqlite:///{data / 'hearthcam.db'}")
+    store = Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data)
     registry = ModelRegistry(store, data)
     sharing = Sharing(ShareStore(store), data, listeners=[registry], media=open_media(store, data))
     made = World(data, config, store, sharing, registry, plain_clip, redacted, {}, [])

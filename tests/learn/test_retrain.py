@@ -60,7 +60,7 @@ def annotate(home: Home, events: list[Event], truth: list[str], households: int)
 def home(tmp_path: Path) -> Iterator[Home]:
     data = tmp_path / "data"
     data.mkdir()
-    store = Store.open(f"sqlite:///{data / 'hearthcam.db'}")
+    store = Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data)
     registry = ModelRegistry(store, data)
     sharing = Sharing(ShareStore(store), data, listeners=[registry], media=open_media(store, data))
     yield Home(data, store, registry, sharing, [])

@@ -329,7 +329,7 @@ def test_a_killed_recorders_whole_fragments_survive_recovery(
     tmp_path: Path, make_clip: ClipFactory
 ) -> None:
     data = tmp_path / "data"
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=data) as store:
         media = _sealed(data, store)
         recorder = SegmentRecorder("porch", data / "recordings", 60.0, Collector(), media)
         # Keyframes every 10 frames: one fragment a second, the last still in flight.

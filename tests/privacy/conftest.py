@@ -30,8 +30,8 @@ def plain_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}") as opened:
+def store(tmp_path: Path, data_dir: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}", data_dir=data_dir) as opened:
         yield opened
 
 

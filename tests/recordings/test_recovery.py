@@ -20,7 +20,7 @@ T0 = 1_700_000_000.25
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}") as opened:
+    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}", data_dir=tmp_path / "data") as opened:
         yield opened
 
 

@@ -31,7 +31,7 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(data: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{data / 'hearthcam.db'}") as opened:
+    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as opened:
         yield opened
 
 

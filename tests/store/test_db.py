@@ -16,6 +16,7 @@ from hearthcam.store.db import Gap, Store
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
 
 T0 = 1_700_000_000.0
+DATA = Path("/srv/hearthcam-data")  # rows only: no file is read (tests/store/test_media_paths.py)
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{db_path}") as opened:
+    with Store.open(f"sqlite:///{db_path}", data_dir=DATA) as opened:
         yield opened
 
 
@@ -54,15 +55,17 @@ def make_event(event_id: str = "ev1", wall_start: float = T0, **changes: object)
         score=0.91,
         zones=("porch", "drive"),
         tracks=(track,),
-        snapshot=Path("/data/snapshots/front/ev1.jpg"),
-        clip=Path("/data/clips/front/ev1.mp4"),
+        snapshot=DATA / "snapshots" / "front" / "ev1.jpg",
+        clip=DATA / "clips" / "front" / "ev1.mp4",
         alert=True,
     )
     return replace(event, **changes)  # type: ignore[arg-type]
 
 
 def seg(camera: str, start: float, length: float = 2.0, name: str | None = None) -> Segment:
-    return Segment(camera, Path(f"/rec/{camera}/{name or start}.mp4"), start, start + length)
+    return Segment(
+        camera, DATA / "recordings" / camera / f"{name or start}.mp4", start, start + length
+    )
 
 
 def test_wal_mode_and_pragmas(store: Store, db_path: Path) -> None:
@@ -127,7 +130,7 @@ def test_event_round_trip_is_exact_and_survives_reopen(store: Store, db_path: Pa
     store.save_event(event)
     assert store.get_event("ev1") == event
     store.close()
-    with Store.open(f"sqlite:///{db_path}") as reopened:
+    with Store.open(f"sqlite:///{db_path}", data_dir=DATA) as reopened:
         assert reopened.get_event("ev1") == event
     bare = make_event("ev2", zones=(), tracks=(), snapshot=None, clip=None, alert=False)
     store.save_event(bare)
@@ -225,7 +228,7 @@ def test_concurrent_writers_lose_no_rows(store: Store) -> None:
 
 
 def test_in_memory_database_is_shared_between_threads() -> None:
-    with Store.open("sqlite://") as store:
+    with Store.open("sqlite://", data_dir=DATA) as store:
         thread = threading.Thread(target=store.add_segment, args=(seg("front", T0),))
         thread.start()
         thread.join()

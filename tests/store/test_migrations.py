@@ -3,11 +3,14 @@ upgraded with every row intact and a copy kept; a fresh one goes to head; head m
 models.
 
 The legacy fixture (tests/data/migrations) was written by commit 17fe8fb through its own store
-APIs; tests/support/legacy_db.py made it and says how to make it again.
+APIs; tests/support/legacy_db.py made it and says how to make it again. The one change of values
+on purpose: media paths become relative to the data directory (``upgraded``; the revision's own
+cases are in test_relative_media_paths.py).
 """
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import pkgutil
@@ -42,11 +45,20 @@ from hearthcam.store.schema import metadata, table_names
 from hearthcam.vault.keyring import Keyring
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import load_public_key
-from tests.support.legacy_db import DATABASE, ROWS, TEST_SECRET, VIEWLOG_KEY, dump
+from tests.support.legacy_db import (
+    DATABASE,
+    DAY,
+    OLD_DATA_DIR,
+    ROWS,
+    TEST_SECRET,
+    VIEWLOG_KEY,
+    dump,
+)
 from tests.support.postgres import new_database, postgres_server, server_installed
 from tests.support.required import require
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
+MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
 
 
 @pytest.fixture
@@ -105,6 +117,20 @@ def kept(migrated: dict[str, Any], legacy: dict[str, Any]) -> dict[str, Any]:
     return cut
 
 
+def upgraded(legacy: dict[str, Any]) -> dict[str, Any]:
+    """The legacy rows as the revisions leave them: media paths relative to the data directory
+    (r20261203_relative_media_paths), every other value as it was."""
+    rows = copy.deepcopy(legacy)
+    for name, columns in MEDIA_COLUMNS.items():
+        table = rows[name]
+        for column in columns:
+            at = table["columns"].index(column)
+            for row in table["rows"]:
+                if row[at] is not None:
+                    row[at] = Path(row[at]).relative_to(OLD_DATA_DIR).as_posix()
+    return rows
+
+
 def sql_dump(path: Path) -> list[str]:
     """The database as SQL text: every table's schema and every row."""
     with closing(sqlite3.connect(path)) as connection:
@@ -128,7 +154,18 @@ def test_legacy_database_is_migrated_to_head_with_every_row_intact(
     open_and_close(legacy)
 
     assert revision(legacy) == head()
-    assert kept(dump(legacy), legacy_rows) == legacy_rows
+    migrated = kept(dump(legacy), legacy_rows)
+    assert migrated == upgraded(legacy_rows)
+    # The fixture has media paths as that version wrote them (absolute), and they became relative.
+    first = OLD_DATA_DIR / "recordings" / "front" / DAY / "16-00-00.000.mp4"
+    assert legacy_rows["segments"]["rows"][0][2] == str(first)
+    assert [row[2] for row in migrated["segments"]["rows"]] == [
+        f"recordings/front/{DAY}/16-00-{s:02d}.000.mp4" for s in (0, 10, 20)
+    ]
+    columns = migrated["events"]["columns"]
+    threat = next(row for row in migrated["events"]["rows"] if row[0] == "ev-threat")
+    assert threat[columns.index("clip")] == f"clips/front/{DAY}/ev-threat.mp4"
+    assert threat[columns.index("snapshot")] == f"snapshots/front/{DAY}/ev-threat.jpg"
     assert schema_diff(legacy) == []
     [copy] = backups(legacy)
     assert copy.name.startswith("hearthcam.sqlite.pre-legacy-")
@@ -140,21 +177,29 @@ def test_legacy_database_is_migrated_to_head_with_every_row_intact(
 
 
 def test_migrated_rows_read_through_the_new_code(legacy: Path) -> None:
-    with Store.open(url(legacy)) as store:
+    data = legacy.parent / "data"  # not where the home had it: media paths follow it
+    with Store.open(url(legacy), data_dir=data) as store:
         event = store.get_event("ev-threat")
         assert event is not None
         assert event.tracks[0].votes == (("person", 30.5), ("dog", 1.25))
+        assert event.clip == data / "clips" / "front" / DAY / "ev-threat.mp4"
+        assert event.snapshot == data / "snapshots" / "front" / DAY / "ev-threat.jpg"
+        segments = store.oldest_segments(10)
+        assert segments[0].path == data / "recordings" / "front" / DAY / "16-00-00.000.mp4"
+        assert all(s.path.is_relative_to(data) for s in segments)
         assert store.is_finished("ev-open") is False
         with AccountStore(store).read() as tx:
             alice = tx.user_by_key("alice")
             assert alice is not None
             assert tx.recovery_codes_left(alice.id) == 2
         keyring = Keyring(store, TEST_SECRET)
-        assert len(keyring.media_key("recordings/front/0000.mp4")) == 32
+        # Blob ids were relative already: a segment's row and its key name the same file.
+        assert len(keyring.media_key(f"recordings/front/{DAY}/16-00-00.000.mp4")) == 32
         assert keyring.blob_ids(household_id=1) == [
-            "events/front/ev-threat.mp4",
-            "recordings/front/0000.mp4",
+            f"clips/front/{DAY}/ev-threat.mp4",
+            f"recordings/front/{DAY}/16-00-00.000.mp4",
         ]
+        assert store.media_paths.to_row(segments[0].path) == keyring.blob_ids(household_id=1)[1]
         public_key = load_public_key((FIXTURE / VIEWLOG_KEY).read_bytes())
         report = AuditLog(store, None).verify(public_key)
         assert report.entries == 3
@@ -224,7 +269,7 @@ def test_tables_an_old_install_never_made_are_created(
     assert schema_diff(legacy) == []
     migrated = dump(legacy)
     assert all(not migrated[t]["rows"] for t in lazy)
-    older = {k: v for k, v in legacy_rows.items() if k not in lazy}
+    older = {k: v for k, v in upgraded(legacy_rows).items() if k not in lazy}
     assert kept(migrated, older) == older
 
 
@@ -390,7 +435,8 @@ def test_migrations_render_as_postgresql_sql_for_a_dba() -> None:
     assert sql.count("CREATE TABLE") == len(table_names()) + 1  # and alembic_version
     assert "BYTEA" in sql  # LargeBinary as PostgreSQL has it
     assert "WHERE state = 'active'" in sql  # the partial unique indexes
-    assert f"INSERT INTO alembic_version (version_num) VALUES ('{head()}')" in sql
+    assert "INSERT INTO alembic_version (version_num) VALUES ('0c1a7f5e2b10')" in sql  # baseline
+    assert f"SET version_num='{head()}'" in sql  # and every revision after it, up to head
 
 
 def test_a_walk_over_the_package_never_runs_the_migration_scripts() -> None:

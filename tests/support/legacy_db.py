@@ -13,7 +13,8 @@ The rows go in through the public store APIs of that version, so they are what a
 has. No media and no secret files are written: the key ring gets a fixed test secret in memory and
 the view log a throwaway signing key (only its public half is kept, to verify the log), so no
 secret of any home is in this repository. ``dump`` is also what the test compares the migrated
-database with.
+database with. Media paths are absolute under ``OLD_DATA_DIR``, in the media layout, as that
+version's recorder and clip cutter wrote them (the home's data directory made absolute).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hearthcam.layout import segment_path
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.store.accounts import AccountStore, SessionRecord
 from hearthcam.store.annotations import AnnotationRecord, AnnotationStore, LeaseRecord
@@ -44,6 +46,8 @@ DATABASE = "legacy.sqlite"
 ROWS = "legacy.json"
 VIEWLOG_KEY = "legacy-viewlog.pub"  # the public half of the throwaway key that signed the log
 T0 = 1_764_000_000.0  # 2025-11-24, Unix seconds
+OLD_DATA_DIR = Path("/srv/hearthcam-data")  # the data directory of the home that wrote it
+DAY = "2025-11-24"  # T0's UTC day: the folder of its media
 TEST_SECRET = bytes(range(32))  # a fixed server secret: tests only, never a home's
 # An argon2id hash of "correct horse battery" with the cheapest parameters (tests only).
 PASSWORD_HASH = "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHRzYWx0$Q0ZPr0yBv2NqGsyEI8VpPQ"
@@ -78,9 +82,8 @@ def _recordings(store: Store) -> None:
     """Segments, a gap, a finished event with tracks and one still open."""
     for i in range(3):
         start = T0 + 10 * i
-        store.add_segment(
-            Segment("front", Path(f"recordings/front/{i:04d}.mp4"), start, start + 10)
-        )
+        path = segment_path(OLD_DATA_DIR / "recordings", "front", start)
+        store.add_segment(Segment("front", path, start, start + 10))
     store.add_gap("front", T0 + 30, T0 + 42, "camera dropped")
     person = TrackSummary(
         tracker_id=7, label="person", best_score=0.91, mean_score=0.8, hits=42, first_pts=1.5,
@@ -93,7 +96,8 @@ def _recordings(store: Store) -> None:
             id="ev-threat", camera="front", verdict=Verdict.THREAT, labels=("person",),
             start=1.5, end=9.25, wall_start=T0 + 1.5, wall_end=T0 + 9.25, score=0.91,
             zones=("door", "porch"), tracks=(person, cat),
-            snapshot=Path("events/front/ev-threat.jpg"), clip=Path("events/front/ev-threat.mp4"),
+            snapshot=OLD_DATA_DIR / "snapshots" / "front" / DAY / "ev-threat.jpg",
+            clip=OLD_DATA_DIR / "clips" / "front" / DAY / "ev-threat.mp4",
             alert=True,
         )
     )  # fmt: skip
@@ -188,8 +192,8 @@ def _keys_and_views(store: Store, folder: Path) -> None:
     keyring = Keyring(store, TEST_SECRET, kdf=KdfParams(time_cost=1, memory_kib=8, parallelism=1))
     keyring.ensure_household(1)
     keyring.ensure_household(2)
-    keyring.new_media_key("recordings/front/0000.mp4", 1)
-    keyring.new_media_key("events/front/ev-threat.mp4", 1)
+    keyring.new_media_key(f"recordings/front/{DAY}/16-00-00.000.mp4", 1)
+    keyring.new_media_key(f"clips/front/{DAY}/ev-threat.mp4", 1)
     keyring.enable_password(2, "cabin password")
     signer = AuditKey(Ed25519PrivateKey.generate())
     (folder / VIEWLOG_KEY).write_bytes(signer.public_pem())

@@ -20,5 +20,5 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(data_dir: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{data_dir / 'hearthcam.sqlite'}") as opened:
+    with Store.open(f"sqlite:///{data_dir / 'hearthcam.sqlite'}", data_dir=data_dir) as opened:
         yield opened

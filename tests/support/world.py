@@ -11,6 +11,7 @@ moves 30 s per TOTP login so no code is replayed).
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,16 +223,39 @@ def any_stream_works(url: str) -> StreamInfo:
 
 def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     """The world of the module doc (``users=False``: no user yet, setup still open)."""
+    config = _config(root)
+    config.data_dir.mkdir(parents=True)
+    world = _open_world(root, clip_source, config, FakeClock())
+    if users:
+        _populate(world)
+    return world
+
+
+def move_world(world: World, root: Path) -> World:
+    """The world stopped, its whole data directory moved to ``root / "data"`` and opened there
+    (its users, sessions and clock as they were); ``world``'s store is closed."""
+    world.store.close()
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.move(world.data_dir, root / "data")
+    moved = _open_world(root, world.clip_source, _config(root), world.clock)
+    moved.household_a, moved.household_b = world.household_a, world.household_b
+    moved.secrets.update(world.secrets)
+    moved.user_ids.update(world.user_ids)
+    return moved
+
+
+def _config(root: Path) -> Config:
     cameras: dict[str, dict[str, Any]] = {
         name: {"inputs": [{"path": f"{name}.mp4"}]} for name in CAMERAS_A + CAMERAS_B
     }
     cameras["front"]["name"] = "Front door"
-    config = parse_config({"data_dir": str(root / "data"), "cameras": cameras})
-    config.data_dir.mkdir(parents=True)
-    store = Store.open(config.database_url)
+    return parse_config({"data_dir": str(root / "data"), "cameras": cameras})
+
+
+def _open_world(root: Path, clip_source: Path, config: Config, clock: FakeClock) -> World:
+    store = Store.open(config.database_url, data_dir=config.data_dir)
     # Lockout after 3 failures so the throttling tests stay short.
     accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_username=3))
-    clock = FakeClock()
     live = {name: LiveView(name) for name in config.cameras}
     push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
     services = WebServices(
@@ -245,10 +269,7 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
         probe_stream=any_stream_works,
         resolve_host=fake_dns,
     )
-    world = World(root, clip_source, config, store, accounts, clock, services, create_app(services))
-    if users:
-        _populate(world)
-    return world
+    return World(root, clip_source, config, store, accounts, clock, services, create_app(services))
 
 
 def _populate(world: World) -> None:

@@ -253,7 +253,7 @@ def app(tmp_path: Path, media: tuple[Path, Path], rtsp_server: RtspServer) -> It
     }
     config = parse_config({"data_dir": str(tmp_path / "data"), "cameras": cameras})
     config.data_dir.mkdir(parents=True)
-    store = Store.open(config.database_url)
+    store = Store.open(config.database_url, data_dir=config.data_dir)
     views = {name: LiveView(name) for name in CAMERAS}
     told = ToldCameras()
     services = WebServices(

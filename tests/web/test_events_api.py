@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import cv2
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 
 from hearthcam.errors import StoreError
+from hearthcam.layout import OutsideDataDir
 from hearthcam.recordings.event_files import delete_event_media, event_media_files
 from hearthcam.types import Change, Event, Verdict
 from hearthcam.vault.keyring import MediaVault
@@ -148,10 +151,15 @@ def test_media_outside_the_data_dir_is_never_served_or_deleted(
     outside = tmp_path / "elsewhere.jpg"
     outside.write_bytes(b"not yours")
     event = world.add_event()
-    # A row pointing outside (a bug, a tampered database) must not make the API serve the file.
-    world.store.save_event(dataclasses.replace(event, snapshot=outside))
+    # The store writes no row pointing outside; one that does all the same (a tampered
+    # database, a row from before paths were relative) must not make the API serve the file.
+    with pytest.raises(OutsideDataDir):
+        world.store.save_event(dataclasses.replace(event, snapshot=outside))
     owner = client_for("alice")
-    assert owner.get(f"/api/events/{event.id}/snapshot").status_code == 404
+    for stored in (str(outside), "../elsewhere.jpg"):
+        with closing(sqlite3.connect(world.data_dir / "hearthcam.db")) as db, db:
+            db.execute("UPDATE events SET snapshot = ? WHERE id = ?", (stored, event.id))
+        assert owner.get(f"/api/events/{event.id}/snapshot").status_code == 404
     assert delete_event_media(world.store, event.id, world.data_dir, world.services.media)
     assert outside.exists()
 

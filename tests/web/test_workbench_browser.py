@@ -104,7 +104,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         "cameras": {"front": {"name": "Front door", "inputs": [{"path": "front.mp4"}]}},
     })  # fmt: skip
     config.data_dir.mkdir(parents=True)
-    store = Store.open(config.database_url)
+    store = Store.open(config.database_url, data_dir=config.data_dir)
     accounts = Accounts(store, hasher=cheap_hasher())
     media = open_media(store, config.data_dir)
     # The detector's pre-labels: one person box on each keyframe (the model itself is tested

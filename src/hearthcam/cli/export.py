@@ -74,7 +74,7 @@ def _write_dataset(cfg: Config, root: Path, target: Path, options: ExportOptions
 
     # No recovery: a server may be running on this data directory. A fresh pseudonym key per
     # export: two datasets cannot be joined on their households, nor a pseudonym reversed.
-    with Store.open(cfg.database_url) as store:
+    with Store.open(cfg.database_url, data_dir=root) as store:
         clips = gather(store, root, secrets.token_bytes(32))
         if not clips:
             raise ExportError("nothing to export: no published, annotated clip")

@@ -50,7 +50,8 @@ def _open(config: Path | None) -> tuple[Store, Path]:
     from hearthcam.store.db import Store
 
     cfg = _config(config)
-    return Store.open(cfg.database_url), cfg.data_dir.expanduser().absolute()
+    root = cfg.data_dir.expanduser().absolute()
+    return Store.open(cfg.database_url, data_dir=root), root
 
 
 def _send(

@@ -51,7 +51,7 @@ def media_export(
     if not outside(target, root):
         raise fail(f"{output}: write the plaintext copy outside the data directory {root}")
     # No recovery: a server may be running on this data directory.
-    with Store.open(cfg.database_url) as store:
+    with Store.open(cfg.database_url, data_dir=root) as store:
         event = store.get_event(event_id)
         if event is None:
             raise fail(f"no event {event_id}")

@@ -2,7 +2,9 @@
 
 The segment, gap and event rows live here (``Base`` is every store table's); callers see only
 ``hearthcam.types`` values and the ``Gap`` record. ``Store.open`` brings the schema to the newest
-migration (``store.migrate``). SQLite (WAL) is the default; one Engine is shared by every thread
+migration (``store.migrate``). Media paths (segments, event clips and snapshots) are stored
+relative to the data directory the store is opened with and handed out absolute
+(``store.media_paths``). SQLite (WAL) is the default; one Engine is shared by every thread
 and each call runs in its own short session, so the store is safe to use from the recorder, the
 event loop and the web server at once.
 
@@ -39,6 +41,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from hearthcam.errors import StoreError
 from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.store.media_paths import MediaPaths
 from hearthcam.store.migrate import migrate
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
 
@@ -140,7 +143,7 @@ def _track_from_json(data: dict[str, Any]) -> TrackSummary:
     )
 
 
-def _fill_event_row(row: _EventRow, ev: Event, finished: bool) -> None:
+def _fill_event_row(row: _EventRow, ev: Event, finished: bool, paths: MediaPaths) -> None:
     """Copies every field of an Event onto its row."""
     row.camera = ev.camera
     row.verdict = ev.verdict.value
@@ -152,15 +155,15 @@ def _fill_event_row(row: _EventRow, ev: Event, finished: bool) -> None:
     row.score = ev.score
     row.zones = list(ev.zones)
     row.tracks = [_track_to_json(t) for t in ev.tracks]
-    row.snapshot = None if ev.snapshot is None else str(ev.snapshot)
-    row.clip = None if ev.clip is None else str(ev.clip)
+    row.snapshot = paths.to_optional_row(ev.snapshot)
+    row.clip = paths.to_optional_row(ev.clip)
     # Set once, never cleared: the alert decision sets it on its own thread (``set_alert``)
     # while the camera keeps saving the event's later changes, which do not carry it yet.
     row.alert = ev.alert or bool(row.alert)
     row.finished = finished
 
 
-def _event_from_row(row: _EventRow) -> Event:
+def _event_from_row(row: _EventRow, paths: MediaPaths) -> Event:
     """Builds the Event a row stores."""
     return Event(
         id=row.id,
@@ -174,30 +177,54 @@ def _event_from_row(row: _EventRow) -> Event:
         score=row.score,
         zones=tuple(row.zones),
         tracks=tuple(_track_from_json(t) for t in row.tracks),
-        snapshot=None if row.snapshot is None else Path(row.snapshot),
-        clip=None if row.clip is None else Path(row.clip),
+        snapshot=paths.from_row(row.snapshot),
+        clip=paths.from_row(row.clip),
         alert=row.alert,
     )
 
 
-def _segment_from_row(row: _SegmentRow) -> Segment:
-    """Builds the Segment a row stores."""
-    return Segment(row.camera, Path(row.path), row.start, row.end)
+def _segments_from_rows(rows: Iterable[_SegmentRow], paths: MediaPaths) -> list[Segment]:
+    """Builds the Segments the rows store (a row whose path escapes the data directory is left
+    out: ``store.media_paths``)."""
+    segments = []
+    for row in rows:
+        path = paths.from_row(row.path)
+        if path is not None:
+            segments.append(Segment(row.camera, path, row.start, row.end))
+    return segments
 
 
 class Store:
-    """Typed access to segments, gaps and events; thread-safe, one short session per call."""
+    """Typed access to segments, gaps and events; thread-safe, one short session per call.
 
-    def __init__(self, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> None:
+    ``data_dir``: the data directory the media paths of rows are relative to (a store opened
+    without one serves every row but those, which raise StoreError)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        data_dir: Path | None = None,
+        busy_timeout: float = 30.0,
+        wal: bool = True,
+    ) -> None:
         self.url = url
+        self.media_paths = MediaPaths(data_dir)
         self._engine = build_engine(url, busy_timeout, wal)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout: float = 30.0, wal: bool = True) -> Store:
+    def open(
+        cls,
+        url: str,
+        *,
+        data_dir: Path | None = None,
+        busy_timeout: float = 30.0,
+        wal: bool = True,
+    ) -> Store:
         """Opens the database at ``url`` and brings its schema to the newest revision (a SQLite
         file is copied first when it changes; see ``store.migrate``)."""
-        store = cls(url, busy_timeout=busy_timeout, wal=wal)
+        store = cls(url, data_dir=data_dir, busy_timeout=busy_timeout, wal=wal)
         try:
             migrate(store._engine)
         except (SQLAlchemyError, StoreError) as error:
@@ -255,8 +282,8 @@ class Store:
 
     def add_segment(self, segment: Segment) -> None:
         """Indexes a finished segment; adding the same path again updates its times."""
+        path = self.media_paths.to_row(segment.path)
         with self._write() as session:
-            path = str(segment.path)
             row = session.scalars(select(_SegmentRow).where(_SegmentRow.path == path)).first()
             if row is None:
                 row = _SegmentRow(path=path)
@@ -275,7 +302,7 @@ class Store:
             .order_by(_SegmentRow.start)
         )
         with self._read() as session:
-            return [_segment_from_row(r) for r in session.scalars(query)]
+            return _segments_from_rows(session.scalars(query), self.media_paths)
 
     def oldest_segments(
         self, limit: int, *, ended_before: float | None = None, camera: str | None = None
@@ -287,7 +314,7 @@ class Store:
         if camera is not None:
             query = query.where(_SegmentRow.camera == camera)
         with self._read() as session:
-            return [_segment_from_row(r) for r in session.scalars(query)]
+            return _segments_from_rows(session.scalars(query), self.media_paths)
 
     def delete_segment(self, path: Path) -> bool:
         """Forgets the segment stored at ``path`` (the file is the caller's); True if it existed."""
@@ -295,7 +322,7 @@ class Store:
 
     def delete_segments(self, paths: Iterable[Path]) -> int:
         """Forgets the segments stored at ``paths``; returns how many rows went."""
-        names = [str(p) for p in paths]
+        names = self.media_paths.to_rows(list(paths))
         if not names:
             return 0
         deleted = 0
@@ -315,7 +342,8 @@ class Store:
         if camera is not None:
             query = query.where(_SegmentRow.camera == camera)
         with self._read() as session:
-            return {Path(p) for p in session.scalars(query)}
+            found = (self.media_paths.from_row(p) for p in session.scalars(query))
+            return {p for p in found if p is not None}
 
     # Gaps -------------------------------------------------------------------------------------
 
@@ -348,7 +376,7 @@ class Store:
             if row is None:
                 row = _EventRow(id=ev.id)
                 session.add(row)
-            _fill_event_row(row, ev, finished)
+            _fill_event_row(row, ev, finished, self.media_paths)
 
     def set_alert(self, event_id: str) -> bool:
         """Marks the event alerted, writing only that column (``save_event`` keeps it set);
@@ -364,7 +392,7 @@ class Store:
         """Returns the event with this id, or None."""
         with self._read() as session:
             row = session.get(_EventRow, event_id)
-            return None if row is None else _event_from_row(row)
+            return None if row is None else _event_from_row(row, self.media_paths)
 
     def is_finished(self, event_id: str) -> bool | None:
         """Returns whether the event is finished, or None if there is no such event."""
@@ -438,7 +466,7 @@ class Store:
     def _events(self, query: Select[_EventRow]) -> list[Event]:
         """Runs an event query and converts its rows."""
         with self._read() as session:
-            return [_event_from_row(r) for r in session.scalars(query)]
+            return [_event_from_row(r, self.media_paths) for r in session.scalars(query)]
 
     def open_event_start(self) -> float | None:
         """Returns the earliest wall start of an unfinished event, or None if none is open."""

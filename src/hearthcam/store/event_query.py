@@ -53,7 +53,7 @@ def camera_events(
     if wanted.until is not None:
         query = query.where(_EventRow.wall_start < wanted.until)
     with store.read_session() as session:
-        return [_event_from_row(row) for row in session.scalars(query)]
+        return [_event_from_row(row, store.media_paths) for row in session.scalars(query)]
 
 
 def events_by_id(store: Store, ids: Collection[str], cameras: Collection[str]) -> list[Event]:
@@ -66,4 +66,4 @@ def events_by_id(store: Store, ids: Collection[str], cameras: Collection[str]) -
         _EventRow.id.in_(list(ids)), _EventRow.camera.in_(list(cameras))
     )
     with store.read_session() as session:
-        return [_event_from_row(row) for row in session.scalars(query)]
+        return [_event_from_row(row, store.media_paths) for row in session.scalars(query)]
