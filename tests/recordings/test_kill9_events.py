@@ -182,7 +182,7 @@ def test_kill_9_during_an_event_finishes_it_from_the_footage_and_records_the_dow
     cfg = load_config(config)
     spans = recorded_spans(data)
     gaps = gap_rows(data, "porch")
-    with Store.open(cfg.database_url) as store:
+    with Store.open(cfg.database_url, data_dir=cfg.data_dir) as store:
         events = {kill.event_id: store.get_event(kill.event_id) for kill in kills}
     losses = [round(kill.lost, 2) for kill in kills]
     print(f"footage lost per kill -9: {losses} s")
