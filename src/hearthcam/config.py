@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from hearthcam.errors import ConfigError
+from hearthcam.errors import ConfigError, HearthcamError
 from hearthcam.types import Verdict
 
 Point = tuple[float, float]
@@ -558,7 +558,7 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few kB; anything near this is the wrong file
 
 
-class _DuplicateKey(Exception):
+class _DuplicateKey(HearthcamError):
     """A mapping holds one key twice (YAML says it must not; PyYAML keeps the last silently)."""
 
     def __init__(self, key: object, first: int, again: int) -> None:
