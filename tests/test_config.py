@@ -387,6 +387,20 @@ def test_retention_rejects_unknown_verdict_and_non_positive_hours() -> None:
     assert zero.startswith("retention.events.pet: ")
 
 
+@pytest.mark.parametrize("hours", [5e-324, 0.5, 24 * 365 + 1, 1e308])
+def test_retention_hours_are_bounded(hours: float) -> None:
+    # A fuzzer's 5e-324 h passed "> 0" and would have emptied a household at the next sweep.
+    assert only_problem({"retention": {"events": {"pet": hours}}}).startswith(
+        "retention.events.pet: "
+    )
+    assert only_problem({"retention": {"segments": hours}}).startswith("retention.segments: ")
+
+
+def test_retention_bounds_are_inclusive() -> None:
+    cfg = parse_config({"retention": {"events": {"pet": 1, "threat": 24 * 365}}})
+    assert cfg.retention.events[Verdict.PET] == 1.0
+
+
 def test_record_min_clip_must_not_exceed_max_clip() -> None:
     problem = only_problem({"record": {"min_clip": 40, "max_clip": 30}})
     assert problem.startswith("record: ")

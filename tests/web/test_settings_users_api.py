@@ -69,12 +69,24 @@ def test_alert_rules_are_stored_per_mode_and_the_runtime_sees_the_one_in_force(
     assert stored.rule() == stored.alerts["away"]
 
 
+def test_a_stored_retention_out_of_bounds_falls_back_to_the_config(world: World) -> None:
+    # A value saved before the bounds existed must not drive the retention sweep.
+    store = SettingsStore(world.store)
+    store.put(f"household/{world.household_a}", {**SETTINGS, "retention": {"pet": 5e-324}}, 0.0)
+    hours = store.household(world.household_a, world.config).retention
+    assert hours[Verdict.PET] == world.config.retention.events[Verdict.PET]
+
+
 def test_settings_are_validated(client_for: ClientFor) -> None:
     alice = client_for("alice")
     bad_bodies = [
         {**SETTINGS, "mode": "party"},
         {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0}},  # type: ignore[dict-item]
         {**SETTINGS, "retention": {"threat": 1}},
+        # The fuzzer's denormal: "> 0" let it through and the next sweep emptied the household.
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 5e-324}},  # type: ignore[dict-item]
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0.99}},  # type: ignore[dict-item]
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 24 * 366}},  # type: ignore[dict-item]
         {**SETTINGS, "extra": 1},
         {**SETTINGS, "alerts": {"home": {"verdicts": ["burglar"]}, "away": {"verdicts": []}}},
         {**SETTINGS, "alerts": {"home": {"verdicts": []}}},

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hearthcam.accounts import LoginState, Role
+from hearthcam.config import MAX_RETENTION_HOURS, MIN_RETENTION_HOURS
 from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.types import Event, TrackSummary, Verdict
 
@@ -23,7 +24,10 @@ MAX_EVENTS = 500
 
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Hours = Annotated[float, Field(gt=0, le=24 * 365, description="hours events are kept")]
+Hours = Annotated[
+    float,
+    Field(ge=MIN_RETENTION_HOURS, le=MAX_RETENTION_HOURS, description="hours events are kept"),
+]
 
 
 class _In(BaseModel):
