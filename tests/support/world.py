@@ -222,7 +222,9 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
         name: {"inputs": [{"path": f"{name}.mp4"}]} for name in CAMERAS_A + CAMERAS_B
     }
     cameras["front"]["name"] = "Front door"
-    config = parse_config({"data_dir": str(root / "data"), "cameras": cameras})
+    # "testserver" is the Host of Starlette's TestClient (the Host check refuses other names).
+    web = {"allowed_hosts": ["testserver"]}
+    config = parse_config({"data_dir": str(root / "data"), "cameras": cameras, "web": web})
     config.data_dir.mkdir(parents=True)
     store = Store.open(config.database_url)
     # Lockout after 3 failures so the throttling tests stay short.

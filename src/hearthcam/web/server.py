@@ -30,7 +30,7 @@ from hearthcam.accounts import (
     UsernameTaken,
 )
 from hearthcam.errors import MediaLocked, StoreError
-from hearthcam.web.middleware import BodyLimit, SecurityHeaders
+from hearthcam.web.middleware import AllowedHosts, BodyLimit, HostCheck, SecurityHeaders
 from hearthcam.web.routes import (
     auth,
     camera_setup,
@@ -175,6 +175,9 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(auth.public)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    # Outermost last: the Host is checked before anything reads the body or reaches a route.
     app.add_middleware(BodyLimit, limit=services.max_body_bytes)
+    web = services.config.web
+    app.add_middleware(HostCheck, allowed=AllowedHosts.build(web.allowed_hosts, web.host))
     app.add_middleware(SecurityHeaders)
     return app
