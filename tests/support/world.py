@@ -227,8 +227,8 @@ def build_world(root: Path, clip_source: Path, *, users: bool = True) -> World:
     config = parse_config({"data_dir": str(root / "data"), "cameras": cameras, "web": web})
     config.data_dir.mkdir(parents=True)
     store = Store.open(config.database_url)
-    # Lockout after 3 failures so the throttling tests stay short.
-    accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_username=3))
+    # A client backs off after 3 failures at one name so the throttling tests stay short.
+    accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_pair=3))
     clock = FakeClock()
     live = {name: LiveView(name) for name in config.cameras}
     push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
