@@ -128,6 +128,21 @@ def test_owner_manages_only_their_members(world: World, client_for: ClientFor) -
         "/api/users", json={"username": "KID", "password": PASSWORD, "role": "member"}
     )
     assert taken.status_code == 409
+    # A name taken in another household answers exactly the same: nothing says whose.
+    answers = {
+        name: alice.post(
+            "/api/users", json={"username": name, "password": PASSWORD, "role": "member"}
+        )
+        for name in ("KID", "mia", "Bob", "ada", "ANN")
+    }
+    assert {a.status_code for a in answers.values()} == {409}
+    assert len({a.text for a in answers.values()}) == 1
+    detail = answers["Bob"].json()["detail"].lower()
+    assert "bob" not in detail
+    assert "home" not in detail
+    # The admin still sees every account, with its role.
+    everyone = {u["username"] for u in client_for("ada").get("/api/users").json()}
+    assert {"alice", "bob", "mia", "kid"} <= everyone
     assert alice.delete(f"/api/users/{world.user_ids['bob']}").status_code == 404
     assert alice.delete(f"/api/users/{world.user_ids['alice']}").status_code == 403
     assert alice.delete(f"/api/users/{new.json()['id']}").status_code == 204

@@ -60,6 +60,8 @@ from hearthcam.accounts.totp import (
 from hearthcam.store.accounts import AccountStore, AccountTx, SessionRecord, UserRecord
 from hearthcam.store.db import Store
 
+USERNAME_TAKEN = "that username is not available; choose another"
+
 
 class Accounts:
     """Users, households, camera ownership, logins and sessions over one Store."""
@@ -153,7 +155,9 @@ class Accounts:
             if household_id is not None and tx.household(household_id) is None:
                 raise AccountError(f"no household {household_id}")
             if tx.user_by_key(username_key(username)) is not None:
-                raise UsernameTaken(f"the username {username!r} is taken")
+                # One answer for every taken name: not whose, not which household, not even
+                # the spelling the existing account has (names are unique across households).
+                raise UsernameTaken(USERNAME_TAKEN)
             user = tx.add_user(username, encoded, role.value, household_id, now)
         return user_info(user)
 
