@@ -17,9 +17,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 TOO_LARGE = 413
 MISDIRECTED = 421
 
-# Scripts and styles stay unrestricted until the front end settles; framing, plugins and form
-# targets are what clickjacking and injection need, and the app needs none of them.
-CSP = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
+# Everything from this origin only, no inline script or style: an injected <script> or
+# on*= handler does not run (tests/web/test_csp_browser.py opens every page under it). The
+# exceptions are what the pages do: the live view plays a MediaSource (a blob: URL) and stops
+# its MJPEG fallback with a "data:," image; WebSockets and SSE are same-origin ('self').
+# Framing, plugins and foreign form targets are what clickjacking needs; none is allowed.
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
