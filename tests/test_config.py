@@ -401,6 +401,20 @@ def test_retention_bounds_are_inclusive() -> None:
     assert cfg.retention.events[Verdict.PET] == 1.0
 
 
+def test_web_hosts_and_proxies() -> None:
+    web = {
+        "allowed_hosts": ["cams.home.arpa", "*.lan"],
+        "trusted_proxies": ["10.0.0.2", "fd00::/8"],
+    }
+    cfg = parse_config({"web": web})
+    assert cfg.web.allowed_hosts == ("cams.home.arpa", "*.lan")
+    assert parse_config({}).web.trusted_proxies == ()  # nobody's X-Forwarded-For by default
+    bad_host = only_problem({"web": {"allowed_hosts": ["evil.example/x"]}})
+    assert bad_host.startswith("web.allowed_hosts[0]")
+    bad_proxy = only_problem({"web": {"trusted_proxies": ["proxy.lan"]}})
+    assert bad_proxy.startswith("web.trusted_proxies")
+
+
 def test_record_min_clip_must_not_exceed_max_clip() -> None:
     problem = only_problem({"record": {"min_clip": 40, "max_clip": 30}})
     assert problem.startswith("record: ")
