@@ -437,6 +437,7 @@ def test_an_event_deleted_through_the_web_api_is_crypto_shredded(
             "record": {"segment_seconds": 1, "pre_roll": 0, "post_roll": 0, "min_clip": 1},
             "events": {"motion_min_seconds": 1},
             "cameras": {"cam": {"inputs": [{"path": rtsp_server.url()}]}},
+            "web": {"allowed_hosts": ["testserver"]},  # TestClient's Host
         }
     )
     runtime = app.build(config, detector=ScriptedDetector([]), alerts=False)

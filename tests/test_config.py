@@ -388,6 +388,34 @@ def test_retention_rejects_unknown_verdict_and_non_positive_hours() -> None:
     assert zero.startswith("retention.events.pet: ")
 
 
+@pytest.mark.parametrize("hours", [5e-324, 0.5, 24 * 365 + 1, 1e308])
+def test_retention_hours_are_bounded(hours: float) -> None:
+    # A fuzzer's 5e-324 h passed "> 0" and would have emptied a household at the next sweep.
+    assert only_problem({"retention": {"events": {"pet": hours}}}).startswith(
+        "retention.events.pet: "
+    )
+    assert only_problem({"retention": {"segments": hours}}).startswith("retention.segments: ")
+
+
+def test_retention_bounds_are_inclusive() -> None:
+    cfg = parse_config({"retention": {"events": {"pet": 1, "threat": 24 * 365}}})
+    assert cfg.retention.events[Verdict.PET] == 1.0
+
+
+def test_web_hosts_and_proxies() -> None:
+    web = {
+        "allowed_hosts": ["cams.home.arpa", "*.lan"],
+        "trusted_proxies": ["10.0.0.2", "fd00::/8"],
+    }
+    cfg = parse_config({"web": web})
+    assert cfg.web.allowed_hosts == ("cams.home.arpa", "*.lan")
+    assert parse_config({}).web.trusted_proxies == ()  # nobody's X-Forwarded-For by default
+    bad_host = only_problem({"web": {"allowed_hosts": ["evil.example/x"]}})
+    assert bad_host.startswith("web.allowed_hosts[0]")
+    bad_proxy = only_problem({"web": {"trusted_proxies": ["proxy.lan"]}})
+    assert bad_proxy.startswith("web.trusted_proxies")
+
+
 def test_record_min_clip_must_not_exceed_max_clip() -> None:
     problem = only_problem({"record": {"min_clip": 40, "max_clip": 30}})
     assert problem.startswith("record: ")

@@ -220,7 +220,16 @@ class RecordConfig(_Model):
         return self
 
 
-Hours = Annotated[float, Field(gt=0, le=24 * 365)]
+# Retention bounds: below an hour a clip may be deleted before its owner could look at it (a
+# fuzzer's 5e-324 h wiped a household at the next sweep); above a year is a typo, not a wish.
+MIN_RETENTION_HOURS = 1.0
+MAX_RETENTION_HOURS = 24.0 * 365
+Hours = Annotated[float, Field(ge=MIN_RETENTION_HOURS, le=MAX_RETENTION_HOURS)]
+
+
+def in_retention_bounds(hours: float) -> bool:
+    """Whether ``hours`` is a retention the app accepts."""
+    return MIN_RETENTION_HOURS <= hours <= MAX_RETENTION_HOURS
 
 
 def _default_event_hours() -> dict[Verdict, float]:
@@ -441,6 +450,16 @@ class SourceConfig(_Model):
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
 
 
+# A DNS name (letters, digits, hyphens, dots) or a leading "*." wildcard; compared lower-case.
+HostName = Annotated[
+    str,
+    Field(
+        min_length=1, max_length=253, pattern=r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$"
+    ),
+]
+ProxyNetwork = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class WebConfig(_Model):
     """The owner's web app served by ``hearthcam run``."""
 
@@ -450,6 +469,27 @@ class WebConfig(_Model):
     secure_cookies: bool = Field(
         False, description="mark the session cookie Secure (set it behind a TLS proxy)"
     )
+    allowed_hosts: tuple[HostName, ...] = Field(
+        (),
+        max_length=64,
+        description="host names browsers may reach the app by (besides loopback, this machine's"
+        " own names and any IP address); '*.example.org' allows its subdomains",
+    )
+    trusted_proxies: tuple[ProxyNetwork, ...] = Field(
+        (),
+        max_length=64,
+        description="addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{entry!r} is not an address or network") from error
+        return value
 
 
 class ReviewConfig(_Model):

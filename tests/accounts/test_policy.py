@@ -11,12 +11,12 @@ from hearthcam.accounts.policy import (
     LoginStep,
     RateLimits,
     Role,
-    ip_blocked_until,
+    backoff_until,
+    client_key,
     mfa_required,
     needs_household,
     next_state,
     permits,
-    username_locked_until,
 )
 
 LIMITS = RateLimits()
@@ -93,19 +93,25 @@ def test_pending_sessions_can_do_nothing_but_finish_the_login() -> None:
     assert all(permits(state, Action.LOGOUT) for state in LoginState)
 
 
-def test_username_lockout_starts_at_five_and_doubles() -> None:
-    assert username_locked_until(4, 100.0, LIMITS) == 0.0
-    assert username_locked_until(5, 100.0, LIMITS) == 100.0 + 900
-    assert username_locked_until(9, 100.0, LIMITS) == 100.0 + 900
-    assert username_locked_until(10, 100.0, LIMITS) == 100.0 + 1800
-    assert username_locked_until(15, 100.0, LIMITS) == 100.0 + 3600
-    assert username_locked_until(10_000, 100.0, LIMITS) == 100.0 + LIMITS.max_lockout
+def test_backoff_starts_after_the_free_failures_and_doubles() -> None:
+    assert backoff_until(4, 100.0, 5, LIMITS) == 0.0
+    assert backoff_until(5, 100.0, 5, LIMITS) == 100.0 + 60
+    assert backoff_until(6, 100.0, 5, LIMITS) == 100.0 + 120
+    assert backoff_until(8, 100.0, 5, LIMITS) == 100.0 + 480
+    assert backoff_until(10_000, 100.0, 5, LIMITS) == 100.0 + LIMITS.max_delay
 
 
-def test_ip_block_counts_only_the_window() -> None:
-    now = 10_000.0
-    times = [now - 1000.0] * 30 + [now - 100.0 + i for i in range(19)]
-    assert ip_blocked_until(times, now, LIMITS) == 0.0
-    times.append(now - 50.0)
-    # Blocked until the oldest of the twenty recent failures leaves the 15-minute window.
-    assert ip_blocked_until(times, now, LIMITS) == now - 100.0 + LIMITS.window
+@pytest.mark.parametrize(
+    ("ip", "device", "key"),
+    [
+        ("192.0.2.10", None, "192.0.2.10"),
+        ("2001:db8:1:2:3:4:5:6", None, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", None, "2001:db8:1:2::/64"),  # one /64: one client
+        ("fe80::1%eth0", None, "fe80::/64"),
+        ("::ffff:192.0.2.10", None, "192.0.2.10"),
+        ("testclient", None, "testclient"),
+        ("192.0.2.10", "AbC-_9", "device:AbC-_9"),
+    ],
+)
+def test_client_key(ip: str, device: str | None, key: str) -> None:
+    assert client_key(ip, device) == key

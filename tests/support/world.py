@@ -249,13 +249,15 @@ def _config(root: Path) -> Config:
         name: {"inputs": [{"path": f"{name}.mp4"}]} for name in CAMERAS_A + CAMERAS_B
     }
     cameras["front"]["name"] = "Front door"
-    return parse_config({"data_dir": str(root / "data"), "cameras": cameras})
+    # "testserver" is the Host of Starlette's TestClient (the Host check refuses other names).
+    web = {"allowed_hosts": ["testserver"]}
+    return parse_config({"data_dir": str(root / "data"), "cameras": cameras, "web": web})
 
 
 def _open_world(root: Path, clip_source: Path, config: Config, clock: FakeClock) -> World:
     store = Store.open(config.database_url, data_dir=config.data_dir)
-    # Lockout after 3 failures so the throttling tests stay short.
-    accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_username=3))
+    # A client backs off after 3 failures at one name so the throttling tests stay short.
+    accounts = Accounts(store, hasher=cheap_hasher(), limits=RateLimits(per_pair=3))
     live = {name: LiveView(name) for name in config.cameras}
     push_key = VapidKeys.load_or_create(root / "vapid.pem").application_server_key
     services = WebServices(

@@ -55,9 +55,11 @@ def shoot(page: Page, name: str, target: Locator | None = None) -> None:
         page.wait_for_timeout(250)
         page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
         if target is not None:
-            style = page.add_style_tag(content=".topbar { visibility: hidden; }")
+            # CSSOM, not a <style> tag: the CSP refuses inline style elements.
+            bar = "document.querySelector('.topbar').style.visibility"
+            page.evaluate(f"() => {{ {bar} = 'hidden'; }}")
             target.screenshot(path=str(SHOTS / f"{name}-{size}-part.png"))
-            style.evaluate("e => e.remove()")
+            page.evaluate(f"() => {{ {bar} = ''; }}")
     page.set_viewport_size(DESKTOP)
     page.emulate_media(color_scheme="dark")
 

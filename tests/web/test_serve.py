@@ -53,3 +53,25 @@ def test_a_taken_port_is_a_clear_error(world: World) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(ServerError, match=str(port)):
             start_server(world.services, "127.0.0.1", port)
+
+
+def test_forwarded_for_from_loopback_is_not_believed(world: World) -> None:
+    # Uvicorn believes X-Forwarded-For from 127.0.0.1 by default: every guess could then name
+    # a fresh client and never be throttled. Only web.trusted_proxies may forward (none here).
+    handle = start_server(world.services, "127.0.0.1", 0)
+    try:
+        body = {"username": "alice", "password": "wrong password!"}
+        codes = [
+            httpx.post(
+                f"{handle.url}/api/login",
+                json=body,
+                headers={"x-forwarded-for": f"192.0.2.{i}", "origin": handle.url},
+                timeout=5,
+            ).status_code
+            for i in range(4)
+        ]
+        assert codes == [401, 401, 401, 429]
+        ok = httpx.get(f"{handle.url}/api/setup", headers={"host": "evil.example"}, timeout=5)
+        assert ok.status_code == 421  # the Host check holds on the real server too
+    finally:
+        handle.stop()

@@ -69,12 +69,24 @@ def test_alert_rules_are_stored_per_mode_and_the_runtime_sees_the_one_in_force(
     assert stored.rule() == stored.alerts["away"]
 
 
+def test_a_stored_retention_out_of_bounds_falls_back_to_the_config(world: World) -> None:
+    # A value saved before the bounds existed must not drive the retention sweep.
+    store = SettingsStore(world.store)
+    store.put(f"household/{world.household_a}", {**SETTINGS, "retention": {"pet": 5e-324}}, 0.0)
+    hours = store.household(world.household_a, world.config).retention
+    assert hours[Verdict.PET] == world.config.retention.events[Verdict.PET]
+
+
 def test_settings_are_validated(client_for: ClientFor) -> None:
     alice = client_for("alice")
     bad_bodies = [
         {**SETTINGS, "mode": "party"},
         {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0}},  # type: ignore[dict-item]
         {**SETTINGS, "retention": {"threat": 1}},
+        # The fuzzer's denormal: "> 0" let it through and the next sweep emptied the household.
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 5e-324}},  # type: ignore[dict-item]
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 0.99}},  # type: ignore[dict-item]
+        {**SETTINGS, "retention": {**SETTINGS["retention"], "pet": 24 * 366}},  # type: ignore[dict-item]
         {**SETTINGS, "extra": 1},
         {**SETTINGS, "alerts": {"home": {"verdicts": ["burglar"]}, "away": {"verdicts": []}}},
         {**SETTINGS, "alerts": {"home": {"verdicts": []}}},
@@ -116,6 +128,21 @@ def test_owner_manages_only_their_members(world: World, client_for: ClientFor) -
         "/api/users", json={"username": "KID", "password": PASSWORD, "role": "member"}
     )
     assert taken.status_code == 409
+    # A name taken in another household answers exactly the same: nothing says whose.
+    answers = {
+        name: alice.post(
+            "/api/users", json={"username": name, "password": PASSWORD, "role": "member"}
+        )
+        for name in ("KID", "mia", "Bob", "ada", "ANN")
+    }
+    assert {a.status_code for a in answers.values()} == {409}
+    assert len({a.text for a in answers.values()}) == 1
+    detail = answers["Bob"].json()["detail"].lower()
+    assert "bob" not in detail
+    assert "home" not in detail
+    # The admin still sees every account, with its role.
+    everyone = {u["username"] for u in client_for("ada").get("/api/users").json()}
+    assert {"alice", "bob", "mia", "kid"} <= everyone
     assert alice.delete(f"/api/users/{world.user_ids['bob']}").status_code == 404
     assert alice.delete(f"/api/users/{world.user_ids['alice']}").status_code == 403
     assert alice.delete(f"/api/users/{new.json()['id']}").status_code == 204

@@ -8,6 +8,7 @@ TOTP and recovery codes, sessions.py tokens, lifetimes and CSRF. The tables live
 
 from __future__ import annotations
 
+from hearthcam.accounts.devices import DeviceKeys
 from hearthcam.accounts.errors import (
     AccountError,
     InvalidUsername,
@@ -23,6 +24,7 @@ from hearthcam.accounts.login import (
     TotpEnrollment,
     UserInfo,
 )
+from hearthcam.accounts.passwords import username_key
 from hearthcam.accounts.policy import Action, LoginState, RateLimits, Role, permits
 from hearthcam.accounts.service import Accounts
 from hearthcam.accounts.sessions import SessionInfo, SessionPolicy, check_csrf
@@ -31,6 +33,7 @@ __all__ = [
     "AccountError",
     "Accounts",
     "Action",
+    "DeviceKeys",
     "InvalidUsername",
     "LoginFailure",
     "LoginResult",
@@ -48,4 +51,5 @@ __all__ = [
     "UsernameTaken",
     "check_csrf",
     "permits",
+    "username_key",
 ]

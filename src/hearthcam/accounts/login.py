@@ -1,7 +1,8 @@
 """The steps of a login inside one account transaction, and the results a login returns.
 
-Throttling is keyed on the lower-cased username whether or not such a user exists, so the
-answers (and their timing) are the same for a real and an invented name. An attempt is written
+Throttling is keyed on the client (``policy.client_key``: an address or a known device) and on
+the client with the lower-cased username, whether or not such a user exists, so the answers
+(and their timing) are the same for a real and an invented name. An attempt is written
 *before* the password is checked and removed only once it has succeeded: concurrent guesses then
 each take a slot under the write lock instead of all reading the same old count.
 """
@@ -16,9 +17,8 @@ from hearthcam.accounts.policy import (
     LoginStep,
     RateLimits,
     Role,
-    ip_blocked_until,
+    backoff_until,
     next_state,
-    username_locked_until,
 )
 from hearthcam.accounts.sessions import SessionInfo, SessionPolicy, new_csrf, new_token, token_id
 from hearthcam.accounts.totp import clean_code, hash_recovery_code, looks_like_totp, match_totp
@@ -131,22 +131,25 @@ class LoginSteps:
         self.policy = policy
         self.mfa_roles = mfa_roles
 
-    def wait(self, tx: AccountTx, key: str, ip: str, now: float) -> float:
-        """Seconds until ``key`` from ``ip`` may try again (0.0: it may try now)."""
+    def wait(self, tx: AccountTx, key: str, client: str, now: float) -> float:
+        """Seconds until ``client`` (``policy.client_key``) may try ``key`` again (0.0: now)."""
         limits = self.limits
-        count, last = tx.username_failures(key, now - limits.memory)
-        ip_times = tx.ip_failure_times(ip, now - limits.window)
+        since = now - limits.memory
+        pair, pair_last = tx.pair_failures(key, client, since)
+        times = tx.ip_failure_times(client, since)
         until = max(
-            username_locked_until(count, last, limits), ip_blocked_until(ip_times, now, limits)
+            backoff_until(pair, pair_last, limits.per_pair, limits),
+            backoff_until(len(times), max(times, default=0.0), limits.per_client, limits),
         )
         return max(0.0, until - now)
 
     def fail(self, tx: AccountTx, key: str, user: UserRecord | None, now: float) -> None:
-        """Copies a user's failure count and lockout onto their row (for admins to see)."""
+        """Copies a user's recent failure count onto their row (for admins to see who is being
+        guessed at); ``locked_until`` stays 0, as no account is locked as a whole."""
         # Counted for unknown names too, so a failure costs the same work either way.
-        count, last = tx.username_failures(key, now - self.limits.memory)
+        count, _last = tx.username_failures(key, now - self.limits.memory)
         if user is not None:
-            tx.set_lock(user.id, count, username_locked_until(count, last, self.limits))
+            tx.set_lock(user.id, count, 0.0)
 
     def live(self, tx: AccountTx, session_id: str, now: float) -> SessionRecord | None:
         """The session if it has not ended; an ended one is deleted on sight."""

@@ -25,7 +25,9 @@ MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 MAX_USERNAME = 64
 
-_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{2,63}")
+# Also what the web API's spec documents (web.schemas.NewUsername).
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$"
+_USERNAME = re.compile(USERNAME_PATTERN.strip("^$"))
 
 
 def username_key(username: str) -> str:

@@ -24,6 +24,7 @@ A pending session may do only what ``permits`` allows: submit a code, enroll, or
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -114,36 +115,50 @@ def next_state(
 
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Login throttling. Failures are counted per username and per client address.
+    """Login throttling, counted per *client*, never per account.
 
-    A username is locked once it has ``per_username`` failures with no success in between:
-    for ``base_lockout`` after the last failure, doubling with every further ``per_username``
-    failures up to ``max_lockout``. An address is refused once it has ``per_ip`` failures
-    within ``window``. Failures older than ``memory`` are forgotten.
+    A client is an address (an IPv6 address by its /64, which one home or one attacker holds
+    whole) or, for a browser that completed a login as this user before, that known device
+    (accounts.devices). A client backs off once it has ``per_pair`` failures at one username
+    or ``per_client`` failures at any: ``base_delay`` after its last failure, doubling with
+    each further failure up to ``max_delay``. Failures older than ``memory`` are forgotten.
+
+    Nothing locks an account as a whole: five wrong passwords from anywhere used to lock the
+    owner out for 15 minutes to a day, a weapon for anyone on the LAN. A guesser now slows only
+    itself, and the owner's known device is throttled on its own failures alone.
     """
 
-    window: float = 15 * 60.0
-    per_username: int = 5
-    per_ip: int = 20
-    base_lockout: float = 15 * 60.0
-    max_lockout: float = 24 * 3600.0
+    per_pair: int = 5
+    per_client: int = 20
+    base_delay: float = 60.0
+    max_delay: float = 24 * 3600.0
     memory: float = 24 * 3600.0
 
 
-def username_locked_until(failures: int, last_failure: float, limits: RateLimits) -> float:
-    """When a username with ``failures`` consecutive failures may try again (0.0: now)."""
-    if failures < limits.per_username:
+def backoff_until(failures: int, last_failure: float, free: int, limits: RateLimits) -> float:
+    """When a client with ``failures`` (the last at ``last_failure``) may try again, if its
+    first ``free`` failures cost nothing (0.0: now)."""
+    if failures < free:
         return 0.0
-    doublings = failures // limits.per_username - 1
     # Capped before exponentiation so a long-running attack cannot overflow the float.
-    lockout = limits.base_lockout * 2.0 ** min(doublings, 32)
-    return last_failure + min(lockout, limits.max_lockout)
+    delay = limits.base_delay * 2.0 ** min(failures - free, 32)
+    return last_failure + min(delay, limits.max_delay)
 
 
-def ip_blocked_until(failure_times: list[float], now: float, limits: RateLimits) -> float:
-    """When an address may try again given its failure times (0.0: now)."""
-    recent = sorted(t for t in failure_times if t > now - limits.window)
-    if len(recent) < limits.per_ip:
-        return 0.0
-    # The address gets a try back when enough of its recent failures leave the window.
-    return recent[len(recent) - limits.per_ip] + limits.window
+IPV6_SITE_PREFIX = 64
+
+
+def client_key(ip: str, device: str | None = None) -> str:
+    """What a login attempt is counted against: the known device, or else the address."""
+    if device:
+        return f"device:{device}"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:  # not an address (a test client, a Unix socket): counted as it is
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        # From the integer, so a zone ("fe80::1%eth0") does not get in the way.
+        return str(ipaddress.IPv6Network((int(address), IPV6_SITE_PREFIX), strict=False))
+    return str(address)

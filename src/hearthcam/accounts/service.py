@@ -44,6 +44,7 @@ from hearthcam.accounts.policy import (
     LoginStep,
     RateLimits,
     Role,
+    client_key,
     mfa_required,
     needs_household,
     permits,
@@ -58,6 +59,8 @@ from hearthcam.accounts.totp import (
 )
 from hearthcam.store.accounts import AccountStore, AccountTx, SessionRecord, UserRecord
 from hearthcam.store.db import Store
+
+USERNAME_TAKEN = "that username is not available; choose another"
 
 
 class Accounts:
@@ -167,7 +170,9 @@ class Accounts:
             if household_id is not None and tx.household(household_id) is None:
                 raise AccountError(f"no household {household_id}")
             if tx.user_by_key(username_key(username)) is not None:
-                raise UsernameTaken(f"the username {username!r} is taken")
+                # One answer for every taken name: not whose, not which household, not even
+                # the spelling the existing account has (names are unique across households).
+                raise UsernameTaken(USERNAME_TAKEN)
             user = tx.add_user(username, encoded, role.value, household_id, now)
         return user_info(user)
 
@@ -195,7 +200,8 @@ class Accounts:
             return tx.delete_user(user_id)
 
     def unlock_user(self, user_id: int) -> bool:
-        """Lifts a user's login lockout (an admin's action); True if the user exists."""
+        """Forgets every failure at a user's name, from any client (an admin's action); True if
+        the user exists."""
         with self._db.write() as tx:
             user = tx.user(user_id)
             if user is None:
@@ -222,21 +228,25 @@ class Accounts:
         user_agent: str,
         now: float,
         previous_token: str | None = None,
+        device: str | None = None,
     ) -> LoginResult:
         """Checks a password; on success opens a session in the state the policy gives.
 
         Any session the client already had (``previous_token``) ends first, so a token planted
-        before login is never the one that becomes logged in (session fixation).
+        before login is never the one that becomes logged in (session fixation). ``device`` is
+        the id of a known device (``DeviceKeys.device``, already checked against ``username``):
+        its attempts are counted against it alone, not against its address.
         """
         if previous_token:
             self.logout(previous_token)
         key = username_key(username)
+        client = client_key(ip, device)
         with self._db.write() as tx:
             tx.prune_attempts(now - self._steps.limits.memory)
-            wait = self._steps.wait(tx, key, ip, now)
+            wait = self._steps.wait(tx, key, client, now)
             if wait > 0:
                 return LoginResult.failed(LoginFailure.THROTTLED, wait)
-            attempt = tx.add_attempt(key, ip, now)
+            attempt = tx.add_attempt(key, client, now)
             user = tx.user_by_key(key)
         # An unknown user is checked against the dummy hash: the same argon2 work either way.
         matched = self._passwords.verify(None if user is None else user.password_hash, password)
@@ -250,7 +260,12 @@ class Accounts:
             else None
         )
         with self._db.write() as tx:
-            return self._password_passed(tx, user, attempt, rehash, Client(ip, user_agent), now)
+            passed = self._password_passed(tx, user, attempt, rehash, Client(ip, user_agent), now)
+            if passed.state is LoginState.ACTIVE:
+                # Failures are forgiven once the whole login is done, never halfway, and only
+                # this client's: the owner signing in must not wipe a guesser's count.
+                tx.clear_attempts(key, client)
+            return passed
 
     def _password_passed(
         self,
@@ -271,14 +286,16 @@ class Accounts:
             tx.set_password_hash(user.id, rehash)
         state = self._steps.next(None, LoginStep.PASSWORD, current)
         if state is LoginState.ACTIVE:
-            # Earlier failures are forgiven only once the whole login is done, never halfway.
-            tx.clear_attempts(username_key(current.username))
             tx.record_login(user.id, now)
         token = self._steps.open(tx, current, state, mfa_passed=False, client=client, now=now)
         return LoginResult(state=state, token=token)
 
-    def verify_mfa(self, token: str, code: str, now: float) -> LoginResult:
-        """Completes an MFA_PENDING login with a TOTP or recovery code; rotates the token."""
+    def verify_mfa(
+        self, token: str, code: str, now: float, device: str | None = None
+    ) -> LoginResult:
+        """Completes an MFA_PENDING login with a TOTP or recovery code; rotates the token.
+
+        ``device``: as for ``authenticate``, checked against the session's user."""
         with self._db.write() as tx:
             record = self._steps.live(tx, token_id(token), now)
             if record is None or record.state != LoginState.MFA_PENDING.value:
@@ -287,17 +304,18 @@ class Accounts:
             if user is None:
                 return LoginResult.failed(LoginFailure.NO_SESSION)
             key = username_key(user.username)
-            wait = self._steps.wait(tx, key, record.ip, now)
+            client = client_key(record.ip, device)
+            wait = self._steps.wait(tx, key, client, now)
             if wait > 0:
                 # A locked account's half-finished login is over; it starts again with a password.
                 tx.delete_session(record.id)
                 return LoginResult.failed(LoginFailure.THROTTLED, wait)
             if not second_factor_ok(tx, user, code, now):
-                tx.add_attempt(key, record.ip, now)
+                tx.add_attempt(key, client, now)
                 self._steps.fail(tx, key, user, now)
                 return LoginResult.failed(LoginFailure.INVALID_CODE)
             state = self._steps.next(LoginState(record.state), LoginStep.TOTP, user)
-            tx.clear_attempts(key)
+            tx.clear_attempts(key, client)
             tx.record_login(user.id, now)
             return self._steps.rotate(tx, record, user, state, now)
 
@@ -340,7 +358,7 @@ class Accounts:
             tx.replace_recovery_codes(user.id, [hash_recovery_code(c) for c in codes])
             tx.delete_user_sessions(user.id)
             if record.state == LoginState.ENROLL_PENDING.value:
-                tx.clear_attempts(username_key(user.username))
+                tx.clear_attempts(username_key(user.username), client_key(record.ip))
                 tx.record_login(user.id, now)
             return TotpConfirmation(self._steps.rotate(tx, record, user, state, now), tuple(codes))
 
@@ -354,10 +372,11 @@ class Accounts:
             if mfa_required(Role(user.role), self._mfa_roles):
                 raise NotAllowed(f"TOTP is required for a {user.role}")
             key = username_key(user.username)
-            if self._steps.wait(tx, key, record.ip, now) > 0:
+            client = client_key(record.ip)
+            if self._steps.wait(tx, key, client, now) > 0:
                 return False
             if not second_factor_ok(tx, user, code, now, recovery=False):
-                tx.add_attempt(key, record.ip, now)
+                tx.add_attempt(key, client, now)
                 self._steps.fail(tx, key, user, now)
                 return False
             tx.set_totp(user.id, None, False, None)
@@ -435,10 +454,10 @@ class Accounts:
         encoded = self._new_password_hash(user.username, new_password)
         key = username_key(user.username)
         with self._db.write() as tx:
-            wait = self._steps.wait(tx, key, record.ip, now)
+            wait = self._steps.wait(tx, key, client_key(record.ip), now)
             if wait > 0:
                 return LoginResult.failed(LoginFailure.THROTTLED, wait)
-            attempt = tx.add_attempt(key, record.ip, now)
+            attempt = tx.add_attempt(key, client_key(record.ip), now)
         if not self._passwords.verify(user.password_hash, old_password):
             with self._db.write() as tx:
                 self._steps.fail(tx, key, user, now)

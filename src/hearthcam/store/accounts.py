@@ -427,17 +427,29 @@ class AccountTx:
         """Forgets one attempt (it turned out not to be a failure)."""
         self._s.execute(delete(_LoginAttemptRow).where(_LoginAttemptRow.id == attempt_id))
 
-    def clear_attempts(self, key: str) -> int:
-        """Forgets every failure of a username (a login completed); returns how many."""
-        result = self._s.execute(
-            delete(_LoginAttemptRow).where(_LoginAttemptRow.username_key == key[:64])
-        )
-        return _rowcount(result)
+    def clear_attempts(self, key: str, ip: str | None = None) -> int:
+        """Forgets the failures of a username (from one client, if ``ip`` is given: a login
+        completed there); returns how many."""
+        query = delete(_LoginAttemptRow).where(_LoginAttemptRow.username_key == key[:64])
+        if ip is not None:
+            query = query.where(_LoginAttemptRow.ip == ip[:64])
+        return _rowcount(self._s.execute(query))
 
     def username_failures(self, key: str, since: float) -> tuple[int, float]:
         """How many failures a username has since ``since``, and the time of the last one."""
         query = select(func.count(), func.max(_LoginAttemptRow.at)).where(
             _LoginAttemptRow.username_key == key[:64], _LoginAttemptRow.at > since
+        )
+        count, last = self._s.execute(query).one()
+        return int(count or 0), float(last or 0.0)
+
+    def pair_failures(self, key: str, ip: str, since: float) -> tuple[int, float]:
+        """How many failures a username has from one client since ``since``, and the last's time
+        (``ip`` holds what an attempt is counted against: an address or a known device)."""
+        query = select(func.count(), func.max(_LoginAttemptRow.at)).where(
+            _LoginAttemptRow.username_key == key[:64],
+            _LoginAttemptRow.ip == ip[:64],
+            _LoginAttemptRow.at > since,
         )
         count, last = self._s.execute(query).one()
         return int(count or 0), float(last or 0.0)

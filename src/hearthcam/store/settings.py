@@ -21,7 +21,14 @@ from pydantic import ValidationError
 from sqlalchemy import JSON, Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hearthcam.config import AlertRule, CameraConfig, Config, Polygon, ZoneConfig
+from hearthcam.config import (
+    AlertRule,
+    CameraConfig,
+    Config,
+    Polygon,
+    ZoneConfig,
+    in_retention_bounds,
+)
 from hearthcam.store.db import Base, Store
 from hearthcam.types import Verdict
 
@@ -89,7 +96,8 @@ class SettingsStore:
         if isinstance(saved_hours, dict):
             for verdict in Verdict:
                 value = saved_hours.get(verdict.value)
-                if isinstance(value, int | float) and value > 0:
+                # A value saved before the bounds existed (5e-324 h) must not drive a sweep.
+                if isinstance(value, int | float) and in_retention_bounds(value):
                     hours[verdict] = float(value)
         rules = {"home": config.alerts.home, "away": config.alerts.away}
         saved_rules = data.get("alerts")

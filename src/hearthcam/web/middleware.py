@@ -1,21 +1,42 @@
-"""ASGI middleware: the request body size limit and the security headers of every response.
+"""ASGI middleware: the Host check, the request body size limit and the security headers.
 
-Both are plain ASGI (not ``BaseHTTPMiddleware``) so streamed responses (clips, SSE, MJPEG) pass
+All three are plain ASGI (not ``BaseHTTPMiddleware``) so streamed responses (clips, SSE, MJPEG) pass
 through untouched and WebSockets are not wrapped.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
+from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOO_LARGE = 413
+MISDIRECTED = 421
 
-# Scripts and styles stay unrestricted until the front end settles; framing, plugins and form
-# targets are what clickjacking and injection need, and the app needs none of them.
-CSP = "frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'"
+# Everything from this origin only, no inline script or style: an injected <script> or
+# on*= handler does not run (tests/web/test_csp_browser.py opens every page under it). The
+# exceptions are what the pages do: the live view plays a MediaSource (a blob: URL) and stops
+# its MJPEG fallback with a "data:," image; WebSockets and SSE are same-origin ('self').
+# Framing, plugins and foreign form targets are what clickjacking needs; none is allowed.
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "frame-ancestors 'none'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -99,3 +120,102 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+# Names that are this machine whatever the network says (RFC 6761 reserves "localhost").
+LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+MAX_PORT_DIGITS = 5
+
+
+def host_of(header: str) -> str | None:
+    """The host of a Host header (``name``, ``name:port``, ``1.2.3.4:port``, ``[v6]:port``),
+    lower-cased and without a trailing dot; None when the header is malformed."""
+    if header.startswith("["):
+        end = header.find("]")
+        host, rest = (header[1:end], header[end + 1 :]) if end > 0 else ("", "")
+        if not _is_ip(host) or ":" not in host:
+            return None
+    else:
+        host, colon, port = header.partition(":")
+        rest = colon + port
+    if rest and not (rest[0] == ":" and rest[1:].isdigit() and len(rest) <= MAX_PORT_DIGITS + 1):
+        return None
+    host = host.lower().removesuffix(".")
+    return host or None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def machine_names() -> frozenset[str]:
+    """This machine's host name, its first label and its mDNS name (``<label>.local``).
+
+    No DNS query: ``getfqdn`` can stall for seconds where no resolver answers.
+    """
+    name = socket.gethostname().lower().removesuffix(".")
+    label = name.split(".")[0]
+    return frozenset(n for n in (name, label, f"{label}.local") if n and n != ".local")
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedHosts:
+    """The names a browser may reach the app by.
+
+    Any IP address is allowed: DNS rebinding needs a *name* the attacker controls (the page's
+    origin is that name, later pointed at this box), and a browser that asked for an address
+    sends that address, whose origin is this box itself. So only names are checked: the
+    configured ones, loopback, this machine's own, and the one the server listens on.
+    """
+
+    names: frozenset[str]
+    suffixes: tuple[str, ...] = ()
+
+    def allows(self, header: str) -> bool:
+        """Whether a request with this Host header may reach the app."""
+        host = host_of(header)
+        if host is None:
+            return False
+        if _is_ip(host):
+            return True
+        return host in self.names or any(host.endswith(s) for s in self.suffixes)
+
+    @classmethod
+    def build(cls, configured: tuple[str, ...], listen_host: str) -> AllowedHosts:
+        """Loopback, this machine, the listen host and ``configured`` (``*.x`` allows x's
+        subdomains)."""
+        names = set(LOOPBACK_NAMES | machine_names())
+        suffixes = []
+        for entry in (*configured, listen_host):
+            entry = entry.lower().removesuffix(".")
+            if entry.startswith("*."):
+                suffixes.append(entry[1:])
+            elif entry:
+                names.add(entry)
+        return cls(frozenset(names), tuple(suffixes))
+
+
+class HostCheck:
+    """Refuses a request whose Host is not one of ``allowed`` (421), before any route runs: a
+    page on a rebound name must not reach setup or the login (docs/reliability.md)."""
+
+    def __init__(self, app: ASGIApp, allowed: AllowedHosts) -> None:
+        self.app = app
+        self.allowed = allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+        if self.allowed.allows(host):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            # Closing before accepting makes the server answer the handshake with 403.
+            await send({"type": "websocket.close", "code": 1008})
+        else:
+            await _refuse(send, MISDIRECTED, "unknown host; add it to web.allowed_hosts")

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from hearthcam.accounts import LoginState, Role
+from hearthcam.accounts.passwords import MIN_PASSWORD, USERNAME_PATTERN
+from hearthcam.config import MAX_RETENTION_HOURS, MIN_RETENTION_HOURS
 from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.types import Event, TrackSummary, Verdict
 
@@ -23,7 +25,23 @@ MAX_EVENTS = 500
 
 EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Hours = Annotated[float, Field(gt=0, le=24 * 365, description="hours events are kept")]
+# A new account's name and password. The rules are checked by accounts (whose words the form
+# shows, and which cannot all be a schema: a password may not contain the name); the spec
+# still documents the shape, so a client knows a name like "£y" is refused.
+NewUsername = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    Field(json_schema_extra={"pattern": USERNAME_PATTERN, "minLength": 3}),
+]
+NewPassword = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=1024),
+    Field(json_schema_extra={"minLength": MIN_PASSWORD}),
+]
+Hours = Annotated[
+    float,
+    Field(ge=MIN_RETENTION_HOURS, le=MAX_RETENTION_HOURS, description="hours events are kept"),
+]
 
 
 class _In(BaseModel):
@@ -48,8 +66,8 @@ class SetupStatusOut(BaseModel):
 class SetupIn(_In):
     """The first owner and their household."""
 
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Password
+    username: NewUsername
+    password: NewPassword
     household: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
@@ -103,7 +121,7 @@ class PasswordIn(_In):
     """A password change."""
 
     current: Password
-    new: Password
+    new: NewPassword
 
 
 class EncryptionOut(BaseModel):
@@ -339,8 +357,8 @@ class UserOut(BaseModel):
 class UserIn(_In):
     """A new user."""
 
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Password
+    username: NewUsername
+    password: NewPassword
     role: Role
 
 

@@ -82,6 +82,9 @@ def start_server(
         ws_max_size=WS_MAX_BYTES,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
         server_header=False,
+        # Uvicorn would believe X-Forwarded-For from loopback; web.client_address decides
+        # whose forwarding to believe (web.trusted_proxies), and nothing else may.
+        proxy_headers=False,
         log_level="info",
     )
     server = uvicorn.Server(config)

@@ -13,13 +13,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hearthcam.accounts import (
     AccountError,
@@ -30,7 +31,8 @@ from hearthcam.accounts import (
     UsernameTaken,
 )
 from hearthcam.errors import MediaLocked, StoreError
-from hearthcam.web.middleware import BodyLimit, SecurityHeaders
+from hearthcam.web.middleware import AllowedHosts, BodyLimit, HostCheck, SecurityHeaders
+from hearthcam.web.openapi_spec import allowed_methods, truthful
 from hearthcam.web.routes import (
     auth,
     camera_setup,
@@ -102,10 +104,15 @@ def _validation_detail(error: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
-async def _on_http_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, HTTPException)
+async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette's own (a 405, the body limit's 413) as well as FastAPI's subclass.
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        spec = request.app.openapi()
+        headers["Allow"] = allowed_methods(spec, request.url.path, headers.get("Allow", ""))
     return JSONResponse(
-        {"detail": str(error.detail)}, status_code=error.status_code, headers=error.headers
+        {"detail": str(error.detail)}, status_code=error.status_code, headers=headers
     )
 
 
@@ -135,9 +142,18 @@ async def _on_media_locked(_request: Request, _error: Exception) -> JSONResponse
     return JSONResponse({"detail": LOCKED_DETAIL}, status_code=423)
 
 
+class _App(FastAPI):
+    """FastAPI whose spec says what the app really answers (web.openapi_spec)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = truthful(super().openapi())
+        return self.openapi_schema
+
+
 def create_app(services: WebServices) -> FastAPI:
     """The web app over ``services`` (run it with ``serve.start_server`` or any ASGI server)."""
-    app = FastAPI(
+    app = _App(
         title="hearthcam",
         version=_version(),
         openapi_url="/api/openapi.json",
@@ -149,7 +165,7 @@ def create_app(services: WebServices) -> FastAPI:
         redirect_slashes=False,
         lifespan=_lifespan(services),
     )
-    app.add_exception_handler(HTTPException, _on_http_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(AccountError, _on_account_error)
     app.add_exception_handler(StoreError, _on_store_error)
@@ -175,6 +191,9 @@ def create_app(services: WebServices) -> FastAPI:
     app.include_router(auth.public)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    # Outermost last: the Host is checked before anything reads the body or reaches a route.
     app.add_middleware(BodyLimit, limit=services.max_body_bytes)
+    web = services.config.web
+    app.add_middleware(HostCheck, allowed=AllowedHosts.build(web.allowed_hosts, web.host))
     app.add_middleware(SecurityHeaders)
     return app

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hearthcam.accounts import Accounts
+from hearthcam.accounts import Accounts, DeviceKeys
 from hearthcam.alerts.endpoints import Resolver, resolve
 from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.camera_registry import CameraRegistry
@@ -34,6 +34,7 @@ from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.web.bus import EventBus
 from hearthcam.web.camera_hosts import HostPolicy
+from hearthcam.web.client_address import TrustedProxies
 from hearthcam.web.household_keys import HouseholdKeys
 from hearthcam.web.stream_budget import StreamTestBudget
 from hearthcam.web.stream_test import guarded_probe
@@ -101,6 +102,10 @@ class WebServices:
     desk: ReviewDesk = field(init=False)
     keys: HouseholdKeys = field(init=False)
     disk: StorageWatch = field(init=False)
+    # Signs the known-device cookie (secret under the data directory; accounts.devices).
+    devices: DeviceKeys = field(init=False)
+    # Whose X-Forwarded-For is believed (``web.trusted_proxies``).
+    proxies: TrustedProxies = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
@@ -113,6 +118,9 @@ class WebServices:
         object.__setattr__(self, "registry", registry)
         object.__setattr__(self, "keys", HouseholdKeys(self.media, self.on_unlocked))
         object.__setattr__(self, "disk", self.storage or StorageWatch.of(self.config.retention))
+        object.__setattr__(self, "devices", DeviceKeys.load_or_create(self.config.data_dir))
+        proxies = TrustedProxies.parse(self.config.web.trusted_proxies)
+        object.__setattr__(self, "proxies", proxies)
         shares = ShareStore(self.store)
         desk = self.review_desk or ReviewDesk(
             AnnotationStore(self.store), shares, self.store, self.config.data_dir, self.media,

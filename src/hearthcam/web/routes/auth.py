@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from hearthcam.web.cookies import clear_session_cookie
+from hearthcam.web.cookies import clear_session_cookie, known_device
 from hearthcam.web.deps import (
     AnySession,
     MfaSession,
@@ -57,7 +57,7 @@ def setup(body: SetupIn, request: Request, response: Response, services: Service
     result = services.accounts.authenticate(
         body.username,
         body.password,
-        ip=client_ip(request),
+        ip=client_ip(request, services),
         user_agent=user_agent(request),
         now=now,
         previous_token=session_token(request),
@@ -72,10 +72,11 @@ def login(body: LoginIn, request: Request, response: Response, services: Service
     result = services.accounts.authenticate(
         body.username,
         body.password,
-        ip=client_ip(request),
+        ip=client_ip(request, services),
         user_agent=user_agent(request),
         now=services.clock(),
         previous_token=session_token(request),
+        device=known_device(request, services, body.username),
     )
     raise_failure(result, INVALID_LOGIN)
     _unlock(services, result.token, body.password)
@@ -96,13 +97,14 @@ def login_mfa(
     request: Request,
     response: Response,
     services: Services,
-    _session: MfaSession,
+    session: MfaSession,
 ) -> StateOut:
     """Completes a login with a TOTP or recovery code."""
     token = session_token(request)
     if token is None:  # unreachable: MfaSession found a session behind this cookie
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
-    result = services.accounts.verify_mfa(token, body.code, services.clock())
+    device = known_device(request, services, session.username)
+    result = services.accounts.verify_mfa(token, body.code, services.clock(), device)
     raise_failure(result, (status.HTTP_401_UNAUTHORIZED, "invalid code"))
     return open_session(response, request, services, result)
 

@@ -10,7 +10,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from hearthcam.accounts import LoginFailure, LoginResult
-from hearthcam.web.cookies import set_session_cookie
+from hearthcam.web.cookies import remember_device, set_session_cookie
 from hearthcam.web.schemas import ErrorOut, StateOut
 from hearthcam.web.services import WebServices
 
@@ -22,9 +22,9 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorOut} for code in codes}
 
 
-def client_ip(conn: HTTPConnection) -> str:
-    """The peer address login throttling counts against."""
-    return conn.client.host if conn.client is not None else "unknown"
+def client_ip(conn: HTTPConnection, services: WebServices) -> str:
+    """The address login throttling counts against (forwarded only by a trusted proxy)."""
+    return services.proxies.client(conn)
 
 
 def user_agent(conn: HTTPConnection) -> str:
@@ -64,4 +64,5 @@ def open_session(
         # The session ended between the step and this read (a concurrent logout everywhere).
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
     set_session_cookie(response, conn, services, token, session)
+    remember_device(response, conn, services, session)
     return StateOut(state=session.state, csrf_token=session.csrf_token)

@@ -43,7 +43,11 @@ function render() {
   $("geometry-labels").replaceChildren(
     ...shapes.zones.map((zone) => {
       const [x, y] = centre(zone.points);
-      return h("span", { class: "shape-label", style: `left:${x * 100}%;top:${y * 100}%` }, zone.name);
+      const label = h("span", { class: "shape-label" }, zone.name);
+      // Through CSSOM, not a style attribute: the CSP (style-src 'self') refuses inline styles.
+      label.style.left = `${x * 100}%`;
+      label.style.top = `${y * 100}%`;
+      return label;
     }),
   );
   $("shape-list").replaceChildren(
