@@ -228,7 +228,10 @@ class Runtime:
         floor = policy.floor_bytes(failure is not None)
         storage.swept(report, self.disk_free(data_dir), floor, time.time())
         log.debug("retention: %s", report)
-        if failure is not None and not report.below_floor:
+        # Whenever a pass freed room (not only once it met the floor: on a disk the floor can
+        # never be met, clips waiting for space would hold their segments for ever and the
+        # protected footage would grow until nothing could be freed at all).
+        if report.bytes_freed > 0 or (failure is not None and not report.below_floor):
             self.cut_pending_clips()
 
     def cut_pending_clips(self, _household_id: int | None = None) -> None:
