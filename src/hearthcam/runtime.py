@@ -22,7 +22,13 @@ from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock
-from hearthcam.recordings.retention import DiskFree, RetentionPolicy, disk_free_bytes, sweep
+from hearthcam.recordings.retention import (
+    DiskFree,
+    RetentionPolicy,
+    WaitingClip,
+    disk_free_bytes,
+    sweep,
+)
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.served_model import ModelWatcher
 from hearthcam.store.db import Store
@@ -165,6 +171,30 @@ class Runtime:
         pipeline = self.pipelines.get(name)
         return None if pipeline is None else pipeline.health()
 
+    # -- retention.LiveFootage: what the running cameras still need ---------------------------
+    def needed_from(self) -> float | None:
+        """The earliest footage an open event or a clip on its way needs, over all cameras."""
+        with self._lock:
+            pipelines = list(self.pipelines.values())
+        needed = [t for p in pipelines if (t := p.needed_from()) is not None]
+        return min(needed, default=None)
+
+    def waiting_for_space(self) -> list[WaitingClip]:
+        """The clips a full disk refused, over all cameras, oldest first."""
+        with self._lock:
+            pipelines = list(self.pipelines.items())
+        clips = [
+            WaitingClip(w.event.id, name, w.start, w.end, w.event.verdict)
+            for name, pipeline in pipelines
+            for w in pipeline.waiting_for_space()
+        ]
+        return sorted(clips, key=lambda c: c.start)
+
+    def give_up(self, clip: WaitingClip) -> bool:
+        """Drops a clip that waited for space (retention needs its footage)."""
+        pipeline = self.pipelines.get(clip.camera)
+        return pipeline is not None and pipeline.give_up_clip(clip.event_id)
+
     def _supervise(self, name: str, own_stop: threading.Event) -> None:
         # A bug that escapes a camera's loop must not silently end its recording: log it and
         # start the camera again after a pause; the other cameras never notice.
@@ -224,6 +254,7 @@ class Runtime:
             policy=policy,
             media=self.media,
             disk_full=failure is not None,
+            live=self,
         )
         floor = policy.floor_bytes(failure is not None)
         storage.swept(report, self.disk_free(data_dir), floor, time.time())

@@ -66,6 +66,7 @@ class FakeRows:
     segments: list[Segment] = field(default_factory=list)
     events: dict[str, Event] = field(default_factory=dict)
     finished: dict[str, bool] = field(default_factory=dict)
+    full: bool = False  # the disk has no room for a row
 
     def segments_between(self, camera: str, start_wall: float, end_wall: float) -> list[Segment]:
         return [
@@ -78,6 +79,8 @@ class FakeRows:
         return self.events.get(event_id)
 
     def save_event(self, ev: Event, *, finished: bool = True) -> None:
+        if self.full:
+            raise OSError(errno.ENOSPC, "database or disk is full")
         self.events[ev.id] = ev
         self.finished[ev.id] = finished
 
@@ -283,13 +286,81 @@ def test_a_clip_the_disk_has_no_room_for_waits_and_is_cut_once_space_is_freed(
     ended = event()
     end = cutter.queue(ended)
     cutter.cut_ready(float("inf"))
-    assert world.pending.clips == {"ev1": PendingClip("ev1", "front", WALL - 11, end)}
+    assert [(w.event.id, w.start, w.end) for w in cutter.waiting_for_space()] == [
+        ("ev1", WALL - 11, end)
+    ]
+    assert world.pending.clips == {}  # in memory: the store may have no room for a row
     assert world.rows.finished["ev1"] is True
     assert world.errors == []  # told as disk full, not as a failed clip
     assert len(world.disk_full) == 1
+    assert cutter.needed_from() is None  # waits for space: retention's last resort, not kept
     assert cutter.cut_pending() == 0  # still full: it keeps waiting
-    assert set(world.pending.clips) == {"ev1"}
+    assert [w.event.id for w in cutter.waiting_for_space()] == ["ev1"]
     world.media.full = False  # retention freed space
     assert cutter.cut_pending() == 1
-    assert world.pending.clips == {}
+    assert cutter.waiting_for_space() == []
     assert [(ev.id, ev.clip) for ev, _late in world.ready] == [("ev1", clip_of("ev1"))]
+    assert world.rows.finished["ev1"] is True
+
+
+def test_a_clip_waiting_for_space_whose_row_the_disk_refused_is_cut_and_saved_later(
+    world: World,
+) -> None:
+    # Before: the refused row write escaped the clip pool, the event stayed open in the store,
+    # and retention kept everything after it for the rest of the run.
+    world.media.full = True
+    world.rows.events["ev1"] = event()
+    world.rows.finished["ev1"] = False
+    world.rows.full = True
+    cutter = world.cutter()
+    cutter.queue(event())
+    cutter.cut_ready(float("inf"))
+    assert world.rows.finished["ev1"] is False  # the row could not be written
+    assert [w.event.id for w in cutter.waiting_for_space()] == ["ev1"]
+    world.media.full = world.rows.full = False
+    assert cutter.cut_pending() == 1
+    assert world.rows.finished["ev1"] is True
+    assert world.rows.events["ev1"].clip == clip_of("ev1")
+
+
+def test_a_clip_given_up_for_space_is_never_cut_and_its_event_is_finished(world: World) -> None:
+    world.media.full = True
+    cutter = world.cutter()
+    cutter.queue(event())
+    cutter.cut_ready(float("inf"))
+    assert cutter.give_up("ev1") is True
+    assert cutter.give_up("ev1") is False
+    world.media.full = False
+    assert cutter.cut_pending() == 0
+    assert world.media.cuts == []
+    assert world.rows.finished["ev1"] is True
+    assert world.rows.events["ev1"].clip is None
+
+
+def test_a_clip_waiting_for_space_in_a_household_locked_meanwhile_waits_for_the_unlock(
+    world: World,
+) -> None:
+    world.media.full = True
+    cutter = world.cutter()
+    cutter.queue(event())
+    cutter.cut_ready(float("inf"))
+    world.media.full, world.media.locked = False, True
+    assert cutter.cut_pending() == 0
+    assert cutter.waiting_for_space() == []
+    assert set(world.pending.clips) == {"ev1"}  # kept in the store, cut at the unlock
+    assert world.errors == []
+
+
+def test_windows_not_yet_recorded_or_being_cut_say_from_when_their_footage_is_needed(
+    world: World,
+) -> None:
+    cutter = world.cutter()
+    assert cutter.needed_from() is None
+    cutter.queue(event("a"))
+    cutter.queue(event("b", wall_start=WALL + 100, wall_end=WALL + 104))
+    assert cutter.needed_from() == WALL - 11  # the pre-roll and min_clip reach back
+    seen: list[float | None] = []
+    world.media.before_cut = lambda: seen.append(cutter.needed_from())
+    cutter.cut_ready(float("inf"))
+    assert seen == [WALL - 11, WALL + 89]  # each is kept while it is cut
+    assert cutter.needed_from() is None

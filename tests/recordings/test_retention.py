@@ -4,14 +4,19 @@ its order (unneeded segments, then event media by verdict), and what it never de
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from hearthcam.config import RetentionConfig
-from hearthcam.recordings.retention import RetentionPolicy, SweepReport, sweep
+from hearthcam.recordings.retention import (
+    RetentionPolicy,
+    SweepReport,
+    WaitingClip,
+    sweep,
+)
 from hearthcam.store.db import Store
 from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Event, Segment, Verdict
@@ -320,6 +325,79 @@ def test_a_write_that_found_the_disk_full_raises_the_floor_to_the_headroom(
     assert store.known_segment_paths() == {s.path for s in segments[2:]}
     assert tuned.floor_bytes(False) == 0
     assert tuned.floor_bytes(True) == 2 * SEGMENT_BYTES
+
+
+@dataclass
+class FakeCameras:
+    """The running cameras as retention sees them (``LiveFootage``)."""
+
+    needed: float | None = None
+    waiting: list[WaitingClip] = field(default_factory=list)
+    given_up: list[str] = field(default_factory=list)
+
+    def needed_from(self) -> float | None:
+        return self.needed
+
+    def waiting_for_space(self) -> list[WaitingClip]:
+        return list(self.waiting)
+
+    def give_up(self, clip: WaitingClip) -> bool:
+        self.waiting.remove(clip)
+        self.given_up.append(clip.event_id)
+        return True
+
+
+def test_with_cameras_running_an_open_row_the_full_disk_left_behind_keeps_nothing(
+    store: Store, data: Path
+) -> None:
+    # Before: a row whose "finished" write the full disk refused stayed open, and retention
+    # kept every segment after its start for the rest of the run: nothing could be freed.
+    add_event(store, data, "stale", NOW - 3000, finished=False)
+    segments = [add_segment(store, data, NOW - 2900 + 10 * i) for i in range(3)]
+    cameras = FakeCameras(needed=NOW - 2885)  # the cameras still need the last one
+
+    report = sweep(store, data, NOW, lambda _: 0, policy=policy(), live=cameras)
+
+    assert report.segments_purged == 2
+    assert store.known_segment_paths() == {segments[2].path}
+    # Without the running cameras (a pass from the command line) the store's rows decide.
+    add_segment(store, data, NOW - 2800)
+    assert sweep(store, data, NOW, lambda _: 0, policy=policy()).segments_purged == 0
+
+
+def test_clips_waiting_for_space_are_given_up_last_motion_first_oldest_first(
+    store: Store, data: Path
+) -> None:
+    # Before: a disk holding nothing but the footage of clips the full disk refused stopped
+    # recording for good (cutting them needs the room their footage holds).
+    def waiting(event_id: str, end: float, verdict: Verdict) -> WaitingClip:
+        add_segment(store, data, end)
+        return WaitingClip(event_id, "front", end - 4, end, verdict)
+
+    threat = waiting("threat", NOW - 3000, Verdict.THREAT)
+    motion_new = waiting("motion-new", NOW - 2000, Verdict.MOTION)
+    motion_old = waiting("motion-old", NOW - 2500, Verdict.MOTION)
+    recent = waiting("recent", NOW - 10, Verdict.MOTION)  # the newest minutes stay anyway
+    add_event(store, data, "clipped", NOW - 1000, Verdict.THREAT)  # event media go first
+    cameras = FakeCameras(waiting=[threat, motion_old, motion_new, recent])
+    # Room once the event's media and two segments are gone.
+    disk = FakeDisk(data, 5500 + 5 * SEGMENT_BYTES + 2 * SEGMENT_BYTES)
+
+    report = sweep(store, data, NOW, disk, policy=policy(min_free_mb=0), live=cameras,
+                   disk_full=True)  # fmt: skip
+    assert report.below_floor  # the headroom (64 MB) is out of reach
+    assert report.event_media_purged == 1
+    assert cameras.given_up == ["motion-old", "motion-new", "threat"]
+    assert report.clips_given_up == 3
+    assert store.known_segment_paths() == {data / "recordings" / "front" / f"{NOW - 10:.0f}.mp4"}
+
+    # With room enough after the older motion clip, the rest keep waiting.
+    cameras = FakeCameras(waiting=[waiting("t", NOW - 900, Verdict.THREAT),
+                                   waiting("m", NOW - 800, Verdict.MOTION)])  # fmt: skip
+    disk = FakeDisk(data, 3 * SEGMENT_BYTES + SEGMENT_BYTES)
+    report = sweep(store, data, NOW, disk, policy=policy(min_free_mb=0.001), live=cameras)
+    assert cameras.given_up == ["m"]
+    assert not report.below_floor
 
 
 def test_keep_recent_minutes_is_a_validated_config_key() -> None:

@@ -5,9 +5,16 @@ it, then the clip is cut from the segments on the shared clip pool.
 close the segment there early); ``cut_ready`` is called as segments close, and hands every
 window the recording now covers to the pool. A clip that cannot be cut because its household is
 locked (password mode) is kept as a pending clip in the store and cut by ``cut_pending`` once
-the owner unlocks it. A clip the disk has no room for is kept pending the same way (its
-segments stay: retention keeps what a pending clip needs), told to ``on_disk_full``, and cut by
-``cut_pending`` once retention has freed space. Each cut saves the event finished, with its
+the owner unlocks it. A clip the disk has no room for waits in memory instead (the store may
+have no room for a row either): its event is finished without a clip if the row can be written,
+the refusal is told to ``on_disk_full``, and ``cut_pending`` cuts it once retention has freed
+space. Retention keeps its segments (``waiting_for_space``) unless nothing else is left to free,
+when it gives the clip up (``give_up``): recording what happens now comes before an older clip.
+Such a wait does not outlive the process (the event keeps its row and snapshot).
+
+While a window waits for the recording or is being cut, ``needed_from`` says from when its
+footage is needed: retention asks the running cameras this rather than the rows' ``finished``
+flags, which a full disk may have left unwritten. Each cut saves the event finished, with its
 clip, and says so through ``on_ready``; a failure is reported through ``on_error`` and the event
 is finished without one.
 """
@@ -137,12 +144,41 @@ class ClipCutter:
         self._on_error = on_error
         self._lock = threading.Lock()
         self._waiting: list[ClipWindow] = []
+        self._cutting: dict[str, ClipWindow] = {}  # handed to the pool, not cut yet
+        self._for_space: dict[str, ClipWindow] = {}  # refused by a full disk, cut again later
 
     @property
     def waiting(self) -> list[ClipWindow]:
         """The windows the recording does not cover yet, in the order queued."""
         with self._lock:
             return list(self._waiting)
+
+    def needed_from(self) -> float | None:
+        """The earliest wall time of footage a window waiting for the recording or being cut
+        needs (None: none), not counting those waiting for space."""
+        with self._lock:
+            starts = [w.start for w in self._waiting] + [w.start for w in self._cutting.values()]
+        return min(starts, default=None)
+
+    def waiting_for_space(self) -> list[ClipWindow]:
+        """The windows a full disk refused, oldest first: cut again by ``cut_pending``."""
+        with self._lock:
+            return sorted(self._for_space.values(), key=lambda w: w.start)
+
+    def give_up(self, event_id: str) -> bool:
+        """Drops a window waiting for space (retention needs its footage); True if it waited.
+        Its event keeps its row and snapshot, without a clip."""
+        with self._lock:
+            window = self._for_space.pop(event_id, None)
+        if window is None:
+            return False
+        log.warning(
+            "%s: gave up the clip of event %s: the disk is full and nothing older is left to free",
+            self._camera,
+            event_id,
+        )
+        self._finish_without_clip(window.event)
+        return True
 
     def queue(self, event: Event) -> float:
         """Queues an ended event's clip; returns the wall time its window ends."""
@@ -161,11 +197,19 @@ class ClipCutter:
         with self._lock:
             ready = [w for w in self._waiting if w.end <= recorded_until]
             self._waiting = [w for w in self._waiting if w.end > recorded_until]
+            self._cutting.update((w.event.id, w) for w in ready)
         for window in ready:
             self._parts.pool.submit(self.cut, window)
 
     def cut(self, window: ClipWindow) -> None:
         """Cuts one window's clip (on the clip pool) and finishes its event."""
+        try:
+            self._cut(window)
+        finally:
+            with self._lock:
+                self._cutting.pop(window.event.id, None)
+
+    def _cut(self, window: ClipWindow) -> None:
         rows, event = self._parts.rows, window.event
         path = clip_path(self._parts.media_root, event)
         try:
@@ -180,7 +224,7 @@ class ClipCutter:
         except Exception as error:
             if self._on_disk_full is not None and is_disk_full(error):
                 # Cut again (``cut_pending``) once retention has freed space.
-                self._wait(window)
+                self._wait_for_space(window)
                 self._on_disk_full(error)
                 return
             # reported; the event stays without a clip
@@ -199,9 +243,83 @@ class ClipCutter:
         self._parts.pending.add(PendingClip(event.id, self._camera, window.start, window.end))
         self._parts.rows.save_event(event, finished=True)
 
+    def _wait_for_space(self, window: ClipWindow) -> None:
+        """Keeps the window until there is room, finishing its event without a clip for now."""
+        with self._lock:
+            self._for_space[window.event.id] = window
+        self._finish_without_clip(window.event)
+
+    def _finish_without_clip(self, event: Event) -> None:
+        """Saves ``event`` finished as it is, unless the disk has no room for the row either
+        (then it stays open in the store until a later save, or recovery, finishes it)."""
+        try:
+            self._parts.rows.save_event(event, finished=True)
+        except Exception as error:
+            if not is_disk_full(error):
+                raise
+
     def cut_pending(self) -> int:
-        """Cuts the clips that waited for this camera's household to be unlocked; returns how
-        many were cut (still locked ones stay pending; events deleted meanwhile are dropped)."""
+        """Cuts the clips that waited for this camera's household to be unlocked or for space;
+        returns how many were cut (still locked ones stay pending, those the disk still refuses
+        wait on; events deleted meanwhile are dropped)."""
+        cut = self._cut_unlocked()
+        return cut + self._cut_for_space()
+
+    def _cut_for_space(self) -> int:
+        """Cuts the windows a full disk refused, oldest first, until it refuses again."""
+        cut = 0
+        while True:
+            with self._lock:
+                if not self._for_space:
+                    return cut
+                window = min(self._for_space.values(), key=lambda w: w.start)
+                del self._for_space[window.event.id]
+                self._cutting[window.event.id] = window  # retention keeps it while cut
+            try:
+                done = self._cut_late(window)
+            except Exception as error:
+                if self._on_disk_full is None or not is_disk_full(error):
+                    raise
+                with self._lock:
+                    self._for_space[window.event.id] = window
+                self._on_disk_full(error)  # still no room: the rest wait for the next pass
+                return cut
+            finally:
+                with self._lock:
+                    self._cutting.pop(window.event.id, None)
+            cut += done
+
+    def _cut_late(self, window: ClipWindow) -> int:
+        """Cuts a window that waited; 1 if its clip was made (raises when the disk is full)."""
+        rows = self._parts.rows
+        event = rows.get_event(window.event.id)
+        if event is None or event.clip is not None:
+            return 0  # deleted meanwhile (or never stored: nothing to show it with), or cut
+        path = clip_path(self._parts.media_root, window.event)
+        segments = rows.segments_between(self._camera, window.start, window.end)
+        try:
+            self._parts.media.cut(segments, window.start, window.end, path)
+        except MediaLocked:  # locked meanwhile (password mode): waits for the unlock instead
+            self._wait(window)
+            return 0
+        except Exception as error:
+            if is_disk_full(error):
+                raise
+            # the segments expired meanwhile: no clip to make
+            self._on_error(f"{self._camera}: late clip for event {window.event.id} failed: {error}")
+            return 0
+        # The event row may have changed meanwhile (retention, the owner): read it again.
+        current = rows.get_event(window.event.id)
+        if current is None:
+            self._parts.media.delete([path])
+            return 0
+        done = replace(current, clip=path)
+        rows.save_event(done, finished=True)
+        self._on_ready(done, True)
+        return 1
+
+    def _cut_unlocked(self) -> int:
+        """Cuts the pending clips of a household that is unlocked now."""
         pending, rows, cut = self._parts.pending, self._parts.rows, 0
         for clip in pending.of_camera(self._camera):
             event = rows.get_event(clip.event_id)

@@ -33,7 +33,7 @@ from hearthcam.config import CameraConfig, Config, ObjectsConfig
 from hearthcam.errors import is_disk_full
 from hearthcam.labels import COCO_LABELS
 from hearthcam.live import LiveView
-from hearthcam.pipeline.clipper import ClipCutter, ClipParts, RecordedClips
+from hearthcam.pipeline.clipper import ClipCutter, ClipParts, ClipWindow, RecordedClips
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
 from hearthcam.pipeline.health import CameraHealth, HealthMonitor
@@ -180,6 +180,7 @@ class CameraPipeline:
         self._clips = ClipCutter(
             name, parts.config.record, clip_parts, self._clip_ready, self.on_error, self._disk_full
         )
+        self._unindexed: list[Segment] = []  # finished segments whose rows are not written yet
         self._last_frame: Frame | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
         self._moving_until: dict[int, float] = {}
@@ -200,8 +201,17 @@ class CameraPipeline:
         # Before recording, so the live view keeps working when recording is off or failing.
         self.live.write(packet, stream, wall)
         if self._cfg.record.enabled:
-            with self._room():
+            try:
                 self._recorder.write(packet, stream, wall)
+            except Exception as error:
+                if not is_disk_full(error):
+                    raise
+                self._disk_full(error)
+                # What was being recorded is lost: the clips of events that ended by now get
+                # no more footage, so they are cut from what there is (or wait for space)
+                # rather than wait for a recording the full disk refuses, holding their
+                # footage (and with it all after) from retention.
+                self._clips.cut_ready(wall)
 
     def on_frame(self, frame: Frame) -> None:
         """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
@@ -370,15 +380,29 @@ class CameraPipeline:
             remember(self.stats.event_created_at, event.id, now)
         if event.verdict is not Verdict.MOTION:
             remember(self.stats.verdict_at, event.id, now)
-        written = self._sink.write(change)
+        try:
+            written = self._sink.write(change)
+        except Exception as error:
+            if change.change is Change.ENDED and is_disk_full(error):
+                # Its row could not be written: its clip is still cut (which saves the row), or
+                # the event would stay open in the store without one.
+                self._recorder.request_cut(self._clips.queue(change.event))
+            raise
         if change.change is Change.ENDED:
             self._recorder.request_cut(self._clips.queue(written))
 
     # -- clips -------------------------------------------------------------------------------
     def _on_segment(self, segment: Segment) -> None:
         self.stats.segments += 1
-        self._parts.store.add_segment(segment)
-        self._clips.cut_ready(segment.end)
+        # A row the full disk refused is added with the next segment's (retention cannot see
+        # a segment without its row, nor a clip be cut from it); clips are cut all the same.
+        self._unindexed.append(segment)
+        try:
+            while self._unindexed:
+                self._parts.store.add_segment(self._unindexed[0])
+                del self._unindexed[0]
+        finally:
+            self._clips.cut_ready(segment.end)
 
     def _clip_ready(self, event: Event, late: bool) -> None:
         # A late clip (cut after an unlock) says nothing about how fast clips are made.
@@ -387,9 +411,27 @@ class CameraPipeline:
         self._sink.clip_ready(event)
 
     def cut_pending(self) -> int:
-        """Cuts the clips that waited for this camera's household to be unlocked; returns how
-        many were cut (still locked ones stay pending; events deleted meanwhile are dropped)."""
+        """Cuts the clips that waited for this camera's household to be unlocked or for space;
+        returns how many were cut (events deleted meanwhile are dropped)."""
         return self._clips.cut_pending()
+
+    def needed_from(self) -> float | None:
+        """The earliest wall time of footage the open event or a clip on its way needs (None:
+        none), not counting clips waiting for space (``waiting_for_space``). Any thread."""
+        record = self._cfg.record
+        event = self._builder.current
+        # An open event's clip reaches back by its pre-roll, widened to min_clip at most.
+        opened = None if event is None else event.wall_start - record.pre_roll - record.min_clip
+        cutting = self._clips.needed_from()
+        return min((t for t in (opened, cutting) if t is not None), default=None)
+
+    def waiting_for_space(self) -> list[ClipWindow]:
+        """The clip windows a full disk refused, oldest first."""
+        return self._clips.waiting_for_space()
+
+    def give_up_clip(self, event_id: str) -> bool:
+        """Drops a clip that waited for space; True if it waited."""
+        return self._clips.give_up(event_id)
 
     # -- shutdown ----------------------------------------------------------------------------
     def drain(self) -> None:

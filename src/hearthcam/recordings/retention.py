@@ -11,13 +11,18 @@ Below the free-space floor (``min_free_mb``; when a write found the disk full, a
 
 1. the oldest segments no event needs (raw recording: finished events have their own clips);
 2. the clips and snapshots of finished events, by verdict: motion, then vehicle and pet, then
-   threat, oldest first within each (the row stays, with no media, until its hours are up).
+   threat, oldest first within each (the row stays, with no media, until its hours are up);
+3. the footage of clips a full disk refused and that wait for space (``LiveFootage``), in the
+   same order: each such clip is given up (its event keeps its row and snapshot). Otherwise a
+   disk full of nothing but those clips' footage would stop recording for good, as cutting
+   them needs the room their footage holds.
 
 Never, whatever the floor: footage of the last ``keep_recent_minutes``, the segments an open
-event will cut its clip from (``Store.open_event_start``: its clip is cut later) and those of
-a pending clip (``store.pending_clips``: cut after an unlock, or once space is freed). When the
-floor still cannot be met the pass stops and says so (``below_floor``): recording goes on into
-what space there is, and the owner is told the disk is full (``recordings.storage``).
+event or a clip on its way will be cut from, and those of a pending clip (``store.pending_clips``:
+cut after an unlock). While cameras run, they say what they need (``LiveFootage``); without
+them (a pass from the command line) the store's open events do (``Store.open_event_start``).
+When the floor still cannot be met the pass stops and says so (``below_floor``): recording goes
+on into what space there is, and the owner is told the disk is full (``recordings.storage``).
 
 Files already gone are not errors. Each pass handles at most ``batch`` items per step so a
 backlog is worked off over several passes rather than one long one.
@@ -28,9 +33,10 @@ from __future__ import annotations
 import itertools
 import logging
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from hearthcam.config import RetentionConfig
 from hearthcam.errors import StoreError, is_disk_full
@@ -62,7 +68,38 @@ class SweepReport:
     files_deleted: int = 0
     bytes_freed: int = 0
     errors: int = 0
+    clips_given_up: int = 0
     below_floor: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingClip:
+    """An ended event's clip window that a full disk refused, waiting for space."""
+
+    event_id: str
+    camera: str
+    start: float
+    end: float
+    verdict: Verdict
+
+
+class LiveFootage(Protocol):
+    """What the running cameras still need (``runtime.Runtime``). It beats the rows'
+    ``finished`` flags, which a full disk may have left unwritten (an event that stays open
+    in the store would keep everything after it for the rest of the run)."""
+
+    def needed_from(self) -> float | None:
+        """The earliest wall time of footage an open event or a clip on its way will be cut
+        from (None: none), not counting clips that wait for space."""
+        ...
+
+    def waiting_for_space(self) -> Sequence[WaitingClip]:
+        """The clips a full disk refused, oldest first."""
+        ...
+
+    def give_up(self, clip: WaitingClip) -> bool:
+        """Drops a clip that waited for space (retention deletes its footage); True if it did."""
+        ...
 
 
 @dataclass(slots=True)
@@ -161,14 +198,20 @@ class _Kept:
     before: float  # segments ending at or after this are kept (recent, or an open event's)
     recent_from: float  # events ending at or after this keep their media
     pending: tuple[PendingClip, ...]
+    waiting: tuple[WaitingClip, ...] = ()  # kept unless nothing else is left (step 3)
 
     def segment(self, seg: Segment) -> bool:
         """Whether ``seg`` must stay."""
         if seg.end >= self.before:
             return True
+        windows: tuple[PendingClip | WaitingClip, ...] = (*self.pending, *self.waiting)
         return any(
-            p.camera == seg.camera and seg.end > p.start and seg.start < p.end for p in self.pending
+            w.camera == seg.camera and seg.end > w.start and seg.start < w.end for w in windows
         )
+
+    def without(self, clip: WaitingClip) -> _Kept:
+        """What is kept once ``clip`` is given up."""
+        return replace(self, waiting=tuple(w for w in self.waiting if w != clip))
 
 
 def sweep(
@@ -180,15 +223,17 @@ def sweep(
     policy: RetentionPolicy | None = None,
     media: MediaIO | None = None,
     disk_full: bool = False,
+    live: LiveFootage | None = None,
 ) -> SweepReport:
     """Runs one retention pass at ``now_wall`` (free space measured at ``data_dir``); files
     go through ``media`` (plain when None). ``disk_full``: a write found no room since the last
-    pass, so the pass aims for at least ``policy.full_headroom`` free."""
+    pass, so the pass aims for at least ``policy.full_headroom`` free. ``live``: the running
+    cameras, which say what footage they still need (without them, the store's open events)."""
     policy = policy or RetentionPolicy()
     files = _FileDeleter(SweepReport(), media or PlainMedia())
     report = files.report
     _expire_events(store, policy, now_wall, files)
-    kept = _kept(store, policy, now_wall)
+    kept = _kept(store, policy, now_wall, live)
     age_cutoff = min(policy.segment_cutoff(now_wall), kept.before)
     for seg in store.oldest_segments(policy.batch, ended_before=age_cutoff):
         if not kept.segment(seg):
@@ -200,7 +245,9 @@ def sweep(
         return disk_free(data_dir) >= floor
 
     if not enough():
-        _free_space(store, policy, kept, enough, files)
+        kept = _free_space(store, policy, kept, enough, files)
+        if not enough() and live is not None:
+            _give_up_waiting_clips(store, kept, enough, files, live)
         # Stop here when still short: what is left is the newest footage and what events
         # still need (the caller tells the owner: ``recordings.storage``).
         report.below_floor = not enough()
@@ -209,12 +256,19 @@ def sweep(
     return report
 
 
-def _kept(store: Store, policy: RetentionPolicy, now_wall: float) -> _Kept:
+def _kept(
+    store: Store, policy: RetentionPolicy, now_wall: float, live: LiveFootage | None
+) -> _Kept:
     """What this pass must keep: the newest minutes, open events' and pending clips' footage."""
     recent = policy.recent_cutoff(now_wall)
+    pending = tuple(PendingClips(store).windows())
+    if live is not None:
+        needed = live.needed_from()
+        before = recent if needed is None else min(recent, needed)
+        return _Kept(before, recent, pending, tuple(live.waiting_for_space()))
     open_start = store.open_event_start()
     before = recent if open_start is None else min(recent, open_start - policy.clip_margin)
-    return _Kept(before, recent, tuple(PendingClips(store).windows()))
+    return _Kept(before, recent, pending)
 
 
 def _expire_events(
@@ -245,13 +299,14 @@ def _free_space(
     kept: _Kept,
     enough: Callable[[], bool],
     files: _FileDeleter,
-) -> None:
+) -> _Kept:
     """Deletes the oldest unneeded segments, then event media by ``PURGE_ORDER``, until
-    ``enough()`` says free space is back above the floor; never what ``kept`` holds."""
+    ``enough()`` says free space is back above the floor; never what ``kept`` holds (which it
+    returns)."""
     report = files.report
     for seg in store.oldest_segments(policy.batch, ended_before=kept.before):
         if enough():
-            return
+            return kept
         if not kept.segment(seg):
             report.segments_purged += _delete_segment(store, seg, files)
     for verdicts in PURGE_ORDER:
@@ -260,8 +315,35 @@ def _free_space(
         )
         for ev in events:
             if enough():
-                return
+                return kept
             report.event_media_purged += _purge_event_media(store, ev, files)
+    return kept
+
+
+def _give_up_waiting_clips(
+    store: Store,
+    kept: _Kept,
+    enough: Callable[[], bool],
+    files: _FileDeleter,
+    live: LiveFootage,
+) -> None:
+    """Gives up clips waiting for space by ``PURGE_ORDER``, oldest first, deleting the footage
+    only they kept, until ``enough()``; a clip whose footage would stay anyway (the newest
+    minutes, another window) is not given up."""
+    report = files.report
+    for verdicts in PURGE_ORDER:
+        for clip in [w for w in kept.waiting if w.verdict in verdicts]:
+            if enough():
+                return
+            freed = kept.without(clip)
+            segments = store.segments_between(clip.camera, clip.start, clip.end)
+            going = [seg for seg in segments if not freed.segment(seg)]
+            if not going or not live.give_up(clip):
+                continue
+            kept = freed
+            report.clips_given_up += 1
+            for seg in going:
+                report.segments_purged += _delete_segment(store, seg, files)
 
 
 def _delete_segment(store: Store, seg: Segment, files: _FileDeleter) -> int:
