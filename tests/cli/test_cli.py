@@ -526,10 +526,12 @@ def test_run_records_two_rtsp_cameras_and_stops_cleanly_on_sigterm(
 
     wait_until(recorded, "two indexed segments per camera", 30, proc)
     in_flight = part_files(data)
-    code, took = proc.stop()
+    code, took = proc.stop(timeout=30)
 
     assert code == 0, proc.stderr()
-    assert took < 5
+    # A hang check, not a speed figure (about 1 s on an idle 2-core box, 6 s under a load of
+    # 20): well inside systemd's default 90 s stop timeout, after which it would SIGKILL.
+    assert took < 30
     assert "stopped cleanly" in proc.stderr()
     assert "Traceback" not in proc.stderr()
     assert not part_files(data)
