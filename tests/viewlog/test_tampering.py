@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
 from hearthcam.viewlog import merkle
 from hearthcam.viewlog.log import AuditLog
@@ -127,6 +128,26 @@ def test_a_leaf_stored_as_text_is_named(tmp_path: Path, key: AuditKey) -> None:
     set_column(db, 2, "leaf", "not a hash")
     report = verify_file(db, key)
     assert (ProblemKind.CHANGED, 2) in kinds(report)
+
+
+def test_a_head_or_checkpoint_stored_as_text_is_named_and_stops_appends(
+    tmp_path: Path, key: AuditKey
+) -> None:
+    db = filled_log(tmp_path / "data", 6, (3, 6))
+    with raw(db) as connection:
+        connection.execute("UPDATE audit_head SET frontier = 'tampered'")
+        connection.execute("UPDATE audit_checkpoints SET root = 'forged' WHERE size = 3")
+    report = verify_file(db, key)
+    assert (ProblemKind.HEAD, None) in kinds(report)
+    named = " / ".join(map(str, report.problems))
+    assert "checkpoint row 1 holds text or numbers where bytes belong" in named
+    assert "the log's head row is damaged" in named
+    with Store.open(f"sqlite:///{db}") as store:
+        log = AuditLog(store, key)
+        with pytest.raises(StoreError, match="head row is damaged"):
+            log.append(view(6))  # nothing logged: the caller sends nothing
+        with pytest.raises(StoreError, match="head row is damaged"):
+            log.checkpoint(T0 + 900)
 
 
 # -- truncation and wiping, against a checkpoint the owner kept ----------------------------------

@@ -69,6 +69,19 @@ def _split_hashes(blob: bytes) -> list[bytes]:
     return [blob[i : i + size] for i in range(0, len(blob), size)]
 
 
+def _head_state(head: HeadRow | None) -> tuple[int, list[bytes]]:
+    """(size, frontier) of the head row; StoreError if hand-editing left it unusable (nothing
+    is then appended, so no clip is sent, and nothing signed)."""
+    if head is None:
+        return 0, []
+    size, blob = head.size, head.frontier
+    if not (isinstance(size, int) and isinstance(blob, bytes)) or size < 0:
+        raise StoreError("the view log's head row is damaged (hearthcam audit verify)")
+    if len(blob) != merkle.HASH_SIZE * size.bit_count():
+        raise StoreError("the view log's head row is damaged (hearthcam audit verify)")
+    return size, _split_hashes(blob)
+
+
 def _logged(index: int, data: object, leaf: object) -> LoggedEntry:
     """An entry read from its hashed bytes (never from the side columns, which only index)."""
     try:
@@ -155,12 +168,12 @@ class AuditLog:
             if head is None:
                 head = HeadRow(id=_HEAD_ID, size=0, frontier=b"")
                 session.add(head)
-            index = head.size
+            index, frontier = _head_state(head)
             data = entry_bytes(index, entry)
             leaf = merkle.leaf_hash(data)
             side = dict(zip(SIDE_COLUMNS, side_values(entry), strict=True))
             session.add(ViewRow(idx=index, entry=data, leaf=leaf, **side))
-            frontier = merkle.frontier_append(_split_hashes(head.frontier), index, leaf)
+            frontier = merkle.frontier_append(frontier, index, leaf)
             head.size, head.frontier = index + 1, b"".join(frontier)
         _fsync_commit(self._store.url)
         return index
@@ -176,7 +189,7 @@ class AuditLog:
     def _head(self) -> tuple[int, list[bytes]]:
         with self._store.read_session() as session:
             head = session.get(HeadRow, _HEAD_ID)
-            return (0, []) if head is None else (head.size, _split_hashes(head.frontier))
+            return _head_state(head)
 
     def checkpoint(self, now: float) -> Checkpoint:
         """Signs the current head; the latest checkpoint again if the log has not grown since."""
@@ -187,7 +200,7 @@ class AuditLog:
                 select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             ).first()
             head = session.get(HeadRow, _HEAD_ID)
-            size, frontier = (0, []) if head is None else (head.size, _split_hashes(head.frontier))
+            size, frontier = _head_state(head)
             if latest is not None and latest.size == size:
                 return _checkpoint(latest)
             unsigned = Checkpoint(size, merkle.frontier_root(frontier), int(now * 1000), b"")
