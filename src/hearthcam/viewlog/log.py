@@ -15,14 +15,17 @@ to other places are named as reordered, not only as a root that no longer matche
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
@@ -163,7 +166,8 @@ class AuditLog:
 
     def append(self, entry: ViewEntry) -> int:
         """Logs ``entry`` durably and returns its index; send the bytes only after it returns."""
-        with self._store.write_session() as session:  # the write lock: indexes stay contiguous
+        # The write lock keeps indexes contiguous; a damaged head is named, not a decode error.
+        with self._store.write_session() as session, _any_text(session):
             head = session.get(HeadRow, _HEAD_ID)
             if head is None:
                 head = HeadRow(id=_HEAD_ID, size=0, frontier=b"")
@@ -195,7 +199,7 @@ class AuditLog:
         """Signs the current head; the latest checkpoint again if the log has not grown since."""
         if self._key is None:
             raise StoreError("this view log was opened without its signing key")
-        with self._store.write_session() as session:
+        with self._store.write_session() as session, _any_text(session):
             latest = session.scalars(
                 select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             ).first()
@@ -297,7 +301,7 @@ class AuditLog:
             public_key = self._key.public_key
         damaged: list[Problem] = []
         checkpoints = []
-        with self._store.read_session() as session:  # first: later appends only add rows
+        with self._store.read_session() as session, _any_text(session):  # first: see below
             for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id)):
                 checkpoint = _stored_checkpoint(row)
                 if checkpoint is None:
@@ -307,12 +311,37 @@ class AuditLog:
                     checkpoints.append(checkpoint)
         columns = [getattr(ViewRow, name) for name in SIDE_COLUMNS]
         query = select(ViewRow.idx, ViewRow.entry, ViewRow.leaf, *columns).order_by(ViewRow.idx)
-        with self._store.read_session() as session:  # one snapshot: head and rows agree
+        # One snapshot: head and rows agree (checkpoints were read first: appends since then
+        # only add rows they cover).
+        with self._store.read_session() as session, _any_text(session):
             head = _stored_head(session.get(HeadRow, _HEAD_ID), damaged)
             # Streamed: a long log costs its leaf hashes in memory, not its entries.
             rows = session.execute(query).yield_per(1000)
             stored = (StoredRow(i, d, h, tuple(side)) for i, d, h, *side in rows)
             return check(stored, head, checkpoints, public_key, saved=saved, damaged=damaged)
+
+
+@contextmanager
+def _any_text(session: Session) -> Iterator[None]:
+    """Reads text that is not UTF-8 too (as str with surrogate escapes), for this session only.
+
+    An attacker who casts a hash column to TEXT leaves bytes SQLite's driver cannot decode; by
+    default the whole read then fails, and ``verify`` could not name the row.
+    """
+    driver = session.connection().connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        yield  # other databases keep a bytes column bytes
+        return
+    before = driver.text_factory
+    driver.text_factory = _escaped
+    try:
+        yield
+    finally:
+        driver.text_factory = before
+
+
+def _escaped(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _stored_head(row: HeadRow | None, damaged: list[Problem]) -> tuple[int, bytes] | None:

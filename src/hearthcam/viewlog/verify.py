@@ -92,7 +92,7 @@ def _raw(data: object) -> bytes:
     """The bytes an entry value stands for, whatever its storage class (for the tree)."""
     if isinstance(data, bytes):
         return data
-    return str(data).encode("utf-8")
+    return str(data).encode("utf-8", "surrogateescape")  # what a non-UTF-8 text was read as
 
 
 def _check_side(row: StoredRow, entry: ViewEntry) -> list[Problem]:
