@@ -1,8 +1,12 @@
 """`hearthcam audit verify`: 0 on an intact view log; non-zero, naming the problem, after an entry
-was changed, removed or reordered or a checkpoint forged straight in the SQLite file."""
+was changed, removed or reordered, a side column edited, an entry stored as text or a checkpoint
+forged straight in the SQLite file; with `--against`, after the log was cut back to an earlier
+checkpoint or wiped. `hearthcam audit checkpoint` prints the checkpoint to keep."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,14 +16,17 @@ from typer.testing import CliRunner
 
 from hearthcam.cli import cli
 from hearthcam.store.db import Store
-from hearthcam.viewlog.signing import AuditKey, key_path
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import AuditKey, key_path, parse_saved
 from tests.viewlog.test_log import (
     change_entry,
     delete_entry,
     filled_log,
     forge_signature,
     swap_entries,
+    view,
 )
+from tests.viewlog.test_tampering import entry_as_text, set_column, truncate_to, wipe
 
 
 @pytest.fixture
@@ -119,3 +126,109 @@ def test_key_prints_the_public_key(config_file: Path, db: Path, tmp_path: Path) 
     assert code == 0, output
     assert output == AuditKey.load(key_path(tmp_path / "data")).public_pem().decode()
     assert "PRIVATE" not in output
+
+
+# -- issue 13: what the database alone cannot show ------------------------------------------------
+
+
+def test_a_side_column_edit_is_named(config_file: Path, db: Path) -> None:
+    set_column(db, 4, "household_id", 3)
+    code, output = audit(config_file, "verify")
+    assert code == 1, output
+    assert "side column: entry 4: its household_id column says 3, its hashed bytes 2" in output
+
+
+def test_an_entry_stored_as_text_is_named_without_a_traceback(config_file: Path, db: Path) -> None:
+    entry_as_text(db, 3)
+    result = CliRunner().invoke(cli, ["audit", "verify", "--config", str(config_file)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # not a TypeError escaping
+    assert "unreadable: entry 3 is stored as text, not bytes" in result.output
+    assert "Traceback" not in result.output
+
+
+def keep_checkpoint(config_file: Path, tmp_path: Path) -> Path:
+    """What an owner does: `audit checkpoint` into a file kept off the box."""
+    code, output = audit(config_file, "checkpoint")
+    assert code == 0, output
+    kept = tmp_path / "kept.json"
+    kept.write_text(output)
+    return kept
+
+
+def test_checkpoint_prints_a_signed_checkpoint_to_keep(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    saved = json.loads(keep_checkpoint(config_file, tmp_path).read_text())
+    key = AuditKey.load(key_path(tmp_path / "data"))
+    assert saved["origin"] == "hearthcam view log"
+    assert saved["size"] == 30
+    assert saved["public_key"] == base64.b64encode(key.public_raw()).decode()
+    ((checkpoint, raw),) = parse_saved(json.dumps(saved))
+    assert checkpoint.signed_by(key.public_key)
+    assert raw == key.public_raw()
+
+
+def test_truncation_to_an_earlier_checkpoint_is_named_against_a_kept_one(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    kept = keep_checkpoint(config_file, tmp_path)
+    truncate_to(db, 12)  # back to the checkpoint at 12: 18 views erased, head rewritten
+    assert audit(config_file, "verify")[0] == 0  # the database alone agrees with itself
+    code, output = audit(config_file, "verify", "--against", str(kept))
+    assert code == 1, output
+    assert "the saved checkpoint has 30 entries, the log only 12: 18 removed" in output
+    assert "view log NOT intact" in output
+
+
+def test_a_wiped_log_is_named_against_a_kept_checkpoint(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    kept = keep_checkpoint(config_file, tmp_path)
+    wipe(db)
+    assert "0 entries" in audit(config_file, "verify")[1]
+    code, output = audit(config_file, "verify", "--against", str(kept))
+    assert code == 1, output
+    assert "the log only 0: 30 removed" in output
+
+
+def test_a_kept_checkpoint_checks_out_when_the_log_only_grew(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    kept = keep_checkpoint(config_file, tmp_path)
+    with Store.open(f"sqlite:///{db}") as store:
+        AuditLog(store, AuditKey.load(key_path(tmp_path / "data"))).append(view(30))
+    code, output = audit(config_file, "verify", "--against", str(kept))
+    assert code == 0, output
+    assert "31 entries, 2 checkpoints, 1 saved checkpoints" in output
+
+
+def test_a_kept_checkpoint_checks_out_without_the_key_file(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    kept = keep_checkpoint(config_file, tmp_path)
+    key_path(tmp_path / "data").unlink()  # gone with the log: the kept file names the key
+    truncate_to(db, 12)
+    code, output = audit(config_file, "verify", "--against", str(kept))
+    assert code == 1, output
+    assert "18 removed" in output
+
+
+def test_a_checkpoint_is_not_signed_over_a_tampered_log(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    change_entry(db, 5)
+    code, output = audit(config_file, "checkpoint")
+    assert code != 0
+    assert "NOT intact; no checkpoint signed" in output
+    assert "changed: entry 5 was changed" in output
+
+
+def test_an_unreadable_checkpoint_file_is_refused(
+    config_file: Path, db: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"size": "eight"}')
+    code, output = audit(config_file, "verify", "--against", str(bad))
+    assert code == 2
+    assert "cannot read the checkpoint file" in output

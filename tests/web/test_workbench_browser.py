@@ -237,9 +237,10 @@ def owner_checks_views(page: Page, app: Running) -> None:
     expect(page).to_have_url(app.url + "/views")
     logged = len(app.services.audit.entries())
     assert logged >= 1
-    rows = page.locator("#view-rows tr")
-    expect(rows).to_have_count(logged)
-    expect(page.locator("#view-rows tr[data-verified=true]")).to_have_count(logged)
+    # One row per viewing (the lease's byte ranges), each entry's proof behind its toggle.
+    rows = page.locator("#viewings > li")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#viewings .view-entry[data-verified=true]")).to_have_count(logged)
     expect(rows.first).to_contain_text("✓")
     expect(rows.first).to_contain_text(ANNOTATOR)
     expect(rows.first).to_contain_text("redacted")

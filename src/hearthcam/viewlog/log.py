@@ -14,55 +14,44 @@ to other places are named as reordered, not only as a root that no longer matche
 
 from __future__ import annotations
 
-import json
-import math
 import os
+import sqlite3
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
 from hearthcam.store.viewlog import CheckpointRow, HeadRow, ViewRow
 from hearthcam.viewlog import merkle
+from hearthcam.viewlog.entry import Derivative, ViewEntry, entry_bytes, parse_entry
 from hearthcam.viewlog.signing import AuditKey, Checkpoint
-from hearthcam.viewlog.verify import StoredRow, VerifyReport, check
+from hearthcam.viewlog.verify import (
+    SIDE_COLUMNS,
+    Problem,
+    ProblemKind,
+    StoredRow,
+    VerifyReport,
+    check,
+    side_values,
+)
 
-_FORMAT = 1  # the "v" of an entry's bytes
-
-
-class Derivative(StrEnum):
-    """What form of a clip was sent."""
-
-    REDACTED = "redacted"
-    ORIGINAL = "original"
-    THUMBNAIL = "thumbnail"
-    SNAPSHOT = "snapshot"
-
-
-@dataclass(frozen=True, slots=True)
-class ViewEntry:
-    """One delivery of a clip's bytes to someone other than its owner."""
-
-    viewer_id: int
-    viewer_role: str
-    household_id: int  # the clip's household: whose "Who viewed my clips" lists the entry
-    clip_id: str  # the clip or share id
-    derivative: Derivative
-    time: float  # Unix seconds
-    lease_id: str | None = None
-    byte_range: tuple[int, int] | None = None  # first and last byte, as in HTTP Range
-
-    def __post_init__(self) -> None:
-        if not math.isfinite(self.time):
-            raise ValueError(f"time {self.time} is not a finite Unix time")
-        if self.byte_range is not None and not 0 <= self.byte_range[0] <= self.byte_range[1]:
-            raise ValueError(f"byte range {self.byte_range} is not first <= last")
+__all__ = [
+    "AuditLog",
+    "Derivative",
+    "LoggedEntry",
+    "ProvenEntry",
+    "ViewEntry",
+    "entry_bytes",
+    "parse_entry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,47 +64,6 @@ class LoggedEntry:
     leaf: bytes
 
 
-def entry_bytes(index: int, entry: ViewEntry) -> bytes:
-    """The canonical bytes of entry ``index``: compact UTF-8 JSON with sorted keys."""
-    fields = {
-        "v": _FORMAT,
-        "seq": index,
-        "viewer": entry.viewer_id,
-        "role": entry.viewer_role,
-        "household": entry.household_id,
-        "clip": entry.clip_id,
-        "derivative": entry.derivative.value,
-        "time": entry.time,
-        "lease": entry.lease_id,
-        "range": None if entry.byte_range is None else list(entry.byte_range),
-    }
-    text = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text.encode("utf-8")
-
-
-def parse_entry(data: bytes) -> tuple[int, ViewEntry]:
-    """(index, entry) from bytes ``entry_bytes`` wrote; ValueError if they are not such bytes."""
-    try:
-        f = json.loads(data.decode("utf-8"))
-        span = f["range"]
-        entry = ViewEntry(
-            viewer_id=int(f["viewer"]),
-            viewer_role=str(f["role"]),
-            household_id=int(f["household"]),
-            clip_id=str(f["clip"]),
-            derivative=Derivative(f["derivative"]),
-            time=float(f["time"]),
-            lease_id=None if f["lease"] is None else str(f["lease"]),
-            byte_range=None if span is None else (int(span[0]), int(span[1])),
-        )
-        index = int(f["seq"])
-    except (UnicodeDecodeError, TypeError, KeyError, IndexError, ValueError) as error:
-        raise ValueError(f"not a view log entry: {error}") from error
-    if entry_bytes(index, entry) != data:
-        raise ValueError("not in canonical form")
-    return index, entry
-
-
 _HEAD_ID = 1  # the one row of audit_head
 
 
@@ -124,16 +72,47 @@ def _split_hashes(blob: bytes) -> list[bytes]:
     return [blob[i : i + size] for i in range(0, len(blob), size)]
 
 
-def _logged(row: ViewRow) -> LoggedEntry:
+def _head_state(head: HeadRow | None) -> tuple[int, list[bytes]]:
+    """(size, frontier) of the head row; StoreError if hand-editing left it unusable (nothing
+    is then appended, so no clip is sent, and nothing signed)."""
+    if head is None:
+        return 0, []
+    size, blob = head.size, head.frontier
+    if not (isinstance(size, int) and isinstance(blob, bytes)) or size < 0:
+        raise StoreError("the view log's head row is damaged (hearthcam audit verify)")
+    if len(blob) != merkle.HASH_SIZE * size.bit_count():
+        raise StoreError("the view log's head row is damaged (hearthcam audit verify)")
+    return size, _split_hashes(blob)
+
+
+def _logged(index: int, data: object, leaf: object) -> LoggedEntry:
+    """An entry read from its hashed bytes (never from the side columns, which only index)."""
     try:
-        entry = parse_entry(row.entry)[1]
+        entry = parse_entry(data)[1]
     except ValueError as error:  # only a hand-edited database gets here
-        raise StoreError(f"view log entry {row.idx}: {error} (hearthcam audit verify)") from None
-    return LoggedEntry(row.idx, entry, row.entry, row.leaf)
+        raise StoreError(f"view log entry {index}: {error} (hearthcam audit verify)") from None
+    if not isinstance(leaf, bytes) or not isinstance(data, bytes):
+        raise StoreError(
+            f"view log entry {index}: its leaf hash is damaged (hearthcam audit verify)"
+        )
+    return LoggedEntry(index, entry, data, leaf)
+
+
+def _stored_checkpoint(row: CheckpointRow) -> Checkpoint | None:
+    """A checkpoint row as a Checkpoint; None if a column holds another storage class."""
+    size, root, time_ms, signature = row.size, row.root, row.time_ms, row.signature
+    if not (isinstance(size, int) and isinstance(time_ms, int)):
+        return None
+    if not (isinstance(root, bytes) and isinstance(signature, bytes)):
+        return None
+    return Checkpoint(size, root, time_ms, signature)
 
 
 def _checkpoint(row: CheckpointRow) -> Checkpoint:
-    return Checkpoint(row.size, row.root, row.time_ms, row.signature)
+    checkpoint = _stored_checkpoint(row)
+    if checkpoint is None:  # only a hand-edited database gets here
+        raise StoreError(f"view log checkpoint row {row.id} is damaged (hearthcam audit verify)")
+    return checkpoint
 
 
 def _fsync_commit(url: str) -> None:
@@ -187,26 +166,18 @@ class AuditLog:
 
     def append(self, entry: ViewEntry) -> int:
         """Logs ``entry`` durably and returns its index; send the bytes only after it returns."""
-        with self._store.write_session() as session:  # the write lock: indexes stay contiguous
+        # The write lock keeps indexes contiguous; a damaged head is named, not a decode error.
+        with self._store.write_session() as session, _any_text(session):
             head = session.get(HeadRow, _HEAD_ID)
             if head is None:
                 head = HeadRow(id=_HEAD_ID, size=0, frontier=b"")
                 session.add(head)
-            index = head.size
+            index, frontier = _head_state(head)
             data = entry_bytes(index, entry)
             leaf = merkle.leaf_hash(data)
-            session.add(
-                ViewRow(
-                    idx=index,
-                    household_id=entry.household_id,
-                    viewer_id=entry.viewer_id,
-                    clip_id=entry.clip_id,
-                    time_ms=int(entry.time * 1000),
-                    entry=data,
-                    leaf=leaf,
-                )
-            )
-            frontier = merkle.frontier_append(_split_hashes(head.frontier), index, leaf)
+            side = dict(zip(SIDE_COLUMNS, side_values(entry), strict=True))
+            session.add(ViewRow(idx=index, entry=data, leaf=leaf, **side))
+            frontier = merkle.frontier_append(frontier, index, leaf)
             head.size, head.frontier = index + 1, b"".join(frontier)
         _fsync_commit(self._store.url)
         return index
@@ -222,18 +193,18 @@ class AuditLog:
     def _head(self) -> tuple[int, list[bytes]]:
         with self._store.read_session() as session:
             head = session.get(HeadRow, _HEAD_ID)
-            return (0, []) if head is None else (head.size, _split_hashes(head.frontier))
+            return _head_state(head)
 
     def checkpoint(self, now: float) -> Checkpoint:
         """Signs the current head; the latest checkpoint again if the log has not grown since."""
         if self._key is None:
             raise StoreError("this view log was opened without its signing key")
-        with self._store.write_session() as session:
+        with self._store.write_session() as session, _any_text(session):
             latest = session.scalars(
                 select(CheckpointRow).order_by(CheckpointRow.id.desc()).limit(1)
             ).first()
             head = session.get(HeadRow, _HEAD_ID)
-            size, frontier = (0, []) if head is None else (head.size, _split_hashes(head.frontier))
+            size, frontier = _head_state(head)
             if latest is not None and latest.size == size:
                 return _checkpoint(latest)
             unsigned = Checkpoint(size, merkle.frontier_root(frontier), int(now * 1000), b"")
@@ -258,19 +229,28 @@ class AuditLog:
             row = session.scalars(query).first()
             return None if row is None else _checkpoint(row)
 
+    def _read(self, keep: Callable[[ViewEntry], bool]) -> list[LoggedEntry]:
+        """The entries ``keep`` accepts, oldest first, judged by their hashed bytes.
+
+        Every row is read: a side column an attacker edited must not hide an entry, and the
+        bytes are what the Merkle tree (and the owner's browser) proves.
+        """
+        query = select(ViewRow.idx, ViewRow.entry, ViewRow.leaf).order_by(ViewRow.idx)
+        found = []
+        with self._store.read_session() as session:
+            for index, data, leaf in session.execute(query).yield_per(1000):
+                logged = _logged(index, data, leaf)
+                if keep(logged.entry):
+                    found.append(logged)
+        return found
+
     def entries_for_household(self, household_id: int) -> list[LoggedEntry]:
         """Every entry about a household's clips, oldest first (for its owner's page)."""
-        query = select(ViewRow).where(ViewRow.household_id == household_id)
-        with self._store.read_session() as session:
-            return [_logged(r) for r in session.scalars(query.order_by(ViewRow.idx))]
+        return self._read(lambda entry: entry.household_id == household_id)
 
     def entries(self, since: float | None = None) -> list[LoggedEntry]:
         """Every entry (timed at or after ``since``, when given), oldest first."""
-        query = select(ViewRow).order_by(ViewRow.idx)
-        if since is not None:
-            query = query.where(ViewRow.time_ms >= int(since * 1000))
-        with self._store.read_session() as session:
-            return [_logged(r) for r in session.scalars(query)]
+        return self._read(lambda entry: since is None or entry.time >= since)
 
     def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
         """The audit path of entry ``index`` in the tree of the first ``tree_size`` entries."""
@@ -305,22 +285,73 @@ class AuditLog:
                 for index, leaf in session.execute(query):
                     if index != tree.size:
                         raise StoreError(f"view log entry {tree.size} is missing (audit verify)")
+                    if not isinstance(leaf, bytes) or len(leaf) != merkle.HASH_SIZE:
+                        raise StoreError(f"view log entry {index}: its leaf hash is damaged")
                     tree.append(leaf)
         if tree.size < size:
             raise ValueError(f"the view log has {tree.size} entries, not {size}")
         return tree
 
-    def verify(self, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
-        """Checks the whole log from its entry bytes (``public_key`` defaults to the signer's)."""
+    def verify(
+        self, public_key: Ed25519PublicKey | None = None, saved: Sequence[Checkpoint] = ()
+    ) -> VerifyReport:
+        """Checks the whole log from its entry bytes (``public_key`` defaults to the signer's),
+        and against ``saved``: checkpoints kept outside the database (see ``verify.check``)."""
         if public_key is None and self._key is not None:
             public_key = self._key.public_key
-        checkpoints = self.checkpoints()  # first: any later append only adds rows they cover
-        query = select(ViewRow.idx, ViewRow.entry, ViewRow.leaf).order_by(ViewRow.idx)
-        with self._store.read_session() as session:  # one snapshot: head and rows agree
-            row = session.get(HeadRow, _HEAD_ID)
-            head = None
-            if row is not None:
-                head = (row.size, merkle.frontier_root(_split_hashes(row.frontier)))
+        damaged: list[Problem] = []
+        checkpoints = []
+        with self._store.read_session() as session, _any_text(session):  # first: see below
+            for row in session.scalars(select(CheckpointRow).order_by(CheckpointRow.id)):
+                checkpoint = _stored_checkpoint(row)
+                if checkpoint is None:
+                    detail = f"checkpoint row {row.id} holds text or numbers where bytes belong"
+                    damaged.append(Problem(ProblemKind.CHECKPOINT, None, detail))
+                else:
+                    checkpoints.append(checkpoint)
+        columns = [getattr(ViewRow, name) for name in SIDE_COLUMNS]
+        query = select(ViewRow.idx, ViewRow.entry, ViewRow.leaf, *columns).order_by(ViewRow.idx)
+        # One snapshot: head and rows agree (checkpoints were read first: appends since then
+        # only add rows they cover).
+        with self._store.read_session() as session, _any_text(session):
+            head = _stored_head(session.get(HeadRow, _HEAD_ID), damaged)
             # Streamed: a long log costs its leaf hashes in memory, not its entries.
             rows = session.execute(query).yield_per(1000)
-            return check((StoredRow(i, d, h) for i, d, h in rows), head, checkpoints, public_key)
+            stored = (StoredRow(i, d, h, tuple(side)) for i, d, h, *side in rows)
+            return check(stored, head, checkpoints, public_key, saved=saved, damaged=damaged)
+
+
+@contextmanager
+def _any_text(session: Session) -> Iterator[None]:
+    """Reads text that is not UTF-8 too (as str with surrogate escapes), for this session only.
+
+    An attacker who casts a hash column to TEXT leaves bytes SQLite's driver cannot decode; by
+    default the whole read then fails, and ``verify`` could not name the row.
+    """
+    driver = session.connection().connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        yield  # other databases keep a bytes column bytes
+        return
+    before = driver.text_factory
+    driver.text_factory = _escaped
+    try:
+        yield
+    finally:
+        driver.text_factory = before
+
+
+def _escaped(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _stored_head(row: HeadRow | None, damaged: list[Problem]) -> tuple[int, bytes] | None:
+    """The stored head as (size, root); a damaged one is added to ``damaged`` and read as
+    empty (the rows then disagree with it)."""
+    if row is None:
+        return None
+    size, frontier = row.size, row.frontier
+    fine = isinstance(size, int) and isinstance(frontier, bytes)
+    if not fine or len(frontier) != merkle.HASH_SIZE * size.bit_count():
+        damaged.append(Problem(ProblemKind.HEAD, None, "the log's head row is damaged"))
+        return (0, merkle.EMPTY_ROOT)
+    return size, merkle.frontier_root(_split_hashes(frontier))

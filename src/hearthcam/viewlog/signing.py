@@ -9,6 +9,7 @@ so the text a verifier checks is plain and stable.
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +132,55 @@ class Checkpoint:
         except InvalidSignature:
             return False
         return True
+
+
+def checkpoint_json(checkpoint: Checkpoint, public_raw: bytes) -> str:
+    """The checkpoint as the owner keeps it outside the database (``hearthcam audit checkpoint``
+    prints it, the "Who viewed my clips" page stores the same fields): root in hex, signature
+    and the 32-byte public key in base64."""
+    return json.dumps(
+        {
+            "origin": ORIGIN,
+            "size": checkpoint.size,
+            "root": checkpoint.root.hex(),
+            "time_ms": checkpoint.time_ms,
+            "signature": base64.b64encode(checkpoint.signature).decode("ascii"),
+            "public_key": base64.b64encode(public_raw).decode("ascii"),
+        },
+        indent=2,
+    )
+
+
+def _saved_one(value: object) -> tuple[Checkpoint, bytes | None]:
+    if not isinstance(value, dict) or value.get("origin", ORIGIN) != ORIGIN:
+        raise ValueError("not a hearthcam view log checkpoint")
+    size, time_ms = value.get("size"), value.get("time_ms")
+    root, signature, key = value.get("root"), value.get("signature"), value.get("public_key")
+    if not (isinstance(size, int) and size >= 0 and isinstance(time_ms, int)):
+        raise ValueError("a checkpoint's size and time_ms are whole numbers")
+    if not (isinstance(root, str) and isinstance(signature, str)):
+        raise ValueError("a checkpoint has a root (hex) and a signature (base64)")
+    try:
+        raw_root = bytes.fromhex(root)
+        raw_signature = base64.b64decode(signature, validate=True)
+        raw_key = None if key is None else base64.b64decode(str(key), validate=True)
+    except ValueError as error:
+        raise ValueError(
+            f"a checkpoint's root, signature or key is not encoded right: {error}"
+        ) from None
+    if len(raw_root) != 32 or (raw_key is not None and len(raw_key) != 32):
+        raise ValueError("a checkpoint's root and public key are 32 bytes")
+    return Checkpoint(size, raw_root, time_ms, raw_signature), raw_key
+
+
+def parse_saved(text: str) -> list[tuple[Checkpoint, bytes | None]]:
+    """Checkpoints the owner kept: one object ``checkpoint_json`` wrote, or a list of them (the
+    page's export); each with its public key if it names one. ValueError if it is neither."""
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError("no checkpoint in it")
+    return [_saved_one(item) for item in items]

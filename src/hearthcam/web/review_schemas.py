@@ -147,12 +147,27 @@ class ViewOut(BaseModel):
     proof: list[str] = Field(description="audit path to the checkpoint's root, hex")
     viewer: str = Field(description="the viewer's username ('' once the account is gone)")
     event_id: str | None = Field(description="the shared clip's event, while the share lasts")
+    camera: str | None = Field(
+        default=None, description="the shared clip's camera, from its consent receipt"
+    )
+    clip_start: str | None = Field(
+        default=None, description="when the shared clip begins (ISO 8601, UTC), from its receipt"
+    )
 
 
 class ViewsOut(BaseModel):
     """ "Who viewed my clips": entries, the checkpoint they are proven against, its key, flags."""
 
     public_key: str = Field(description="the log's Ed25519 public key, raw 32 bytes base64")
+    household_id: int = Field(description="whose log this is: the page keeps checkpoints per id")
     checkpoint: CheckpointOut
     entries: list[ViewOut]
     flags: list[FlagOut]
+
+
+class ConsistencyOut(BaseModel):
+    """RFC 6962 consistency proof: the log of ``first`` entries is a prefix of ``second``'s."""
+
+    first: int
+    second: int
+    proof: list[str] = Field(description="hex, RFC 6962 §2.1.2 order")

@@ -1,24 +1,28 @@
 """The owner's "Who viewed my clips" API (/api/views): the household's view-log entries, each
 with its inclusion proof against a freshly signed checkpoint, the log's public key, and the
-unusual patterns that concern the household.
+unusual patterns that concern the household; /api/views/consistency proves a checkpoint the
+page kept from an earlier visit is a prefix of today's.
 
 The page checks every proof and the checkpoint's signature itself (static/js/merkle.js), and
 reads what it shows (when, what form, which lease) from the proven entry bytes, so a server
-that rewrote an entry cannot show it with a ✓. Only owners: a member, an admin or an annotator
-gets 403.
+that rewrote an entry cannot show it with a ✓; it keeps every checkpoint it verified and
+raises an alarm when the log shrank or no longer extends them. The clip's camera and start
+come from the share's consent receipt: a label, not part of the proof. Only owners: a member,
+an admin or an annotator gets 403.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from hearthcam.errors import StoreError
+from hearthcam.store.shares import ShareRecord
 from hearthcam.viewlog.flags import Anomaly, AnomalyRules, OverQuota, anomalies
 from hearthcam.web.deps import Owner, Services, csrf_protect
-from hearthcam.web.review_schemas import CheckpointOut, FlagOut, ViewOut, ViewsOut
+from hearthcam.web.review_schemas import CheckpointOut, ConsistencyOut, FlagOut, ViewOut, ViewsOut
 from hearthcam.web.routes.common import errors
 from hearthcam.web.services import WebServices
 
@@ -26,6 +30,7 @@ router = APIRouter(prefix="/api", tags=["views"], dependencies=[Depends(csrf_pro
 
 # Flags look back this far: the quota is per UTC day, the repeated-views window a day.
 FLAG_WINDOW_S = 3 * 86400
+MAX_SIZE = 2**53 - 1  # the largest size the page (JavaScript numbers) can name exactly
 
 
 def _usernames(services: WebServices) -> dict[int, str]:
@@ -76,21 +81,25 @@ def who_viewed(owner: Owner, services: Services) -> ViewsOut:
     if key is None:  # checkpoint() refused already; kept for the type checker
         raise StoreError("the view log was opened without its signing key")
     names = _usernames(services)
-    events: dict[str, str] = {
-        s.id: s.event_id for s in services.sharing.shares.of_household(owner.household_id)
-    }
-    entries = [
-        ViewOut(
-            index=p.logged.index,
-            entry=base64.b64encode(p.logged.data).decode(),
-            proof=[h.hex() for h in p.proof],
-            viewer=names.get(p.logged.entry.viewer_id, ""),
-            event_id=events.get(p.logged.entry.clip_id),
+    shares = {s.id: s for s in services.sharing.shares.of_household(owner.household_id)}
+    entries = []
+    for p in reversed(audit.proven_entries(owner.household_id, checkpoint)):
+        share = shares.get(p.logged.entry.clip_id)
+        camera, start = _clip_label(share)
+        entries.append(
+            ViewOut(
+                index=p.logged.index,
+                entry=base64.b64encode(p.logged.data).decode(),
+                proof=[h.hex() for h in p.proof],
+                viewer=names.get(p.logged.entry.viewer_id, ""),
+                event_id=None if share is None else share.event_id,
+                camera=camera,
+                clip_start=start,
+            )
         )
-        for p in reversed(audit.proven_entries(owner.household_id, checkpoint))
-    ]
     return ViewsOut(
         public_key=base64.b64encode(key.public_raw()).decode(),
+        household_id=owner.household_id,
         checkpoint=CheckpointOut(
             size=checkpoint.size,
             root=checkpoint.root.hex(),
@@ -100,3 +109,38 @@ def who_viewed(owner: Owner, services: Services) -> ViewsOut:
         entries=entries,
         flags=flags_of(services, owner.household_id),
     )
+
+
+def _clip_label(share: ShareRecord | None) -> tuple[str | None, str | None]:
+    """The shared clip's camera name and start, as its consent receipt recorded them."""
+    clip = {} if share is None else share.receipt.get("clip")
+    if not isinstance(clip, dict):
+        return None, None
+    camera, start = clip.get("camera"), clip.get("start")
+    return (
+        camera if isinstance(camera, str) else None,
+        start if isinstance(start, str) else None,
+    )
+
+
+@router.get(
+    "/views/consistency", response_model=ConsistencyOut, responses=errors(401, 403, 409, 503)
+)
+def consistency(
+    owner: Owner,
+    services: Services,
+    first: Annotated[
+        int, Query(ge=0, le=MAX_SIZE, description="the size of a checkpoint the page kept")
+    ],
+    second: Annotated[
+        int, Query(ge=0, le=MAX_SIZE, description="the size of the log's newest checkpoint")
+    ],
+) -> ConsistencyOut:
+    """The proof that the log of ``first`` entries is a prefix of the log of ``second``; 409
+    when the log holds fewer than ``second`` entries or ``first`` is above ``second``."""
+    del owner  # owners only: the proof names no entry, but the log's size is theirs to see
+    try:
+        proof = services.audit.consistency_proof(first, second)
+    except ValueError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return ConsistencyOut(first=first, second=second, proof=[h.hex() for h in proof])
