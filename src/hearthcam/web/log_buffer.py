@@ -25,7 +25,7 @@ _MAX_MESSAGE = 2000  # characters kept of one record (a traceback's last lines)
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 _SECRET_VALUES = re.compile(
     r"(?P<key>\b(?:password|passwd|pwd|token|secret|api[_-]?key|key|auth|session)\b\s*[=:]\s*)"
-    r"(?P<value>[\"']?)[^\s\"'&,;]+",
+    r"(?P<value>[\"']?)[^\s\"'&,;)]+",
     re.IGNORECASE,
 )
 _CAMERA_PREFIX = re.compile(r"^(?P<camera>[A-Za-z0-9_-]{1,64}): ")
