@@ -29,13 +29,14 @@ export class LivePlayer {
    * @param {{name: string, display_name?: string, mse_url: string, mjpeg_url: string}} camera
    * @param {HTMLElement} mount where the <video> or <img> goes
    * @param {(state: string, path: string) => void} onState
-   * @param {{forceMjpeg?: boolean}} [options]
+   * @param {{forceMjpeg?: boolean, onShape?: (width: number, height: number) => void}} [options]
    */
   constructor(camera, mount, onState, options = {}) {
     this.camera = camera;
     this.mount = mount;
     this.onState = onState;
     this.forceMjpeg = Boolean(options.forceMjpeg);
+    this.onShape = options.onShape ?? (() => {});
     this.path = "mse";
     this.state = "idle";
     this.failures = 0;
@@ -97,6 +98,8 @@ export class LivePlayer {
     const frame = this.mount.closest(".live-frame");
     if (frame instanceof HTMLElement && width > 0 && height > 0) {
       frame.style.aspectRatio = `${width} / ${height}`;
+      frame.style.setProperty("--aspect", String(width / height));
+      this.onShape(width, height);
     }
   }
 
