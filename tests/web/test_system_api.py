@@ -180,12 +180,16 @@ def test_logs_filter_by_level_mask_secrets_and_stay_in_the_household(
 def test_the_buffer_keeps_the_last_records_only() -> None:
     buffer = LogBuffer(capacity=3)
     log = logging.getLogger("hearthcam.test_ring")
+    access = logging.getLogger("uvicorn.access")
     log.addHandler(buffer)
+    access.addHandler(buffer)
     try:
         for i in range(10):
             log.warning("line %d", i)
+        access.warning("GET /api/system?x=1 200")  # not kept
     finally:
         log.removeHandler(buffer)
+        access.removeHandler(buffer)
     assert [line.message for line in buffer.lines()] == ["line 7", "line 8", "line 9"]
     assert visible(buffer.lines(), None, {"front"}) == buffer.lines()
 

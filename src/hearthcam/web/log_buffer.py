@@ -7,7 +7,8 @@ Nothing leaves it as it was logged: credentials in URLs (``rtsp://user:***@host`
 ``password=``/``token=``/``secret=``/``key=`` values are masked when the record is kept, so a
 secret that reached a log line never reaches a browser. Which camera a record is about is the
 record's ``camera`` attribute, else the ``name: `` a camera's messages start with; the API shows
-a household only records about its own cameras (``visible``).
+a household only records about its own cameras (``visible``). Request lines (``uvicorn.access``)
+are not kept.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _SECRET_VALUES = re.compile(
     r"(?P<value>[\"']?)[^\s\"'&,;)]+",
     re.IGNORECASE,
 )
+# One line per request: it would push everything else out within minutes (and a query string
+# is nobody's business on this page).
+_IGNORED_LOGGERS = frozenset({"uvicorn.access"})
 _CAMERA_PREFIX = re.compile(r"^(?P<camera>[A-Za-z0-9_-]{1,64}): ")
 
 
@@ -63,6 +67,8 @@ class LogBuffer(logging.Handler):
         self._read = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name in _IGNORED_LOGGERS:
+            return
         try:
             message = record.getMessage()
             if record.exc_info and record.exc_info[1] is not None:

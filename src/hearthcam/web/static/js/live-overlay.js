@@ -10,7 +10,9 @@ import { h } from "./dom.js";
 const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 400;
 const ZONES_MS = 30000; // zones change rarely: fetched again this often while shown
-const STALE_S = 2; // boxes older than this are not drawn (the camera stopped analysing)
+// Every analysed frame replaces the boxes (with none when nothing is there); older than this
+// they are not drawn: the camera stopped analysing (a slow box analyses a second or more late).
+const STALE_S = 5;
 const KEY = "hearthcam.live.overlay";
 
 function svg(tag, attrs) {
