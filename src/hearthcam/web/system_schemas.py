@@ -53,6 +53,7 @@ class CameraSystemOut(BaseModel):
         load: CameraLoad | None,
         usage: FootageUsage,
     ) -> CameraSystemOut:
+        detector = None if load is None else load.detector_ms
         return cls(
             camera=health.camera,
             display_name=display_name,
@@ -61,9 +62,7 @@ class CameraSystemOut(BaseModel):
             fps_analysed=round(load.fps_analysed, 2) if load else 0.0,
             dropped_per_s=round(load.dropped, 2) if load else 0.0,
             frames_dropped=health.frames_dropped,
-            detector_ms=None
-            if load is None or load.detector_ms is None
-            else round(load.detector_ms, 2),
+            detector_ms=None if detector is None else round(detector, 2),
             inferences_per_s=round(load.inferences, 2) if load else 0.0,
             cpu_share=round(load.cpu_share, 4) if load else 0.0,
             window=round(load.window, 2) if load else 0.0,
