@@ -69,6 +69,8 @@ def test_an_owner_sees_the_load_and_footage_of_their_cameras_only(
         path = recordings / f"seg{i}.mp4"
         path.write_bytes(b"\0" * size)
         world.store.add_segment(Segment("front", path, T0 - 3600 + 10 * i, T0 - 3590 + 10 * i))
+    event = world.add_event("front", T0 - 7200)  # the oldest event with media kept
+    world.add_event("front", T0 - 600)
     services = replace(world.services, load=load, health=health)
     alice = open_as(world, services, "alice", clients)
     got = alice.get("/api/system")
@@ -88,9 +90,11 @@ def test_an_owner_sees_the_load_and_footage_of_their_cameras_only(
     assert front["segments"] == 2
     assert front["oldest_footage_at"] == T0 - 3600
     assert front["newest_footage_at"] == T0 - 3580
+    assert front["oldest_event_at"] == event.wall_start
     assert "admin:***@" in front["last_error"]
     assert body["cameras"][0]["footage_bytes"] == 0
     assert body["cameras"][0]["oldest_footage_at"] is None
+    assert body["cameras"][0]["oldest_event_at"] is None
     assert body["footage_bytes"] == 3500
     assert body["free_bytes"] > 0
     assert body["total_bytes"] >= body["free_bytes"]

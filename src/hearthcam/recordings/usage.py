@@ -1,6 +1,7 @@
 """How much recorded footage a camera keeps, for the System page: the bytes its segments take
 on disk (the files the store indexes, as stored: sealed when encryption is on), how many there
-are, and the oldest and newest footage kept (retention's horizon for that camera).
+are, the oldest and newest recording kept, and the start of its oldest event that still has a
+clip or snapshot (retention's horizons for that camera: recordings, and events by their hours).
 
 Sizes are read from the files (``stat``), not stored in the rows: a segment's row is written
 before it is sealed and its size would have to follow every rewrite; one ``stat`` per segment is
@@ -24,6 +25,7 @@ class FootageUsage:
     bytes: int
     oldest: float | None  # wall time where the oldest kept segment starts; None: none kept
     newest: float | None  # wall time where the newest indexed segment ends
+    oldest_event: float | None  # start of the oldest event with a clip or snapshot kept
 
 
 def footage_usage(store: Store, camera: str) -> FootageUsage:
@@ -41,4 +43,5 @@ def footage_usage(store: Store, camera: str) -> FootageUsage:
         bytes=size,
         oldest=segments[0].start if segments else None,
         newest=max((s.end for s in segments), default=None),
+        oldest_event=store.oldest_media_start(camera),
     )

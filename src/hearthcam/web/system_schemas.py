@@ -40,8 +40,9 @@ class CameraSystemOut(BaseModel):
     window: float
     footage_bytes: int
     segments: int
-    oldest_footage_at: float | None  # retention's horizon: the oldest footage kept
+    oldest_footage_at: float | None  # retention's horizon: the oldest recording kept
     newest_footage_at: float | None
+    oldest_event_at: float | None  # the oldest event whose clip or snapshot is kept
     last_error: str | None
     last_error_at: float | None
 
@@ -70,6 +71,7 @@ class CameraSystemOut(BaseModel):
             segments=usage.segments,
             oldest_footage_at=usage.oldest,
             newest_footage_at=usage.newest,
+            oldest_event_at=usage.oldest_event,
             last_error=health.last_error,
             last_error_at=health.last_error_at,
         )

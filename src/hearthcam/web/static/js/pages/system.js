@@ -51,7 +51,9 @@ function cameraRow(camera, now) {
       stat("detector", "Detector", detector, `${rate(camera.inferences_per_s)} inferences a second`),
       stat("cpu", "CPU", `${(camera.cpu_share * 100).toFixed(1)} %`),
       stat("footage", "Footage", `${size(camera.footage_bytes)} · ${number(camera.segments)} pieces`),
-      stat("horizon", "Oldest kept", horizon, horizonTitle)),
+      stat("horizon", "Oldest recording", horizon, horizonTitle),
+      stat("events", "Oldest event kept", camera.oldest_event_at == null ? "none" : `${span(now - camera.oldest_event_at)} back`,
+        camera.oldest_event_at == null ? "" : `Since ${fullDate(new Date(camera.oldest_event_at * 1000))}`)),
     error);
 }
 
