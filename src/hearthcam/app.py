@@ -388,6 +388,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     services = WebServices(
         camera_registry=runtime.cameras,  # the runtime listens to it
         health=runtime.health,
+        load=runtime.load,
         storage=runtime.storage,
         on_shared=checks.notify,
         share_listeners=listeners,

@@ -20,6 +20,7 @@ from hearthcam.errors import is_disk_full
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
+from hearthcam.pipeline.load import CameraLoad
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.pipeline.source import CameraStream, SystemClock
 from hearthcam.recordings.retention import (
@@ -170,6 +171,11 @@ class Runtime:
         """How a running camera is doing (None: it does not run)."""
         pipeline = self.pipelines.get(name)
         return None if pipeline is None else pipeline.health()
+
+    def load(self, name: str) -> CameraLoad | None:
+        """How hard a running camera works (None: it does not run)."""
+        pipeline = self.pipelines.get(name)
+        return None if pipeline is None else pipeline.load()
 
     # -- retention.LiveFootage: what the running cameras still need ---------------------------
     def needed_from(self) -> float | None:

@@ -102,6 +102,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),  # withdrawn
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
     ("GET", "/api/live/{camera}/mjpeg"): MEDIA,
+    ("GET", "/api/live/{camera}/overlay"): MEDIA,
+    ("GET", "/api/system"): row(401, 200, 403, 200, 200, 403),  # owners: their own; admins
+    ("GET", "/api/system/logs"): row(401, 200, 403, 200, 200, 403),
     ("GET", "/api/settings"): OWNER,
     ("PUT", "/api/settings"): OWNER,
     ("GET", "/api/settings/storage"): OWNER,
@@ -132,6 +135,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/shared"): APP_PAGE,
     ("GET", "/review"): APP_PAGE,
     ("GET", "/views"): APP_PAGE,
+    ("GET", "/system"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
 }

@@ -33,10 +33,12 @@ from hearthcam.config import CameraConfig, Config, ObjectsConfig
 from hearthcam.errors import is_disk_full
 from hearthcam.labels import COCO_LABELS
 from hearthcam.live import LiveView
+from hearthcam.live.overlay import make_overlay
 from hearthcam.pipeline.clipper import ClipCutter, ClipParts, ClipWindow, RecordedClips
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
 from hearthcam.pipeline.health import CameraHealth, HealthMonitor
+from hearthcam.pipeline.load import CameraLoad, LoadMeter, ThreadCpu
 from hearthcam.pipeline.motion import MotionDetector
 from hearthcam.pipeline.recorder import SegmentRecorder
 from hearthcam.pipeline.sink import EventSink, JpegSnapshots
@@ -140,6 +142,7 @@ class CameraPipeline:
         self.name = name
         self.stats = CameraStats()
         self._health = HealthMonitor(name, log)
+        self._load = LoadMeter(name)
         self._cam = camera
         self._geometry_changed = False
         self._parts = parts
@@ -217,6 +220,7 @@ class CameraPipeline:
         """A sampled detect frame: queued for analysis (dropped if analysis is behind, live)."""
         self.stats.frames_in += 1
         self._health.frame_in(frame.wall)
+        self._load.frame_in()
         self.live.frame(frame)
         if self._lossless:
             self._frames.put(frame)
@@ -226,6 +230,7 @@ class CameraPipeline:
         except queue.Full:
             self.stats.frames_dropped += 1
             self._health.frame_dropped()
+            self._load.frame_dropped()
 
     def on_disconnected(self, last_wall: float, reason: str) -> None:
         """The camera dropped: what was recorded so far is finished and indexed now."""
@@ -252,6 +257,10 @@ class CameraPipeline:
         """How this camera is doing now (frames, connection, reconnects, last error)."""
         return self._health.snapshot()
 
+    def load(self) -> CameraLoad:
+        """How hard this camera works now (rates, detector time, its analysis CPU share)."""
+        return self._load.snapshot()
+
     def _disk_full(self, error: BaseException) -> None:
         # One message per camera whatever was refused (segment, clip, snapshot, row), so a disk
         # that stays full is logged once and then counted, never a traceback per write.
@@ -276,8 +285,9 @@ class CameraPipeline:
             frame = self._frames.get()
             if frame is None:
                 return
+            cpu = ThreadCpu()
             try:
-                with self._room():  # the event's row or snapshot found no room: reported
+                with cpu, self._room():  # the event's row or snapshot found no room: reported
                     self.analyse(frame)
             except Exception as error:  # a bug in one frame must not stop the camera
                 # Logged once with its traceback, then counted: the same failure on every
@@ -287,6 +297,8 @@ class CameraPipeline:
                     analysis=True,
                     exc_info=True,
                 )
+            finally:
+                self._load.analysed(cpu.seconds)
 
     def _recently_moving(self, tracked: Detections, motion: MotionResult, pts: float) -> Detections:
         # Only objects that moved lately keep an event open and get re-checked: a parked car
@@ -360,13 +372,18 @@ class CameraPipeline:
         assert self._filter is not None
         if len(regions) and self._cam.detect.enabled:
             self.stats.inferences += 1
+            started = time.perf_counter()
             found = self._parts.detector.detect_regions(frame.image, regions)
+            self._load.inference(time.perf_counter() - started)
             detections = self._filter.candidates(found)
         else:
             detections = Detections.empty()
         tracked = self._filter.confirmed(self._tracker.update(detections, frame.pts))
         tracked = self._recently_moving(tracked, motion, frame.pts)
         self._tracker_boxes = tracked.xyxy.astype(np.int32)
+        self.live.overlay.update(
+            make_overlay(frame.wall, frame.width, frame.height, tracked, motion.boxes)
+        )
         if self.stats.frames_analysed % 256 == 0:
             self._forget_ended_tracks()
         changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))

@@ -463,6 +463,16 @@ class Store:
             query = query.where(_EventRow.wall_end < ended_before)
         return self._events(query)
 
+    def oldest_media_start(self, camera: str) -> float | None:
+        """When the camera's oldest event that still has a clip or snapshot started (None: none)."""
+        query = select(func.min(_EventRow.wall_start)).where(
+            _EventRow.camera == camera,
+            or_(_EventRow.clip.is_not(None), _EventRow.snapshot.is_not(None)),
+        )
+        with self._read() as session:
+            oldest = session.scalar(query)
+        return None if oldest is None else float(oldest)
+
     def _events(self, query: Select[_EventRow]) -> list[Event]:
         """Runs an event query and converts its rows."""
         with self._read() as session:

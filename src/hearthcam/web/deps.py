@@ -10,9 +10,10 @@ Routes declare what they need as a dependency from here and nothing else checks 
 - Sessions by login state: ``AnySession`` (logout, /api/me), ``MfaSession`` (the TOTP step),
   ``EnrollSession`` (TOTP enrollment), ``ActiveSession`` (the rest).
 - Capabilities: ``Member`` (owner or member: cameras, events, media, live; returns the
-  household's camera set), ``Owner`` (settings), ``Manager`` (owner: their members; admin: all
-  users), ``AccountUser`` (an active non-annotator: password change), ``Annotator`` (the
-  review workbench), ``Admin`` (the view log's flags).
+  household's camera set), ``Owner`` (settings), ``SystemViewer`` (an owner, their cameras'
+  load, storage and log lines; an admin, the whole box's), ``Manager`` (owner: their
+  members; admin: all users), ``AccountUser`` (an active non-annotator: password change),
+  ``Annotator`` (the review workbench), ``Admin`` (the view log's flags).
 - Lookups, always through the caller's camera set: ``VisibleEvent``, ``VisibleCamera``,
   ``ManagedUser``. Another household's id answers the same 404, with the same body, after the
   same work (one primary-key read, one set test) as an id that does not exist.
@@ -224,6 +225,27 @@ def admin(session: ActiveSession) -> SessionInfo:
 
 
 Admin = Annotated[SessionInfo, Depends(admin)]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemView:
+    """Who reads the System page: an owner (their household's cameras) or an admin (all)."""
+
+    session: SessionInfo
+    cameras: frozenset[str] | None  # None: an admin, who sees every camera of the box
+
+
+def system_viewer(session: ActiveSession, services: Services) -> SystemView:
+    """An owner (their cameras) or an admin (every camera; figures and log lines, no media)."""
+    if session.role is Role.ADMIN:
+        return SystemView(session, None)
+    household = household_of(services, session)
+    if household is None or session.role is not Role.OWNER:
+        raise _fail(status.HTTP_403_FORBIDDEN, "only owners and admins see the system page")
+    return SystemView(session, household.cameras)
+
+
+SystemViewer = Annotated[SystemView, Depends(system_viewer)]
 
 
 @dataclass(frozen=True, slots=True)

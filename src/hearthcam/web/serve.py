@@ -48,6 +48,7 @@ class ServerHandle:
         self.services.bus.close_subscribers()
         self.server.should_exit = True
         self.thread.join(timeout)
+        self.services.logs.uninstall()
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -97,6 +98,8 @@ def start_server(
         finally:
             sock.close()
 
+    # The System page's logs: what the box logs while it serves (web.log_buffer).
+    services.logs.install()
     thread = threading.Thread(target=run, name="web", daemon=True)
     thread.start()
     deadline = time.monotonic() + ready_timeout
@@ -104,6 +107,7 @@ def start_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
             thread.join(GRACEFUL_SECONDS)
+            services.logs.uninstall()
             raise ServerError(f"the web server did not start on {host}:{port}")
         time.sleep(0.02)
     return ServerHandle(server, thread, services, host, int(sock.getsockname()[1]))

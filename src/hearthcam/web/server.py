@@ -47,6 +47,7 @@ from hearthcam.web.routes import (
     settings,
     shares,
     stream,
+    system,
     users,
     views,
 )
@@ -186,6 +187,7 @@ def create_app(services: WebServices) -> FastAPI:
         review,
         views,
         encryption,
+        system,
     ):
         app.include_router(module.router)
     app.include_router(auth.public)

@@ -19,6 +19,7 @@ from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config
 from hearthcam.live import LiveView
 from hearthcam.pipeline.health import CameraHealth
+from hearthcam.pipeline.load import CameraLoad
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.recordings.storage import StorageWatch
@@ -36,6 +37,7 @@ from hearthcam.web.bus import EventBus
 from hearthcam.web.camera_hosts import HostPolicy
 from hearthcam.web.client_address import TrustedProxies
 from hearthcam.web.household_keys import HouseholdKeys
+from hearthcam.web.log_buffer import LogBuffer
 from hearthcam.web.stream_budget import StreamTestBudget
 from hearthcam.web.stream_test import guarded_probe
 
@@ -68,6 +70,11 @@ class WebServices:
     camera_registry: CameraRegistry | None = None
     # How a running camera is doing (None: it does not run); the runtime's ``health``.
     health: Callable[[str], CameraHealth | None] = field(default=lambda _c: None)
+    # How hard a running camera works (None: it does not run); the runtime's ``load``.
+    load: Callable[[str], CameraLoad | None] = field(default=lambda _c: None)
+    # The last log records (the System page's logs); ``start_server`` hangs it on the root
+    # logger while it serves.
+    logs: LogBuffer = field(default_factory=LogBuffer)
     # The storage condition (the runtime's); None: one of the config's, with no pass yet.
     storage: StorageWatch | None = None
     # Told when a clip was shared, so the machine checks start at once (not at their next pass).

@@ -34,6 +34,7 @@ from hearthcam.web.deps import (
 )
 from hearthcam.web.routes.common import errors
 from hearthcam.web.services import WebServices
+from hearthcam.web.system_schemas import OverlayOut
 
 router = APIRouter(prefix="/api/live", tags=["live"], dependencies=[Depends(csrf_protect)])
 
@@ -135,3 +136,12 @@ async def live_mjpeg(
         media_type=MJPEG,
         headers={"Cache-Control": "no-store, no-transform", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get("/{camera}/overlay", response_model=OverlayOut, responses=errors(401, 403, 404, 422))
+def live_overlay(camera: VisibleCamera, services: Services) -> OverlayOut:
+    """What the newest analysed frame found: tracked objects and motion boxes, relative to the
+    frame (the live page draws them over the picture while its overlay is on; zones are the
+    camera's geometry)."""
+    view = live_view(services, camera)
+    return OverlayOut.of(view.overlay.latest(), services.clock())

@@ -187,6 +187,8 @@ async function loadCameras() {
     }),
   );
   if (cameras.length === 0) list.append(h("li", { class: "muted" }, "No cameras yet. Add one below."));
+  // The zones and masks editor lists the same cameras (geometry.js).
+  document.dispatchEvent(new CustomEvent("cameras-changed"));
   stopHealth = watchHealth(cameras.map((c) => c.name), (name, health) => {
     const row = list.querySelector(`.camera-row[data-camera="${CSS.escape(name)}"]`);
     if (row) showHealth(row, health);

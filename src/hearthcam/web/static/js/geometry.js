@@ -1,12 +1,18 @@
 // Zones and masks drawn on a camera's picture (Settings). Coordinates are relative (0..1 of
 // the frame), as the config and the pipeline take them; the server keeps them per camera and
-// the running camera uses them from its next frame.
+// the running camera uses them from its next frame. The drawing takes the picture's own shape
+// (a 4:3 camera is drawn on at 4:3, never stretched), and the camera list follows Settings >
+// Cameras (a camera added a moment ago can be drawn on at once).
 
 import { ApiError, api, capitalize } from "./api.js";
 import { h } from "./dom.js";
 import { toast } from "./toast.js";
 
 const SVG = "http://www.w3.org/2000/svg";
+const DEFAULT_ASPECT = "16 / 9"; // until the picture has come
+const PICTURE_RETRY_MS = 2000; // a camera added a moment ago may have no picture yet
+const PICTURE_TRIES = 15;
+const FRESH_S = 1.5; // the server keeps a frame for a snapshot while it is 2 s old
 const NAME = /^[A-Za-z0-9_-]{1,32}$/;
 const $ = (id) => document.getElementById(id);
 
@@ -14,6 +20,8 @@ let camera = null;
 let saved = { mask: [], zones: [] };
 let shapes = { mask: [], zones: [] };
 let draft = [];
+let pictureTries = 0;
+let pictureRetry = 0;
 
 function svg(tag, attrs) {
   const el = document.createElementNS(SVG, tag);
@@ -107,14 +115,68 @@ function finish() {
   render();
 }
 
+/**
+ * Asks for the camera's picture once its health says a fresh frame is there (a camera added a
+ * moment ago has none yet, and a snapshot asked for too early is a 404); tries again a few times.
+ */
+async function fetchPicture() {
+  const name = camera;
+  const path = encodeURIComponent(name);
+  // A camera that does not run here may still have a picture (one fed from elsewhere): asked.
+  let fresh = true;
+  try {
+    const health = await api(`/api/cameras/${path}/health`, { quiet: true });
+    const recent = health.last_frame_at != null && health.server_time - health.last_frame_at < FRESH_S;
+    fresh = recent || health.connection === "stopped";
+  } catch {
+    fresh = true;
+  }
+  if (name !== camera) return; // another camera was chosen meanwhile
+  if (fresh) {
+    $("geometry-picture").src = `/api/cameras/${path}/snapshot?at=${Date.now()}`;
+    return;
+  }
+  $("geometry-empty").hidden = false;
+  if (pictureTries < PICTURE_TRIES) {
+    pictureTries += 1;
+    pictureRetry = window.setTimeout(fetchPicture, PICTURE_RETRY_MS);
+  }
+}
+
+/** The frame takes the picture's shape, so the shapes are drawn on it unstretched. */
+function pictureLoaded(event) {
+  const picture = event.currentTarget;
+  window.clearTimeout(pictureRetry);
+  picture.hidden = false;
+  $("geometry-empty").hidden = true;
+  if (picture.naturalWidth && picture.naturalHeight) {
+    $("geometry-frame").style.aspectRatio = `${picture.naturalWidth} / ${picture.naturalHeight}`;
+    $("geometry-frame").dataset.aspect = (picture.naturalWidth / picture.naturalHeight).toFixed(4);
+  }
+}
+
+function pictureFailed(event) {
+  event.currentTarget.hidden = true;
+  $("geometry-empty").hidden = false;
+  window.clearTimeout(pictureRetry);
+  if (pictureTries < PICTURE_TRIES) {
+    pictureTries += 1;
+    pictureRetry = window.setTimeout(fetchPicture, PICTURE_RETRY_MS);
+  }
+}
+
 async function load(name) {
   camera = name;
   draft = [];
   error("");
   const picture = $("geometry-picture");
-  picture.hidden = false;
   $("geometry-empty").hidden = true;
-  picture.src = `/api/cameras/${encodeURIComponent(name)}/snapshot?at=${Date.now()}`;
+  $("geometry-frame").style.aspectRatio = DEFAULT_ASPECT;
+  delete $("geometry-frame").dataset.aspect;
+  picture.hidden = true; // until this camera's picture has come
+  pictureTries = 0;
+  window.clearTimeout(pictureRetry);
+  fetchPicture();
   try {
     saved = await api(`/api/cameras/${encodeURIComponent(name)}/geometry`);
   } catch {
@@ -139,29 +201,45 @@ async function save() {
   render();
 }
 
-export async function wireGeometry() {
+/**
+ * Fills the camera list from the server, keeping the chosen camera while it is still there;
+ * the section is hidden while there is none.
+ */
+async function refreshCameras() {
   const select = $("geometry-camera");
-  let cameras = [];
+  let cameras;
   try {
-    cameras = (await api("/api/cameras")) ?? [];
+    cameras = (await api("/api/cameras", { quiet: true })) ?? [];
   } catch {
-    cameras = [];
-  }
-  if (!cameras.length) {
-    $("geometry").hidden = true;
     return;
   }
-  select.replaceChildren(...cameras.map((c) => h("option", { value: c.name }, c.display_name || c.name)));
+  $("geometry").hidden = !cameras.length;
+  const chosen = select.value;
+  const names = cameras.map((c) => c.name);
+  const same = names.length === select.options.length && names.every((n, i) => select.options[i].value === n);
+  if (!same) {
+    select.replaceChildren(...cameras.map((c) => h("option", { value: c.name }, c.display_name || c.name)));
+    if (names.includes(chosen)) select.value = chosen;
+  }
+  if (cameras.length && (select.value !== camera || !names.includes(camera))) await load(select.value);
+}
+
+export async function wireGeometry() {
+  const select = $("geometry-camera");
   select.addEventListener("change", () => load(select.value));
-  $("geometry-picture").addEventListener("error", (event) => {
-    event.currentTarget.hidden = true;
-    $("geometry-empty").hidden = false;
-  });
+  $("geometry-picture").addEventListener("load", pictureLoaded);
+  $("geometry-picture").addEventListener("error", pictureFailed);
   $("geometry-svg").addEventListener("click", addCorner);
   $("shape-finish").addEventListener("click", finish);
   $("shape-undo").addEventListener("click", () => { draft.pop(); render(); });
   $("geometry-save").addEventListener("click", save);
   $("geometry-reset").addEventListener("click", () => { shapes = structuredClone(saved); draft = []; error(""); render(); });
   for (const radio of document.querySelectorAll("input[name='shape-kind']")) radio.addEventListener("change", render);
-  await load(select.value);
+  // Settings > Cameras tells of every camera added, edited or removed; another tab's changes
+  // are picked up when this one is looked at again.
+  document.addEventListener("cameras-changed", refreshCameras);
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) refreshCameras();
+  });
+  await refreshCameras();
 }

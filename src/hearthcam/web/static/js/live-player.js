@@ -1,7 +1,8 @@
 // One camera's live picture. The preferred path is fragmented MP4 over a WebSocket into Media
 // Source Extensions (the camera's own H.264, not re-encoded, about half a second behind); if the
 // browser has no MSE, cannot play the codec, or the socket fails before any picture arrived, it
-// falls back to the MJPEG stream of the detect frames in an <img>.
+// falls back to the MJPEG stream of the detect frames in an <img> (or, past MAX_MJPEG_STREAMS
+// of them on one page, to its snapshot refreshed a few times a second).
 
 const MAX_LATENCY = 1.0; // seconds behind the newest buffered frame before jumping ahead
 const START_LATENCY = 0.5; // the same, just after connecting (the server replays the GOP so far)
@@ -13,6 +14,11 @@ const STALL_MS = 6000; // no data for this long: reconnect
 const MAX_QUEUE = 300; // pending appends (a throttled tab): start over instead
 const FAILURES_BEFORE_FALLBACK = 2; // socket failures with no picture before using MJPEG
 const MJPEG_RETRY_MS = 5000;
+// A browser opens at most 6 HTTP/1.1 connections to one host, and an MJPEG stream holds one
+// for good: past this many streams, a fallback picture is the camera's snapshot, refreshed.
+const MAX_MJPEG_STREAMS = 4;
+const SNAPSHOT_MS = 700;
+let mjpegStreams = 0;
 
 function wsUrl(path) {
   const url = new URL(path, location.href);
@@ -29,13 +35,14 @@ export class LivePlayer {
    * @param {{name: string, display_name?: string, mse_url: string, mjpeg_url: string}} camera
    * @param {HTMLElement} mount where the <video> or <img> goes
    * @param {(state: string, path: string) => void} onState
-   * @param {{forceMjpeg?: boolean}} [options]
+   * @param {{forceMjpeg?: boolean, onShape?: (width: number, height: number) => void}} [options]
    */
   constructor(camera, mount, onState, options = {}) {
     this.camera = camera;
     this.mount = mount;
     this.onState = onState;
     this.forceMjpeg = Boolean(options.forceMjpeg);
+    this.onShape = options.onShape ?? (() => {});
     this.path = "mse";
     this.state = "idle";
     this.failures = 0;
@@ -45,6 +52,7 @@ export class LivePlayer {
     this.ws = null;
     this.video = null;
     this.img = null;
+    this.streaming = false; // holds one of the MAX_MJPEG_STREAMS connections
     this.resetMse();
   }
 
@@ -81,8 +89,9 @@ export class LivePlayer {
     if (this.img) {
       this.img.onload = null;
       this.img.onerror = null;
-      this.img.src = "data:,"; // ends the multipart request
+      this.img.removeAttribute("src"); // ends the multipart request
     }
+    this.releaseStream();
     this.setState("stopped");
   }
 
@@ -92,11 +101,18 @@ export class LivePlayer {
     this.onState(state, this.path);
   }
 
+  releaseStream() {
+    if (this.streaming) mjpegStreams -= 1;
+    this.streaming = false;
+  }
+
   /** Gives the tile the picture's shape, so a 4:3 camera is not shown between black bars. */
   fitFrame(width, height) {
     const frame = this.mount.closest(".live-frame");
     if (frame instanceof HTMLElement && width > 0 && height > 0) {
       frame.style.aspectRatio = `${width} / ${height}`;
+      frame.style.setProperty("--aspect", String(width / height));
+      this.onShape(width, height);
     }
   }
 
@@ -340,19 +356,30 @@ export class LivePlayer {
     const img = this.img ?? document.createElement("img");
     img.alt = `${this.camera.display_name || this.camera.name}, live picture`;
     img.decoding = "async";
+    this.releaseStream();
+    this.streaming = mjpegStreams < MAX_MJPEG_STREAMS;
+    if (this.streaming) mjpegStreams += 1;
+    const source = () =>
+      this.streaming ? `${this.camera.mjpeg_url}?t=${Date.now()}` : `${this.camera.snapshot_url}?t=${Date.now()}`;
     img.onload = () => {
       this.fitFrame(img.naturalWidth, img.naturalHeight);
       this.hadPicture = true;
       this.setState("playing");
+      if (!this.streaming) {
+        window.clearTimeout(this.retry);
+        this.retry = window.setTimeout(() => {
+          if (this.state !== "stopped") img.src = source();
+        }, SNAPSHOT_MS);
+      }
     };
     img.onerror = () => {
       this.setState("offline");
       window.clearTimeout(this.retry);
       this.retry = window.setTimeout(() => {
-        if (this.state !== "stopped") img.src = `${this.camera.mjpeg_url}?t=${Date.now()}`;
+        if (this.state !== "stopped") img.src = source();
       }, MJPEG_RETRY_MS);
     };
-    img.src = this.camera.mjpeg_url;
+    img.src = this.streaming ? this.camera.mjpeg_url : source();
     this.img = img;
     this.mount.replaceChildren(img);
   }
