@@ -31,9 +31,7 @@ def record_clip(
         store.add_segment(segment)
         segments.append(segment)
 
-    recorder = SegmentRecorder(
-        camera, data_dir / RECORDINGS_DIR, segment_seconds, finished, media
-    )
+    recorder = SegmentRecorder(camera, data_dir / RECORDINGS_DIR, segment_seconds, finished, media)
     with av.open(str(clip)) as container:
         stream = container.streams.video[0]
         for packet in container.demux(stream):
