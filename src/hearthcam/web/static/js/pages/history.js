@@ -92,6 +92,7 @@ function renderTicks() {
   const ticks = [];
   const short = step < 60;
   for (let wall = first; wall <= viewEnd(); wall += step) {
+    if (percentOf(wall) < 3 || percentOf(wall) > 97) continue; // a label would hang off the edge
     const label = short ? secondsFormat.format(wallDate(wall)) : clock(wallDate(wall));
     const node = h("span", { class: "history-tick" }, label);
     node.style.left = `${percentOf(wall)}%`;
