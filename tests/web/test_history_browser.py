@@ -155,6 +155,32 @@ def wait_for_position(page: Page, low: float, high: float, timeout: float = 15.0
     raise AssertionError(f"position {seen:.3f} never came into [{low:.3f}, {high:.3f}]")
 
 
+SHOWN = """() => {
+  const video = document.getElementById('history-video');
+  const origin = Number(document.getElementById('history-track').dataset.origin);
+  return [origin + video.currentTime, video.readyState >= 2 && !video.seeking];
+}"""
+
+
+def first_frame_at(page: Page, target: float, started: float, timeout: float = 15.0) -> float:
+    """Seconds from ``started`` until the video shows a decoded frame within 0.6 s of
+    ``target`` (polled every 10 ms)."""
+    while time.perf_counter() - started < timeout:
+        wall, ready = page.evaluate(SHOWN)
+        if ready and abs(wall - target) < 0.6:
+            return time.perf_counter() - started
+        page.wait_for_timeout(10)
+    raise AssertionError(f"no frame at {target:.3f} within {timeout} s")
+
+
+def note_timing(page: Page, what: str, seconds: float) -> None:
+    """Appends a figure to /tmp/shots-history/timings.txt (the report's, not an assertion)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    size = "desktop" if page.viewport_size == SIZES["desktop"] else "phone"
+    with open(SHOTS / "timings.txt", "a") as out:
+        out.write(f"{size}\t{what}\t{seconds:.3f}\n")
+
+
 def shoot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     size = "desktop" if page.viewport_size == SIZES["desktop"] else "phone"
@@ -185,7 +211,9 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
     wait_for_position(page, second + 0.5, second + SPAN_S)
 
     # From the first span's start: play on across at least two segment boundaries.
+    started = time.perf_counter()
     page.goto(f"{web.url}/history/front?t={first:.3f}")
+    note_timing(page, "open: navigation to first frame", first_frame_at(page, first, started))
     wait_for_position(page, first, first + 0.5)
     start = current_time(page)
     wait_for_position(page, first + 2.3, first + SPAN_S)
@@ -208,7 +236,9 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
         view_start = float(track.get_attribute("data-view-start") or "nan")
         view_end = float(track.get_attribute("data-view-end") or "nan")
     x = box["width"] * (target - view_start) / (view_end - view_start)
+    started = time.perf_counter()
     track.click(position={"x": x, "y": box["height"] / 2})
+    note_timing(page, "seek: timeline click to first frame", first_frame_at(page, target, started))
     landed = wait_for_position(page, target - 0.6, target + 0.6)
     wait_for_position(page, landed + 0.5, first + SPAN_S)  # and plays on from there
     shoot(page, "seeked")

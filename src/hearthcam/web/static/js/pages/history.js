@@ -294,6 +294,7 @@ export async function init() {
   }
   summarize();
   $("history-track").setAttribute("aria-valuemin", String(Math.round(state.data.since)));
+  $("history-track").dataset.origin = String(state.data.since); // media time 0
   $("history-track").setAttribute("aria-valuemax", String(Math.round(state.data.until)));
   const video = $("history-video");
   state.player = new HistoryPlayer(video, state.data.media_url, state.data.since, state.data, onPlayerState);
