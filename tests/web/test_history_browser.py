@@ -184,6 +184,7 @@ def note_timing(page: Page, what: str, seconds: float) -> None:
 def shoot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     size = "desktop" if page.viewport_size == SIZES["desktop"] else "phone"
+    page.evaluate("() => window.scrollTo(0, 0)")  # the sticky top bar stays at the top
     page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True)
 
 
@@ -257,6 +258,8 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
     expect(page.locator(".history-marker")).to_have_count(2)
     expect(page.locator('.history-marker[data-verdict="threat"]')).to_have_count(1)
     expect(page.locator(".history-gap")).to_have_count(1)
+    page.get_by_role("button", name="3 days").click()
+    shoot(page, "three-days")
 
 
 def test_an_event_opens_the_history_at_its_time(recorded: Recorded, page: Page) -> None:

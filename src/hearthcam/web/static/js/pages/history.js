@@ -12,9 +12,10 @@ const DAYS = 3; // how far back the timeline reaches by default
 const STEP_S = 10; // ArrowLeft / ArrowRight
 // Tick steps, and the room (px) a label needs: the finest step whose labels do not touch.
 const TICK_STEPS = [5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
-const LABEL_PX = { seconds: 84, minutes: 56 };
+const LABEL_PX = { seconds: 96, minutes: 76 }; // "05:09:15 PM", "04:40 PM" and a gap
 
 const secondsFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: "short" });
 
 const state = {
   camera: "",
@@ -91,9 +92,14 @@ function renderTicks() {
   const first = Math.ceil((state.viewStart - offset) / step) * step + offset;
   const ticks = [];
   const short = step < 60;
+  const width = $("history-track").clientWidth || 600;
+  const half = (short ? LABEL_PX.seconds : LABEL_PX.minutes) / 2 - 8;
   for (let wall = first; wall <= viewEnd(); wall += step) {
-    if (percentOf(wall) < 3 || percentOf(wall) > 97) continue; // a label would hang off the edge
-    const label = short ? secondsFormat.format(wallDate(wall)) : clock(wallDate(wall));
+    const x = (percentOf(wall) / 100) * width;
+    if (x < half || x > width - half) continue; // a label would hang off the edge
+    const date = wallDate(wall);
+    const midnight = step >= 3600 && date.getHours() === 0 && date.getMinutes() === 0;
+    const label = short ? secondsFormat.format(date) : midnight ? `${weekdayFormat.format(date)} ${date.getDate()}` : clock(date);
     const node = h("span", { class: "history-tick" }, label);
     node.style.left = `${percentOf(wall)}%`;
     ticks.push(node);
