@@ -3,6 +3,7 @@ plain, as the media I/O given writes), its segments indexed in the store as a ca
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import av
@@ -22,9 +23,13 @@ def record_clip(
     clip: Path,
     start_wall: float,
     segment_seconds: float = 1.0,
+    jitter: float = 0.0,
 ) -> list[Segment]:
     """Records ``clip`` as ``camera`` from ``start_wall`` (its packets' wall time is their
-    decode time after it); returns the segments, indexed in ``store``."""
+    decode time after it, late by up to ``jitter`` seconds as a network delivers them: then
+    a segment's wall times and its media time differ a little, as a camera's do); returns the
+    segments, indexed in ``store``."""
+    late = random.Random(7)
     segments: list[Segment] = []
 
     def finished(segment: Segment) -> None:
@@ -36,6 +41,7 @@ def record_clip(
         stream = container.streams.video[0]
         for packet in container.demux(stream):
             if packet.size and packet.dts is not None:
-                recorder.write(packet, stream, start_wall + float(packet.dts * packet.time_base))
+                wall = start_wall + float(packet.dts * packet.time_base)
+                recorder.write(packet, stream, wall + late.uniform(0, jitter))
         recorder.close()
     return segments
