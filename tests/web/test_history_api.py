@@ -192,3 +192,17 @@ def damage(path: Path) -> None:
         byte = handle.read(1)
         handle.seek(HEADER_SIZE + 5)
         handle.write(bytes([byte[0] ^ 0x40]))
+
+
+def test_a_later_segment_that_fails_is_left_out_and_the_rest_plays(
+    world: World, client_for: ClientFor, recorded: list[Segment]
+) -> None:
+    damage(recorded[1].path)  # the first span's second segment
+    recorded[3].path.unlink()  # the second span's last one, gone (as retention leaves it)
+    answer = client_for("alice").get(
+        MEDIA, params={"since": FIRST, "until": SECOND + 2, "origin": ORIGIN}
+    )
+    assert answer.status_code == 200
+    frames = decoded(answer.content)
+    assert [number for _, number in frames] == list(range(10)) * 2
+    assert frames[10][0] == pytest.approx(SECOND - ORIGIN)
