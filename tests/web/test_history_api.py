@@ -84,11 +84,17 @@ def test_history_lists_merged_spans_gaps_and_event_markers_with_verdicts(
     default = client_for("alice").get("/api/history/front").json()
     assert (default["since"], default["until"]) == (T0 - 86400, T0)
     assert len(default["spans"]) == 2
+    days = client_for("alice").get("/api/history/front", params={"hours": 72}).json()
+    assert (days["since"], days["until"]) == (T0 - 3 * 86400, T0)
 
 
 def test_ranges_and_windows_out_of_bounds_are_422(world: World, client_for: ClientFor) -> None:
     owner = client_for("alice")
-    for params in ({"since": T0, "until": T0}, {"since": T0 - 9 * 86400, "until": T0}):
+    for params in (
+        {"since": T0, "until": T0},
+        {"since": T0 - 9 * 86400, "until": T0},
+        {"hours": 193},
+    ):
         assert owner.get("/api/history/front", params=params).status_code == 422
     for params in (
         {"since": T0, "until": T0 - 1},

@@ -19,10 +19,12 @@ MAX_MARKERS = 2000
 
 
 class HistoryQuery(BaseModel):
-    """Which stretch to list (default: the 24 h up to now)."""
+    """Which stretch to list: ``since`` to ``until`` (default now), or the ``hours`` (default
+    24) before ``until`` (so a page need not trust its own clock)."""
 
     since: UnixTime | None = None
     until: UnixTime | None = None
+    hours: Annotated[float, Field(gt=0, le=MAX_RANGE_S / 3600)] | None = None
 
 
 class MediaQuery(BaseModel):

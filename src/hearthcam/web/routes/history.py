@@ -53,10 +53,11 @@ def camera_history(
     camera: VisibleCamera, services: Services, query: Annotated[HistoryQuery, Query()]
 ) -> HistoryOut:
     """The camera's recorded spans, gaps and events between ``since`` and ``until`` (unix
-    seconds; default the last 24 h, at most 8 days)."""
+    seconds; default the ``hours`` before now, 24 unless given; at most 8 days)."""
     now = services.clock()
     until = now if query.until is None else query.until
-    since = until - DAY_S if query.since is None else query.since
+    back = DAY_S if query.hours is None else query.hours * 3600
+    since = until - back if query.since is None else query.since
     if not since < until <= since + MAX_RANGE_S:
         days = MAX_RANGE_S // 86400
         raise HTTPException(422, f"until must be after since, by at most {days} days")

@@ -284,11 +284,13 @@ function startAt() {
 export async function init() {
   state.camera = $("history").dataset.camera ?? "";
   const asked = Number(new URLSearchParams(location.search).get("t"));
-  const now = Date.now() / 1000;
-  let since = now - DAYS * 86400;
-  if (Number.isFinite(asked) && asked > 0 && asked < since + 60) since = asked - 3600;
+  // The server's clock decides "the last days"; only a moment older than them moves the start.
+  let range = `hours=${DAYS * 24}`;
+  if (Number.isFinite(asked) && asked > 0 && asked < Date.now() / 1000 - DAYS * 86400 + 3600) {
+    range = `since=${(asked - 3600).toFixed(3)}`;
+  }
   try {
-    state.data = await api(`/api/history/${encodeURIComponent(state.camera)}?since=${since.toFixed(3)}`, { quiet: true });
+    state.data = await api(`/api/history/${encodeURIComponent(state.camera)}?${range}`, { quiet: true });
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
       $("history").hidden = true;
