@@ -24,6 +24,7 @@ from hearthcam_bench import (
     cameras,
     detector,
     gating,
+    history,
     idle,
     latency,
     learning,
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, Scenario] = {
     "quality": quality.run,
     "redact": redact_scenario.run,
     "learning": learning.run,
+    "history": history.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

@@ -26,8 +26,9 @@ from starlette.testclient import WebSocketDenialResponse
 from hearthcam.store.push import PushSubscription
 from tests.support.asgi import AppSession, running
 from tests.support.push_service import browser_key
+from tests.support.recording import record_clip
 from tests.support.review_world import free_annotator, lease_for, publish
-from tests.support.world import ORIGIN, PASSWORD, World
+from tests.support.world import ORIGIN, PASSWORD, T0, World
 
 ROLES = ("anonymous", "owner_a", "member_a", "owner_b", "admin", "annotator")
 USERS = {
@@ -100,6 +101,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/shares"): OWNER,
     ("GET", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),
     ("DELETE", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),  # withdrawn
+    ("GET", "/api/history/{camera}"): MEDIA,
+    ("GET", "/api/history/{camera}/media"): MEDIA,  # the household's recording, as clips
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
     ("GET", "/api/live/{camera}/mjpeg"): MEDIA,
     ("GET", "/api/live/{camera}/overlay"): MEDIA,
@@ -137,10 +140,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/views"): APP_PAGE,
     ("GET", "/system"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
+    ("GET", "/history/{camera}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
 }
 
 SETTINGS = {"mode": "home", "retention": {"threat": 48, "pet": 12, "vehicle": 24, "motion": 6}}
+RECORDED = T0 - 7200  # when "front" recorded what the history media rows play
 NO_EVENT = "0" * 32
 NO_CAMERA = "nosuch"
 NO_SHARE = "f" * 32
@@ -233,6 +238,10 @@ class Runner:
         self.world = world
         self.counter = itertools.count()
         world.add_member("pia")  # the user the login row logs in as
+        # Two 1 s segments of "front" recorded, so its history media answers 200.
+        record_clip(
+            world.services.media, world.store, world.data_dir, "front", world.clip_source, RECORDED
+        )
 
     def cell(self, key: tuple[str, str], role: str, *, csrf: bool = True, **ids: str) -> Cell:
         world, n = self.world, next(self.counter)
@@ -250,6 +259,8 @@ class Runner:
             free_annotator(world)
             publish(world)
         path = "/static/app.js" if method == "MOUNT" else template.format(**values)
+        if key == ("GET", "/api/history/{camera}/media"):
+            path += f"?since={RECORDED}&until={RECORDED + 2}"
         if key == ("DELETE", "/api/push/subscriptions"):
             # The caller's own subscription, when they are someone who can have one.
             endpoint = f"https://push.example/mine-{n}"

@@ -91,6 +91,7 @@ def test_every_page_loads_without_a_violation(
                 "/",
                 "/live",
                 f"/events/{event.id}",
+                "/history/front",
                 "/settings",
                 "/account",
                 "/shared",

@@ -1,9 +1,10 @@
 """The HTML pages: shells rendered from ``web/templates/{page}.html`` that call the API.
 
 Context: ``csrf_token`` (the session's, or ""), ``user`` (the /api/me fields without the token,
-or None) and ``page``; the event page also gets ``event_id``. Pages only route the visitor by
-login state; what they may see is decided by the API they call. A visitor without a session goes
-to /login (/setup while no user exists); an unfinished login goes to its next step.
+or None) and ``page``; the event page also gets ``event_id``, the history page ``camera``. Pages
+only route the visitor by login state; what they may see is decided by the API they call. A
+visitor without a session goes to /login (/setup while no user exists); an unfinished login goes
+to its next step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from hearthcam.accounts import LoginState, Role, SessionInfo
-from hearthcam.web.deps import EventIdPath, MaybeSession, Services
+from hearthcam.web.deps import CameraPath, EventIdPath, MaybeSession, Services
 from hearthcam.web.routes.me import describe
 from hearthcam.web.services import WebServices
 
@@ -191,3 +192,16 @@ def event_page(
     # Rendered for any id: whether the event exists is the API's answer, never the page's.
     redirect = redirect_for(session, services)
     return redirect or render(request, templates, "event", session, services, event_id=event_id)
+
+
+@router.get("/history/{camera}", response_class=HTMLResponse)
+def history_page(
+    request: Request,
+    camera: CameraPath,
+    session: MaybeSession,
+    services: Services,
+    templates: TemplatesDep,
+) -> Response:
+    # Rendered for any camera name: whether the caller may see it is the API's answer.
+    redirect = redirect_for(session, services)
+    return redirect or render(request, templates, "history", session, services, camera=camera)

@@ -13,6 +13,7 @@ const PAGES = {
   timeline: () => import("./js/pages/timeline.js"),
   event: () => import("./js/pages/event.js"),
   live: () => import("./js/pages/live.js"),
+  history: () => import("./js/pages/history.js"),
   settings: () => import("./js/pages/settings.js"),
   shared: () => import("./js/pages/shared.js"),
   review: () => import("./js/pages/review.js"),

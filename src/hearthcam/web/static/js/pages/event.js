@@ -74,6 +74,10 @@ function render(event) {
   $("event-when").textContent = `${fullDate(start)} · ${duration(event.duration)}`;
   renderFacts(event);
   renderTracks(event.tracks);
+  const inHistory = $("in-history");
+  const at = (start.getTime() / 1000).toFixed(3);
+  inHistory.href = `/history/${encodeURIComponent(event.camera)}?t=${at}`;
+  inHistory.hidden = false;
 
   const video = $("clip");
   const download = $("download");
