@@ -210,7 +210,7 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
     # From the live tile.
     page.goto(web.url + "/live")
     tile = page.locator('.live-tile[data-camera="front"]')
-    tile.get_by_role("link", name="Front door: history").click()
+    tile.get_by_role("link", name="Front door: open its history").click()
     expect(page).to_have_url(web.url + "/history/front")
     expect(page.locator("#history-title")).to_have_text("History · Front door")
     # It opens near the end of the last span and plays it.

@@ -70,9 +70,6 @@ function tile(camera, forceMjpeg) {
   const name = camera.display_name || camera.name;
   node.dataset.camera = camera.name;
   node.querySelector(".live-name").textContent = name;
-  const history = node.querySelector(".live-history");
-  history.href = `/history/${encodeURIComponent(camera.name)}`;
-  history.setAttribute("aria-label", `${name}: history`);
   node.setAttribute("aria-label", `${name}, live view`);
   const link = node.querySelector(".live-link");
   link.href = `/history/${encodeURIComponent(camera.name)}`;
