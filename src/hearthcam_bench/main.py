@@ -29,6 +29,7 @@ from hearthcam_bench import (
     learning,
     motiond,
     quality,
+    timeline,
 )
 from hearthcam_bench import redact as redact_scenario
 from hearthcam_bench.context import BenchContext
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, Scenario] = {
     "quality": quality.run,
     "redact": redact_scenario.run,
     "learning": learning.run,
+    "timeline": timeline.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
