@@ -106,8 +106,9 @@ def shoot(page: Page, name: str) -> None:
 
 
 def sign_in(page: Page, world: World, server: ServerHandle) -> None:
-    cookie = {"name": "hc_session", "value": world.session_token("alice"), "url": server.url}
-    page.context.add_cookies([cookie])
+    page.context.add_cookies(
+        [{"name": "hc_session", "value": world.session_token("alice"), "url": server.url}]
+    )
 
 
 def count_text(page: Page) -> str:

@@ -93,7 +93,14 @@ def _matching(
     session: Session, allowed: list[str], wanted: EventFilter
 ) -> list[ColumnElement[bool]]:
     """The WHERE terms for ``wanted`` over the ``allowed`` cameras (limit and cursor aside)."""
-    terms: list[ColumnElement[bool]] = [_EventRow.camera.in_(allowed)]
+    if len(allowed) == 1:
+        terms: list[ColumnElement[bool]] = [_EventRow.camera == allowed[0]]
+    else:
+        # ``camera || ''``, not ``camera``: for a list of cameras SQLite otherwise picks the
+        # (camera, wall_start) index and sorts every row of them (140 ms at 50,000 events)
+        # instead of walking the wall_start index newest first and stopping at the page's end
+        # (0.1 ms). One camera keeps that index: a quiet camera's events are few and far apart.
+        terms = [(_EventRow.camera + "").in_(allowed)]
     if wanted.verdict is not None:
         terms.append(_EventRow.verdict == wanted.verdict.value)
     if wanted.since is not None:
