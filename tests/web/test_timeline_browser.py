@@ -169,6 +169,8 @@ def test_timeline_scrolls_groups_filters_and_marks_reviewed(
     shoot(page, "timeline-filtered")
     page.get_by_role("button", name="Mark all reviewed").click()
     page.get_by_role("dialog").get_by_role("button", name="Mark reviewed").click()
+    expect(page.locator(".toast").last).to_contain_text("Marked 3 events reviewed.")
+    expect(page.locator("#empty")).to_be_visible()
     expect(page.locator("#empty-title")).to_have_text("No matching events")
     assert is_reviewed(world.store, seeded["oldest_run"].id)
     assert not is_reviewed(world.store, seeded["pet"].id)  # not a person: not in the filter
