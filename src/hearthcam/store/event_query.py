@@ -102,7 +102,8 @@ def _matching(
         # (0.1 ms). One camera keeps that index: a quiet camera's events are few and far apart.
         terms = [(_EventRow.camera + "").in_(allowed)]
     if wanted.verdict is not None:
-        terms.append(_EventRow.verdict == wanted.verdict.value)
+        # Not through the verdict index either (the same sort of every threat: 100 ms).
+        terms.append(_EventRow.verdict + "" == wanted.verdict.value)
     if wanted.since is not None:
         terms.append(_EventRow.wall_start >= wanted.since)
     if wanted.until is not None:
@@ -131,8 +132,11 @@ def _page(session: Session, allowed: list[str], wanted: EventFilter) -> Select[_
     )
     if wanted.after is not None:
         ws, last = wanted.after.wall_start, wanted.after.event_id
+        # The plain ``<=`` first: with the OR alone SQLite runs a MULTI-INDEX OR and sorts
+        # every older row (70 ms 40,000 events down) instead of one range walk (0.2 ms).
         query = query.where(
-            or_(_EventRow.wall_start < ws, and_(_EventRow.wall_start == ws, _EventRow.id > last))
+            _EventRow.wall_start <= ws,
+            or_(_EventRow.wall_start < ws, and_(_EventRow.wall_start == ws, _EventRow.id > last)),
         )
     return query
 
