@@ -41,7 +41,7 @@ from hearthcam.store.backup import backup_path
 from hearthcam.store.db import Store
 from hearthcam.store.engine import build_engine
 from hearthcam.store.migrate import MIGRATIONS, alembic_config, head, migrate
-from hearthcam.store.schema import metadata, table_names
+from hearthcam.store.schema import compared_on, metadata, table_names
 from hearthcam.vault.keyring import Keyring
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import load_public_key
@@ -101,7 +101,8 @@ def schema_diff(path: Path) -> list[Any]:
     engine = create_engine(url(path))
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_object": compared_on(connection.dialect.name)}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
@@ -376,7 +377,8 @@ def pg_diff(database: str) -> list[Any]:
     engine = create_engine(database)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_object": compared_on(connection.dialect.name)}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
