@@ -229,3 +229,8 @@ def test_event_page_groups_objects_and_shows_parked_cars_apart(
     expect(page.locator("#facts")).to_contain_text("Clip")
     expect(page.locator("#event-when")).to_have_text(re.compile(r"· 2 s$"))
     shoot(page, "event")
+    size = page.viewport_size
+    assert size is not None
+    page.locator(".event-side").screenshot(
+        path=str(SHOTS / f"event-objects-{size['width']}x{size['height']}.png")
+    )
