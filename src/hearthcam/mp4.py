@@ -185,3 +185,20 @@ def find(
             return None
         start, end = box.body, box.end
     return box
+
+
+def duration(source: Source) -> float | None:
+    """The movie's duration in seconds from ``moov/mvhd`` (None: no mvhd, or a zero timescale);
+    BoxError for malformed boxes on the way."""
+    box = find(source, ("moov", "mvhd"))
+    if box is None:
+        return None
+    version = _read(source, box.body, 1)
+    # version 0: 4-byte creation and modification times, 4-byte duration; version 1: 8-byte.
+    wide = version == b"\x01"
+    at = box.body + 4 + (16 if wide else 8)
+    fields = _read(source, at, 12 if wide else 8)
+    if len(fields) < (12 if wide else 8):
+        raise BoxError("mvhd cut short")
+    timescale, length = struct.unpack(">IQ" if wide else ">II", fields)
+    return None if timescale == 0 else length / timescale

@@ -30,6 +30,7 @@ from hearthcam_bench import (
     learning,
     motiond,
     quality,
+    timeline,
 )
 from hearthcam_bench import redact as redact_scenario
 from hearthcam_bench.context import BenchContext
@@ -50,6 +51,7 @@ SCENARIOS: dict[str, Scenario] = {
     "redact": redact_scenario.run,
     "learning": learning.run,
     "history": history.run,
+    "timeline": timeline.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

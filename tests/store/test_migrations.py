@@ -41,7 +41,7 @@ from hearthcam.store.backup import backup_path
 from hearthcam.store.db import Store
 from hearthcam.store.engine import build_engine
 from hearthcam.store.migrate import MIGRATIONS, alembic_config, head, migrate
-from hearthcam.store.schema import metadata, table_names
+from hearthcam.store.schema import compared_on, metadata, table_names
 from hearthcam.vault.keyring import Keyring
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import load_public_key
@@ -59,6 +59,8 @@ from tests.support.required import require
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
 MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
+# Tables a revision after the legacy fixture added (r20261203_event_reviews): not in it.
+LATER_TABLES = {"event_reviews"}
 
 
 @pytest.fixture
@@ -99,7 +101,8 @@ def schema_diff(path: Path) -> list[Any]:
     engine = create_engine(url(path))
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_object": compared_on(connection.dialect.name)}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
@@ -140,7 +143,7 @@ def sql_dump(path: Path) -> list[str]:
 def test_fixture_holds_rows_in_every_table_the_models_declare(
     legacy_rows: dict[str, Any],
 ) -> None:
-    assert set(legacy_rows) == table_names()
+    assert set(legacy_rows) == table_names() - LATER_TABLES
     assert all(table["rows"] for table in legacy_rows.values())
     assert (FIXTURE / DATABASE).stat().st_size < 256 * 1024
     assert revision(FIXTURE / DATABASE) is None  # made before migrations: no alembic_version
@@ -374,7 +377,8 @@ def pg_diff(database: str) -> list[Any]:
     engine = create_engine(database)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            opts = {"compare_type": True, "include_object": compared_on(connection.dialect.name)}
+            context = MigrationContext.configure(connection, opts=opts)
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
@@ -409,7 +413,8 @@ def test_postgres_database_made_before_migrations_is_adopted(postgres: str) -> N
     lazy = {"push_subscriptions", "pending_clips"}
     try:
         # What the old create_all and ensure_tables made, less the tables made on first use.
-        metadata.create_all(engine, tables=[t for n, t in metadata.tables.items() if n not in lazy])
+        old = [t for n, t in metadata.tables.items() if n not in lazy | LATER_TABLES]
+        metadata.create_all(engine, tables=old)
         with engine.begin() as connection:
             connection.execute(
                 metadata.tables["households"].insert().values(name="Home", created=1.0)

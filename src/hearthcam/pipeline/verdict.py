@@ -36,6 +36,11 @@ class RuleVerdict:
             return best_animal
         return track.label
 
+    def parked(self, track: TrackSummary) -> bool:
+        """A vehicle that hardly moved: found whenever motion nearby is checked, never an event
+        of its own (the event page shows it apart)."""
+        return self.label(track) in VEHICLE_LABELS and track.travel < self.vehicle_min_travel
+
     def decide(
         self, tracks: Sequence[TrackSummary], event: Event | None = None
     ) -> tuple[Verdict, float]:
@@ -57,11 +62,7 @@ class RuleVerdict:
         if animals:
             return Verdict.PET, max(t.best_score for t in animals)
         # A parked car is found whenever motion nearby is checked; only a moving one is an event.
-        vehicles = [
-            t
-            for label, t in labelled
-            if label in VEHICLE_LABELS and t.travel >= self.vehicle_min_travel
-        ]
+        vehicles = [t for label, t in labelled if label in VEHICLE_LABELS and not self.parked(t)]
         if vehicles:
             return Verdict.VEHICLE, max(t.best_score for t in vehicles)
         return Verdict.MOTION, 0.0
@@ -73,7 +74,7 @@ class RuleVerdict:
             label = self.label(track)
             if track.hits < self.animal_min_hits:
                 continue
-            if label in VEHICLE_LABELS and track.travel < self.vehicle_min_travel:
+            if self.parked(track):
                 continue
             found.add(label)
         return tuple(sorted(found))

@@ -6,12 +6,15 @@ imports the layers above it (vault, viewlog, learn, accounts, web).
 """
 
 # No ``from __future__ import annotations`` here: it would shadow the ``annotations`` module.
+from collections.abc import Callable
+
 from sqlalchemy import MetaData
 
 # Imported for their tables: each declares its rows on ``db.Base``.
 from hearthcam.store import (  # noqa: F401
     accounts,
     annotations,
+    event_reviews,
     keys,
     pending_clips,
     push,
@@ -28,3 +31,15 @@ metadata: MetaData = Base.metadata
 def table_names() -> set[str]:
     """The name of every table hearthcam keeps."""
     return set(metadata.tables)
+
+
+def compared_on(dialect: str) -> Callable[[object, str | None, str, bool, object], bool]:
+    """Alembic's ``include_object`` for comparing a ``dialect`` database with the models: an
+    object the models make on another dialect only (``ddl_if(dialect=...)``, such as SQLite's
+    timeline index) is not expected there."""
+
+    def include(obj: object, name: str | None, kind: str, reflected: bool, other: object) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return only is None or only.dialect is None or only.dialect == dialect
+
+    return include

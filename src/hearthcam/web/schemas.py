@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from hearthcam.accounts import LoginState, Role
 from hearthcam.accounts.passwords import MIN_PASSWORD, USERNAME_PATTERN
 from hearthcam.config import MAX_RETENTION_HOURS, MIN_RETENTION_HOURS
 from hearthcam.pipeline.health import CameraHealth, Connection
+from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.types import Event, TrackSummary, Verdict
 
 # Event ids are uuid4 hex (pipeline.events); camera names follow the config's rule.
@@ -210,6 +211,34 @@ class TrackOut(BaseModel):
         )
 
 
+def cursor_of(event: Event) -> str:
+    """The timeline cursor after ``event``: its exact wall start (``repr`` round-trips a float)
+    and its id."""
+    return f"{event.wall_start!r}~{event.id}"
+
+
+def parse_cursor(value: str) -> tuple[float, str]:
+    """The (wall_start, id) of a cursor made by ``cursor_of``; ValueError if it is not one."""
+    when, _, event_id = value.partition("~")
+    wall_start = float(when)
+    if not 0 <= wall_start <= MAX_TIME:  # also refuses nan and inf
+        raise ValueError("a cursor's time is out of range")
+    return wall_start, event_id
+
+
+def _valid_cursor(value: str) -> str:
+    parse_cursor(value)
+    return value
+
+
+EventCursor = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9.e+-]{1,32}~[0-9a-f]{32}$"),
+    AfterValidator(_valid_cursor),
+    Field(description="the `cursor` of the last event of the page before"),
+]
+
+
 class EventOut(BaseModel):
     """An event as the timeline shows it (times ISO 8601, UTC)."""
 
@@ -226,12 +255,16 @@ class EventOut(BaseModel):
     alert: bool
     snapshot_url: str | None
     clip_url: str | None
+    reviewed: bool = Field(False, description="someone of the household marked it reviewed")
+    cursor: str = Field(description="pass as `after` to list the events after this one")
 
     @classmethod
-    def fields_of(cls, event: Event, camera_name: str) -> dict[str, object]:
+    def fields_of(cls, event: Event, camera_name: str, reviewed: bool = False) -> dict[str, object]:
         """The field values for ``event`` (shared with ``EventDetailOut``)."""
         base = f"/api/events/{event.id}"
         return {
+            "reviewed": reviewed,
+            "cursor": cursor_of(event),
             "id": event.id,
             "camera": event.camera,
             "camera_name": camera_name,
@@ -248,22 +281,74 @@ class EventOut(BaseModel):
         }
 
     @classmethod
-    def of(cls, event: Event, camera_name: str) -> EventOut:
-        return cls.model_validate(cls.fields_of(event, camera_name))
+    def of(cls, event: Event, camera_name: str, reviewed: bool = False) -> EventOut:
+        return cls.model_validate(cls.fields_of(event, camera_name, reviewed))
+
+
+class ObjectGroupOut(BaseModel):
+    """The objects of one label followed during an event: how many, seen how well, where."""
+
+    label: str
+    count: int = Field(description="objects (tracks) of this label")
+    best_score: float
+    hits: int = Field(description="frames they were detected in, all together")
+    zones: list[str]
+
+
+def object_groups(tracks: list[TrackSummary]) -> list[ObjectGroupOut]:
+    """``tracks`` grouped by label, the best seen first."""
+    by_label: dict[str, list[TrackSummary]] = {}
+    for track in tracks:
+        by_label.setdefault(track.label, []).append(track)
+    groups = [
+        ObjectGroupOut(
+            label=label,
+            count=len(group),
+            best_score=max(t.best_score for t in group),
+            hits=sum(t.hits for t in group),
+            zones=sorted(set().union(*(t.zones for t in group))),
+        )
+        for label, group in by_label.items()
+    ]
+    return sorted(groups, key=lambda g: (-g.best_score, g.label))
+
+
+_RULES = RuleVerdict()
 
 
 class EventDetailOut(EventOut):
-    """An event with the objects followed in it."""
+    """An event with the objects followed in it: every track, and the same grouped by label
+    (``objects``) apart from the vehicles that stood still (``parked``: the verdict ignores
+    them, they are seen whenever motion nearby is checked)."""
 
     tracks: list[TrackOut]
+    objects: list[ObjectGroupOut]
+    parked: list[ObjectGroupOut]
+    clip_duration: float | None = Field(
+        description="seconds of the clip (from the file), null without a readable clip"
+    )
 
     @classmethod
-    def detail(cls, event: Event, camera_name: str) -> EventDetailOut:
-        fields = cls.fields_of(event, camera_name)
+    def detail(
+        cls,
+        event: Event,
+        camera_name: str,
+        reviewed: bool = False,
+        clip_duration: float | None = None,
+    ) -> EventDetailOut:
+        fields = cls.fields_of(event, camera_name, reviewed)
         fields["tracks"] = [TrackOut.of(t) for t in event.tracks]
+        parked = [t for t in event.tracks if _RULES.parked(t)]
+        fields["objects"] = object_groups([t for t in event.tracks if not _RULES.parked(t)])
+        fields["parked"] = object_groups(parked)
+        fields["clip_duration"] = clip_duration
         return cls.model_validate(fields)
 
 
+# Names as the config has them (its rules may name any zone or camera); bounded, not patterned.
+RuleName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# A detector's class name ("person", "traffic light"); bounded, not patterned.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 # Unix seconds up to the year 9999: bounds that datetime and SQLite both handle.
 MAX_TIME = 253_402_300_799.0
 UnixTime = Annotated[float, Field(ge=0, le=MAX_TIME, description="unix seconds")]
@@ -278,6 +363,35 @@ class EventQuery(BaseModel):
     since: UnixTime | None = None
     until: UnixTime | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_EVENTS)] = 100
+    label: Label | None = None
+    zone: RuleName | None = None
+    alert: bool | None = Field(None, description="true: alerted events only; false: the others")
+    reviewed: bool | None = None
+    after: EventCursor | None = None
+
+
+class ReviewAllIn(_In):
+    """Marks reviewed every event that matches these filters (the timeline's, all pages)."""
+
+    camera: Annotated[str, StringConstraints(pattern=CAMERA_NAME_PATTERN)] | None = None
+    verdict: Verdict | None = None
+    since: UnixTime | None = None
+    until: UnixTime | None = None
+    label: Label | None = None
+    zone: RuleName | None = None
+    alert: bool | None = None
+
+
+class ReviewedOut(BaseModel):
+    """An event's reviewed state."""
+
+    reviewed: bool
+
+
+class ReviewAllOut(BaseModel):
+    """How many events were newly marked reviewed."""
+
+    marked: int
 
 
 class BulkDeleteIn(_In):
@@ -307,8 +421,6 @@ class RetentionHours(_In):
 HHMM = r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: list[Day] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-# Names as the config has them (its rules may name any zone or camera); bounded, not patterned.
-RuleName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class ScheduleIO(_In):

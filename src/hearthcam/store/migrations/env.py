@@ -14,7 +14,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from hearthcam.store.schema import metadata
+from hearthcam.store.schema import compared_on, metadata
 
 _SCRATCH = Path("build") / "alembic-dev.sqlite"
 
@@ -26,6 +26,7 @@ def _configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch operations copy the table instead.
         render_as_batch=True,
         compare_type=True,
+        include_object=compared_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -18,9 +18,19 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from hearthcam import mp4
 from hearthcam.layout import contained
 from hearthcam.recordings.event_files import delete_event_media
-from hearthcam.store.event_query import EventFilter, camera_events, events_by_id
+from hearthcam.store.event_query import (
+    Cursor,
+    EventFilter,
+    events_by_id,
+    is_reviewed,
+    mark_reviewed,
+    set_reviewed,
+    timeline,
+)
+from hearthcam.types import Event
 from hearthcam.vault.keyring import HouseholdLocked, NoMediaKey
 from hearthcam.vault.sealed import SealedError
 from hearthcam.web.deps import NOT_FOUND, Member, Services, VisibleEvent, csrf_protect
@@ -33,6 +43,10 @@ from hearthcam.web.schemas import (
     EventDetailOut,
     EventOut,
     EventQuery,
+    ReviewAllIn,
+    ReviewAllOut,
+    ReviewedOut,
+    parse_cursor,
 )
 from hearthcam.web.services import WebServices
 
@@ -84,11 +98,32 @@ def media_response(
 def list_events(
     member: Member, services: Services, query: Annotated[EventQuery, Query()]
 ) -> list[EventOut]:
-    """The household's events, newest first (a camera it does not own lists nothing)."""
-    wanted = EventFilter(query.camera, query.verdict, query.since, query.until, query.limit)
-    events = camera_events(services.store, member.cameras, wanted)
+    """The household's events, newest first (a camera it does not own lists nothing); a page
+    goes on from the ``cursor`` of the last event of the one before (``after``)."""
+    after = None if query.after is None else Cursor(*parse_cursor(query.after))
+    wanted = EventFilter(
+        query.camera, query.verdict, query.since, query.until, query.limit,
+        label=query.label, zone=query.zone, alert=query.alert, reviewed=query.reviewed,
+        after=after,
+    )  # fmt: skip
+    listed = timeline(services.store, member.cameras, wanted)
     cameras = services.cameras()
-    return [EventOut.of(e, display_name(services, e.camera, cameras)) for e in events]
+    return [
+        EventOut.of(item.event, display_name(services, item.event.camera, cameras), item.reviewed)
+        for item in listed
+    ]
+
+
+@router.post("/reviewed", response_model=ReviewAllOut, responses=errors(401, 403, 422))
+def review_all(body: ReviewAllIn, member: Member, services: Services) -> ReviewAllOut:
+    """Marks reviewed every event of the household that matches the filters (every page)."""
+    wanted = EventFilter(
+        body.camera, body.verdict, body.since, body.until,
+        label=body.label, zone=body.zone, alert=body.alert,
+    )  # fmt: skip
+    return ReviewAllOut(
+        marked=mark_reviewed(services.store, member.cameras, wanted, services.clock())
+    )
 
 
 @router.post("/delete", response_model=BulkDeleteOut, responses=errors(401, 403, 422))
@@ -105,8 +140,46 @@ def delete_events(body: BulkDeleteIn, member: Member, services: Services) -> Bul
 
 @router.get("/{event_id}", response_model=EventDetailOut, responses=errors(401, 403, 404, 422))
 def get_event(event: VisibleEvent, services: Services) -> EventDetailOut:
-    """One event with the objects followed in it."""
-    return EventDetailOut.detail(event, display_name(services, event.camera))
+    """One event with the objects followed in it (grouped by label, parked vehicles apart) and
+    its clip's own duration."""
+    return EventDetailOut.detail(
+        event,
+        display_name(services, event.camera),
+        reviewed=is_reviewed(services.store, event.id),
+        clip_duration=clip_seconds(services, event),
+    )
+
+
+def clip_seconds(services: WebServices, event: Event) -> float | None:
+    """The duration the clip's file says it has (its ``mvhd``: the clip starts at a keyframe
+    before the event, so it is not the event's span); None if it cannot be read (no clip, a
+    locked household, a shredded key, damaged media)."""
+    path = None if event.clip is None else contained(event.clip, services.data_dir)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with services.media.open(path) as reader:
+            return mp4.duration(reader)
+    except (HouseholdLocked, NoMediaKey, SealedError, OSError, mp4.BoxError):
+        return None
+
+
+@router.put(
+    "/{event_id}/reviewed", response_model=ReviewedOut, responses=errors(401, 403, 404, 422)
+)
+def review_event(event: VisibleEvent, services: Services) -> ReviewedOut:
+    """Marks the event reviewed (for everyone in its household)."""
+    set_reviewed(services.store, event.id, True, services.clock())
+    return ReviewedOut(reviewed=True)
+
+
+@router.delete(
+    "/{event_id}/reviewed", response_model=ReviewedOut, responses=errors(401, 403, 404, 422)
+)
+def unreview_event(event: VisibleEvent, services: Services) -> ReviewedOut:
+    """Marks the event not reviewed again."""
+    set_reviewed(services.store, event.id, False, services.clock())
+    return ReviewedOut(reviewed=False)
 
 
 @router.get(

@@ -1,4 +1,7 @@
-// How times, durations, scores and verdicts are written on screen.
+// How times, durations, scores and verdicts are written on screen. Dates and times have one
+// format app-wide, in the browser's own locale (Intl.DateTimeFormat with no locale named):
+// ``fullDate`` wherever a moment is shown in full, ``clock`` and ``dayLabel`` where the day is
+// already on screen. No page formats a date by hand.
 
 export const VERDICTS = {
   threat: "Threat",
@@ -48,6 +51,18 @@ export function dayLabel(date, now = new Date()) {
   if (days === 0) return "Today";
   if (days === 1) return "Yesterday";
   return dayFormat.format(date);
+}
+
+/** The local day of ``date`` as an <input type="date"> value: "2026-03-04". */
+export function inputDay(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** Local midnight at the start of an <input type="date"> value's day, ``plusDays`` later. */
+export function parseInputDay(value, plusDays = 0) {
+  const [year, month, day] = value.split("-").map(Number);
+  return new Date(year, month - 1, day + plusDays);
 }
 
 /** A key that is the same for two dates on the same local day. */

@@ -3,6 +3,7 @@
 
 import { ApiError, api, capitalize } from "./api.js";
 import { h } from "./dom.js";
+import { fullDate, parseTime } from "./format.js";
 
 /** The receipt's parts, in reading order, with the headings the owner sees. */
 export const RECEIPT_PARTS = [
@@ -39,7 +40,7 @@ export async function shareWithReceipt(eventId) {
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
   const dialog = h("dialog", { class: "dialog dialog-wide", "aria-labelledby": "receipt-title" },
     h("h2", { id: "receipt-title" }, "Share this clip as feedback?"),
-    h("p", { class: "muted" }, `${receipt.clip.camera}, ${new Date(receipt.clip.start).toLocaleString()}. Nothing is shared until you agree.`),
+    h("p", { class: "muted" }, `${receipt.clip.camera}, ${fullDate(parseTime(receipt.clip.start))}. Nothing is shared until you agree.`),
     receiptList(receipt),
     error,
     h("div", { class: "dialog-actions" }, cancel, agree));

@@ -23,13 +23,18 @@ function fact(term, ...value) {
   return [h("dt", {}, term), h("dd", {}, ...value)];
 }
 
+/** The duration to show: the clip's own when there is one (what the player will show). */
+function shownDuration(event) {
+  return event.clip_duration ?? event.duration;
+}
+
 function renderFacts(event) {
   const start = parseTime(event.start);
   const facts = [
     ...fact("Verdict", h("span", { class: badgeClass(event.verdict) }, verdictLabel(event.verdict))),
     ...fact("Camera", event.camera_name || event.camera),
     ...fact("Time", h("time", { datetime: start.toISOString() }, fullDate(start))),
-    ...fact("Duration", duration(event.duration)),
+    ...fact(event.clip_duration != null ? "Clip" : "Duration", duration(shownDuration(event))),
   ];
   if (event.labels?.length) facts.push(...fact("Seen", labelList(event.labels)));
   if (event.zones?.length) {
@@ -40,30 +45,35 @@ function renderFacts(event) {
   $("facts").replaceChildren(...facts);
 }
 
-function renderTracks(tracks) {
-  const root = $("tracks");
-  if (!tracks?.length) {
-    root.replaceChildren(h("p", { class: "muted" }, "Only motion: no person, pet or vehicle was recognised."));
-    return;
-  }
-  const rows = [...tracks]
-    .sort((a, b) => (b.best_score ?? 0) - (a.best_score ?? 0))
-    .map((track) =>
-      h("tr", {},
-        h("th", { scope: "row" }, labelList([track.label])),
-        h("td", { class: "num" }, percent(track.best_score)),
-        h("td", { class: "num" }, track.hits ?? "–"),
-        h("td", {}, track.zones?.length ? track.zones.join(", ") : h("span", { class: "muted" }, "–"))));
-  root.replaceChildren(
-    h("div", { class: "table-wrap" },
-      h("table", { class: "table" },
-        h("thead", {}, h("tr", {},
-          h("th", { scope: "col" }, "Object"),
-          h("th", { scope: "col", class: "num" }, "Best score"),
-          h("th", { scope: "col", class: "num", title: "Frames it was detected in" }, "Frames"),
-          h("th", { scope: "col" }, "Zones"))),
-        h("tbody", {}, rows))),
-  );
+/** One row per label (the API groups the tracks): how many, how well seen, where. */
+function objectTable(groups, caption) {
+  const rows = groups.map((group) =>
+    h("tr", { dataset: { label: group.label } },
+      h("th", { scope: "row" }, labelList([group.label])),
+      h("td", { class: "num object-count" }, group.count),
+      h("td", { class: "num" }, percent(group.best_score)),
+      h("td", {}, group.zones?.length ? group.zones.join(", ") : h("span", { class: "muted" }, "–"))));
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "table objects" },
+      h("caption", { class: "sr-only" }, caption),
+      h("thead", {}, h("tr", {},
+        h("th", { scope: "col" }, "Object"),
+        h("th", { scope: "col", class: "num", title: "Objects of this kind followed" }, "Count"),
+        h("th", { scope: "col", class: "num" }, "Best score"),
+        h("th", { scope: "col" }, "Zones"))),
+      h("tbody", {}, rows)));
+}
+
+function renderObjects(event) {
+  const objects = event.objects ?? [];
+  const parked = event.parked ?? [];
+  $("tracks").replaceChildren(objects.length
+    ? objectTable(objects, "Objects detected in this event")
+    : h("p", { class: "muted" }, parked.length
+      ? "Nothing moving was recognised: only the parked vehicles below."
+      : "Only motion: no person, pet or vehicle was recognised."));
+  $("parked-panel").hidden = parked.length === 0;
+  $("parked").replaceChildren(parked.length ? objectTable(parked, "Parked vehicles") : "");
 }
 
 function render(event) {
@@ -71,9 +81,9 @@ function render(event) {
   document.title = `${title} · hearthcam`;
   $("event-title").textContent = title;
   const start = parseTime(event.start);
-  $("event-when").textContent = `${fullDate(start)} · ${duration(event.duration)}`;
+  $("event-when").textContent = `${fullDate(start)} · ${duration(shownDuration(event))}`;
   renderFacts(event);
-  renderTracks(event.tracks);
+  renderObjects(event);
   const inHistory = $("in-history");
   const at = (start.getTime() / 1000).toFixed(3);
   inHistory.href = `/history/${encodeURIComponent(event.camera)}?t=${at}`;
