@@ -11,6 +11,7 @@ import pytest
 from hearthcam.errors import ModelError, SourceUnreadable, StoreError
 from hearthcam.pipeline.detect import OnnxDetector
 from hearthcam.types import BGRImage, Detections
+from hearthcam.vision.check import check_clip
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.media import VisionTimeout
 from hearthcam.vision.redact import (
@@ -18,7 +19,6 @@ from hearthcam.vision.redact import (
     Redactor,
     RedactPolicy,
     RedactStatus,
-    check_clip,
     redact_clip,
 )
 

@@ -2,12 +2,13 @@
 
 It runs below the redaction's threshold and at a resolution that resolves ``SMALLEST_FACE``:
 the face detector's input is scaled no smaller than that face's size allows (for CenterFace a
-24 px face must be 20 px at its input, so a 1280x720 frame is checked at 1067x600 instead of the
-640x360 the redaction pass starts from; frames up to 1920 px are checked whole, since a fully
-convolutional model on the whole frame is the limit of tiles with full overlap). Larger frames
-are checked in tiles of ``TILE`` px at that scale, overlapping by ``OVERLAP`` px so that a face
-up to that size is whole in one tile; larger faces are whole in the downscaled whole frame, which
-is checked too. What it finds is kept per frame, so the redactor can hide it and check again.
+24 px face must be 20 px at its input, so a 1280x720 frame is checked at 0.83 of its size
+instead of the 0.5 the redaction's whole-frame pass uses). Frames up to ``TILE`` px are checked
+whole: a fully convolutional model on the whole frame is the limit of tiles with full overlap.
+Larger frames are checked in tiles of ``TILE`` px at that scale, overlapping by ``OVERLAP`` px so
+that a face up to that size is whole in one tile; larger faces are whole in the downscaled whole
+frame, which is checked too. What it finds is kept per frame, so the redactor can hide it and
+check again.
 """
 
 from __future__ import annotations

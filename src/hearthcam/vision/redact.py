@@ -29,7 +29,7 @@ from hearthcam.errors import ModelError
 from hearthcam.labels import class_id_of
 from hearthcam.pipeline.detect import Detector, nms
 from hearthcam.types import BGRImage, Detections
-from hearthcam.vision.check import SMALLEST_FACE, CheckReport, check_clip, check_frames
+from hearthcam.vision.check import SMALLEST_FACE, CheckReport, check_frames
 from hearthcam.vision.cover import bodies_under, cover
 from hearthcam.vision.faces import FaceDetector
 from hearthcam.vision.media import (
@@ -42,8 +42,6 @@ from hearthcam.vision.media import (
     probe,
     read_frames,
 )
-
-__all__ = ["CheckReport", "check_clip"]  # the check lives in vision.check; callers import it here
 
 PERSON = class_id_of("person")
 
