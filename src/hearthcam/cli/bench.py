@@ -24,9 +24,20 @@ def bench(
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,
+    json_lines: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="redact only: one JSON object per measurement (footage, width, height, "
+            "duration_s, total_s, faces_before, residual_faces, result, ...) instead of tables",
+        ),
+    ] = False,
 ) -> None:
     """Print the benchmark tables (see docs/benchmarks.md)."""
     from hearthcam_bench import main as bench_main
 
     with tempfile.TemporaryDirectory(prefix="hearthcam-bench-") as tmp:
-        bench_main.run(which, Path(tmp), out, quick=quick)
+        if json_lines:
+            bench_main.run_json(which, Path(tmp), out, quick=quick)
+        else:
+            bench_main.run(which, Path(tmp), out, quick=quick)

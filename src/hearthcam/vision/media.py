@@ -112,25 +112,75 @@ def probe(path: ClipSource) -> VideoInfo:
         raise SourceUnreadable(f"{name_of(path)} is not a readable video: {error}") from error
 
 
+def _declared_end(stream: av.video.stream.VideoStream, container: InputContainer) -> float | None:
+    """The stream's duration in seconds as the container declares it (None if it does not)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / av.time_base
+    return None
+
+
+def _check_complete(
+    what: str, count: int, declared: int, end: float | None, decoded_end: float, rate: Fraction
+) -> None:
+    """SourceUnreadable unless every frame the container declares was decoded.
+
+    A file cut short still demuxes without an error up to the cut; publishing the part that
+    decoded would share a clip the owner never saw in that form (and hide where it ends).
+    """
+    if declared and count < declared:
+        raise SourceUnreadable(
+            f"{what}: only {count} of the {declared} frames it declares could be decoded "
+            "(the file is truncated or damaged)"
+        )
+    # Containers that declare no frame count (Matroska, MPEG-TS) still declare a duration.
+    slack = 2 / float(rate) + 0.01 * (end or 0.0)
+    if end is not None and decoded_end + slack < end:
+        raise SourceUnreadable(
+            f"{what}: frames decoded up to {decoded_end:.2f} s of the {end:.2f} s it declares "
+            "(the file is truncated or damaged)"
+        )
+
+
 def read_frames(path: ClipSource) -> Iterator[DecodedFrame]:
-    """Every frame of the first video stream in presentation order, as BGR images."""
+    """Every frame of the first video stream in presentation order, as BGR images.
+
+    Strict: any decoder error, a corrupt packet, or fewer frames (or seconds) than the container
+    declares raises SourceUnreadable, after the frames before it were yielded. Callers that
+    publish what they read must therefore finish reading before they publish.
+    """
     info = probe(path)
     step = max(1, round(1 / (info.rate * info.time_base)))  # pts step when frames carry none
     count = 0
+    what = name_of(path)
     try:
         with _open(path) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                pts = frame.pts if frame.pts is not None else count * step
-                image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
-                yield DecodedFrame(count, int(pts), info.time_base, bool(frame.key_frame), image)
-                count += 1
+            # Without "explode" the H.264 decoder conceals damaged macroblocks and goes on.
+            stream.codec_context.options = {"err_detect": "explode"}
+            declared, end = int(stream.frames or 0), _declared_end(stream, container)
+            first: int | None = None
+            last = 0
+            for packet in container.demux(stream):
+                if packet.is_corrupt:
+                    raise SourceUnreadable(f"{what}: a corrupt packet after {count} frames")
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else count * step
+                    first = pts if first is None else min(first, pts)
+                    last = max(last, pts)
+                    image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+                    yield DecodedFrame(
+                        count, int(pts), info.time_base, bool(frame.key_frame), image
+                    )
+                    count += 1
     except (av.error.FFmpegError, OSError) as error:
-        what = name_of(path)
         raise SourceUnreadable(f"{what}: decoding failed after {count} frames: {error}") from error
     if count == 0:
-        raise SourceUnreadable(f"{name_of(path)} has no decodable video frames")
+        raise SourceUnreadable(f"{what} has no decodable video frames")
+    decoded_end = float((last - (first or 0)) * info.time_base) + 1 / float(info.rate)
+    _check_complete(what, count, declared, end, decoded_end, info.rate)
 
 
 class RedactedWriter:

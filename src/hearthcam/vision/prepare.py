@@ -97,9 +97,23 @@ class ClipPreparer:
             log.warning("redaction of %s failed, clip stays with its owner: %s", src, error)
             return dataclasses.replace(PreparedClip.failed(Step.REDACT, error), scan=scan)
         if result.status is not RedactStatus.PUBLISHED or result.path is None:
-            check = result.check
-            text = f"{check.faces} faces left in {check.frames_with_faces} frames after redaction"
+            text = _refusal(result)
             return dataclasses.replace(
                 PreparedClip.failed(Step.CHECK, text), scan=scan, redaction=result
             )
         return PreparedClip(ShareState.PUBLISHABLE, result.path, scan, result)
+
+
+def _refusal(result: RedactionResult) -> str:
+    """Why the check refused, for the owner: what it found and where, in words."""
+    check = result.check
+    rounds = f"{result.rounds} round{'s' if result.rounds > 1 else ''} of redaction"
+    found = f"{check.faces} in {check.frames_with_faces} frames"
+    where = check.describe()
+    if result.people_found == 0 and result.faces_found == 0:
+        # No person anywhere: what the check took for a face may be an animal or a pattern.
+        return (
+            f"the face check still found face-like areas ({found}) after {rounds}, although no "
+            f"person was detected in the clip: {where}"
+        )
+    return f"faces left after {rounds} ({found}): {where}"

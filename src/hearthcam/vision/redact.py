@@ -1,11 +1,16 @@
 """Redaction: faces and (by default) whole people pixelated or blurred, then checked again.
 
 ``Redactor.redact`` is the pure per-frame step. ``redact_clip`` decodes a shared clip, finds
-faces (CenterFace) and people (the project's detector) on every ``stride``-th frame, covers the
-frames between with ``cover`` (neighbours' boxes and interpolation), re-encodes H.264 without
-audio or metadata to ``<dst>.part``, and runs the second check: the face detector, at a lower
-threshold, over the encoded output itself. Only a clip that passes is renamed to ``dst``; one
-that fails is removed and reported ``refused``; any error removes the ``.part`` and raises.
+faces (CenterFace: the whole frame, plus the upper part of each person box at the scale that
+resolves ``check.SMALLEST_FACE``) and people (the project's detector) on every ``stride``-th
+frame, covers the frames between with ``cover`` (neighbours' boxes, interpolation, person and
+face tracks held and extrapolated across the detector's misses), hides a body-sized box under
+every face (whether or not the person detector found that person), re-encodes H.264 without
+audio or metadata to ``<dst>.part``, and runs the second check (``check``) over every frame of
+the encoded output. What the check finds is hidden too and the clip is made and checked again,
+for up to ``rounds`` rounds; only a clip whose last check found nothing is renamed to ``dst``.
+One that still has faces is removed and reported ``refused`` with what was found; any error
+(a damaged source included) removes the ``.part`` and raises.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import numpy as np
 
 from hearthcam.errors import ModelError
 from hearthcam.labels import class_id_of
-from hearthcam.pipeline.detect import Detector
+from hearthcam.pipeline.detect import Detector, nms
 from hearthcam.types import BGRImage, Detections
-from hearthcam.vision.cover import cover
+from hearthcam.vision.check import SMALLEST_FACE, CheckReport, check_frames
+from hearthcam.vision.cover import bodies_under, cover
 from hearthcam.vision.faces import FaceDetector
 from hearthcam.vision.media import (
     ClipSource,
@@ -56,6 +62,9 @@ class RedactPolicy:
     bodies: bool = True
     face_pad: float = 0.3
     body_pad: float = 0.1
+    #: A person box at the frame edge is likely cut by it (a person walking in, half outside):
+    #: the detector's box is unreliable there, so it is padded this much more on each side.
+    edge_pad: float = 0.5
     #: Mosaic cells along a face's longer side: 6 leaves no recognisable features.
     face_cells: int = 6
     body_cells: int = 10
@@ -73,8 +82,11 @@ class Redactor:
         out = frame.copy()
         p = self.policy
         if p.bodies:
+            height, width = frame.shape[:2]
             for box in bodies.xyxy:
-                self._hide(out, box, p.body_pad, p.body_cells)
+                at_edge = box[0] <= 2 or box[1] <= 2 or box[2] >= width - 2 or box[3] >= height - 2
+                pad = p.body_pad + (p.edge_pad if at_edge else 0.0)
+                self._hide(out, box, pad, p.body_cells)
         for box in faces.xyxy:
             self._hide(out, box, p.face_pad, p.face_cells)
         return out
@@ -111,7 +123,11 @@ class ClipPolicy:
     ``stride``: faces and people are detected on every stride-th frame (and the last); ``window``:
     boxes from detected frames this many frames either side also cover a frame (>= stride).
     ``check_threshold`` is below the face detector's own so the check sees what redaction
-    might have let through; ``check_stride`` 1 checks every output frame.
+    might have let through; ``check_stride`` 1 checks every output frame. ``min_face``: the
+    smallest face (px wide) the check resolves and the person crops are searched at.
+    ``reach``: person and face tracks are interpolated across, and extrapolated for, this many
+    frames where the detectors found nothing. ``rounds``: redact, check, hide what the check
+    found; at most this many times before a clip with faces left is refused.
     """
 
     #: Every 3rd frame: what keeps a 30 s 720p clip near 30 s on two cores (docs/privacy.md).
@@ -121,6 +137,9 @@ class ClipPolicy:
     check_threshold: float = 0.3
     #: Every frame: a check on every 3rd frame let through people the detector had missed.
     check_stride: int = 1
+    min_face: int = SMALLEST_FACE
+    reach: int = 15
+    rounds: int = 2
     #: superfast: within 10 % of ultrafast's time at 70 % of its size (720p, 2 cores).
     preset: str = "superfast"
     crf: int = 23
@@ -130,6 +149,8 @@ class ClipPolicy:
     def __post_init__(self) -> None:
         if self.stride < 1 or self.window < self.stride - 1 or self.check_stride < 1:
             raise ValueError("stride >= 1, window >= stride - 1 and check_stride >= 1 required")
+        if self.rounds < 1 or self.min_face < 1 or self.reach < 0:
+            raise ValueError("rounds >= 1, min_face >= 1 and reach >= 0 required")
 
 
 class RedactStatus(enum.StrEnum):
@@ -137,21 +158,6 @@ class RedactStatus(enum.StrEnum):
 
     PUBLISHED = "published"
     REFUSED = "refused"
-
-
-@dataclass(frozen=True, slots=True)
-class CheckReport:
-    """The second check: output frames looked at and faces the detector still found there."""
-
-    frames_checked: int
-    frames_with_faces: int
-    faces: int
-    max_score: float
-    first_frame: int | None
-
-    @property
-    def passed(self) -> bool:
-        return self.faces == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,38 +174,17 @@ class RedactionResult:
     check: CheckReport
     redact_seconds: float
     check_seconds: float
-
-
-def check_clip(
-    path: ClipSource,
-    faces: FaceDetector,
-    threshold: float,
-    stride: int = 1,
-    clock: Clock | None = None,
-) -> CheckReport:
-    """Runs the face detector over a clip's frames and counts what it finds."""
-    checked = with_faces = found = 0
-    best, first = 0.0, None
-    # On a stride, frames between the redaction pass's detections are the ones checked: those
-    # are covered by interpolation only, where a face is likeliest to slip through.
-    offset = 1 if stride > 1 else 0
-    for frame in read_frames(path):
-        if (frame.index - offset) % stride:
-            continue
-        if clock:
-            clock.tick("the face check")
-        dets = faces.detect(frame.image, threshold)
-        checked += 1
-        if len(dets):
-            with_faces += 1
-            found += len(dets)
-            best = max(best, float(dets.confidence.max()))
-            first = frame.index if first is None else first
-    return CheckReport(checked, with_faces, found, best, first)
+    #: Redact-and-check rounds run; faces the checks found and the next round hid.
+    rounds: int = 1
+    hidden_after_check: int = 0
 
 
 class _ClipRedaction:
-    """The streaming part of redact_clip: detect on a stride, cover, redact, encode."""
+    """The streaming part of redact_clip: detect on a stride, cover, redact, encode.
+
+    Detections are kept for the whole clip (boxes only), so a later round re-uses them and adds
+    only what the check found (``extra``).
+    """
 
     def __init__(
         self, faces: FaceDetector, people: Detector | None, redactor: Redactor, policy: ClipPolicy
@@ -207,49 +192,76 @@ class _ClipRedaction:
         self.faces, self.people, self.redactor, self.policy = faces, people, redactor, policy
         self.face_boxes: dict[int, Detections] = {}
         self.body_boxes: dict[int, Detections] = {}
+        self.extra: dict[int, Detections] = {}
         self.faces_found = self.frames_with_faces = self.people_found = 0
 
+    def _faces_near_people(self, image: BGRImage, people: Detections) -> Detections:
+        """Faces in the upper part of each person box, searched at ``min_face`` scale."""
+        height, width = image.shape[:2]
+        parts = []
+        for x0, y0, x1, y1 in people.xyxy:
+            w, h = x1 - x0, y1 - y0
+            # The head is in the upper part; a margin keeps a face at the box's edge whole.
+            cx0, cy0 = max(0, int(x0 - 0.25 * w)), max(0, int(y0 - 0.15 * h))
+            cx1, cy1 = min(width, int(x1 + 0.25 * w) + 1), min(height, int(y0 + 0.5 * h) + 1)
+            if cx1 - cx0 < 8 or cy1 - cy0 < 8:
+                continue
+            found = self.faces.detect(image[cy0:cy1, cx0:cx1], None, self.policy.min_face)
+            shift = np.array([cx0, cy0, cx0, cy0], np.float32)
+            parts.append(Detections(found.xyxy + shift, found.confidence, found.class_id))
+        return Detections.merge(parts)
+
     def detect(self, frame: DecodedFrame) -> None:
-        found = self.faces.detect(frame.image)
+        bodies = Detections.empty()
+        if self.people is not None:
+            dets = self.people.detect(frame.image)
+            keep = (dets.class_id == PERSON) & (dets.confidence >= self.policy.person_threshold)
+            bodies = dets[keep]
+            self.people_found += int(keep.sum())
+        whole = self.faces.detect(frame.image)
+        near = self._faces_near_people(frame.image, bodies)
+        plain = [Detections(d.xyxy, d.confidence, d.class_id) for d in (whole, near)]
+        found = nms(Detections.merge(plain), 0.3)
         self.face_boxes[frame.index] = found
         self.faces_found += len(found)
         self.frames_with_faces += bool(len(found))
-        if self.people is not None and self.redactor.policy.bodies:
-            dets = self.people.detect(frame.image)
-            keep = (dets.class_id == PERSON) & (dets.confidence >= self.policy.person_threshold)
-            self.body_boxes[frame.index] = dets[keep]
-            self.people_found += int(keep.sum())
+        if self.redactor.policy.bodies:
+            self.body_boxes[frame.index] = bodies
+
+    def boxes(self, index: int, size: tuple[int, int]) -> tuple[Detections, Detections]:
+        """The faces and bodies to hide on frame ``index`` (of ``size`` w, h)."""
+        p = self.policy
+        faces = Detections.merge(
+            [cover(index, self.face_boxes, p.window, p.reach), cover(index, self.extra, p.window)]
+        )
+        if not self.redactor.policy.bodies:
+            return faces, Detections.empty()
+        bodies = Detections.merge(
+            [cover(index, self.body_boxes, p.window, p.reach), bodies_under(faces, PERSON, size)]
+        )
+        return faces, bodies
 
     def emit(self, frame: DecodedFrame, writer: RedactedWriter) -> None:
-        window = self.policy.window
-        faces = cover(frame.index, self.face_boxes, window)
-        bodies = cover(frame.index, self.body_boxes, window)
+        height, width = frame.image.shape[:2]
+        faces, bodies = self.boxes(frame.index, (width, height))
         writer.write(self.redactor.redact(frame.image, faces, bodies), frame.pts)
-        # Older detections can no longer reach a frame still to come.
-        horizon = frame.index - window - self.policy.stride
-        for boxes in (self.face_boxes, self.body_boxes):
-            for old in [k for k in boxes if k < horizon]:
-                del boxes[old]
 
-    def run(self, src: ClipSource, writer: RedactedWriter, clock: Clock) -> tuple[int, int]:
-        """Redacts every frame of src into writer; returns (frames, frames detected on)."""
-        lookahead = max(self.policy.window, self.policy.stride)
+    def run(self, src: ClipSource, writer: RedactedWriter, clock: Clock) -> int:
+        """Redacts every frame of src into writer (detecting where not done yet); frames."""
+        lookahead = max(self.policy.window, self.policy.stride, self.policy.reach)
         buffer: deque[DecodedFrame] = deque()
-        detected = 0
         for frame in read_frames(src):
             clock.tick("redaction")
-            if frame.index % self.policy.stride == 0:
+            if frame.index % self.policy.stride == 0 and frame.index not in self.face_boxes:
                 self.detect(frame)
-                detected += 1
             buffer.append(frame)
             while buffer[0].index + lookahead <= frame.index:
                 self.emit(buffer.popleft(), writer)
         if buffer and buffer[-1].index not in self.face_boxes:
             self.detect(buffer[-1])  # the tail has no later detection to interpolate towards
-            detected += 1
         while buffer:
             self.emit(buffer.popleft(), writer)
-        return writer.frames, detected
+        return writer.frames
 
 
 def redact_clip(
@@ -264,6 +276,7 @@ def redact_clip(
     """Redacts src into dst and checks the output; dst exists afterwards only if published.
 
     With a ``sink`` the output is made and checked in memory and the sink stores it (sealed).
+    A check that finds faces starts another round that hides them too (``policy.rounds``).
 
     Raises SourceUnreadable (src), ModelError (a model, or no person detector while bodies are
     to be hidden), StoreError (writing), VisionTimeout; no ``.part`` file is left behind.
@@ -272,20 +285,34 @@ def redact_clip(
     if redactor.policy.bodies and people is None:
         raise ModelError("hiding bodies needs the person detector, and none was given")
     clock = Clock(name_of(src), policy.deadline_s)
-    started = time.monotonic()
-    writer = RedactedWriter(
-        dst, probe(src), policy.preset, policy.crf, threads=policy.encoder_threads, sink=sink
-    )
-    try:
-        job = _ClipRedaction(faces, people, redactor, policy)
-        frames, detected = job.run(src, writer, clock)
-        part = writer.finish()
-        redacted = time.monotonic()
-        check = check_clip(part, faces, policy.check_threshold, policy.check_stride, clock)
-        checked = time.monotonic()
-    except BaseException:
+    info = probe(src)
+    job = _ClipRedaction(faces, people, redactor, policy)
+    redact_s = check_s = 0.0
+    hidden = 0
+    for round_ in range(1, policy.rounds + 1):
+        started = time.monotonic()
+        writer = RedactedWriter(
+            dst, info, policy.preset, policy.crf, threads=policy.encoder_threads, sink=sink
+        )
+        try:
+            frames = job.run(src, writer, clock)
+            part = writer.finish()
+            redacted = time.monotonic()
+            check, residual = check_frames(
+                part, faces, policy.check_threshold, policy.check_stride, clock, policy.min_face
+            )
+            checked = time.monotonic()
+        except BaseException:
+            writer.discard()
+            raise
+        redact_s += redacted - started
+        check_s += checked - redacted
+        if check.passed or round_ == policy.rounds:
+            break
         writer.discard()
-        raise
+        for index, found in residual.items():
+            hidden += len(found)
+            job.extra[index] = Detections.merge([job.extra.get(index, Detections.empty()), found])
     if check.passed:
         path: Path | None = writer.publish()
         status = RedactStatus.PUBLISHED
@@ -293,6 +320,6 @@ def redact_clip(
         writer.discard()
         path, status = None, RedactStatus.REFUSED
     return RedactionResult(
-        status, path, frames, detected, job.faces_found, job.frames_with_faces,
-        job.people_found, check, redacted - started, checked - redacted,
+        status, path, frames, len(job.face_boxes), job.faces_found, job.frames_with_faces,
+        job.people_found, check, redact_s, check_s, round_, hidden,
     )  # fmt: skip
