@@ -416,7 +416,12 @@ class CameraPipeline:
         self._unindexed.append(segment)
         try:
             while self._unindexed:
-                self._parts.store.add_segment(self._unindexed[0])
+                try:
+                    self._parts.store.add_segment(self._unindexed[0])
+                except Exception as error:
+                    if not is_disk_full(error):  # retrying would not help: reported, dropped
+                        del self._unindexed[0]
+                    raise
                 del self._unindexed[0]
         finally:
             self._clips.cut_ready(segment.end)
