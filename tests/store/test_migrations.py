@@ -59,6 +59,8 @@ from tests.support.required import require
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
 MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
+# Tables a revision after the baseline creates: the legacy database cannot hold them.
+ADDED_AFTER_BASELINE = {"enrolment_links"}  # r20261203_enrolment_links
 
 
 @pytest.fixture
@@ -140,7 +142,7 @@ def sql_dump(path: Path) -> list[str]:
 def test_fixture_holds_rows_in_every_table_the_models_declare(
     legacy_rows: dict[str, Any],
 ) -> None:
-    assert set(legacy_rows) == table_names()
+    assert set(legacy_rows) == table_names() - ADDED_AFTER_BASELINE
     assert all(table["rows"] for table in legacy_rows.values())
     assert (FIXTURE / DATABASE).stat().st_size < 256 * 1024
     assert revision(FIXTURE / DATABASE) is None  # made before migrations: no alembic_version
