@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+
 from zxcvbn import zxcvbn
 
 MIN_SCORE = 3

@@ -346,28 +346,6 @@ class SettingsIO(_In):
     alerts: AlertRulesIO | None = None
 
 
-class UserOut(BaseModel):
-    """A user as the user list shows them."""
-
-    id: int
-    username: str
-    role: Role
-
-
-class UserIn(_In):
-    """A new user."""
-
-    username: NewUsername
-    password: NewPassword
-    role: Role
-
-
-class UserCreatedOut(BaseModel):
-    """The new user's id."""
-
-    id: int
-
-
 # Web Push ---------------------------------------------------------------------------------------
 
 

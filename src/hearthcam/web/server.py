@@ -38,6 +38,7 @@ from hearthcam.web.routes import (
     camera_setup,
     cameras,
     encryption,
+    enrol,
     events,
     live,
     me,
@@ -47,6 +48,7 @@ from hearthcam.web.routes import (
     settings,
     shares,
     stream,
+    system,
     users,
     views,
 )
@@ -186,9 +188,11 @@ def create_app(services: WebServices) -> FastAPI:
         review,
         views,
         encryption,
+        system,
     ):
         app.include_router(module.router)
     app.include_router(auth.public)
+    app.include_router(enrol.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     # Outermost last: the Host is checked before anything reads the body or reaches a route.

@@ -17,6 +17,8 @@ const PAGES = {
   shared: () => import("./js/pages/shared.js"),
   review: () => import("./js/pages/review.js"),
   views: () => import("./js/pages/views.js"),
+  admin: () => import("./js/pages/admin.js"),
+  enrol: () => import("./js/pages/enrol.js"),
 };
 
 async function logout() {
