@@ -78,6 +78,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/me/encryption"): HOUSEHOLD,
     ("PUT", "/api/me/encryption"): OWNER,  # server mode asked for server mode: no change
     ("POST", "/api/me/encryption/lock"): row(401, 409, 403, 409, 403, 403),  # not password mode
+    ("POST", "/api/me/encryption/unlock"): OWNER,  # open already: the status
     ("GET", "/api/cameras"): HOUSEHOLD,
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
     ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
@@ -202,6 +203,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/me/totp/confirm"): {"code": "123456"},
         ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
         ("PUT", "/api/me/encryption"): {"password_mode": False, "password": PASSWORD},
+        ("POST", "/api/me/encryption/unlock"): {"password": PASSWORD},
         ("PUT", "/api/settings"): SETTINGS,
         ("PUT", "/api/cameras/{camera}/geometry"): {
             "mask": [{"points": [[0, 0], [1, 0], [1, 0.1]]}],

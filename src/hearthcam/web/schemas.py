@@ -140,6 +140,12 @@ class EncryptionIn(_In):
     password: Password
 
 
+class UnlockIn(_In):
+    """Opening locked recordings in place: the owner's password."""
+
+    password: Password
+
+
 # Cameras and events ---------------------------------------------------------------------------
 
 
