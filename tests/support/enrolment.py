@@ -21,7 +21,7 @@ def enrol(world: World, client: TestClient, link: str, password: str) -> TestCli
     goes into ``world.secrets`` under the user's name, so ``client_for`` can sign them in."""
     token = token_of(link)
     who = client.post("/api/enrol/info", json={"token": token})
-    assert who.status_code == 200, who.text
+    assert who.json()["valid"] is True, who.text
     found = client.post("/api/enrol/totp", json={"token": token})
     assert found.status_code == 200, found.text
     secret = found.json()["secret"]

@@ -32,10 +32,14 @@ def test_a_link_works_once(world: World, client_for: ClientFor) -> None:
     me = rev.get("/api/me").json()
     assert (me["username"], me["role"], me["state"]) == ("rev", "annotator", "active")
     assert {u["username"]: u for u in ada.get("/api/users").json()}["rev"]["enrolment"] == "done"
-    # Used up: every step answers the same 400.
+    # Used up: the link reads as dead, and every step answers the same 400.
     again = client_for("")
+    assert again.post("/api/enrol/info", json={"token": token}).json() == {
+        "valid": False,
+        "username": None,
+        "role": None,
+    }
     for path, body in (
-        ("/api/enrol/info", {"token": token}),
         ("/api/enrol/totp", {"token": token}),
         ("/api/enrol", {"token": token, "password": NEW, "code": "123456"}),
     ):
@@ -57,7 +61,8 @@ def test_a_link_expires_and_a_new_one_replaces_it(world: World, client_for: Clie
     world.clock.advance(LINK_LIFETIME + 1)
     alice = client_for("alice")  # the first session has ended meanwhile
     anon = client_for("")
-    assert anon.post("/api/enrol/info", json={"token": token_of(made["link"])}).status_code == 400
+    dead = anon.post("/api/enrol/info", json={"token": token_of(made["link"])})
+    assert dead.json()["valid"] is False
     listed = {u["username"]: u for u in alice.get("/api/users").json()}
     assert listed["kid"]["enrolment"] == "expired"
     fresh = alice.post(f"/api/users/{made['id']}/reset")

@@ -54,10 +54,12 @@ class TokenIn(_In):
 
 
 class EnrolmentOut(BaseModel):
-    """Who a live link is for."""
+    """Whether a link can still be used and, if so, whom it is for (a dead link is an answer
+    the page shows, not an error)."""
 
-    username: str
-    role: Role
+    valid: bool
+    username: str | None = None
+    role: Role | None = None
 
 
 class TotpSecretOut(BaseModel):

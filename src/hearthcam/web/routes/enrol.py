@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from hearthcam.accounts import LinkInvalid
 from hearthcam.accounts.login import Client
 from hearthcam.accounts.passwords import password_problems
 from hearthcam.accounts.strength import MIN_SCORE, estimate
@@ -28,11 +29,14 @@ from hearthcam.web.user_schemas import (
 router = APIRouter(prefix="/api", tags=["auth"], dependencies=[Depends(same_origin_only)])
 
 
-@router.post("/enrol/info", response_model=EnrolmentOut, responses=errors(400, 403, 422))
+@router.post("/enrol/info", response_model=EnrolmentOut, responses=errors(403, 422))
 def enrolment_info(body: TokenIn, services: Services) -> EnrolmentOut:
-    """Who a live link is for (400 for a used, expired or unknown link)."""
-    user = services.accounts.enrolment.pending(body.token, services.clock())
-    return EnrolmentOut(username=user.username, role=user.role)
+    """Who a live link is for; ``valid`` false for a used, expired, replaced or unknown one."""
+    try:
+        user = services.accounts.enrolment.pending(body.token, services.clock())
+    except LinkInvalid:
+        return EnrolmentOut(valid=False)
+    return EnrolmentOut(valid=True, username=user.username, role=user.role)
 
 
 @router.post("/enrol/totp", response_model=TotpSecretOut, responses=errors(400, 403, 422))

@@ -31,10 +31,13 @@ export async function init() {
   try {
     who = await call("/api/enrol/info", { token });
   } catch {
+    who = null;
+  }
+  if (!who?.valid) {
     invalid();
     return;
   }
-  $("enrol-lead").textContent = `Welcome, ${who.username}. You were added as ${who.role === "admin" ? "an admin" : `a ${who.role}`}: choose your password, then set up two-factor sign-in.`;
+  $("enrol-lead").textContent = `Welcome, ${who.username}. You were added as ${/^[aeiou]/.test(who.role) ? "an" : "a"} ${who.role}: choose your password, then set up two-factor sign-in.`;
   $("enrol-username").value = who.username;
   const form = $("enrol-password");
   form.hidden = false;
