@@ -16,6 +16,8 @@ go to /tmp/shots-admin/.
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -192,6 +194,27 @@ def test_admin_manages_users_and_roles(served: Served, watched: Watched) -> None
     watched.shoot(page, "admin")
 
 
+@pytest.fixture
+def frames(served: Served) -> Iterator[None]:
+    """Fresh detect frames from household A's cameras (the zones panel shows a picture)."""
+    stop = threading.Event()
+
+    def feed() -> None:
+        seed = 0
+        while not stop.is_set():
+            for camera in ("front", "back"):
+                served.world.feed_frame(camera, seed)
+            seed += 1
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    yield
+    stop.set()
+    thread.join()
+
+
+@pytest.mark.usefixtures("frames")
 def test_owner_manages_members(served: Served, watched: Watched) -> None:
     page = watched.new_page()
     sign_in(page, served, "alice")
@@ -201,13 +224,14 @@ def test_owner_manages_members(served: Served, watched: Watched) -> None:
     panel.get_by_text("Add a member").click()
     panel.get_by_label("Username").fill("kid")
     panel.get_by_role("button", name="Create link").click()
+    expect(page.locator("#link-url")).to_have_value(re.compile(r"/enrol#.{40,}"))
     link = page.locator("#link-url").input_value()
     assert "/enrol#" in link
     kid = panel.locator(".user-row[data-username='kid']")
     expect(kid).to_contain_text("Link sent")
     kid.get_by_role("button", name="New link").click()
     page.locator("dialog").get_by_role("button", name="Create link").click()
-    expect(page.locator("#link-for")).to_contain_text("kid")
+    expect(page.locator("#link-for")).to_have_text("New sign-in link for kid")
     assert page.locator("#link-url").input_value() != link
     panel.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"settings-members-{watched.size}.png"))
@@ -248,10 +272,12 @@ def test_locked_recordings_unlock_in_place(served: Served, watched: Watched) -> 
     events = [world.add_event("front", time.time() - 600 - n * 60) for n in range(3)]
     page = watched.new_page()
     sign_in(page, served, "alice")
+    member = watched.new_page()
+    # Signed in first: the test world's members share the owner's password, which would open it.
+    sign_in(member, served, "mia")
     lock_household(served, page)
 
-    member = watched.new_page()
-    sign_in(member, served, "mia")
+    member.goto(served.url + "/")
     expect(member.locator("#locked-banner")).to_contain_text("Recordings are locked")
     expect(member.locator("#locked-banner form")).to_have_count(0)
     expect(member.locator("#locked-banner")).to_contain_text("They open when the owner signs in")
