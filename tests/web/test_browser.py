@@ -6,7 +6,8 @@ decode to the otpauth link), log out, log in with password and code, see the tim
 event pushed by the server appear without a reload), filter it, watch the live view (MSE: the
 <video>'s time must advance, close to live; the MJPEG fallback must show frames), open an event,
 play and seek its clip (HTTP range requests), delete it (gone from the timeline, from the API and
-from disk), bulk-delete two more, change settings (adding a real RTSP camera) and invite a member by link.
+from disk), bulk-delete two more, change settings (adding a real RTSP camera) and invite a member
+by link.
 
 Every main page is photographed at desktop (1280x800, dark) and phone (390x844, light) sizes into
 artifacts/screenshots/. Any page error or console error fails the test.

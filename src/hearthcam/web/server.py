@@ -191,8 +191,8 @@ def create_app(services: WebServices) -> FastAPI:
         system,
     ):
         app.include_router(module.router)
-    app.include_router(auth.public)
     app.include_router(enrol.router)
+    app.include_router(auth.public)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     # Outermost last: the Host is checked before anything reads the body or reaches a route.
