@@ -243,6 +243,15 @@ def test_owner_manages_members(served: Served, watched: Watched) -> None:
     expect(panel).not_to_contain_text("ada")
 
 
+def wait_until(page: Page, script: str, timeout: float = 10.0) -> None:
+    """Polls a function in the page until it is true. Not ``wait_for_function``: its polling
+    evaluates a string, which the app's CSP (no unsafe-eval) refuses."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(script):
+        assert time.monotonic() < deadline, f"not true within {timeout} s: {script}"
+        page.wait_for_timeout(100)
+
+
 def headers(served: Served, page: Page) -> dict[str, str]:
     csrf = page.locator('meta[name="csrf-token"]').get_attribute("content") or ""
     return {"X-CSRF-Token": csrf, "Origin": served.url}
@@ -293,8 +302,10 @@ def test_locked_recordings_unlock_in_place(served: Served, watched: Watched) -> 
     banner.get_by_role("button", name="Unlock").click()
     expect(banner).to_have_count(0)
     expect(page.locator(".thumb img")).to_have_count(3)
-    page.wait_for_function(
-        "[...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+    wait_until(
+        page,
+        "() => [...document.querySelectorAll('.thumb img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
     )
     watched.shoot(page, "timeline-unlocked")
 
@@ -311,10 +322,11 @@ def test_locked_recordings_unlock_in_place(served: Served, watched: Watched) -> 
     player.get_by_role("button", name="Unlock").click()
     expect(player.locator(".locked-panel")).to_have_count(0)
     expect(page.locator("#clip")).to_be_visible()
-    page.wait_for_function("document.getElementById('clip').readyState >= 1")
-    page.wait_for_function(
-        "(() => { const i = document.getElementById('snapshot'); "
-        "return i.complete && i.naturalWidth > 0; })()"
+    wait_until(page, "() => document.getElementById('clip').readyState >= 1")
+    wait_until(
+        page,
+        "() => { const i = document.getElementById('snapshot'); "
+        "return i.complete && i.naturalWidth > 0; }",
     )
     expect(page.locator("#download")).to_be_visible()
     watched.shoot(page, "event-unlocked")
