@@ -59,8 +59,9 @@ from tests.support.required import require
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
 MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
-# Tables a revision after the legacy fixture added (r20261203_event_reviews): not in it.
-LATER_TABLES = {"event_reviews"}
+# Tables revisions after the legacy fixture added (r20261203_event_reviews,
+# r20261203_enrolment_links): not in it.
+LATER_TABLES = {"event_reviews", "enrolment_links"}
 
 
 @pytest.fixture

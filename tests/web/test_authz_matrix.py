@@ -79,6 +79,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/me/encryption"): HOUSEHOLD,
     ("PUT", "/api/me/encryption"): OWNER,  # server mode asked for server mode: no change
     ("POST", "/api/me/encryption/lock"): row(401, 409, 403, 409, 403, 403),  # not password mode
+    ("POST", "/api/me/encryption/unlock"): OWNER,  # open already: the status
     ("GET", "/api/cameras"): HOUSEHOLD,
     ("GET", "/api/cameras/{camera}/snapshot"): MEDIA,
     ("GET", "/api/cameras/{camera}/geometry"): MEDIA,
@@ -114,6 +115,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/users"): row(401, 200, 403, 200, 200, 403),
     ("POST", "/api/users"): row(401, 201, 403, 201, 201, 403),
     ("DELETE", "/api/users/{user_id}"): row(401, 204, 403, 404, 204, 403),
+    ("POST", "/api/users/{user_id}/reset"): row(401, 200, 403, 404, 200, 403),
+    ("GET", "/api/system/status"): row(401, 403, 403, 403, 200, 403),
+    ("POST", "/api/enrol/info"): same(200),  # {"valid": false}: no such link
+    ("POST", "/api/enrol/totp"): same(400),
+    ("POST", "/api/enrol"): same(400),
+    ("POST", "/api/password/strength"): same(200),
     ("GET", "/api/push/key"): HOUSEHOLD,
     ("POST", "/api/push/subscriptions"): row(401, 201, 201, 201, 403, 403),
     ("DELETE", "/api/push/subscriptions"): row(401, 204, 204, 204, 403, 403),  # their own
@@ -132,7 +139,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
     ("GET", "/login/mfa"): same(303),
     ("GET", "/account"): APP_PAGE,
-    ("GET", "/"): row(303, 200, 200, 200, 200, 303),  # an annotator goes to the workbench
+    ("GET", "/"): row(303, 200, 200, 200, 303, 303),  # annotator: workbench; admin: /admin
+    ("GET", "/admin"): APP_PAGE,
+    ("GET", "/enrol"): same(200),
     ("GET", "/live"): APP_PAGE,
     ("GET", "/settings"): APP_PAGE,
     ("GET", "/shared"): APP_PAGE,
@@ -151,7 +160,15 @@ NO_CAMERA = "nosuch"
 NO_SHARE = "f" * 32
 ID_PARAMS = ("{event_id}", "{camera}", "{share_id}")
 # CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
-CSRF_EXEMPT = {("POST", "/api/setup"), ("POST", "/api/login")}
+CSRF_EXEMPT = {
+    ("POST", "/api/setup"),
+    ("POST", "/api/login"),
+    # No session yet: an invited user's enrolment and the strength meter of setup and enrolment.
+    ("POST", "/api/enrol/info"),
+    ("POST", "/api/enrol/totp"),
+    ("POST", "/api/enrol"),
+    ("POST", "/api/password/strength"),
+}
 
 
 def _routes(world: World) -> list[tuple[BaseRoute, str, set[str]]]:
@@ -196,6 +213,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/me/totp/confirm"): {"code": "123456"},
         ("POST", "/api/me/password"): {"current": PASSWORD, "new": PASSWORD},
         ("PUT", "/api/me/encryption"): {"password_mode": False, "password": PASSWORD},
+        ("POST", "/api/me/encryption/unlock"): {"password": PASSWORD},
         ("PUT", "/api/settings"): SETTINGS,
         ("PUT", "/api/cameras/{camera}/geometry"): {
             "mask": [{"points": [[0, 0], [1, 0], [1, 0.1]]}],
@@ -212,9 +230,12 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/push/subscriptions"): push_subscription(f"https://push.example/{n}"),
         ("POST", "/api/users"): {
             "username": f"new{n}",
-            "password": PASSWORD,
             "role": "member" if household else "annotator",
         },
+        ("POST", "/api/enrol/info"): {"token": "no-such-link"},
+        ("POST", "/api/enrol/totp"): {"token": "no-such-link"},
+        ("POST", "/api/enrol"): {"token": "no-such-link", "password": PASSWORD, "code": "123456"},
+        ("POST", "/api/password/strength"): {"password": PASSWORD, "username": "alice"},
     }
     return bodies.get(key)
 

@@ -6,7 +6,8 @@ decode to the otpauth link), log out, log in with password and code, see the tim
 event pushed by the server appear without a reload), filter it, watch the live view (MSE: the
 <video>'s time must advance, close to live; the MJPEG fallback must show frames), open an event,
 play and seek its clip (HTTP range requests), delete it (gone from the timeline, from the API and
-from disk), bulk-delete two more, change settings (adding a real RTSP camera) and add a member.
+from disk), bulk-delete two more, change settings (adding a real RTSP camera) and invite a member
+by link.
 
 Every main page is photographed at desktop (1280x800, dark) and phone (390x844, light) sizes into
 artifacts/screenshots/. Any page error or console error fails the test.
@@ -757,8 +758,8 @@ def change_settings(page: Page, app: App) -> None:
     assert stored["alerts"]["home"]["verdicts"] == ["threat", "pet"], stored  # kept
     page.get_by_text("Add a member").click()
     page.get_by_label("Username").fill(MEMBER)
-    page.get_by_label("Initial password").fill("blue heron at dawn")
-    page.get_by_role("button", name="Add member").click()
+    page.get_by_role("button", name="Create link").click()  # they set their own password
+    expect(page.locator("#link-url")).to_have_value(re.compile(r"/enrol#.{40,}"))
     expect(page.locator(".user-row")).to_have_count(2)
     expect(page.locator(".user-list")).to_contain_text(MEMBER)
     shoot(page, "settings")

@@ -113,3 +113,25 @@ def test_password_mode_end_to_end(
     server = Restarted(world, clients)
     assert server.login("max", OTHER).get(f"/api/events/{before.id}/clip").status_code == 200
     assert plaintext_media_signatures(world.data_dir) == []
+
+
+def test_the_owner_unlocks_in_place(world: World, client_for: ClientFor) -> None:
+    event = world.add_event("front")
+    alice, mia = client_for("alice"), client_for("mia")
+    on = alice.put("/api/me/encryption", json={"password_mode": True, "password": PASSWORD})
+    assert on.status_code == 200, on.text
+    assert alice.post("/api/me/encryption/lock").status_code == 204
+    assert alice.get(f"/api/events/{event.id}/snapshot").status_code == 423
+    # Members cannot; a wrong password opens nothing.
+    assert mia.post("/api/me/encryption/unlock", json={"password": PASSWORD}).status_code == 403
+    wrong = alice.post("/api/me/encryption/unlock", json={"password": "not it at all"})
+    assert wrong.status_code == 400
+    assert alice.get("/api/me/encryption").json()["unlocked"] is False
+    opened = alice.post("/api/me/encryption/unlock", json={"password": PASSWORD})
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["unlocked"] is True
+    assert alice.get(f"/api/events/{event.id}/clip").status_code == 200
+    assert mia.get(f"/api/events/{event.id}/snapshot").status_code == 200
+    # Open already: the same answer again.
+    again = alice.post("/api/me/encryption/unlock", json={"password": PASSWORD})
+    assert again.json()["unlocked"] is True

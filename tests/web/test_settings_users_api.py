@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hearthcam.store.settings import SettingsStore
 from hearthcam.types import Verdict
+from tests.support.enrolment import enrol
 from tests.support.world import PASSWORD, World
 from tests.web.conftest import ClientFor
 
@@ -117,22 +118,19 @@ def test_owner_manages_only_their_members(world: World, client_for: ClientFor) -
     alice = client_for("alice")
     listed = alice.get("/api/users").json()
     assert {(u["username"], u["role"]) for u in listed} == {("alice", "owner"), ("mia", "member")}
-    new = alice.post("/api/users", json={"username": "kid", "password": PASSWORD, "role": "member"})
+    new = alice.post("/api/users", json={"username": "kid", "role": "member"})
     assert new.status_code == 201
-    kid = client_for("kid")  # the new member logs in and sees the household's cameras
+    # The new member sets their password through the link and sees the household's cameras.
+    kid = enrol(world, client_for(""), new.json()["link"], PASSWORD)
     assert [c["name"] for c in kid.get("/api/cameras").json()] == ["back", "front"]
     for role in ("admin", "annotator", "owner"):
-        body = {"username": f"x{role}", "password": PASSWORD, "role": role}
+        body = {"username": f"x{role}", "role": role}
         assert alice.post("/api/users", json=body).status_code == 403, role
-    taken = alice.post(
-        "/api/users", json={"username": "KID", "password": PASSWORD, "role": "member"}
-    )
+    taken = alice.post("/api/users", json={"username": "KID", "role": "member"})
     assert taken.status_code == 409
     # A name taken in another household answers exactly the same: nothing says whose.
     answers = {
-        name: alice.post(
-            "/api/users", json={"username": name, "password": PASSWORD, "role": "member"}
-        )
+        name: alice.post("/api/users", json={"username": name, "role": "member"})
         for name in ("KID", "mia", "Bob", "ada", "ANN")
     }
     assert {a.status_code for a in answers.values()} == {409}
@@ -154,11 +152,9 @@ def test_admin_manages_accounts_but_sees_no_media(world: World, client_for: Clie
     ada = client_for("ada")
     names = {u["username"] for u in ada.get("/api/users").json()}
     assert names == {"alice", "bob", "mia", "ada", "ann"}
-    created = ada.post(
-        "/api/users", json={"username": "rev", "password": PASSWORD, "role": "annotator"}
-    )
+    created = ada.post("/api/users", json={"username": "rev", "role": "annotator"})
     assert created.status_code == 201
-    member = ada.post("/api/users", json={"username": "m2", "password": PASSWORD, "role": "member"})
+    member = ada.post("/api/users", json={"username": "m2", "role": "member"})
     assert member.status_code == 403
     assert ada.delete(f"/api/users/{created.json()['id']}").status_code == 204
     assert ada.delete(f"/api/users/{world.user_ids['ada']}").status_code == 409

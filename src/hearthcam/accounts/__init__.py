@@ -9,6 +9,7 @@ TOTP and recovery codes, sessions.py tokens, lifetimes and CSRF. The tables live
 from __future__ import annotations
 
 from hearthcam.accounts.devices import DeviceKeys
+from hearthcam.accounts.enrolment import Enrolled, EnrolmentDone, Invitation, LinkInvalid
 from hearthcam.accounts.errors import (
     AccountError,
     InvalidUsername,
@@ -34,7 +35,11 @@ __all__ = [
     "Accounts",
     "Action",
     "DeviceKeys",
+    "Enrolled",
+    "EnrolmentDone",
     "InvalidUsername",
+    "Invitation",
+    "LinkInvalid",
     "LoginFailure",
     "LoginResult",
     "LoginState",

@@ -19,11 +19,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error
 
 from hearthcam.accounts.errors import InvalidUsername
+from hearthcam.accounts.strength import estimate
 
 MIN_PASSWORD = 10
 # A cap keeps a megabyte "password" from costing real work; no human types 1024 characters.
 MAX_PASSWORD = 1024
 MAX_USERNAME = 64
+# The stored hash of a user who has no password yet (invited, or their TOTP was reset): no
+# argon2 hash looks like it, so no password matches it.
+NO_PASSWORD = "!"
 
 # Also what the web API's spec documents (web.schemas.NewUsername).
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$"
@@ -52,7 +56,10 @@ def normalize_password(password: str) -> str:
 
 
 def password_problems(password: str, username: str) -> list[str]:
-    """Every rule a new password breaks (empty when it is acceptable)."""
+    """Every rule a new password breaks (empty when it is acceptable).
+
+    Length and the username first; only a password that passes those is scored by zxcvbn
+    (``strength``), so a short one gets the plain reason."""
     text = normalize_password(password)
     problems = []
     if len(text) < MIN_PASSWORD:
@@ -61,6 +68,10 @@ def password_problems(password: str, username: str) -> list[str]:
         problems.append(f"a password has at most {MAX_PASSWORD} characters")
     if username and username.casefold() in text.casefold():
         problems.append("a password must not contain the username")
+    if not problems:
+        strength = estimate(text, (username,) if username else ())
+        if not strength.acceptable:
+            problems.append(strength.reason())
     return problems
 
 
@@ -78,13 +89,15 @@ class Passwords:
 
     def verify(self, encoded: str | None, password: str) -> bool:
         """Whether ``password`` matches ``encoded``; None (no such user) checks a dummy hash."""
-        target = self._dummy if encoded is None else encoded
+        usable = encoded is not None and encoded != NO_PASSWORD
+        # No password yet checks the dummy hash too: the same work as for anyone else.
+        target = encoded if encoded is not None and usable else self._dummy
         candidate = normalize_password(password) if len(password) <= MAX_PASSWORD else ""
         try:
             matched = self._hasher.verify(target, candidate)
         except (Argon2Error, ValueError):  # ValueError: a malformed stored hash
             return False
-        return matched and encoded is not None and len(password) <= MAX_PASSWORD
+        return matched and usable and len(password) <= MAX_PASSWORD
 
     def needs_rehash(self, encoded: str) -> bool:
         """Whether a stored hash was made with other parameters than this hasher's."""

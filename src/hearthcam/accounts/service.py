@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from argon2 import PasswordHasher
 
+from hearthcam.accounts.enrolment import LINK_LIFETIME, USERNAME_TAKEN, Enrolments
 from hearthcam.accounts.errors import (
     AccountError,
     NotAllowed,
@@ -60,7 +61,7 @@ from hearthcam.accounts.totp import (
 from hearthcam.store.accounts import AccountStore, AccountTx, SessionRecord, UserRecord
 from hearthcam.store.db import Store
 
-USERNAME_TAKEN = "that username is not available; choose another"
+__all__ = ["USERNAME_TAKEN", "Accounts"]
 
 
 class Accounts:
@@ -74,13 +75,17 @@ class Accounts:
         limits: RateLimits | None = None,
         sessions: SessionPolicy | None = None,
         mfa_roles: frozenset[Role] = DEFAULT_MFA_ROLES,
+        link_lifetime: float = LINK_LIFETIME,
     ) -> None:
-        """``hasher`` defaults to argon2-cffi's (RFC 9106 low-memory); tests pass a cheap one."""
+        """``hasher`` defaults to argon2-cffi's (RFC 9106 low-memory); tests pass a cheap one.
+
+        ``enrolment``: the one-time links that give invited users their password and TOTP."""
         self._db = AccountStore(store)
         self._passwords = Passwords(hasher)
         self._policy = sessions or SessionPolicy()
         self._mfa_roles = mfa_roles
         self._steps = LoginSteps(limits or RateLimits(), self._policy, mfa_roles)
+        self.enrolment = Enrolments(self._db, self._passwords, self._steps, link_lifetime)
 
     # Setup, households, cameras ---------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from hearthcam.store.db import Base, Store
+from hearthcam.store.enrolment import LinkTx
 
 
 class _HouseholdRow(Base):
@@ -196,6 +197,7 @@ class AccountTx:
 
     def __init__(self, session: Session) -> None:
         self._s = session
+        self.links = LinkTx(session)
 
     # Households and cameras -------------------------------------------------------------------
 
@@ -292,6 +294,7 @@ class AccountTx:
         # otherwise leave live sessions behind for a deleted user.
         self._s.execute(delete(_SessionRow).where(_SessionRow.user_id == user_id))
         self._s.execute(delete(_RecoveryCodeRow).where(_RecoveryCodeRow.user_id == user_id))
+        self.links.delete_for(user_id)
         return _rowcount(self._s.execute(delete(_UserRow).where(_UserRow.id == user_id))) > 0
 
     def set_password_hash(self, user_id: int, password_hash: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData
 from hearthcam.store import (  # noqa: F401
     accounts,
     annotations,
+    enrolment,
     event_reviews,
     keys,
     pending_clips,

@@ -141,6 +141,12 @@ class EncryptionIn(_In):
     password: Password
 
 
+class UnlockIn(_In):
+    """Opening locked recordings in place: the owner's password."""
+
+    password: Password
+
+
 # Cameras and events ---------------------------------------------------------------------------
 
 
@@ -456,28 +462,6 @@ class SettingsIO(_In):
     mode: Literal["home", "away"]
     retention: RetentionHours
     alerts: AlertRulesIO | None = None
-
-
-class UserOut(BaseModel):
-    """A user as the user list shows them."""
-
-    id: int
-    username: str
-    role: Role
-
-
-class UserIn(_In):
-    """A new user."""
-
-    username: NewUsername
-    password: NewPassword
-    role: Role
-
-
-class UserCreatedOut(BaseModel):
-    """The new user's id."""
-
-    id: int
 
 
 # Web Push ---------------------------------------------------------------------------------------

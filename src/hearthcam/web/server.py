@@ -38,6 +38,7 @@ from hearthcam.web.routes import (
     camera_setup,
     cameras,
     encryption,
+    enrol,
     events,
     history,
     live,
@@ -192,6 +193,7 @@ def create_app(services: WebServices) -> FastAPI:
         system,
     ):
         app.include_router(module.router)
+    app.include_router(enrol.router)
     app.include_router(auth.public)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")

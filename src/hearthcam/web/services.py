@@ -100,6 +100,8 @@ class WebServices:
     sharing_service: Sharing | None = None
     # Told when a password-mode household was unlocked (its waiting clips can be cut now).
     on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
+    # When the web app's services were built (monotonic seconds): the admin's uptime.
+    started: float = field(default_factory=time.monotonic)
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)

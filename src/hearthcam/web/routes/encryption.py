@@ -1,7 +1,9 @@
 """The household's encryption at rest as the Account page shows it: password mode and locking.
 
 See ``web.household_keys`` for what password mode means. Switching it on or off asks for the
-caller's password again and is the owner's alone; any member may read the status.
+caller's password again and is the owner's alone; any member may read the status. An owner who
+finds the recordings locked (the server restarted since they signed in, or they pressed "Lock
+now") opens them in place with their password, as signing in again would.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from hearthcam.accounts import Role
 from hearthcam.vault.keyring import KeyringError, WrongPassword
 from hearthcam.web.deps import Member, Owner, Services, csrf_protect
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import EncryptionIn, EncryptionOut
+from hearthcam.web.schemas import EncryptionIn, EncryptionOut, UnlockIn
 
 router = APIRouter(prefix="/api/me/encryption", tags=["me"], dependencies=[Depends(csrf_protect)])
 
@@ -66,3 +68,17 @@ def lock_now(services: Services, owner: Owner) -> Response:
     except KeyringError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/unlock", response_model=EncryptionOut, responses=errors(400, 401, 403, 409))
+def unlock(body: UnlockIn, services: Services, owner: Owner) -> EncryptionOut:
+    """Opens the household's locked recordings with the owner's password (what signing in
+    again does); answers the status, also when they were open already."""
+    if not services.accounts.check_password(owner.session.user_id, body.password):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the password is wrong")
+    keys, household = services.keys, owner.household_id
+    if not keys.status(household).unlocked and not keys.unlock_at_login(household, body.password):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the recordings are under another owner's password"
+        )
+    return encryption_status(services, owner)

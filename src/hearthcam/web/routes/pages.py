@@ -164,6 +164,8 @@ def _app_page(page: str) -> Any:
         annotator = session is not None and session.role is Role.ANNOTATOR
         if redirect is None and page == "timeline" and annotator:
             redirect = _go("/review")  # an annotator's home is the workbench
+        if redirect is None and page == "timeline" and session and session.role is Role.ADMIN:
+            redirect = _go("/admin")  # an admin sees no recordings: their home is the admin page
         return redirect or render(request, templates, page, session, services)
 
     show.__name__ = f"{page}_page"
@@ -179,6 +181,14 @@ router.add_api_route("/shared", _app_page("shared"), methods=["GET"], response_c
 router.add_api_route("/review", _app_page("review"), methods=["GET"], response_class=HTMLResponse)
 router.add_api_route("/views", _app_page("views"), methods=["GET"], response_class=HTMLResponse)
 router.add_api_route("/system", _app_page("system"), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/admin", _app_page("admin"), methods=["GET"], response_class=HTMLResponse)
+
+
+@router.get("/enrol", response_class=HTMLResponse)
+def enrol_page(request: Request, services: Services, templates: TemplatesDep) -> Response:
+    # The link's token is in the fragment: the page asks the API whether it is live. Rendered
+    # without any session the browser has (the last step ends it).
+    return render(request, templates, "enrol", None, services)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)

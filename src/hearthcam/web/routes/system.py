@@ -1,6 +1,8 @@
 """The System page's API (owner: their cameras; admin: the whole box): per camera the frames
 in and analysed a second, drops, the detector's time and the analysis CPU share, the footage
-kept and its horizon; the disk's free space; and the last log lines with a level filter.
+kept and its horizon; the disk's free space; and the last log lines with a level filter. And
+the box at a glance for an admin's home page (``/status``): version, uptime, cameras running,
+disk free, accounts.
 
 A camera another household owns is never listed for an owner, and a log line about one is never
 shown (``log_buffer.visible``); members and annotators get 403.
@@ -10,13 +12,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections import Counter
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from hearthcam.pipeline.health import CameraHealth
+from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.recordings.usage import footage_usage
-from hearthcam.web.deps import Services, SystemViewer, csrf_protect
+from hearthcam.web.deps import Admin, Services, SystemViewer, csrf_protect
 from hearthcam.web.log_buffer import visible
 from hearthcam.web.routes.cameras import display_name
 from hearthcam.web.routes.common import errors
@@ -28,6 +33,7 @@ from hearthcam.web.system_schemas import (
     LogsOut,
     SystemOut,
 )
+from hearthcam.web.user_schemas import SystemOut as StatusOut
 
 router = APIRouter(prefix="/api/system", tags=["system"], dependencies=[Depends(csrf_protect)])
 
@@ -74,4 +80,33 @@ def get_logs(
         lines=[LogLineOut.of(line) for line in reversed(shown[-limit:])],
         level=level,
         server_time=services.clock(),
+    )
+
+
+def _version() -> str:
+    try:
+        return version("hearthcam")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0"
+
+
+@router.get("/status", response_model=StatusOut, responses=errors(401, 403))
+def system_status(_admin: Admin, services: Services) -> StatusOut:
+    """Version, how long the web app has run, cameras running of configured, disk, accounts."""
+    cameras = list(services.cameras())
+    running = 0
+    for name in cameras:
+        health = services.health(name)
+        if health is not None and health.connection is not Connection.STOPPED:
+            running += 1
+    usage = shutil.disk_usage(services.data_dir)
+    roles = Counter(u.role.value for u in services.accounts.list_users())
+    return StatusOut(
+        version=_version(),
+        uptime_s=max(0.0, time.monotonic() - services.started),
+        cameras_running=running,
+        cameras_total=len(cameras),
+        disk_free=usage.free,
+        disk_total=usage.total,
+        users={role: roles.get(role, 0) for role in ("owner", "member", "admin", "annotator")},
     )

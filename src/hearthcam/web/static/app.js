@@ -19,6 +19,8 @@ const PAGES = {
   review: () => import("./js/pages/review.js"),
   views: () => import("./js/pages/views.js"),
   system: () => import("./js/pages/system.js"),
+  admin: () => import("./js/pages/admin.js"),
+  enrol: () => import("./js/pages/enrol.js"),
 };
 
 async function logout() {

@@ -4,7 +4,7 @@
 import { ApiError, api, capitalize, refreshCsrf, setCsrfToken } from "../api.js";
 import { formError, formValues, h, setBusy } from "../dom.js";
 import { qrSvg } from "../qr.js";
-import { strength } from "../strength.js";
+import { passwordProblem } from "../strength.js";
 import { flash, toast } from "../toast.js";
 import * as push from "../push.js";
 
@@ -125,9 +125,9 @@ function wirePassword() {
     const values = formValues(form);
     let message = "";
     if (!values.current) message = "Enter your current password.";
-    else if (strength(values.new, values.username).score === 0) message = strength(values.new, values.username).text;
     else if (values.new !== values.repeat) message = "The new passwords do not match.";
     else if (values.new === values.current) message = "The new password is the same as the current one.";
+    else message = await passwordProblem(values.new, values.username);
     formError(form, message);
     if (message) return;
     setBusy(form, true, "Changing…");

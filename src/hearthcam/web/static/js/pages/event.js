@@ -6,6 +6,7 @@ import { confirmDialog, h } from "../dom.js";
 import {
   badgeClass, duration, fullDate, labelList, parseTime, percent, verdictLabel,
 } from "../format.js";
+import { checkLock, isLocked, lockedPanel, lockedThumb } from "../locked.js";
 import { followEvents } from "../stream.js";
 import { shareWithReceipt } from "../share.js";
 import { flash, toast } from "../toast.js";
@@ -91,7 +92,11 @@ function render(event) {
 
   const video = $("clip");
   const download = $("download");
-  if (event.clip_url) {
+  const locked = isLocked() && Boolean(event.clip_url || event.snapshot_url);
+  if (locked) showLocked(event);
+  if (event.clip_url && locked) {
+    download.hidden = true;
+  } else if (event.clip_url) {
     if (!video.getAttribute("src")) {
       if (event.snapshot_url) video.poster = event.snapshot_url;
       video.src = event.clip_url;
@@ -115,13 +120,35 @@ function render(event) {
   }
   const snapshot = $("snapshot");
   if (event.snapshot_url) {
-    snapshot.src = event.snapshot_url;
+    if (!locked) snapshot.src = event.snapshot_url;
     snapshot.alt = `Snapshot: ${title}, ${fullDate(start)}`;
     $("snapshot-caption").textContent = "The frame where it was seen best.";
   } else {
     snapshot.closest(".panel").hidden = true;
   }
   $("event").removeAttribute("aria-busy");
+}
+
+/** The player and the snapshot say the recordings are locked; the owner unlocks in place. */
+function showLocked(event) {
+  const player = $("clip").closest(".player");
+  if (player.querySelector(".locked-panel")) return;
+  const snapshot = $("snapshot");
+  const thumb = lockedThumb();
+  $("clip").hidden = true;
+  snapshot.hidden = true;
+  snapshot.after(thumb);
+  player.classList.add("player-locked");
+  player.append(lockedPanel({
+    onUnlocked: () => {
+      player.querySelector(".locked-panel")?.remove();
+      player.classList.remove("player-locked");
+      thumb.remove();
+      $("clip").hidden = false;
+      snapshot.hidden = false;
+      render(event); // loads the clip and the snapshot now
+    },
+  }));
 }
 
 function gone() {
@@ -195,6 +222,7 @@ export async function init() {
     else toast("Could not load this event. Reload to try again.", "error");
     return;
   }
+  await checkLock();
   render(event);
   followEvents({
     updated: (changed) => {

@@ -2,12 +2,12 @@
 // masks, retention per verdict, the storage condition, household members.
 
 import { ApiError, api, capitalize } from "../api.js";
-import { confirmDialog, formError, formValues, h, setBusy } from "../dom.js";
-import { strength } from "../strength.js";
+import { formError, formValues, setBusy } from "../dom.js";
 import { toast } from "../toast.js";
 import { wireCameras } from "../cameras.js";
 import { wireGeometry } from "../geometry.js";
 import { wireStorage } from "../storage.js";
+import { wireUsers } from "../users.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
 const MODES = ["home", "away"];
@@ -187,83 +187,6 @@ function wireAlerts() {
   });
 }
 
-async function loadUsers() {
-  const list = $("users");
-  let users;
-  try {
-    users = await api("/api/users");
-  } catch {
-    list.replaceChildren(h("li", { class: "muted" }, "Could not load the members."));
-    return;
-  }
-  const me = document.querySelector(".topbar-name")?.textContent?.trim();
-  const sorted = [...(users ?? [])].sort((a, b) => (a.role === "owner" ? -1 : b.role === "owner" ? 1 : a.username.localeCompare(b.username)));
-  list.replaceChildren(
-    ...sorted.map((user) => {
-      const removable = user.role !== "owner" && user.username !== me;
-      return h("li", { class: "user-row", dataset: { id: user.id } },
-        h("span", { class: "avatar", "aria-hidden": "true" }, user.username.charAt(0).toUpperCase()),
-        h("span", { class: "user-name" }, user.username, user.username === me ? h("span", { class: "muted" }, " (you)") : null),
-        h("span", { class: `pill pill-${user.role}` }, capitalize(user.role)),
-        removable
-          ? h("button", { type: "button", class: "btn btn-ghost btn-sm btn-danger-text", onclick: () => removeUser(user) }, "Remove")
-              : h("span"));
-    }),
-  );
-  if (sorted.length === 1) list.append(h("li", { class: "muted user-empty" }, "No members yet."));
-}
-
-async function removeUser(user) {
-  const ok = await confirmDialog({
-    title: `Remove ${user.username}?`,
-    body: "They are logged out everywhere and can no longer see your cameras or clips.",
-    confirm: "Remove",
-    danger: true,
-  });
-  if (!ok) return;
-  try {
-    await api(`/api/users/${encodeURIComponent(user.id)}`, { method: "DELETE" });
-    toast(`${user.username} was removed.`, "ok");
-  } finally {
-    loadUsers();
-  }
-}
-
-function wireMembers() {
-  const form = $("member-form");
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const values = formValues(form);
-    let message = "";
-    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/.test(values.username)) {
-      message = "A username is 3–64 letters, digits or . _ - @, starting with a letter or digit.";
-    } else if (strength(values.password, values.username).score === 0) {
-      message = strength(values.password, values.username).text;
-    }
-    formError(form, message);
-    if (message) return;
-    setBusy(form, true, "Adding…");
-    try {
-      await api("/api/users", {
-        method: "POST",
-        body: { username: values.username, password: values.password, role: "member" },
-        quiet: true,
-      });
-      toast(`${values.username} can now log in.`, "ok");
-      form.reset();
-      form.querySelector(".strength")?.removeAttribute("data-score");
-      $("add-member").open = false;
-      loadUsers();
-    } catch (error) {
-      formError(form, error instanceof ApiError
-        ? (error.status === 409 ? "That username is taken." : capitalize(error.detail))
-        : String(error));
-    } finally {
-      setBusy(form, false);
-    }
-  });
-}
-
 export async function init() {
   try {
     settings = await api("/api/settings", { quiet: true });
@@ -279,7 +202,7 @@ export async function init() {
   wireGeometry();
   wireRetention();
   wireStorage($("storage"));
-  wireMembers();
+  const loadUsers = wireUsers();
   $("settings").removeAttribute("aria-busy");
   await loadUsers();
 }

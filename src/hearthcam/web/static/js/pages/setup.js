@@ -2,17 +2,15 @@
 
 import { ApiError, api, capitalize } from "../api.js";
 import { formError, formValues, setBusy } from "../dom.js";
-import { strength } from "../strength.js";
+import { passwordProblem } from "../strength.js";
 import { flash } from "../toast.js";
 
-function problem({ household, username, password }) {
+async function problem({ household, username, password }) {
   if (!household.trim()) return "Give your household a name.";
   if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$/.test(username)) {
     return "A username is 3–64 letters, digits or . _ - @, starting with a letter or digit.";
   }
-  const check = strength(password, username);
-  if (check.score === 0) return check.text;
-  return "";
+  return passwordProblem(password, username);
 }
 
 export async function init() {
@@ -31,7 +29,7 @@ export async function init() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = formValues(form);
-    const message = problem(values);
+    const message = await problem(values);
     formError(form, message);
     if (message) return;
     setBusy(form, true, "Creating…");

@@ -10,6 +10,7 @@ import {
   badgeClass, clock, dayKey, dayLabel, duration, fullDate, inputDay, labelList, parseInputDay,
   parseTime, verdictLabel,
 } from "../format.js";
+import { checkLock, isLocked, lockedPanel, lockedThumb } from "../locked.js";
 import { followEvents } from "../stream.js";
 import { toast } from "../toast.js";
 
@@ -117,12 +118,32 @@ function previewOnHover(card, event) {
 
 // -- cards ---------------------------------------------------------------------------------------
 
+
+/** Shows the locked notice above the timeline, or rebuilds the cards once unlocked. */
+async function watchLock() {
+  if (document.getElementById("locked-banner") || !(await checkLock()).locked) return;
+  const banner = lockedPanel({
+    onUnlocked: () => {
+      banner.remove();
+      state.cards.clear(); // rebuilt with their snapshots
+      render();
+    },
+  });
+  banner.id = "locked-banner";
+  $("timeline").before(banner);
+  state.cards.clear();
+  render();
+}
+
 function buildCard(event) {
   const start = parseTime(event.start);
   const label = describe(event);
-  const thumb = event.snapshot_url
-    ? h("img", { src: event.snapshot_url, alt: "", loading: "lazy", decoding: "async", width: 320, height: 180 })
-    : h("div", { class: "thumb-empty" }, "No snapshot");
+  let thumb = h("div", { class: "thumb-empty" }, "No snapshot");
+  if (event.snapshot_url && isLocked()) thumb = lockedThumb();
+  else if (event.snapshot_url) {
+    thumb = h("img", { src: event.snapshot_url, alt: "", loading: "lazy", decoding: "async", width: 320, height: 180 });
+    thumb.addEventListener("error", watchLock, { once: true }); // locked since the page loaded?
+  }
   const objects = labelList(event.labels);
   const zones = event.zones?.length ? h("ul", { class: "tags", "aria-label": "Zones" }, event.zones.map((zone) => h("li", {}, zone))) : null;
   const checkbox = h("input", { type: "checkbox", class: "select-input", "aria-label": `Select: ${label}` });
@@ -562,7 +583,7 @@ export async function init() {
       updateSelection();
     }
   });
-  await loadCameras();
+  await Promise.all([loadCameras(), watchLock()]);
   followEvents({
     created: (event) => onEventChanged(event, true),
     updated: (event) => onEventChanged(event, false),
