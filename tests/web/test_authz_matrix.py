@@ -93,6 +93,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/events"): HOUSEHOLD,
     ("GET", "/api/events/stream"): HOUSEHOLD,
     ("POST", "/api/events/delete"): HOUSEHOLD,
+    ("POST", "/api/events/reviewed"): HOUSEHOLD,  # each marks only their own household's
+    ("PUT", "/api/events/{event_id}/reviewed"): MEDIA,
+    ("DELETE", "/api/events/{event_id}/reviewed"): MEDIA,
     ("GET", "/api/events/{event_id}"): MEDIA,
     ("GET", "/api/events/{event_id}/clip"): MEDIA,
     ("GET", "/api/events/{event_id}/snapshot"): MEDIA,
@@ -220,6 +223,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
             "zones": [{"name": "porch", "points": [[0, 0.5], [1, 0.5], [1, 1]]}],
         },
         ("POST", "/api/events/delete"): {"ids": [event_id]},
+        ("POST", "/api/events/reviewed"): {},
         ("POST", "/api/review/leases/{lease_id}/annotation"): {"verdict": "pet"},
         ("POST", "/api/cameras/test"): {"url": "rtsp://cam.example/stream"},
         ("POST", "/api/cameras"): {"name": f"Garage {n}", "detect_url": "rtsp://cam.example/s"},
