@@ -12,6 +12,7 @@ from sqlalchemy import MetaData
 from hearthcam.store import (  # noqa: F401
     accounts,
     annotations,
+    exports,
     keys,
     pending_clips,
     push,
