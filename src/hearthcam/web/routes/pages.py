@@ -177,6 +177,7 @@ router.add_api_route(
 router.add_api_route("/shared", _app_page("shared"), methods=["GET"], response_class=HTMLResponse)
 router.add_api_route("/review", _app_page("review"), methods=["GET"], response_class=HTMLResponse)
 router.add_api_route("/views", _app_page("views"), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/exports", _app_page("exports"), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)
