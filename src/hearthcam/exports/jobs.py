@@ -267,11 +267,10 @@ class Exporter:
         def progress(share: float) -> None:
             # At most a few row writes a second: a range of hours has thousands of segments.
             now = time.monotonic()
-            if share < 1.0 and now - last[0] < 0.2:
-                return
-            last[0] = now
-            if not self.rows.set_running(record.id, min(share, 0.99)):
-                raise _Cancelled(record.id)
+            if share >= 1.0 or now - last[0] >= 0.2:
+                last[0] = now
+                if not self.rows.set_running(record.id, min(share, 0.99)):
+                    raise _Cancelled(record.id)
             self._progress(record.id, min(share, 0.99))
 
         with self._media.create(path, record.camera) as writer:

@@ -17,6 +17,7 @@ const PAGES = {
   shared: () => import("./js/pages/shared.js"),
   review: () => import("./js/pages/review.js"),
   views: () => import("./js/pages/views.js"),
+  exports: () => import("./js/pages/exports.js"),
 };
 
 async function logout() {
