@@ -23,6 +23,7 @@ from hearthcam_bench import (
     alerts,
     cameras,
     detector,
+    exports,
     gating,
     idle,
     latency,
@@ -48,6 +49,7 @@ SCENARIOS: dict[str, Scenario] = {
     "quality": quality.run,
     "redact": redact_scenario.run,
     "learning": learning.run,
+    "exports": exports.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
