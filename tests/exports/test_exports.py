@@ -4,6 +4,7 @@ lasts what was asked; progress, deletion (key and file), expiry, a restart, refu
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from hearthcam.app import open_media
 from hearthcam.config import ExportsConfig
 from hearthcam.exports import Exporter, ExportRefused, event_range
-from hearthcam.exports.jobs import RESTARTED, Requester
+from hearthcam.exports.jobs import RESTARTED, STOPPED, Requester
 from hearthcam.store.db import Store
 from hearthcam.store.exports import ExportRecord, ExportState
 from hearthcam.types import Event, Verdict
@@ -244,3 +245,27 @@ def test_the_audit_says_who_exported_downloaded_and_deleted_what(exporter: Expor
         (done.id, "front", T0, T0 + 8)
     }
     assert exporter.rows.audit_of_household(2) == []
+
+
+@pytest.mark.usefixtures("footage")
+def test_closing_stops_a_running_export_and_marks_it_failed(
+    store: Store, media: SealedMedia, data_dir: Path, clock: FakeClock
+) -> None:
+    closers: list[threading.Thread] = []
+    exporter: Exporter
+
+    def on_progress(_export_id: str, _share: float) -> None:
+        if not closers:  # a shutdown begins while the job runs
+            closers.append(threading.Thread(target=exporter.close))
+            closers[0].start()
+            time.sleep(0.3)
+
+    exporter = Exporter(store, media, data_dir, clock=clock, on_progress=on_progress)
+    record = exporter.create(ALICE, "front", T0, T0 + 50)
+    assert exporter.wait_idle(60)
+    closers[0].join(30)
+
+    stopped = exporter.rows.get(record.id)
+    assert stopped is not None
+    assert (stopped.state, stopped.error) == (ExportState.FAILED, STOPPED)
+    assert list((data_dir / "exports").rglob("*.mp4*")) == []

@@ -65,6 +65,13 @@ class _Cancelled(HearthcamError):
     """The export was deleted while it ran."""
 
 
+class _Stopped(HearthcamError):
+    """The exporter was closed while the export ran."""
+
+
+STOPPED: Final = "hearthcam stopped before this export finished: export it again"
+
+
 def export_path(data_dir: Path, record: ExportRecord) -> Path:
     """Where an export's file lives (see the module docstring)."""
     day = dt.datetime.fromtimestamp(record.start, dt.UTC).strftime("%Y-%m-%d")
@@ -193,8 +200,9 @@ class Exporter:
         self._queue.put(export_id)
 
     def close(self) -> None:
-        """Stops the worker once the job in hand is done (queued jobs stay queued: the next
-        start marks them failed)."""
+        """Stops the worker: the job in hand stops at its next segment and is marked failed
+        (a range of hours must not hold a shutdown); queued ones stay queued (the next start
+        marks them failed)."""
         with self._lock:
             self._closed = True
             thread = self._thread
@@ -247,6 +255,9 @@ class Exporter:
         except _Cancelled:
             log.info("export %s was deleted while it ran", export_id)
             return None
+        except _Stopped:
+            self.rows.fail(export_id, STOPPED, self._clock())
+            return self.rows.get(export_id)
         except MediaLocked:
             self.rows.fail(export_id, "the recordings are locked until the owner signs in: "
                            "export again after that", self._clock())  # fmt: skip
@@ -265,6 +276,8 @@ class Exporter:
         last = [time.monotonic()]
 
         def progress(share: float) -> None:
+            if self._closed:
+                raise _Stopped(record.id)
             # At most a few row writes a second: a range of hours has thousands of segments.
             now = time.monotonic()
             if share >= 1.0 or now - last[0] >= 0.2:
