@@ -26,6 +26,7 @@ from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import Config
 from hearthcam.errors import StoreError
+from hearthcam.exports import Exporter
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector, load_detector
@@ -240,6 +241,8 @@ def _assemble(
     decisions = AlertDecisions(decider, store, [] if dispatcher is None else [dispatcher])
     slot = served_verdict(store, config.data_dir)  # the served model, or the rules
     storage = StorageWatch.of(config.retention)  # writes the disk refused wake retention
+    exporter = Exporter(store, media, config.data_dir, config.exports)
+    exporter.fail_unfinished()  # their worker was the last run's
     parts = PipelineParts(
         config=config,
         detector=detector,
@@ -265,6 +268,7 @@ def _assemble(
         cameras=cameras,
         media=media,
         storage=storage,
+        exporter=exporter,
     )
     try:
         cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
@@ -396,6 +400,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         sharing_service=sharing,
         view_log=view_log,
         on_unlocked=unlocked,
+        exporter=runtime.exporter,
         push_key=push_key,
         config=runtime.config,
         store=runtime.store,

@@ -512,6 +512,17 @@ class ReviewConfig(_Model):
     )
 
 
+class ExportsConfig(_Model):
+    """Exports of a time range of one camera as MP4 (kept sealed, listed under Exports)."""
+
+    keep_days: float = Field(
+        7.0, gt=0, le=365, description="days a finished export is kept before it is deleted"
+    )
+    max_minutes: float = Field(
+        120.0, gt=0, le=24 * 60, description="longest range one export may cover, minutes"
+    )
+
+
 # Where home cameras are: the private ranges and loopback (a restreamer on the same box).
 DEFAULT_CAMERA_NETWORKS = (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128",
@@ -536,6 +547,7 @@ class Config(_Model):
     source: SourceConfig = Field(default_factory=SourceConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    exports: ExportsConfig = Field(default_factory=ExportsConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
     cameras_allowed_networks: list[IPvAnyNetwork] = Field(
         default_factory=_default_camera_networks,

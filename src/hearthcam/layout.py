@@ -26,6 +26,7 @@ from hearthcam.errors import StoreError
 
 RECORDINGS_DIR = "recordings"
 CORRUPT_DIR = "corrupt"
+EXPORTS_DIR = "exports"  # exports of a time range (hearthcam.exports)
 PART_SUFFIX = ".part"
 _DATE_FORMAT = "%Y-%m-%d"
 _TIME_FORMAT = "%H-%M-%S"

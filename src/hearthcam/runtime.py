@@ -17,6 +17,7 @@ from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.errors import is_disk_full
+from hearthcam.exports import Exporter
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
@@ -96,6 +97,8 @@ class Runtime:
     # The storage condition: pipelines tell it of writes the disk refused (which wakes the
     # sweeper), the sweeper of each pass, the web app shows it. None: one of the config's.
     storage: StorageWatch | None = None
+    # Export jobs (its worker renders them and deletes expired ones; started with the cameras).
+    exporter: Exporter | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -116,6 +119,8 @@ class Runtime:
             )
             watcher.start()
             self.threads.append(watcher)
+        if self.exporter is not None:
+            self.exporter.start()
         if retention:
             sweeper = threading.Thread(target=self._sweep_loop, name="retention")
             sweeper.start()
@@ -290,6 +295,8 @@ class Runtime:
             threads = [*self._camera_threads.values(), *self.threads]
         for thread in threads:
             thread.join()
+        if self.exporter is not None:
+            self.exporter.close()  # after the job in hand; queued ones fail at the next start
         for pipeline in list(self.pipelines.values()):
             pipeline.finish()
         self.clip_pool.shutdown(wait=True)

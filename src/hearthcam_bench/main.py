@@ -23,6 +23,7 @@ from hearthcam_bench import (
     alerts,
     cameras,
     detector,
+    exports,
     gating,
     history,
     idle,
@@ -52,6 +53,7 @@ SCENARIOS: dict[str, Scenario] = {
     "learning": learning.run,
     "history": history.run,
     "timeline": timeline.run,
+    "exports": exports.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

@@ -27,6 +27,7 @@ from hearthcam.accounts import Accounts, LoginState, RateLimits, Role
 from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.app import open_media
 from hearthcam.config import Config, parse_config
+from hearthcam.exports.jobs import Requester
 from hearthcam.live import LiveView
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.store.db import Store
@@ -34,6 +35,7 @@ from hearthcam.store.shares import ShareRecord, receipt_digest
 from hearthcam.types import Event, Frame, TrackSummary, Verdict
 from hearthcam.vault.media import write_bytes
 from hearthcam.web import WebServices, create_app
+from tests.support.recorded import record_footage
 
 T0 = 1_700_000_000.0
 PASSWORD = "correct horse battery"
@@ -87,6 +89,7 @@ class World:
     household_b: int = 0
     secrets: dict[str, str] = field(default_factory=dict)  # username -> TOTP secret
     user_ids: dict[str, int] = field(default_factory=dict)
+    recorded: set[str] = field(default_factory=set)  # cameras with footage (add_footage)
 
     @property
     def data_dir(self) -> Path:
@@ -171,6 +174,26 @@ class World:
         sharing = self.services.sharing
         digest = self.receipt_digest(event)
         return sharing.share(event, self.household_a, owner, "Front door", digest, self.clock())
+
+    def add_footage(
+        self, camera: str = "front", start: float = T0 - 620, seconds: float = 60.0
+    ) -> None:
+        """Recorded, sealed segments of ``camera`` from ``start`` on (the recorder's own)."""
+        scratch = self.root / "scratch"
+        scratch.mkdir(exist_ok=True)
+        record_footage(
+            self.store, self.services.media, self.data_dir, camera, start, seconds, scratch=scratch
+        )
+        self.recorded.add(camera)
+
+    def add_export(self, camera: str = "front") -> str:
+        """A finished export of 5 s of household A's ``camera`` (asked by alice); its id."""
+        if camera not in self.recorded:
+            self.add_footage(camera, T0 - 620, 20.0)
+        who = Requester(self.user_ids["alice"], "alice", self.household_a)
+        record = self.services.exports.create(who, camera, T0 - 615, T0 - 610)
+        assert self.services.exports.wait_idle(60)
+        return record.id
 
     def feed_frame(self, camera: str = "front", seed: int = 0) -> None:
         """Gives the camera's MJPEG view a fresh detect frame."""

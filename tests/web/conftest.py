@@ -52,6 +52,7 @@ def clip_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def world(tmp_path: Path, clip_source: Path) -> Iterator[World]:
     built = build_world(tmp_path, clip_source)
     yield built
+    built.services.exports.close()  # its worker may hold a job on this store
     built.store.close()
 
 
@@ -60,6 +61,7 @@ def fresh_world(tmp_path: Path, clip_source: Path) -> Iterator[World]:
     """A world with no users yet: setup is open."""
     built = build_world(tmp_path, clip_source, users=False)
     yield built
+    built.services.exports.close()
     built.store.close()
 
 

@@ -137,6 +137,12 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/review/flags"): row(401, 403, 403, 403, 200, 403),
     ("GET", "/api/views"): OWNER,
     ("GET", "/api/views/consistency"): OWNER,
+    ("GET", "/api/exports"): HOUSEHOLD,
+    ("POST", "/api/exports"): row(401, 202, 202, 404, 403, 403),  # B: A's camera is unknown
+    ("GET", "/api/exports/audit"): OWNER,
+    ("GET", "/api/exports/{export_id}"): MEDIA,
+    ("GET", "/api/exports/{export_id}/download"): MEDIA,
+    ("DELETE", "/api/exports/{export_id}"): row(401, 204, 204, 404, 403, 403),
     ("GET", "/sw.js"): same(200),
     ("GET", "/setup"): same(303),
     ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
@@ -151,6 +157,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/review"): APP_PAGE,
     ("GET", "/views"): APP_PAGE,
     ("GET", "/system"): APP_PAGE,
+    ("GET", "/exports"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
     ("GET", "/history/{camera}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
@@ -161,7 +168,8 @@ RECORDED = T0 - 7200  # when "front" recorded what the history media rows play
 NO_EVENT = "0" * 32
 NO_CAMERA = "nosuch"
 NO_SHARE = "f" * 32
-ID_PARAMS = ("{event_id}", "{camera}", "{share_id}")
+NO_EXPORT = "e" * 32
+ID_PARAMS = ("{event_id}", "{camera}", "{share_id}", "{export_id}")
 # CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
 CSRF_EXEMPT = {
     ("POST", "/api/setup"),
@@ -224,6 +232,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         },
         ("POST", "/api/events/delete"): {"ids": [event_id]},
         ("POST", "/api/events/reviewed"): {},
+        ("POST", "/api/exports"): {"camera": "front", "start": T0 - 615, "end": T0 - 612},
         ("POST", "/api/review/leases/{lease_id}/annotation"): {"verdict": "pet"},
         ("POST", "/api/cameras/test"): {"url": "rtsp://cam.example/stream"},
         ("POST", "/api/cameras"): {"name": f"Garage {n}", "detect_url": "rtsp://cam.example/s"},
@@ -276,6 +285,10 @@ class Runner:
         values = {"event_id": event.id, "camera": "front", **ids}
         if "{user_id}" in template and "user_id" not in ids:
             values["user_id"] = str(world.add_member(f"victim{n}"))
+        if "{export_id}" in template and "export_id" not in ids:
+            values["export_id"] = world.add_export("front")
+        if key == ("POST", "/api/exports") and "front" not in world.recorded:
+            world.add_footage("front", T0 - 620, 20.0)
         if "{share_id}" in template and "share_id" not in ids:
             values["share_id"] = world.add_share(world.add_event("front")).id
         if "{lease_id}" in template:
@@ -401,7 +414,12 @@ def test_other_households_ids_answer_exactly_like_missing_ones(world: World) -> 
                 missing = await runner.http(
                     app,
                     runner.cell(
-                        key, "owner_b", event_id=NO_EVENT, camera=NO_CAMERA, share_id=NO_SHARE
+                        key,
+                        "owner_b",
+                        event_id=NO_EVENT,
+                        camera=NO_CAMERA,
+                        share_id=NO_SHARE,
+                        export_id=NO_EXPORT,
                     ),
                 )
                 if theirs != missing:

@@ -96,6 +96,7 @@ def test_every_page_loads_without_a_violation(
                 "/account",
                 "/shared",
                 "/views",
+                "/exports",
             )
         ],
         (world.session_token("ann"), "/review"),

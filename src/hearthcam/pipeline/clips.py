@@ -14,10 +14,11 @@ import io
 import logging
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import cv2
@@ -29,7 +30,7 @@ from hearthcam.errors import MediaLocked, StoreError
 from hearthcam.labels import COCO_LABELS
 from hearthcam.mp4 import Box, BoxError, boxes
 from hearthcam.types import BGRImage, Detections, Segment
-from hearthcam.vault.media import MediaIO, PlainMedia, write_bytes
+from hearthcam.vault.media import MediaIO, MediaWriter, PlainMedia, write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -241,21 +242,74 @@ def _remux(segments: list[Segment], start: float, end: float, media: MediaIO) ->
     """The clip as MP4 bytes (``moov`` last)."""
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as output:
-        writer = _ClipWriter(output)
-        for seg in segments:
-            try:
-                with media.open(seg.path) as file, av.open(file, "r") as source:
-                    if not writer.append(source, seg, start, end):
-                        break
-            except MediaLocked:
-                raise  # not a gap: every segment of this household is locked, cut it later
-            except (av.FFmpegError, OSError, StoreError) as error:
-                # A segment that retention removed, a crash damaged or whose key was shredded
-                # is a gap, not a failure.
-                log.warning("segment %s unreadable, skipped: %s", seg.path, error)
-        if writer.packets == 0:
-            raise ClipError(f"no video packets cover {start:.3f}..{end:.3f}")
+        _copy_segments(output, segments, start, end, media)
     return buffer.getvalue()
+
+
+def _copy_segments(
+    output: OutputContainer,
+    segments: list[Segment],
+    start: float,
+    end: float,
+    media: MediaIO,
+    progress: Callable[[float], None] | None = None,
+) -> int:
+    """Copies the packets of [start, end) from ``segments`` into ``output``; returns how many.
+    ``progress`` hears the share of the range done (0..1) after each segment."""
+    writer = _ClipWriter(output)
+    span = max(end - start, 1e-9)
+    for seg in segments:
+        try:
+            with media.open(seg.path) as file, av.open(file, "r") as source:
+                if not writer.append(source, seg, start, end):
+                    break
+        except MediaLocked:
+            raise  # not a gap: every segment of this household is locked, cut it later
+        except (av.FFmpegError, OSError, StoreError) as error:
+            # A segment that retention removed, a crash damaged or whose key was shredded
+            # is a gap, not a failure.
+            log.warning("segment %s unreadable, skipped: %s", seg.path, error)
+        if progress is not None:
+            progress(min(1.0, max(0.0, (min(seg.end, end) - start) / span)))
+    if writer.packets == 0:
+        raise ClipError(f"no video packets cover {start:.3f}..{end:.3f}")
+    return writer.packets
+
+
+def stream_range(
+    segments: list[Segment],
+    start_wall: float,
+    end_wall: float,
+    target: BinaryIO | MediaWriter,
+    media: MediaIO | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> int:
+    """Remuxes the recording of [start_wall, end_wall] into ``target`` as fragmented MP4.
+
+    The long-range twin of ``assemble_clip`` (the same cut, timestamps and gap rules): a range
+    of hours does not fit in memory, which ``faststart`` needs, so the MP4 is written front to
+    back as it is muxed (a fragment per keyframe, as the recorder writes), into any writable
+    file, a non-seekable sealed writer included. Returns the packets written; ``progress``
+    hears the share of the range done after each segment.
+
+    Raises:
+        ClipError: no segment covers the range, or none of the covering ones is readable.
+        MediaLocked: the segments' household is locked (password mode).
+    """
+    media = media or PlainMedia()
+    chosen = sorted(
+        (s for s in segments if s.end > start_wall and s.start < end_wall), key=lambda s: s.start
+    )
+    if not chosen:
+        raise ClipError(f"no recording covers {start_wall:.3f}..{end_wall:.3f}")
+    options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
+    try:
+        with av.open(target, "w", format="mp4", options=options) as output:
+            return _copy_segments(output, chosen, start_wall, end_wall, media, progress)
+    except (ClipError, MediaLocked):
+        raise
+    except (av.FFmpegError, OSError, StoreError) as error:
+        raise ClipError(f"cannot write the range: {error}") from error
 
 
 def assemble_clip(

@@ -30,7 +30,13 @@ from typing import Protocol
 import av
 
 from hearthcam.errors import StoreError
-from hearthcam.layout import CORRUPT_DIR, PART_SUFFIX, RECORDINGS_DIR, parse_segment_path
+from hearthcam.layout import (
+    CORRUPT_DIR,
+    EXPORTS_DIR,
+    PART_SUFFIX,
+    RECORDINGS_DIR,
+    parse_segment_path,
+)
 from hearthcam.store.db import Store
 from hearthcam.types import Event, Segment
 from hearthcam.vault.media import MediaIO, PlainMedia
@@ -157,10 +163,10 @@ def _index_orphans(
 
 
 def _delete_media_temps(data_dir: Path, media: MediaIO) -> int:
-    """Deletes half-written clips and snapshots (``.part`` files, and the hidden
+    """Deletes half-written clips, snapshots and exports (``.part`` files, and the hidden
     ``.<name>.<uuid>.tmp`` files of older versions)."""
     count = 0
-    for kind in ("clips", "snapshots"):
+    for kind in ("clips", "snapshots", EXPORTS_DIR):
         folder = data_dir / kind
         if folder.is_dir():
             for temp in folder.rglob(".*.tmp"):

@@ -16,6 +16,7 @@ from hearthcam.store import (  # noqa: F401
     annotations,
     enrolment,
     event_reviews,
+    exports,
     keys,
     pending_clips,
     push,

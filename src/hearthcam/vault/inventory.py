@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from hearthcam.layout import CORRUPT_DIR, RECORDINGS_DIR
+from hearthcam.layout import CORRUPT_DIR, EXPORTS_DIR, RECORDINGS_DIR
 from hearthcam.vault.sealed import MAGIC
 
 # Every folder a server writes footage (or copies of it) into, and where recovery sets it aside.
-MEDIA_DIRS: Final = (RECORDINGS_DIR, "clips", "snapshots", "shares", CORRUPT_DIR)
+MEDIA_DIRS: Final = (RECORDINGS_DIR, "clips", "snapshots", "shares", EXPORTS_DIR, CORRUPT_DIR)
 
 
 def media_files(data_dir: Path) -> Iterator[Path]:

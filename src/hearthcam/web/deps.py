@@ -15,8 +15,9 @@ Routes declare what they need as a dependency from here and nothing else checks 
   members; admin: all users), ``AccountUser`` (an active non-annotator: password change),
   ``Annotator`` (the review workbench), ``Admin`` (the view log's flags).
 - Lookups, always through the caller's camera set: ``VisibleEvent``, ``VisibleCamera``,
-  ``ManagedUser``. Another household's id answers the same 404, with the same body, after the
-  same work (one primary-key read, one set test) as an id that does not exist.
+  ``VisibleExport``, ``ManagedUser``. Another household's id answers the same 404, with the
+  same body, after the same work (one primary-key read, one set test) as an id that does not
+  exist.
 
 Failures: no session or an unfinished login is 401; a role without the capability is 403.
 """
@@ -31,6 +32,7 @@ from fastapi import Depends, HTTPException, Path, status
 from starlette.requests import HTTPConnection
 
 from hearthcam.accounts import Action, Role, SessionInfo, UserInfo, check_csrf, permits
+from hearthcam.store.exports import ExportRecord
 from hearthcam.types import Event
 from hearthcam.web.schemas import CAMERA_NAME_PATTERN, EVENT_ID_PATTERN
 from hearthcam.web.services import WebServices
@@ -273,6 +275,7 @@ Manager = Annotated[UserManager, Depends(user_manager)]
 
 EventIdPath = Annotated[str, Path(pattern=EVENT_ID_PATTERN, description="event id (32 hex)")]
 CameraPath = Annotated[str, Path(pattern=CAMERA_NAME_PATTERN, description="camera name")]
+ExportIdPath = Annotated[str, Path(pattern=EVENT_ID_PATTERN, description="export id (32 hex)")]
 UserIdPath = Annotated[int, Path(ge=1, le=2**62, description="user id")]
 
 
@@ -285,6 +288,21 @@ def visible_event(event_id: EventIdPath, member: Member, services: Services) -> 
 
 
 VisibleEvent = Annotated[Event, Depends(visible_event)]
+
+
+def visible_export(export_id: ExportIdPath, member: Member, services: Services) -> ExportRecord:
+    """The export if it is the caller's household's, of a camera it owns; 404 otherwise."""
+    record = services.exports.rows.get(export_id)
+    if (
+        record is None
+        or record.household_id != member.household_id
+        or record.camera not in member.cameras
+    ):
+        raise _fail(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return record
+
+
+VisibleExport = Annotated[ExportRecord, Depends(visible_export)]
 
 
 def visible_camera(camera: CameraPath, member: Member) -> str:

@@ -17,6 +17,7 @@ from hearthcam.alerts.endpoints import Resolver, resolve
 from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config
+from hearthcam.exports import Exporter
 from hearthcam.live import LiveView
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
@@ -102,6 +103,9 @@ class WebServices:
     on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
     # When the web app's services were built (monotonic seconds): the admin's uptime.
     started: float = field(default_factory=time.monotonic)
+    # Export jobs (the runtime's, whose worker it starts and stops; None: one over this store,
+    # its worker started by the first export).
+    exporter: Exporter | None = None
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
@@ -115,6 +119,7 @@ class WebServices:
     devices: DeviceKeys = field(init=False)
     # Whose X-Forwarded-For is believed (``web.trusted_proxies``).
     proxies: TrustedProxies = field(init=False)
+    exports: Exporter = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
@@ -145,6 +150,10 @@ class WebServices:
         if audit is None:
             audit = AuditLog(self.store, AuditKey.load_or_create(key_path(self.config.data_dir)))
         object.__setattr__(self, "audit", audit)
+        exporter = self.exporter or Exporter(
+            self.store, self.media, self.config.data_dir, self.config.exports, clock=self.clock
+        )
+        object.__setattr__(self, "exports", exporter)
 
     def cameras(self) -> Mapping[str, CameraConfig]:
         """Every camera as it runs: the config's and the app's (``registry``)."""

@@ -191,6 +191,9 @@ def enrol_page(request: Request, services: Services, templates: TemplatesDep) ->
     return render(request, templates, "enrol", None, services)
 
 
+router.add_api_route("/exports", _app_page("exports"), methods=["GET"], response_class=HTMLResponse)
+
+
 @router.get("/events/{event_id}", response_class=HTMLResponse)
 def event_page(
     request: Request,

@@ -21,6 +21,7 @@ const PAGES = {
   system: () => import("./js/pages/system.js"),
   admin: () => import("./js/pages/admin.js"),
   enrol: () => import("./js/pages/enrol.js"),
+  exports: () => import("./js/pages/exports.js"),
 };
 
 async function logout() {

@@ -1,8 +1,8 @@
 // One event: its clip (seekable: the server answers range requests), snapshot, what was
 // detected, download and delete.
 
-import { ApiError, api } from "../api.js";
-import { confirmDialog, h } from "../dom.js";
+import { ApiError, api, capitalize } from "../api.js";
+import { confirmDialog, formError, h, setBusy } from "../dom.js";
 import {
   badgeClass, duration, fullDate, labelList, parseTime, percent, verdictLabel,
 } from "../format.js";
@@ -187,8 +187,41 @@ async function remove(id) {
   location.replace("/");
 }
 
+/** The event with seconds around it, as an export (made in the background; see /exports). */
+function wireExport(id) {
+  const dialog = $("export-dialog");
+  const form = $("export-event-form");
+  $("export").addEventListener("click", () => {
+    formError(form, "");
+    dialog.showModal();
+  });
+  form.querySelector("[data-action='export-cancel']").addEventListener("click", () => dialog.close());
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    const before = Number($("export-before").value);
+    const after = Number($("export-after").value);
+    if (![before, after].every((n) => Number.isFinite(n) && n >= 0 && n <= 3600)) {
+      formError(form, "Seconds before and after: 0 to 3600 each.");
+      return;
+    }
+    setBusy(form, true, "Starting…");
+    try {
+      await api("/api/exports", { method: "POST", body: { event_id: id, before, after }, quiet: true });
+    } catch (error) {
+      formError(form, error instanceof ApiError ? capitalize(error.detail) : "Could not start the export.");
+      return;
+    } finally {
+      setBusy(form, false);
+    }
+    dialog.close();
+    flash("Export started. It is listed here while it is made.", "ok");
+    location.assign("/exports");
+  });
+}
+
 export async function init() {
   const id = eventId();
+  wireExport(id);
   let deleting = false;
   document.querySelector("[data-action='delete']").addEventListener("click", async () => {
     deleting = true;
