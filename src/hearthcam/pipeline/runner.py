@@ -150,7 +150,8 @@ class CameraPipeline:
         self._zones: list[Zone] = []
         self._filter: ObjectFilter | None = None
         self._tracker = Tracker()
-        self._builder = EventBuilder(name, parts.config.events, parts.verdict)
+        self._events = camera.events_over(parts.config.events)
+        self._builder = EventBuilder(name, self._events, parts.verdict)
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=8 if not lossless else 32)
         self._media = parts.config.data_dir
         # Live view (fMP4 by stream copy, MJPEG fallback): cheap while nobody watches.
@@ -294,7 +295,7 @@ class CameraPipeline:
         # while a person who stops for a few seconds is still followed.
         if not len(tracked):
             return tracked
-        hold = self._cfg.events.end_after
+        hold = self._events.end_after
         overlaps = _overlapping(tracked.xyxy, motion.boxes)
         keep = np.zeros(len(tracked), dtype=bool)
         for i, tid in enumerate(tracked.tracker_id):
