@@ -119,16 +119,24 @@ def get_event(event: VisibleEvent, services: Services) -> EventDetailOut:
     },
 )
 def event_clip(
-    event: VisibleEvent, services: Services, request: Request, download: bool = False
+    event: VisibleEvent,
+    services: Services,
+    request: Request,
+    download: bool = False,
+    part: Annotated[int, Query(ge=1, le=1000, description="which of the event's clips")] = 1,
 ) -> StreamingResponse:
-    """The event's clip; supports Range requests (206) for seeking; ``download=1`` attaches."""
+    """The event's clip (``part``: which of a long event's consecutive clips, from 1); supports
+    Range requests (206) for seeking; ``download=1`` attaches."""
+    clips = event.clips
+    if part > len(clips):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     when = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"{event.camera}-{when}.mp4"
+    name = f"{event.camera}-{when}" + ("" if part == 1 else f"-{part}") + ".mp4"
     kind = "attachment" if download else "inline"
     # As Starlette's FileResponse: a plain name when it needs no escaping.
     quoted = quote(name)
     label = f'filename="{name}"' if quoted == name else f"filename*=utf-8''{quoted}"
-    return media_response(services, event.clip, MP4, request, disposition=f"{kind}; {label}")
+    return media_response(services, clips[part - 1], MP4, request, disposition=f"{kind}; {label}")
 
 
 @router.get(
