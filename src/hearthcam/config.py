@@ -279,7 +279,9 @@ class RecordConfig(_Model):
     pre_roll: float = Field(5.0, ge=0, le=30, description="seconds kept before an event")
     post_roll: float = Field(5.0, ge=0, le=30, description="seconds kept after an event")
     min_clip: float = Field(20.0, ge=1, le=300, description="shortest clip, seconds")
-    max_clip: float = Field(30.0, ge=1, le=600, description="longest clip, seconds")
+    max_clip: float = Field(
+        30.0, ge=1, le=600, description="longest clip, seconds; longer events get several"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> RecordConfig:
