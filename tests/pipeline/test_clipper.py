@@ -427,3 +427,17 @@ def test_a_full_disk_mid_way_removes_the_parts_made_and_waits_to_cut_them_all(
     world.media.before_cut, world.media.full = lambda: None, False
     assert cutter.cut_pending() == 1
     assert world.rows.events["ev1"].clips == (clip_of(), part_of(2), part_of(3))
+
+
+def test_a_clip_near_where_the_recording_begins_runs_on_to_min_clip() -> None:
+    world = World()
+    world.record(WALL - 3, WALL + 10)  # the recording began 3 s before the event
+    world.record(WALL + 10, WALL + 30)
+    cutter = world.cutter()
+    ended = event()
+    world.rows.save_event(ended, finished=False)
+    # Backwards, 20 s would reach WALL - 11: before the footage. It runs from WALL - 3 instead.
+    assert cutter.queue(ended) == WALL + 17
+    cutter.cut_ready(WALL + 30)
+    ((_, start, end, _),) = world.media.cuts
+    assert (start, end) == (WALL - 3, WALL + 17)

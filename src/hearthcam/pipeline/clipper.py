@@ -190,6 +190,13 @@ class ClipCutter:
         start, end = clip_window(
             event.wall_start, event.wall_end, rec.pre_roll, rec.post_roll, rec.min_clip, math.inf
         )
+        # Widened backwards past where the recording begins (the camera or file had just
+        # started), the clip would be short of min_clip: it runs on after the event instead.
+        recorded = self._parts.rows.segments_between(self._camera, start, end)
+        begins = min((seg.start for seg in recorded), default=start)
+        if begins > start:
+            end = max(end, min(begins, event.wall_start) + rec.min_clip)
+            start = begins
         with self._lock:
             self._waiting.append(ClipWindow(event, start, end))
         return end
