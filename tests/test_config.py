@@ -165,6 +165,32 @@ def test_bad_values_name_their_key_path(data: dict[str, Any], path: str) -> None
     assert only_problem(data).startswith(f"{path}: ")
 
 
+@pytest.mark.parametrize("gap", [0, -1, 0.1, 121, "soon"])
+def test_a_bad_event_gap_names_its_key_globally_and_per_camera(gap: object) -> None:
+    shown = only_problem({"events": {"gap": gap}})
+    assert shown.startswith("events.gap: "), shown
+    on_camera = only_problem({"cameras": {"front": camera(events={"gap": gap})}})
+    assert on_camera.startswith("cameras.front.events.gap: "), on_camera
+    if not isinstance(gap, str):
+        assert "seconds without a tracked object that end an event" in shown
+
+
+def test_a_camera_gap_overrides_the_global_one_and_keeps_the_rest() -> None:
+    cfg = parse_config(
+        {
+            "events": {"gap": 4, "end_after": 6},
+            "cameras": {"front": camera(events={"gap": 1.5}), "back": camera()},
+        }
+    )
+    assert parse_config({}).events.gap == 2.5
+    front = cfg.cameras["front"].events_over(cfg.events)
+    assert (front.gap, front.end_after) == (1.5, 6)
+    assert cfg.cameras["back"].events_over(cfg.events) == cfg.events
+    assert only_problem({"cameras": {"front": camera(events={"end_after": 3})}}) == (
+        "cameras.front.events.end_after: unknown key"
+    )
+
+
 def test_non_mapping_document_is_rejected() -> None:
     assert problems_of([1, 2]) == ["(top level): expected a mapping of keys"]
     assert problems_of("cameras") == ["(top level): expected a mapping of keys"]

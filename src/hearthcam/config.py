@@ -177,6 +177,67 @@ class ZoneConfig(_Model):
     objects: list[str] = Field(default_factory=list, description="only these labels count (all)")
 
 
+#: Bounds of ``events.gap``: a detect frame or more, and no longer than a calm may last.
+GAP_RANGE = (0.2, 120.0)
+
+
+def _check_gap(value: float) -> float:
+    low, high = GAP_RANGE
+    if not low <= value <= high:
+        raise ValueError(
+            f"seconds without a tracked object that end an event: expected {low:g} to {high:g},"
+            f" got {value:g}"
+        )
+    return value
+
+
+class EventsConfig(_Model):
+    """When activity becomes an event and when the event ends.
+
+    ``gap`` (default 2.5 s) ends an event that has seen an object once no object has been seen
+    for that long, so each visit is its own event. Chosen from real footage (Debian opencv-doc's
+    vtest.avi, 40 people tracked over 69 s, docs/events.md): the longest a tracked person went
+    unseen and was found again was 2.2 s (the tracker keeps a lost one for 2 s), so 2.5 s does
+    not split one person's visit there; a room empty for 3 s between two visitors (the shortest
+    gap of issue 12's recording) leaves at least 2.8 s between the last frame with a person and
+    the last one without at the default 5 detect frames a second (2.5 s at 2 a second).
+    """
+
+    end_after: float = Field(4.0, gt=0, le=120, description="seconds of calm that end an event")
+    gap: float = Field(
+        2.5, description="seconds without a tracked object that end an event that saw one"
+    )
+    motion_min_seconds: float = Field(
+        2.0, gt=0, le=60, description="sustained motion with no object before a motion event"
+    )
+    motion_events: bool = Field(True, description="record events of motion with no object")
+    max_seconds: float = Field(300.0, ge=10, le=3600, description="longer activity is split")
+
+    @field_validator("gap")
+    @classmethod
+    def _gap(cls, value: float) -> float:
+        return _check_gap(value)
+
+
+class CameraEventsConfig(_Model):
+    """A camera's own event settings; what it leaves out comes from the global ``events``."""
+
+    gap: float | None = Field(
+        None, description="seconds without a tracked object that end an event (events.gap)"
+    )
+
+    @field_validator("gap")
+    @classmethod
+    def _gap(cls, value: float | None) -> float | None:
+        return None if value is None else _check_gap(value)
+
+    def over(self, defaults: EventsConfig) -> EventsConfig:
+        """``defaults`` with this camera's settings on top."""
+        if self.gap is None:
+            return defaults
+        return defaults.model_copy(update={"gap": self.gap})
+
+
 class CameraConfig(_Model):
     """One camera: its streams, detection, motion masks, zones and objects."""
 
@@ -187,10 +248,17 @@ class CameraConfig(_Model):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     objects: ObjectsConfig | None = Field(None, description="overrides the global objects")
+    events: CameraEventsConfig = Field(
+        default_factory=CameraEventsConfig, description="overrides keys of the global events"
+    )
 
     def objects_or(self, defaults: ObjectsConfig) -> ObjectsConfig:
         """The objects this camera tracks: its own, else ``defaults`` (the config's)."""
         return self.objects if self.objects is not None else defaults
+
+    def events_over(self, defaults: EventsConfig) -> EventsConfig:
+        """This camera's event settings: its own keys over ``defaults`` (the config's)."""
+        return self.events.over(defaults)
 
     @model_validator(mode="after")
     def _roles(self) -> CameraConfig:
@@ -211,7 +279,9 @@ class RecordConfig(_Model):
     pre_roll: float = Field(5.0, ge=0, le=30, description="seconds kept before an event")
     post_roll: float = Field(5.0, ge=0, le=30, description="seconds kept after an event")
     min_clip: float = Field(20.0, ge=1, le=300, description="shortest clip, seconds")
-    max_clip: float = Field(30.0, ge=1, le=600, description="longest clip, seconds")
+    max_clip: float = Field(
+        30.0, ge=1, le=600, description="longest clip, seconds; longer events get several"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> RecordConfig:
@@ -256,17 +326,6 @@ class RetentionConfig(_Model):
     @classmethod
     def _fill(cls, hours: dict[Verdict, float]) -> dict[Verdict, float]:
         return {**_default_event_hours(), **hours}
-
-
-class EventsConfig(_Model):
-    """When activity becomes an event and when the event ends."""
-
-    end_after: float = Field(4.0, gt=0, le=120, description="seconds of calm that end an event")
-    motion_min_seconds: float = Field(
-        2.0, gt=0, le=60, description="sustained motion with no object before a motion event"
-    )
-    motion_events: bool = Field(True, description="record events of motion with no object")
-    max_seconds: float = Field(300.0, ge=10, le=3600, description="longer activity is split")
 
 
 #: Built-in detector model names (pipeline.detect maps each to its packaged file).

@@ -13,7 +13,7 @@ composited, stated plainly:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
@@ -133,10 +133,16 @@ def demo_script() -> list[tuple[Part, float]]:
     ]
 
 
-def frames_for(part: Part, seconds: float, rng: np.random.Generator) -> Iterator[BGRImage]:
-    """The frames of one part."""
+#: The vtest.avi frame a stretch of pedestrians starts at unless a scene says otherwise.
+PEOPLE_FROM = 100
+
+
+def frames_for(
+    part: Part, seconds: float, rng: np.random.Generator, people_from: int = PEOPLE_FROM
+) -> Iterator[BGRImage]:
+    """The frames of one part (pedestrians from vtest.avi frame ``people_from`` on)."""
     if part is Part.PEOPLE:
-        return vtest_frames(start=100, count=round(seconds * FPS))
+        return vtest_frames(start=people_from, count=round(seconds * FPS))
     if part is Part.PET:
         return pet_walk(seconds, rng)
     if part is Part.LIGHT:
@@ -145,9 +151,17 @@ def frames_for(part: Part, seconds: float, rng: np.random.Generator) -> Iterator
 
 
 def write_scene(
-    path: Path, script: list[tuple[Part, float]], seed: int = 7, gop: int = FPS
+    path: Path,
+    script: list[tuple[Part, float]],
+    seed: int = 7,
+    gop: int = FPS,
+    people_from: Sequence[int] = (),
 ) -> list[Span]:
-    """Encodes a scene to an H.264 MP4 (keyframe every ``gop`` frames); returns its spans."""
+    """Encodes a scene to an H.264 MP4 (keyframe every ``gop`` frames); returns its spans.
+
+    The n-th stretch of pedestrians starts at vtest.avi frame ``people_from[n]`` (else at
+    ``PEOPLE_FROM``), so visits of a scene can show different people."""
+    starts = iter(people_from)
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     spans: list[Span] = []
@@ -160,7 +174,8 @@ def write_scene(
         stream.codec_context.time_base = Fraction(1, FPS)
         stream.options = {"preset": "veryfast", "crf": "23", "bf": "0", "sc_threshold": "0"}
         for part, seconds in script:
-            for image in frames_for(part, seconds, rng):
+            first = next(starts, PEOPLE_FROM) if part is Part.PEOPLE else PEOPLE_FROM
+            for image in frames_for(part, seconds, rng, first):
                 frame = av.VideoFrame.from_ndarray(image, format="bgr24")
                 container.mux(stream.encode(frame))
             spans.append(Span(part, t, t + seconds))

@@ -167,6 +167,8 @@ class Event:
     """A finished (or still open) event: what was seen, when, where, and the media made for it.
 
     ``start``/``end`` are media seconds since the source opened; ``wall_*`` are Unix times.
+    An event longer than one clip may be (``record.max_clip``) has its footage in consecutive
+    clips: ``clip`` is the first, ``clip_parts`` the ones after it, in order.
     """
 
     id: str
@@ -183,6 +185,12 @@ class Event:
     snapshot: Path | None = None
     clip: Path | None = None
     alert: bool = False
+    clip_parts: tuple[Path, ...] = ()
+
+    @property
+    def clips(self) -> tuple[Path, ...]:
+        """Every clip of the event, in order (none when it has no clip)."""
+        return () if self.clip is None else (self.clip, *self.clip_parts)
 
 
 class Change(enum.Enum):

@@ -364,3 +364,80 @@ def test_windows_not_yet_recorded_or_being_cut_say_from_when_their_footage_is_ne
     cutter.cut_ready(float("inf"))
     assert seen == [WALL - 11, WALL + 89]  # each is kept while it is cut
     assert cutter.needed_from() is None
+
+
+# --- a visit longer than one clip (issue 12) ---------------------------------------------------
+
+
+def part_of(number: int, event_id: str = "ev1") -> Path:
+    return clip_of(event_id).with_name(f"{event_id}.part{number}.mp4")
+
+
+def test_a_long_event_is_cut_into_consecutive_clips_that_cover_it(world: World) -> None:
+    world.record(WALL + 30, WALL + 80)
+    cutter = world.cutter()
+    ended = event(length=62.0)  # 5 + 62 + 5 s: 72 s, three clips of 24 s (max_clip 30)
+    world.rows.save_event(ended, finished=False)
+    assert cutter.queue(ended) == WALL + 67
+    cutter.cut_ready(WALL + 80)
+    windows = [(start, end, path) for _, start, end, path in world.media.cuts]
+    assert windows == [
+        (WALL - 5, WALL + 19, clip_of()),
+        (WALL + 19, WALL + 43, part_of(2)),
+        (WALL + 43, WALL + 67, part_of(3)),
+    ]
+    done = replace(ended, clip=clip_of(), clip_parts=(part_of(2), part_of(3)))
+    assert world.rows.events["ev1"] == done
+    assert done.clips == (clip_of(), part_of(2), part_of(3))
+    assert world.ready == [(done, False)]
+
+
+def test_a_part_with_no_footage_is_left_out_and_the_rest_kept(world: World) -> None:
+    # Recorded up to WALL + 30, then nothing (the camera dropped): the last part has no footage.
+    cutter = world.cutter()
+    ended = event(length=62.0)
+    world.rows.save_event(ended, finished=False)
+    cutter.queue(ended)
+    cutter.cut_ready(float("inf"))
+    saved = world.rows.events["ev1"]
+    assert saved.clips == (clip_of(), part_of(2))
+    assert world.errors == []
+
+
+def test_a_full_disk_mid_way_removes_the_parts_made_and_waits_to_cut_them_all(
+    world: World,
+) -> None:
+    world.record(WALL + 30, WALL + 80)
+    cutter = world.cutter()
+    ended = event(length=62.0)
+    world.rows.save_event(ended, finished=False)
+    cutter.queue(ended)
+    cuts = 0
+
+    def fill_after_one() -> None:
+        nonlocal cuts
+        cuts += 1
+        world.media.full = cuts >= 2
+
+    world.media.before_cut = fill_after_one
+    cutter.cut_ready(float("inf"))
+    assert world.media.deleted == [clip_of()]
+    assert [w.event.id for w in cutter.waiting_for_space()] == ["ev1"]
+    assert world.rows.events["ev1"].clip is None
+    world.media.before_cut, world.media.full = lambda: None, False
+    assert cutter.cut_pending() == 1
+    assert world.rows.events["ev1"].clips == (clip_of(), part_of(2), part_of(3))
+
+
+def test_a_clip_near_where_the_recording_begins_runs_on_to_min_clip() -> None:
+    world = World()
+    world.record(WALL - 3, WALL + 10)  # the recording began 3 s before the event
+    world.record(WALL + 10, WALL + 30)
+    cutter = world.cutter()
+    ended = event()
+    world.rows.save_event(ended, finished=False)
+    # Backwards, 20 s would reach WALL - 11: before the footage. It runs from WALL - 3 instead.
+    assert cutter.queue(ended) == WALL + 17
+    cutter.cut_ready(WALL + 30)
+    ((_, start, end, _),) = world.media.cuts
+    assert (start, end) == (WALL - 3, WALL + 17)

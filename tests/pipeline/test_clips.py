@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from hearthcam.errors import StoreError
-from hearthcam.pipeline.clips import ClipError, assemble_clip, clip_window, write_snapshot
+from hearthcam.pipeline.clips import (
+    ClipError,
+    assemble_clip,
+    clip_parts,
+    clip_window,
+    write_snapshot,
+)
 from hearthcam.types import Detections, Segment
 from tests.support.factories import decode_frame_numbers, make_h264_segment, make_segments
 
@@ -146,6 +152,20 @@ def test_clip_window_pads_rolls() -> None:
 
 def test_clip_window_widens_short_events_backwards_so_the_clip_is_not_delayed() -> None:
     assert clip_window(100.0, 102.0, 5.0, 5.0, 20.0, 30.0) == (87.0, 107.0)
+
+
+def test_clip_parts_split_a_long_window_into_equal_consecutive_clips() -> None:
+    assert clip_parts(95.0, 117.0, 30.0) == [(95.0, 117.0)]
+    assert clip_parts(95.0, 125.0, 30.0) == [(95.0, 125.0)]  # exactly one clip's worth
+    assert clip_parts(95.0, 205.0, 30.0) == [
+        (95.0, 122.5),
+        (122.5, 150.0),
+        (150.0, 177.5),
+        (177.5, 205.0),
+    ]
+    assert clip_parts(10.0, 10.0, 30.0) == [(10.0, 10.0)]
+    with pytest.raises(ValueError, match="max_clip"):
+        clip_parts(0.0, 10.0, 0.0)
 
 
 def test_clip_window_caps_long_events_keeping_the_start() -> None:

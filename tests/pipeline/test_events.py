@@ -115,12 +115,11 @@ def motion_on(frames: Callable[[int], bool]) -> Script:
 
 
 def test_transition_function() -> None:
-    cfg = EventsConfig(end_after=4)
-    assert transition(EventState.IDLE, False, 100.0, cfg) is EventState.IDLE
-    assert transition(EventState.IDLE, True, 0.0, cfg) is EventState.ACTIVE
-    assert transition(EventState.ACTIVE, False, 3.9, cfg) is EventState.ACTIVE
-    assert transition(EventState.ACTIVE, False, 4.0, cfg) is EventState.IDLE
-    assert transition(EventState.ACTIVE, True, 0.0, cfg) is EventState.ACTIVE
+    assert transition(EventState.IDLE, False, 100.0, 4.0) is EventState.IDLE
+    assert transition(EventState.IDLE, True, 0.0, 4.0) is EventState.ACTIVE
+    assert transition(EventState.ACTIVE, False, 3.9, 4.0) is EventState.ACTIVE
+    assert transition(EventState.ACTIVE, False, 4.0, 4.0) is EventState.IDLE
+    assert transition(EventState.ACTIVE, True, 0.0, 4.0) is EventState.ACTIVE
 
 
 # --- a person walking through -------------------------------------------------------------
@@ -173,35 +172,97 @@ def test_event_starts_at_the_first_motion() -> None:
     assert changes[-1].change.event.start == 0.0
 
 
-@pytest.mark.parametrize("end_after", [1.0, 4.0, 6.0])
-def test_event_ends_only_after_end_after_of_calm(end_after: float) -> None:
-    b = builder(end_after=end_after)
+@pytest.mark.parametrize("gap", [1.0, 2.5, 6.0])
+def test_object_event_ends_after_gap_without_an_object(gap: float) -> None:
+    b = builder(gap=gap, end_after=4.0)
     changes = run(b, person_until(15), 75)
     ended = [c for c in changes if c.change.change is Change.ENDED]
     assert len(ended) == 1
-    assert ended[0].at == pytest.approx(3.0 + end_after)
+    # On the first frame at least gap after the person's last, at 3.0 s.
+    assert ended[0].at == pytest.approx(math.ceil(round((3.0 + gap) * FPS, 6)) / FPS)
     assert ended[0].change.event.end == 3.0
 
 
-def test_event_is_open_during_the_calm() -> None:
-    b = builder(end_after=4.0)
-    run(b, person_until(15), 35)  # up to 6.8 s: 3.8 s of calm
-    assert b.current is not None
-    assert b.current.verdict is Verdict.THREAT
-    assert run(b, person_until(15), 1, start=35)[0].change.change is Change.ENDED
-
-
-def test_short_pause_keeps_one_event() -> None:
-    b = builder(end_after=4.0)
+def test_object_event_ends_after_gap_however_long_motion_goes_on() -> None:
+    # A person 0..3 s, then motion to 12 s with nobody in view (a motion detector's background
+    # forgetting them): the event ends gap after the person, at the person's last frame, and
+    # that motion opens no motion event of its own.
+    b = builder(gap=2.5, end_after=4.0)
+    person = person_until(15)
 
     def script(i: int) -> Step:
-        # Person 0..2 s, nothing for 3 s, person again 5..7 s: one visit, one event.
-        return person_until(10)(i) if i <= 10 else person_until(35, first=25)(i)
+        return person(i) if i <= 15 else Step(MOVING)
+
+    changes = run(b, script, 60, start=0) + run(b, lambda i: Step(), 30, start=60)
+    assert lifecycle(changes) == [Change.STARTED, Change.UPDATED, Change.ENDED]
+    ended = changes[-1]
+    assert ended.at == pytest.approx(5.6)  # the first frame 2.5 s after the last at 3.0
+    assert (ended.change.event.start, ended.change.event.end) == (0.0, 3.0)
+
+
+def test_motion_after_an_object_event_opens_a_new_one_once_it_stopped_first() -> None:
+    b = builder(gap=2.5, end_after=4.0)
+    person = person_until(15)
+
+    def script(i: int) -> Step:
+        if i <= 15:
+            return person(i)
+        # Motion until 8 s (the visitor's trail), 2 s still, then 3 s of new motion.
+        return Step(MOVING) if i <= 40 or 50 <= i <= 65 else Step()
+
+    changes = run(b, script, 100)
+    ended = [c.change.event for c in changes if c.change.change is Change.ENDED]
+    assert [(e.verdict, e.start, e.end) for e in ended] == [
+        (Verdict.THREAT, 0.0, 3.0),
+        (Verdict.MOTION, 10.0, 13.0),
+    ]
+
+
+def test_motion_event_still_ends_after_end_after_of_calm() -> None:
+    b = builder(gap=1.0, end_after=4.0)
+    changes = run(b, motion_on(lambda i: i <= 20), 60)  # motion 0..4 s
+    assert kinds(changes) == [Change.STARTED, Change.ENDED]
+    assert changes[1].at == pytest.approx(8.0)
+
+
+def test_event_is_open_during_the_gap() -> None:
+    b = builder(gap=2.5)
+    run(b, person_until(15), 27)  # up to 5.2 s: 2.2 s without the person
+    assert b.current is not None
+    assert b.current.verdict is Verdict.THREAT
+    assert run(b, person_until(15), 2, start=27)[-1].change.change is Change.ENDED
+
+
+def test_pause_shorter_than_gap_keeps_one_event() -> None:
+    b = builder(gap=2.5)
+
+    def script(i: int) -> Step:
+        # Person 0..2 s, nobody for 2 s, person again 4..6 s: one visit, one event.
+        return person_until(10)(i) if i <= 10 else person_until(30, first=20)(i)
 
     changes = run(b, script, 80)
     assert kinds(changes).count(Change.STARTED) == 1
     assert kinds(changes).count(Change.ENDED) == 1
-    assert (changes[-1].change.event.start, changes[-1].change.event.end) == (0.0, 7.0)
+    assert (changes[-1].change.event.start, changes[-1].change.event.end) == (0.0, 6.0)
+
+
+def test_visitors_after_an_empty_room_are_separate_events() -> None:
+    # Issue 12: one person 0..10 s, the room empty for 3 s, the next 13..23 s, empty for 3 s,
+    # a third 26..30 s (each with motion): three visits, three events, each of its own track.
+    b = builder()  # the default gap
+    visits = [(0, 50, 1), (65, 115, 2), (130, 150, 3)]
+
+    def script(i: int) -> Step:
+        for first, last, tid in visits:
+            if first <= i <= last:
+                return Step(MOVING, tracked(("person", tid, 0.8, 2.0 * (i - first))))
+        return Step()
+
+    changes = run(b, script, 200)
+    ended = [c.change.event for c in changes if c.change.change is Change.ENDED]
+    assert [(e.start, e.end) for e in ended] == [(0.0, 10.0), (13.0, 23.0), (26.0, 30.0)]
+    assert [[t.tracker_id for t in e.tracks] for e in ended] == [[1], [2], [3]]
+    assert all(e.verdict is Verdict.THREAT for e in ended)
 
 
 # --- motion without objects ---------------------------------------------------------------

@@ -138,6 +138,17 @@ def test_event_round_trip_is_exact_and_survives_reopen(store: Store, db_path: Pa
     assert store.get_event("nope") is None
 
 
+def test_an_event_with_several_clips_keeps_them_in_order(store: Store) -> None:
+    clips = DATA / "clips" / "front"
+    parts = (clips / "ev1.part2.mp4", clips / "ev1.part3.mp4")
+    event = make_event(clip=clips / "ev1.mp4", clip_parts=parts)
+    store.save_event(event)
+    assert store.get_event("ev1") == event
+    assert store.get_event("ev1").clips == (clips / "ev1.mp4", *parts)  # type: ignore[union-attr]
+    store.save_event(replace(event, clip=None, clip_parts=()))  # retention took the media
+    assert store.get_event("ev1").clips == ()  # type: ignore[union-attr]
+
+
 def test_save_event_updates_by_id(store: Store) -> None:
     store.save_event(make_event(clip=None), finished=False)
     updated = make_event(verdict=Verdict.PET, labels=("cat",), score=0.5)

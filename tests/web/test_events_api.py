@@ -18,7 +18,7 @@ from hearthcam.layout import OutsideDataDir
 from hearthcam.recordings.event_files import delete_event_media, event_media_files
 from hearthcam.types import Change, Event, Verdict
 from hearthcam.vault.keyring import MediaVault
-from hearthcam.vault.media import SealedMedia, read_bytes
+from hearthcam.vault.media import SealedMedia, read_bytes, write_bytes
 from hearthcam.vault.sealed import SealedError, SealedReader, plaintext_media_signatures
 from hearthcam.web.routes import stream as stream_module
 from tests.support.asgi import running
@@ -110,6 +110,35 @@ def test_clip_supports_range_requests_and_download(world: World, client_for: Cli
     download = owner.get(url, params={"download": 1})
     assert download.headers["content-disposition"].startswith("attachment;")
     assert "front-20231114-" in download.headers["content-disposition"]
+
+
+def test_every_clip_of_a_long_event_is_listed_and_served(
+    world: World, client_for: ClientFor
+) -> None:
+    event = world.add_event()
+    assert event.clip is not None
+    second = event.clip.with_name(f"{event.id}.part2.mp4")
+    write_bytes(world.services.media, second, event.camera, b"second clip")
+    world.store.save_event(dataclasses.replace(event, clip_parts=(second,)))
+    owner = client_for("alice")
+    base = f"/api/events/{event.id}"
+    detail = owner.get(base).json()
+    assert detail["clip_url"] == f"{base}/clip"
+    assert detail["clip_urls"] == [f"{base}/clip", f"{base}/clip?part=2"]
+    listed = next(e for e in owner.get("/api/events").json() if e["id"] == event.id)
+    assert listed["clip_urls"] == detail["clip_urls"]
+    assert owner.get(f"{base}/clip", params={"part": 1}).content == read_bytes(
+        world.services.media, event.clip
+    )
+    served = owner.get(f"{base}/clip", params={"part": 2, "download": 1})
+    assert served.content == b"second clip"
+    assert "-2.mp4" in served.headers["content-disposition"]
+    assert owner.get(f"{base}/clip", params={"part": 3}).status_code == 404
+    assert owner.get(f"{base}/clip", params={"part": 0}).status_code == 422
+    # Deleting the event deletes every clip.
+    assert second in _files(world, world.store.get_event(event.id) or event)
+    assert owner.delete(base).status_code == 204
+    assert not second.exists()
 
 
 def test_delete_removes_every_file_then_404(world: World, client_for: ClientFor) -> None:

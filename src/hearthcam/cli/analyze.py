@@ -34,6 +34,7 @@ def event_record(event: Event) -> dict[str, object]:
         "zones": list(event.zones),
         "alert": event.alert,
         "clip": str(event.clip) if event.clip else None,
+        "clips": [str(clip) for clip in event.clips],
         "snapshot": str(event.snapshot) if event.snapshot else None,
     }
 

@@ -32,6 +32,9 @@ def media_export(
     event_id: Annotated[str, typer.Argument(help="the event's id (hearthcam analyze --json)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="where the decrypted copy goes")],
     snapshot: Annotated[bool, typer.Option(help="the snapshot (JPEG), not the clip")] = False,
+    part: Annotated[
+        int, typer.Option(min=1, help="which of a long event's consecutive clips (from 1)")
+    ] = 1,
     data_dir: Annotated[
         Path | None, typer.Option(help="the data directory (instead of the config's)")
     ] = None,
@@ -60,7 +63,10 @@ def media_export(
         event = store.get_event(event_id)
         if event is None:
             raise fail(f"no event {event_id}")
-        path = event.snapshot if snapshot else event.clip
+        clips = event.clips
+        if not snapshot and part > max(1, len(clips)):
+            raise fail(f"event {event_id} has {len(clips)} clip(s), no clip {part}")
+        path = event.snapshot if snapshot else (clips[part - 1] if clips else None)
         if path is None:
             raise fail(f"event {event_id} has no {'snapshot' if snapshot else 'clip'}")
         try:

@@ -1,5 +1,7 @@
 """Clip cutting for one camera: an ended event's clip window waits until the recording covers
-it, then the clip is cut from the segments on the shared clip pool.
+it, then the clip is cut from the segments on the shared clip pool. A window longer than
+``record.max_clip`` is cut into consecutive clips (``clips.clip_parts``), all saved with the
+event, so every second of a long visit is in one of its clips.
 
 ``queue`` takes an ended event and returns its window's end (the runner asks the recorder to
 close the segment there early); ``cut_ready`` is called as segments close, and hands every
@@ -22,6 +24,7 @@ is finished without one.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -31,7 +34,7 @@ from typing import Protocol
 
 from hearthcam.config import RecordConfig
 from hearthcam.errors import MediaLocked, is_disk_full
-from hearthcam.pipeline.clips import assemble_clip, clip_window
+from hearthcam.pipeline.clips import assemble_clip, clip_parts, clip_window
 from hearthcam.pipeline.event_files import clip_path
 from hearthcam.store.pending_clips import PendingClip
 from hearthcam.types import Event, Segment
@@ -183,10 +186,17 @@ class ClipCutter:
     def queue(self, event: Event) -> float:
         """Queues an ended event's clip; returns the wall time its window ends."""
         rec = self._record
+        # Not capped at max_clip: a longer window is cut into several clips (``_cut_parts``).
         start, end = clip_window(
-            event.wall_start, event.wall_end, rec.pre_roll, rec.post_roll, rec.min_clip,
-            rec.max_clip,
-        )  # fmt: skip
+            event.wall_start, event.wall_end, rec.pre_roll, rec.post_roll, rec.min_clip, math.inf
+        )
+        # Widened backwards past where the recording begins (the camera or file had just
+        # started), the clip would be short of min_clip: it runs on after the event instead.
+        recorded = self._parts.rows.segments_between(self._camera, start, end)
+        begins = min((seg.start for seg in recorded), default=start)
+        if begins > start:
+            end = max(end, min(begins, event.wall_start) + rec.min_clip)
+            start = begins
         with self._lock:
             self._waiting.append(ClipWindow(event, start, end))
         return end
@@ -209,12 +219,37 @@ class ClipCutter:
             with self._lock:
                 self._cutting.pop(window.event.id, None)
 
+    def _cut_parts(self, event: Event, start: float, end: float) -> tuple[Path, ...]:
+        """Cuts the clips of the window [start, end] (one per ``max_clip`` of it); returns the
+        paths of those made, in order. A part no footage covers (a gap in the recording) is
+        left out. Raises ``MediaLocked`` and a full disk's error (the parts made so far are
+        removed: the window is cut again whole), else the first error when no part was made."""
+        rows, media = self._parts.rows, self._parts.media
+        made: list[Path] = []
+        failed: Exception | None = None
+        for number, (a, b) in enumerate(clip_parts(start, end, self._record.max_clip), 1):
+            path = clip_path(self._parts.media_root, event, number)
+            try:
+                media.cut(rows.segments_between(self._camera, a, b), a, b, path)
+            except Exception as error:
+                if isinstance(error, MediaLocked) or is_disk_full(error):
+                    if made:
+                        media.delete(made)
+                    raise
+                log.warning("%s: clip %d of event %s not cut: %s", self._camera, number,
+                            event.id, error)  # fmt: skip
+                failed = failed or error
+                continue
+            made.append(path)
+        if not made:
+            assert failed is not None
+            raise failed
+        return tuple(made)
+
     def _cut(self, window: ClipWindow) -> None:
         rows, event = self._parts.rows, window.event
-        path = clip_path(self._parts.media_root, event)
         try:
-            segments = rows.segments_between(self._camera, window.start, window.end)
-            self._parts.media.cut(segments, window.start, window.end, path)
+            paths = self._cut_parts(event, window.start, window.end)
         except MediaLocked:
             # Password mode, nobody signed in since the start: the segments are kept, so the
             # clip is cut when the owner unlocks the household (``cut_pending``).
@@ -233,7 +268,7 @@ class ClipCutter:
             return
         # The row, not the ended change: the alert flag may have been set on it meanwhile.
         stored = rows.get_event(event.id) or event
-        done = replace(stored, clip=path)
+        done = replace(stored, clip=paths[0], clip_parts=paths[1:])
         rows.save_event(done, finished=True)
         self._on_ready(done, False)
 
@@ -295,10 +330,8 @@ class ClipCutter:
         event = rows.get_event(window.event.id)
         if event is None or event.clip is not None:
             return 0  # deleted meanwhile (or never stored: nothing to show it with), or cut
-        path = clip_path(self._parts.media_root, window.event)
-        segments = rows.segments_between(self._camera, window.start, window.end)
         try:
-            self._parts.media.cut(segments, window.start, window.end, path)
+            paths = self._cut_parts(window.event, window.start, window.end)
         except MediaLocked:  # locked meanwhile (password mode): waits for the unlock instead
             self._wait(window)
             return 0
@@ -311,9 +344,9 @@ class ClipCutter:
         # The event row may have changed meanwhile (retention, the owner): read it again.
         current = rows.get_event(window.event.id)
         if current is None:
-            self._parts.media.delete([path])
+            self._parts.media.delete(paths)
             return 0
-        done = replace(current, clip=path)
+        done = replace(current, clip=paths[0], clip_parts=paths[1:])
         rows.save_event(done, finished=True)
         self._on_ready(done, True)
         return 1
@@ -326,10 +359,8 @@ class ClipCutter:
             if event is None or event.clip is not None:
                 pending.remove(clip.event_id)
                 continue
-            segments = rows.segments_between(self._camera, clip.start, clip.end)
-            path = clip_path(self._parts.media_root, event)
             try:
-                self._parts.media.cut(segments, clip.start, clip.end, path)
+                paths = self._cut_parts(event, clip.start, clip.end)
             except MediaLocked:
                 return cut
             except Exception as error:
@@ -344,9 +375,9 @@ class ClipCutter:
             current = rows.get_event(event.id)
             pending.remove(clip.event_id)
             if current is None:
-                self._parts.media.delete([path])
+                self._parts.media.delete(paths)
                 continue
-            done = replace(current, clip=path)
+            done = replace(current, clip=paths[0], clip_parts=paths[1:])
             rows.save_event(done, finished=True)
             cut += 1
             self._on_ready(done, True)

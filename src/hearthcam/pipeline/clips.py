@@ -11,6 +11,7 @@ moved to the front here (``faststart``) before it is written.
 from __future__ import annotations
 
 import io
+import itertools
 import logging
 import math
 import struct
@@ -54,7 +55,8 @@ def clip_window(
     The clip is the event plus ``pre_roll`` before and ``post_roll`` after. A clip shorter than
     ``min_clip`` is widened backwards only: that footage is already recorded, so the clip is
     ready right after the post-roll instead of waiting for more. A clip longer than ``max_clip``
-    keeps its start (the lead-up matters most) and loses its tail.
+    keeps its start (the lead-up matters most) and loses its tail; the live path passes an
+    unbounded ``max_clip`` and splits a long window into parts instead (``clip_parts``).
     """
     if min(pre_roll, post_roll, min_clip, max_clip) < 0 or min_clip > max_clip:
         raise ValueError("rolls and clip bounds must be >= 0 with min_clip <= max_clip")
@@ -66,6 +68,21 @@ def clip_window(
     if shortfall > 0:
         start -= shortfall
     return start, min(end, start + max_clip)
+
+
+def clip_parts(start: float, end: float, max_clip: float) -> list[tuple[float, float]]:
+    """Splits the window [start, end] into consecutive windows of at most ``max_clip`` seconds.
+
+    The parts are of equal length (no two-second tail after a full clip), each starts where
+    the one before ends, and together they cover the window: every second of a long event is
+    in one of its clips.
+    """
+    if max_clip <= 0 or end < start:
+        raise ValueError("a window needs end >= start and max_clip > 0")
+    count = max(1, math.ceil(round((end - start) / max_clip, 9)))
+    step = (end - start) / count
+    edges = [start + i * step for i in range(count)] + [end]
+    return list(itertools.pairwise(edges))
 
 
 # Boxes on the way from moov to the chunk offset tables that faststart must shift.

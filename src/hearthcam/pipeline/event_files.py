@@ -1,6 +1,7 @@
 """Where an event's snapshot and clip are written under the data directory:
 ``<data_dir>/<snapshots|clips>/<camera>/<YYYY-MM-DD>/<event id>.<jpg|mp4>`` (UTC day of its
-start). The event sink writes snapshots and the clip cutter clips by this one rule."""
+start; a long event's later clips are ``<event id>.part<n>.mp4``). The event sink writes
+snapshots and the clip cutter clips by this one rule."""
 
 from __future__ import annotations
 
@@ -24,6 +25,6 @@ def snapshot_path(media_root: Path, event: Event) -> Path:
     return event_file(media_root, SNAPSHOTS_DIR, event, ".jpg")
 
 
-def clip_path(media_root: Path, event: Event) -> Path:
-    """Where ``event``'s clip (an MP4) goes."""
-    return event_file(media_root, CLIPS_DIR, event, ".mp4")
+def clip_path(media_root: Path, event: Event, part: int = 1) -> Path:
+    """Where ``event``'s clip (an MP4) goes: its first, or its ``part``-th of several."""
+    return event_file(media_root, CLIPS_DIR, event, ".mp4" if part == 1 else f".part{part}.mp4")

@@ -1,10 +1,15 @@
 """Event lifecycle for one camera: activity in, started / updated / ended events out.
 
-One event spans one period of activity on a camera, so a person walking through is one event
-however many frames and tracks it takes. An event opens at the first confirmed object, or after
-sustained motion with no object; it ends after ``end_after`` seconds of calm (or is split at
-``max_seconds``). The verdict comes from an injected ``VerdictModel`` each time the tracks change,
-so a motion event can become a threat while it is open. Pure: no I/O, time comes from frames.
+One event spans one visit: a person walking through is one event however many frames and tracks
+it takes, and the next person who comes after the room has been empty for a while is the next
+event. An event opens at the first confirmed object, or after sustained motion with no object.
+Once it has seen an object it ends when no object has been seen for ``gap`` seconds, whatever
+still moves (a motion detector's background takes a while to forget someone who left); an event
+of motion alone ends after ``end_after`` seconds of calm. Either is split at ``max_seconds``. A
+motion run that was going on when an object event ended belongs to that event: it opens no
+motion event of its own. The verdict comes from an injected ``VerdictModel`` each time the
+tracks change, so a motion event can become a threat while it is open. Pure: no I/O, time comes
+from frames.
 """
 
 from __future__ import annotations
@@ -44,13 +49,12 @@ class EventState(enum.Enum):
     ACTIVE = "active"
 
 
-def transition(
-    state: EventState, active_now: bool, calm_for: float, cfg: EventsConfig
-) -> EventState:
-    """The one transition function of the event state machine."""
+def transition(state: EventState, active_now: bool, quiet_for: float, limit: float) -> EventState:
+    """The one transition function of the event state machine: an open event ends once it has
+    been quiet (no object for an object event, calm for a motion event) for ``limit`` seconds."""
     if state is EventState.IDLE:
         return EventState.ACTIVE if active_now else EventState.IDLE
-    return EventState.IDLE if calm_for >= cfg.end_after else EventState.ACTIVE
+    return EventState.IDLE if quiet_for >= limit else EventState.ACTIVE
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,8 @@ class EventBuilder:
         self._motion_since: float | None = None
         self._last_motion: float | None = None
         self._last_active: float = 0.0
+        self._last_object: float | None = None  # when the open event last saw an object
+        self._motion_spent = False  # the motion run now going on belonged to an ended event
         self._last_frame: tuple[float, float] | None = None  # (pts, wall) of the last frame
         self._interval: float | None = None  # the last regular step between frames
 
@@ -170,6 +176,8 @@ class EventBuilder:
         has_objects = len(tracked) > 0
         if has_objects or motion.moving:
             self._last_active = frame.pts
+        if has_objects:
+            self._last_object = frame.pts
         # The run itself must have lasted, not the time since it began (a blip then quiet).
         sustained = (
             self._cfg.motion_events
@@ -180,11 +188,12 @@ class EventBuilder:
         opening = has_objects or sustained
         if self._event is not None and frame.pts - self._event.start >= self._cfg.max_seconds:
             changes.append(self._end(frame))
-        calm_for = frame.pts - self._last_active
-        state = transition(self._state, opening, calm_for, self._cfg)
+        state = transition(self._state, opening, *self._quiet(frame.pts))
         if self._state is EventState.IDLE and state is EventState.ACTIVE:
             changes.append(self._start(frame))
         elif self._state is EventState.ACTIVE and state is EventState.IDLE:
+            # What moves now (a background still forgetting the visitor) was part of this event.
+            self._motion_spent = self._moving_at(frame.pts)
             changes.append(self._end(frame))
         elif state is EventState.ACTIVE:
             changed = self._refresh(frame)
@@ -193,11 +202,24 @@ class EventBuilder:
         self._state = state
         return changes
 
+    def _quiet(self, pts: float) -> tuple[float, float]:
+        """How long the open event has been quiet at ``pts``, and how long ends it: since an
+        object was last seen and ``gap`` once it has seen one, else calm and ``end_after``."""
+        if self._last_object is not None:
+            return pts - self._last_object, self._cfg.gap
+        return pts - self._last_active, self._cfg.end_after
+
+    def _last_seen(self, pts: float) -> float:
+        """When the open event last saw what it is about, at the latest ``pts``: its last object
+        (what moved after it left is not the visit), else its last motion."""
+        last = self._last_object if self._last_object is not None else self._last_active
+        return min(pts, last)
+
     def finish(self, frame_pts: float, frame_wall: float) -> list[EventChange]:
         """Ends the open event at end of input (file end, shutdown)."""
         if self._event is None:
             return []
-        end = min(frame_pts, self._last_active)
+        end = self._last_seen(frame_pts)
         event = self._judge(
             replace(self._event, end=end, wall_end=self._wall(end, frame_pts, frame_wall))
         )
@@ -230,14 +252,19 @@ class EventBuilder:
         self._snapshot = None
         return changes
 
+    def _moving_at(self, pts: float) -> bool:
+        """Whether a motion run is going on at ``pts`` (quiet for a second or less)."""
+        return self._last_motion is not None and pts - self._last_motion <= 1.0
+
     def _note_motion(self, pts: float, motion: MotionResult) -> None:
         if motion.moving:
-            if self._motion_since is None:
+            if self._motion_since is None and not self._motion_spent:
                 self._motion_since = pts
             self._last_motion = pts
         elif self._last_motion is not None and pts - self._last_motion > 1.0:
             # A second without motion breaks a run; single quiet frames inside one do not.
             self._motion_since = None
+            self._motion_spent = False
 
     def _add_tracks(
         self, frame: Frame, tracked: Detections, zones: Sequence[frozenset[str]]
@@ -305,7 +332,7 @@ class EventBuilder:
 
     def _end(self, frame: Frame) -> EventChange:
         assert self._event is not None
-        end = max(self._event.start, min(frame.pts, self._last_active))
+        end = max(self._event.start, self._last_seen(frame.pts))
         event = self._judge(
             replace(self._event, end=end, wall_end=self._wall(end, frame.pts, frame.wall))
         )
@@ -322,3 +349,4 @@ class EventBuilder:
         self._state = EventState.IDLE
         self._tracks.clear()
         self._motion_since = None
+        self._last_object = None

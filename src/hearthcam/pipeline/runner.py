@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from hearthcam.config import CameraConfig, Config, ObjectsConfig
 from hearthcam.errors import is_disk_full
-from hearthcam.labels import COCO_LABELS
+from hearthcam.labels import COCO_LABELS, VEHICLE_LABELS
 from hearthcam.live import LiveView
 from hearthcam.live.overlay import make_overlay
 from hearthcam.pipeline.clipper import ClipCutter, ClipParts, ClipWindow, RecordedClips
@@ -97,6 +97,13 @@ class ObjectFilter:
         return tracked[keep]
 
 
+#: How far (of the frame diagonal) a tracked vehicle must have moved from where it was first seen
+#: before it counts for events: over the jitter of a parked one's box (vtest.avi's truck: under
+#: 0.01).
+MIN_TRAVEL = 0.015
+_VEHICLE = np.array([label in VEHICLE_LABELS for label in COCO_LABELS], dtype=bool)
+
+
 def _overlapping(boxes: NDArray[np.float32], others: NDArray[np.int32]) -> NDArray[np.bool_]:
     """For each box, whether it intersects any of ``others`` (all xyxy)."""
     if not len(others):
@@ -153,7 +160,8 @@ class CameraPipeline:
         self._zones: list[Zone] = []
         self._filter: ObjectFilter | None = None
         self._tracker = Tracker()
-        self._builder = EventBuilder(name, parts.config.events, parts.verdict)
+        self._events = camera.events_over(parts.config.events)
+        self._builder = EventBuilder(name, self._events, parts.verdict)
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=8 if not lossless else 32)
         self._media = parts.config.data_dir
         # Live view (fMP4 by stream copy, MJPEG fallback): cheap while nobody watches.
@@ -303,16 +311,22 @@ class CameraPipeline:
     def _recently_moving(self, tracked: Detections, motion: MotionResult, pts: float) -> Detections:
         # Only objects that moved lately keep an event open and get re-checked: a parked car
         # found once because someone walked past it must not hold the event open for ever,
-        # while a person who stops for a few seconds is still followed.
+        # while a person who stops for a few seconds is still followed. For a vehicle, motion
+        # over it is not enough: the motion detector's background takes seconds to forget
+        # people who walked in front of a parked truck, so the vehicle itself must have moved
+        # (MIN_TRAVEL) to count (issue 12: a truck parked in vtest.avi held visits together).
+        # People and pets count at once: waiting for them to move would start events late.
         if not len(tracked):
             return tracked
-        hold = self._cfg.events.end_after
+        hold = self._events.end_after
+        travelled = {t.tracker_id: t.travel or 0.0 for t in self._tracker.active_tracks()}
         overlaps = _overlapping(tracked.xyxy, motion.boxes)
         keep = np.zeros(len(tracked), dtype=bool)
-        for i, tid in enumerate(tracked.tracker_id):
+        for i, (tid, cls) in enumerate(zip(tracked.tracker_id, tracked.class_id, strict=True)):
             if overlaps[i]:
                 self._moving_until[int(tid)] = pts + hold
-            keep[i] = pts <= self._moving_until.get(int(tid), -np.inf)
+            parked = _VEHICLE[cls] and travelled.get(int(tid), 0.0) < MIN_TRAVEL
+            keep[i] = not parked and pts <= self._moving_until.get(int(tid), -np.inf)
         return tracked[keep]
 
     def _forget_ended_tracks(self) -> None:

@@ -41,11 +41,12 @@ def event_media_files(event: Event, data_dir: Path, media: MediaIO | None = None
     and, sealed, those whose keys outlived their files."""
     media = media or PlainMedia()
     found: set[Path] = set()
-    for recorded in (event.clip, event.snapshot):
-        if recorded is not None and recorded.is_file() and _inside(recorded, data_dir):
-            found.add(recorded)
+    recorded = [*event.clips, *([] if event.snapshot is None else [event.snapshot])]
+    for path in recorded:
+        if path.is_file() and _inside(path, data_dir):
+            found.add(path)
     day = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y-%m-%d")
-    folders = {p.parent for p in (event.clip, event.snapshot) if p is not None}
+    folders = {p.parent for p in recorded}
     if data_dir.is_dir():
         # Segments are shared by many events and are retention's to delete, never ours.
         kinds = (d for d in data_dir.iterdir() if d.is_dir() and d.name != RECORDINGS_DIR)

@@ -355,15 +355,15 @@ def _delete_segment(store: Store, seg: Segment, files: _FileDeleter) -> int:
 
 
 def _delete_event_media(ev: Event, files: _FileDeleter) -> bool:
-    """Deletes an event's clip and snapshot; True if neither is left behind."""
-    clip_gone = files.delete(ev.clip)
+    """Deletes an event's clips and snapshot; True if none is left behind."""
+    clips_gone = [files.delete(clip) for clip in ev.clips]
     snapshot_gone = files.delete(ev.snapshot)
-    return clip_gone and snapshot_gone
+    return all(clips_gone) and snapshot_gone
 
 
 def _purge_event_media(store: Store, ev: Event, files: _FileDeleter) -> int:
     """Deletes an event's clip and snapshot, keeping its row; returns 1 if the media went."""
     if not _delete_event_media(ev, files):
         return 0
-    store.save_event(replace(ev, clip=None, snapshot=None))
+    store.save_event(replace(ev, clip=None, clip_parts=(), snapshot=None))
     return 1

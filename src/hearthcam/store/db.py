@@ -113,6 +113,8 @@ class _EventRow(_Base):
     tracks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     snapshot: Mapped[str | None] = mapped_column(String(1024))
     clip: Mapped[str | None] = mapped_column(String(1024))
+    # The clips after ``clip`` of an event longer than one clip (NULL: none).
+    clip_parts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     alert: Mapped[bool]
     finished: Mapped[bool] = mapped_column(index=True)
 
@@ -166,6 +168,7 @@ def _fill_event_row(row: _EventRow, ev: Event, finished: bool, paths: MediaPaths
     row.tracks = [_track_to_json(t) for t in ev.tracks]
     row.snapshot = paths.to_optional_row(ev.snapshot)
     row.clip = paths.to_optional_row(ev.clip)
+    row.clip_parts = [paths.to_row(p) for p in ev.clip_parts] or None
     # Set once, never cleared: the alert decision sets it on its own thread (``set_alert``)
     # while the camera keeps saving the event's later changes, which do not carry it yet.
     row.alert = ev.alert or bool(row.alert)
@@ -189,6 +192,7 @@ def _event_from_row(row: _EventRow, paths: MediaPaths) -> Event:
         snapshot=paths.from_row(row.snapshot),
         clip=paths.from_row(row.clip),
         alert=row.alert,
+        clip_parts=tuple(p for p in map(paths.from_row, row.clip_parts or ()) if p is not None),
     )
 
 

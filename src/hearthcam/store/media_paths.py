@@ -1,7 +1,8 @@
 """The store's side of media paths: rows hold them relative to the data directory, callers get
 and give absolute ``Path``s.
 
-Three columns name media files: ``segments.path``, ``events.clip`` and ``events.snapshot``. They
+Four columns name media files: ``segments.path``, ``events.clip`` (with ``events.clip_parts``,
+a list of the same) and ``events.snapshot``. They
 hold ``layout.stored_path`` values (relative, POSIX), so a data directory moved or restored
 elsewhere keeps its clips once the config names its new place. A value that escapes the data
 directory (``layout.media_path`` refuses it: a tampered row, or an absolute path the upgrade

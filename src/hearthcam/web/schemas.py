@@ -260,7 +260,10 @@ class EventOut(BaseModel):
     score: float
     alert: bool
     snapshot_url: str | None
-    clip_url: str | None
+    clip_url: str | None = Field(description="the first clip (of ``clip_urls``)")
+    clip_urls: list[str] = Field(
+        description="every clip of the event in order: a long event has several consecutive ones"
+    )
     reviewed: bool = Field(False, description="someone of the household marked it reviewed")
     cursor: str = Field(description="pass as `after` to list the events after this one")
 
@@ -284,6 +287,10 @@ class EventOut(BaseModel):
             "alert": event.alert,
             "snapshot_url": None if event.snapshot is None else f"{base}/snapshot",
             "clip_url": None if event.clip is None else f"{base}/clip",
+            "clip_urls": [
+                f"{base}/clip" if n == 1 else f"{base}/clip?part={n}"
+                for n in range(1, len(event.clips) + 1)
+            ],
         }
 
     @classmethod

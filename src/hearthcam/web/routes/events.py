@@ -151,17 +151,20 @@ def get_event(event: VisibleEvent, services: Services) -> EventDetailOut:
 
 
 def clip_seconds(services: WebServices, event: Event) -> float | None:
-    """The duration the clip's file says it has (its ``mvhd``: the clip starts at a keyframe
-    before the event, so it is not the event's span); None if it cannot be read (no clip, a
-    locked household, a shredded key, damaged media)."""
-    path = None if event.clip is None else contained(event.clip, services.data_dir)
-    if path is None or not path.is_file():
-        return None
-    try:
-        with services.media.open(path) as reader:
-            return mp4.duration(reader)
-    except (HouseholdLocked, NoMediaKey, SealedError, OSError, mp4.BoxError):
-        return None
+    """The duration the clips' files say they have, all parts together (each ``mvhd``: a clip
+    starts at a keyframe before the event, so it is not the event's span); None if one cannot
+    be read (no clip, a locked household, a shredded key, damaged media)."""
+    total = 0.0
+    for clip in event.clips:
+        path = contained(clip, services.data_dir)
+        if path is None or not path.is_file():
+            return None
+        try:
+            with services.media.open(path) as reader:
+                total += mp4.duration(reader)
+        except (HouseholdLocked, NoMediaKey, SealedError, OSError, mp4.BoxError):
+            return None
+    return total if event.clips else None
 
 
 @router.put(
@@ -192,16 +195,24 @@ def unreview_event(event: VisibleEvent, services: Services) -> ReviewedOut:
     },
 )
 def event_clip(
-    event: VisibleEvent, services: Services, request: Request, download: bool = False
+    event: VisibleEvent,
+    services: Services,
+    request: Request,
+    download: bool = False,
+    part: Annotated[int, Query(ge=1, le=1000, description="which of the event's clips")] = 1,
 ) -> StreamingResponse:
-    """The event's clip; supports Range requests (206) for seeking; ``download=1`` attaches."""
+    """The event's clip (``part``: which of a long event's consecutive clips, from 1); supports
+    Range requests (206) for seeking; ``download=1`` attaches."""
+    clips = event.clips
+    if part > len(clips):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     when = dt.datetime.fromtimestamp(event.wall_start, dt.UTC).strftime("%Y%m%d-%H%M%S")
-    name = f"{event.camera}-{when}.mp4"
+    name = f"{event.camera}-{when}" + ("" if part == 1 else f"-{part}") + ".mp4"
     kind = "attachment" if download else "inline"
     # As Starlette's FileResponse: a plain name when it needs no escaping.
     quoted = quote(name)
     label = f'filename="{name}"' if quoted == name else f"filename*=utf-8''{quoted}"
-    return media_response(services, event.clip, MP4, request, disposition=f"{kind}; {label}")
+    return media_response(services, clips[part - 1], MP4, request, disposition=f"{kind}; {label}")
 
 
 @router.get(

@@ -77,6 +77,26 @@ function renderObjects(event) {
   $("parked").replaceChildren(parked.length ? objectTable(parked, "Parked vehicles") : "");
 }
 
+// A long event's footage is in consecutive clips: one button each, the first playing.
+function renderParts(urls, video, offer) {
+  const nav = $("clip-parts");
+  if (urls.length < 2 || nav.childElementCount) return;
+  const buttons = urls.map((url, i) => {
+    const button = h("button", { type: "button", class: "btn", "aria-pressed": i === 0 ? "true" : "false" },
+      `Clip ${i + 1} of ${urls.length}`);
+    button.addEventListener("click", () => {
+      for (const other of buttons) other.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-pressed", "true");
+      video.src = url;
+      offer(url);
+      video.play().catch(() => {});
+    });
+    return button;
+  });
+  nav.replaceChildren(...buttons);
+  nav.hidden = false;
+}
+
 function render(event) {
   const title = `${verdictLabel(event.verdict)} at ${event.camera_name || event.camera}`;
   document.title = `${title} · hearthcam`;
@@ -108,10 +128,14 @@ function render(event) {
       }, { once: true });
       video.setAttribute("aria-label", `Clip: ${title}`);
     }
-    const url = new URL(event.clip_url, location.href);
-    url.searchParams.set("download", "1");
-    download.href = url.pathname + url.search;
+    const offer = (clipUrl) => {
+      const url = new URL(clipUrl, location.href);
+      url.searchParams.set("download", "1");
+      download.href = url.pathname + url.search;
+    };
+    offer(event.clip_url);
     download.hidden = false;
+    renderParts(event.clip_urls || [], video, offer);
     const share = $("share");
     if (share) share.hidden = false;
   } else {
