@@ -161,9 +161,12 @@ def clip_seconds(services: WebServices, event: Event) -> float | None:
             return None
         try:
             with services.media.open(path) as reader:
-                total += mp4.duration(reader)
+                seconds = mp4.duration(reader)
         except (HouseholdLocked, NoMediaKey, SealedError, OSError, mp4.BoxError):
             return None
+        if seconds is None:
+            return None
+        total += seconds
     return total if event.clips else None
 
 
