@@ -5,12 +5,12 @@ pixels that differ from the empty walkway, not against the detector itself)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.annotate.watermark import mark_clip
@@ -39,7 +39,7 @@ START, COUNT = 200, 30  # 3 s of vtest.avi at 10 fps, 768x576, five to seven peo
 
 
 @pytest.fixture(scope="module")
-def walkway() -> Iterator[tuple[list[BGRImage], np.ndarray]]:
+def walkway() -> tuple[list[BGRImage], NDArray[np.int16]]:
     """The clip's frames, and the empty walkway (the median of every 10th frame of vtest)."""
     try:
         frames = list(vtest_frames(START, COUNT))
@@ -49,7 +49,7 @@ def walkway() -> Iterator[tuple[list[BGRImage], np.ndarray]]:
     return frames, background.astype(np.int16)
 
 
-def _moving(image: BGRImage, background: np.ndarray, xyxy: tuple[float, ...]) -> float:
+def _moving(image: BGRImage, background: NDArray[np.int16], xyxy: tuple[float, ...]) -> float:
     """The share of a relative box's pixels that differ from the empty walkway."""
     height, width = image.shape[:2]
     x0, y0 = int(xyxy[0] * width), int(xyxy[1] * height)
@@ -63,7 +63,7 @@ def test_pre_labels_of_a_published_clip_hold_the_people_the_blurred_copy_hides(
     store: Store,
     data_dir: Path,
     tmp_path: Path,
-    walkway: tuple[list[BGRImage], np.ndarray],
+    walkway: tuple[list[BGRImage], NDArray[np.int16]],
     scanner: SensitiveScanner,
     faces: CenterFace,
     people: OnnxDetector,
