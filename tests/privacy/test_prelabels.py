@@ -12,22 +12,29 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from hearthcam.annotate.desk import ReviewDesk
-from hearthcam.annotate.watermark import mark_clip
+from hearthcam.annotate.desk import ReviewDesk, from_original
+from hearthcam.annotate.watermark import MarkedClip, mark_clip
 from hearthcam.annotate.workbench import keyframe_indexes
 from hearthcam.config import ReviewConfig
 from hearthcam.errors import SourceUnreadable
-from hearthcam.pipeline.detect import OnnxDetector
+from hearthcam.pipeline.detect import OnnxDetector, ScriptedDetector
 from hearthcam.privacy.consent import Sharing, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.privacy.review import ShareChecks, report
 from hearthcam.scenes import vtest_frames
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
-from hearthcam.types import BGRImage
+from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.prepare import ClipPreparer
-from hearthcam.vision.redact import PreLabels, spread_frames
+from hearthcam.vision.redact import (
+    ClipPolicy,
+    FrameBox,
+    PreLabels,
+    Redactor,
+    _ClipRedaction,
+    spread_frames,
+)
 from hearthcam.vision.sensitive import SensitiveScanner
 from hearthcam_bench.redact import write_h264
 from tests.privacy.conftest import NOW, agreed, event_with_clip
@@ -113,3 +120,37 @@ def test_pre_labels_of_a_published_clip_hold_the_people_the_blurred_copy_hides(
     gone = sharing.shares.get(share.id)
     assert gone is not None
     assert gone.prelabels is None
+
+
+def test_boxes_are_mapped_onto_the_redacted_copys_frame(faces: CenterFace) -> None:
+    """An odd-sized original is padded to even sizes in the copy: the relative boxes are taken
+    against the copy's size, so they sit on the same pixels there. The keyframes are the
+    detected frames nearest the workbench's spread (the detector runs every ``stride``-th)."""
+    person = Detections(
+        np.array([[10, 20, 110, 140]], np.float32), np.array([0.8], np.float32),
+        np.array([0], np.int32),
+    )  # fmt: skip
+    job = _ClipRedaction(faces, ScriptedDetector([]), Redactor(), ClipPolicy(label_keyframes=4))
+    job.objects = {i: person for i in [*range(0, 31, 3), 30]}
+    found = job.prelabels(31, 176, 144)  # a 175x143 original, padded to 176x144
+    assert found is not None
+    assert keyframe_indexes(31, 4) == [6, 12, 19, 25]
+    assert found.frames == (6, 12, 18, 24)  # the detected frames nearest those
+    assert (found.width, found.height) == (176, 144)
+    assert {b.frame for b in found.boxes} == set(found.frames)
+    assert found.boxes[0].xyxy == pytest.approx((10 / 176, 20 / 144, 110 / 176, 140 / 144))
+    assert PreLabels.from_json(found.to_json()) == found
+
+
+def test_a_lease_shows_only_stored_keyframes_inside_its_copy() -> None:
+    stored = PreLabels((5, 15, 40), 320, 240, (
+        FrameBox(5, (0.1, 0.1, 0.3, 0.5), "person", 0.7),
+        FrameBox(15, (0.2, 0.1, 0.4, 0.5), "cat", 0.6),
+        FrameBox(40, (0.2, 0.1, 0.4, 0.5), "person", 0.6),
+    ))  # fmt: skip
+    marked = MarkedClip(b"", 30, 320, 240, 10.0, 3.0, (6, 12, 18, 24), ())
+    shown = from_original(marked, stored)
+    assert shown.keyframes == (5, 15)
+    assert [(p.frame, p.time, p.label) for p in shown.prelabels] == [
+        (5, 0.5, "person"), (15, 1.5, "cat"),
+    ]  # fmt: skip
