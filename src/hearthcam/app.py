@@ -53,6 +53,7 @@ from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.prepare import ClipPreparer
+from hearthcam.vision.redact import ClipPolicy
 from hearthcam.vision.sensitive import SensitiveScanner
 
 if TYPE_CHECKING:
@@ -327,9 +328,13 @@ def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
 
     def preparer() -> ClipPreparer:
         # One thread each: the checks run beside the cameras and must not starve them.
+        # The redaction's detector pass on the original frames also gives the workbench's
+        # pre-labels, on as many keyframes as the workbench shows.
+        policy = ClipPolicy(label_keyframes=runtime.config.review.keyframes)
         return ClipPreparer(
-            SensitiveScanner.load(threads=1), CenterFace(threads=1), runtime.detector
-        )
+            SensitiveScanner.load(threads=1), CenterFace(threads=1), runtime.detector,
+            policy=policy,
+        )  # fmt: skip
 
     return ShareChecks(sharing, preparer)
 

@@ -30,7 +30,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 import hearthcam
 from hearthcam.errors import StoreError
@@ -62,6 +62,8 @@ MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
 # Tables revisions after the legacy fixture added (r20261203_event_reviews,
 # r20261203_enrolment_links, r20261203_exports): not in it.
 LATER_TABLES = {"event_reviews", "enrolment_links", "exports", "export_audit"}
+# Columns a revision after the legacy fixture added (r20261203_share_prelabels): not in it.
+LATER_COLUMNS = {"shares": ("prelabels",)}
 
 
 @pytest.fixture
@@ -417,6 +419,9 @@ def test_postgres_database_made_before_migrations_is_adopted(postgres: str) -> N
         old = [t for n, t in metadata.tables.items() if n not in lazy | LATER_TABLES]
         metadata.create_all(engine, tables=old)
         with engine.begin() as connection:
+            for table, columns in LATER_COLUMNS.items():
+                for column in columns:
+                    connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
             connection.execute(
                 metadata.tables["households"].insert().values(name="Home", created=1.0)
             )

@@ -41,6 +41,7 @@ from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore, receipt_digest
 from hearthcam.types import Detections, Event, TrackSummary, Verdict
 from hearthcam.vault.media import read_bytes, write_bytes
+from hearthcam.vision.redact import FrameBox, PreLabels
 from hearthcam.web import ServerHandle, WebServices, start_server
 from tests.support.factories import make_h264_segment
 from tests.support.world import cheap_hasher
@@ -50,6 +51,7 @@ pytestmark = pytest.mark.integration
 
 OWNER, ANNOTATOR = "lena", "kit"
 PASSWORD = "copper kettle on the stove"
+PERSON_BOX = (60 / 320, 40 / 240, 140 / 320, 220 / 240)  # relative, on the 320x240 clip
 
 
 class Running:
@@ -79,9 +81,10 @@ def _published_share(services: WebServices, clip: Path, owner_id: int, household
     path = services.data_dir / "clips" / "front" / f"{event_id}.mp4"
     write_bytes(services.media, path, "front", clip.read_bytes())
     track = TrackSummary(1, "person", 0.88, 0.8, 18, 1.0, 5.0, 0.1, 0.4, frozenset())
+    second = TrackSummary(2, "person", 0.61, 0.55, 9, 2.0, 4.0, 0.7, 0.4, frozenset())
     event = Event(
         id=event_id, camera="front", verdict=Verdict.THREAT, labels=("person",), start=1.0,
-        end=5.0, wall_start=wall, wall_end=wall + 4, score=0.88, zones=(), tracks=(track,),
+        end=5.0, wall_start=wall, wall_end=wall + 4, score=0.88, zones=(), tracks=(track, second),
         snapshot=None, clip=path, alert=True,
     )  # fmt: skip
     services.store.save_event(event)
@@ -93,7 +96,14 @@ def _published_share(services: WebServices, clip: Path, owner_id: int, household
     )  # fmt: skip (the checks' own tests make real redactions)
     shares = sharing.shares
     assert shares.set_status(share.id, ShareStatus.CONSENTED.value, "checking", time.time())
-    assert shares.set_status(share.id, "checking", ShareStatus.PUBLISHED.value, time.time())
+    # The checks' pre-labels, found on the original before redaction: one person a keyframe.
+    found = PreLabels(
+        (8, 16, 24, 32), 320, 240,
+        tuple(FrameBox(f, PERSON_BOX, "person", 0.81) for f in (8, 16, 24, 32)),
+    )  # fmt: skip
+    assert shares.set_status(
+        share.id, "checking", ShareStatus.PUBLISHED.value, time.time(), prelabels=found.to_json()
+    )
     return share.id
 
 
@@ -107,15 +117,16 @@ def running(tmp_path: Path) -> Iterator[Running]:
     store = Store.open(config.database_url, data_dir=config.data_dir)
     accounts = Accounts(store, hasher=cheap_hasher())
     media = open_media(store, config.data_dir)
-    # The detector's pre-labels: one person box on each keyframe (the model itself is tested
-    # in tests/pipeline; here the page must draw what the lease carries).
-    person = Detections(
-        np.array([[60, 40, 140, 220]], np.float32), np.array([0.81], np.float32),
-        np.array([0], np.int32),
+    # The pre-labels are the ones stored with the published copy (``_published_share``; the
+    # checks that find them are tests/privacy/test_prelabels.py): a detector on the desk that
+    # would box a truck shows the stored person boxes are served, not detected again.
+    truck = Detections(
+        np.array([[10, 10, 100, 100]], np.float32), np.array([0.9], np.float32),
+        np.array([7], np.int32),
     )  # fmt: skip
     desk = ReviewDesk(
         AnnotationStore(store), ShareStore(store), store, config.data_dir, media, config.review,
-        detector=lambda: ScriptedDetector([person] * 8),
+        detector=lambda: ScriptedDetector([truck] * 8),
     )  # fmt: skip
     services = WebServices(
         config=config, store=store, accounts=accounts, media=media, review_desk=desk
@@ -203,7 +214,8 @@ def annotate_one(page: Page, app: Running) -> None:
     frame = shown_frame(page)
     # What the annotator sees is the watermarked copy (up to decoding noise), not the clip.
     assert closest(frame, marked) < 3 < closest(frame, clean)
-    expect(page.locator("#facts")).to_contain_text("person (88%)")
+    # The objects followed, grouped by label: two people, the best at 88 %.
+    expect(page.locator("#facts")).to_contain_text("person \u00d72 (best 88%)")
     expect(page.locator("#facts")).not_to_contain_text("Front door")
     # The pre-label boxes are drawn over the video (yellow pixels on the overlay canvas).
     page.evaluate("() => { const v = document.getElementById('clip'); v.currentTime = 0.8; }")

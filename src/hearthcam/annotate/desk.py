@@ -9,6 +9,7 @@ call first ends the leases whose minutes ran out, so no timer thread is needed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from hearthcam.annotate import active
-from hearthcam.annotate.watermark import MarkedClip, mark_clip
+from hearthcam.annotate.watermark import MarkedClip, PreLabel, mark_clip
 from hearthcam.annotate.workbench import (
     SUGGESTED,
     FalseAlarmReason,
@@ -44,6 +45,7 @@ from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import Event, Verdict
 from hearthcam.vault.media import MediaIO, write_bytes
+from hearthcam.vision.redact import PreLabels
 
 # A served model's class probabilities for an event (None: no model; the rules alone rank).
 Scorer = Callable[[Event], Mapping[str, float] | None]
@@ -81,6 +83,19 @@ class QueueStatus:
     taken_today: int
     quota_left: int
     active: LeaseRecord | None
+
+
+def from_original(marked: MarkedClip, found: PreLabels) -> MarkedClip:
+    """``marked`` with the stored pre-labels of the original frames as its keyframes and boxes
+    (relative boxes: they fit the copy whatever its scale; frames past its end are dropped)."""
+    fps = marked.fps or 1.0
+    frames = tuple(f for f in found.frames if 0 <= f < marked.frames)
+    boxes = tuple(
+        PreLabel(b.frame, round(b.frame / fps, 3), b.xyxy, b.label, b.score)
+        for b in found.boxes
+        if b.frame in frames
+    )
+    return dataclasses.replace(marked, keyframes=frames, prelabels=boxes)
 
 
 def lease_path(data_dir: Path, share_id: str, lease_id: str) -> Path:
@@ -212,8 +227,15 @@ class ReviewDesk:
         try:
             with self._media.open(redacted_path(self._data_dir, share.id)) as source:
                 text = watermark_text(username, lease.id)
-                detector, keyframes = self._detector(), self.config.keyframes
+                # The boxes found on the original frames before redaction, stored with the
+                # published copy; only a share published before they were stored is detected
+                # on again here (on blurred frames, which hide the people).
+                stored = share.prelabels
+                detector = self._detector() if stored is None else None
+                keyframes = self.config.keyframes
                 marked = mark_clip(cast(BinaryIO, source), text, detector, keyframes)
+                if stored is not None:
+                    marked = from_original(marked, PreLabels.from_json(stored))
             write_bytes(self._media, target, share.camera, marked.data)
         except (OSError, HearthcamError) as error:
             self._end(lease, LeaseEvent.REVOKE, now)

@@ -3,8 +3,10 @@
 One decode pass over the redacted clip (read through the media I/O, so a sealed clip is never
 written out in plaintext) does both jobs of a new lease: it burns a visible, semi-transparent,
 tiled watermark that drifts a little every frame (so a leaked copy names its viewer, and no
-fixed patch can be cropped or painted out), and it runs the detector on a few keyframes of
-the *unmarked* frames for the pre-labels. The copy is encoded in memory (H.264, moov at the
+fixed patch can be cropped or painted out), and, given a detector, it runs it on a few
+keyframes of the *unmarked* frames for the pre-labels (only for a share published without
+stored pre-labels: those found on the original frames before redaction are served instead,
+``annotate.desk.from_original``). The copy is encoded in memory (H.264, moov at the
 end, which browsers read with a range request) and handed back as bytes for the caller to
 store.
 """

@@ -173,18 +173,27 @@ class ShareChecks:
 
     def _settle(self, share: ShareRecord, prepared: PreparedClip) -> CheckOutcome | None:
         shares, now = self._sharing.shares, self._clock()
+        prelabels: dict[str, Any] | None = None
         if prepared.state is ShareState.DISPOSED:
             # Destroyed before the status says so: a crash in between leaves no copy behind.
             self._sharing.delete_media(share.id)
             event, reason = ShareEvent.SCAN_POSITIVE, DISPOSED_REASON
         elif prepared.state is ShareState.PUBLISHABLE:
             event, reason = ShareEvent.CHECKS_PASSED, ""
+            found = prepared.redaction.prelabels if prepared.redaction is not None else None
+            prelabels = None if found is None else found.to_json()
         else:
             self._sharing.delete_redacted(share.id)
             event, reason = ShareEvent.CHECKS_FAILED, FAILED_REASON.format(why=_why(prepared))
         status = transition(ShareStatus.CHECKING, event)
         moved = shares.set_status(
-            share.id, ShareStatus.CHECKING.value, status.value, now, reason, _facts(prepared)
+            share.id,
+            ShareStatus.CHECKING.value,
+            status.value,
+            now,
+            reason,
+            _facts(prepared),
+            prelabels,
         )
         if not moved:  # withdrawn meanwhile: nothing this pass made may stay
             self._sharing.delete_media(share.id)

@@ -34,6 +34,9 @@ class _ShareRow(Base):
     receipt: Mapped[Any] = mapped_column(JSON)
     receipt_sha256: Mapped[str] = mapped_column(String(64))
     facts: Mapped[Any] = mapped_column(JSON, default=dict)  # counts the checks found
+    # The workbench's pre-labels, found on the original frames before redaction (boxes,
+    # labels, scores and frame indexes; never pixels). Kept only while published.
+    prelabels: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
 
 
 class _CounterRow(Base):
@@ -60,6 +63,8 @@ class ShareRecord:
     receipt: dict[str, Any]
     receipt_sha256: str
     facts: dict[str, Any]
+    #: ``vision.redact.PreLabels.to_json`` of the published copy (None: none were stored).
+    prelabels: dict[str, Any] | None = None
 
 
 def _record(row: _ShareRow) -> ShareRecord:
@@ -67,6 +72,7 @@ def _record(row: _ShareRow) -> ShareRecord:
         row.id, row.event_id, row.household_id, row.owner_id, row.camera, row.status,
         row.reason, row.created, row.expires, row.updated, dict(row.receipt or {}),
         row.receipt_sha256, dict(row.facts or {}),
+        None if row.prelabels is None else dict(row.prelabels),
     )  # fmt: skip
 
 
@@ -109,12 +115,17 @@ class ShareStore:
         now: float,
         reason: str = "",
         facts: dict[str, Any] | None = None,
+        prelabels: dict[str, Any] | None = None,
     ) -> bool:
         """Moves a share from ``expected`` to ``status``; False if it was not in ``expected``
-        any more (withdrawn meanwhile, or another worker took it): compare-and-set."""
+        any more (withdrawn meanwhile, or another worker took it): compare-and-set.
+
+        ``prelabels`` are stored with a move to ``published``; any other move drops them (they
+        belong to the published copy, which no other status keeps)."""
         values: dict[str, Any] = {"status": status, "updated": now, "reason": reason}
         if facts is not None:
             values["facts"] = facts
+        values["prelabels"] = prelabels if status == "published" else None
         query = (
             update(_ShareRow)
             .where(_ShareRow.id == share_id, _ShareRow.status == expected)

@@ -21,12 +21,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from hearthcam.errors import ModelError
-from hearthcam.labels import class_id_of
+from hearthcam.labels import class_id_of, label_of
 from hearthcam.pipeline.detect import Detector, nms
 from hearthcam.types import BGRImage, Detections
 from hearthcam.vision.check import SMALLEST_FACE, CheckReport, check_frames
@@ -145,6 +146,9 @@ class ClipPolicy:
     crf: int = 23
     encoder_threads: int = 0
     deadline_s: float | None = None
+    #: Keyframes the workbench pre-labels: the detected frames nearest to this many frames
+    #: spread over the clip (``spread_frames``), their boxes kept from the original frames.
+    label_keyframes: int = 4
 
     def __post_init__(self) -> None:
         if self.stride < 1 or self.window < self.stride - 1 or self.check_stride < 1:
@@ -177,6 +181,59 @@ class RedactionResult:
     #: Redact-and-check rounds run; faces the checks found and the next round hid.
     rounds: int = 1
     hidden_after_check: int = 0
+    #: The detector's boxes on the original frames, for the workbench (None: no detector).
+    prelabels: PreLabels | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBox:
+    """One detector box on one frame of the original, relative (0..1) to the redacted copy."""
+
+    frame: int
+    xyxy: tuple[float, float, float, float]
+    label: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class PreLabels:
+    """The workbench's pre-labels, found on the *original* frames by the redaction's detector
+    pass (blurred frames hide the people and confuse the classes): the keyframes and their
+    boxes, mapped onto the redacted copy's frame (``width`` x ``height``). Never pixels."""
+
+    frames: tuple[int, ...]
+    width: int
+    height: int
+    boxes: tuple[FrameBox, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Stored with the published share."""
+        return {
+            "frames": list(self.frames), "width": self.width, "height": self.height,
+            "boxes": [{"frame": b.frame, "xyxy": list(b.xyxy), "label": b.label,
+                       "score": b.score} for b in self.boxes],
+        }  # fmt: skip
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> PreLabels:
+        """The inverse of ``to_json``."""
+        boxes = tuple(
+            FrameBox(int(b["frame"]), (float(b["xyxy"][0]), float(b["xyxy"][1]),
+                     float(b["xyxy"][2]), float(b["xyxy"][3])), str(b["label"]),
+                     float(b["score"]))
+            for b in data.get("boxes", [])
+        )  # fmt: skip
+        frames = tuple(int(f) for f in data.get("frames", []))
+        return PreLabels(frames, int(data.get("width", 0)), int(data.get("height", 0)), boxes)
+
+
+def spread_frames(frames: int, count: int) -> list[int]:
+    """``count`` frames spread evenly inside a clip of ``frames`` (never the very ends): the
+    workbench's keyframes (``annotate.workbench.keyframe_indexes`` is the same rule)."""
+    if frames <= 0 or count <= 0:
+        return []
+    picks = {min(frames - 1, round(frames * (i + 1) / (count + 1))) for i in range(count)}
+    return sorted(picks)
 
 
 class _ClipRedaction:
@@ -193,6 +250,8 @@ class _ClipRedaction:
         self.face_boxes: dict[int, Detections] = {}
         self.body_boxes: dict[int, Detections] = {}
         self.extra: dict[int, Detections] = {}
+        #: Every class the detector found on each detected original frame (boxes only).
+        self.objects: dict[int, Detections] = {}
         self.faces_found = self.frames_with_faces = self.people_found = 0
 
     def _faces_near_people(self, image: BGRImage, people: Detections) -> Detections:
@@ -215,6 +274,7 @@ class _ClipRedaction:
         bodies = Detections.empty()
         if self.people is not None:
             dets = self.people.detect(frame.image)
+            self.objects[frame.index] = dets
             keep = (dets.class_id == PERSON) & (dets.confidence >= self.policy.person_threshold)
             bodies = dets[keep]
             self.people_found += int(keep.sum())
@@ -227,6 +287,26 @@ class _ClipRedaction:
         self.frames_with_faces += bool(len(found))
         if self.redactor.policy.bodies:
             self.body_boxes[frame.index] = bodies
+
+    def prelabels(self, frames: int, width: int, height: int) -> PreLabels | None:
+        """The detections of the original frames nearest the workbench's keyframes, relative
+        to the output's ``width`` x ``height`` (the redacted copy: padded to even sizes)."""
+        if self.people is None or not self.objects:
+            return None
+        detected = sorted(self.objects)
+        picks = sorted({
+            min(detected, key=lambda d: (abs(d - k), d))
+            for k in spread_frames(frames, self.policy.label_keyframes)
+        })  # fmt: skip
+        scale = np.array([width, height, width, height], np.float32)
+        boxes = []
+        for index in picks:
+            found = self.objects[index]
+            for xyxy, score, cls in zip(found.xyxy, found.confidence, found.class_id, strict=True):
+                rel = np.clip(np.asarray(xyxy, np.float32) / scale, 0, 1)
+                box = (float(rel[0]), float(rel[1]), float(rel[2]), float(rel[3]))
+                boxes.append(FrameBox(index, box, label_of(int(cls)), round(float(score), 4)))
+        return PreLabels(tuple(picks), width, height, tuple(boxes))
 
     def boxes(self, index: int, size: tuple[int, int]) -> tuple[Detections, Detections]:
         """The faces and bodies to hide on frame ``index`` (of ``size`` w, h)."""
@@ -319,7 +399,8 @@ def redact_clip(
     else:
         writer.discard()
         path, status = None, RedactStatus.REFUSED
+    prelabels = job.prelabels(frames, writer.width, writer.height)
     return RedactionResult(
         status, path, frames, len(job.face_boxes), job.faces_found, job.frames_with_faces,
-        job.people_found, check, redact_s, check_s, round_, hidden,
+        job.people_found, check, redact_s, check_s, round_, hidden, prelabels,
     )  # fmt: skip

@@ -94,10 +94,19 @@ function tick() {
   }
 }
 
+// The objects followed, one entry a label: how many, and the best score among them.
+function grouped(tracks) {
+  const byLabel = new Map();
+  for (const t of tracks) {
+    const seen = byLabel.get(t.label) ?? { count: 0, best: 0 };
+    byLabel.set(t.label, { count: seen.count + 1, best: Math.max(seen.best, t.best_score) });
+  }
+  return [...byLabel].map(([label, { count, best }]) =>
+    `${label}${count > 1 ? ` ×${count}` : ""} (${count > 1 ? "best " : ""}${Math.round(best * 100)}%)`);
+}
+
 function facts(lease) {
-  const objects = lease.tracks.length
-    ? lease.tracks.map((t) => `${t.label} (${Math.round(t.best_score * 100)}%)`).join(", ")
-    : "none";
+  const objects = lease.tracks.length ? grouped(lease.tracks).join(", ") : "none";
   const rows = [
     ["Time of day", BUCKETS[lease.time_of_day] ?? "unknown"],
     ["Length", lease.duration ? duration(lease.duration) : "unknown"],
