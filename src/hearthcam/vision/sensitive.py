@@ -9,7 +9,7 @@ class, frame count and top scores, and never carries a frame.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -152,16 +152,37 @@ class ScanPolicy:
     single decisive frame because a person may cross the view in under a second, and publishing
     intimate footage to strangers costs far more than disposing of one shared copy (the owner
     keeps the original).
+
+    The models in ``classifiers`` (nsfwjs: one score for the whole frame, no body part behind
+    it) agree only with two more conditions (issue 13): their frames over the bar must lie at
+    least ``spread_s`` seconds apart on the clip's clock (first to last), because adjacent
+    samples of a slow pan show nearly the same picture (one look, not two); and on at least one
+    of those frames another model (NudeNet) must score one of its classes at or above
+    ``support``, an exposed-part box well under NudeNet's own bars. nsfwjs alone scored Porn
+    0.72-0.90 on many frames of everyday clothed footage (grey basketball photos, cyclists) with
+    NudeNet under 0.08 there; NudeNet scored up to 0.40 on everyday photos, so ``support`` is
+    not a rule on its own. A single nsfwjs frame at ``decisive`` (0.95: everyday footage reached
+    0.898, so 0.9 would leave no margin) still disposes alone. NudeNet keeps the plain rule and
+    its thresholds.
     """
 
     min_frames: int = 2
     decisive: float = 0.95
+    classifiers: frozenset[str] = frozenset({"nsfwjs"})
+    spread_s: float = 2.0
+    support: float = 0.3
     sample_fps: float = 2.0
     keyframes: bool = True
 
     def __post_init__(self) -> None:
         if self.min_frames < 1 or not 0 < self.decisive <= 1 or self.sample_fps <= 0:
             raise ValueError("min_frames >= 1, 0 < decisive <= 1 and sample_fps > 0 required")
+        if self.spread_s < 0 or not 0 <= self.support <= 1:
+            raise ValueError("spread_s >= 0 and 0 <= support <= 1 required")
+
+
+#: The rule before issue 13 (every model on the plain rule): kept to measure against.
+PLAIN_POLICY = ScanPolicy(classifiers=frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,16 +219,37 @@ def decide(
     frames: Sequence[Mapping[str, Mapping[str, float]]],
     thresholds: Mapping[str, Mapping[str, float]],
     policy: ScanPolicy = ScanPolicy(),
+    times: Sequence[float] | None = None,
 ) -> ScanVerdict:
-    """Applies the clip rule to per-frame scores (frame -> model -> class -> score)."""
+    """Applies the clip rule to per-frame scores (frame -> model -> class -> score).
+
+    ``times`` are the frames' seconds on the clip's clock (default: ``sample_fps`` apart).
+    """
+    if times is None:
+        times = [i / policy.sample_fps for i in range(len(frames))]
+    if len(times) != len(frames):
+        raise ValueError("one time per frame required")
     findings: list[ClassFinding] = []
-    flagged_by: dict[str, int] = {}
+    agreed_by: dict[str, bool] = {}
     for model, classes in thresholds.items():
-        flagged = 0
-        for frame in frames:
-            scores = frame.get(model, {})
-            flagged += any(scores.get(c, 0.0) >= t for c, t in classes.items())
-        flagged_by[model] = flagged
+        # Agreement counts frames on which any of the model's classes is over its bar.
+        flagged = [
+            (t, frame)
+            for t, frame in zip(times, frames, strict=True)
+            if any(frame.get(model, {}).get(c, 0.0) >= b for c, b in classes.items())
+        ]
+        agreed = len(flagged) >= policy.min_frames
+        if agreed and model in policy.classifiers:
+            spread = max(t for t, _ in flagged) - min(t for t, _ in flagged)
+            supported = any(
+                frame.get(other, {}).get(c, 0.0) >= policy.support
+                for _, frame in flagged
+                for other, other_classes in thresholds.items()
+                if other not in policy.classifiers
+                for c in other_classes
+            )
+            agreed = spread >= policy.spread_s and supported
+        agreed_by[model] = agreed
         for label, threshold in classes.items():
             column = [frame.get(model, {}).get(label, 0.0) for frame in frames]
             findings.append(
@@ -222,8 +264,7 @@ def decide(
     findings.sort(key=lambda f: (f.frames, f.max_score), reverse=True)
     for finding in findings:
         decisive = finding.max_score >= max(policy.decisive, finding.threshold)
-        # Agreement counts frames on which any of the model's classes is over its bar.
-        agreed = finding.frames > 0 and flagged_by[finding.model] >= policy.min_frames
+        agreed = finding.frames > 0 and agreed_by[finding.model]
         if decisive or agreed:
             return ScanVerdict(True, len(frames), tuple(findings), finding)
     return ScanVerdict(False, len(frames), tuple(findings))
@@ -245,20 +286,55 @@ class SensitiveScanner:
         """Both packaged models at their default thresholds (ModelError if either is missing)."""
         return cls([NudeNet(threads=threads), NsfwJs(threads=threads)], policy)
 
-    def scan_images(self, images: Iterable[BGRImage]) -> ScanVerdict:
-        """Scores each image and decides (for stills and for already sampled frames)."""
-        frames = [{s.name: s.score(image) for s in self.scorers} for image in images]
-        return decide(frames, {s.name: s.thresholds for s in self.scorers}, self.policy)
+    def scan_images(
+        self, images: Iterable[BGRImage], times: Sequence[float] | None = None
+    ) -> ScanVerdict:
+        """Scores each image and decides (for stills and for already sampled frames).
+
+        ``times`` are the images' seconds on the clip's clock (default: ``sample_fps`` apart).
+        """
+        return self.decide(self.score_images(images), times)
+
+    def score_images(self, images: Iterable[BGRImage]) -> list[dict[str, Mapping[str, float]]]:
+        """Each image's scores, model -> class -> score (what ``decide`` takes)."""
+        return [{s.name: s.score(image) for s in self.scorers} for image in images]
+
+    def decide(
+        self,
+        frames: Sequence[Mapping[str, Mapping[str, float]]],
+        times: Sequence[float] | None = None,
+        policy: ScanPolicy | None = None,
+    ) -> ScanVerdict:
+        """``decide`` with these scorers' thresholds (and this scanner's policy by default)."""
+        thresholds = {s.name: s.thresholds for s in self.scorers}
+        return decide(frames, thresholds, policy or self.policy, times)
 
     def scan_clip(self, path: ClipSource, deadline_s: float | None = None) -> ScanVerdict:
         """Samples ``sample_fps`` frames a second plus every keyframe, scores them and decides.
 
         Raises SourceUnreadable, ModelError or VisionTimeout (past ``deadline_s``).
         """
-        return self.scan_images(self.sample(path, Clock(name_of(path), deadline_s)))
+        times: list[float] = []
+        frames: list[dict[str, Mapping[str, float]]] = []
+        for seconds, image in self.sample_timed(path, Clock(name_of(path), deadline_s)):
+            times.append(seconds)  # scored one at a time: the frames are not kept
+            frames.extend(self.score_images([image]))
+        return self.decide(frames, times)
 
     def sample(self, path: ClipSource, clock: Clock | None = None) -> Iterable[BGRImage]:
         """The frames of a clip the scan looks at (SourceUnreadable if it cannot be decoded)."""
+        for _, image in self._sample(path, clock):
+            yield image
+
+    def sample_timed(
+        self, path: ClipSource, clock: Clock | None = None
+    ) -> Iterator[tuple[float, BGRImage]]:
+        """The sampled frames with their seconds on the clip's clock."""
+        return self._sample(path, clock)
+
+    def _sample(
+        self, path: ClipSource, clock: Clock | None = None
+    ) -> Iterator[tuple[float, BGRImage]]:
         period = 1 / self.policy.sample_fps
         next_time: float | None = None
         for frame in read_frames(path):
@@ -266,7 +342,7 @@ class SensitiveScanner:
                 clock.tick("the intimate-content scan")
             due = next_time is None or frame.seconds >= next_time
             if due or (self.policy.keyframes and frame.key):
-                yield frame.image
+                yield frame.seconds, frame.image
             if due:
                 # On the clip's own clock from its first frame; a gap skips missed slots.
                 next_time = frame.seconds if next_time is None else next_time
