@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.alerts.checkpoints import CheckpointSchedule
+from hearthcam.alerts.checkpoints import state_path as checkpoint_state_path
 from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
@@ -255,6 +257,15 @@ def _assemble(
         alerted=decisions.alerted,
         disk_full=storage.write_failed,
     )
+    checkpoints = None
+    if dispatcher is not None and config.audit.checkpoint_every_hours > 0:
+        key = AuditKey.load_or_create(key_path(config.data_dir))
+        checkpoints = CheckpointSchedule(
+            AuditLog(store, key),
+            dispatcher.send_checkpoint,
+            checkpoint_state_path(config.data_dir),
+            config.audit.checkpoint_every_hours,
+        )
     runtime = Runtime(
         config,
         store,
@@ -263,6 +274,7 @@ def _assemble(
         {},
         pool,
         dispatcher=dispatcher,
+        checkpoints=checkpoints,
         decisions=decisions,
         parts=parts,
         realtime=realtime,
