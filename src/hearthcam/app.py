@@ -169,6 +169,7 @@ def web_push(config: Config, store: Store, choices: HouseholdChoices) -> WebPush
         targets=choices.push_targets,
         gone=push.remove,
         allow_local=config.alerts.web_push.allow_http_endpoints,
+        household_targets=choices.household_push_targets,
     )
 
 
