@@ -156,3 +156,26 @@ def test_the_running_app_sends_the_view_log_checkpoint_unless_turned_off(
         return
     assert [json.loads(r.body)["size"] for r in server.requests] == [4, 4, 4]
     assert json.loads(state_path(data).read_text()) == {"1": 4, "2": 4, "3": 4}
+
+
+def test_a_households_checkpoint_goes_to_its_members_browsers_only(tmp_path: Path) -> None:
+    from hearthcam.accounts import Accounts, Role
+    from hearthcam.accounts.choices import HouseholdChoices
+    from hearthcam.store.push import PushStore, PushSubscription
+    from tests.support.world import cheap_hasher
+
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    config.data_dir.mkdir(parents=True)
+    with Store.open(config.database_url) as store:
+        accounts = Accounts(store, hasher=cheap_hasher())
+        owner = accounts.setup("lena", "copper kettle on the stove", "Home", [], 0.0)
+        household = owner.household_id
+        assert household is not None
+        gone = accounts.create_user("otto", "a long enough phrase", Role.MEMBER, household, 0)
+        push = PushStore(store)
+        for user, path in ((owner.id, "lena"), (gone.id, "otto")):
+            push.add(PushSubscription(user, household, f"https://push.example/{path}", "k", "a"), 0)
+        accounts.delete_user(gone.id)
+        targets = HouseholdChoices(store, config).household_push_targets(household)
+        assert [t.endpoint for t in targets] == ["https://push.example/lena"]
+        assert HouseholdChoices(store, config).household_push_targets(household + 1) == []
