@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hearthcam.alerts.text import CheckpointNotice
-from hearthcam.errors import HearthcamError
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import checkpoint_json
 
@@ -119,6 +118,6 @@ class CheckpointSchedule:
         while not stop.is_set():
             try:
                 self.run_once()
-            except (HearthcamError, OSError, ValueError):  # tried again at the next pass
+            except Exception:  # tried again at the next pass; the thread must not end
                 log.exception("view log checkpoint pass failed")
             stop.wait(self._every)
