@@ -733,3 +733,14 @@ def test_a_huge_file_is_not_read_as_a_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.problems == ["(file): over 1048576 bytes: not a config"]
+
+
+@pytest.mark.parametrize("hours", [-1, "daily", 24 * 366])
+def test_a_bad_checkpoint_interval_names_its_key(hours: object) -> None:
+    problem = only_problem({"audit": {"checkpoint_every_hours": hours}})
+    assert problem.startswith("audit.checkpoint_every_hours: ")
+
+
+def test_checkpoints_are_sent_daily_unless_turned_off() -> None:
+    assert Config().audit.checkpoint_every_hours == 24.0
+    assert parse_config({"audit": {"checkpoint_every_hours": 0}}).audit.checkpoint_every_hours == 0

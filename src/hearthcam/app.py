@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.alerts.checkpoints import CheckpointSchedule
+from hearthcam.alerts.checkpoints import state_path as checkpoint_state_path
 from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import build_dispatcher
 from hearthcam.alerts.rules import AlertDecider
@@ -167,6 +169,7 @@ def web_push(config: Config, store: Store, choices: HouseholdChoices) -> WebPush
         targets=choices.push_targets,
         gone=push.remove,
         allow_local=config.alerts.web_push.allow_http_endpoints,
+        household_targets=choices.household_push_targets,
     )
 
 
@@ -255,6 +258,15 @@ def _assemble(
         alerted=decisions.alerted,
         disk_full=storage.write_failed,
     )
+    checkpoints = None
+    if dispatcher is not None and config.audit.checkpoint_every_hours > 0:
+        key = AuditKey.load_or_create(key_path(config.data_dir))
+        checkpoints = CheckpointSchedule(
+            AuditLog(store, key),
+            dispatcher.send_checkpoint,
+            checkpoint_state_path(config.data_dir),
+            config.audit.checkpoint_every_hours,
+        )
     runtime = Runtime(
         config,
         store,
@@ -263,6 +275,7 @@ def _assemble(
         {},
         pool,
         dispatcher=dispatcher,
+        checkpoints=checkpoints,
         decisions=decisions,
         parts=parts,
         realtime=realtime,

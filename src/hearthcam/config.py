@@ -582,6 +582,18 @@ class ExportsConfig(_Model):
     )
 
 
+class AuditConfig(_Model):
+    """The view log's signed checkpoints sent to the owner over the alert channels."""
+
+    checkpoint_every_hours: float = Field(
+        24.0,
+        ge=0,
+        le=24 * 365,
+        description="hours between checks that send a new signed view log checkpoint over the "
+        "alert channels when the log grew (0 = never)",
+    )
+
+
 # Where home cameras are: the private ranges and loopback (a restreamer on the same box).
 DEFAULT_CAMERA_NETWORKS = (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128",
@@ -607,6 +619,7 @@ class Config(_Model):
     web: WebConfig = Field(default_factory=WebConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
     cameras_allowed_networks: list[IPvAnyNetwork] = Field(
         default_factory=_default_camera_networks,

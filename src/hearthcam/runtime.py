@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hearthcam.accounts.choices import HouseholdChoices
+from hearthcam.alerts.checkpoints import CheckpointSchedule
 from hearthcam.alerts.decision import AlertDecisions
 from hearthcam.alerts.notify import AlertDispatcher
 from hearthcam.camera_registry import CameraRegistry
@@ -99,6 +100,8 @@ class Runtime:
     storage: StorageWatch | None = None
     # Export jobs (its worker renders them and deletes expired ones; started with the cameras).
     exporter: Exporter | None = None
+    # Sends the view log's signed checkpoints over the alert channels (None: audit off).
+    checkpoints: CheckpointSchedule | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -108,8 +111,9 @@ class Runtime:
             self.storage = StorageWatch.of(self.config.retention)
 
     def start(self, retention: bool = True) -> None:
-        """Starts one supervised I/O thread per camera, the retention sweeper and the model
-        watcher (promotes and rollbacks from another process; queued retrains)."""
+        """Starts one supervised I/O thread per camera, the retention sweeper, the model
+        watcher (promotes and rollbacks from another process; queued retrains) and the view log
+        checkpoint sender."""
         with self._lock:
             for name in list(self.streams):
                 self._launch(name)
@@ -121,6 +125,12 @@ class Runtime:
             self.threads.append(watcher)
         if self.exporter is not None:
             self.exporter.start()
+        if self.checkpoints is not None:
+            sender = threading.Thread(
+                target=self.checkpoints.run_forever, args=(self.stop,), name="checkpoints"
+            )
+            sender.start()
+            self.threads.append(sender)
         if retention:
             sweeper = threading.Thread(target=self._sweep_loop, name="retention")
             sweeper.start()

@@ -2,7 +2,8 @@
 
 Discovery configs and availability are retained (a late subscriber still gets them), binary
 sensors follow an event's lifecycle, the events topic carries Home Assistant's ``event_type``,
-the snapshot is the JPEG itself, the last will says offline, and a restarted broker is refilled.
+the snapshot is the JPEG itself, the last will says offline, a restarted broker is refilled, and
+a household's view log checkpoint is retained on its own topic.
 """
 
 from __future__ import annotations
@@ -24,13 +25,18 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hearthcam.alerts.checkpoints import notice
 from hearthcam.alerts.mqtt import MqttNotifier, discovery_messages
 from hearthcam.alerts.notify import AlertDispatcher
-from hearthcam.alerts.text import AlertFormatter, JsonValue
+from hearthcam.alerts.text import AlertFormatter, CheckpointNotice, JsonValue
 from hearthcam.config import MqttConfig
+from hearthcam.store.db import Store
 from hearthcam.types import Change, Event, Verdict
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import AuditKey, checkpoint_json, key_path, parse_saved
 from hearthcam_bench.broker import Mosquitto, mosquitto_available
 from tests.support.required import require
+from tests.viewlog.test_log import T0, filled_log
 
 CAMERAS = {"front_door": "Front door"}
 BASE_URL = "http://127.0.0.1:8971"
@@ -342,3 +348,30 @@ def test_reconnects_after_the_broker_restarts(
     notifier.send(AlertFormatter(BASE_URL, CAMERAS).alert(threat(None)))
     assert sub.wait(lambda: bool(sub.on("hearthcam/front_door/events")))
     assert as_json(sub.on("hearthcam/front_door/events")[0].payload)["id"] == "ev42"
+
+
+def signed_notice(data_dir: Path, household: int) -> CheckpointNotice:
+    """A real signed checkpoint of a 5-entry view log, as the schedule sends it."""
+    db = filled_log(data_dir, 5, ())
+    key = AuditKey.load(key_path(data_dir))
+    with Store.open(f"sqlite:///{db}") as store:
+        checkpoint = AuditLog(store, key).checkpoint(T0 + 50)
+    return notice(household, checkpoint_json(checkpoint, key.public_raw()))
+
+
+def test_a_view_log_checkpoint_is_retained_per_household(
+    notifier: MqttNotifier, subscribers: Callable[[], Subscriber], tmp_path: Path
+) -> None:
+    sent = signed_notice(tmp_path / "data", household=2)
+    notifier.send_checkpoint(sent)
+    late = subscribers()  # the owner's logger connects afterwards and still gets it
+    topic = "hearthcam/2/audit/checkpoint"
+    assert late.wait(lambda: bool(late.on(topic)))
+    message = late.on(topic)[0]
+    assert message.retain
+    ((checkpoint, raw),) = parse_saved(message.payload.decode("utf-8"))  # the CLI's reader
+    key = AuditKey.load(key_path(tmp_path / "data"))
+    assert checkpoint.size == 5
+    assert checkpoint.signed_by(key.public_key)
+    assert raw == key.public_raw()
+    assert not late.on("hearthcam/1/audit/checkpoint")

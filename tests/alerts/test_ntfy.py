@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from email.header import decode_header
 
 import pytest
 
+from hearthcam.alerts.checkpoints import notice
 from hearthcam.alerts.ntfy import NtfyNotifier, encoded_word
 from hearthcam.alerts.text import Alert, AlertFormatter
 from hearthcam.alerts.webhook import RetryPolicy
@@ -103,3 +105,23 @@ def test_server_error_is_retried() -> None:
         assert channel.failures == 0
     finally:
         recorder.close()
+
+
+def test_a_checkpoint_is_a_quiet_text_push_ending_with_its_json(server: RecordingServer) -> None:
+    text = (
+        '{"origin": "hearthcam view log", "size": 7, "root": "' + "ab" * 32 + '", '
+        '"time_ms": 1, "signature": "c2ln", "public_key": null}'
+    )
+    channel = push(server.url, token="tk_secret")
+    channel.send_checkpoint(notice(3, text))
+    channel.close()
+    (request,) = server.requests
+    assert request.path == "/hearth-alerts"
+    assert request.headers["Title"] == "hearthcam view log checkpoint"
+    assert request.headers["Priority"] == "low"
+    assert request.headers["Authorization"] == "Bearer tk_secret"
+    assert "Click" not in request.headers
+    assert "Attach" not in request.headers
+    lines = request.body.decode("utf-8").splitlines()
+    assert "household 3: 7 entries" in lines[0]
+    assert json.loads(lines[-1])["size"] == 7  # the line to save for `audit verify --against`

@@ -3,6 +3,7 @@ VAPID signature push services check, forgetting gone subscriptions, and the VAPI
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from hearthcam.alerts.webpush import VapidKeys, WebPushNotifier
+from hearthcam.alerts.text import CheckpointNotice
+from hearthcam.alerts.webpush import MAX_PAYLOAD, VapidKeys, WebPushNotifier, checkpoint_message
 from hearthcam.store.push import PushSubscription
+from hearthcam.viewlog.signing import parse_saved
+from tests.alerts.test_mqtt import signed_notice
 from tests.alerts.test_ntfy import alert
 from tests.support.push_service import PushService, browser_key, decrypt, vapid_claims
 
@@ -123,3 +127,42 @@ def test_the_vapid_key_is_made_once_private_and_kept(tmp_path: Path) -> None:
     point = unb64url(first.application_server_key)
     assert len(point) == 65
     assert point[0] == 4
+
+
+def test_a_checkpoint_reaches_the_households_browsers_with_the_checkpoint(
+    service: PushService, keys: VapidKeys, tmp_path: Path
+) -> None:
+    browser, p256dh = browser_key()
+    target = subscription(service, "/phone", p256dh)
+    asked: list[int] = []
+
+    def household_targets(household: int) -> list[PushSubscription]:
+        asked.append(household)
+        return [target]
+
+    notifier = WebPushNotifier(
+        keys,
+        CONTACT,
+        lambda _camera: [],
+        gone=lambda _: None,
+        allow_local=True,
+        household_targets=household_targets,
+    )
+    sent = signed_notice(tmp_path / "data", household=2)
+    notifier.send_checkpoint(sent)
+    notifier.close()
+    assert asked == [2]
+    (message,) = service.received
+    assert message.headers["urgency"] == "low"
+    shown = decrypt(message, browser, AUTH)
+    assert shown["url"] == "/views"
+    assert shown["tag"] == "checkpoint-2"
+    ((checkpoint, _),) = parse_saved(json.dumps(shown["checkpoint"]))
+    assert checkpoint.size == 5
+
+
+def test_a_checkpoint_too_big_for_a_push_sends_its_size_and_root() -> None:
+    big = CheckpointNotice(1, 9, "ab" * 32, json.dumps({"size": 9, "pad": "x" * MAX_PAYLOAD}))
+    shown = json.loads(checkpoint_message(big))
+    assert "checkpoint" not in shown
+    assert (shown["size"], shown["root"]) == (9, "ab" * 32)

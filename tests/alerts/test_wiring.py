@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from hearthcam import app
+from hearthcam.alerts.checkpoints import state_path
 from hearthcam.alerts.webhook import verify_signature
 from hearthcam.config import parse_config
 from hearthcam.store.db import Store
 from tests.alerts.test_webhook import RecordingServer
 from tests.conftest import SceneFile
+from tests.viewlog.test_log import filled_log
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -121,3 +124,58 @@ def test_a_person_reaches_the_households_subscribed_browsers_by_web_push(
     assert shown["url"].endswith(f"/events/{shown['tag']}")
     server_key = VapidKeys.load_or_create(app.vapid_path(config)).application_server_key
     assert vapid_claims(service.received[0], server_key)["sub"].startswith("mailto:")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("hours", [24, 0])
+def test_the_running_app_sends_the_view_log_checkpoint_unless_turned_off(
+    tmp_path: Path, hours: int
+) -> None:
+    data = tmp_path / "data"
+    filled_log(data, 4, ())  # households 1, 2, 3
+    server = RecordingServer()
+    config = parse_config(
+        {
+            "data_dir": str(data),
+            "alerts": {"webhooks": [{"url": server.url, "secret": SECRET, "retries": 0}]},
+            "audit": {"checkpoint_every_hours": hours},
+        }
+    )
+    runtime = app.build(config, lossless=True, realtime=False)
+    try:
+        assert (runtime.checkpoints is None) == (hours == 0)
+        runtime.start(retention=False)
+        deadline = time.monotonic() + 10
+        while hours and len(server.requests) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        runtime.close()
+        server.close()
+    if hours == 0:
+        assert server.requests == []
+        return
+    assert [json.loads(r.body)["size"] for r in server.requests] == [4, 4, 4]
+    assert json.loads(state_path(data).read_text()) == {"1": 4, "2": 4, "3": 4}
+
+
+def test_a_households_checkpoint_goes_to_its_members_browsers_only(tmp_path: Path) -> None:
+    from hearthcam.accounts import Accounts, Role
+    from hearthcam.accounts.choices import HouseholdChoices
+    from hearthcam.store.push import PushStore, PushSubscription
+    from tests.support.world import cheap_hasher
+
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    config.data_dir.mkdir(parents=True)
+    with Store.open(config.database_url) as store:
+        accounts = Accounts(store, hasher=cheap_hasher())
+        owner = accounts.setup("lena", "copper kettle on the stove", "Home", [], 0.0)
+        household = owner.household_id
+        assert household is not None
+        gone = accounts.create_user("otto", "a long enough phrase", Role.MEMBER, household, 0)
+        push = PushStore(store)
+        for user, path in ((owner.id, "lena"), (gone.id, "otto")):
+            push.add(PushSubscription(user, household, f"https://push.example/{path}", "k", "a"), 0)
+        accounts.delete_user(gone.id)
+        targets = HouseholdChoices(store, config).household_push_targets(household)
+        assert [t.endpoint for t in targets] == ["https://push.example/lena"]
+        assert HouseholdChoices(store, config).household_push_targets(household + 1) == []

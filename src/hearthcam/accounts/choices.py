@@ -51,6 +51,12 @@ class HouseholdChoices:
             members = {u.id for u in tx.users(household)}
         return [s for s in self._push.of_household(household) if s.user_id in members]
 
+    def household_push_targets(self, household: int) -> list[PushSubscription]:
+        """The browsers subscribed to push by the household's members now."""
+        with self._accounts.read() as tx:
+            members = {u.id for u in tx.users(household)}
+        return [s for s in self._push.of_household(household) if s.user_id in members]
+
     def rule_of(self, camera: str) -> AlertRule | None:
         """The alert rule of the mode the camera's household is in (None: the config's)."""
         household = self._household(camera)

@@ -7,6 +7,8 @@ Topics (``P`` = topic_prefix, ``D`` = discovery_prefix, ``C`` = camera key, ``V`
     P/C/events           JSON per alert, ``event_type`` = the verdict; not retained (Home
                          Assistant ignores retained event messages, and a replay is no alert)
     P/C/snapshot         the alert's JPEG, raw bytes, retained
+    P/H/audit/checkpoint the view log's latest signed checkpoint JSON for household H, retained
+                         (what ``hearthcam audit verify --against`` reads)
     D/binary_sensor/hearthcam_C_V/config, D/image/hearthcam_C_snapshot/config,
     D/event/hearthcam_C/config   discovery, retained, and sent again on Home Assistant's birth
                                  message (``D/status`` = ``online``), as its docs recommend
@@ -30,7 +32,14 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hearthcam.alerts.text import Alert, AlertKind, CameraActivity, JsonObject, display_name
+from hearthcam.alerts.text import (
+    Alert,
+    AlertKind,
+    CameraActivity,
+    CheckpointNotice,
+    JsonObject,
+    display_name,
+)
 from hearthcam.config import MqttConfig
 from hearthcam.types import Verdict
 
@@ -73,6 +82,11 @@ def events_topic(cfg: MqttConfig, camera: str) -> str:
 def snapshot_topic(cfg: MqttConfig, camera: str) -> str:
     """The topic of a camera's latest alert snapshot (JPEG bytes)."""
     return f"{cfg.topic_prefix}/{camera}/snapshot"
+
+
+def checkpoint_topic(cfg: MqttConfig, household_id: int) -> str:
+    """The retained topic of a household's latest view log checkpoint."""
+    return f"{cfg.topic_prefix}/{household_id}/audit/checkpoint"
 
 
 def _common(cfg: MqttConfig, camera: str, name: str, base_url: str | None) -> JsonObject:
@@ -279,6 +293,10 @@ class MqttNotifier:
             else:
                 self._publish(snapshot_topic(self._cfg, camera), jpeg, retain=True)
         self._publish(events_topic(self._cfg, camera), json.dumps(event_message(alert)), False)
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """Publishes the checkpoint, retained: a subscriber that comes later still gets it."""
+        self._publish(checkpoint_topic(self._cfg, notice.household_id), notice.text, retain=True)
 
     def close(self, timeout: float = 2.0) -> None:
         """Says offline (a clean disconnect sends no last will), then disconnects."""

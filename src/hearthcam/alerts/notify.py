@@ -27,6 +27,7 @@ from hearthcam.alerts.text import (
     AlertFormatter,
     AlertKind,
     CameraActivity,
+    CheckpointNotice,
     DisplayNames,
 )
 from hearthcam.alerts.webhook import WebhookNotifier
@@ -69,6 +70,20 @@ class StatePublisher(Protocol):
         ...
 
 
+@runtime_checkable
+class CheckpointSender(Protocol):
+    """A channel that can also carry the view log's signed checkpoints to the owner.
+
+    A second protocol, as ``StatePublisher`` is, rather than a method every Notifier must have:
+    channels that cannot carry it (or tests' fakes) stay as they are, and the dispatcher asks
+    ``isinstance`` once per channel.
+    """
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """Delivers one checkpoint (raising on failure is fine: the dispatcher logs it)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """When one alert reached one channel; the latency benchmark reads these."""
@@ -88,7 +103,7 @@ class _AlertJob:
     queued_at: float
 
 
-_Job = _AlertJob | CameraActivity
+_Job = _AlertJob | CameraActivity | CheckpointNotice
 
 
 class _Recent(Generic[V]):
@@ -125,6 +140,7 @@ class _Channel:
     ) -> None:
         self.notifier = notifier
         self.shows_state = isinstance(notifier, StatePublisher)
+        self.sends_checkpoints = isinstance(notifier, CheckpointSender)
         self.dropped = 0
         self.failures = 0
         self._clock = clock
@@ -153,6 +169,8 @@ class _Channel:
         while (job := self._queue.get()) is not None:
             if isinstance(job, CameraActivity):
                 self._publish_state(job)
+            elif isinstance(job, CheckpointNotice):
+                self._send_checkpoint(job)
             else:
                 self._send(job)
 
@@ -187,6 +205,14 @@ class _Channel:
         except Exception:  # state is republished on the next change; keep the worker alive
             self.failures += 1
             log.exception("alert channel %s failed to publish state", self.notifier.name)
+
+    def _send_checkpoint(self, notice: CheckpointNotice) -> None:
+        assert isinstance(self.notifier, CheckpointSender)
+        try:
+            self.notifier.send_checkpoint(notice)
+        except Exception:  # the next checkpoint covers this one; keep the worker alive
+            self.failures += 1
+            log.exception("alert channel %s failed to send a checkpoint", self.notifier.name)
 
     def end(self) -> bool:
         """Asks the worker to stop after what is queued; False if the queue is full."""
@@ -271,6 +297,16 @@ class AlertDispatcher:
                         channel.offer(job)
         except Exception:  # alerts must never take the analysis thread down
             log.exception("alert dispatch failed for event %s", event.id)
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> list[str]:
+        """Queues a view log checkpoint for every channel that carries one; returns their
+        names (none: nothing will reach the owner)."""
+        if self._closed:
+            return []
+        channels = [channel for channel in self._channels if channel.sends_checkpoints]
+        for channel in channels:
+            channel.offer(notice)
+        return [channel.notifier.name for channel in channels]
 
     def _with_snapshot(self, event: Event) -> Event:
         # The snapshot path comes with STARTED/ENDED only; UPDATED changes (where an event often
@@ -363,6 +399,7 @@ class FakeNotifier:
         self.hold = hold
         self.alerts: list[Alert] = []
         self.states: list[CameraActivity] = []
+        self.checkpoints: list[CheckpointNotice] = []
         self.attempts = 0
         self.closed = False
         self._changed = threading.Condition()
@@ -394,6 +431,12 @@ class FakeNotifier:
         """Records the activity."""
         with self._changed:
             self.states.append(activity)
+            self._changed.notify_all()
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """Records the checkpoint."""
+        with self._changed:
+            self.checkpoints.append(notice)
             self._changed.notify_all()
 
     def wait_for(

@@ -3,6 +3,8 @@
 The alert text is the body; ntfy's headers carry the title, emoji tags, the priority and the
 link the notification opens (the event page, behind the web app's login). Non-ASCII header
 values are sent as RFC 2047 encoded words, which ntfy decodes, because HTTP headers are latin-1.
+A view log checkpoint goes as a quiet message whose text ends with the checkpoint JSON (compact,
+no attachment): saved to a file, ``hearthcam audit verify --against`` reads that line.
 Browser Web Push is ``alerts.webpush``.
 """
 
@@ -13,7 +15,7 @@ import logging
 
 import httpx
 
-from hearthcam.alerts.text import Alert, subject
+from hearthcam.alerts.text import Alert, CheckpointNotice, subject
 from hearthcam.alerts.webhook import RetryPolicy, post_with_retries, user_agent
 from hearthcam.config import NtfyConfig
 from hearthcam.types import Verdict
@@ -40,6 +42,16 @@ def tags(alert: Alert) -> str:
     else:
         emoji = _TAGS[event.verdict]
     return f"{emoji},{event.camera}"
+
+
+def checkpoint_text(notice: CheckpointNotice) -> str:
+    """The body of a checkpoint message: what it is, then the checkpoint JSON on one line."""
+    return (
+        f"View log checkpoint of household {notice.household_id}: {notice.size} entries. "
+        "Keep it: `hearthcam audit verify --against FILE` (the JSON below saved as FILE) "
+        "shows whether the log was cut back since.\n"
+        f"{notice.text}"
+    )
 
 
 def priority(alert: Alert) -> str:
@@ -85,6 +97,27 @@ class NtfyNotifier:
         if self._cfg.token:
             headers["Authorization"] = f"Bearer {self._cfg.token}"
         return headers
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """Publishes a view log checkpoint at low priority; failures are logged, not raised."""
+        headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            "Title": "hearthcam view log checkpoint",
+            "Tags": "lock",
+            "Priority": "low",
+        }
+        if self._cfg.token:
+            headers["Authorization"] = f"Bearer {self._cfg.token}"
+        body = checkpoint_text(notice).encode("utf-8")
+        outcome = post_with_retries(self._client, self._url, body, lambda: headers, self._policy)
+        if not outcome.ok:
+            self.failures += 1
+            log.warning(
+                "ntfy gave up on a checkpoint after %d attempts (status %s) %s",
+                outcome.attempts,
+                outcome.status,
+                outcome.error,
+            )
 
     def send(self, alert: Alert) -> None:
         """Publishes the alert; a failure after the retries is logged, not raised."""

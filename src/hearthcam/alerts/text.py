@@ -56,6 +56,20 @@ class CameraActivity:
     active: frozenset[Verdict]
 
 
+@dataclass(frozen=True, slots=True)
+class CheckpointNotice:
+    """A signed view log checkpoint for one household's owner to keep outside the database.
+
+    ``text`` is the JSON ``hearthcam audit verify --against`` reads (``checkpoint_json``),
+    compact; ``size`` and ``root`` (hex) repeat its head for channels that only show a notice.
+    """
+
+    household_id: int
+    size: int
+    root: str
+    text: str
+
+
 def subject(event: Event) -> str:
     """The word for what was seen: Person, Cat, Dog, Animal, Vehicle or Motion."""
     if event.verdict is not Verdict.PET:

@@ -6,6 +6,10 @@ The body is the alert payload as compact UTF-8 JSON. Every attempt carries::
     X-Hearthcam-Signature: sha256=<hex HMAC-SHA256(secret, b"<timestamp>." + body)>
     X-Hearthcam-Delivery:  <event id>.<alert|clip>   (the same on every retry)
 
+A view log checkpoint (``send_checkpoint``) is signed the same way; its body is the checkpoint
+JSON itself, which ``hearthcam audit verify --against`` reads as it is, and its delivery id
+``checkpoint.<household>.<size>``; ``X-Hearthcam-Household`` names the household.
+
 The timestamp is part of the signed material, so a receiver that also checks that it is recent
 (``verify_signature`` does both) rejects a captured request replayed later; the delivery id lets
 it drop the duplicates a retry after a lost response produces. Retries (connection errors,
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from hearthcam.alerts.text import Alert, JsonValue
+from hearthcam.alerts.text import Alert, CheckpointNotice, JsonValue
 from hearthcam.config import WebhookConfig
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Hearthcam-Signature"
 TIMESTAMP_HEADER = "X-Hearthcam-Timestamp"
 DELIVERY_HEADER = "X-Hearthcam-Delivery"
+HOUSEHOLD_HEADER = "X-Hearthcam-Household"
 
 
 def user_agent() -> str:
@@ -193,13 +198,37 @@ class WebhookNotifier:
 
     def headers(self, alert: Alert, body: bytes) -> dict[str, str]:
         """The headers of one attempt, signed now."""
+        return self._signed(body, f"{alert.event.id}.{alert.kind.value}")
+
+    def _signed(self, body: bytes, delivery: str) -> dict[str, str]:
         timestamp = str(int(self._clock()))
         return {
             "Content-Type": "application/json",
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign(self._cfg.secret, timestamp, body),
-            DELIVERY_HEADER: f"{alert.event.id}.{alert.kind.value}",
+            DELIVERY_HEADER: delivery,
         }
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """POSTs the signed checkpoint JSON; a failure after every retry is logged, not raised."""
+        body = notice.text.encode("utf-8")
+        delivery = f"checkpoint.{notice.household_id}.{notice.size}"
+
+        def headers() -> dict[str, str]:
+            return {**self._signed(body, delivery), HOUSEHOLD_HEADER: str(notice.household_id)}
+
+        outcome = post_with_retries(self._client, self._cfg.url, body, headers, self._policy)
+        self.last = outcome
+        if not outcome.ok:
+            self.failures += 1
+            log.warning(
+                "webhook %s gave up on checkpoint %s after %d attempts (status %s) %s",
+                self._name,
+                delivery,
+                outcome.attempts,
+                outcome.status,
+                outcome.error,
+            )
 
     def send(self, alert: Alert) -> None:
         """Delivers the alert; a failure after every retry is logged, not raised."""

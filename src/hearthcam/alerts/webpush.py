@@ -7,6 +7,10 @@ and opens the event page (behind the login) when it is tapped. Which subscriptio
 camera is the composition root's business (``targets``); an endpoint the push service calls
 gone (404/410) is handed to ``gone`` to be forgotten.
 
+A view log checkpoint goes to the browsers of its household as a quiet notice that opens the
+"Who viewed my clips" page (which verifies the log and keeps the checkpoint in that browser);
+the payload carries the checkpoint JSON when it fits ``MAX_PAYLOAD``, else its size and root.
+
 The VAPID private key is created on first use in the data directory (mode 0600) and never
 leaves it; browsers get the public key as the ``applicationServerKey``.
 """
@@ -27,13 +31,16 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from hearthcam.alerts.endpoints import Resolver, points_inside, resolve
-from hearthcam.alerts.text import Alert
+from hearthcam.alerts.text import Alert, CheckpointNotice
 from hearthcam.store.push import PushSubscription
 
 log = logging.getLogger(__name__)
 
 GONE = (404, 410)  # the push service forgot the subscription: stop sending to it
 TTL = 3600  # seconds a push service keeps an undelivered alert (a phone that is off)
+CHECKPOINT_TTL = 7 * 24 * 3600  # a checkpoint is still worth having a week late
+# Push services take 4096 bytes of encrypted record; this leaves room for its overhead.
+MAX_PAYLOAD = 3000
 
 
 class VapidKeys:
@@ -72,6 +79,21 @@ def message(alert: Alert) -> str:
     )
 
 
+def checkpoint_message(notice: CheckpointNotice) -> str:
+    """The JSON of a checkpoint notice: the checkpoint itself if it fits, else its head."""
+    fields: dict[str, object] = {
+        "title": "View log checkpoint",
+        "body": f"The log of who viewed shared clips has {notice.size} entries. Open it to "
+        "check and keep this checkpoint.",
+        "url": "/views",
+        "tag": f"checkpoint-{notice.household_id}",
+    }
+    full = json.dumps({**fields, "checkpoint": json.loads(notice.text)})
+    if len(full.encode("utf-8")) <= MAX_PAYLOAD:
+        return full
+    return json.dumps({**fields, "size": notice.size, "root": notice.root})
+
+
 class WebPushNotifier:
     """Sends each alert to every browser subscribed in the camera's household."""
 
@@ -86,10 +108,13 @@ class WebPushNotifier:
         timeout: float = 10.0,
         allow_local: bool = False,
         resolver: Resolver = resolve,
+        household_targets: Callable[[int], Sequence[PushSubscription]] = lambda _: (),
     ) -> None:
         """``contact`` is the VAPID ``sub`` claim (mailto: or https: URL) push services may use;
         an endpoint whose host now resolves into this box or its LAN is skipped unless
-        ``allow_local`` (the config's ``allow_http_endpoints``)."""
+        ``allow_local`` (the config's ``allow_http_endpoints``). ``household_targets`` names
+        the browsers a household's view log checkpoint goes to."""
+        self._household_targets = household_targets
         self._allow_local, self._resolver = allow_local, resolver
         self._keys = keys
         self._contact = contact
@@ -105,9 +130,16 @@ class WebPushNotifier:
 
     def send(self, alert: Alert) -> None:
         """Pushes to every target; raises at the end if any failed for another reason than gone."""
-        data = message(alert)
+        self._push(self._targets(alert.event.camera), message(alert), TTL, "high")
+
+    def send_checkpoint(self, notice: CheckpointNotice) -> None:
+        """Pushes a checkpoint notice to the household's browsers; raises as ``send`` does."""
+        targets = self._household_targets(notice.household_id)
+        self._push(targets, checkpoint_message(notice), CHECKPOINT_TTL, "low")
+
+    def _push(self, targets: Sequence[PushSubscription], data: str, ttl: int, urgency: str) -> None:
         failed: list[str] = []
-        for target in self._targets(alert.event.camera):
+        for target in targets:
             host = urlsplit(target.endpoint).hostname or ""
             if not self._allow_local and points_inside(host, self._resolver):
                 # Checked when stored; the name may have been pointed at the LAN since.
@@ -121,8 +153,8 @@ class WebPushNotifier:
                     vapid_private_key=self._keys.vapid,
                     vapid_claims={"sub": self._contact},  # a fresh dict: webpush adds aud/exp
                     timeout=self._timeout,
-                    ttl=TTL,
-                    headers={"Urgency": "high"},
+                    ttl=ttl,
+                    headers={"Urgency": urgency},
                     requests_session=self._session,
                 )
             except WebPushException as error:
