@@ -176,6 +176,8 @@ def test_an_event_is_exported_with_seconds_around_it_from_its_page(
     page = signed_in(browser, world, server, LARGE)
     errors = watch(page)
     page.goto(f"{server.url}/events/{event.id}")
+    # The page's script has rendered the event (and wired its buttons) once the title names it.
+    expect(page.locator("#event-title")).to_contain_text("Front door")
     page.get_by_role("button", name="Export", exact=True).click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_label("Seconds before").fill("8")
