@@ -55,6 +55,11 @@ ERROR_REPORT_SECONDS = 1.0
 # A file's timestamps that leap forward by more than this beyond one frame step start a new
 # timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
 JUMP_SECONDS = 5.0
+# On the system clock a wait blocks on the stop event itself (one wake-up a packet when pacing a
+# file), but sees that the camera's other input loop died only this often.
+HALT_CHECK_SECONDS = 0.25
+# Other clocks (tests) are slept on in steps this long, checking ``stop`` in between.
+POLL_SECONDS = 0.05
 
 
 class Clock(Protocol):
@@ -182,6 +187,10 @@ class _Flag(Protocol):
         """Whether to stop."""
         ...
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until set or ``timeout`` passes; whether it is set."""
+        ...
+
 
 class _Either:
     """Set when either of two events is set."""
@@ -193,6 +202,12 @@ class _Either:
     def is_set(self) -> bool:
         """Whether either event is set."""
         return self._first.is_set() or self._second.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the first is set (the second is seen within HALT_CHECK_SECONDS)."""
+        limit = HALT_CHECK_SECONDS if timeout is None else min(timeout, HALT_CHECK_SECONDS)
+        self._first.wait(limit)
+        return self.is_set()
 
 
 class CameraStream:
@@ -426,11 +441,18 @@ class CameraStream:
             link.error_reported = now
 
     def _wait(self, seconds: float, stop: _Flag) -> bool:
-        """Sleeps on the clock in short steps so ``stop`` interrupts; True if stopped."""
+        """Waits ``seconds`` on the clock so that ``stop`` interrupts; True if stopped.
+
+        On the system clock it blocks on ``stop`` itself rather than polling it: pacing a 15 fps
+        file then wakes the thread once a packet, not every 50 ms as well."""
+        system = isinstance(self._clock, SystemClock)
         end = self._clock.time() + seconds
         while not stop.is_set():
             left = end - self._clock.time()
             if left <= 0:
                 return False
-            self._clock.sleep(min(left, 0.05))
+            if system:
+                stop.wait(left)
+            else:
+                self._clock.sleep(min(left, POLL_SECONDS))
         return True
