@@ -115,7 +115,7 @@ def run(ctx: BenchContext) -> list[Report]:
             "measured",
             "CPU (% of one core)",
             "median of 1-s samples",
-            "context switches/s",
+            "wake-ups/s",
             "target",
             "result",
         ],
@@ -154,7 +154,7 @@ def run(ctx: BenchContext) -> list[Report]:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     table.notes += [
         cam.counted,
-        f"Context switches a second (voluntary + involuntary, /proc) by thread: {named}.",
+        f"Voluntary context switches (wake-ups) a second, from /proc, by thread: {named}.",
         f"Load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores.",
         f"Other processes used {usage.others_percent:.0f} % of a core during the camera "
         "measurement (they do not count in the process CPU, but share the cores and caches).",

@@ -137,7 +137,7 @@ def thread_cpu() -> dict[str, float]:
 
 
 def thread_switches() -> dict[str, int]:
-    """Context switches so far (voluntary + involuntary, from /proc) of this process's threads,
+    """Voluntary context switches so far (/proc: the thread blocked, then woke) of its threads,
     by Python thread name (native ones as ``native``): how often each thread woke up."""
     names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
     out: dict[str, int] = {}
@@ -148,7 +148,7 @@ def thread_switches() -> dict[str, int]:
             continue
         count = 0
         for line in text.splitlines():
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+            if line.startswith("voluntary_ctxt_switches"):
                 count += int(line.split(":", 1)[1])
         name = names.get(int(task.name), "native")
         out[name] = out.get(name, 0) + count

@@ -60,6 +60,10 @@ JUMP_SECONDS = 5.0
 HALT_CHECK_SECONDS = 0.25
 # Other clocks (tests) are slept on in steps this long, checking ``stop`` in between.
 POLL_SECONDS = 0.05
+# A detect stream up to this many pixels (720p) is decoded on the reader thread alone: FFmpeg's
+# slice threads save little at that size and wake the reader several times a frame. Larger
+# ones (a camera with only a main stream) keep them.
+SINGLE_THREAD_PIXELS = 1280 * 720
 
 
 class Clock(Protocol):
@@ -323,6 +327,9 @@ class CameraStream:
         # measured slower at 640x360 on 2 cores (0.63 vs 0.42 ms/frame), only 12% faster at
         # 1080p, and it delays every frame by one per thread.
         stream = container.streams.video[0]
+        context = stream.codec_context
+        if link.detect and 0 < context.width * context.height <= SINGLE_THREAD_PIXELS:
+            context.thread_count = 1
         self._sink.on_connected(stream_info(container, stream))
         timeline = _Timeline(self._clock, stream, synthetic=not link.live)
         sampler = FrameSampler(self._detect_cfg.fps)
@@ -427,7 +434,8 @@ class CameraStream:
                 continue
             # Only kept frames pay for scaling and colour conversion.
             width, height = self._detect_cfg.size_for(frame.width, frame.height)
-            scaled = frame.reformat(width=width, height=height, format="bgr24")
+            # One thread: swscale's own threads cost more wake-ups than they save at this size.
+            scaled = frame.reformat(width=width, height=height, format="bgr24", threads=1)
             image = cast("BGRImage", scaled.to_ndarray())
             self._sink.on_frame(Frame(self.name, self._index, frame_media, frame_wall, image))
             self._index += 1
