@@ -270,8 +270,11 @@ class CameraStream:
             thread.start()
         try:
             self._run_link(self._links[0], either)
-        finally:
+        except BaseException:
             halted.set()
+            raise
+        finally:
+            # A detect file that simply ended leaves the record file to be read to its end.
             for thread in others:
                 thread.join()
 
