@@ -9,13 +9,15 @@ measured separately, and the camera's CPU is split by thread.
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 
 from hearthcam import app
 from hearthcam.config import Config
 from hearthcam_bench import report as fmt
 from hearthcam_bench.context import BenchContext
-from hearthcam_bench.measure import Meter, Usage, measure_for, thread_cpu
+from hearthcam_bench.measure import Meter, Usage, measure_for, thread_cpu, thread_switches
 from hearthcam_bench.report import Report
 from hearthcam_bench.trial import camera_config
 
@@ -45,7 +47,25 @@ def by_thread(before: dict[str, float], after: dict[str, float], wall: float) ->
     return out
 
 
-def measure_camera(ctx: BenchContext, seconds: float) -> tuple[Usage, dict[str, float], str]:
+def switches_by_thread(
+    before: dict[str, int], after: dict[str, int], wall: float
+) -> dict[str, float]:
+    """Context switches a second per thread name between two ``thread_switches`` snapshots."""
+    return {name: (n - before.get(name, 0)) / wall for name, n in after.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRun:
+    """One idle camera's measurement."""
+
+    usage: Usage
+    split: dict[str, float]  # CPU % of a core by thread group
+    wakes: dict[str, float]  # context switches a second by thread group
+    wakes_by_name: dict[str, float]  # context switches a second by thread name
+    counted: str
+
+
+def measure_camera(ctx: BenchContext, seconds: float) -> CameraRun:
     """Usage of one idle camera, its split by thread, and what its pipeline counted."""
     clip = ctx.media.quiet(int(seconds + WARMUP + 10))
     config = Config(data_dir=ctx.workdir(NAME), cameras={NAME: camera_config(clip, naive=False)})
@@ -54,8 +74,10 @@ def measure_camera(ctx: BenchContext, seconds: float) -> tuple[Usage, dict[str, 
     try:
         time.sleep(WARMUP)
         before = thread_cpu()
+        switched = thread_switches()
         usage = measure_for(seconds, Meter())
         split = by_thread(before, thread_cpu(), usage.wall)
+        by_name = switches_by_thread(switched, thread_switches(), usage.wall)
     finally:
         runtime.close()
     s = runtime.pipelines[NAME].stats
@@ -65,7 +87,10 @@ def measure_camera(ctx: BenchContext, seconds: float) -> tuple[Usage, dict[str, 
         f"detector, {s.packets} main-stream packets, {s.segments} segments."
     )
     runtime.store.close()
-    return usage, split, counted
+    wakes: dict[str, float] = {}
+    for name, rate in by_name.items():
+        wakes[_group(name)] = wakes.get(_group(name), 0.0) + rate
+    return CameraRun(usage, split, wakes, by_name, counted)
 
 
 def run(ctx: BenchContext) -> list[Report]:
@@ -82,29 +107,55 @@ def run(ctx: BenchContext) -> list[Report]:
     ctx.settle()
     time.sleep(WARMUP)  # ONNX Runtime's threads spin on for a while after its warm-up run
     rest = measure_for(rest_seconds, Meter())
-    usage, split, counted = measure_camera(ctx, seconds)
+    cam = measure_camera(ctx, seconds)
+    usage = cam.usage
     table = Report(
         f"idle: one quiet camera at real rate for {usage.wall:.0f} s",
-        ["measured", "CPU (% of one core)", "median of 1-s samples", "target", "result"],
+        [
+            "measured",
+            "CPU (% of one core)",
+            "median of 1-s samples",
+            "wake-ups/s",
+            "target",
+            "result",
+        ],
     )
     table.add(
         "one idle camera (whole process)",
         fmt.pct(usage.cpu_percent, 2),
         fmt.pct(usage.median_percent, 2),
+        f"{sum(cam.wakes.values()):.0f}",
         f"< {TARGET:g} %",
         fmt.verdict(usage.cpu_percent < TARGET),
     )
-    for group, value in sorted(split.items(), key=lambda kv: -kv[1]):
-        table.add(f"  of which {group}", fmt.pct(value, 2), "", "", "")
+    for group, value in sorted(cam.split.items(), key=lambda kv: -kv[1]):
+        wakes = cam.wakes.get(group)
+        table.add(
+            f"  of which {group}",
+            fmt.pct(value, 2),
+            "",
+            "" if wakes is None else f"{wakes:.0f}",
+            "",
+            "",
+        )
     table.add(
         "process at rest, no camera",
         fmt.pct(rest.cpu_percent, 2),
         fmt.pct(rest.median_percent, 2),
         "",
         "",
+        "",
     )
+    named = ", ".join(
+        f"{name} {rate:.1f}"
+        for name, rate in sorted(cam.wakes_by_name.items(), key=lambda kv: -kv[1])
+        if rate >= 0.05
+    )
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     table.notes += [
-        counted,
+        cam.counted,
+        f"Voluntary context switches (wake-ups) a second, from /proc, by thread: {named}.",
+        f"Load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores.",
         f"Other processes used {usage.others_percent:.0f} % of a core during the camera "
         "measurement (they do not count in the process CPU, but share the cores and caches).",
     ]

@@ -136,6 +136,25 @@ def thread_cpu() -> dict[str, float]:
     return out
 
 
+def thread_switches() -> dict[str, int]:
+    """Voluntary context switches so far (/proc: the thread blocked, then woke) of its threads,
+    by Python thread name (native ones as ``native``): how often each thread woke up."""
+    names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
+    out: dict[str, int] = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            text = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        count = 0
+        for line in text.splitlines():
+            if line.startswith("voluntary_ctxt_switches"):
+                count += int(line.split(":", 1)[1])
+        name = names.get(int(task.name), "native")
+        out[name] = out.get(name, 0) + count
+    return out
+
+
 def median(values: Sequence[float]) -> float | None:
     """The median, or None for no values."""
     return float(np.median(values)) if len(values) else None

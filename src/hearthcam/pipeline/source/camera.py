@@ -55,6 +55,15 @@ ERROR_REPORT_SECONDS = 1.0
 # A file's timestamps that leap forward by more than this beyond one frame step start a new
 # timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
 JUMP_SECONDS = 5.0
+# On the system clock a wait blocks on the stop event itself (one wake-up a packet when pacing a
+# file), but sees that the camera's other input loop died only this often.
+HALT_CHECK_SECONDS = 0.25
+# Other clocks (tests) are slept on in steps this long, checking ``stop`` in between.
+POLL_SECONDS = 0.05
+# A detect stream up to this many pixels (720p) is decoded on the reader thread alone: FFmpeg's
+# slice threads save little at that size and wake the reader several times a frame. Larger
+# ones (a camera with only a main stream) keep them.
+SINGLE_THREAD_PIXELS = 1280 * 720
 
 
 class Clock(Protocol):
@@ -182,6 +191,10 @@ class _Flag(Protocol):
         """Whether to stop."""
         ...
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until set or ``timeout`` passes; whether it is set."""
+        ...
+
 
 class _Either:
     """Set when either of two events is set."""
@@ -193,6 +206,12 @@ class _Either:
     def is_set(self) -> bool:
         """Whether either event is set."""
         return self._first.is_set() or self._second.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the first is set (the second is seen within HALT_CHECK_SECONDS)."""
+        limit = HALT_CHECK_SECONDS if timeout is None else min(timeout, HALT_CHECK_SECONDS)
+        self._first.wait(limit)
+        return self.is_set()
 
 
 class CameraStream:
@@ -251,8 +270,11 @@ class CameraStream:
             thread.start()
         try:
             self._run_link(self._links[0], either)
-        finally:
+        except BaseException:
             halted.set()
+            raise
+        finally:
+            # A detect file that simply ended leaves the record file to be read to its end.
             for thread in others:
                 thread.join()
 
@@ -308,6 +330,9 @@ class CameraStream:
         # measured slower at 640x360 on 2 cores (0.63 vs 0.42 ms/frame), only 12% faster at
         # 1080p, and it delays every frame by one per thread.
         stream = container.streams.video[0]
+        context = stream.codec_context
+        if link.detect and 0 < context.width * context.height <= SINGLE_THREAD_PIXELS:
+            context.thread_count = 1
         self._sink.on_connected(stream_info(container, stream))
         timeline = _Timeline(self._clock, stream, synthetic=not link.live)
         sampler = FrameSampler(self._detect_cfg.fps)
@@ -412,7 +437,8 @@ class CameraStream:
                 continue
             # Only kept frames pay for scaling and colour conversion.
             width, height = self._detect_cfg.size_for(frame.width, frame.height)
-            scaled = frame.reformat(width=width, height=height, format="bgr24")
+            # One thread: swscale's own threads cost more wake-ups than they save at this size.
+            scaled = frame.reformat(width=width, height=height, format="bgr24", threads=1)
             image = cast("BGRImage", scaled.to_ndarray())
             self._sink.on_frame(Frame(self.name, self._index, frame_media, frame_wall, image))
             self._index += 1
@@ -426,11 +452,18 @@ class CameraStream:
             link.error_reported = now
 
     def _wait(self, seconds: float, stop: _Flag) -> bool:
-        """Sleeps on the clock in short steps so ``stop`` interrupts; True if stopped."""
+        """Waits ``seconds`` on the clock so that ``stop`` interrupts; True if stopped.
+
+        On the system clock it blocks on ``stop`` itself rather than polling it: pacing a 15 fps
+        file then wakes the thread once a packet, not every 50 ms as well."""
+        system = isinstance(self._clock, SystemClock)
         end = self._clock.time() + seconds
         while not stop.is_set():
             left = end - self._clock.time()
             if left <= 0:
                 return False
-            self._clock.sleep(min(left, 0.05))
+            if system:
+                stop.wait(left)
+            else:
+                self._clock.sleep(min(left, POLL_SECONDS))
         return True
