@@ -116,7 +116,10 @@ def sign_in(page: Page, served: Served, username: str) -> None:
     secret = served.world.secrets.get(username)
     if secret is not None:
         expect(page).to_have_url(served.url + "/login/mfa")
-        page.locator("#code").fill(pyotp.TOTP(secret).now())  # six digits submit the form
+        # The page's script (imported by app.js once loaded) submits six digits as they are
+        # typed: typed before it runs, they would just sit there (a flake under load).
+        page.wait_for_load_state("networkidle")
+        page.locator("#code").fill(pyotp.TOTP(secret).now())
     expect(page.locator(".topbar-name")).to_have_text(username)
 
 
