@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from hearthcam import app
 from hearthcam.accounts import Accounts
@@ -28,6 +28,7 @@ from hearthcam.runtime import Runtime
 from hearthcam.web import EventBus, ServerHandle, start_server
 from hearthcam_bench.broker import free_port
 from tests.conftest import RtspServer
+from tests.support.page_errors import collect_errors
 from tests.support.world import T0, World, cheap_hasher
 
 pytestmark = pytest.mark.integration
@@ -70,14 +71,7 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport=DESKTOP, color_scheme="dark", locale="en-GB")
     context.set_default_timeout(15 * MS)
     opened = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: errors.append(f"page: {error}"))
+    errors = collect_errors(opened)
     yield opened
     context.close()
     assert not errors, errors

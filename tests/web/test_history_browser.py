@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from hearthcam.accounts import Accounts
 from hearthcam.app import open_media
@@ -29,6 +29,7 @@ from hearthcam.store.db import Store
 from hearthcam.types import Event, Verdict
 from hearthcam.web import ServerHandle, WebServices, start_server
 from tests.support.factories import make_h264_segment
+from tests.support.page_errors import collect_errors
 from tests.support.recording import record_clip
 from tests.support.world import cheap_hasher
 
@@ -126,14 +127,7 @@ def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     )
     context.set_default_timeout(15 * MS)
     opened = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: errors.append(f"page: {error}"))
+    errors = collect_errors(opened)
     yield opened
     context.close()
     assert not errors, errors

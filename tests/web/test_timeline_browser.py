@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from hearthcam.store.event_query import is_reviewed
 from hearthcam.types import Event, TrackSummary, Verdict
 from hearthcam.web import ServerHandle, start_server
+from tests.support.page_errors import collect_errors
 from tests.support.world import T0, World
 
 pytestmark = pytest.mark.integration
@@ -84,14 +85,7 @@ def page(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Page]:
     )  # fmt: skip
     context.set_default_timeout(15 * MS)
     opened = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: errors.append(f"page: {error}"))
+    errors = collect_errors(opened)
     yield opened
     context.close()
     assert not errors, errors
