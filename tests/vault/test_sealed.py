@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -456,7 +457,9 @@ def test_the_scan_finds_plain_media_and_not_sealed_files(tmp_path: Path) -> None
     (data / "clips" / "cam").mkdir(parents=True)
     clip = write_clip(data / "clips" / "cam" / "plain.mp4", seconds=1.0)
     (data / "snap.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(500))
-    (data / "in-the-middle").write_bytes(os.urandom(700) + b"\xff\xd8\xff\xdb" + bytes(99))
+    (data / "in-the-middle").write_bytes(
+        os.urandom(700) + b"\xff\xd8\xff\xdb\x00\x43\x00" + bytes(99)
+    )
     (data / "pic.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(50))
     (data / "live.webm").write_bytes(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm")
     (data / "frag").write_bytes(os.urandom(100) + struct.pack(">I", 24) + b"moof" + bytes(16))
@@ -474,6 +477,19 @@ def test_the_scan_finds_plain_media_and_not_sealed_files(tmp_path: Path) -> None
         "pic.png",
         "snap.jpg",
     ]
+
+
+def test_a_jpeg_inside_a_file_is_found_by_its_header_not_by_its_three_start_bytes() -> None:
+    ok, jpeg = cv2.imencode(".jpg", np.full((16, 16, 3), 128, np.uint8))
+    assert ok
+    noise = random.Random(7).randbytes(700)
+    assert media_signature(noise + jpeg.tobytes(), 10_000) == "jpeg"
+    exif = b"\xff\xd8\xff\xe1\x00\x20Exif\x00\x00"
+    assert media_signature(noise + exif + bytes(40), 10_000) == "jpeg"
+    # What ciphertext holds by chance about once in 750 000 heads: a start and a DQT marker
+    # followed by no quantisation table (a length no table count gives, a table id of 9).
+    assert media_signature(noise + b"\xff\xd8\xff\xdb\x9c\x31\x7f" + bytes(40), 10_000) is None
+    assert media_signature(noise + b"\xff\xd8\xff\xdb\x00\x43\x09" + bytes(40), 10_000) is None
 
 
 def test_the_scan_does_not_flag_ciphertext(tmp_path: Path) -> None:

@@ -550,12 +550,31 @@ def _looks_like_box(head: bytes, at: int, file_size: int) -> bool:
     return size in (0, 1) or 8 <= size <= file_size
 
 
+_DQT_LENGTHS: Final = frozenset(
+    2 + 65 * eight + 129 * sixteen
+    for eight in range(5)
+    for sixteen in range(5)
+    if 0 < eight + sixteen <= 4
+)
+
+
 def _jpeg_at(head: bytes, at: int) -> bool:
-    """Whether a JPEG start at ``at`` continues the way real JPEGs do (JFIF, Exif, DQT)."""
+    """Whether a JPEG start at ``at`` continues the way real JPEGs do (JFIF, Exif, DQT).
+
+    Inside a file the three start bytes turn up by chance about once in 2 000 random 8 KB heads,
+    so a start past byte 0 must go on with a whole JFIF or Exif header or a well-formed
+    quantisation table (a length of one to four tables, a table byte of precision 0/1 and id 0-3):
+    ciphertext then matches about once in 10^16 heads, not once in 750 000 as with one byte.
+    """
     if at == 0:
         return True
-    tail = head[at + 3 : at + 11]
-    return tail[:1] == b"\xdb" or tail[3:7] in (b"JFIF", b"Exif")
+    tail = head[at + 3 : at + 12]
+    if len(tail) < 9:
+        return False
+    marker, length, body = tail[0], int.from_bytes(tail[1:3]), tail[3:]
+    if marker == 0xDB:
+        return length in _DQT_LENGTHS and body[0] >> 4 <= 1 and body[0] & 0x0F <= 3
+    return (marker, body[:5]) in ((0xE0, b"JFIF\x00"), (0xE1, b"Exif\x00"))
 
 
 def media_signature(head: bytes, file_size: int) -> str | None:
