@@ -12,6 +12,7 @@ import pytest
 
 from hearthcam.config import (
     Config,
+    DetectorConfig,
     ObjectsConfig,
     Polygon,
     RetentionConfig,
@@ -700,7 +701,9 @@ def test_mqtt_host_names_and_addresses_pass(host: str) -> None:
 
 def test_detector_model_must_be_built_in_or_an_onnx_file(tmp_path: Path) -> None:
     problem = only_problem({"detector": {"model": "/etc/passwd"}})
-    assert problem.startswith("detector.model: expected a built-in name (nanodet-m-416)"), problem
+    assert problem.startswith(
+        "detector.model: expected a built-in name (nanodet-m-416, mb3-centernet-512)"
+    ), problem
     problem = only_problem({"detector": {"model": str(tmp_path / "absent.onnx")}})
     assert problem.startswith(f"detector.model: {tmp_path / 'absent.onnx'}: no such file")
     (tmp_path / "dir.onnx").mkdir()
@@ -709,6 +712,32 @@ def test_detector_model_must_be_built_in_or_an_onnx_file(tmp_path: Path) -> None
     model = tmp_path / "mine.onnx"
     model.write_bytes(b"\x08\x07")
     assert parse_config({"detector": {"model": str(model)}}).detector.model == str(model)
+
+
+def test_a_builtin_detector_name_sets_its_kind() -> None:
+    assert DetectorConfig().kind == "nanodet"
+    assert parse_config({"detector": {"model": "mb3-centernet-512"}}).detector.kind == "centernet"
+    chosen = {"model": "mb3-centernet-512", "kind": "centernet"}
+    assert parse_config({"detector": chosen}).detector.kind == "centernet"
+
+
+def test_a_kind_that_contradicts_the_builtin_model_names_the_key() -> None:
+    problem = only_problem({"detector": {"model": "mb3-centernet-512", "kind": "nanodet"}})
+    assert problem == (
+        "detector.kind: mb3-centernet-512 is a centernet model: leave kind unset or set it to "
+        "'centernet'"
+    ), problem
+    problem = only_problem({"detector": {"kind": "yolo"}})
+    assert problem.startswith("detector.kind: Input should be 'nanodet' or 'centernet'"), problem
+
+
+def test_a_model_path_takes_its_kind_and_defaults_to_nanodet(tmp_path: Path) -> None:
+    model = tmp_path / "mine.onnx"
+    model.write_bytes(b"\x08\x07")
+    assert parse_config({"detector": {"model": str(model)}}).detector.kind == "nanodet"
+    chosen = parse_config({"detector": {"model": str(model), "kind": "centernet"}}).detector
+    assert chosen.kind == "centernet"
+    assert chosen.input_size is None  # the model's own input size, read when it is loaded
 
 
 def test_builtin_detector_names_match_the_packaged_models() -> None:

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     IPvAnyNetwork,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -31,6 +32,8 @@ from hearthcam.types import Verdict
 Point = tuple[float, float]
 Role = Literal["record", "detect"]
 ALL_ROLES: tuple[Role, ...] = ("record", "detect")
+#: Output decoders the detector knows (pipeline.detect has one function per kind).
+DetectorKind = Literal["nanodet", "centernet"]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 ALL_DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -329,7 +332,12 @@ class RetentionConfig(_Model):
 
 
 #: Built-in detector model names (pipeline.detect maps each to its packaged file).
-BUILTIN_DETECTORS = ("nanodet-m-416",)
+BUILTIN_DETECTORS = ("nanodet-m-416", "mb3-centernet-512")
+#: The output decoder each built-in model needs (``detector.kind`` follows the model name).
+BUILTIN_DETECTOR_KINDS: dict[str, DetectorKind] = {
+    "nanodet-m-416": "nanodet",
+    "mb3-centernet-512": "centernet",
+}
 
 
 def _model_file(value: str) -> str:
@@ -356,8 +364,14 @@ class DetectorConfig(_Model):
     """The ONNX object detector."""
 
     model: str = Field("nanodet-m-416", description="built-in model name or path to an .onnx file")
-    kind: Literal["nanodet"] = Field("nanodet", description="output decoder for the model")
-    input_size: int = Field(416, ge=32, le=1280)
+    kind: DetectorKind | None = Field(
+        None,
+        validate_default=True,
+        description="output decoder: set by a built-in name; for an .onnx path, nanodet if unset",
+    )
+    input_size: int | None = Field(
+        None, ge=32, le=1280, description="square model input in pixels (unset: the model's own)"
+    )
     providers: list[str] = Field(
         default_factory=lambda: ["CUDAExecutionProvider", "OpenVINOExecutionProvider", "CPU"],
         description="ONNX Runtime providers in order of preference (missing ones skipped)",
@@ -374,6 +388,18 @@ class DetectorConfig(_Model):
     @classmethod
     def _model(cls, value: str) -> str:
         return _model_file(value)
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: DetectorKind | None, info: ValidationInfo) -> DetectorKind:
+        model = info.data.get("model")  # absent when the model key itself was wrong
+        builtin = BUILTIN_DETECTOR_KINDS.get(model) if isinstance(model, str) else None
+        if builtin is not None and value not in (None, builtin):
+            raise ValueError(
+                f"{model} is a {builtin} model: leave kind unset or set it to {builtin!r}"
+            )
+        # An .onnx path without a kind is read as NanoDet, as every config before kinds was.
+        return builtin or value or "nanodet"
 
 
 class ScheduleRule(_Model):

@@ -1,8 +1,9 @@
 """The object detector stage: ONNX models in, columnar Detections out.
 
-Owns the ``Detector`` protocol, the ONNX Runtime detector with its NanoDet decoder, the region
-strategy that runs the model on zoomed crops around motion, and ``ScriptedDetector``, the fake
-the other stages' tests use. Boxes always leave this module in full-frame pixels.
+Owns the ``Detector`` protocol, the ONNX Runtime detector with its decoders (NanoDet-m,
+MobileNetV3-CenterNet), the region strategy that runs the model on zoomed crops around motion,
+and ``ScriptedDetector``, the fake the other stages' tests use. Boxes always leave this module
+in full-frame pixels.
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ I32 = NDArray[np.int32]
 #: A decoder turns raw model outputs into (boxes xyxy in input pixels, scores, class ids).
 Decoder = Callable[[Sequence[NDArray[Any]], int, float], tuple[F32, F32, I32]]
 
-BUILTIN_MODELS = {"nanodet-m-416": "nanodet-m-416-coco.onnx"}
+BUILTIN_MODELS = {
+    "nanodet-m-416": "nanodet-m-416-coco.onnx",
+    "mb3-centernet-512": "mb3-centernet-512-coco.onnx",
+}
 
 NANODET_STRIDES = (8, 16, 32)
 NANODET_BINS = 11
@@ -132,7 +136,49 @@ def decode_nanodet(
     )
 
 
-DECODERS: dict[str, Decoder] = {"nanodet": decode_nanodet}
+#: CenterNet's in-graph top-K table: x1, y1, x2, y2 (input pixels), score, COCO-80 class id.
+CENTERNET_COLUMNS = 6
+COCO_CLASSES = 80
+
+
+def decode_centernet(
+    outputs: Sequence[NDArray[Any]], input_size: int, score_threshold: float = 0.0
+) -> tuple[F32, F32, I32]:
+    """Decodes MobileNetV3-CenterNet's detections table into boxes xyxy, scores and class ids.
+
+    The model finds peaks (3x3 max-pool on its stride-4 heatmap), keeps the best K and turns
+    them into boxes itself; its other outputs (heatmap, box sides) are what that table is made
+    from, so only the [1, K, 6] table is read.
+    """
+    tables = [o for o in outputs if o.ndim == 3 and o.shape[0] == 1]
+    table = next((o for o in tables if o.shape[2] == CENTERNET_COLUMNS), None)
+    if table is None:
+        shapes = [tuple(o.shape) for o in outputs]
+        raise ModelError(
+            f"CenterNet needs a detections output [1, K, {CENTERNET_COLUMNS}]; "
+            f"the model gave {shapes}"
+        )
+    rows = np.asarray(table[0], dtype=np.float32)
+    classes = np.rint(rows[:, 5])
+    keep = (rows[:, 4] >= score_threshold) & (classes >= 0) & (classes < COCO_CLASSES)
+    boxes = np.clip(rows[keep, :4], 0, input_size)
+    return boxes.reshape(-1, 4), rows[keep, 4].copy(), classes[keep].astype(np.int32)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelKind:
+    """What differs between detector families: the decoder and the input's pixel scale."""
+
+    decoder: Decoder
+    #: Input values are pixel * scale (NanoDet: [0, 1]; CenterNet: raw 0-255).
+    pixel_scale: float
+
+
+KINDS: dict[str, ModelKind] = {
+    "nanodet": ModelKind(decode_nanodet, 1 / 255),
+    "centernet": ModelKind(decode_centernet, 1.0),
+}
+DECODERS: dict[str, Decoder] = {name: kind.decoder for name, kind in KINDS.items()}
 
 
 def nms(dets: Detections, iou: float) -> Detections:
@@ -174,6 +220,14 @@ def open_onnx_session(path: Path, providers: list[str], threads: int) -> ort.Inf
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as error:  # ORT raises its own untyped pybind errors
         raise ModelError(f"cannot load {path} as an ONNX model: {error}") from error
+
+
+def model_input_size(session: ort.InferenceSession, default: int = 416) -> int:
+    """The model's own square input side, or ``default`` when its input shape is dynamic."""
+    shape = list(session.get_inputs()[0].shape)
+    if len(shape) == 4 and isinstance(shape[3], int) and shape[2] == shape[3] and shape[3] > 0:
+        return shape[3]
+    return default
 
 
 def _check_input(session: ort.InferenceSession, path: Path, input_size: int) -> str:
@@ -265,30 +319,32 @@ class OnnxDetector:
     def __init__(
         self,
         model_path: Path | str,
-        input_size: int = 416,
+        input_size: int | None = None,
         providers: Sequence[str] = ("CPU",),
         threads: int = 0,
         score_threshold: float = 0.3,
         nms_iou: float = 0.5,
         *,
-        decoder: Decoder = decode_nanodet,
+        kind: ModelKind = KINDS["nanodet"],
         regions: RegionPolicy = RegionPolicy(),
         letterbox: bool = False,
     ) -> None:
         path = Path(model_path)
-        self.input_size = input_size
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.regions = regions
         self.letterbox = letterbox
         self.inferences = 0
-        self._decoder = decoder
+        self._decoder = kind.decoder
+        self._pixel_scale = kind.pixel_scale
         self._session = open_onnx_session(path, choose_providers(providers), threads)
-        self._input = _check_input(self._session, path, input_size)
+        #: The square side every image is resized to (None: the model's own).
+        self.input_size = input_size or model_input_size(self._session)
+        self._input = _check_input(self._session, path, self.input_size)
         #: The execution provider actually running the model.
         self.provider: str = self._session.get_providers()[0]
         # A first run both warms the session up and proves the decoder understands the outputs.
-        self._infer(np.zeros((input_size, input_size, 3), np.uint8))
+        self._infer(np.zeros((self.input_size, self.input_size, 3), np.uint8))
         self.inferences = 0
 
     def detect(self, image: BGRImage) -> Detections:
@@ -314,13 +370,13 @@ class OnnxDetector:
         h, w = image.shape[:2]
         s = self.input_size
         if not self.letterbox:
-            blob = cv2.dnn.blobFromImage(image, 1 / 255, (s, s), swapRB=True, crop=False)
+            blob = cv2.dnn.blobFromImage(image, self._pixel_scale, (s, s), swapRB=True, crop=False)
             return blob.astype(np.float32), np.array([w / s, h / s], np.float32)
         scale = s / max(w, h)
         nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
         canvas = np.full((s, s, 3), 114, np.uint8)  # the grey YOLO-style pads use
         canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        blob = cv2.dnn.blobFromImage(canvas, 1 / 255, (s, s), swapRB=True, crop=False)
+        blob = cv2.dnn.blobFromImage(canvas, self._pixel_scale, (s, s), swapRB=True, crop=False)
         return blob.astype(np.float32), np.array([w / nw, h / nh], np.float32)
 
     def _infer(self, image: BGRImage) -> Detections:
@@ -345,9 +401,9 @@ def resolve_model(name: str) -> Traversable | None:
 
 def load_detector(cfg: DetectorConfig) -> OnnxDetector:
     """Builds the configured detector from a built-in model name or an .onnx path."""
-    decoder = DECODERS.get(cfg.kind)
-    if decoder is None:
-        raise ModelError(f"no decoder for detector kind {cfg.kind!r}; known: {sorted(DECODERS)}")
+    kind = KINDS.get(cfg.kind or "nanodet")
+    if kind is None:
+        raise ModelError(f"detector.kind: no decoder for {cfg.kind!r}; known: {sorted(KINDS)}")
 
     def build(path: Path) -> OnnxDetector:
         return OnnxDetector(
@@ -355,7 +411,7 @@ def load_detector(cfg: DetectorConfig) -> OnnxDetector:
             input_size=cfg.input_size,
             providers=cfg.providers,
             threads=cfg.threads,
-            decoder=decoder,
+            kind=kind,
             regions=RegionPolicy(full_frame_ratio=cfg.full_frame_ratio),
         )
 
