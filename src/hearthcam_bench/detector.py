@@ -97,7 +97,7 @@ def _tiers(ctx: BenchContext, frames: list[BGRImage]) -> Report:
             name,
             str(one.input_size),
             fmt.ms(percentile(lat1, 50)),
-            fmt.ms(cpu_ms),
+            fmt.ms(cpu_ms / 1000),
             fmt.ms(percentile(lat2, 50)),
             str(cameras),
             *(
