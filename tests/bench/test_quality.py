@@ -165,3 +165,20 @@ def test_a_written_crossing_has_the_scripted_length(tmp_path: Path) -> None:
         count = sum(1 for _ in container.decode(video=0))
     truth = quality_scenes.crossing_truth("truck", path, crossing)
     assert count == round(truth.length * quality_scenes.FPS)
+
+
+@pytest.mark.integration
+def test_an_h264_copy_keeps_every_frame_at_its_time(tmp_path: Path) -> None:
+    tree = next(f for f in load() if f.name == "tree.avi")
+    require(tree.path.is_file(), f"{tree.path} is missing (Debian's opencv-doc)")
+    assert quality_scenes.codec_of(tree.path) not in quality_scenes.MP4_CODECS
+    path = tmp_path / "tree.mp4"
+    quality_scenes.write_h264_copy(tree.path, path)
+    assert quality_scenes.codec_of(path) == "h264"
+
+    def times(source: Path) -> list[float]:
+        with av.open(str(source)) as container:
+            return [float(f.time or 0.0) for f in container.decode(video=0)]
+
+    # tree.avi's 68 frames lie unevenly over 29.6 s: the copy keeps each at its time.
+    assert times(path) == pytest.approx(times(tree.path), abs=1e-3)
