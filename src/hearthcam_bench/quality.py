@@ -1,9 +1,10 @@
 """Scenario ``quality``: the events hearthcam makes of real footage, scored per visit.
 
 Every footage of ``quality_truth.toml`` (real files that hearthcam's dependencies ship, with
-visits written by hand) and the composited scenes of ``quality_scenes`` (truth from their
-scripts) go through the whole live path (``analysis.analyze``, default config) once per
-built-in detector model, so a detector added to ``config.BUILTIN_DETECTORS`` gets its rows.
+visits written by hand), H.264 copies of those recording cannot copy into an MP4, and the
+composited scenes of ``quality_scenes`` (truth from their scripts) go through the whole live
+path (``analysis.analyze``, default config) once per built-in detector model, so a detector
+added to ``config.BUILTIN_DETECTORS`` gets its rows.
 Scored per footage and class (rules in ``quality_truth``): visits found by an event of their
 class, the precision of the events claiming a class, visits no clip shows and visits not wholly
 in clips (from the clips' pictures, ``quality_clips``), pets called threats, and threat events

@@ -12,9 +12,10 @@ from hearthcam.config import Config
 from hearthcam.pipeline.source import probe
 from hearthcam.types import Event, Verdict
 from hearthcam_bench import learning_imagery as imagery
-from hearthcam_bench import quality_scenes
+from hearthcam_bench import quality, quality_scenes
 from hearthcam_bench.quality_clips import FootageIndex
 from hearthcam_bench.quality_truth import (
+    Footage,
     Kind,
     Score,
     Stretch,
@@ -182,3 +183,24 @@ def test_an_h264_copy_keeps_every_frame_at_its_time(tmp_path: Path) -> None:
 
     # tree.avi's 68 frames lie unevenly over 29.6 s: the copy keeps each at its time.
     assert times(path) == pytest.approx(times(tree.path), abs=1e-3)
+
+
+def test_the_bars_leave_the_h264_copies_out_but_show_their_clips_apart() -> None:
+    visit = Visit(0.0, 10.0, "", Kind.PERSON)
+    item = Footage("walk.avi", Path("walk.avi"), 20.0, (visit,), (Stretch(10.0, 20.0),))
+    missed = {k: score(k, [visit], [], []) for k in Kind}  # no event, no clip
+    threat = [event(Verdict.THREAT, 1.0, 9.0, "person")]
+    seen = {k: score(k, [visit], threat, [(0.0, 20.0)]) for k in Kind}
+    results = [
+        quality.Result(item, quality.REAL, [], missed, 0, []),
+        quality.Result(item, quality.COPY, threat, seen, 0, [(0.0, 20.0)]),
+    ]
+    (row,) = quality.bars_table({"m": results}).rows
+    # people recall, visits with no clip (copies), pets, vehicles, empty time, false, per hour
+    assert row[1:] == ["0.00", "1 (0)", "0", "- / -", "10.0 s", "0", "0", "MISSED"]
+    totals = {r[0]: r[1:5] for r in quality.model_table("m", results).rows if r[0][:4] == "all "}
+    assert totals == {
+        "all real footage": ["person", "1", "0", "0.00"],
+        "all H.264 copies": ["person", "1", "1", "1.00"],
+        "all but the copies": ["person", "1", "0", "0.00"],
+    }
