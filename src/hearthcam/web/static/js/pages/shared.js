@@ -56,7 +56,7 @@ function history(share) {
     h("summary", {}, "History"),
     h("ol", { class: "share-moves" }, ...moves.map((m) =>
       h("li", {},
-        `${fullDate(parseTime(m.at))}: ${EVENTS[m.event] ?? (m.event || `${m.before} → ${m.after}`)}`,
+        `${fullDate(parseTime(m.at))}: ${EVENTS[m.event] ?? STATUS[m.after]?.[0] ?? m.after}`,
         m.by ? h("span", { class: "muted" }, ` · by ${m.by}`) : null))));
 }
 
