@@ -84,7 +84,9 @@ def test_a_positive_scan_destroys_the_copy_and_tells_the_owner_why(
     assert outcome.status is ShareStatus.DISPOSED
     stored = _status(sharing, share)
     assert stored.reason == DISPOSED_REASON
-    assert "X" not in str(stored.facts)  # no class or score is kept
+    # The owner is told which model and class decided; no score is kept.
+    assert stored.facts["decided_by"] == {"model": "scripted", "label": "X"}
+    assert "0.99" not in str(stored.facts)
     assert list((data_dir / "shares").rglob("*.mp4")) == []
     assert sharing.shares.counter(DISPOSED_COUNTER) == 1
 

@@ -62,8 +62,9 @@ MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
 # Tables revisions after the legacy fixture added (r20261203_event_reviews,
 # r20261203_enrolment_links, r20261203_exports): not in it.
 LATER_TABLES = {"event_reviews", "enrolment_links", "exports", "export_audit"}
-# Columns a revision after the legacy fixture added (r20261203_share_prelabels): not in it.
-LATER_COLUMNS = {"shares": ("prelabels",)}
+# Columns revisions after the legacy fixture added (r20261203_share_prelabels,
+# r20261203_share_history): not in it.
+LATER_COLUMNS = {"shares": ("prelabels", "history")}
 
 
 @pytest.fixture

@@ -44,6 +44,13 @@ ACCEPTED = 101  # a WebSocket handshake that was accepted
 P256DH = browser_key()[1]
 
 
+def failed(world: World, share_id: str) -> None:
+    """The share's checks failed: it is owner only, so its owner may re-run them."""
+    shares, now = world.services.sharing.shares, world.clock()
+    assert shares.set_status(share_id, "consented", "checking", now)
+    assert shares.set_status(share_id, "checking", "owner_only", now, "Failed — owner only")
+
+
 def row(*statuses: int) -> dict[str, int]:
     """Expected status per role, in ROLES order."""
     assert len(statuses) == len(ROLES)
@@ -105,6 +112,8 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/shares"): OWNER,
     ("GET", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),
     ("DELETE", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),  # withdrawn
+    # an owner-only share (its checks failed) back to waiting for the checks
+    ("POST", "/api/shares/{share_id}/rerun"): row(401, 200, 403, 404, 403, 403),
     ("GET", "/api/history/{camera}"): MEDIA,
     ("GET", "/api/history/{camera}/media"): MEDIA,  # the household's recording, as clips
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
@@ -291,6 +300,8 @@ class Runner:
             world.add_footage("front", T0 - 620, 20.0)
         if "{share_id}" in template and "share_id" not in ids:
             values["share_id"] = world.add_share(world.add_event("front")).id
+            if key == ("POST", "/api/shares/{share_id}/rerun"):
+                failed(world, values["share_id"])
         if "{lease_id}" in template:
             values["lease_id"] = lease_for(world).id  # the annotator's; others may not use it
         if key == ("POST", "/api/review/leases"):

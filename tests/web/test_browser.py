@@ -45,6 +45,7 @@ from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.app import open_media
 from hearthcam.config import CameraConfig, parse_config
 from hearthcam.live import LiveView
+from hearthcam.privacy.review import FAILED_REASON
 from hearthcam.store.db import Store
 from hearthcam.types import Change, Event, Frame, TrackSummary, Verdict
 from hearthcam.vault.media import SealedMedia, read_bytes, write_bytes
@@ -550,6 +551,7 @@ def share_and_withdraw(page: Page, app: App) -> None:
     row.locator("summary", has_text="What you agreed to").click()
     expect(row.locator(".receipt")).to_contain_text("blurred")
     shoot(page, "shared")
+    rerun_failed_checks(page, app, share.id)
     row.get_by_role("button", name="Withdraw").click()
     expect(page.locator(".toast").last).to_contain_text("Withdrawn: 1 file deleted")
     expect(page.locator(".share-row")).to_have_count(0)
@@ -558,6 +560,38 @@ def share_and_withdraw(page: Page, app: App) -> None:
     assert not copy.exists()
     assert pet.clip is not None
     assert pet.clip.exists()  # the owner's own clip stays
+
+
+def rerun_failed_checks(page: Page, app: App, share_id: str) -> None:
+    """The share's checks fail (the second check refused, as the checker records it): the owner
+    reads which step decided and presses Re-run the checks; the share waits for the checks again
+    under the same receipt, and its history says who asked."""
+    shares, now = app.services.sharing.shares, time.time()
+    assert shares.set_status(share_id, "consented", "checking", now)
+    reason = FAILED_REASON.format(why="faces could still be seen after blurring")
+    assert shares.set_status(
+        share_id, "checking", "owner_only", now, reason, {"failed_step": "check"}
+    )
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    row = page.locator(".share-row")
+    expect(row).to_have_attribute("data-status", "owner_only")
+    expect(row).to_contain_text("Failed — owner only")
+    expect(row.locator(".share-decided")).to_contain_text("The check step decided")
+    row.get_by_role("button", name="Re-run the checks").click()
+    expect(row).to_have_attribute("data-status", "consented")
+    expect(row).to_contain_text("Waiting for the checks again")
+    expect(row.get_by_role("button", name="Re-run the checks")).to_have_count(0)
+    row.locator("summary", has_text="History").click()
+    expect(row.locator(".share-moves li")).to_have_count(4)
+    expect(row.locator(".share-moves li").last).to_contain_text(
+        f"Checks asked for again · by {OWNER}"
+    )
+    shoot(page, "shared-rerun")
+    stored = shares.get(share_id)
+    assert stored is not None
+    assert stored.status == "consented"
+    assert stored.history[-1].event == "retry"
 
 
 def play_and_delete(page: Page, app: App) -> None:

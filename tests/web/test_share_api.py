@@ -42,3 +42,53 @@ def test_deleting_the_event_withdraws_its_shares(world: World, client_for: Clien
     assert mia.post("/api/events/delete", json={"ids": [two.id]}).json() == {"deleted": 1}
     assert world.services.sharing.shares.get(second.id) is None
     assert not (world.data_dir / "shares" / second.id).exists()
+
+
+def _failed(world: World, share_id: str) -> None:
+    """The share's checks ran and failed (the second check refused): owner only."""
+    shares, now = world.services.sharing.shares, world.clock()
+    assert shares.set_status(share_id, "consented", "checking", now)
+    assert shares.set_status(
+        share_id,
+        "checking",
+        "owner_only",
+        now,
+        "Failed — owner only: faces",
+        {"failed_step": "check"},
+    )
+
+
+def test_the_owner_reruns_the_checks_of_a_failed_share(world: World, client_for: ClientFor) -> None:
+    share = world.add_share(world.add_event("front"))
+    alice, mia, bob = client_for("alice"), client_for("mia"), client_for("bob")
+    url = f"/api/shares/{share.id}/rerun"
+    early = alice.post(url)
+    assert early.status_code == 409  # still waiting: nothing to re-run
+    assert "only a failed share" in early.json()["detail"]
+    _failed(world, share.id)
+    assert mia.post(url).status_code == 403  # members do not share
+    assert bob.post(url).status_code == 404  # another household's share: as if none
+    assert world.services.sharing.shares.get(share.id).status == "owner_only"  # type: ignore[union-attr]
+    done = alice.post(url)
+    assert done.status_code == 200
+    body = done.json()
+    assert body["status"] == "consented"
+    assert body["receipt_sha256"] == share.receipt_sha256
+    assert body["facts"] == {}
+    last = body["history"][-1]
+    assert (last["event"], last["before"], last["after"], last["by"]) == (
+        "retry", "owner_only", "consented", "alice",
+    )  # fmt: skip
+    assert last["note"] == "Failed — owner only: faces"
+    assert alice.get(f"/api/shares/{share.id}").json()["history"] == body["history"]
+    assert alice.post(url).status_code == 409  # once: it is waiting again
+
+
+def test_a_disposed_share_cannot_be_rerun_over_http(world: World, client_for: ClientFor) -> None:
+    share = world.add_share(world.add_event("front"))
+    shares, now = world.services.sharing.shares, world.clock()
+    assert shares.set_status(share.id, "consented", "checking", now)
+    assert shares.set_status(share.id, "checking", "disposed", now, "Not shared")
+    refused = client_for("alice").post(f"/api/shares/{share.id}/rerun")
+    assert refused.status_code == 409
+    assert "Share the clip again" in refused.json()["detail"]

@@ -10,6 +10,12 @@ its private copy and moves the share on (``privacy.lifecycle``):
 
 A share withdrawn while it was being checked loses the race on purpose: every move is a
 compare-and-set on its status, and whatever the check made is deleted.
+
+The owner is told which check decided: a disposal stores the model and class that made the
+scan positive (``ScanVerdict.decided_by``; no score), an owner-only share the step that failed.
+After a model update the owner may ``rerun`` the checks of an owner-only share: it goes back to
+waiting (the move, who and when, and the outcome it replaces, in the share's history; the
+receipt unchanged). A disposed share cannot be re-run: its copy is destroyed.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from hearthcam.errors import MediaLocked
+from hearthcam.errors import HearthcamError, MediaLocked
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
-from hearthcam.store.shares import ShareRecord
+from hearthcam.store.shares import ShareMove, ShareRecord
 from hearthcam.vault.media import write_bytes
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
 
@@ -41,6 +47,7 @@ REPORTED_REASON = (
     "The copies were destroyed."
 )
 FAILED_REASON = "Failed — owner only: {why}. Nobody but you can see this clip."
+RERUN_REASON = "Waiting for the checks again: you asked to re-run them."
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,11 @@ def _facts(prepared: PreparedClip) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     if prepared.scan is not None:
         facts["frames_scanned"] = prepared.scan.frames_scanned
+        decided = prepared.scan.decided_by
+        if prepared.state is ShareState.DISPOSED and decided is not None:
+            facts["decided_by"] = {"model": decided.model, "label": decided.label}
+    if prepared.state is ShareState.OWNER_ONLY:
+        facts["failed_step"] = prepared.failed_step.value if prepared.failed_step else "crash"
     if prepared.redaction is not None:
         result = prepared.redaction
         facts.update(
@@ -86,11 +98,44 @@ def report(sharing: Sharing, share_id: str, now: float) -> bool:
         listener.on_withdrawn(share_id)
     sharing.delete_media(share_id)
     status = transition(ShareStatus.PUBLISHED, ShareEvent.REPORTED)
+    move = ShareMove(now, ShareEvent.REPORTED.value, ShareStatus.PUBLISHED.value, status.value)
     moved = sharing.shares.set_status(
-        share_id, ShareStatus.PUBLISHED.value, status.value, now, REPORTED_REASON, {}
+        share_id, ShareStatus.PUBLISHED.value, status.value, now, REPORTED_REASON, {}, move=move
     )
     if moved:
         sharing.shares.bump(DISPOSED_COUNTER)
+    return moved
+
+
+class RerunRefused(HearthcamError):
+    """The checks of a share cannot be re-run in its state; the message says why, for people."""
+
+
+def rerun(sharing: Sharing, share_id: str, by: int, now: float) -> ShareRecord:
+    """The owner's "re-run the checks" (after a model update): an owner-only share goes back
+    to waiting for the checks, its receipt unchanged; the move (``by``, ``now``, and the reason
+    it replaces) goes into its history. RerunRefused for a share in any other state; the
+    caller wakes the checker."""
+    record = sharing.shares.get(share_id)
+    if record is None:
+        raise RerunRefused("there is no such share")
+    current = ShareStatus(record.status)
+    if current is ShareStatus.DISPOSED:
+        raise RerunRefused(
+            "a disposed share cannot be checked again: its copy was destroyed. Share the clip "
+            "again to have it checked anew."
+        )
+    if current is not ShareStatus.OWNER_ONLY:
+        raise RerunRefused(f"only a failed share can be checked again; this one is {current}")
+    after = transition(current, ShareEvent.RETRY)
+    move = ShareMove(now, ShareEvent.RETRY.value, current.value, after.value, by, record.reason)
+    if not sharing.shares.set_status(
+        share_id, current.value, after.value, now, RERUN_REASON, {}, move=move
+    ):
+        raise RerunRefused("the share changed meanwhile; reload to see where it stands")
+    moved = sharing.shares.get(share_id)
+    if moved is None:
+        raise RerunRefused("the share was withdrawn meanwhile")
     return moved
 
 
@@ -116,8 +161,9 @@ class ShareChecks:
         shares = self._sharing.shares
         stuck = shares.with_status(ShareStatus.CHECKING.value, limit=10_000)
         for share in stuck:
-            after = transition(ShareStatus.CHECKING, ShareEvent.RETRY)
-            shares.set_status(share.id, ShareStatus.CHECKING.value, after.value, self._clock())
+            after, now = transition(ShareStatus.CHECKING, ShareEvent.RETRY), self._clock()
+            move = ShareMove(now, ShareEvent.RETRY.value, ShareStatus.CHECKING.value, after.value)
+            shares.set_status(share.id, ShareStatus.CHECKING.value, after.value, now, move=move)
             self._sharing.delete_redacted(share.id)
         return len(stuck)
 
@@ -142,7 +188,12 @@ class ShareChecks:
         if self._locked(share):
             return None
         checking = transition(ShareStatus.CONSENTED, ShareEvent.START_CHECKS)
-        if not shares.set_status(share.id, ShareStatus.CONSENTED.value, checking.value, now):
+        move = ShareMove(
+            now, ShareEvent.START_CHECKS.value, ShareStatus.CONSENTED.value, checking.value
+        )
+        if not shares.set_status(
+            share.id, ShareStatus.CONSENTED.value, checking.value, now, move=move
+        ):
             return None  # withdrawn, or taken by another pass
         try:
             prepared = self._prepare(share)
@@ -194,6 +245,7 @@ class ShareChecks:
             reason,
             _facts(prepared),
             prelabels,
+            ShareMove(now, event.value, ShareStatus.CHECKING.value, status.value),
         )
         if not moved:  # withdrawn meanwhile: nothing this pass made may stay
             self._sharing.delete_media(share.id)

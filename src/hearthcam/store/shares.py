@@ -2,7 +2,9 @@
 
 A row exists from the owner's consent until the share ends by withdrawal or expiry (then the
 row goes with the media). Disposed and owner-only shares keep their row, without media, so the
-owner can read why; the only other trace of a disposal is a counter.
+owner can read why; the only other trace of a disposal is a counter. Each move of the status
+is appended to the row's ``history`` (when, what, from, to, and who: a user id, or None for the
+machine checks), in the same transaction as the move.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class _ShareRow(Base):
     # The workbench's pre-labels, found on the original frames before redaction (boxes,
     # labels, scores and frame indexes; never pixels). Kept only while published.
     prelabels: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    # Every status move, oldest first (``ShareMove.to_json``); None on rows made before it.
+    history: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
 
 
 class _CounterRow(Base):
@@ -44,6 +48,34 @@ class _CounterRow(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ShareMove:
+    """One move in a share's history: ``event`` took it ``before`` -> ``after`` at ``at``;
+    ``by`` is the user who asked (None: the machine checks), ``note`` what it replaced (the
+    previous outcome's reason, for a re-run)."""
+
+    at: float
+    event: str
+    before: str
+    after: str
+    by: int | None = None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at, "event": self.event, "from": self.before, "to": self.after,
+            "by": self.by, "note": self.note,
+        }  # fmt: skip
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> ShareMove:
+        by = data.get("by")
+        return ShareMove(
+            float(data["at"]), str(data["event"]), str(data["from"]), str(data["to"]),
+            None if by is None else int(by), str(data.get("note") or ""),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +97,8 @@ class ShareRecord:
     facts: dict[str, Any]
     #: ``vision.redact.PreLabels.to_json`` of the published copy (None: none were stored).
     prelabels: dict[str, Any] | None = None
+    #: Every status move, oldest first.
+    history: tuple[ShareMove, ...] = ()
 
 
 def _record(row: _ShareRow) -> ShareRecord:
@@ -73,6 +107,7 @@ def _record(row: _ShareRow) -> ShareRecord:
         row.reason, row.created, row.expires, row.updated, dict(row.receipt or {}),
         row.receipt_sha256, dict(row.facts or {}),
         None if row.prelabels is None else dict(row.prelabels),
+        tuple(ShareMove.from_json(m) for m in row.history or ()),
     )  # fmt: skip
 
 
@@ -89,7 +124,8 @@ class ShareStore:
         self._store = store
 
     def add(self, share: ShareRecord) -> None:
-        """Stores a new share."""
+        """Stores a new share; its history starts with the owner's consent (unless given)."""
+        consent = ShareMove(share.created, "consent", "", share.status, share.owner_id)
         with self._store.write_session() as session:
             session.add(
                 _ShareRow(
@@ -98,6 +134,7 @@ class ShareStore:
                     reason=share.reason, created=share.created, expires=share.expires,
                     updated=share.updated, receipt=share.receipt,
                     receipt_sha256=share.receipt_sha256, facts=share.facts,
+                    history=[m.to_json() for m in share.history or (consent,)],
                 )
             )  # fmt: skip
 
@@ -116,12 +153,14 @@ class ShareStore:
         reason: str = "",
         facts: dict[str, Any] | None = None,
         prelabels: dict[str, Any] | None = None,
+        move: ShareMove | None = None,
     ) -> bool:
         """Moves a share from ``expected`` to ``status``; False if it was not in ``expected``
         any more (withdrawn meanwhile, or another worker took it): compare-and-set.
 
         ``prelabels`` are stored with a move to ``published``; any other move drops them (they
-        belong to the published copy, which no other status keeps)."""
+        belong to the published copy, which no other status keeps). The move is appended to
+        the history (``move``, or one without event name or user when not given)."""
         values: dict[str, Any] = {"status": status, "updated": now, "reason": reason}
         if facts is not None:
             values["facts"] = facts
@@ -131,8 +170,14 @@ class ShareStore:
             .where(_ShareRow.id == share_id, _ShareRow.status == expected)
             .values(**values)
         )
+        step = move or ShareMove(now, "", expected, status)
         with self._store.write_session() as session:
-            return bool(session.execute(query).rowcount)  # type: ignore[attr-defined]
+            if not session.execute(query).rowcount:  # type: ignore[attr-defined]
+                return False
+            row = session.get(_ShareRow, share_id)
+            if row is not None:  # the row the update just moved, in the same transaction
+                row.history = [*(row.history or ()), step.to_json()]
+            return True
 
     def remove(self, share_id: str) -> bool:
         """Deletes a share's row; True if there was one."""

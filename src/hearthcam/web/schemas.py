@@ -587,6 +587,19 @@ class ShareIn(_In):
     receipt_sha256: Sha256Hex
 
 
+class ShareMoveOut(BaseModel):
+    """One move in a share's history: what happened, when, from and to which status, and who
+    asked (``by``: a username; None for the machine checks); ``note``: the outcome a re-run
+    replaced."""
+
+    at: dt.datetime
+    event: str
+    before: str
+    after: str
+    by: str | None
+    note: str
+
+
 class ShareOut(BaseModel):
     """One shared clip as its owner sees it under "My shared clips"."""
 
@@ -601,6 +614,7 @@ class ShareOut(BaseModel):
     receipt: dict[str, Any]
     receipt_sha256: str
     facts: dict[str, Any]
+    history: list[ShareMoveOut] = []
 
 
 class WithdrawalOut(BaseModel):

@@ -4,6 +4,7 @@ The receipt is fetched first and its digest sent back with the consent (``privac
 the share is then checked by the machine before anyone sees a frame (``privacy.review``; the
 runtime is woken through ``WebServices.on_shared``). Only owners share and withdraw, and only
 their household's clips; another household's share id reads as one that does not exist.
+An owner-only share's checks can be re-run (after a model update); a disposed one cannot.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 
 from hearthcam.privacy.consent import SharingError
-from hearthcam.store.shares import ShareRecord, receipt_digest
+from hearthcam.privacy.review import RerunRefused, rerun
+from hearthcam.store.shares import ShareMove, ShareRecord, receipt_digest
 from hearthcam.web.deps import NOT_FOUND, Owner, Services, VisibleEvent, csrf_protect
 from hearthcam.web.routes.cameras import display_name
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import ReceiptOut, ShareIn, ShareOut, WithdrawalOut
+from hearthcam.web.schemas import ReceiptOut, ShareIn, ShareMoveOut, ShareOut, WithdrawalOut
 
 router = APIRouter(prefix="/api", tags=["sharing"], dependencies=[Depends(csrf_protect)])
 
@@ -29,8 +31,17 @@ def _utc(wall: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(wall, dt.UTC)
 
 
-def share_out(record: ShareRecord) -> ShareOut:
-    """The owner's view of a share (its receipt as stored)."""
+def _move_out(move: ShareMove, services: Services) -> ShareMoveOut:
+    user = None if move.by is None else services.accounts.user(move.by)
+    by = None if move.by is None else (user.username if user else f"user {move.by}")
+    return ShareMoveOut(
+        at=_utc(move.at), event=move.event, before=move.before, after=move.after, by=by,
+        note=move.note,
+    )  # fmt: skip
+
+
+def share_out(record: ShareRecord, services: Services) -> ShareOut:
+    """The owner's view of a share (its receipt as stored, and its history)."""
     clip = record.receipt.get("clip", {})
     return ShareOut(
         id=record.id,
@@ -44,6 +55,7 @@ def share_out(record: ShareRecord) -> ShareOut:
         receipt=record.receipt,
         receipt_sha256=record.receipt_sha256,
         facts=record.facts,
+        history=[_move_out(m, services) for m in record.history],
     )
 
 
@@ -87,19 +99,37 @@ def share_event(body: ShareIn, event: VisibleEvent, owner: Owner, services: Serv
     except SharingError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     services.on_shared()
-    return share_out(record)
+    return share_out(record, services)
 
 
 @router.get("/shares", response_model=list[ShareOut], responses=errors(401, 403))
 def list_shares(owner: Owner, services: Services) -> list[ShareOut]:
     """The household's shared clips, newest first, with their receipts and where each stands."""
-    return [share_out(r) for r in services.sharing.shares.of_household(owner.household_id)]
+    return [
+        share_out(r, services) for r in services.sharing.shares.of_household(owner.household_id)
+    ]
 
 
 @router.get("/shares/{share_id}", response_model=ShareOut, responses=errors(401, 403, 404, 422))
 def get_share(share_id: ShareIdPath, owner: Owner, services: Services) -> ShareOut:
     """One shared clip of the household."""
-    return share_out(_own_share(share_id, owner, services))
+    return share_out(_own_share(share_id, owner, services), services)
+
+
+@router.post(
+    "/shares/{share_id}/rerun", response_model=ShareOut, responses=errors(401, 403, 404, 409, 422)
+)
+def rerun_share(share_id: ShareIdPath, owner: Owner, services: Services) -> ShareOut:
+    """Re-runs the machine checks of a share that failed (owner only), e.g. after a model
+    update: it waits for the checks again under the same receipt. 409 for any other status (a
+    disposed share's copy is destroyed: share the clip again)."""
+    _own_share(share_id, owner, services)
+    try:
+        record = rerun(services.sharing, share_id, owner.session.user_id, services.clock())
+    except RerunRefused as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    services.on_shared()
+    return share_out(record, services)
 
 
 @router.delete(

@@ -1,5 +1,6 @@
 // My shared clips: each share with the receipt agreed to, where it stands (being checked,
-// shared after redaction, not shared and why), and Withdraw in one click.
+// shared after redaction, not shared and why, and which check decided), its history, Withdraw in
+// one click, and "Re-run the checks" for a share whose checks failed (after a model update).
 
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
@@ -24,6 +25,53 @@ function facts(share) {
     `${f.faces_blurred} face${f.faces_blurred === 1 ? "" : "s"} and ${f.people_blurred} person boxes blurred over ${f.frames} frames; a second check found ${f.faces_left} faces left.`);
 }
 
+const EVENTS = {
+  consent: "You shared it",
+  start_checks: "Checks started",
+  checks_passed: "Checks passed: shared, blurred",
+  checks_failed: "Checks failed: owner only",
+  scan_positive: "Disposed of by the scan",
+  reported: "Reported by an annotator: disposed of",
+  retry: "Checks asked for again",
+};
+
+function decided(share) {
+  const f = share.facts ?? {};
+  if (share.status === "disposed") {
+    const by = f.decided_by ? `Decided by ${f.decided_by.model} (${f.decided_by.label}). ` : "";
+    return h("p", { class: "hint share-decided" },
+      `${by}The copy was destroyed, so these checks cannot be run again: to have the clip checked anew, share it again.`);
+  }
+  if (share.status === "owner_only" && f.failed_step) {
+    return h("p", { class: "hint share-decided" },
+      `The ${f.failed_step} step decided. If the models were updated since, you can re-run the checks.`);
+  }
+  return null;
+}
+
+function history(share) {
+  const moves = share.history ?? [];
+  if (!moves.length) return null;
+  return h("details", { class: "share-history" },
+    h("summary", {}, "History"),
+    h("ol", { class: "share-moves" }, ...moves.map((m) =>
+      h("li", {},
+        `${fullDate(parseTime(m.at))}: ${EVENTS[m.event] ?? STATUS[m.after]?.[0] ?? m.after}`,
+        m.by ? h("span", { class: "muted" }, ` · by ${m.by}`) : null))));
+}
+
+async function rerun(share, button) {
+  button.disabled = true;
+  try {
+    await api(`/api/shares/${encodeURIComponent(share.id)}/rerun`, { method: "POST" });
+    toast("The checks will run again; nobody but you can see the clip until they pass.", "ok");
+  } catch (error) {
+    button.disabled = false;
+    if (!(error instanceof ApiError && (error.status === 404 || error.status === 409))) return;
+  }
+  load();
+}
+
 async function withdraw(share, button) {
   button.disabled = true;
   try {
@@ -42,6 +90,11 @@ function row(share) {
   const start = share.clip_start ? parseTime(share.clip_start) : null;
   const withdrawButton = h("button", { type: "button", class: "btn btn-sm btn-danger" }, "Withdraw");
   withdrawButton.addEventListener("click", () => withdraw(share, withdrawButton));
+  let rerunButton = null;
+  if (share.status === "owner_only") {
+    rerunButton = h("button", { type: "button", class: "btn btn-sm" }, "Re-run the checks");
+    rerunButton.addEventListener("click", () => rerun(share, rerunButton));
+  }
   return h("li", { class: "share-row", dataset: { id: share.id, status: share.status } },
     h("div", { class: "share-head" },
       h("div", {},
@@ -51,11 +104,14 @@ function row(share) {
       h("span", { class: `pill ${pill}` }, label)),
     h("p", { class: "share-reason" }, share.reason || note),
     facts(share),
+    decided(share),
     h("details", { class: "share-receipt" },
       h("summary", {}, "What you agreed to"),
       receiptList(share.receipt),
       h("p", { class: "hint mono" }, `Receipt ${share.receipt_sha256.slice(0, 16)}…`)),
+    history(share),
     h("div", { class: "row" },
+      rerunButton,
       share.status === "disposed" ? null : withdrawButton,
       h("a", { class: "btn btn-sm btn-ghost", href: `/events/${encodeURIComponent(share.event_id)}` }, "Open the event")));
 }
