@@ -49,7 +49,7 @@ def calibration_frames() -> Iterator[np.ndarray]:
             yield frame.image
 
 
-class Blobs(CalibrationDataReader):
+class Blobs(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime.quantization is untyped
     """Each frame at the check's scale (24 px faces) and at the redaction's (640 px)."""
 
     def __init__(self, name: str) -> None:
