@@ -36,6 +36,14 @@ INPUT_MULTIPLE = 32
 #: Faces narrower than this at the model's input are missed: at input scale 1 a 20 px face still
 #: scores 0.79 and a 24 px face 0.74, while a 30 px face halved to 15 px is lost (issue 13).
 MIN_INPUT_FACE = 20
+#: The second check's CenterFace: int8 (static QDQ, scripts/quantize_centerface.py), 2.5-3 times
+#: faster on CPU. Issue 13's rule: it may check only at a threshold at which it finds every face
+#: the fp32 model finds at the redaction's threshold (0.5), on every face test set
+#: (tests/vision/test_faces_int8.py). At ``INT8_CHECK_THRESHOLD`` it does, with the lowest score
+#: on such a face 0.58; it also finds every face fp32 finds at 0.3 (lowest 0.36). Lower
+#: thresholds double its findings on empty footage (vtest: 84 at 0.25, 57 at 0.3, fp32 43).
+CENTERFACE_INT8 = ModelFile("hearthcam", "models/centerface-int8.onnx")
+INT8_CHECK_THRESHOLD = 0.3
 
 
 class FaceDetector(Protocol):
@@ -67,6 +75,44 @@ def _input_geometry(
     w = int(np.ceil(width * scale / pad) * pad)
     h = int(np.ceil(height * scale / pad) * pad)
     return scale, w, h
+
+
+#: Where ``centerface_input`` put the frame: (frame w, h, bordered w, h, scaled w, h, border).
+Geometry = tuple[int, int, int, int, int, int, int]
+
+
+def centerface_input(
+    image: BGRImage, max_side: int | None, edge_pad: float, min_face: float | None = None
+) -> tuple[F32, Geometry]:
+    """CenterFace's input blob (1, 3, h, w: RGB 0-255) for a frame, and where the frame went."""
+    frame_h, frame_w = image.shape[:2]
+    pad = max(16, round(edge_pad * max(frame_w, frame_h))) if edge_pad > 0 else 0
+    if pad:
+        # Reflection needs the border to be narrower than the frame.
+        pad = min(pad, frame_w - 1, frame_h - 1)
+    if pad > 0:
+        border = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+        image = np.asarray(border, dtype=np.uint8)
+        # A corner mirrored twice is four-fold symmetric, and CenterFace took one for a
+        # face (0.68 in the astronaut photo's corner): corners are filled flat instead.
+        for rows in (slice(0, pad), slice(-pad, None)):
+            for cols in (slice(0, pad), slice(-pad, None)):
+                image[rows, cols] = 127
+    height, width = image.shape[:2]
+    scale, w, h = _input_geometry(width, height, max_side, min_face)
+    canvas = np.zeros((h, w, 3), np.uint8)
+    sw, sh = min(w, round(width * scale)), min(h, round(height * scale))
+    if scale == 1.0:
+        canvas[:sh, :sw] = image
+    else:
+        # Area averaging where a frame is at least halved (the 640 px pass); between half and
+        # full size (the check's 24 px scale: 0.83) bilinear samples every source pixel too,
+        # at a seventh of INTER_AREA's cost for such a ratio.
+        shrink = cv2.INTER_AREA if scale <= 0.5 else cv2.INTER_LINEAR
+        canvas[:sh, :sw] = cv2.resize(image, (sw, sh), interpolation=shrink)
+    # CenterFace takes RGB in 0-255 without normalisation.
+    blob = cv2.dnn.blobFromImage(canvas, 1.0, (w, h), swapRB=True, crop=False)
+    return np.asarray(blob, np.float32), (frame_w, frame_h, width, height, sw, sh, pad)
 
 
 def decode_centerface(outputs: Sequence[NDArray[Any]], threshold: float) -> tuple[F32, F32, F32]:
@@ -111,8 +157,12 @@ class CenterFace:
         providers: Sequence[str] = ("CPU",),
         nms_iou: float = 0.3,
         edge_pad: float = 0.05,
+        check_model: ModelFile | None = CENTERFACE_INT8,
     ) -> None:
         self.threshold = threshold
+        self._settings = (max_side, threads, tuple(providers), nms_iou, edge_pad)
+        self._check_model = check_model
+        self._checker: CenterFace | None = None
         self.edge_pad = edge_pad
         self.max_side = max_side
         self.nms_iou = nms_iou
@@ -123,37 +173,29 @@ class CenterFace:
         self.detect(np.zeros((64, 64, 3), np.uint8))
         self.inferences = 0
 
+    def checker(self) -> tuple[CenterFace, float]:
+        """The detector the second check runs and the highest threshold it may run at: the
+        int8 model (loaded on first use) at ``INT8_CHECK_THRESHOLD``, or, without a check
+        model, this one (no bound)."""
+        if self._check_model is None:
+            return self, 1.0
+        if self._checker is None:
+            max_side, threads, providers, nms_iou, edge_pad = self._settings
+            self._checker = CenterFace(
+                self._check_model, self.threshold, max_side, threads, providers, nms_iou,
+                edge_pad, check_model=None,
+            )  # fmt: skip
+        return self._checker, INT8_CHECK_THRESHOLD
+
     def detect(
         self, image: BGRImage, threshold: float | None = None, min_face: float | None = None
     ) -> Detections:
         """Faces in frame pixels, at ``threshold`` (the detector's own when None); with
         ``min_face`` the input is scaled so faces that wide (frame pixels) are still found."""
-        frame_h, frame_w = image.shape[:2]
-        pad = max(16, round(self.edge_pad * max(frame_w, frame_h))) if self.edge_pad > 0 else 0
-        if pad:
-            # Reflection needs the border to be narrower than the frame.
-            pad = min(pad, frame_w - 1, frame_h - 1)
-        if pad > 0:
-            border = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-            image = np.asarray(border, dtype=np.uint8)
-            # A corner mirrored twice is four-fold symmetric, and CenterFace took one for a
-            # face (0.68 in the astronaut photo's corner): corners are filled flat instead.
-            for rows in (slice(0, pad), slice(-pad, None)):
-                for cols in (slice(0, pad), slice(-pad, None)):
-                    image[rows, cols] = 127
-        height, width = image.shape[:2]
-        scale, w, h = _input_geometry(width, height, self.max_side, min_face)
-        canvas = np.zeros((h, w, 3), np.uint8)
-        sw, sh = min(w, round(width * scale)), min(h, round(height * scale))
-        if scale == 1.0:
-            canvas[:sh, :sw] = image
-        else:
-            shrink = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-            canvas[:sh, :sw] = cv2.resize(image, (sw, sh), interpolation=shrink)
-        # CenterFace takes RGB in 0-255 without normalisation.
-        blob = cv2.dnn.blobFromImage(canvas, 1.0, (w, h), swapRB=True, crop=False)
+        blob, geometry = centerface_input(image, self.max_side, self.edge_pad, min_face)
+        frame_w, frame_h, width, height, sw, sh, pad = geometry
         try:
-            outputs = self._session.run(None, {self._input: blob.astype(np.float32)})
+            outputs = self._session.run(None, {self._input: blob})
         except Exception as error:  # ORT raises untyped pybind errors
             raise ModelError(f"CenterFace failed on a {width}x{height} frame: {error}") from error
         self.inferences += 1

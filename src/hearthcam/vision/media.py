@@ -183,6 +183,48 @@ def read_frames(path: ClipSource) -> Iterator[DecodedFrame]:
     _check_complete(what, count, declared, end, decoded_end, info.rate)
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedPacket:
+    """One packet of the redacted output as it is muxed (``extradata``: the stream's headers)."""
+
+    data: bytes
+    pts: int | None
+    dts: int | None
+    extradata: bytes | None
+
+
+class OutputDecoder:
+    """Decodes the redacted output's packets as they are made: the same frames, bit for bit, as
+    decoding the finished file (the same H.264 stream), without reading it back."""
+
+    def __init__(self, extradata: bytes | None, time_base: Fraction) -> None:
+        self._codec = av.CodecContext.create("h264", "r")
+        if extradata:
+            self._codec.extradata = extradata
+        self._time_base = time_base
+        self.frames = 0
+
+    def decode(self, packet: EncodedPacket | None) -> list[DecodedFrame]:
+        """The frames this packet completes (``None`` flushes the decoder at the end)."""
+        raw = None
+        if packet is not None:
+            raw = av.Packet(packet.data)
+            raw.pts, raw.dts, raw.time_base = packet.pts, packet.dts, self._time_base
+        try:
+            decoded = self._codec.decode(raw)
+        except av.error.FFmpegError as error:
+            raise StoreError(f"the redacted output does not decode: {error}") from error
+        out = []
+        for frame in decoded:
+            image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"), dtype=np.uint8)
+            pts = int(frame.pts) if frame.pts is not None else self.frames
+            out.append(
+                DecodedFrame(self.frames, pts, self._time_base, bool(frame.key_frame), image)
+            )
+            self.frames += 1
+        return out
+
+
 class RedactedWriter:
     """Encodes frames to ``<target>.part`` as H.264 MP4; ``publish`` renames it to the target.
 
@@ -196,8 +238,11 @@ class RedactedWriter:
         crf: int = 23,
         threads: int = 0,
         sink: Sink | None = None,
+        tap: Callable[[EncodedPacket], None] | None = None,
     ) -> None:
         self.target = target
+        #: Given every packet before it is muxed (the pipelined check decodes them).
+        self.tap = tap
         self.part = target.with_name(target.name + ".part")
         self._sink = sink
         self._memory = io.BytesIO() if sink is not None else None
@@ -273,6 +318,9 @@ class RedactedWriter:
     def _mux(self, frame: av.VideoFrame | None) -> None:
         try:
             for packet in self._stream.encode(frame):
+                if self.tap is not None:
+                    extradata = self._stream.codec_context.extradata
+                    self.tap(EncodedPacket(bytes(packet), packet.pts, packet.dts, extradata))
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as error:
             self.discard()

@@ -7,7 +7,10 @@ frame, covers the frames between with ``cover`` (neighbours' boxes, interpolatio
 face tracks held and extrapolated across the detector's misses), hides a body-sized box under
 every face (whether or not the person detector found that person), re-encodes H.264 without
 audio or metadata to ``<dst>.part``, and runs the second check (``check``) over every frame of
-the encoded output. What the check finds is hidden too and the clip is made and checked again,
+the encoded output: pipelined, the encoder's packets are decoded and checked in a worker thread
+while the next frames are redacted and encoded (``PipelinedCheck``), with CenterFace's int8 model
+at the threshold issue 13's rule was measured at (``faces.INT8_CHECK_THRESHOLD``); the source is
+decoded once per round. What the check finds is hidden too and the clip is made and checked again,
 for up to ``rounds`` rounds; only a clip whose last check found nothing is renamed to ``dst``.
 One that still has faces is removed and reported ``refused`` with what was found; any error
 (a damaged source included) removes the ``.part`` and raises.
@@ -30,9 +33,9 @@ from hearthcam.errors import ModelError
 from hearthcam.labels import class_id_of, label_of
 from hearthcam.pipeline.detect import Detector, nms
 from hearthcam.types import BGRImage, Detections
-from hearthcam.vision.check import SMALLEST_FACE, CheckReport, check_frames
+from hearthcam.vision.check import SMALLEST_FACE, CheckReport, PipelinedCheck
 from hearthcam.vision.cover import bodies_under, cover
-from hearthcam.vision.faces import FaceDetector
+from hearthcam.vision.faces import CenterFace, FaceDetector
 from hearthcam.vision.media import (
     ClipSource,
     Clock,
@@ -176,6 +179,7 @@ class RedactionResult:
     frames_with_faces: int
     people_found: int
     check: CheckReport
+    #: Until the output was encoded (the check runs alongside), then the check's tail after it.
     redact_seconds: float
     check_seconds: float
     #: Redact-and-check rounds run; faces the checks found and the next round hid.
@@ -344,6 +348,15 @@ class _ClipRedaction:
         return writer.frames
 
 
+def _checker(faces: FaceDetector, threshold: float) -> tuple[FaceDetector, float]:
+    """The second check's detector and threshold: CenterFace's int8 model at no more than the
+    threshold its rule was measured at; any other detector as it is."""
+    if isinstance(faces, CenterFace):
+        model, highest = faces.checker()
+        return model, min(threshold, highest)
+    return faces, threshold
+
+
 def redact_clip(
     src: ClipSource,
     dst: Path,
@@ -367,6 +380,7 @@ def redact_clip(
     clock = Clock(name_of(src), policy.deadline_s)
     info = probe(src)
     job = _ClipRedaction(faces, people, redactor, policy)
+    checker, threshold = _checker(faces, policy.check_threshold)
     redact_s = check_s = 0.0
     hidden = 0
     for round_ in range(1, policy.rounds + 1):
@@ -374,15 +388,18 @@ def redact_clip(
         writer = RedactedWriter(
             dst, info, policy.preset, policy.crf, threads=policy.encoder_threads, sink=sink
         )
+        pipeline = PipelinedCheck(
+            checker, threshold, info.time_base, policy.check_stride, clock, policy.min_face
+        )
+        writer.tap = pipeline.feed
         try:
             frames = job.run(src, writer, clock)
-            part = writer.finish()
+            writer.finish()
             redacted = time.monotonic()
-            check, residual = check_frames(
-                part, faces, policy.check_threshold, policy.check_stride, clock, policy.min_face
-            )
+            check, residual = pipeline.finish(writer.frames)
             checked = time.monotonic()
         except BaseException:
+            pipeline.abort()
             writer.discard()
             raise
         redact_s += redacted - started
