@@ -18,6 +18,7 @@ from hearthcam.pipeline.source import (
     check_video_file,
     salvage_h264,
 )
+from hearthcam.pipeline.source.transcode import codec_name, h264_copy, mp4_can_hold
 from hearthcam.types import Change, Event
 
 if TYPE_CHECKING:
@@ -56,15 +57,24 @@ def analyze(
 
 
 def _readable(path: str, config: Config, scratch: Path) -> tuple[str, StreamInfo, Salvaged | None]:
-    """The file to read for ``path``: itself, or the H.264 a cut MP4 still holds."""
+    """The file to read for ``path``: itself, the H.264 a cut MP4 still holds, or an H.264
+    copy of a file whose codec recording cannot copy into an MP4 (``transcode``)."""
     try:
-        return path, check_video_file(path, config.source), None
+        info = check_video_file(path, config.source)
     except IndexLost:
         salvaged = salvage_h264(Path(path), scratch / "salvaged.mp4")
         if salvaged is None:
             raise
-    source = str(salvaged.path)
-    return source, check_video_file(source, config.source), salvaged
+        source = str(salvaged.path)
+        return source, check_video_file(source, config.source), salvaged
+    if mp4_can_hold(path):
+        return path, info, None
+    log.warning(
+        "%s: its video codec (%s) cannot be recorded into MP4 as it is: re-encoding it to "
+        "H.264 first, so that its events get clips", path, codec_name(path),
+    )  # fmt: skip
+    copy = str(h264_copy(path, scratch / "h264.mp4"))
+    return copy, check_video_file(copy, config.source), None
 
 
 def _analyze(
