@@ -5,10 +5,6 @@
 - darknet's dog, pick-up truck and woman (Debian darknet's dog.jpg and person.jpg, cut out as
   in ``learning_imagery``) moved across the real empty walkway, after and before a quiet walkway.
 
-Also H.264 copies of the real footage whose codec an MP4 cannot hold (vtest.avi's MS-MPEG-4,
-tree.avi's Cinepak): frame for frame, at the same times, so the truth file's visits hold. Home
-cameras send H.264; these show what clips the same pictures get when recording can copy them.
-
 What is real: the pictures. What is not: the motion (a still cut-out slid along the ground).
 The truth is the script: the object's part is one visit of its class (the cut-out is at least
 70 % in frame all through it), the quiet parts are empty.
@@ -17,7 +13,7 @@ The truth is the script: the object's part is one visit of its class (the cut-ou
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -128,47 +124,3 @@ def composited(media: MediaCache, quick: bool) -> list[Footage]:
             write_crossing(path, crossing)
         found.append(crossing_truth(name, path, crossing))
     return found
-
-
-#: Codecs recording can copy into an MP4 as they come.
-MP4_CODECS = frozenset({"h264", "hevc", "mpeg4", "av1"})
-
-
-def codec_of(path: Path) -> str:
-    """The name of a file's video codec."""
-    with av.open(str(path)) as container:
-        return str(container.streams.video[0].codec_context.name)
-
-
-def write_h264_copy(source: Path, path: Path) -> None:
-    """Re-encodes ``source`` to H.264 in an MP4, every frame at its own time."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(source)) as src, av.open(str(path), "w") as out:
-        video = src.streams.video[0]
-        rate = video.average_rate or Fraction(FPS)
-        stream = out.add_stream("libx264", rate=rate)
-        stream.width, stream.height = video.codec_context.width, video.codec_context.height
-        stream.pix_fmt = "yuv420p"
-        stream.codec_context.gop_size = max(1, round(rate))
-        base = video.time_base or Fraction(1, FPS)
-        stream.codec_context.time_base = base
-        stream.options = {"preset": "veryfast", "crf": "20", "bf": "0"}
-        for i, frame in enumerate(src.decode(video)):
-            copy = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24")
-            copy.pts = i if frame.pts is None else frame.pts
-            copy.time_base = base
-            out.mux(stream.encode(copy))
-        out.mux(stream.encode(None))
-
-
-def h264_copies(media: MediaCache, real: list[Footage]) -> list[Footage]:
-    """H.264 copies of the footage recording cannot copy into an MP4, with the same truth."""
-    copies = []
-    for item in real:
-        if codec_of(item.path) in MP4_CODECS:
-            continue
-        path = media.root / f"quality-h264-{item.path.stem}.mp4"
-        if not path.exists():
-            write_h264_copy(item.path, path)
-        copies.append(replace(item, name=f"{item.name} as H.264", path=path))
-    return copies

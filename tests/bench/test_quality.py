@@ -168,24 +168,7 @@ def test_a_written_crossing_has_the_scripted_length(tmp_path: Path) -> None:
     assert count == round(truth.length * quality_scenes.FPS)
 
 
-@pytest.mark.integration
-def test_an_h264_copy_keeps_every_frame_at_its_time(tmp_path: Path) -> None:
-    tree = next(f for f in load() if f.name == "tree.avi")
-    require(tree.path.is_file(), f"{tree.path} is missing (Debian's opencv-doc)")
-    assert quality_scenes.codec_of(tree.path) not in quality_scenes.MP4_CODECS
-    path = tmp_path / "tree.mp4"
-    quality_scenes.write_h264_copy(tree.path, path)
-    assert quality_scenes.codec_of(path) == "h264"
-
-    def times(source: Path) -> list[float]:
-        with av.open(str(source)) as container:
-            return [float(f.time or 0.0) for f in container.decode(video=0)]
-
-    # tree.avi's 68 frames lie unevenly over 29.6 s: the copy keeps each at its time.
-    assert times(path) == pytest.approx(times(tree.path), abs=1e-3)
-
-
-def test_the_bars_leave_the_h264_copies_out_but_show_their_clips_apart() -> None:
+def test_the_bars_score_people_on_real_footage_and_clips_on_all() -> None:
     visit = Visit(0.0, 10.0, "", Kind.PERSON)
     item = Footage("walk.avi", Path("walk.avi"), 20.0, (visit,), (Stretch(10.0, 20.0),))
     missed = {k: score(k, [visit], [], []) for k in Kind}  # no event, no clip
@@ -193,14 +176,14 @@ def test_the_bars_leave_the_h264_copies_out_but_show_their_clips_apart() -> None
     seen = {k: score(k, [visit], threat, [(0.0, 20.0)]) for k in Kind}
     results = [
         quality.Result(item, quality.REAL, [], missed, 0, []),
-        quality.Result(item, quality.COPY, threat, seen, 0, [(0.0, 20.0)]),
+        quality.Result(item, quality.COMPOSITED, threat, seen, 0, [(0.0, 20.0)]),
     ]
     (row,) = quality.bars_table({"m": results}).rows
-    # people recall, visits with no clip (copies), pets, vehicles, empty time, false, per hour
-    assert row[1:] == ["0.00", "1 (0)", "0", "- / -", "10.0 s", "0", "0", "MISSED"]
+    # people recall (real only), visits with no clip (all), pets, vehicles, empty, false, per hour
+    assert row[1:] == ["0.00", "1", "0", "- / -", "20.0 s", "0", "0", "MISSED"]
     totals = {r[0]: r[1:5] for r in quality.model_table("m", results).rows if r[0][:4] == "all "}
     assert totals == {
         "all real footage": ["person", "1", "0", "0.00"],
-        "all H.264 copies": ["person", "1", "1", "1.00"],
-        "all but the copies": ["person", "1", "0", "0.00"],
+        "all composited": ["person", "1", "1", "1.00"],
+        "all footage": ["person", "2", "1", "0.50"],
     }
