@@ -24,7 +24,8 @@ from hearthcam.pipeline.detect import load_detector
 from hearthcam.scenes import VTEST, Part, Span, write_scene
 from hearthcam.store.db import Store
 from hearthcam.types import Event, Verdict
-from tests.support.clip_coverage import SceneIndex, covered, drawn_boxes, video_thumbs
+from hearthcam_bench.quality_truth import covered
+from tests.support.clip_coverage import SceneIndex, drawn_boxes, video_thumbs
 from tests.support.required import require
 
 pytestmark = pytest.mark.integration

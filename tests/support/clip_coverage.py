@@ -12,34 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import av
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from hearthcam.scenes import FPS, Part, Span
 from hearthcam.types import BGRImage
-
-Thumbs = NDArray[np.float32]
-
-
-def thumb(image: BGRImage) -> NDArray[np.float32]:
-    """A 64x48 grey thumbnail, flattened."""
-    grey = cv2.cvtColor(
-        cv2.resize(image, (64, 48), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
-    )
-    return grey.astype(np.float32).ravel()
+from hearthcam_bench import quality_clips
+from hearthcam_bench.quality_clips import Thumbs, thumb
 
 
 def video_thumbs(source: str | Path | BinaryIO) -> Thumbs:
     """The thumbnails of every frame of a video (a path or an open binary file)."""
-    opened = str(source) if isinstance(source, Path) else source
-    with av.open(opened, "r") as container:
-        frames = [
-            thumb(np.asarray(f.to_ndarray(format="bgr24"), dtype=np.uint8))
-            for f in container.decode(video=0)
-        ]
-    return np.stack(frames)
+    thumbs, _times = quality_clips.video_thumbs(str(source) if isinstance(source, Path) else source)
+    return thumbs
 
 
 @dataclass(frozen=True)
@@ -75,16 +61,6 @@ class SceneIndex:
             raise AssertionError("no frame of the clip shows the scene's pedestrians")
         offset = int(np.median((found - np.arange(len(clip)))[sure]))
         return offset / FPS, (offset + len(clip)) / FPS
-
-
-def covered(spans: Sequence[tuple[float, float]], start: float, end: float, slack: float) -> bool:
-    """Whether the union of ``spans`` covers [start, end] (gaps up to ``slack`` allowed)."""
-    at = start
-    for a, b in sorted(spans):
-        if a > at + slack:
-            break
-        at = max(at, b)
-    return at >= end - slack
 
 
 def drawn_boxes(snapshot: BGRImage) -> tuple[NDArray[np.int32], BGRImage]:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import av
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from hearthcam.exports import Exporter
 from hearthcam.web import ServerHandle, WebServices, start_server
+from tests.support.page_errors import collect_errors
 from tests.support.world import T0, World
 
 pytestmark = pytest.mark.integration
@@ -80,18 +81,6 @@ def signed_in(browser: Browser, world: World, server: ServerHandle, size: Viewpo
     return context.new_page()
 
 
-def watch(page: Page) -> list[str]:
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"page: {error}"))
-    return errors
-
-
 def shoot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.evaluate("() => document.querySelectorAll('.toast').forEach(t => t.remove())")
@@ -119,7 +108,7 @@ def test_an_owner_exports_a_range_sees_progress_downloads_and_deletes_it(
     size: ViewportSize,
 ) -> None:
     page = signed_in(browser, world, server, size)
-    errors = watch(page)
+    errors = collect_errors(page)
     page.goto(server.url + "/")
     page.get_by_role("link", name="Exports").click()
     expect(page).to_have_url(server.url + "/exports")
@@ -174,7 +163,7 @@ def test_an_event_is_exported_with_seconds_around_it_from_its_page(
 ) -> None:
     event = world.add_event("front", wall_start=START + 20)
     page = signed_in(browser, world, server, LARGE)
-    errors = watch(page)
+    errors = collect_errors(page)
     page.goto(f"{server.url}/events/{event.id}")
     # The page's script has rendered the event (and wired its buttons) once the title names it.
     expect(page.locator("#event-title")).to_contain_text("Front door")

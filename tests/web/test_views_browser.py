@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from hearthcam.accounts import Accounts, Role
 from hearthcam.app import open_media
@@ -26,6 +26,7 @@ from hearthcam.viewlog.log import Derivative, ViewEntry
 from hearthcam.viewlog.signing import parse_saved
 from hearthcam.web import ServerHandle, WebServices, start_server
 from tests.support.factories import make_h264_segment
+from tests.support.page_errors import collect_errors
 from tests.support.world import cheap_hasher
 from tests.viewlog.test_tampering import truncate_to
 from tests.web.test_workbench_browser import OWNER, PASSWORD, _published_share
@@ -101,14 +102,7 @@ def page(browser: Browser) -> Iterator[tuple[Page, list[str]]]:
     context = browser.new_context(viewport={"width": width, "height": height}, locale="en-GB")
     context.set_default_timeout(15_000)
     opened = context.new_page()
-    errors: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            errors.append(f"console: {message.text}")
-
-    opened.on("console", on_console)
-    opened.on("pageerror", lambda error: errors.append(f"page: {error}"))
+    errors = collect_errors(opened)
     yield opened, errors
     context.close()
 
