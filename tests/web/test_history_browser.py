@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from hearthcam.accounts import Accounts
 from hearthcam.app import open_media
@@ -142,8 +143,33 @@ def current_time(page: Page) -> float:
     return float(page.evaluate("() => document.getElementById('history-video').currentTime"))
 
 
+WALL_IN = """([low, high]) => {
+  const video = document.getElementById('history-video');
+  const origin = Number(document.getElementById('history-track').dataset.origin);
+  const wall = origin + video.currentTime;
+  return low <= wall && wall <= high ? [wall] : null;
+}"""
+
+
 def wait_for_position(page: Page, low: float, high: float, timeout: float = 15.0) -> float:
-    """Waits until the page shows a wall time in [low, high]; returns it."""
+    """Waits until the player is at a wall time in [low, high]; returns it.
+
+    Checked inside the page on every animation frame: a window of half a second during playback
+    is not missed when the machine is loaded (polls over the wire came too late for it in CI)."""
+    try:
+        found = page.wait_for_function(
+            WALL_IN, arg=[low, high], polling="raf", timeout=timeout * MS
+        ).json_value()
+    except PlaywrightTimeoutError:
+        seen = position(page)
+        raise AssertionError(
+            f"position {seen:.3f} never came into [{low:.3f}, {high:.3f}]"
+        ) from None
+    return float(found[0])
+
+
+def wait_for_shown_position(page: Page, low: float, high: float, timeout: float = 15.0) -> float:
+    """Waits until the page *shows* (the playhead's data-position) a wall time in [low, high]."""
     deadline = time.monotonic() + timeout
     seen = float("nan")
     while time.monotonic() < deadline:
@@ -151,7 +177,7 @@ def wait_for_position(page: Page, low: float, high: float, timeout: float = 15.0
         if low <= seen <= high:
             return seen
         page.wait_for_timeout(100)
-    raise AssertionError(f"position {seen:.3f} never came into [{low:.3f}, {high:.3f}]")
+    raise AssertionError(f"shown position {seen:.3f} never came into [{low:.3f}, {high:.3f}]")
 
 
 SHOWN = """() => {
@@ -207,22 +233,22 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
     tile.get_by_role("link", name="Front door: open its history").click()
     expect(page).to_have_url(web.url + "/history/front")
     expect(page.locator("#history-title")).to_have_text("History · Front door")
-    # It opens near the end of the last span and plays it.
-    wait_for_position(page, second + 0.5, second + SPAN_S)
+    # It opens near the end of the last span and plays it; the playhead shows where.
+    wait_for_shown_position(page, second + 0.5, second + SPAN_S)
 
     # From the first span's start: play on across at least two segment boundaries.
     started = time.perf_counter()
     page.goto(f"{web.url}/history/front?t={first:.3f}")
+    # The first frame shown is within 0.6 s of the asked time.
     note_timing(page, "open: navigation to first frame", first_frame_at(page, first, started))
-    wait_for_position(page, first, first + 0.5)
     start = current_time(page)
-    wait_for_position(page, first + 1.0, first + 1.5)
+    begin = wait_for_position(page, first + 1.0, first + 1.6)
     began = time.perf_counter()
-    wait_for_position(page, first + 4.0, first + SPAN_S)
+    end = wait_for_position(page, first + 4.0, first + SPAN_S)
     # Three segment boundaries in ~3 s of media: played at about real rate, not stalled at each.
     took = time.perf_counter() - began
-    note_timing(page, "3 s of media over 3 segment boundaries played in", took)
-    assert took < 3.0 + 1.5
+    note_timing(page, f"{end - begin:.1f} s of media over 3 segment boundaries played in", took)
+    assert took < (end - begin) + 1.5
     assert current_time(page) - start > 3.0  # one element, one timeline: no reload
     # On through the end of the span and over the camera-down gap into the next span.
     wait_for_position(page, second, second + SPAN_S, timeout=20)
@@ -237,8 +263,8 @@ def test_history_plays_across_segments_and_seeks_by_timeline_and_keys(
     view_end = float(track.get_attribute("data-view-end") or "nan")
     target = first + 1.5
     if not view_start <= target <= view_end:
-        page.keyboard.press("p")  # back to the first span's event; the view follows
-        wait_for_position(page, first + 1.5, first + 3.5)
+        page.keyboard.press("p")  # back to the first span's event; the view follows the playhead
+        wait_for_shown_position(page, first + 1.5, first + 3.5)
         view_start = float(track.get_attribute("data-view-start") or "nan")
         view_end = float(track.get_attribute("data-view-end") or "nan")
     x = box["width"] * (target - view_start) / (view_end - view_start)
