@@ -64,6 +64,55 @@ def test_overlapping_boxes_merge_into_their_hull() -> None:
     assert len(merge_overlapping(Detections.empty())) == 0
 
 
+def _merge_pairwise(dets: Detections, iou: float) -> list[tuple[list[float], float, int]]:
+    """The plain pairwise merge (first overlapping pair in index order, until none is left)."""
+
+    def ratio(a: list[float], b: list[float]) -> float:
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+        union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+        return w * h / union if union > 0 else 0.0
+
+    rows = [(list(map(float, b)), float(s), int(c)) for b, s, c in
+            zip(dets.xyxy, dets.confidence, dets.class_id, strict=True)]  # fmt: skip
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                if rows[i][2] == rows[j][2] and ratio(rows[i][0], rows[j][0]) >= iou:
+                    (a, sa, c), (b, sb, _) = rows[i], rows.pop(j)
+                    hull = [min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])]
+                    rows[i] = (hull, max(sa, sb), c)
+                    merged = True
+                    break
+            if merged:
+                break
+    return rows
+
+
+def test_merging_matches_the_plain_pairwise_merge_on_random_crowds() -> None:
+    rng = np.random.default_rng(13)
+    for _ in range(300):
+        n = int(rng.integers(0, 25))
+        corner = rng.uniform(0, 300, (n, 2))
+        size = rng.uniform(1, 80, (n, 2))
+        dets = Detections(
+            np.concatenate([corner, corner + size], axis=1).astype(np.float32),
+            rng.uniform(0.3, 1.0, n).astype(np.float32),
+            rng.integers(0, 2, n).astype(np.int32),
+        )
+        got = merge_overlapping(dets, 0.3)
+        want = _merge_pairwise(dets, 0.3)
+        assert len(got) == len(want)
+        for box, score, cls, (wbox, wscore, wcls) in zip(
+            got.xyxy, got.confidence, got.class_id, want, strict=True
+        ):
+            assert np.allclose(box, wbox)
+            assert cls == wcls
+            assert score == np.float32(wscore)
+
+
 def test_a_track_is_interpolated_across_frames_where_the_detector_missed() -> None:
     # Found on frames 0 and 12, missed (detected, nothing found) on 3, 6 and 9.
     missed = {3: Detections.empty(), 6: Detections.empty(), 9: Detections.empty()}

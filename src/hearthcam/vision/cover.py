@@ -71,43 +71,43 @@ def interpolate(before: Detections, after: Detections, t: float) -> Detections:
     )
 
 
-def _iou(a: F32, b: F32) -> float:
-    inter = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
-    union = (a[2:] - a[:2]).prod() + (b[2:] - b[:2]).prod() - inter
-    return float(inter / union) if union > 0 else 0.0
+def _overlaps(boxes: F32, classes: NDArray[np.int32], iou: float) -> NDArray[np.intp]:
+    """Pairs (i < j, row-major order) of same-class boxes overlapping by ``iou`` or more."""
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(axis=2)
+    area = (boxes[:, 2:] - boxes[:, :2]).prod(axis=1)
+    union = area[:, None] + area[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(union > 0, inter / union, 0.0)
+    same = classes[:, None] == classes[None, :]
+    return np.argwhere(np.triu(same & (ratio >= iou), k=1))
 
 
 def merge_overlapping(dets: Detections, iou: float = 0.3) -> Detections:
     """Replaces boxes overlapping by ``iou`` or more with their hull (covers at least as much).
 
     The same face from three neighbouring frames is one box to hide, not three: hiding each box
-    costs a resize of its area, and the hull only ever hides more.
+    costs a resize of its area, and the hull only ever hides more. Pairs merge one at a time,
+    the first overlapping pair in index order first, until no two boxes overlap that much.
     """
-    boxes = [b.copy() for b in dets.xyxy]
-    scores = dets.confidence.tolist()
-    classes = dets.class_id.tolist()
-    merged = True
-    while merged:  # a handful of boxes per frame: pairwise merging is cheap
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                if classes[i] == classes[j] and _iou(boxes[i], boxes[j]) >= iou:
-                    b = boxes.pop(j)
-                    boxes[i] = np.concatenate([np.minimum(boxes[i][:2], b[:2]),
-                                               np.maximum(boxes[i][2:], b[2:])])  # fmt: skip
-                    scores[i] = max(scores[i], scores.pop(j))
-                    classes.pop(j)
-                    merged = True
-                    break
-            if merged:
-                break
-    if not boxes:
+    boxes = dets.xyxy.astype(np.float32, copy=True)
+    scores = dets.confidence.astype(np.float32, copy=True)
+    classes = dets.class_id.astype(np.int32, copy=True)
+    while len(boxes) > 1:
+        pairs = _overlaps(boxes, classes, iou)
+        if not len(pairs):
+            break
+        i, j = (int(v) for v in pairs[0])
+        boxes[i, :2] = np.minimum(boxes[i, :2], boxes[j, :2])
+        boxes[i, 2:] = np.maximum(boxes[i, 2:], boxes[j, 2:])
+        scores[i] = max(scores[i], scores[j])
+        boxes = np.delete(boxes, j, axis=0)
+        scores = np.delete(scores, j)
+        classes = np.delete(classes, j)
+    if not len(boxes):
         return Detections.empty()
-    return Detections(
-        np.stack(boxes).astype(np.float32),
-        np.array(scores, np.float32),
-        np.array(classes, np.int32),
-    )
+    return Detections(boxes, scores, classes)
 
 
 def _track(index: int, found: Mapping[int, Detections]) -> Detections:
