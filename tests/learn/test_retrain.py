@@ -159,3 +159,22 @@ def test_withdrawing_a_clip_retires_its_model_and_the_queued_retrain_leaves_it_o
     served = home.registry.served()
     assert served is not None
     assert gone not in served.clips
+
+
+def test_an_event_whose_clips_were_shared_one_by_one_is_one_example(home: Home) -> None:
+    from hearthcam.learn.retrain import examples
+
+    events, truth = toy_world(6, seed=5)
+    annotate(home, events, truth, households=1)
+    first = ShareStore(home.store).get(home.shares[0])
+    assert first is not None
+    # The event's second clip, shared too: its annotator saw the threat the first missed.
+    second_id = uuid.uuid4().hex
+    ShareStore(home.store).add(replace(first, id=second_id, receipt={"clip": {"part": 2}}))
+    AnnotationStore(home.store).add_annotation(
+        AnnotationRecord(0, second_id, "lease-x", 9, "threat", None, [], NOW)
+    )
+    found = examples(home.store, home.data, split_key(home.data))
+    assert len(found) == 6
+    ofevent = [e for e in found if e.event.id == first.event_id]
+    assert [e.verdict for e in ofevent] == ["threat"]

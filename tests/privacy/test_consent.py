@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hearthcam.privacy.consent import (
     DISPOSED_COUNTER,
     Sharing,
     SharingError,
+    clip_of,
     copy_path,
     redacted_path,
 )
@@ -18,6 +20,7 @@ from hearthcam.privacy.review import REPORTED_REASON, report
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore, receipt_digest
 from tests.privacy.conftest import NOW, agreed, event_with_clip
+from tests.support.factories import make_h264_segment
 
 
 class _Listener:
@@ -65,6 +68,36 @@ def test_sharing_needs_the_receipt_shown_and_makes_a_private_copy(
     assert copy.read_bytes() == plain_clip.read_bytes()
     with pytest.raises(SharingError, match="already shared"):
         sharing.share(event, 1, 7, "Front door", agreed(sharing, event), NOW)
+
+
+def test_each_clip_of_a_long_event_is_shared_on_its_own_under_a_receipt_naming_it(
+    sharing: Sharing, data_dir: Path, plain_clip: Path, tmp_path: Path
+) -> None:
+    event = event_with_clip(data_dir, plain_clip)
+    assert event.clip is not None
+    second = event.clip.with_name(f"{event.id}.part2.mp4")
+    make_h264_segment(second, seconds=1.0, fps=10, size=(96, 64))  # other bytes than the first
+    event = dataclasses.replace(event, clip_parts=(second,))
+    receipt = sharing.receipt(event, "Front door", NOW, part=2)
+    assert receipt["clip"]["part"] == 2
+    assert receipt["clip"]["parts"] == 2
+    assert clip_of(receipt) == 2
+    # The first clip's receipt is another receipt: agreeing to one does not share the other.
+    first_digest = agreed(sharing, event)
+    with pytest.raises(SharingError, match="receipt changed"):
+        sharing.share(event, 1, 7, "Front door", first_digest, NOW, part=2)
+    share = sharing.share(event, 1, 7, "Front door", receipt_digest(receipt), NOW, part=2)
+    assert copy_path(data_dir, share.id).read_bytes() == second.read_bytes()
+    with pytest.raises(SharingError, match="already shared"):
+        sharing.share(event, 1, 7, "Front door", receipt_digest(receipt), NOW, part=2)
+    first = sharing.share(event, 1, 7, "Front door", first_digest, NOW)  # the first: its own
+    assert copy_path(data_dir, first.id).read_bytes() == plain_clip.read_bytes()
+    assert clip_of(first.receipt) == 1
+    with pytest.raises(SharingError, match="no clip 3"):
+        sharing.receipt(event, "Front door", NOW, part=3)
+    # An event with one clip keeps the receipt it always had (no part named).
+    single = event_with_clip(data_dir, plain_clip)
+    assert "part" not in sharing.receipt(single, "Front door", NOW)["clip"]
 
 
 def test_an_event_without_its_clip_cannot_be_shared(

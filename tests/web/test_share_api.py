@@ -3,7 +3,10 @@ withdrawing its shares (a shared copy is one of the event's derivatives)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from hearthcam.privacy.consent import copy_path
+from hearthcam.vault.media import read_bytes, write_bytes
 from tests.support.world import World
 from tests.web.conftest import ClientFor
 
@@ -92,3 +95,29 @@ def test_a_disposed_share_cannot_be_rerun_over_http(world: World, client_for: Cl
     refused = client_for("alice").post(f"/api/shares/{share.id}/rerun")
     assert refused.status_code == 409
     assert "Share the clip again" in refused.json()["detail"]
+
+
+def test_a_long_events_second_clip_is_shared_under_its_own_receipt(
+    world: World, client_for: ClientFor
+) -> None:
+    event = world.add_event("front")
+    assert event.clip is not None
+    second = event.clip.with_name(f"{event.id}.part2.mp4")
+    write_bytes(world.services.media, second, event.camera, b"the second clip")
+    world.store.save_event(dataclasses.replace(event, clip_parts=(second,)))
+    alice = client_for("alice")
+    base = f"/api/events/{event.id}/share"
+    shown = alice.get(f"{base}/receipt", params={"part": 2}).json()
+    assert shown["receipt"]["clip"]["part"] == 2
+    assert shown["receipt"]["clip"]["parts"] == 2
+    assert alice.get(f"{base}/receipt", params={"part": 3}).status_code == 404
+    assert alice.get(f"{base}/receipt", params={"part": 0}).status_code == 422
+    # The digest of clip 2's receipt does not share clip 1.
+    assert alice.post(base, json={"receipt_sha256": shown["sha256"]}).status_code == 409
+    made = alice.post(base, json={"receipt_sha256": shown["sha256"], "part": 2})
+    assert made.status_code == 201
+    share_id = made.json()["id"]
+    copy = copy_path(world.config.data_dir, share_id)
+    assert read_bytes(world.services.media, copy) == b"the second clip"
+    listed = alice.get("/api/shares").json()
+    assert [s["receipt"]["clip"]["part"] for s in listed] == [2]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from hearthcam.annotate.workbench import ReviewVerdict
 from hearthcam.errors import HearthcamError
 from hearthcam.learn.dataset import DatasetClip
 from hearthcam.learn.evaluate import Metrics, beats, camera_days, evaluate, rules_predictions
@@ -84,15 +85,23 @@ def split_key(data_dir: Path) -> bytes:
 
 
 def examples(store: Store, data_dir: Path, key: bytes) -> list[Example]:
-    """The annotated events that may train a model (households as pseudonyms under ``key``)."""
+    """The annotated events that may train a model (households as pseudonyms under ``key``).
+
+    One example per event: a long event's clips can be shared one by one, and the model judges
+    the event, so it takes the most serious verdict its clips were given (a threat seen in any
+    clip makes the event a threat)."""
     shares = ShareStore(store)
-    found = []
-    for clip in gather(store, data_dir, key):
+    found: dict[str, Example] = {}
+    rank = {verdict: i for i, verdict in enumerate(ReviewVerdict)}  # threat first
+    for clip in sorted(gather(store, data_dir, key), key=lambda c: c.share_id):
         share = shares.get(clip.share_id)
         event = None if share is None else store.get_event(share.event_id)
-        if event is not None:
-            found.append(Example(clip, event))
-    return found
+        if event is None:
+            continue
+        kept = found.get(event.id)
+        if kept is None or rank[clip.verdict] < rank[kept.clip.verdict]:
+            found[event.id] = Example(clip, event)
+    return list(found.values())
 
 
 def _draw(pseudonym: str, key: bytes) -> float:

@@ -80,11 +80,27 @@ def _iso(wall: float) -> str:
     return dt.datetime.fromtimestamp(wall, dt.UTC).isoformat(timespec="seconds")
 
 
-def build_receipt(event: Event, camera_name: str, keep_days: int, now: float) -> dict[str, Any]:
-    """The consent receipt for sharing ``event``'s clip, as shown to and stored for the owner."""
+def clip_of(receipt: dict[str, Any]) -> int:
+    """Which of its event's clips a receipt is for (1: the first, and every older receipt)."""
+    return int(receipt.get("clip", {}).get("part", 1))
+
+
+def build_receipt(
+    event: Event, camera_name: str, keep_days: int, now: float, part: int = 1
+) -> dict[str, Any]:
+    """The consent receipt for sharing ``event``'s clip, as shown to and stored for the owner.
+
+    A long event's footage is in consecutive clips; the receipt of one of them (``part``, from
+    1) names which ("part": 2, "parts": 3), so the owner agrees to exactly the clip they watched.
+    An event with one clip has the receipt it always had."""
+    clip: dict[str, Any] = {
+        "camera": camera_name, "start": _iso(event.wall_start), "event": event.id,
+    }  # fmt: skip
+    if len(event.clips) > 1:
+        clip |= {"part": part, "parts": len(event.clips)}
     return {
         "version": RECEIPT_VERSION,
-        "clip": {"camera": camera_name, "start": _iso(event.wall_start), "event": event.id},
+        "clip": clip,
         "purpose": (
             "Teaching hearthcam's model to tell a real threat from a person who belongs, a pet, "
             "a vehicle or a false alarm (light, shadow, rain, insects)."
@@ -136,9 +152,13 @@ class Sharing:
         self.listeners = list(listeners)
         self.media: MediaIO = media if media is not None else PlainMedia()
 
-    def receipt(self, event: Event, camera_name: str, now: float) -> dict[str, Any]:
-        """The receipt the owner is shown before they agree."""
-        return build_receipt(event, camera_name, self.keep_days, now)
+    def receipt(self, event: Event, camera_name: str, now: float, part: int = 1) -> dict[str, Any]:
+        """The receipt the owner is shown before they agree (for the event's clip ``part``).
+
+        Raises SharingError when the event has no such clip."""
+        if not 1 <= part <= max(1, len(event.clips)):
+            raise SharingError(f"this event has no clip {part}: it has {len(event.clips)}")
+        return build_receipt(event, camera_name, self.keep_days, now, part)
 
     def share(
         self,
@@ -148,17 +168,23 @@ class Sharing:
         camera_name: str,
         agreed_sha256: str,
         now: float,
+        part: int = 1,
     ) -> ShareRecord:
-        """Makes a private copy of the event's clip under the receipt the owner agreed to.
+        """Makes a private copy of the event's clip (its ``part``-th, from 1) under the receipt
+        the owner agreed to.
 
         ``agreed_sha256`` is the digest of the receipt the owner was shown; it must match the
-        receipt now (the wording, keeping time or clip did not change in between)."""
-        receipt = self.receipt(event, camera_name, now)
+        receipt now (the wording, keeping time or clip did not change in between). Each clip
+        of an event is shared on its own: one live share per clip."""
+        receipt = self.receipt(event, camera_name, now, part)
         if agreed_sha256 != receipt_digest(receipt):
             raise SharingError("the receipt changed since it was shown: read it again")
-        if event.clip is None or not event.clip.is_file():
+        clips = event.clips
+        source = clips[part - 1] if clips else None
+        if source is None or not source.is_file():
             raise SharingError("this event has no clip to share")
-        if any(ShareStatus(s.status) in LIVE for s in self.shares.of_event(event.id)):
+        live = (s for s in self.shares.of_event(event.id) if ShareStatus(s.status) in LIVE)
+        if any(clip_of(s.receipt) == part for s in live):
             raise SharingError("this clip is already shared")
         share_id = secrets.token_hex(16)
         target = copy_path(self.data_dir, share_id)
@@ -166,8 +192,8 @@ class Sharing:
         try:
             # Decrypted and sealed again chunk by chunk: no plaintext copy ever touches the disk.
             media = self.media
-            with media.open(event.clip) as source, media.create(target, event.camera) as copy:
-                shutil.copyfileobj(source, copy, 256 * 1024)
+            with media.open(source) as plain, media.create(target, event.camera) as copy:
+                shutil.copyfileobj(plain, copy, 256 * 1024)
         except (OSError, StoreError) as error:
             self.delete_media(share_id)
             raise SharingError(f"the clip could not be copied: {error}") from error

@@ -582,9 +582,10 @@ class ReceiptOut(BaseModel):
 
 
 class ShareIn(_In):
-    """The owner's consent to the receipt they were shown."""
+    """The owner's consent to the receipt they were shown (for the event's clip ``part``)."""
 
     receipt_sha256: Sha256Hex
+    part: int = Field(1, ge=1, le=1000, description="which of a long event's clips, from 1")
 
 
 class ShareMoveOut(BaseModel):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from hearthcam.privacy.consent import SharingError
 from hearthcam.privacy.review import RerunRefused, rerun
@@ -25,6 +25,9 @@ from hearthcam.web.schemas import ReceiptOut, ShareIn, ShareMoveOut, ShareOut, W
 router = APIRouter(prefix="/api", tags=["sharing"], dependencies=[Depends(csrf_protect)])
 
 ShareIdPath = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="share id (32 hex)")]
+ClipPart = Annotated[
+    int, Query(ge=1, le=1000, description="which of a long event's consecutive clips, from 1")
+]
 
 
 def _utc(wall: float) -> dt.datetime:
@@ -71,11 +74,16 @@ def _own_share(share_id: str, owner: Owner, services: Services) -> ShareRecord:
     response_model=ReceiptOut,
     responses=errors(401, 403, 404, 422),
 )
-def get_receipt(event: VisibleEvent, owner: Owner, services: Services) -> ReceiptOut:
-    """What sharing this clip would mean, to show before the owner agrees."""
-    receipt = services.sharing.receipt(
-        event, display_name(services, event.camera), services.clock()
-    )
+def get_receipt(
+    event: VisibleEvent, owner: Owner, services: Services, part: ClipPart = 1
+) -> ReceiptOut:
+    """What sharing this clip (the event's ``part``-th) would mean, shown before the owner agrees."""
+    try:
+        receipt = services.sharing.receipt(
+            event, display_name(services, event.camera), services.clock(), part
+        )
+    except SharingError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
     return ReceiptOut(receipt=receipt, sha256=receipt_digest(receipt))
 
 
@@ -95,6 +103,7 @@ def share_event(body: ShareIn, event: VisibleEvent, owner: Owner, services: Serv
             display_name(services, event.camera),
             body.receipt_sha256,
             services.clock(),
+            body.part,
         )
     except SharingError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None

@@ -28,19 +28,27 @@ export function receiptList(receipt) {
   return h("dl", { class: "receipt" }, items);
 }
 
+/** "clip 2 of 3" for a receipt of one of a long event's clips; "" for an event's only clip. */
+export function partOf(receipt) {
+  const { part, parts } = receipt.clip ?? {};
+  return parts > 1 ? `clip ${part} of ${parts}` : "";
+}
+
 /**
- * Shows the receipt for an event's clip and shares it if the owner agrees.
+ * Shows the receipt for an event's clip (``part``: which of a long event's clips, from 1) and
+ * shares it if the owner agrees.
  * @returns {Promise<object|null>} the share, or null when the owner did not agree
  */
-export async function shareWithReceipt(eventId) {
+export async function shareWithReceipt(eventId, part = 1) {
   const path = `/api/events/${encodeURIComponent(eventId)}/share`;
-  const { receipt, sha256 } = await api(`${path}/receipt`);
+  const { receipt, sha256 } = await api(`${path}/receipt?part=${part}`);
+  const which = partOf(receipt);
   const agree = h("button", { type: "button", class: "btn btn-primary", value: "ok" }, "Share this clip");
   const cancel = h("button", { type: "button", class: "btn btn-ghost", value: "cancel" }, "Don't share");
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
   const dialog = h("dialog", { class: "dialog dialog-wide", "aria-labelledby": "receipt-title" },
     h("h2", { id: "receipt-title" }, "Share this clip as feedback?"),
-    h("p", { class: "muted" }, `${receipt.clip.camera}, ${fullDate(parseTime(receipt.clip.start))}. Nothing is shared until you agree.`),
+    h("p", { class: "muted" }, `${receipt.clip.camera}, ${fullDate(parseTime(receipt.clip.start))}${which ? `, ${which}` : ""}. Nothing is shared until you agree.`),
     receiptList(receipt),
     error,
     h("div", { class: "dialog-actions" }, cancel, agree));
@@ -61,7 +69,7 @@ export async function shareWithReceipt(eventId) {
     agree.addEventListener("click", async () => {
       agree.disabled = true;
       try {
-        finish(await api(path, { method: "POST", body: { receipt_sha256: sha256 }, quiet: true }));
+        finish(await api(path, { method: "POST", body: { receipt_sha256: sha256, part }, quiet: true }));
       } catch (failure) {
         agree.disabled = false;
         error.hidden = false;

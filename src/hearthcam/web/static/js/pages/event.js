@@ -12,6 +12,8 @@ import { shareWithReceipt } from "../share.js";
 import { flash, toast } from "../toast.js";
 
 const $ = (id) => document.getElementById(id);
+/** Which of the event's clips is on show (0 until the first render), from 1. */
+let shownPart = 0;
 
 function eventId() {
   const given = document.getElementById("event")?.dataset.eventId;
@@ -88,7 +90,7 @@ function renderParts(urls, video, offer) {
       for (const other of buttons) other.setAttribute("aria-pressed", "false");
       button.setAttribute("aria-pressed", "true");
       video.src = url;
-      offer(url);
+      offer(url, i + 1, urls.length);
       video.play().catch(() => {});
     });
     return button;
@@ -128,12 +130,18 @@ function render(event) {
       }, { once: true });
       video.setAttribute("aria-label", `Clip: ${title}`);
     }
-    const offer = (clipUrl) => {
+    // The clip on show is the one downloaded and the one shared (a long event's clips are
+    // shared one by one, each under its own receipt).
+    const offer = (clipUrl, part = 1, parts = 1) => {
       const url = new URL(clipUrl, location.href);
       url.searchParams.set("download", "1");
       download.href = url.pathname + url.search;
+      shownPart = part;
+      const share = $("share");
+      if (share) share.textContent = parts > 1 ? `Share clip ${part} as feedback` : "Share as feedback";
     };
-    offer(event.clip_url);
+    // A re-render (the event grew) keeps the clip the owner chose.
+    if (!shownPart) offer(event.clip_url, 1, (event.clip_urls || []).length);
     download.hidden = false;
     renderParts(event.clip_urls || [], video, offer);
     const share = $("share");
@@ -262,7 +270,7 @@ export async function init() {
   });
   $("share")?.addEventListener("click", async () => {
     try {
-      const shared = await shareWithReceipt(id);
+      const shared = await shareWithReceipt(id, shownPart || 1);
       if (shared) {
         flash("Shared. It is checked and blurred before anyone sees it; you can withdraw it here.", "ok");
         location.assign("/shared");

@@ -5,7 +5,7 @@
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
 import { fullDate, parseTime } from "../format.js";
-import { receiptList } from "../share.js";
+import { partOf, receiptList } from "../share.js";
 import { toast } from "../toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -100,6 +100,7 @@ function row(share) {
       h("div", {},
         h("strong", {}, share.camera),
         start ? h("span", { class: "muted" }, ` · ${fullDate(start)}`) : null,
+        partOf(share.receipt) ? h("span", { class: "muted" }, ` · ${partOf(share.receipt)}`) : null,
         h("div", { class: "muted share-kept" }, `Shared ${fullDate(parseTime(share.shared))} · kept until ${fullDate(parseTime(share.kept_until))}`)),
       h("span", { class: `pill ${pill}` }, label)),
     h("p", { class: "share-reason" }, share.reason || note),
