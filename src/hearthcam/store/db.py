@@ -25,9 +25,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CursorResult,
     Float,
     Index,
+    Integer,
     Select,
     String,
     delete,
@@ -63,6 +65,10 @@ class _Base(DeclarativeBase):
 # The public name sibling modules (store.accounts, ...) subclass, so every table shares this
 # metadata (``store.schema`` gathers them; migrations make them).
 Base = _Base
+
+# Whole numbers past 2**31 (milliseconds since 1970, a file's bytes): BIGINT on PostgreSQL,
+# whose INTEGER is 32 bits; SQLite's INTEGER holds 64 bits already (and stays as it was made).
+WideInteger = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class _SegmentRow(_Base):
