@@ -137,6 +137,14 @@ def _backup(connection: Connection, current: str | None, now: datetime) -> Path 
     """Copies a SQLite file; None for an in-memory database or another kind of database (back
     those up with their own tools)."""
     database = connection.engine.url.database
+    if connection.dialect.name == "postgresql":
+        log.warning(
+            "migrating the PostgreSQL database %s to revision %s (in one transaction); hearthcam"
+            " makes no copy of a server's database: keep a pg_dump from before (docs/upgrading.md)",
+            database,
+            head(),
+        )
+        return None
     if connection.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
     copy = backup_sqlite(Path(str(database)), current or LEGACY, now)
