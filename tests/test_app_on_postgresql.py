@@ -13,6 +13,7 @@ import pytest
 
 from hearthcam import analysis, app
 from hearthcam.config import parse_config
+from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
 from hearthcam.types import Verdict
 from hearthcam.vault.media import read_bytes
@@ -80,3 +81,20 @@ def test_run_records_a_camera_into_postgresql_with_retention_on(
         newest = max(indexed)
         with media.open(newest) as file, av.open(file, "r") as container:
             assert sum(1 for _ in container.decode(video=0)) > 0
+
+
+def test_an_empty_database_beside_a_data_directory_with_media_is_refused(
+    tmp_path: Path, postgres_host: str
+) -> None:
+    """Pointing an install at a new server database without ``hearthcam db copy`` must not
+    begin afresh: setup would reopen and recovery would set every file aside."""
+    data = tmp_path / "data"
+    clip = data / "clips" / "porch" / "2026-12-04" / "a.mp4"
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"\x00\x00\x00\x18ftypisom")
+    database = new_database(postgres_host)
+    config = parse_config({"data_dir": str(data), "database": database})
+    with pytest.raises(StoreError, match=r"is empty, but .* holds media .*hearthcam db copy"):
+        app.build(config)
+    assert clip.read_bytes() == b"\x00\x00\x00\x18ftypisom"
+    assert not list(data.rglob("*.key"))  # no secret made either
