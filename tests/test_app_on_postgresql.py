@@ -98,3 +98,25 @@ def test_an_empty_database_beside_a_data_directory_with_media_is_refused(
         app.build(config)
     assert clip.read_bytes() == b"\x00\x00\x00\x18ftypisom"
     assert not list(data.rglob("*.key"))  # no secret made either
+
+
+def test_a_second_server_on_the_same_database_is_refused_until_the_first_stops(
+    tmp_path: Path, postgres_host: str
+) -> None:
+    """Two data directories on one database: the second server's start-up recovery would
+    shred the keys of the first one's files (they are not in its data directory)."""
+    database = new_database(postgres_host)
+    first, second = (
+        parse_config({"data_dir": str(tmp_path / name), "database": database})
+        for name in ("node-a", "node-b")
+    )
+    running = app.build(first, alerts=False)
+    try:
+        with pytest.raises(StoreError, match="another hearthcam server holds the database"):
+            app.build(second, alerts=False)
+    finally:
+        running.close()
+        running.store.close()
+    again = app.build(second, alerts=False)  # the claim went with the first server's store
+    again.close()
+    again.store.close()

@@ -153,6 +153,7 @@ def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, Seal
     lock.require(config.data_dir)
     store = open_database(config)
     try:
+        store.claim_for_server()  # PostgreSQL: no other server's recovery runs on these rows
         media = open_media(store, config.data_dir)
         # Events a crash left open are finished from their footage with the live clip rules.
         finisher = RecoveredEvents(config.record, store, media, config.data_dir)

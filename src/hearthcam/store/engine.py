@@ -31,12 +31,16 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from hearthcam.errors import StoreError
+
 # The execution option a write session sets so the "begin" listener takes the write lock up
 # front (BEGIN IMMEDIATE): a read-then-write transaction in WAL mode fails at once with
 # SQLITE_BUSY_SNAPSHOT if another thread committed in between, and no busy timeout helps.
 WRITE_LOCK: Final = "hearthcam_sqlite_begin"
 # PostgreSQL's advisory lock key of write sessions ("hearth", apart from migrate's "heart").
 WRITE_KEY: Final = 0x686561727468
+# The session-level advisory lock of the one server that recovers and writes a database.
+SERVER_KEY: Final = 0x6865617274686F
 
 
 def _sqlite_on_connect(busy_ms: int, wal: bool) -> Callable[[Any, ConnectionPoolEntry], None]:
@@ -67,6 +71,25 @@ def _postgres_on_begin(conn: Connection) -> None:
     """Takes the write lock as a write session's first statement (held until it ends)."""
     if conn.get_execution_options().get(WRITE_LOCK):
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_KEY})
+
+
+def claim(engine: Engine) -> Connection | None:
+    """Takes the server's lock of a PostgreSQL database on a connection of its own, held until
+    that connection closes (None on SQLite, whose file lives in the data directory its ``flock``
+    guards). Raises StoreError when another server holds it: two servers with two data
+    directories on one database would each run start-up recovery against the other's rows."""
+    if engine.dialect.name != "postgresql":
+        return None
+    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    query = text("SELECT pg_try_advisory_lock(:key)")
+    if not connection.scalar(query, {"key": SERVER_KEY}):
+        connection.close()
+        shown = engine.url.render_as_string(hide_password=True)
+        raise StoreError(
+            f"another hearthcam server holds the database {shown}: one server per database "
+            "(docs/scale.md)"
+        )
+    return connection
 
 
 def build_engine(url: str, busy_timeout: float, wal: bool) -> Engine:
