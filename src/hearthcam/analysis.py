@@ -115,4 +115,5 @@ def _analyze(
     # happened, by the camera's health: the events stand, and the owner has seen what they
     # were made from.
     events = [runtime.store.get_event(i) or e for i, e in finished.items()]
+    runtime.store.close()  # its pooled connections (a PostgreSQL server's would stay open)
     return sorted(events, key=lambda e: e.start)

@@ -44,6 +44,7 @@ from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
+from hearthcam.store.migrate import holds_no_table
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
@@ -112,6 +113,18 @@ def open_database(config: Config) -> Store:
                 f"({media.relative_to(config.data_dir)}): restore {path.name} from your backup "
                 "(docs/operations.md); the media are kept untouched"
             )
+    elif (  # a server's database with no table where the data directory holds media: the
+        # same refusal (the usual cause: a move to PostgreSQL whose copy was never made)
+        url.get_backend_name() != "sqlite"
+        and (media := first_media(config.data_dir)) is not None
+        and holds_no_table(config.database_url)
+    ):
+        raise StoreError(
+            f"the database {url.render_as_string(hide_password=True)} is empty, but "
+            f"{config.data_dir} holds media ({media.relative_to(config.data_dir)}): copy "
+            "this install's database into it first (hearthcam db copy, docs/scale.md) or "
+            "restore it from your backup; the media are kept untouched"
+        )
     try:
         return Store.open(config.database_url, data_dir=config.data_dir)
     except StoreError as error:
@@ -140,6 +153,7 @@ def open_store_and_media(config: Config, lock: DataDirLock) -> tuple[Store, Seal
     lock.require(config.data_dir)
     store = open_database(config)
     try:
+        store.claim_for_server()  # PostgreSQL: no other server's recovery runs on these rows
         media = open_media(store, config.data_dir)
         # Events a crash left open are finished from their footage with the live clip rules.
         finisher = RecoveredEvents(config.record, store, media, config.data_dir)

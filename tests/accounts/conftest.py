@@ -1,20 +1,27 @@
-"""Fixtures for the accounts tests: a real SQLite file per test, Accounts with a cheap hasher."""
+"""Fixtures for the accounts tests: a real database per test (SQLite and PostgreSQL), Accounts
+with a cheap hasher."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from hearthcam.accounts import Accounts
 from hearthcam.store.db import Store
 from tests.support.account_factories import PASSWORD, T0, cheap_hasher
+from tests.support.store_fixtures import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each accounts test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}") as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
         yield opened
 
 

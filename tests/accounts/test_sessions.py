@@ -21,6 +21,7 @@ from hearthcam.accounts import (
 from hearthcam.accounts.sessions import SessionPolicy, token_id
 from hearthcam.store.db import Store
 from tests.support.account_factories import PASSWORD, T0, cheap_hasher, login
+from tests.support.store_fixtures import SQLITE_ONLY
 
 HOUR = 3600.0
 
@@ -44,9 +45,10 @@ def test_session_info(accounts: Accounts, home: int) -> None:
     assert accounts.session("made-up-token", T0) is None
 
 
-def test_database_holds_only_the_token_hash(accounts: Accounts, home: int, tmp_path: Path) -> None:
+@SQLITE_ONLY
+def test_database_holds_only_the_token_hash(accounts: Accounts, home: int, data_dir: Path) -> None:
     token = active_token(accounts)
-    with closing(sqlite3.connect(tmp_path / "hearthcam.db")) as db:
+    with closing(sqlite3.connect(data_dir / "hearthcam.sqlite")) as db:
         ids = [row[0] for row in db.execute("SELECT id FROM sessions")]
         dump = "\n".join(db.iterdump())
     assert ids == [token_id(token)]

@@ -23,15 +23,22 @@ from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import Event, TrackSummary, Verdict
 from hearthcam.vault.media import PlainMedia
 from tests.support.factories import make_h264_segment
+from tests.support.store_fixtures import BACKENDS
 
 NOW = 1_790_000_000.0
 NOON = dt.datetime(2026, 9, 21, 12, tzinfo=dt.UTC).astimezone().replace(hour=12).timestamp()
 NIGHT = dt.datetime.fromtimestamp(NOON).replace(hour=2).timestamp()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each queue test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}", data_dir=tmp_path) as opened:
+def store(database_url: str, tmp_path: Path) -> Iterator[Store]:
+    with Store.open(database_url, data_dir=tmp_path) as opened:
         yield opened
 
 

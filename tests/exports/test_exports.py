@@ -21,10 +21,17 @@ from hearthcam.types import Event, Verdict
 from hearthcam.vault.keyring import NoMediaKey
 from hearthcam.vault.media import SealedMedia
 from tests.support.recorded import record_footage
+from tests.support.store_fixtures import BACKENDS
 from tests.support.world import FakeClock
 
 T0 = 1_700_000_000.0
 ALICE = Requester(user_id=1, username="alice", household_id=1)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each export test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -12,15 +12,22 @@ from hearthcam.privacy.consent import Sharing
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore
 from tests.privacy.conftest import NOW, agreed, event_with_clip
+from tests.support.store_fixtures import BACKENDS
 
 
 def manifest(*shares: str) -> dict[str, object]:
     return {"clips": [{"share": s, "receipt": "r" * 64} for s in shares], "split": "household"}
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each registry test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[ModelRegistry]:
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+def registry(database_url: str, tmp_path: Path) -> Iterator[ModelRegistry]:
+    with Store.open(database_url) as store:
         yield ModelRegistry(store, tmp_path / "data")
 
 

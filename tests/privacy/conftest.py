@@ -30,8 +30,9 @@ def plain_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path, data_dir: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'hearthcam.db'}", data_dir=data_dir) as opened:
+def store(database_url: str, data_dir: Path) -> Iterator[Store]:
+    """SQLite; on PostgreSQL too in the modules that override ``backend`` (test_consent)."""
+    with Store.open(database_url, data_dir=data_dir) as opened:
         yield opened
 
 

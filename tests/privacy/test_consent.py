@@ -21,6 +21,13 @@ from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore, receipt_digest
 from tests.privacy.conftest import NOW, agreed, event_with_clip
 from tests.support.factories import make_h264_segment
+from tests.support.store_fixtures import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each consent test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
 
 
 class _Listener:

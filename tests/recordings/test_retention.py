@@ -20,6 +20,7 @@ from hearthcam.recordings.retention import (
 from hearthcam.store.db import Store
 from hearthcam.store.pending_clips import PendingClip, PendingClips
 from hearthcam.types import Event, Segment, Verdict
+from tests.support.store_fixtures import BACKENDS
 
 NOW = 1_700_000_000.0
 HOUR = 3600.0
@@ -28,15 +29,19 @@ SEGMENT_BYTES = 1000
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Path:
-    path = tmp_path / "data"
-    path.mkdir()
-    return path
+def data(data_dir: Path) -> Path:
+    return data_dir
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each retention test on SQLite and on PostgreSQL (``tests.support.store_fixtures``)."""
+    return str(request.param)
 
 
 @pytest.fixture
-def store(data: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{data / 'hearthcam.db'}", data_dir=data) as opened:
+def store(database_url: str, data: Path) -> Iterator[Store]:
+    with Store.open(database_url, data_dir=data) as opened:
         yield opened
 
 

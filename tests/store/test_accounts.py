@@ -12,18 +12,19 @@ import pytest
 from hearthcam.errors import StoreError
 from hearthcam.store.accounts import AccountStore, SessionRecord
 from hearthcam.store.db import Store
+from tests.support.store_fixtures import SQLITE_ONLY
 
 T0 = 1_700_000_000.0
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "hearthcam.db"
+def db_path(data_dir: Path) -> Path:
+    return data_dir / "hearthcam.sqlite"  # where ``database_url`` puts a SQLite store
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{db_path}") as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
         yield opened
 
 
@@ -47,6 +48,7 @@ def session_record(session_id: str, user_id: int, last_seen: float = T0) -> Sess
     )
 
 
+@SQLITE_ONLY
 def test_store_open_creates_the_account_tables(store: Store, db_path: Path) -> None:
     with closing(sqlite3.connect(db_path)) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -1,10 +1,10 @@
-"""The leases and annotations tables on real SQLite: one active lease per clip and per annotator
-(enforced by the database), compare-and-set moves, quota counts, the queue's exclusions."""
+"""The leases and annotations tables on real SQLite and PostgreSQL: one active lease per clip
+and per annotator (enforced by the database), compare-and-set moves, quota counts, the queue's
+exclusions."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +13,8 @@ from hearthcam.store.db import Store
 
 
 @pytest.fixture
-def rows(tmp_path: Path) -> Iterator[AnnotationStore]:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def rows(database_url: str) -> Iterator[AnnotationStore]:
+    store = Store.open(database_url)
     yield AnnotationStore(store)
     store.close()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hearthcam.alerts.text import DisplayNames
 from hearthcam.config import InputConfig, parse_config
 from hearthcam.store.cameras import CameraEntry, CameraStore, new_camera_key
@@ -55,8 +53,8 @@ def test_a_camera_the_config_does_not_record_stays_unrecorded_when_renamed() -> 
     ]
 
 
-def test_entries_are_stored_listed_and_removed(tmp_path: Path) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}") as store:
+def test_entries_are_stored_listed_and_removed(database_url: str) -> None:
+    with Store.open(database_url) as store:
         cameras = CameraStore(SettingsStore(store))
         key = new_camera_key()
         assert key.startswith("cam-")

@@ -1,4 +1,5 @@
-"""Store: SQLite pragmas, segments, gaps, events, open events and concurrent writers."""
+"""Store (on SQLite and PostgreSQL): SQLite pragmas, segments, gaps, events, open events and
+concurrent writers."""
 
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ import pytest
 from hearthcam.errors import StoreError
 from hearthcam.store.db import Gap, Store
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
+from tests.support.store_fixtures import SQLITE_ONLY
 
 T0 = 1_700_000_000.0
 DATA = Path("/srv/hearthcam-data")  # rows only: no file is read (tests/store/test_media_paths.py)
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "hearthcam.db"
+def db_path(data_dir: Path) -> Path:
+    return data_dir / "hearthcam.sqlite"  # where ``database_url`` puts a SQLite store
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{db_path}", data_dir=DATA) as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url, data_dir=DATA) as opened:
         yield opened
 
 
@@ -68,6 +70,7 @@ def seg(camera: str, start: float, length: float = 2.0, name: str | None = None)
     )
 
 
+@SQLITE_ONLY
 def test_wal_mode_and_pragmas(store: Store, db_path: Path) -> None:
     assert store.journal_mode() == "wal"
     # WAL is a property of the file, so a plain connection sees it too.
@@ -125,12 +128,12 @@ def test_gaps(store: Store) -> None:
     assert store.gaps("back") == []
 
 
-def test_event_round_trip_is_exact_and_survives_reopen(store: Store, db_path: Path) -> None:
+def test_event_round_trip_is_exact_and_survives_reopen(store: Store, database_url: str) -> None:
     event = make_event()
     store.save_event(event)
     assert store.get_event("ev1") == event
     store.close()
-    with Store.open(f"sqlite:///{db_path}", data_dir=DATA) as reopened:
+    with Store.open(database_url, data_dir=DATA) as reopened:
         assert reopened.get_event("ev1") == event
     bare = make_event("ev2", zones=(), tracks=(), snapshot=None, clip=None, alert=False)
     store.save_event(bare)

@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import threading
 from argparse import Namespace
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,8 +54,7 @@ from tests.support.legacy_db import (
     VIEWLOG_KEY,
     dump,
 )
-from tests.support.postgres import new_database, postgres_server, server_installed
-from tests.support.required import require
+from tests.support.postgres import new_database
 
 FIXTURE = Path(__file__).parents[1] / "data" / "migrations"
 MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
@@ -369,12 +368,10 @@ def test_backup_names_say_from_which_revision_and_when(tmp_path: Path) -> None:
 # PostgreSQL ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A real PostgreSQL server (Debian's) for this module; yields its socket folder."""
-    require(server_installed(), "PostgreSQL server binaries (Debian's postgresql package)")
-    with postgres_server() as host:
-        yield host
+@pytest.fixture
+def postgres(postgres_host: str) -> str:
+    """The session's real PostgreSQL server (``store_fixtures``); its socket folder."""
+    return postgres_host
 
 
 def pg_diff(database: str) -> list[Any]:

@@ -1,8 +1,7 @@
-"""Push subscriptions in SQLite: one row per endpoint, removal by its own user, per household."""
+"""Push subscriptions in SQLite and PostgreSQL: one row per endpoint, removal by its own user,
+per household."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from hearthcam.store.db import Store
 from hearthcam.store.push import PushStore, PushSubscription
@@ -13,9 +12,9 @@ def sub(user: int, household: int, endpoint: str) -> PushSubscription:
 
 
 def test_subscriptions_by_household_replaced_by_endpoint_removed_by_their_user(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store = Store.open(database_url)
     push = PushStore(store)
     push.add(sub(1, 10, "https://push.example/a"), 0.0)
     push.add(sub(2, 10, "https://push.example/b"), 0.0)

@@ -6,7 +6,6 @@ them, then the database is opened (upgraded) as hearthcam opens it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ from hearthcam.errors import StoreError
 from hearthcam.store.db import Store
 from hearthcam.store.migrate import alembic_config, head
 from hearthcam.store.schema import metadata
-from tests.support.postgres import new_database, postgres_server, server_installed
-from tests.support.required import require
+from tests.support.postgres import new_database
 
 BASELINE = "0c1a7f5e2b10"
 OLD = "/srv/old/hearthcam-data"
@@ -171,12 +169,10 @@ def test_downgrade_makes_paths_absolute_under_the_data_directory_it_is_given(
     assert read_rows(database) == ([f"recordings/front/{DAY}/a.mp4"], [(None, None)])
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """A real PostgreSQL server (Debian's) for this module; yields its socket folder."""
-    require(server_installed(), "PostgreSQL server binaries (Debian's postgresql package)")
-    with postgres_server() as host:
-        yield host
+@pytest.fixture
+def postgres(postgres_host: str) -> str:
+    """The session's real PostgreSQL server (``store_fixtures``); its socket folder."""
+    return postgres_host
 
 
 @pytest.mark.integration

@@ -77,9 +77,22 @@ def postgres_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def new_database(host: str) -> str:
-    """Creates an empty database on the server; returns its SQLAlchemy URL (psycopg 3)."""
+def new_database(host: str, template: str | None = None) -> str:
+    """Creates a database on the server, empty or a copy of ``template`` (a database name);
+    returns its SQLAlchemy URL (psycopg 3)."""
     name = f"t_{secrets.token_hex(6)}"
+    # Names we made (hex digits) or a test's own: no quoting beyond the identifier's.
+    copy = "" if template is None else f' TEMPLATE "{template}"'
     with psycopg.connect(host=host, user="hearthcam", dbname="postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')  # a name we made: hex digits only
+        c.execute(f'CREATE DATABASE "{name}"{copy}')
+    return database_url(host, name)
+
+
+def database_url(host: str, name: str) -> str:
+    """The SQLAlchemy URL (psycopg 3) of database ``name`` on the server at ``host``."""
     return f"postgresql+psycopg://hearthcam@/{name}?host={host}"
+
+
+def database_name(url: str) -> str:
+    """The database a URL of ``database_url`` names."""
+    return url.split("@/", 1)[1].split("?", 1)[0]

@@ -33,6 +33,7 @@ from hearthcam.vault.sealed import (
     plaintext_media_signatures,
     whole_boxes,
 )
+from tests.support.store_fixtures import SQLITE_ONLY
 from tests.vault.test_sealed import encode_fragmented
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
@@ -269,6 +270,7 @@ def insecure_sqlite(store: Store) -> None:
     store._engine.dispose()
 
 
+@SQLITE_ONLY
 @pytest.mark.usefixtures("insecure_sqlite")
 def test_shredding_leaves_no_key_bytes_on_disk_and_the_file_undecryptable(
     vault: MediaVault, store: Store, tmp_path: Path
@@ -297,6 +299,7 @@ def test_shredding_leaves_no_key_bytes_on_disk_and_the_file_undecryptable(
     assert get(vault, kept[0]) == get(fresh(vault, store), kept[0])
 
 
+@SQLITE_ONLY
 @pytest.mark.usefixtures("insecure_sqlite")
 def test_without_the_keyring_a_deleted_row_would_stay_on_disk(
     vault: MediaVault, store: Store

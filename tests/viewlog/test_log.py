@@ -29,6 +29,7 @@ from hearthcam.viewlog.log import (
 )
 from hearthcam.viewlog.signing import AuditKey, Checkpoint, key_path, load_public_key
 from hearthcam.viewlog.verify import ProblemKind, StoredRow, VerifyReport, check
+from tests.support.store_fixtures import SQLITE_ONLY
 
 T0 = 1_760_000_000.0
 
@@ -123,20 +124,14 @@ def filled_log(data_dir: Path, count: int, checkpoint_at: tuple[int, ...]) -> Pa
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "hearthcam.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    db_path.parent.mkdir(parents=True)
-    with Store.open(f"sqlite:///{db_path}") as opened:
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:  # SQLite: a file in data_dir, tmp_path / "data"
         yield opened
 
 
 @pytest.fixture
-def key(tmp_path: Path) -> AuditKey:
-    return AuditKey.load_or_create(key_path(tmp_path / "data"))
+def key(data_dir: Path) -> AuditKey:
+    return AuditKey.load_or_create(key_path(data_dir))
 
 
 @pytest.fixture
@@ -214,12 +209,12 @@ def test_append_gives_contiguous_indexes_and_keeps_exact_bytes(log: AuditLog) ->
     assert log.root() == merkle.tree_hash([merkle.leaf_hash(e.data) for e in entries])
 
 
-def test_the_log_survives_reopening(db_path: Path, store: Store, log: AuditLog) -> None:
+def test_the_log_survives_reopening(database_url: str, store: Store, log: AuditLog) -> None:
     for i in range(3):
         log.append(view(i))
     root = log.root()
     store.close()
-    with Store.open(f"sqlite:///{db_path}") as again:
+    with Store.open(database_url) as again:
         reopened = AuditLog(again, None)
         assert reopened.size() == 3
         assert reopened.root() == root
@@ -241,6 +236,7 @@ def test_a_failed_append_logs_nothing(log: AuditLog, monkeypatch: pytest.MonkeyP
     assert log.append(view(1)) == 1
 
 
+@SQLITE_ONLY  # PostgreSQL commits durably itself
 def test_append_commits_to_disk_before_returning(
     log: AuditLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,7 +250,7 @@ def test_append_commits_to_disk_before_returning(
     monkeypatch.setattr(os, "fsync", fsync)
     log.append(view(0))
     assert len(synced) == 1
-    assert synced[0].endswith("hearthcam.db-wal")
+    assert synced[0].endswith("hearthcam.sqlite-wal")
 
 
 def test_appends_from_many_threads_stay_contiguous(log: AuditLog) -> None:

@@ -40,7 +40,13 @@ from hearthcam.errors import HearthcamError, StoreError
 from hearthcam.pipeline.detect import Detector
 from hearthcam.privacy.consent import redacted_path, share_dir
 from hearthcam.privacy.lifecycle import ShareStatus
-from hearthcam.store.annotations import AnnotationRecord, AnnotationStore, LeaseRecord, LeaseTaken
+from hearthcam.store.annotations import (
+    AnnotationRecord,
+    AnnotationStore,
+    LeaseRecord,
+    LeaseTaken,
+    QuotaFull,
+)
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareRecord, ShareStore
 from hearthcam.types import Event, Verdict
@@ -212,7 +218,12 @@ class ReviewDesk:
                 expires, None, {},
             )  # fmt: skip
             try:
-                self.annotations.add_lease(lease)
+                # The quota is counted again under the write lock: another tab or node of this
+                # annotator may have taken a clip since ``queue`` counted.
+                day = (utc_day_start(now), self.config.daily_quota)
+                self.annotations.add_lease(lease, quota=day)
+            except QuotaFull as error:
+                raise QuotaReached(f"today's quota of {status.quota} clips is reached") from error
             except LeaseTaken:
                 continue  # another annotator took it a moment ago: the next one
             return self._prepare(lease, share, username, now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from hearthcam.cli import analyze, audit, bench, config, export, learn, media, run, user
+from hearthcam.cli import analyze, audit, bench, config, db, export, learn, media, run, user
 from hearthcam.cli.common import cli
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "bench",
     "cli",
     "config",
+    "db",
     "export",
     "learn",
     "main",

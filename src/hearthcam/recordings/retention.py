@@ -347,11 +347,11 @@ def _give_up_waiting_clips(
 
 
 def _delete_segment(store: Store, seg: Segment, files: _FileDeleter) -> int:
-    """Deletes a segment's file and row; returns 1 if it went, 0 if the file resisted."""
+    """Deletes a segment's file and row; returns 1 if this pass removed the row, 0 if the file
+    resisted or another node's pass removed it first (each segment counts once, cluster-wide)."""
     if not files.delete(seg.path):
         return 0
-    store.delete_segment(seg.path)
-    return 1
+    return int(store.delete_segment(seg.path))
 
 
 def _delete_event_media(ev: Event, files: _FileDeleter) -> bool:

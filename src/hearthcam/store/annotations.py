@@ -41,6 +41,10 @@ class LeaseTaken(StoreError):
     """The clip or the annotator already has an active lease."""
 
 
+class QuotaFull(StoreError):
+    """The annotator took their quota of leases already."""
+
+
 class _LeaseRow(Base):
     __tablename__ = "review_leases"
 
@@ -132,8 +136,12 @@ class AnnotationStore:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def add_lease(self, lease: LeaseRecord) -> None:
-        """Stores a new lease; LeaseTaken if the clip or the annotator already has one active."""
+    def add_lease(self, lease: LeaseRecord, *, quota: tuple[float, int] | None = None) -> None:
+        """Stores a new lease; LeaseTaken if the clip or the annotator already has one active.
+
+        ``quota`` (since, limit): QuotaFull if the annotator took ``limit`` leases since then.
+        The count and the insert are one write session (the write lock held), so annotators
+        taking clips from several processes at once never pass their quota together."""
         row = _LeaseRow(
             id=lease.id, share_id=lease.share_id, annotator_id=lease.annotator_id,
             state=lease.state, created=lease.created, expires=lease.expires, ended=lease.ended,
@@ -141,6 +149,13 @@ class AnnotationStore:
         )  # fmt: skip
         try:
             with self._store.write_session() as session:
+                if quota is not None:
+                    since, limit = quota
+                    taken = select(func.count()).where(
+                        _LeaseRow.annotator_id == lease.annotator_id, _LeaseRow.created >= since
+                    )
+                    if int(session.scalar(taken) or 0) >= limit:
+                        raise QuotaFull(f"the quota of {limit} leases is taken")
                 session.add(row)
         except StoreError as error:  # the store wraps the driver's error; its cause says which
             if isinstance(error.__cause__, IntegrityError):

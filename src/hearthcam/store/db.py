@@ -25,9 +25,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CursorResult,
     Float,
     Index,
+    Integer,
     Select,
     String,
     delete,
@@ -35,12 +37,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from hearthcam.errors import StoreError
-from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.store.engine import WRITE_LOCK, build_engine, claim
 from hearthcam.store.media_paths import MediaPaths
 from hearthcam.store.migrate import migrate
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
@@ -63,6 +65,10 @@ class _Base(DeclarativeBase):
 # The public name sibling modules (store.accounts, ...) subclass, so every table shares this
 # metadata (``store.schema`` gathers them; migrations make them).
 Base = _Base
+
+# Whole numbers past 2**31 (milliseconds since 1970, a file's bytes): BIGINT on PostgreSQL,
+# whose INTEGER is 32 bits; SQLite's INTEGER holds 64 bits already (and stays as it was made).
+WideInteger = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class _SegmentRow(_Base):
@@ -225,6 +231,7 @@ class Store:
         self.media_paths = MediaPaths(data_dir)
         self._engine = build_engine(url, busy_timeout, wal)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._claim: Connection | None = None
 
     @classmethod
     def open(
@@ -246,8 +253,16 @@ class Store:
             raise StoreError(f"cannot open database {shown}: {error}") from error
         return store
 
+    def claim_for_server(self) -> None:
+        """Holds the database for this server until ``close`` (``store.engine.claim``)."""
+        if self._claim is None:
+            self._claim = claim(self._engine)
+
     def close(self) -> None:
-        """Closes every pooled connection."""
+        """Closes every pooled connection (and gives up the server's claim)."""
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
         self._engine.dispose()
 
     def __enter__(self) -> Store:

@@ -171,9 +171,9 @@ def mark_reviewed(store: Store, cameras: Collection[str], wanted: EventFilter, n
     with store.write_session() as session:
         terms = _matching(session, allowed, wanted)
         fresh = select(_EventRow.id, literal(now)).where(*terms, ~_reviewed())
-        result = session.execute(
-            insert(EventReviewRow).from_select(["event_id", "reviewed_at"], fresh)
-        )
+        # SQLAlchemy keeps an INSERT's row count only when asked (PostgreSQL's is -1 otherwise).
+        marking = insert(EventReviewRow).from_select(["event_id", "reviewed_at"], fresh)
+        result = session.execute(marking.execution_options(preserve_rowcount=True))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 

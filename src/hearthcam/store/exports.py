@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import CursorResult, Float, Integer, Result, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hearthcam.store.db import Base, Store
+from hearthcam.store.db import Base, Store, WideInteger
 
 
 class ExportState(StrEnum):
@@ -47,7 +47,7 @@ class _ExportRow(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(String(512))
     path: Mapped[str | None] = mapped_column(String(1024))
-    size: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(WideInteger)
     finished: Mapped[float | None] = mapped_column(Float)
     expires: Mapped[float] = mapped_column(Float, index=True)
 

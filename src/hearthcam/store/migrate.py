@@ -27,8 +27,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from hearthcam.errors import StoreError
 from hearthcam.store.backup import backup_sqlite
@@ -65,6 +66,19 @@ def head() -> str:
     if newest is None:
         raise MigrationError(f"no migrations in {MIGRATIONS}")
     return newest
+
+
+def holds_no_table(url: str) -> bool:
+    """Whether the database at ``url`` has no table at all (False when it cannot be reached:
+    opening it then says why)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return not inspect(connection).get_table_names()
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -137,6 +151,14 @@ def _backup(connection: Connection, current: str | None, now: datetime) -> Path 
     """Copies a SQLite file; None for an in-memory database or another kind of database (back
     those up with their own tools)."""
     database = connection.engine.url.database
+    if connection.dialect.name == "postgresql":
+        log.warning(
+            "migrating the PostgreSQL database %s to revision %s (in one transaction); hearthcam"
+            " makes no copy of a server's database: keep a pg_dump from before (docs/upgrading.md)",
+            database,
+            head(),
+        )
+        return None
     if connection.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
     copy = backup_sqlite(Path(str(database)), current or LEGACY, now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hearthcam.store.db import Base
+from hearthcam.store.db import Base, WideInteger
 
 
 class ViewRow(Base):
@@ -20,7 +20,7 @@ class ViewRow(Base):
     household_id: Mapped[int] = mapped_column(Integer, index=True)
     viewer_id: Mapped[int] = mapped_column(Integer, index=True)
     clip_id: Mapped[str] = mapped_column(String(128), index=True)
-    time_ms: Mapped[int] = mapped_column(Integer, index=True)
+    time_ms: Mapped[int] = mapped_column(WideInteger, index=True)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf: Mapped[bytes] = mapped_column(LargeBinary(32))
 
@@ -43,5 +43,5 @@ class CheckpointRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(Integer, index=True)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
-    time_ms: Mapped[int] = mapped_column(Integer)
+    time_ms: Mapped[int] = mapped_column(WideInteger)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
