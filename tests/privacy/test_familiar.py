@@ -16,7 +16,7 @@ from hearthcam.privacy.familiar import (
     consent_text,
 )
 from hearthcam.store.db import Store
-from hearthcam.store.familiar import FamiliarStore, face_blob
+from hearthcam.store.familiar import FACE_BLOB_PREFIX, FamiliarStore, face_blob
 from hearthcam.types import BGRImage
 from hearthcam.vault.keyring import KdfParams, Keyring, NoMediaKey
 from hearthcam.vision.faces import CenterFace
@@ -138,5 +138,5 @@ def test_turning_off_destroys_every_face_of_the_household(
     assert not familiar.enabled(HOME)
     assert familiar.people(HOME) == []
     assert len(familiar.gallery(HOME)) == 0
-    assert keyring.blob_ids("familiar-face:", HOME) == []
+    assert keyring.blob_ids(FACE_BLOB_PREFIX, HOME) == []
     assert len(familiar.gallery(OTHER)) == 1  # the other household keeps theirs

@@ -26,7 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hearthcam.store.db import Base, Store
 
-FACE_BLOB_PREFIX = "familiar-face:"
+#: "row:" is the vault's ROW_BLOB_PREFIX: a sealed row, no file (the start-up sweep keeps it).
+FACE_BLOB_PREFIX = "row:familiar-face:"
 
 
 def face_blob(face_id: str) -> str:
