@@ -9,7 +9,6 @@ feature is unavailable (409).
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -123,7 +122,7 @@ def _enrol(
         assert body.photo is not None
         try:
             picture, source = base64.b64decode(body.photo, validate=True), "upload"
-        except binascii.Error as error:
+        except ValueError as error:  # binascii.Error, or characters outside ASCII
             raise HTTPException(status.HTTP_400_BAD_REQUEST, "the photo is not base64") from error
     try:
         face = services.enroller.face(decode_picture(picture), source)
