@@ -37,7 +37,7 @@ from hearthcam.pipeline.recovered import RecoveredEvents
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.familiar import FamiliarFaces
-from hearthcam.privacy.familiar_live import live_watch
+from hearthcam.privacy.familiar_live import Sightings, live_watch
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
@@ -262,17 +262,18 @@ def _assemble(
     exporter = Exporter(store, media, config.data_dir, config.exports)
     exporter.fail_unfinished()  # their worker was the last run's
     familiar = FamiliarFaces(FamiliarStore(store), media.vault.keyring)
+    faces = live_watch(familiar, cameras_household(store))
     parts = PipelineParts(
         config=config,
         detector=detector,
         store=store,
         verdict=slot,
         clip_pool=pool,
-        listeners=[*listeners, decisions],
+        listeners=[*listeners, decisions, Sightings(faces, familiar)],
         media=media,
         alerted=decisions.alerted,
         disk_full=storage.write_failed,
-        faces=live_watch(familiar, cameras_household(store)),
+        faces=faces,
     )
     checkpoints = None
     if dispatcher is not None and config.audit.checkpoint_every_hours > 0:

@@ -21,7 +21,7 @@ from hearthcam.types import BGRImage
 from hearthcam.vault.keyring import KdfParams, Keyring, NoMediaKey
 from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.familiar import DlibDescriber, encode_descriptor, match
-from tests.support.known_faces import astronaut, carphone_man, largest_face
+from tests.support.known_faces import astronaut, carphone_man, largest_face, saved_event
 
 CHEAP = KdfParams(time_cost=1, memory_kib=8, parallelism=1)
 HOME, OTHER = 1, 2
@@ -115,12 +115,13 @@ def test_deleting_a_person_shreds_their_faces(
     kept = familiar.faces(HOME, person.id)
     assert len(kept) == 2
     assert all(keyring.has_key(face_blob(f.id)) for f in kept)
-    familiar.record_sighting("ev1", person.id, 0.3)
-    assert familiar.names(HOME, "ev1") == ["Sam"]
-    assert familiar.names(OTHER, "ev1") == []
+    ev1 = saved_event(store, "1" * 32).id
+    familiar.record_sighting(ev1, person.id, 0.3)
+    assert familiar.names(HOME, ev1) == ["Sam"]
+    assert familiar.names(OTHER, ev1) == []
     assert familiar.delete_person(HOME, person.id) == 2
     assert familiar.people(HOME) == []
-    assert familiar.names(HOME, "ev1") == []
+    assert familiar.names(HOME, ev1) == []
     for face in kept:  # a copy of the sealed rows taken before is useless now
         with pytest.raises(NoMediaKey):
             keyring.media_key(face_blob(face.id))
@@ -140,3 +141,18 @@ def test_turning_off_destroys_every_face_of_the_household(
     assert len(familiar.gallery(HOME)) == 0
     assert keyring.blob_ids(FACE_BLOB_PREFIX, HOME) == []
     assert len(familiar.gallery(OTHER)) == 1  # the other household keeps theirs
+
+
+def test_deleting_an_event_deletes_who_it_recognised(
+    familiar: FamiliarFaces, store: Store, describer: DlibDescriber, faces: CenterFace
+) -> None:
+    familiar.turn_on(HOME, "owner")
+    face = new_face(describer, faces, carphone_man()[0], "upload")
+    person = familiar.enrol(HOME, "Sam", "owner", consent_digest("Sam"), [face])
+    event = saved_event(store, "2" * 32)
+    familiar.record_sighting(event.id, person.id, 0.3)
+    assert familiar.names(HOME, event.id) == ["Sam"]
+    assert store.delete_event(event.id)
+    assert familiar.names(HOME, event.id) == []
+    assert FamiliarStore(store).sightings(event.id) == []
+    assert [p.name for p in familiar.people(HOME)] == ["Sam"]  # the person stays

@@ -21,7 +21,7 @@ from hearthcam.vision.faces import CenterFace
 from hearthcam.vision.familiar import DlibDescriber, encode_descriptor
 from tests.learn.test_export import HOUSEHOLDS, World, export, world
 from tests.privacy.conftest import plain_clip
-from tests.support.known_faces import carphone_man, largest_face
+from tests.support.known_faces import carphone_man, largest_face, saved_event
 
 __all__ = ["plain_clip", "world"]
 
@@ -40,6 +40,7 @@ def enrolled(world: World) -> bytes:
     descriptor = DlibDescriber().describe(image, largest_face(CenterFace(), image))
     face = NewFace(descriptor, b"\xff\xd8 a photo", "upload")
     person = familiar.enrol(HOUSEHOLDS[0], NAME, "owner", consent_digest(NAME), [face])
+    saved_event(world.store, world.shares["one"].event_id, world.shares["one"].camera)
     familiar.record_sighting(world.shares["one"].event_id, person.id, 0.3)
     assert familiar.names(HOUSEHOLDS[0], world.shares["one"].event_id) == [NAME]
     return encode_descriptor(descriptor)

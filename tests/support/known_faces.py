@@ -13,7 +13,8 @@ import cv2
 import numpy as np
 import skimage.data
 
-from hearthcam.types import BGRImage
+from hearthcam.store.db import Store
+from hearthcam.types import BGRImage, Event, Verdict
 from hearthcam.vision.faces import CenterFace
 from hearthcam_bench.redact import carphone_frames
 
@@ -43,3 +44,11 @@ def largest_face(detector: CenterFace, image: BGRImage) -> list[float]:
     assert len(found), "no face found"
     widths = found.xyxy[:, 2] - found.xyxy[:, 0]
     return [float(v) for v in found.xyxy[int(np.argmax(widths))]]
+
+
+def saved_event(store: Store, event_id: str, camera: str = "front") -> Event:
+    """A finished threat event row (no media) for sightings to refer to."""
+    event = Event(event_id, camera, Verdict.THREAT, ("person",), 0.0, 2.0,
+                  1_790_000_000.0, 1_790_000_002.0, 0.9)  # fmt: skip
+    store.save_event(event)
+    return event

@@ -9,7 +9,7 @@ import numpy as np
 from hearthcam.pipeline.familiar import FamiliarVerdict
 from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.types import BGRImage, Detections, Event, Frame, TrackSummary, Verdict
-from hearthcam.vision.familiar import DESCRIPTOR_SIZE, Gallery
+from hearthcam.vision.familiar import DESCRIPTOR_SIZE, Gallery, Match
 from hearthcam.vision.familiar_watch import LOOK_EVERY, MAX_LOOKS, FamiliarWatch
 
 PERSON, DOG = 0, 16
@@ -64,31 +64,28 @@ def event(*tracks: TrackSummary) -> Event:
                  tracks=tracks)  # fmt: skip
 
 
-def watch(
-    gallery: Gallery, describer: ByColumn, told: list[tuple[str, str, float]]
-) -> FamiliarWatch:
-    return FamiliarWatch(lambda: (OneFace(), describer), lambda _c: gallery,
-                         lambda *a: told.append(a))  # fmt: skip
+def watch(gallery: Gallery, describer: ByColumn) -> FamiliarWatch:
+    return FamiliarWatch(lambda: (OneFace(), describer), lambda _c: gallery)
 
 
 SAMS = Gallery(("sam",), SAM[None, :])
 
 
 def test_familiar_only_when_every_person_was_recognised() -> None:
-    told: list[tuple[str, str, float]] = []
-    faces = watch(SAMS, ByColumn(), told)
+    faces = watch(SAMS, ByColumn())
     faces.look(frame(1.0), people((1, 10, PERSON), (2, 500, PERSON), (3, 20, DOG)))
     both = event(track(1, 1.0), track(2, 1.0), track(3, 1.0, "dog"))
     assert not faces.familiar(both)  # a stranger walks beside Sam
     assert faces.familiar(event(track(1, 1.0), track(3, 1.0, "dog")))
     assert faces.familiar(event(track(1, 1.0)))
-    assert told == [("ev1", "sam", 0.0)]  # once per event and person
+    assert faces.take_sightings("ev1") == [Match("sam", 0.0)]  # once per event and person
+    assert faces.take_sightings("ev1") == []
     assert not faces.familiar(event(track(3, 1.0, "dog")))  # no person: not familiar
 
 
 def test_a_track_is_looked_at_when_due_until_recognised_or_given_up() -> None:
     describer = ByColumn()
-    faces = watch(SAMS, describer, [])
+    faces = watch(SAMS, describer)
     for i in range(40):
         faces.look(frame(1.0 + i * LOOK_EVERY / 2), people((2, 500, PERSON)))
     assert describer.calls == MAX_LOOKS  # every other frame, then given up
@@ -98,7 +95,7 @@ def test_a_track_is_looked_at_when_due_until_recognised_or_given_up() -> None:
 
 
 def test_a_tracker_id_from_before_a_restart_is_not_recognised() -> None:
-    faces = watch(SAMS, ByColumn(), [])
+    faces = watch(SAMS, ByColumn())
     faces.look(frame(1.0), people((1, 10, PERSON)))
     assert faces.familiar(event(track(1, 1.0)))
     assert not faces.familiar(event(track(1, 0.2)))  # the same id, another track
@@ -115,7 +112,7 @@ def test_nobody_enrolled_loads_no_model() -> None:
 
 
 def test_the_verdict_makes_only_a_recognised_threat_familiar() -> None:
-    faces = watch(SAMS, ByColumn(), [])
+    faces = watch(SAMS, ByColumn())
     faces.look(frame(1.0), people((1, 10, PERSON)))
     verdict = FamiliarVerdict(RuleVerdict(), faces)
     person, dog = track(1, 1.0), track(3, 1.0, "dog")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from hearthcam.privacy.familiar import FamiliarFaces
+from hearthcam.types import Change, Event, Verdict
 from hearthcam.vault.keyring import KeyringError
 from hearthcam.vision.faces import CenterFace, FaceDetector
 from hearthcam.vision.familiar import DlibDescriber, FaceDescriber, Gallery
@@ -65,5 +66,20 @@ def live_watch(
     household_of: Callable[[str], int | None],
     models: Callable[[], tuple[FaceDetector, FaceDescriber]] = face_models,
 ) -> FamiliarWatch:
-    """The FaceWatch of every camera pipeline: recognised people are recorded per event."""
-    return FamiliarWatch(models, Galleries(familiar, household_of), familiar.record_sighting)
+    """The FaceWatch of every camera pipeline."""
+    return FamiliarWatch(models, Galleries(familiar, household_of))
+
+
+class Sightings:
+    """An event listener: writes who a familiar event recognised, once its row exists (the sink
+    tells listeners after saving), so a sighting can reference its event and go with it."""
+
+    def __init__(self, watch: FamiliarWatch, familiar: FamiliarFaces) -> None:
+        self._watch = watch
+        self._familiar = familiar
+
+    def __call__(self, change: Change, event: Event) -> None:
+        if event.verdict is not Verdict.FAMILIAR:
+            return
+        for found in self._watch.take_sightings(event.id):
+            self._familiar.record_sighting(event.id, found.person_id, found.distance)

@@ -74,7 +74,10 @@ class _FaceRow(Base):
 class _SightingRow(Base):
     __tablename__ = "familiar_sightings"
 
-    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Deleting the event (by its owner or by retention) deletes who it recognised with it.
+    event_id: Mapped[str] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), primary_key=True
+    )
     person_id: Mapped[str] = mapped_column(
         ForeignKey("familiar_people.id", ondelete="CASCADE"), primary_key=True, index=True
     )

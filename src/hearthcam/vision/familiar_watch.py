@@ -35,9 +35,6 @@ WIDEN = 0.15
 #: A track not seen for this long (media seconds) is forgotten.
 FORGET_AFTER = 900.0
 
-#: Told (event id, person id, distance) once per event and person recognised.
-Sighting = Callable[[str, str, float], None]
-
 
 @dataclass
 class _Look:
@@ -64,16 +61,15 @@ class FamiliarWatch:
         self,
         models: Callable[[], tuple[FaceDetector, FaceDescriber]],
         gallery_of: Callable[[str], Gallery],
-        on_sighting: Sighting | None = None,
     ) -> None:
         # The models load at the first look (someone enrolled and a person in view), not at
         # start: a home that never turns the feature on never pays for them.
         self._load_models = models
         self._models: tuple[FaceDetector, FaceDescriber] | None = None
         self._gallery_of = gallery_of
-        self._on_sighting = on_sighting
         self._tracks: dict[tuple[str, int], _Look] = {}
-        self._told: set[tuple[str, str]] = set()
+        # Who each familiar event recognised, until ``take_sightings`` (after its row is saved).
+        self._sightings: dict[str, dict[str, float]] = {}
         # One camera's look at a time: the models are shared by every camera's thread.
         self._lock = threading.Lock()
         self.looks = 0
@@ -143,9 +139,13 @@ class FamiliarWatch:
                 if state is None or state.match is None or state.first != track.first_pts:
                     return False
                 matches.append(state.match)
-            told = [(event.id, m) for m in matches if (event.id, m.person_id) not in self._told]
-            self._told.update((event_id, m.person_id) for event_id, m in told)
-        if self._on_sighting is not None:
-            for event_id, m in told:
-                self._on_sighting(event_id, m.person_id, m.distance)
+            seen = self._sightings.setdefault(event.id, {})
+            for m in matches:
+                seen[m.person_id] = min(m.distance, seen.get(m.person_id, m.distance))
         return True
+
+    def take_sightings(self, event_id: str) -> list[Match]:
+        """Who the event recognised so far (each once), forgotten here once taken."""
+        with self._lock:
+            seen = self._sightings.pop(event_id, {})
+        return [Match(person, distance) for person, distance in sorted(seen.items())]

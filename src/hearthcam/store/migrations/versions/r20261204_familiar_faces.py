@@ -5,8 +5,9 @@ Revision ID: 3f6a1d8e9c24
 Revises: 9d4c2e61b7f3
 Create Date: 2026-12-04 06:10:00
 
-Four new tables, nothing else changes. A face's descriptor and photo are sealed bytes whose key
-is in media_keys (blob id ``familiar-face:<id>``). Alembic operations only (SQLite and PostgreSQL).
+Four new tables, nothing else changes; a sighting goes with its event (ON DELETE CASCADE).
+A face's descriptor and photo are sealed bytes whose key is in media_keys (blob id
+``row:familiar-face:<id>``). Alembic operations only (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def upgrade() -> None:
         sa.Column("person_id", sa.String(length=32), nullable=False),
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("wall", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["person_id"], ["familiar_people.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("event_id", "person_id"),
     )
