@@ -405,6 +405,7 @@ def test_retention_fills_missing_verdicts() -> None:
         Verdict.MOTION: 2.0,
         Verdict.PET: 24.0,
         Verdict.VEHICLE: 24.0,
+        Verdict.FAMILIAR: 24.0,
     }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +36,8 @@ from hearthcam.pipeline.learned import VerdictSlot
 from hearthcam.pipeline.recovered import RecoveredEvents
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
+from hearthcam.privacy.familiar import FamiliarFaces
+from hearthcam.privacy.familiar_live import Sightings, live_watch
 from hearthcam.privacy.review import ShareChecks
 from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
@@ -44,6 +46,7 @@ from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
+from hearthcam.store.familiar import FamiliarStore
 from hearthcam.store.migrate import holds_no_table
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
@@ -81,6 +84,17 @@ def open_media(store: Store, data_dir: Path, *, create: bool = True) -> SealedMe
 
     keyring = Keyring.open(store, data_dir, create=create)
     return SealedMedia(MediaVault(keyring, data_dir), household_of)
+
+
+def cameras_household(store: Store) -> Callable[[str], int | None]:
+    """The household owning a camera (None: nobody), read at each call."""
+    accounts = AccountStore(store)
+
+    def household_of(camera: str) -> int | None:
+        with accounts.read() as tx:
+            return tx.camera_household(camera)
+
+    return household_of
 
 
 def open_media_to_read(store: Store, data_dir: Path) -> SealedMedia:
@@ -261,16 +275,19 @@ def _assemble(
     storage = StorageWatch.of(config.retention)  # writes the disk refused wake retention
     exporter = Exporter(store, media, config.data_dir, config.exports)
     exporter.fail_unfinished()  # their worker was the last run's
+    familiar = FamiliarFaces(FamiliarStore(store), media.vault.keyring)
+    faces = live_watch(familiar, cameras_household(store))
     parts = PipelineParts(
         config=config,
         detector=detector,
         store=store,
         verdict=slot,
         clip_pool=pool,
-        listeners=[*listeners, decisions],
+        listeners=[*listeners, decisions, Sightings(faces, familiar)],
         media=media,
         alerted=decisions.alerted,
         disk_full=storage.write_failed,
+        faces=faces,
     )
     checkpoints = None
     if dispatcher is not None and config.audit.checkpoint_every_hours > 0:

@@ -125,6 +125,8 @@ class Verdict(enum.StrEnum):
     PET = "pet"
     VEHICLE = "vehicle"
     MOTION = "motion"
+    #: A person the household enrolled, confidently recognised (familiar faces, off by default).
+    FAMILIAR = "familiar"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,4 +208,18 @@ class EventListener(Protocol):
 
     def __call__(self, change: Change, event: Event) -> None:
         """Called on the analysis thread; must return quickly."""
+        ...
+
+
+class FaceWatch(Protocol):
+    """Familiar faces on the live path: looks at the faces of person tracks that make events and
+    says whether an event's people were all recognised. The camera pipeline calls it (the app
+    builds it from ``hearthcam.vision.familiar_watch``); the pipeline never imports vision."""
+
+    def look(self, frame: Frame, people: Detections) -> None:
+        """Looks, when due, at the faces of these person tracks (frame pixels, tracker ids)."""
+        ...
+
+    def familiar(self, event: Event) -> bool:
+        """Whether every person track of ``event`` was confidently recognised."""
         ...

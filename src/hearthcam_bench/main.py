@@ -24,6 +24,7 @@ from hearthcam_bench import (
     cameras,
     detector,
     exports,
+    faces,
     gating,
     history,
     idle,
@@ -54,6 +55,7 @@ SCENARIOS: dict[str, Scenario] = {
     "history": history.run,
     "timeline": timeline.run,
     "exports": exports.run,
+    "faces": faces.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

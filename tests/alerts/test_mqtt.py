@@ -204,14 +204,14 @@ def test_discovery_configs_are_retained(
     pet = as_json(late.on("homeassistant/binary_sensor/hearthcam_front_door_pet/config")[0].payload)
     assert pet["device_class"] == "motion"
 
-    image = as_json(late.on(DISCOVERY[4])[0].payload)
+    image = as_json(late.on(DISCOVERY[-2])[0].payload)
     assert image["image_topic"] == "hearthcam/front_door/snapshot"
     assert image["content_type"] == "image/jpeg"
     assert image["unique_id"] == "hearthcam_front_door_snapshot"
 
-    event = as_json(late.on(DISCOVERY[5])[0].payload)
+    event = as_json(late.on(DISCOVERY[-1])[0].payload)
     assert event["state_topic"] == "hearthcam/front_door/events"
-    assert event["event_types"] == ["threat", "pet", "vehicle", "motion"]
+    assert event["event_types"] == ["threat", "pet", "vehicle", "motion", "familiar"]
     assert event["device"] == device
 
 

@@ -23,8 +23,10 @@ from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import WebSocketDenialResponse
 
+from hearthcam.privacy.familiar import consent_digest
 from hearthcam.store.push import PushSubscription
 from tests.support.asgi import AppSession, running
+from tests.support.familiar_world import enrolled_person
 from tests.support.push_service import browser_key
 from tests.support.recording import record_clip
 from tests.support.review_world import free_annotator, lease_for, publish
@@ -152,6 +154,14 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/exports/{export_id}"): MEDIA,
     ("GET", "/api/exports/{export_id}/download"): MEDIA,
     ("DELETE", "/api/exports/{export_id}"): row(401, 204, 204, 404, 403, 403),
+    ("GET", "/api/familiar"): OWNER,
+    ("PUT", "/api/familiar"): OWNER,
+    ("GET", "/api/familiar/consent"): OWNER,
+    # A's event: its snapshot has no face (400); B gets the nonexistent answer
+    ("POST", "/api/familiar/people"): row(401, 400, 403, 404, 403, 403),
+    ("DELETE", "/api/familiar/people/{person_id}"): row(401, 204, 403, 404, 403, 403),
+    ("GET", "/api/familiar/faces/{face_id}/photo"): row(401, 200, 403, 404, 403, 403),
+    ("GET", "/api/events/{event_id}/people"): MEDIA,
     ("GET", "/sw.js"): same(200),
     ("GET", "/setup"): same(303),
     ("GET", "/login"): row(200, 303, 303, 303, 303, 303),
@@ -167,6 +177,7 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/views"): APP_PAGE,
     ("GET", "/system"): APP_PAGE,
     ("GET", "/exports"): APP_PAGE,
+    ("GET", "/people"): APP_PAGE,
     ("GET", "/events/{event_id}"): APP_PAGE,
     ("GET", "/history/{camera}"): APP_PAGE,
     ("MOUNT", "/static"): same(200),
@@ -178,7 +189,9 @@ NO_EVENT = "0" * 32
 NO_CAMERA = "nosuch"
 NO_SHARE = "f" * 32
 NO_EXPORT = "e" * 32
-ID_PARAMS = ("{event_id}", "{camera}", "{share_id}", "{export_id}")
+NO_PERSON = "d" * 32
+NO_FACE = "c" * 32
+ID_PARAMS = ("{event_id}", "{camera}", "{share_id}", "{export_id}", "{person_id}", "{face_id}")
 # CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
 CSRF_EXEMPT = {
     ("POST", "/api/setup"),
@@ -258,6 +271,12 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/enrol/totp"): {"token": "no-such-link"},
         ("POST", "/api/enrol"): {"token": "no-such-link", "password": PASSWORD, "code": "123456"},
         ("POST", "/api/password/strength"): {"password": PASSWORD, "username": "alice"},
+        ("PUT", "/api/familiar"): {"enabled": True},
+        ("POST", "/api/familiar/people"): {
+            "name": "Sam",
+            "consent_sha256": consent_digest("Sam"),
+            "event_id": event_id,
+        },
     }
     return bodies.get(key)
 
@@ -296,6 +315,13 @@ class Runner:
             values["user_id"] = str(world.add_member(f"victim{n}"))
         if "{export_id}" in template and "export_id" not in ids:
             values["export_id"] = world.add_export("front")
+        if ("{person_id}" in template or "{face_id}" in template) and "person_id" not in ids:
+            values["person_id"], values["face_id"] = enrolled_person(world, f"Sam {n}")
+        if key == ("POST", "/api/familiar/people"):
+            assert world.services.familiar is not None
+            world.services.familiar.turn_on(world.household_a, "alice")
+        if key == ("GET", "/api/familiar/consent"):
+            template += "?name=Sam"
         if key == ("POST", "/api/exports") and "front" not in world.recorded:
             world.add_footage("front", T0 - 620, 20.0)
         if "{share_id}" in template and "share_id" not in ids:
@@ -431,6 +457,8 @@ def test_other_households_ids_answer_exactly_like_missing_ones(world: World) -> 
                         camera=NO_CAMERA,
                         share_id=NO_SHARE,
                         export_id=NO_EXPORT,
+                        person_id=NO_PERSON,
+                        face_id=NO_FACE,
                     ),
                 )
                 if theirs != missing:

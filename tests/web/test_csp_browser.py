@@ -97,6 +97,7 @@ def test_every_page_loads_without_a_violation(
                 "/shared",
                 "/views",
                 "/exports",
+                "/people",
             )
         ],
         (world.session_token("ann"), "/review"),

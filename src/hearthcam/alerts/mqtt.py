@@ -53,6 +53,7 @@ DEVICE_CLASSES = {
     Verdict.PET: "motion",
     Verdict.VEHICLE: "motion",
     Verdict.MOTION: "motion",
+    Verdict.FAMILIAR: "occupancy",
 }
 _MAX_QUEUED = 256  # messages kept while disconnected; older alerts are worth little after that
 

@@ -23,7 +23,12 @@ from hearthcam.types import Verdict
 log = logging.getLogger(__name__)
 
 # ntfy turns tags that are emoji short codes into emoji in front of the title.
-_TAGS = {Verdict.THREAT: "rotating_light", Verdict.VEHICLE: "car", Verdict.MOTION: "eyes"}
+_TAGS = {
+    Verdict.THREAT: "rotating_light",
+    Verdict.VEHICLE: "car",
+    Verdict.MOTION: "eyes",
+    Verdict.FAMILIAR: "house",
+}
 _PET_TAGS = {"Cat": "cat", "Dog": "dog"}
 
 

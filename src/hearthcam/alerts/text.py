@@ -20,7 +20,12 @@ from hearthcam.types import Event, Verdict
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = dict[str, JsonValue]
 
-_SUBJECTS = {Verdict.THREAT: "Person", Verdict.VEHICLE: "Vehicle", Verdict.MOTION: "Motion"}
+_SUBJECTS = {
+    Verdict.THREAT: "Person",
+    Verdict.VEHICLE: "Vehicle",
+    Verdict.MOTION: "Motion",
+    Verdict.FAMILIAR: "Household member",
+}
 _PETS = {"cat": "Cat", "dog": "Dog"}
 
 

@@ -36,6 +36,7 @@ RULE_CLASS: dict[Verdict, str] = {
     Verdict.PET: "pet",
     Verdict.VEHICLE: "vehicle",
     Verdict.MOTION: "false_alarm",
+    Verdict.FAMILIAR: "benign_person",
 }
 PERSON_THRESHOLD = 0.5  # RuleVerdict.person_min_score: scores near it are the rules' doubt
 

@@ -20,7 +20,7 @@ def bench(
         str,
         typer.Argument(
             help="all, or one or more (comma-separated) of: detector, gating, idle, motiond, "
-            "cameras, latency, alerts, quality, redact, learning, timeline"
+            "cameras, latency, alerts, quality, redact, learning, timeline, exports, faces"
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,

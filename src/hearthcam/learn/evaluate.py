@@ -34,6 +34,7 @@ RULES_AS_REVIEW: Final[dict[Verdict, str]] = {
     Verdict.PET: ReviewVerdict.PET.value,
     Verdict.VEHICLE: ReviewVerdict.VEHICLE.value,
     Verdict.MOTION: ReviewVerdict.FALSE_ALARM.value,
+    Verdict.FAMILIAR: ReviewVerdict.BENIGN_PERSON.value,
 }
 
 

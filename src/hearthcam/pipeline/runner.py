@@ -37,6 +37,7 @@ from hearthcam.live.overlay import make_overlay
 from hearthcam.pipeline.clipper import ClipCutter, ClipParts, ClipWindow, RecordedClips
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
+from hearthcam.pipeline.familiar import FamiliarVerdict
 from hearthcam.pipeline.health import CameraHealth, HealthMonitor
 from hearthcam.pipeline.load import CameraLoad, LoadMeter, ThreadCpu
 from hearthcam.pipeline.motion import MotionDetector
@@ -47,7 +48,16 @@ from hearthcam.pipeline.track import Tracker
 from hearthcam.pipeline.zones import Zone, build_zones, zones_hit
 from hearthcam.store.db import Store
 from hearthcam.store.pending_clips import PendingClips
-from hearthcam.types import Detections, Event, EventListener, Frame, MotionResult, Segment, Verdict
+from hearthcam.types import (
+    Detections,
+    Event,
+    EventListener,
+    FaceWatch,
+    Frame,
+    MotionResult,
+    Segment,
+    Verdict,
+)
 from hearthcam.vault.media import MediaIO, PlainMedia
 
 log = logging.getLogger(__name__)
@@ -140,6 +150,8 @@ class PipelineParts:
     alerted: Callable[[str], bool] = _never_alerted
     # Told (message, wall time) when a write found the disk full (``StorageWatch.write_failed``).
     disk_full: Callable[[str, float], None] = _ignore_disk_full
+    # Familiar faces (``vision.familiar_watch``): looks at people's faces; None when unused.
+    faces: FaceWatch | None = None
 
 
 class CameraPipeline:
@@ -161,7 +173,10 @@ class CameraPipeline:
         self._filter: ObjectFilter | None = None
         self._tracker = Tracker()
         self._events = camera.events_over(parts.config.events)
-        self._builder = EventBuilder(name, self._events, parts.verdict)
+        verdict = (
+            parts.verdict if parts.faces is None else FamiliarVerdict(parts.verdict, parts.faces)
+        )
+        self._builder = EventBuilder(name, self._events, verdict)
         self._frames: queue.Queue[Frame | None] = queue.Queue(maxsize=8 if not lossless else 32)
         self._media = parts.config.data_dir
         # Live view (fMP4 by stream copy, MJPEG fallback): cheap while nobody watches.
@@ -400,6 +415,9 @@ class CameraPipeline:
         )
         if self.stats.frames_analysed % 256 == 0:
             self._forget_ended_tracks()
+        if self._parts.faces is not None and len(tracked):
+            # Before the event is judged on this frame: a recognised face counts at once.
+            self._parts.faces.look(frame, tracked)
         changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))
         for change in changes:
             self._handle(change)

@@ -186,7 +186,7 @@ class RetentionPolicy:
 # Event media go in this order when space is short: what matters least first.
 PURGE_ORDER: tuple[frozenset[Verdict], ...] = (
     frozenset({Verdict.MOTION}),
-    frozenset({Verdict.VEHICLE, Verdict.PET}),
+    frozenset({Verdict.VEHICLE, Verdict.PET, Verdict.FAMILIAR}),
     frozenset({Verdict.THREAT}),
 )
 

@@ -17,6 +17,7 @@ from hearthcam.store import (  # noqa: F401
     enrolment,
     event_reviews,
     exports,
+    familiar,
     keys,
     pending_clips,
     push,

@@ -70,6 +70,13 @@ _RESTORE: Final = (
 )
 
 
+#: Blob ids of sealed database rows rather than files (familiar faces' descriptors): the same
+#: keys and crypto-shredding, but no file, so the orphan sweep must not take them for lost ones.
+#: Kept equal to ``hearthcam.store.familiar.FACE_BLOB_PREFIX``'s start (the store cannot import
+#: the vault).
+ROW_BLOB_PREFIX = "row:"
+
+
 class KeyringError(StoreError):
     """A key is missing, does not open, or cannot be used as asked."""
 
@@ -694,8 +701,12 @@ class MediaVault:
         return count
 
     def shred_orphans(self) -> int:
-        """Destroys the keys whose files are gone (start-up recovery, before any writer runs)."""
-        gone = [b for b in self.keyring.blob_ids() if not (self.data_dir / b).exists()]
+        """Destroys the keys whose files are gone (start-up recovery, before any writer runs);
+        keys of sealed database rows (``ROW_BLOB_PREFIX``) have no file and are left alone."""
+        gone = [
+            b for b in self.keyring.blob_ids()
+            if not b.startswith(ROW_BLOB_PREFIX) and not (self.data_dir / b).exists()
+        ]  # fmt: skip
         return self.keyring.shred_many(gone)
 
     def _part_key(self, part: Path) -> bytes:

@@ -41,6 +41,7 @@ from hearthcam.web.routes import (
     enrol,
     events,
     exports,
+    familiar,
     history,
     live,
     me,
@@ -193,6 +194,7 @@ def create_app(services: WebServices) -> FastAPI:
         views,
         encryption,
         system,
+        familiar,
     ):
         app.include_router(module.router)
     app.include_router(enrol.router)

@@ -23,10 +23,14 @@ from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
 from hearthcam.pipeline.source import StreamInfo, probe
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
+from hearthcam.privacy.familiar import FamiliarFaces
+from hearthcam.privacy.familiar_enrol import Enroller, Models
+from hearthcam.privacy.familiar_live import face_models
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.cameras import CameraStore
 from hearthcam.store.db import Store
+from hearthcam.store.familiar import FamiliarStore
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
@@ -106,6 +110,8 @@ class WebServices:
     # Export jobs (the runtime's, whose worker it starts and stops; None: one over this store,
     # its worker started by the first export).
     exporter: Exporter | None = None
+    # The face models enrolment uses (CenterFace and dlib), loaded at the first enrolment.
+    face_models: Models = face_models
     settings: SettingsStore = field(init=False)
     push: PushStore = field(init=False)
     camera_entries: CameraStore = field(init=False)
@@ -120,6 +126,9 @@ class WebServices:
     # Whose X-Forwarded-For is believed (``web.trusted_proxies``).
     proxies: TrustedProxies = field(init=False)
     exports: Exporter = field(init=False)
+    # Familiar faces (None where media are not sealed: no household key to seal faces under).
+    familiar: FamiliarFaces | None = field(init=False)
+    enroller: Enroller = field(init=False)
 
     def __post_init__(self) -> None:
         # Derived from the store, so callers cannot hand in one over another database.
@@ -154,6 +163,10 @@ class WebServices:
             self.store, self.media, self.config.data_dir, self.config.exports, clock=self.clock
         )
         object.__setattr__(self, "exports", exporter)
+        ring = self.keys.keyring
+        familiar = None if ring is None else FamiliarFaces(FamiliarStore(self.store), ring)
+        object.__setattr__(self, "familiar", familiar)
+        object.__setattr__(self, "enroller", Enroller(self.face_models))
 
     def cameras(self) -> Mapping[str, CameraConfig]:
         """Every camera as it runs: the config's and the app's (``registry``)."""

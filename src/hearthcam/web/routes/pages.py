@@ -192,6 +192,7 @@ def enrol_page(request: Request, services: Services, templates: TemplatesDep) ->
 
 
 router.add_api_route("/exports", _app_page("exports"), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/people", _app_page("people"), methods=["GET"], response_class=HTMLResponse)
 
 
 @router.get("/events/{event_id}", response_class=HTMLResponse)

@@ -69,6 +69,8 @@ def put_settings(body: SettingsIO, owner: Owner, services: Services) -> Settings
             Verdict.PET: retention.pet,
             Verdict.VEHICLE: retention.vehicle,
             Verdict.MOTION: retention.motion,
+            # Not on the settings page yet: kept as stored (the config's, else the threats').
+            Verdict.FAMILIAR: stored.retention.get(Verdict.FAMILIAR, retention.threat),
         },
         alerts=alerts,
     )

@@ -22,6 +22,7 @@ const PAGES = {
   admin: () => import("./js/pages/admin.js"),
   enrol: () => import("./js/pages/enrol.js"),
   exports: () => import("./js/pages/exports.js"),
+  people: () => import("./js/pages/people.js"),
 };
 
 async function logout() {

@@ -8,6 +8,7 @@ export const VERDICTS = {
   pet: "Pet",
   vehicle: "Vehicle",
   motion: "Motion",
+  familiar: "Household member",
 };
 
 /** The verdict's display name. */

@@ -31,6 +31,18 @@ function shownDuration(event) {
   return event.clip_duration ?? event.duration;
 }
 
+/** Who the event recognised (familiar faces; the household's own people only). */
+async function showPeople(event) {
+  let found;
+  try {
+    found = await api(`/api/events/${encodeURIComponent(event.id)}/people`, { quiet: true });
+  } catch {
+    return;
+  }
+  if (!found.names.length) return;
+  $("facts").append(...fact("Recognised", h("span", { class: "event-people" }, found.names.join(", "))));
+}
+
 function renderFacts(event) {
   const start = parseTime(event.start);
   const facts = [
@@ -46,6 +58,7 @@ function renderFacts(event) {
   if (event.score !== undefined && event.score !== null) facts.push(...fact("Confidence", percent(event.score)));
   facts.push(...fact("Alert", event.alert ? "Sent" : "Not sent"));
   $("facts").replaceChildren(...facts);
+  showPeople(event);
 }
 
 /** One row per label (the API groups the tracks): how many, how well seen, where. */
@@ -154,7 +167,10 @@ function render(event) {
   if (event.snapshot_url) {
     if (!locked) snapshot.src = event.snapshot_url;
     snapshot.alt = `Snapshot: ${title}, ${fullDate(start)}`;
-    $("snapshot-caption").textContent = "The frame where it was seen best.";
+    $("snapshot-caption").replaceChildren("The frame where it was seen best.");
+    if (document.body.dataset.role === "owner" && event.labels?.includes("person")) {
+      $("snapshot-caption").append(" ", h("a", { href: `/people?event=${encodeURIComponent(event.id)}` }, "Add this person to People"));
+    }
   } else {
     snapshot.closest(".panel").hidden = true;
   }

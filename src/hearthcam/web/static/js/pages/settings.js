@@ -10,9 +10,11 @@ import { wireStorage } from "../storage.js";
 import { wireUsers } from "../users.js";
 
 const VERDICTS = ["threat", "pet", "vehicle", "motion"];
+// Alert rules may also name household members (familiar faces); retention is per VERDICTS.
+const RULE_VERDICTS = [...VERDICTS, "familiar"];
 const MODES = ["home", "away"];
 const ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const PLURAL = { threat: "threats", pet: "pets", vehicle: "vehicles", motion: "plain motion" };
+const PLURAL = { threat: "strangers", pet: "pets", vehicle: "vehicles", motion: "plain motion", familiar: "household members" };
 const $ = (id) => document.getElementById(id);
 
 let settings = null;
@@ -102,7 +104,7 @@ function listWords(words) {
 }
 
 function readRule(form, mode, previous) {
-  const verdicts = VERDICTS.filter((verdict) => field(form, `${mode}-${verdict}`).checked);
+  const verdicts = RULE_VERDICTS.filter((verdict) => field(form, `${mode}-${verdict}`).checked);
   const rest = previous?.schedule?.slice(1) ?? [];
   let schedule = [];
   if (field(form, `${mode}-timed`).checked) {
@@ -135,7 +137,7 @@ function syncRule(form, mode) {
 function fillAlerts(form) {
   for (const mode of MODES) {
     const rule = settings.alerts?.[mode] ?? { verdicts: [], schedule: [] };
-    for (const verdict of VERDICTS) field(form, `${mode}-${verdict}`).checked = rule.verdicts.includes(verdict);
+    for (const verdict of RULE_VERDICTS) field(form, `${mode}-${verdict}`).checked = rule.verdicts.includes(verdict);
     const window = rule.schedule?.[0];
     field(form, `${mode}-timed`).checked = Boolean(window);
     if (window) {
