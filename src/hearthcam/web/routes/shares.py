@@ -77,7 +77,7 @@ def _own_share(share_id: str, owner: Owner, services: Services) -> ShareRecord:
 def get_receipt(
     event: VisibleEvent, owner: Owner, services: Services, part: ClipPart = 1
 ) -> ReceiptOut:
-    """What sharing this clip (the event's ``part``-th) would mean, shown before the owner agrees."""
+    """What sharing the event's clip ``part`` would mean, shown before the owner agrees."""
     try:
         receipt = services.sharing.receipt(
             event, display_name(services, event.camera), services.clock(), part
