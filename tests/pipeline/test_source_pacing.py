@@ -32,12 +32,12 @@ def test_the_loop_wakes_at_the_earliest_deadline_and_not_once_all_ended() -> Non
     assert wake_at([]) is None
 
 
-def test_the_earliest_packet_due_by_now_goes_first() -> None:
-    heads = [Due(10.2, urgent=False), Due(10.1, urgent=True), None]
-    assert next_ready(heads, now=10.15) == 1
-    assert next_ready(heads, now=10.25) == 1  # both due: in time order
-    assert next_ready(heads, now=10.05) is None  # nothing due yet
-    assert next_ready(heads, now=None) == 1  # not paced: time order alone
+def test_a_due_detect_frame_goes_first_then_the_earliest_packet() -> None:
+    heads = [Due(10.0, urgent=False), Due(10.1, urgent=True), Due(9.9, urgent=False), None]
+    assert next_ready(heads, now=10.05) == 2  # the frame is not due yet: the earliest
+    assert next_ready(heads, now=10.15) == 1  # the frame first, record work after it
+    assert next_ready(heads[:1], now=9.95) is None  # nothing due yet
+    assert next_ready(heads, now=None) == 2  # not paced: time order alone
     assert next_ready([None, None], now=None) is None
 
 

@@ -41,13 +41,17 @@ def wake_at(heads: Sequence[Due | None]) -> float | None:
 
 
 def next_ready(heads: Sequence[Due | None], now: float | None) -> int | None:
-    """Which input hands on its packet next: the one whose packet is earliest, if it is due by
-    ``now`` (None: not paced, the earliest whatever the time). None when nothing is due."""
-    best: int | None = None
-    best_wall = float("inf")
+    """Which input hands on its packet next (None when nothing is due).
+
+    Paced (``now`` given): of the packets due by ``now``, a detect frame's first, then the
+    earliest, so a frame never waits behind the record work of the same wake-up (closing a
+    segment syncs it to disk). Not paced (None): the earliest, whatever the time."""
+    best: tuple[bool, float] | None = None
+    pick: int | None = None
     for i, due in enumerate(heads):
         if due is None or (now is not None and due.wall > now):
             continue
-        if best is None or due.wall < best_wall:
-            best, best_wall = i, due.wall
-    return best
+        key = (now is not None and not due.urgent, due.wall)
+        if best is None or key < best:
+            best, pick = key, i
+    return pick
