@@ -24,8 +24,10 @@ from hearthcam_bench.trial import camera_config
 TARGET = 2.0  # percent of one core
 WARMUP = 3.0
 NAME = "idle"
-THREAD_GROUPS = (  # (name prefix or suffix, what the thread does)
-    (f"src-{NAME}", "detect input: demux, decode, scale (sub-stream)"),
+THREAD_GROUPS = (  # (thread name, what the thread does)
+    # A camera's file inputs share one paced loop (pipeline.source.pacing); a live input that
+    # only records has a thread of its own.
+    (f"src-{NAME}", "I/O loop: demux both inputs, copy main into segments, decode sub"),
     (f"{NAME}-record", "record input: demux, copy into segments (main stream)"),
     (f"analyse-{NAME}", "analysis: motion, (detector), tracker, events"),
 )

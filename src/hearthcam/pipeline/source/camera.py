@@ -1,22 +1,21 @@
-"""One camera's read loop with reconnection: packets to the recorder, frames to detection.
+"""One camera's read loops with reconnection: packets to the recorder, frames to detection.
 
-Owns the loop between an opened input (``inputs``) and the rest of the pipeline: driving the
-connection state machine and its backoff (``connection``), wall-time stamping, handing packets
-to the recorder (record role) and sampled, scaled BGR frames to detection (detect role).
+Owns the loops between opened inputs (``inputs``) and the rest of the pipeline: driving the
+connection state machine and its backoff (``connection``), wall-time stamping (``timeline``),
+handing packets to the recorder (record role) and sampled, scaled BGR frames to detection
+(detect role). A camera's file inputs share one thread that wakes in bursts (``pacing``); each
+live input has its own, woken by the camera's packets.
 
-Time: for a file, ``wall = wall at open + media time`` (a synthetic clock, so ``analyze`` gives
-deterministic media times). For a live stream, ``wall`` is the clock at packet arrival and
-``Frame.pts`` is seconds since that connection opened; it restarts at 0 after a reconnect (the
-gap is reported through ``StreamSink.on_gap``). Camera RTP timestamps are not used: they start
-at arbitrary values, are missing on the first packets and restart on every reconnect.
-"""
+Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the clock
+at packet arrival and ``Frame.pts`` is seconds since that connection opened; it restarts at 0
+after a reconnect (the gap is reported through ``StreamSink.on_gap``)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from fractions import Fraction
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Protocol, cast
 
 import av
@@ -43,6 +42,9 @@ from hearthcam.pipeline.source.inputs import (
     redact_url,
     stream_info,
 )
+from hearthcam.pipeline.source.pacing import next_ready, wake_at
+from hearthcam.pipeline.source.reading import Link, Reading
+from hearthcam.pipeline.source.timeline import Timeline
 from hearthcam.types import BGRImage, Frame
 
 if TYPE_CHECKING:
@@ -52,9 +54,6 @@ if TYPE_CHECKING:
 
 # At most one "corrupt packet" report per this many seconds per input, with a count.
 ERROR_REPORT_SECONDS = 1.0
-# A file's timestamps that leap forward by more than this beyond one frame step start a new
-# timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
-JUMP_SECONDS = 5.0
 # On the system clock a wait blocks on the stop event itself (one wake-up a packet when pacing a
 # file), but sees that the camera's other input loop died only this often.
 HALT_CHECK_SECONDS = 0.25
@@ -118,72 +117,6 @@ class StreamSink(Protocol):
         ...
 
 
-# --- opening inputs -----------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Link:
-    """One input of a camera, the roles it plays, and its connection bookkeeping."""
-
-    url: str
-    record: bool
-    detect: bool
-    live: bool
-    state: ConnState = ConnState.CONNECTING
-    attempts: int = 0
-    streamed_for: float = 0.0
-    problem: str = ""  # why the last connection failed or ended
-    last_wall: float | None = None  # wall of the last packet: where a gap starts
-    gap_reason: str | None = None  # set while a gap waits for its first packet after it
-    errors: int = 0  # undecodable packets not reported yet
-    error_note: str = ""  # where and why the last one failed
-    error_reported: float = float("-inf")
-
-    @property
-    def role(self) -> str:
-        """The roles as words, for messages."""
-        return "+".join(r for r, on in (("record", self.record), ("detect", self.detect)) if on)
-
-
-class _Timeline:
-    """Stamps one connection's packets and frames with media seconds and wall time."""
-
-    def __init__(self, clock: Clock, stream: VideoStream, synthetic: bool) -> None:
-        self._clock = clock
-        self._synthetic = synthetic
-        self.opened = clock.time()
-        self._time_base = stream.time_base or Fraction(1, 90_000)
-        self._origin = stream.start_time or 0
-        rate = stream.average_rate or stream.guessed_rate
-        self._step = 1.0 / float(rate) if rate else 0.04
-        self.last_media: float | None = None  # of the last packet (files)
-        self.jump: float | None = None  # seconds the last packet leapt forward (files), if it did
-        self._last_wall = self.opened
-
-    def packet(self, timestamp: int | None) -> tuple[float, float]:
-        """(media seconds, wall) of a packet, from its dts (or pts)."""
-        if not self._synthetic:
-            # Live: arrival time, held monotonic in case the system clock is stepped back.
-            wall = max(self._clock.time(), self._last_wall)
-            self._last_wall = wall
-            return wall - self.opened, wall
-        if timestamp is not None:
-            media = float((timestamp - self._origin) * self._time_base)
-        else:  # a file without timestamps (raw H.264): one frame step after the last packet
-            media = 0.0 if self.last_media is None else self.last_media + self._step
-        leap = None if self.last_media is None else media - self.last_media
-        self.jump = leap if leap is not None and leap > self._step + JUMP_SECONDS else None
-        self.last_media = media
-        return media, self.opened + media
-
-    def frame(self, timestamp: int | None, media: float, wall: float) -> tuple[float, float]:
-        """(media seconds, wall) of a decoded frame; falls back to its packet's."""
-        if not self._synthetic or timestamp is None:
-            return media, wall
-        frame_media = float((timestamp - self._origin) * self._time_base)
-        return frame_media, self.opened + frame_media
-
-
 class _Flag(Protocol):
     """Anything that says whether to stop (a threading.Event or several)."""
 
@@ -238,11 +171,11 @@ class CameraStream:
         detect = detect_cfg.enabled
         if record_url is None or record_url == detect_url:
             # One input with both roles: demuxed once, each packet recorded and decoded.
-            self._links = [_Link(detect_url, record_url is not None, detect, is_live(detect_url))]
+            self._links = [Link(detect_url, record_url is not None, detect, is_live(detect_url))]
         else:
             self._links = [
-                _Link(detect_url, False, detect, is_live(detect_url)),
-                _Link(record_url, True, False, is_live(record_url)),
+                Link(detect_url, False, detect, is_live(detect_url)),
+                Link(record_url, True, False, is_live(record_url)),
             ]
 
     @property
@@ -256,29 +189,40 @@ class CameraStream:
         return sum(link.attempts for link in self._links)
 
     def run(self, stop: threading.Event) -> None:
-        """Reads until ``stop`` is set or every input has ended (files); one thread per input."""
-        # Set if this camera's detect loop dies, so its record thread does not outlive it.
+        """Reads until ``stop`` is set or every input has ended (files).
+
+        The camera's files are read by one paced loop (``_run_files``); each live input has a
+        thread of its own, since reading it blocks until the camera sends. The loop holding the
+        detect input runs on the calling thread."""
+        # Set if this camera's detect loop dies, so its other loop does not outlive it.
         halted = threading.Event()
         either = _Either(stop, halted)
-        others = [
-            threading.Thread(
-                target=self._run_link, args=(link, either), name=f"{self.name}-record", daemon=True
+        files = [link for link in self._links if not link.live]
+        jobs: list[Callable[[], None]] = [
+            partial(self._run_link, link, either) for link in self._links if link.live
+        ]
+        if files:
+            jobs.insert(
+                0 if files[0] is self._links[0] else len(jobs),
+                partial(self._run_files, files, either),
             )
-            for link in self._links[1:]
+        others = [
+            threading.Thread(target=job, name=f"{self.name}-record", daemon=True)
+            for job in jobs[1:]
         ]
         for thread in others:
             thread.start()
         try:
-            self._run_link(self._links[0], either)
+            jobs[0]()
         except BaseException:
             halted.set()
             raise
         finally:
-            # A detect file that simply ended leaves the record file to be read to its end.
+            # A detect file that simply ended leaves the record input to be read to its end.
             for thread in others:
                 thread.join()
 
-    def _run_link(self, link: _Link, stop: _Flag) -> None:
+    def _run_link(self, link: Link, stop: _Flag) -> None:
         """Drives one input through the connection state machine until STOPPED."""
         # +-10% jitter (never above backoff_max) spreads the retries of cameras behind one switch.
         backoff = Backoff(self._source_cfg.backoff_initial, self._source_cfg.backoff_max, 0.1)
@@ -302,8 +246,8 @@ class CameraStream:
                     f"(attempt {link.attempts + 1})"
                 )
 
-    def _attempt(self, link: _Link, stop: _Flag) -> ConnEvent:
-        """Opens the input and streams it until it fails, ends or is stopped."""
+    def _open(self, link: Link) -> InputContainer | ConnEvent:
+        """Opens the input (STREAMING), or says how the attempt ended."""
         link.attempts += 1
         link.streamed_for = 0.0
         try:
@@ -317,6 +261,13 @@ class CameraStream:
             # Over HTTP a finite file (it has a duration) ends; a camera's endless stream does not.
             link.live = not (container.duration and container.duration > 0)
         link.state = transition(link.state, ConnEvent.OPENED)
+        return container
+
+    def _attempt(self, link: Link, stop: _Flag) -> ConnEvent:
+        """Opens the input and streams it until it fails, ends or is stopped."""
+        container = self._open(link)
+        if isinstance(container, ConnEvent):
+            return container
         started = self._clock.time()
         try:
             return self._stream(link, container, stop)
@@ -324,8 +275,8 @@ class CameraStream:
             container.close()
             link.streamed_for = self._clock.time() - started
 
-    def _stream(self, link: _Link, container: InputContainer, stop: _Flag) -> ConnEvent:
-        """Demuxes one connection; returns how it ended."""
+    def _connected(self, link: Link, container: InputContainer) -> Reading:
+        """Tells the sink, and sets up the stamping and sampling of one connection."""
         # Decoder threads stay at PyAV's default (slice threads): frame threading ("AUTO")
         # measured slower at 640x360 on 2 cores (0.63 vs 0.42 ms/frame), only 12% faster at
         # 1080p, and it delays every frame by one per thread.
@@ -334,29 +285,101 @@ class CameraStream:
         if link.detect and 0 < context.width * context.height <= SINGLE_THREAD_PIXELS:
             context.thread_count = 1
         self._sink.on_connected(stream_info(container, stream))
-        timeline = _Timeline(self._clock, stream, synthetic=not link.live)
+        timeline = Timeline(self._clock, stream, synthetic=not link.live)
         sampler = FrameSampler(self._detect_cfg.fps)
-        reason = "the stream ended"
-        try:
-            for packet in container.demux(stream):
-                if stop.is_set():
-                    return ConnEvent.STOP
-                self._handle(link, packet, stream, timeline, sampler, stop)
-        except (av.error.ExitError, av.error.TimeoutError):
-            reason = f"no data for {self._source_cfg.read_timeout:g} s"
-        except av.error.FFmpegError as error:
-            reason = f"reading failed ({error.strerror or type(error).__name__})"
+        return Reading(link, container, stream, timeline, sampler, container.demux(stream))
+
+    def _stream(self, link: Link, container: InputContainer, stop: _Flag) -> ConnEvent:
+        """Demuxes one connection packet by packet; returns how it ended."""
+        reading = self._connected(link, container)
+        while not stop.is_set():
+            if not reading.advance(self._source_cfg.read_timeout):
+                return self._ended(reading)
+            assert reading.head is not None
+            if self._realtime and not link.live and reading.head.size:
+                self._wait(reading.wall - self._clock.time(), stop)  # pace a file like a camera
+            self._deliver(reading)
+        return ConnEvent.STOP
+
+    def _ended(self, reading: Reading) -> ConnEvent:
+        """How a connection whose packets ran out ended (a file ends, a live input is lost)."""
+        link = reading.link
         self._flush_errors(link, force=True)
         if not link.live:
-            self._check_complete(link, reason, timeline, container)
+            self._check_complete(link, reading.reason, reading.timeline, reading.container)
             return ConnEvent.ENDED
-        link.problem = f"lost the {link.role} input: {reason}"
+        link.problem = f"lost the {link.role} input: {reading.reason}"
         if link.last_wall is not None:
             link.gap_reason = link.problem
         return ConnEvent.LOST
 
+    def _run_files(self, links: list[Link], stop: _Flag) -> None:
+        """Reads every file input of the camera on one thread, merged by time; paced (realtime),
+        it wakes only when a detect frame is due or a packet has waited BURST_SECONDS."""
+        readings: list[Reading] = []
+        for link in links:
+            opened = self._open(link)
+            if isinstance(opened, ConnEvent):
+                link.state = transition(link.state, opened)
+            else:
+                readings.append(self._connected(link, opened))
+                self._refill(readings[-1])
+        try:
+            self._pace(readings, stop)
+        finally:
+            for reading in readings:
+                reading.container.close()
+                if reading.link.state is not ConnState.STOPPED:
+                    reading.link.state = transition(reading.link.state, ConnEvent.STOP)
+
+    def _pace(self, readings: list[Reading], stop: _Flag) -> None:
+        """Hands on the readings' packets in time order until they end or ``stop`` is set."""
+        while not stop.is_set():
+            heads = [r.due for r in readings]
+            wake = wake_at(heads)
+            if wake is None:
+                return
+            now: float | None = None
+            if self._realtime:
+                if self._wait(wake - self._clock.time(), stop):
+                    return
+                now = self._clock.time()
+            while (i := next_ready(heads, now)) is not None and not stop.is_set():
+                self._deliver(readings[i])
+                self._refill(readings[i])
+                heads[i] = readings[i].due
+
+    def _refill(self, reading: Reading) -> None:
+        """Reads the reading's next packet and says when it is due; ends a file that ran out."""
+        if not reading.advance(self._source_cfg.read_timeout):
+            reading.link.state = transition(reading.link.state, self._ended(reading))
+
+    def _deliver(self, reading: Reading) -> None:
+        """Records and/or decodes the reading's current packet (an empty one at the end drains
+        the decoder)."""
+        link, packet, media, wall = reading.link, reading.head, reading.media, reading.wall
+        assert packet is not None
+        if packet.size:
+            jump = reading.timeline.jump
+            if jump is not None and link.last_wall is not None:
+                self._timestamp_jump(link, jump, media)
+            if link.gap_reason is not None and link.last_wall is not None:
+                self._sink.on_gap(link.last_wall, wall, link.gap_reason)
+                link.gap_reason = None
+            link.last_wall = wall
+        if link.detect:
+            # Decoded before the recorder sees the packet, so a sink that keeps or changes
+            # the packet cannot affect what is decoded.
+            self._decode(link, packet, reading.timeline, reading.sampler, media, wall)
+        if link.record and packet.size:
+            try:
+                self._sink.on_packet(packet, reading.stream, wall)
+            except StoreError as error:
+                # A full or failing disk must not stop detection and alerts: report, go on.
+                self._sink.on_error(f"{self.name}: recording failed: {error}")
+
     def _check_complete(
-        self, link: _Link, reason: str, timeline: _Timeline, container: InputContainer
+        self, link: Link, reason: str, timeline: Timeline, container: InputContainer
     ) -> None:
         """Reports a file that failed or ended well before its stated duration (truncated)."""
         name = redact_url(link.url)
@@ -373,38 +396,7 @@ class CameraStream:
                 "(truncated?)"
             )
 
-    def _handle(
-        self,
-        link: _Link,
-        packet: Packet[VideoStream],
-        stream: VideoStream,
-        timeline: _Timeline,
-        sampler: FrameSampler,
-        stop: _Flag,
-    ) -> None:
-        """Records and/or decodes one packet (an empty one at the end drains the decoder)."""
-        media, wall = timeline.packet(packet.dts if packet.dts is not None else packet.pts)
-        if packet.size:
-            if self._realtime and not link.live:
-                self._wait(wall - self._clock.time(), stop)  # pace a file like a live camera
-            if timeline.jump is not None and link.last_wall is not None:
-                self._timestamp_jump(link, timeline.jump, media)
-            if link.gap_reason is not None and link.last_wall is not None:
-                self._sink.on_gap(link.last_wall, wall, link.gap_reason)
-                link.gap_reason = None
-            link.last_wall = wall
-        if link.detect:
-            # Decoded before the recorder sees the packet, so a sink that keeps or changes
-            # the packet cannot affect what is decoded.
-            self._decode(link, packet, timeline, sampler, media, wall)
-        if link.record and packet.size:
-            try:
-                self._sink.on_packet(packet, stream, wall)
-            except StoreError as error:
-                # A full or failing disk must not stop detection and alerts: report, go on.
-                self._sink.on_error(f"{self.name}: recording failed: {error}")
-
-    def _timestamp_jump(self, link: _Link, jump: float, media: float) -> None:
+    def _timestamp_jump(self, link: Link, jump: float, media: float) -> None:
         """A file's timestamps leapt forward: the footage before and after is not continuous, so
         it is told as a gap (the recording is cut there; an open event ends at the last frame
         before it) rather than stretched over the hours nobody recorded."""
@@ -416,9 +408,9 @@ class CameraStream:
 
     def _decode(
         self,
-        link: _Link,
+        link: Link,
         packet: Packet[VideoStream],
-        timeline: _Timeline,
+        timeline: Timeline,
         sampler: FrameSampler,
         media: float,
         wall: float,
@@ -443,7 +435,7 @@ class CameraStream:
             self._sink.on_frame(Frame(self.name, self._index, frame_media, frame_wall, image))
             self._index += 1
 
-    def _flush_errors(self, link: _Link, force: bool = False) -> None:
+    def _flush_errors(self, link: Link, force: bool = False) -> None:
         """Reports undecodable packets at most once per ERROR_REPORT_SECONDS, with a count."""
         now = self._clock.time()
         if link.errors and (force or now - link.error_reported >= ERROR_REPORT_SECONDS):

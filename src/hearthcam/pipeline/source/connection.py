@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import enum
 import random
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 # A connection that streamed this long is healthy again: the next failure starts backoff afresh.
 STABLE_SECONDS = 10.0
@@ -106,6 +102,12 @@ class FrameSampler:
         self.interval = 1.0 / fps
         self._next: float | None = None
         self._last: float | None = None
+
+    def wants(self, pts: float) -> bool:
+        """Whether ``keep`` would keep a frame at ``pts`` now (it changes nothing)."""
+        if self._next is None or (self._last is not None and pts < self._last):
+            return True
+        return pts >= self._next - self.TOLERANCE * self.interval
 
     def keep(self, pts: float) -> bool:
         """Whether the frame at ``pts`` seconds is analysed."""

@@ -1,0 +1,57 @@
+"""When a camera's file inputs hand on their packets: in bursts, at the instants that matter.
+
+A simulated camera (a file played at real rate) is read by one loop for all its file inputs. The
+loop does not wake for every packet: a packet a detect frame may come out of is due on time
+(what a live camera would do), every other packet (the record stream, detect packets the
+sampler will skip) may wait up to ``BURST_SECONDS`` and rides along with the next wake-up.
+Waking costs more than the work at an idle camera's rates (docs/benchmarks.md, "idle").
+
+No I/O and no clock here: the loop asks these rules what to deliver and when to wake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+#: How late a packet nobody waits for may be handed on (a detect frame interval at 5 fps: a
+#: 15 fps record stream then rides along with each detect frame).
+BURST_SECONDS: Final = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """The next packet of one input: when a live camera would deliver it, and whether a detect
+    frame may come out of it (then it must not wait)."""
+
+    wall: float
+    urgent: bool
+
+    @property
+    def deadline(self) -> float:
+        """The latest wall time it may be handed on."""
+        return self.wall if self.urgent else self.wall + BURST_SECONDS
+
+
+def wake_at(heads: Sequence[Due | None]) -> float | None:
+    """When the loop must wake next: the earliest deadline of the inputs' next packets (None:
+    every input has ended)."""
+    return min((d.deadline for d in heads if d is not None), default=None)
+
+
+def next_ready(heads: Sequence[Due | None], now: float | None) -> int | None:
+    """Which input hands on its packet next (None when nothing is due).
+
+    Paced (``now`` given): of the packets due by ``now``, a detect frame's first, then the
+    earliest, so a frame never waits behind the record work of the same wake-up (closing a
+    segment syncs it to disk). Not paced (None): the earliest, whatever the time."""
+    best: tuple[bool, float] | None = None
+    pick: int | None = None
+    for i, due in enumerate(heads):
+        if due is None or (now is not None and due.wall > now):
+            continue
+        key = (now is not None and not due.urgent, due.wall)
+        if best is None or key < best:
+            best, pick = key, i
+    return pick

@@ -1,0 +1,69 @@
+"""Stamps one connection's packets and frames with media seconds and wall time.
+
+For a file, ``wall = wall at open + media time`` (a synthetic clock, so ``analyze`` gives
+deterministic media times). For a live stream, ``wall`` is the clock at packet arrival and media
+time is seconds since that connection opened. Camera RTP timestamps are not used: they start at
+arbitrary values, are missing on the first packets and restart on every reconnect.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from av.video.stream import VideoStream
+
+# A file's timestamps that leap forward by more than this beyond one frame step start a new
+# timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
+JUMP_SECONDS: Final = 5.0
+
+
+class WallClock(Protocol):
+    """Unix time in seconds."""
+
+    def time(self) -> float:
+        """Returns Unix time in seconds."""
+        ...
+
+
+class Timeline:
+    """Media seconds and wall time of one connection's packets and frames."""
+
+    def __init__(self, clock: WallClock, stream: VideoStream, synthetic: bool) -> None:
+        self._clock = clock
+        self._synthetic = synthetic
+        self.opened = clock.time()
+        base = stream.time_base or Fraction(1, 90_000)
+        # Integer ticks times numerator, over denominator: the same correctly rounded float as
+        # the Fraction product, without a Fraction per packet (measurable at an idle camera).
+        self._num, self._den = base.numerator, base.denominator
+        self._origin = stream.start_time or 0
+        rate = stream.average_rate or stream.guessed_rate
+        self._step = 1.0 / float(rate) if rate else 0.04
+        self.last_media: float | None = None  # of the last packet (files)
+        self.jump: float | None = None  # seconds the last packet leapt forward (files), if it did
+        self._last_wall = self.opened
+
+    def packet(self, timestamp: int | None) -> tuple[float, float]:
+        """(media seconds, wall) of a packet, from its dts (or pts)."""
+        if not self._synthetic:
+            # Live: arrival time, held monotonic in case the system clock is stepped back.
+            wall = max(self._clock.time(), self._last_wall)
+            self._last_wall = wall
+            return wall - self.opened, wall
+        if timestamp is not None:
+            media = (timestamp - self._origin) * self._num / self._den
+        else:  # a file without timestamps (raw H.264): one frame step after the last packet
+            media = 0.0 if self.last_media is None else self.last_media + self._step
+        leap = None if self.last_media is None else media - self.last_media
+        self.jump = leap if leap is not None and leap > self._step + JUMP_SECONDS else None
+        self.last_media = media
+        return media, self.opened + media
+
+    def frame(self, timestamp: int | None, media: float, wall: float) -> tuple[float, float]:
+        """(media seconds, wall) of a decoded frame; falls back to its packet's."""
+        if not self._synthetic or timestamp is None:
+            return media, wall
+        frame_media = (timestamp - self._origin) * self._num / self._den
+        return frame_media, self.opened + frame_media
