@@ -14,7 +14,7 @@ const VERDICTS = ["threat", "pet", "vehicle", "motion"];
 const RULE_VERDICTS = [...VERDICTS, "familiar"];
 const MODES = ["home", "away"];
 const ALL_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const PLURAL = { threat: "strangers", pet: "pets", vehicle: "vehicles", motion: "plain motion", familiar: "household members" };
+const PLURAL = { threat: "threats", pet: "pets", vehicle: "vehicles", motion: "plain motion", familiar: "household members" };
 const $ = (id) => document.getElementById(id);
 
 let settings = null;
