@@ -87,6 +87,7 @@ function startPreview(card, event) {
   });
   video.muted = true; // the attribute alone does not mute a script-made element
   video.src = event.clip_url;
+  video.addEventListener("error", watchLock, { once: true }); // locked since the page loaded?
   thumb.append(video);
   card.classList.add("is-previewing");
   video.play().catch(() => {}); // interrupted by a quick mouse-out: nothing to report
