@@ -729,6 +729,37 @@ def test_an_rtsp_camera_delivers_packets_and_frames(rtsp_server: RtspServer) -> 
 
 
 @pytest.mark.integration
+def test_an_rtsp_camera_is_read_in_bursts_with_the_times_it_was_sent_at(
+    rtsp_servers: Callable[..., RtspServer],
+) -> None:
+    # Over TCP the record input's reader naps (pacing.BURST_SECONDS) and then reads what the
+    # camera sent meanwhile in one go; the detect input wakes for each kept frame.
+    server = rtsp_servers("main", "sub")
+    sink = RecordingSink()
+    stream = CameraStream(
+        "cam", server.url("main"), server.url("sub"), DETECT, LIVE, sink, SystemClock()
+    )
+    runner = Running(stream)
+    assert wait_for(lambda: len(sink.packets) >= 50, 15.0), sink.errors
+    runner.finish()
+    assert sink.errors == []
+    # The first packets come with the connection's set-up, some without timestamps.
+    packets = [p for p in sink.packets if p[0] > sink.packets[0][0] + 1.0]
+    pairs = list(itertools.pairwise(packets))
+    spacing = [b[0] - a[0] for a, b in pairs]
+    # The test pattern is sent at 10 fps: the walls keep its spacing...
+    assert sum(1 for gap in spacing if 0.07 <= gap <= 0.13) >= 0.9 * len(spacing), spacing
+    # ...though packets were handed on together, after a nap.
+    together = [b[2] - a[2] for (a, b), gap in zip(pairs, spacing, strict=True) if gap >= 0.07]
+    assert sum(1 for took in together if took < 0.02) >= len(together) // 4, together
+    # The kept frames keep the detect rate (5 fps), evenly spaced.
+    frames = [f for f, _ in sink.frames[1:]]
+    steps = [b.pts - a.pts for a, b in itertools.pairwise(frames)]
+    assert steps
+    assert all(0.15 <= step <= 0.25 for step in steps), steps
+
+
+@pytest.mark.integration
 def test_an_rtsp_mount_can_serve_a_generated_clip(
     rtsp_servers: Callable[..., RtspServer], make_clip: ClipFactory
 ) -> None:

@@ -4,11 +4,12 @@ Owns the loops between opened inputs (``inputs``) and the rest of the pipeline: 
 connection state machine and its backoff (``connection``), wall-time stamping (``timeline``),
 handing packets to the recorder (record role) and sampled, scaled BGR frames to detection
 (detect role). A camera's file inputs share one thread that wakes in bursts (``pacing``); each
-live input has its own, woken by the camera's packets.
+live input has its own, woken by the camera's packets (over TCP, in bursts too).
 
-Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the clock
-at packet arrival and ``Frame.pts`` is seconds since that connection opened; it restarts at 0
-after a reconnect (the gap is reported through ``StreamSink.on_gap``)."""
+Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the
+packet's arrival spaced by the stream's timestamps (``timeline``) and ``Frame.pts`` is seconds
+since that connection opened; it restarts at 0 after a reconnect (the gap is reported through
+``StreamSink.on_gap``)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ from hearthcam.pipeline.source.inputs import (
     redact_url,
     stream_info,
 )
-from hearthcam.pipeline.source.pacing import next_ready, wake_at
+from hearthcam.pipeline.source.pacing import live_nap, next_ready, wake_at
 from hearthcam.pipeline.source.reading import Link, Reading
 from hearthcam.pipeline.source.timeline import Timeline
 from hearthcam.types import BGRImage, Frame
@@ -292,14 +293,37 @@ class CameraStream:
     def _stream(self, link: Link, container: InputContainer, stop: _Flag) -> ConnEvent:
         """Demuxes one connection packet by packet; returns how it ended."""
         reading = self._connected(link, container)
+        bursts = self._buffered(link)
         while not stop.is_set():
+            asked = self._clock.time()
             if not reading.advance(self._source_cfg.read_timeout):
                 return self._ended(reading)
             assert reading.head is not None
             if self._realtime and not link.live and reading.head.size:
                 self._wait(reading.wall - self._clock.time(), stop)  # pace a file like a camera
+            took = self._clock.time() - asked
             self._deliver(reading)
+            if bursts and self._wait(self._nap(reading, took), stop):
+                break
         return ConnEvent.STOP
+
+    def _buffered(self, link: Link) -> bool:
+        """Whether a live input is read in bursts: over TCP, where the kernel holds what the
+        camera sends meanwhile (RTP over UDP and a USB device's few buffers would drop it)."""
+        kind = input_kind(link.url)
+        if not link.live or kind is InputKind.DEVICE:
+            return False
+        return kind is InputKind.HTTP or self._source_cfg.rtsp_transport == "tcp"
+
+    def _nap(self, reading: Reading, took: float) -> float:
+        """How long the reader of a live input naps after handing on a packet (``pacing``)."""
+        slot = reading.sampler.next_slot
+        return live_nap(
+            took=took,
+            detect=reading.link.detect,
+            frame_due=None if slot is None else reading.timeline.opened + slot,
+            now=self._clock.time(),
+        )
 
     def _ended(self, reading: Reading) -> ConnEvent:
         """How a connection whose packets ran out ended (a file ends, a live input is lost)."""

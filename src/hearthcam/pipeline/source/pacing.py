@@ -1,4 +1,4 @@
-"""When a camera's file inputs hand on their packets: in bursts, at the instants that matter.
+"""When a camera's inputs hand on their packets: in bursts, at the instants that matter.
 
 A simulated camera (a file played at real rate) is read by one loop for all its file inputs. The
 loop does not wake for every packet: a packet a detect frame may come out of is due on time
@@ -6,7 +6,13 @@ loop does not wake for every packet: a packet a detect frame may come out of is 
 sampler will skip) may wait up to ``BURST_SECONDS`` and rides along with the next wake-up.
 Waking costs more than the work at an idle camera's rates (docs/benchmarks.md, "idle").
 
-No I/O and no clock here: the loop asks these rules what to deliver and when to wake.
+A live input is read by a thread of its own that blocks until the camera sends. Over TCP (RTSP
+interleaved, HTTP) the kernel buffers what arrives while that thread naps, so it need not wake
+for each packet: once a read had to wait (the buffer is drained), the reader naps until the next
+detect frame is due, or ``BURST_SECONDS`` on an input that only records, and then reads what
+came meanwhile in one go. Packets keep the times they were sent at (``timeline``).
+
+No I/O and no clock here: the loops ask these rules what to deliver and when to wake.
 """
 
 from __future__ import annotations
@@ -18,6 +24,10 @@ from typing import Final
 #: How late a packet nobody waits for may be handed on (a detect frame interval at 5 fps: a
 #: 15 fps record stream then rides along with each detect frame).
 BURST_SECONDS: Final = 0.2
+#: A live reader wakes this long before a detect frame is due, for the camera's jitter.
+LIVE_MARGIN: Final = 0.05
+#: A live read that took longer than this waited for the camera: the buffer was drained.
+BLOCKED_SECONDS: Final = 0.003
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +65,18 @@ def next_ready(heads: Sequence[Due | None], now: float | None) -> int | None:
         if best is None or key < best:
             best, pick = key, i
     return pick
+
+
+def live_nap(*, took: float, detect: bool, frame_due: float | None, now: float) -> float:
+    """How long a live input's reader naps before its next read (0: read at once).
+
+    ``took``: how long the read just done took (a short one came from the buffer: read on);
+    ``detect``: whether frames are decoded from this input; ``frame_due``: the wall time the next
+    frame the sampler keeps is due (None: not known yet, as before the first one)."""
+    if took < BLOCKED_SECONDS:
+        return 0.0
+    if not detect:
+        return BURST_SECONDS
+    if frame_due is None:
+        return 0.0
+    return min(BURST_SECONDS, max(0.0, frame_due - LIVE_MARGIN - now))

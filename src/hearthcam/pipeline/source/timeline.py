@@ -1,9 +1,15 @@
 """Stamps one connection's packets and frames with media seconds and wall time.
 
 For a file, ``wall = wall at open + media time`` (a synthetic clock, so ``analyze`` gives
-deterministic media times). For a live stream, ``wall`` is the clock at packet arrival and media
-time is seconds since that connection opened. Camera RTP timestamps are not used: they start at
-arbitrary values, are missing on the first packets and restart on every reconnect.
+deterministic media times). For a live stream, media time is seconds since that connection
+opened and ``wall`` is the packet's arrival, spaced by the stream's own timestamps while they
+agree with it: a packet cannot be sent after it arrived, so the timestamps are anchored to the
+packet that came soonest (``wall = min(arrival, anchor + timestamp step)``). Packets read in a
+burst (``pacing``: the reader naps while the socket buffers them) or held up in the network keep
+the spacing they were sent with. The timestamps are only trusted as steps: they start at
+arbitrary values, are missing on the first packets and restart on every reconnect, so a packet
+without one, or one that would land more than ``LIVE_SLACK`` before its arrival (a restart, a
+camera clock running slow) sets a new anchor at its arrival.
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ if TYPE_CHECKING:
 # A file's timestamps that leap forward by more than this beyond one frame step start a new
 # timeline segment (a gap): a recorder restarted, a clock stepped, files joined end to end.
 JUMP_SECONDS: Final = 5.0
+# How much earlier than its arrival a live packet's timestamp may place it before the timestamps
+# are taken to disagree with the clock (a burst's wait is 0.2 s; network stalls, a slow camera
+# clock beyond this start a new anchor).
+LIVE_SLACK: Final = 1.0
 
 
 class WallClock(Protocol):
@@ -44,13 +54,12 @@ class Timeline:
         self.last_media: float | None = None  # of the last packet (files)
         self.jump: float | None = None  # seconds the last packet leapt forward (files), if it did
         self._last_wall = self.opened
+        self._anchor: tuple[float, float] | None = None  # (wall, stream seconds), live only
 
     def packet(self, timestamp: int | None) -> tuple[float, float]:
         """(media seconds, wall) of a packet, from its dts (or pts)."""
         if not self._synthetic:
-            # Live: arrival time, held monotonic in case the system clock is stepped back.
-            wall = max(self._clock.time(), self._last_wall)
-            self._last_wall = wall
+            wall = self._live_wall(timestamp)
             return wall - self.opened, wall
         if timestamp is not None:
             media = (timestamp - self._origin) * self._num / self._den
@@ -60,6 +69,21 @@ class Timeline:
         self.jump = leap if leap is not None and leap > self._step + JUMP_SECONDS else None
         self.last_media = media
         return media, self.opened + media
+
+    def _live_wall(self, timestamp: int | None) -> float:
+        # Arrival held monotonic in case the system clock is stepped back.
+        arrival = max(self._clock.time(), self._last_wall)
+        wall = arrival
+        if timestamp is not None:
+            sent = timestamp * self._num / self._den
+            if self._anchor is not None:
+                guess = self._anchor[0] + (sent - self._anchor[1])
+                if self._last_wall <= guess <= arrival and arrival - guess <= LIVE_SLACK:
+                    wall = guess
+            if wall == arrival:
+                self._anchor = (arrival, sent)
+        self._last_wall = wall
+        return wall
 
     def frame(self, timestamp: int | None, media: float, wall: float) -> tuple[float, float]:
         """(media seconds, wall) of a decoded frame; falls back to its packet's."""
