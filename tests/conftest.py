@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+import hearthcam_bench
 from hearthcam.scenes import VTEST, Part, Span, write_scene
 from hearthcam_bench.broker import free_port, port_answers
 from tests.support.required import require
@@ -26,7 +27,7 @@ __all__ = ["free_port", "port_answers"]  # other test modules take them from her
 pytest_plugins = ["tests.support.store_fixtures", "pytester"]
 
 SYSTEM_PYTHON = "/usr/bin/python3"
-RTSP_SCRIPT = Path(__file__).parent / "support" / "rtsp_server.py"
+RTSP_SCRIPT = Path(hearthcam_bench.__file__).parent / "rtsp_serve.py"
 
 ClipFactory = Callable[..., Path]
 

@@ -5,6 +5,10 @@ at 5 fps; both showing the empty walkway with sensor-like noise) runs through th
 real rate for 30 s (10 s in quick mode) after a 3 s warm-up. Nothing is subtracted: the figure is
 the whole process's CPU time over wall time. The same process at rest, with no camera, is
 measured separately, and the camera's CPU is split by thread.
+
+The same two streams are then sent by a real RTSP server (GStreamer's, in its own process, not
+counted) and read as a live camera over TCP: once read packet by packet and once in bursts
+(``source.read_bursts``), one after the other in the same run.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import time
 from dataclasses import dataclass
 
 from hearthcam import app
-from hearthcam.config import Config
+from hearthcam.config import CameraConfig, Config, InputConfig, SourceConfig
 from hearthcam_bench import report as fmt
+from hearthcam_bench import rtsp
 from hearthcam_bench.context import BenchContext
 from hearthcam_bench.measure import Meter, Usage, measure_for, thread_cpu, thread_switches
+from hearthcam_bench.media import CameraClip
 from hearthcam_bench.report import Report
 from hearthcam_bench.trial import camera_config
 
@@ -27,7 +33,8 @@ NAME = "idle"
 THREAD_GROUPS = (  # (thread name, what the thread does)
     # A camera's file inputs share one paced loop (pipeline.source.pacing); a live input that
     # only records has a thread of its own.
-    (f"src-{NAME}", "I/O loop: demux both inputs, copy main into segments, decode sub"),
+    # Files: one loop reads both; live: the detect input's thread (the record input has its own).
+    (f"src-{NAME}", "camera loop: demux, decode sub (files: also copy main)"),
     (f"{NAME}-record", "record input: demux, copy into segments (main stream)"),
     (f"analyse-{NAME}", "analysis: motion, (detector), tracker, events"),
 )
@@ -67,10 +74,29 @@ class CameraRun:
     counted: str
 
 
-def measure_camera(ctx: BenchContext, seconds: float) -> CameraRun:
-    """Usage of one idle camera, its split by thread, and what its pipeline counted."""
-    clip = ctx.media.quiet(int(seconds + WARMUP + 10))
-    config = Config(data_dir=ctx.workdir(NAME), cameras={NAME: camera_config(clip, naive=False)})
+def live_camera(prefix: str) -> CameraConfig:
+    """The bench camera's two streams as sent by an RTSP server at ``prefix``."""
+    return CameraConfig(
+        inputs=[
+            InputConfig(path=f"{prefix}/main", roles=["record"]),
+            InputConfig(path=f"{prefix}/sub", roles=["detect"]),
+        ]
+    )
+
+
+def measure_camera(
+    ctx: BenchContext,
+    seconds: float,
+    camera: CameraConfig | None = None,
+    source: SourceConfig | None = None,
+) -> CameraRun:
+    """Usage of one idle camera (the quiet clip's files by default), its split by thread, and
+    what its pipeline counted."""
+    if camera is None:
+        camera = camera_config(ctx.media.quiet(int(seconds + WARMUP + 10)), naive=False)
+    config = Config(
+        data_dir=ctx.workdir(NAME), cameras={NAME: camera}, source=source or SourceConfig()
+    )
     runtime = app.build(config, realtime=True, detector=ctx.detector())
     runtime.start()
     try:
@@ -96,7 +122,7 @@ def measure_camera(ctx: BenchContext, seconds: float) -> CameraRun:
 
 
 def run(ctx: BenchContext) -> list[Report]:
-    """Measures the process at rest, then one idle camera; one table."""
+    """Measures the process at rest, then one idle camera from files, then over RTSP."""
     seconds = ctx.seconds(30.0, 10.0)
     # No live progress display here: its refreshes would be part of the figure.
     rest_seconds = ctx.seconds(10.0, 3.0)
@@ -110,6 +136,86 @@ def run(ctx: BenchContext) -> list[Report]:
     time.sleep(WARMUP)  # ONNX Runtime's threads spin on for a while after its warm-up run
     rest = measure_for(rest_seconds, Meter())
     cam = measure_camera(ctx, seconds)
+    tables = [_table(cam, rest, rest_seconds)]
+    missing = rtsp.available()
+    if missing is None:
+        clip = ctx.media.quiet(int(seconds + WARMUP + 10))
+        ctx.console.print(
+            f"idle: the same camera over RTSP, per packet then in bursts, {WARMUP + seconds:.0f} s"
+            " each",
+            highlight=False,
+        )
+        runs = {mode: _over_rtsp(ctx, clip, seconds, mode) for mode in (False, True)}
+        tables.append(_rtsp_table(runs))
+    else:
+        tables[0].notes.append(f"No RTSP measurement: {missing} is missing.")
+    return tables
+
+
+def _over_rtsp(ctx: BenchContext, clip: CameraClip, seconds: float, bursts: bool) -> CameraRun:
+    log = ctx.workdir("rtsp-server") / "server.log"
+    with rtsp.serving({"main": clip.main, "sub": clip.sub}, log) as prefix:
+        return measure_camera(ctx, seconds, live_camera(prefix), SourceConfig(read_bursts=bursts))
+
+
+def _rtsp_table(runs: dict[bool, CameraRun]) -> Report:
+    plain, burst = runs[False], runs[True]
+    table = Report(
+        "idle over RTSP: the same camera sent by a real RTSP server (TCP), read per packet and in"
+        " bursts",
+        ["measured", "per packet", "in bursts", "ratio", "target", "result"],
+    )
+
+    def row(name: str, before: float, after: float, unit: str, target: str = "") -> None:
+        ratio = f"{after / before:.2f}" if before else "-"
+        shown = (f"{before:.2f} {unit}", f"{after:.2f} {unit}")
+        if unit == "/s":
+            shown = (f"{before:.0f}", f"{after:.0f}")
+        result = fmt.verdict(after < TARGET) if target else ""
+        table.add(name, shown[0], shown[1], ratio, target, result)
+
+    row(
+        "one idle camera (whole process), CPU",
+        plain.usage.cpu_percent,
+        burst.usage.cpu_percent,
+        "%",
+        f"< {TARGET:g} %",
+    )
+    row(
+        "same, median of 1-s samples",
+        plain.usage.median_percent or 0.0,
+        burst.usage.median_percent or 0.0,
+        "%",
+    )
+    row(
+        "whole process, wake-ups a second",
+        sum(plain.wakes.values()),
+        sum(burst.wakes.values()),
+        "/s",
+    )
+    for group in sorted(set(plain.split) | set(burst.split), key=lambda g: -plain.split.get(g, 0)):
+        row(
+            f"  of which {group}, CPU",
+            plain.split.get(group, 0.0),
+            burst.split.get(group, 0.0),
+            "%",
+        )
+        row(
+            f"  of which {group}, wake-ups",
+            plain.wakes.get(group, 0.0),
+            burst.wakes.get(group, 0.0),
+            "/s",
+        )
+    table.notes += [
+        f"Per packet: {plain.counted}",
+        f"In bursts: {burst.counted}",
+        f"Other processes (the RTSP server among them) used {plain.usage.others_percent:.0f} % and"
+        f" {burst.usage.others_percent:.0f} % of a core during the two measurements.",
+    ]
+    return table
+
+
+def _table(cam: CameraRun, rest: Usage, rest_seconds: float) -> Report:
     usage = cam.usage
     table = Report(
         f"idle: one quiet camera at real rate for {usage.wall:.0f} s",
@@ -161,4 +267,4 @@ def run(ctx: BenchContext) -> list[Report]:
         f"Other processes used {usage.others_percent:.0f} % of a core during the camera "
         "measurement (they do not count in the process CPU, but share the cores and caches).",
     ]
-    return [table]
+    return table

@@ -311,7 +311,7 @@ class CameraStream:
         """Whether a live input is read in bursts: over TCP, where the kernel holds what the
         camera sends meanwhile (RTP over UDP and a USB device's few buffers would drop it)."""
         kind = input_kind(link.url)
-        if not link.live or kind is InputKind.DEVICE:
+        if not self._source_cfg.read_bursts or not link.live or kind is InputKind.DEVICE:
             return False
         return kind is InputKind.HTTP or self._source_cfg.rtsp_transport == "tcp"
 

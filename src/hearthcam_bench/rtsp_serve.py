@@ -1,9 +1,9 @@
-"""A tiny RTSP server for integration tests: GStreamer's GstRtspServer on 127.0.0.1.
+"""A tiny RTSP server for the tests and benchmarks: GStreamer's GstRtspServer on 127.0.0.1.
 
-Run with the system Python (it needs ``gi``), not the venv's::
+Run as a script with the system Python (it needs ``gi``; it imports nothing of hearthcam)::
 
-    /usr/bin/python3 tests/rtsp_server.py --port 8554 --mount cam
-    /usr/bin/python3 tests/rtsp_server.py --port 8554 --mount "clip=( filesrc location=a.mp4 ! ...)"
+    /usr/bin/python3 src/hearthcam_bench/rtsp_serve.py --port 8554 --mount cam
+    /usr/bin/python3 src/hearthcam_bench/rtsp_serve.py --port 8554 --mount "clip=( filesrc ...)"
 
 Each ``--mount NAME`` serves a live test pattern (a bouncing ball, 320x240, 10 fps, H.264 with a
 keyframe every second); ``--mount NAME=LAUNCH`` serves a launch line of your own (its payloader must
