@@ -542,11 +542,11 @@ class SourceConfig(_Model):
         4.0, gt=0, le=600, description="longest reconnect delay (retries never stop), seconds"
     )
     rtsp_transport: Literal["tcp", "udp"] = "tcp"
-    # Over TCP the kernel holds what a camera sends while the reader naps: about half the
-    # wake-ups of an idle camera (docs/benchmarks.md, "idle over RTSP"), live view up to 0.2 s
-    # later. Detect frames are read when due either way.
+    # Over TCP the kernel holds what a camera sends while the reader of a record-only input
+    # naps: fewer wake-ups (docs/benchmarks.md, "idle over RTSP"), the live view up to 0.2 s
+    # later. Detect inputs are read as their packets come either way.
     read_bursts: bool = Field(
-        True, description="read live TCP inputs in bursts of up to 0.2 s (less CPU when idle)"
+        True, description="read record-only live TCP inputs in bursts of up to 0.2 s"
     )
 
 

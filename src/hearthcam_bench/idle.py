@@ -14,8 +14,11 @@ counted) and read as a live camera over TCP: once read packet by packet and once
 from __future__ import annotations
 
 import os
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from hearthcam import app
 from hearthcam.config import CameraConfig, Config, InputConfig, SourceConfig
@@ -28,6 +31,7 @@ from hearthcam_bench.report import Report
 from hearthcam_bench.trial import camera_config
 
 TARGET = 2.0  # percent of one core
+RTSP_PAIRS = 3  # per-packet and burst runs over RTSP, alternated (full mode)
 WARMUP = 3.0
 NAME = "idle"
 THREAD_GROUPS = (  # (thread name, what the thread does)
@@ -145,7 +149,10 @@ def run(ctx: BenchContext) -> list[Report]:
             " each",
             highlight=False,
         )
-        runs = {mode: _over_rtsp(ctx, clip, seconds, mode) for mode in (False, True)}
+        runs: dict[bool, list[CameraRun]] = {False: [], True: []}
+        for _ in range(RTSP_PAIRS if not ctx.quick else 1):  # alternated: the machine drifts
+            for bursts in (False, True):
+                runs[bursts].append(_over_rtsp(ctx, clip, seconds, bursts))
         tables.append(_rtsp_table(runs))
     else:
         tables[0].notes.append(f"No RTSP measurement: {missing} is missing.")
@@ -158,15 +165,28 @@ def _over_rtsp(ctx: BenchContext, clip: CameraClip, seconds: float, bursts: bool
         return measure_camera(ctx, seconds, live_camera(prefix), SourceConfig(read_bursts=bursts))
 
 
-def _rtsp_table(runs: dict[bool, CameraRun]) -> Report:
+def _cpu_of(group: str, run: CameraRun) -> float:
+    return run.split.get(group, 0.0)
+
+
+def _wakes_of(group: str, run: CameraRun) -> float:
+    return run.wakes.get(group, 0.0)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _rtsp_table(runs: dict[bool, list[CameraRun]]) -> Report:
     plain, burst = runs[False], runs[True]
     table = Report(
-        "idle over RTSP: the same camera sent by a real RTSP server (TCP), read per packet and in"
-        " bursts",
+        "idle over RTSP: the same camera sent by a real RTSP server (TCP), read per packet and"
+        f" with the record input in bursts (median of {len(plain)} alternated runs each)",
         ["measured", "per packet", "in bursts", "ratio", "target", "result"],
     )
 
-    def row(name: str, before: float, after: float, unit: str, target: str = "") -> None:
+    def row(name: str, pick: Callable[[CameraRun], float], unit: str, target: str = "") -> None:
+        before, after = _median([pick(r) for r in plain]), _median([pick(r) for r in burst])
         ratio = f"{after / before:.2f}" if before else "-"
         shown = (f"{before:.2f} {unit}", f"{after:.2f} {unit}")
         if unit == "/s":
@@ -176,41 +196,26 @@ def _rtsp_table(runs: dict[bool, CameraRun]) -> Report:
 
     row(
         "one idle camera (whole process), CPU",
-        plain.usage.cpu_percent,
-        burst.usage.cpu_percent,
+        lambda r: r.usage.cpu_percent,
         "%",
         f"< {TARGET:g} %",
     )
-    row(
-        "same, median of 1-s samples",
-        plain.usage.median_percent or 0.0,
-        burst.usage.median_percent or 0.0,
-        "%",
+    row("same, median of 1-s samples", lambda r: r.usage.median_percent or 0.0, "%")
+    row("whole process, wake-ups a second", lambda r: sum(r.wakes.values()), "/s")
+    groups = sorted({g for r in plain + burst for g in r.split})
+    for group in groups:
+        row(f"  of which {group}, CPU", partial(_cpu_of, group), "%")
+        row(f"  of which {group}, wake-ups", partial(_wakes_of, group), "/s")
+    each = "; ".join(
+        f"{a.usage.cpu_percent:.2f} % then {b.usage.cpu_percent:.2f} %"
+        for a, b in zip(plain, burst, strict=True)
     )
-    row(
-        "whole process, wake-ups a second",
-        sum(plain.wakes.values()),
-        sum(burst.wakes.values()),
-        "/s",
-    )
-    for group in sorted(set(plain.split) | set(burst.split), key=lambda g: -plain.split.get(g, 0)):
-        row(
-            f"  of which {group}, CPU",
-            plain.split.get(group, 0.0),
-            burst.split.get(group, 0.0),
-            "%",
-        )
-        row(
-            f"  of which {group}, wake-ups",
-            plain.wakes.get(group, 0.0),
-            burst.wakes.get(group, 0.0),
-            "/s",
-        )
+    others = ", ".join(f"{r.usage.others_percent:.0f}" for r in plain + burst)
     table.notes += [
-        f"Per packet: {plain.counted}",
-        f"In bursts: {burst.counted}",
-        f"Other processes (the RTSP server among them) used {plain.usage.others_percent:.0f} % and"
-        f" {burst.usage.others_percent:.0f} % of a core during the two measurements.",
+        f"Whole process CPU per pair (per packet then in bursts): {each}.",
+        f"Per packet (last run): {plain[-1].counted}",
+        f"In bursts (last run): {burst[-1].counted}",
+        f"Other processes (the RTSP server among them) used {others} % of a core during the runs.",
     ]
     return table
 

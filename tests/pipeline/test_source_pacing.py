@@ -13,7 +13,6 @@ from hearthcam.pipeline.source import CameraStream, ConnState, FrameSampler
 from hearthcam.pipeline.source.pacing import (
     BLOCKED_SECONDS,
     BURST_SECONDS,
-    LIVE_MARGIN,
     Due,
     live_nap,
     next_ready,
@@ -40,19 +39,14 @@ def test_the_loop_wakes_at_the_earliest_deadline_and_not_once_all_ended() -> Non
     assert wake_at([]) is None
 
 
-def test_a_live_reader_naps_only_once_the_buffer_is_drained() -> None:
+def test_a_live_record_reader_naps_only_once_the_buffer_is_drained() -> None:
     drained = BLOCKED_SECONDS * 2
     # A read that came straight from the buffer: read on.
-    assert live_nap(took=BLOCKED_SECONDS / 2, detect=False, frame_due=None, now=0.0) == 0.0
+    assert live_nap(took=BLOCKED_SECONDS / 2, detect=False) == 0.0
     # An input that only records naps a burst once it had to wait for the camera.
-    assert live_nap(took=drained, detect=False, frame_due=None, now=0.0) == BURST_SECONDS
-    # A detect input wakes a margin before its next kept frame is due, never longer than a burst.
-    assert live_nap(took=drained, detect=True, frame_due=10.2, now=10.0) == pytest.approx(
-        0.2 - LIVE_MARGIN
-    )
-    assert live_nap(took=drained, detect=True, frame_due=12.0, now=10.0) == BURST_SECONDS
-    assert live_nap(took=drained, detect=True, frame_due=10.01, now=10.0) == 0.0
-    assert live_nap(took=drained, detect=True, frame_due=None, now=10.0) == 0.0
+    assert live_nap(took=drained, detect=False) == BURST_SECONDS
+    # A detect input is read as its packets come: its frames are latency.
+    assert live_nap(took=drained, detect=True) == 0.0
 
 
 def test_a_due_detect_frame_goes_first_then_the_earliest_packet() -> None:

@@ -4,7 +4,7 @@ Owns the loops between opened inputs (``inputs``) and the rest of the pipeline: 
 connection state machine and its backoff (``connection``), wall-time stamping (``timeline``),
 handing packets to the recorder (record role) and sampled, scaled BGR frames to detection
 (detect role). A camera's file inputs share one thread that wakes in bursts (``pacing``); each
-live input has its own, woken by the camera's packets (over TCP, in bursts too).
+live input has its own, woken by the camera's packets (a record-only one over TCP, in bursts).
 
 Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the
 packet's arrival spaced by the stream's timestamps (``timeline``) and ``Frame.pts`` is seconds
@@ -303,27 +303,17 @@ class CameraStream:
                 self._wait(reading.wall - self._clock.time(), stop)  # pace a file like a camera
             took = self._clock.time() - asked
             self._deliver(reading)
-            if bursts and self._wait(self._nap(reading, took), stop):
+            if bursts and self._wait(live_nap(took=took, detect=link.detect), stop):
                 break
         return ConnEvent.STOP
 
     def _buffered(self, link: Link) -> bool:
-        """Whether a live input is read in bursts: over TCP, where the kernel holds what the
+        """Whether a live input may be read in bursts: over TCP, where the kernel holds what the
         camera sends meanwhile (RTP over UDP and a USB device's few buffers would drop it)."""
         kind = input_kind(link.url)
         if not self._source_cfg.read_bursts or not link.live or kind is InputKind.DEVICE:
             return False
         return kind is InputKind.HTTP or self._source_cfg.rtsp_transport == "tcp"
-
-    def _nap(self, reading: Reading, took: float) -> float:
-        """How long the reader of a live input naps after handing on a packet (``pacing``)."""
-        slot = reading.sampler.next_slot
-        return live_nap(
-            took=took,
-            detect=reading.link.detect,
-            frame_due=None if slot is None else reading.timeline.opened + slot,
-            now=self._clock.time(),
-        )
 
     def _ended(self, reading: Reading) -> ConnEvent:
         """How a connection whose packets ran out ended (a file ends, a live input is lost)."""

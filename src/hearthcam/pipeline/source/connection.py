@@ -109,11 +109,6 @@ class FrameSampler:
             return True
         return pts >= self._next - self.TOLERANCE * self.interval
 
-    @property
-    def next_slot(self) -> float | None:
-        """The earliest pts the next kept frame may have (None: the next frame is kept)."""
-        return None if self._next is None else self._next - self.TOLERANCE * self.interval
-
     def keep(self, pts: float) -> bool:
         """Whether the frame at ``pts`` seconds is analysed."""
         if self._last is not None and pts < self._last:

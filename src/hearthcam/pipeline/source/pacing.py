@@ -7,10 +7,12 @@ sampler will skip) may wait up to ``BURST_SECONDS`` and rides along with the nex
 Waking costs more than the work at an idle camera's rates (docs/benchmarks.md, "idle").
 
 A live input is read by a thread of its own that blocks until the camera sends. Over TCP (RTSP
-interleaved, HTTP) the kernel buffers what arrives while that thread naps, so it need not wake
-for each packet: once a read had to wait (the buffer is drained), the reader naps until the next
-detect frame is due, or ``BURST_SECONDS`` on an input that only records, and then reads what
-came meanwhile in one go. Packets keep the times they were sent at (``timeline``).
+interleaved, HTTP) the kernel buffers what arrives while that thread naps, so an input that only
+records need not wake for each packet: once a read had to wait (the buffer is drained), its
+reader naps ``BURST_SECONDS`` and then reads what came meanwhile in one go. Packets keep the
+times they were sent at (``timeline``). A live detect input is read as its packets come: its
+frames are latency, and napping until the next kept frame measured no cheaper (at 5 fps every
+frame is kept; docs/benchmarks.md, "idle over RTSP").
 
 No I/O and no clock here: the loops ask these rules what to deliver and when to wake.
 """
@@ -24,8 +26,6 @@ from typing import Final
 #: How late a packet nobody waits for may be handed on (a detect frame interval at 5 fps: a
 #: 15 fps record stream then rides along with each detect frame).
 BURST_SECONDS: Final = 0.2
-#: A live reader wakes this long before a detect frame is due, for the camera's jitter.
-LIVE_MARGIN: Final = 0.05
 #: A live read that took longer than this waited for the camera: the buffer was drained.
 BLOCKED_SECONDS: Final = 0.003
 
@@ -67,16 +67,11 @@ def next_ready(heads: Sequence[Due | None], now: float | None) -> int | None:
     return pick
 
 
-def live_nap(*, took: float, detect: bool, frame_due: float | None, now: float) -> float:
+def live_nap(*, took: float, detect: bool) -> float:
     """How long a live input's reader naps before its next read (0: read at once).
 
     ``took``: how long the read just done took (a short one came from the buffer: read on);
-    ``detect``: whether frames are decoded from this input; ``frame_due``: the wall time the next
-    frame the sampler keeps is due (None: not known yet, as before the first one)."""
-    if took < BLOCKED_SECONDS:
+    ``detect``: whether frames are decoded from this input (then it never naps)."""
+    if detect or took < BLOCKED_SECONDS:
         return 0.0
-    if not detect:
-        return BURST_SECONDS
-    if frame_due is None:
-        return 0.0
-    return min(BURST_SECONDS, max(0.0, frame_due - LIVE_MARGIN - now))
+    return BURST_SECONDS
