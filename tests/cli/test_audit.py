@@ -232,3 +232,25 @@ def test_an_unreadable_checkpoint_file_is_refused(
     code, output = audit(config_file, "verify", "--against", str(bad))
     assert code == 2
     assert "cannot read the checkpoint file" in output
+
+
+def open_handles(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path``."""
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += Path(fd.readlink()) == path
+        except OSError:
+            continue  # closed meanwhile
+    return count
+
+
+@pytest.mark.parametrize("command", ["verify", "show"])
+def test_the_commands_close_the_database(config_file: Path, db: Path, command: str) -> None:
+    # In-process (as a server's control socket or a test runs them) an open store would hold
+    # its file, and on PostgreSQL its connections, for as long as the process lives.
+    before = open_handles(db)
+    code, output = audit(config_file, command)
+    assert code == 0, output
+    assert open_handles(db) == before

@@ -7,7 +7,9 @@ log cut back to an earlier checkpoint, or emptied, by someone who can write the 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,16 +31,22 @@ audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log of wh
 cli.add_typer(audit_cli, name="audit")
 
 
-def _audit_log(cfg: Config, key: AuditKey | None = None) -> AuditLog:
+@contextlib.contextmanager
+def _audit_log(cfg: Config, key: AuditKey | None = None) -> Iterator[AuditLog]:
     """The view log of the config's database, opened to read (no recovery: a server may run);
-    with ``key`` it may also sign checkpoints."""
+    with ``key`` it may also sign checkpoints. The database is closed after (on PostgreSQL: its
+    connections are given back)."""
     from hearthcam.store.db import Store
     from hearthcam.viewlog.log import AuditLog
 
     root = cfg.data_dir.expanduser().absolute()
     if cfg.database is None and not (root / "hearthcam.db").is_file():
         raise fail(f"no hearthcam data in {root}")  # rather than an empty new database
-    return AuditLog(Store.open(cfg.database_url), key)
+    store = Store.open(cfg.database_url)
+    try:
+        yield AuditLog(store, key)
+    finally:
+        store.close()
 
 
 def _audit_public_key(
@@ -92,7 +100,8 @@ def audit_verify(
     saved = _saved(against or [])
     try:
         key = _audit_public_key(cfg, public_key, saved)
-        report = _audit_log(cfg).verify(key, saved=[c for c, _ in saved])
+        with _audit_log(cfg) as log:
+            report = log.verify(key, saved=[c for c, _ in saved])
     except (HearthcamError, OSError, ValueError, TypeError) as error:
         raise fail(f"audit verify: {error}") from None
     summary = f"{report.entries} entries, {report.checkpoints} checkpoints"
@@ -123,10 +132,10 @@ def audit_checkpoint(config: ConfigOption = None) -> None:
         raise fail(f"no view log key at {path} yet (the server makes it at its first start)")
     try:
         key = AuditKey.load(path)
-        log = _audit_log(cfg, key)
-        report = log.verify()
-        if report.ok:
-            checkpoint = log.checkpoint(time.time())
+        with _audit_log(cfg, key) as log:
+            report = log.verify()
+            if report.ok:
+                checkpoint = log.checkpoint(time.time())
     except (HearthcamError, OSError, ValueError, TypeError) as error:
         raise fail(f"audit checkpoint: {error}") from None
     if not report.ok:
@@ -145,9 +154,9 @@ def audit_show(
     """Print the newest view log entries and the latest signed checkpoint."""
     cfg = load(config)
     try:
-        log = _audit_log(cfg)
-        entries = log.entries() if household is None else log.entries_for_household(household)
-        checkpoint = log.latest_checkpoint()
+        with _audit_log(cfg) as log:
+            entries = log.entries() if household is None else log.entries_for_household(household)
+            checkpoint = log.latest_checkpoint()
     except HearthcamError as error:
         raise fail(str(error)) from None
     table = Table(title=f"view log: {len(entries)} entries (times UTC)")
