@@ -7,6 +7,7 @@ import http.server
 import itertools
 import random
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -752,11 +753,11 @@ def test_an_rtsp_camera_is_read_in_bursts_with_the_times_it_was_sent_at(
     # ...though packets were handed on together, after a nap.
     together = [b[2] - a[2] for (a, b), gap in zip(pairs, spacing, strict=True) if gap >= 0.07]
     assert sum(1 for took in together if took < 0.02) >= len(together) // 4, together
-    # The kept frames keep the detect rate (5 fps), evenly spaced.
+    # The detect input is read as its packets come: frames kept at the detect rate (5 fps).
     frames = [f for f, _ in sink.frames[1:]]
     steps = [b.pts - a.pts for a, b in itertools.pairwise(frames)]
     assert steps
-    assert all(0.15 <= step <= 0.25 for step in steps), steps
+    assert 0.15 <= statistics.median(steps) <= 0.25, steps
 
 
 @pytest.mark.integration

@@ -27,11 +27,11 @@ class Clock:
         return self.now
 
 
-def live(clock: Clock) -> Timeline:
+def live(clock: Clock, spaced: bool = True) -> Timeline:
     stream = SimpleNamespace(
         time_base=Fraction(1, TICKS), start_time=None, average_rate=None, guessed_rate=None
     )
-    return Timeline(clock, cast("VideoStream", stream), synthetic=False)
+    return Timeline(clock, cast("VideoStream", stream), synthetic=False, spaced=spaced)
 
 
 def test_packets_read_in_a_burst_keep_the_spacing_they_were_sent_with() -> None:
@@ -72,9 +72,30 @@ def test_timestamps_that_disagree_with_the_clock_give_way_to_arrival() -> None:
     clock.now = start + 0.3 + LIVE_SLACK + 0.5
     # Only 0.1 s of timestamps in 1.6 s of clock: more than LIVE_SLACK behind, arrival again.
     assert timeline.packet(TICKS // 10)[1] == clock.now
-    media, wall = timeline.packet(TICKS // 10)  # a repeated timestamp is not before the last
+    clock.now += 0.5
+    media, wall = timeline.packet(TICKS // 10)  # not after the last: its arrival
     assert wall == clock.now
     assert media == pytest.approx(wall - timeline.opened)
+
+
+def test_a_camera_whose_timestamps_stand_still_keeps_its_arrival_times() -> None:
+    clock = Clock()
+    timeline = live(clock)
+    start = clock.now
+    walls = []
+    for n in range(5):
+        clock.now = start + n * 0.1
+        walls.append(timeline.packet(777)[1])
+    assert walls == [start + n * 0.1 for n in range(5)]
+
+
+def test_an_input_read_as_it_comes_keeps_plain_arrival_times() -> None:
+    clock = Clock()
+    timeline = live(clock, spaced=False)
+    start = clock.now
+    timeline.packet(0)
+    clock.now = start + 0.35
+    assert timeline.packet(TICKS // 10)[1] == start + 0.35
 
 
 def test_walls_never_go_back_when_the_system_clock_does() -> None:

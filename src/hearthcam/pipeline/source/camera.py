@@ -7,7 +7,8 @@ handing packets to the recorder (record role) and sampled, scaled BGR frames to 
 live input has its own, woken by the camera's packets (a record-only one over TCP, in bursts).
 
 Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the
-packet's arrival spaced by the stream's timestamps (``timeline``) and ``Frame.pts`` is seconds
+packet's arrival (read in bursts: spaced by the stream's timestamps, ``timeline``) and
+``Frame.pts`` is seconds
 since that connection opened; it restarts at 0 after a reconnect (the gap is reported through
 ``StreamSink.on_gap``)."""
 
@@ -286,14 +287,15 @@ class CameraStream:
         if link.detect and 0 < context.width * context.height <= SINGLE_THREAD_PIXELS:
             context.thread_count = 1
         self._sink.on_connected(stream_info(container, stream))
-        timeline = Timeline(self._clock, stream, synthetic=not link.live)
+        spaced = self._buffered(link) and not link.detect  # read in bursts (``_stream``)
+        timeline = Timeline(self._clock, stream, synthetic=not link.live, spaced=spaced)
         sampler = FrameSampler(self._detect_cfg.fps)
         return Reading(link, container, stream, timeline, sampler, container.demux(stream))
 
     def _stream(self, link: Link, container: InputContainer, stop: _Flag) -> ConnEvent:
         """Demuxes one connection packet by packet; returns how it ended."""
         reading = self._connected(link, container)
-        bursts = self._buffered(link)
+        bursts = self._buffered(link) and not link.detect
         while not stop.is_set():
             asked = self._clock.time()
             if not reading.advance(self._source_cfg.read_timeout):

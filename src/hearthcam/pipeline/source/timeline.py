@@ -2,14 +2,16 @@
 
 For a file, ``wall = wall at open + media time`` (a synthetic clock, so ``analyze`` gives
 deterministic media times). For a live stream, media time is seconds since that connection
-opened and ``wall`` is the packet's arrival, spaced by the stream's own timestamps while they
-agree with it: a packet cannot be sent after it arrived, so the timestamps are anchored to the
-packet that came soonest (``wall = min(arrival, anchor + timestamp step)``). Packets read in a
-burst (``pacing``: the reader naps while the socket buffers them) or held up in the network keep
-the spacing they were sent with. The timestamps are only trusted as steps: they start at
-arbitrary values, are missing on the first packets and restart on every reconnect, so a packet
-without one, or one that would land more than ``LIVE_SLACK`` before its arrival (a restart, a
-camera clock running slow) sets a new anchor at its arrival.
+opened and ``wall`` is the packet's arrival. An input read in bursts (``spaced``: the reader naps
+while the socket buffers what the camera sends, ``pacing``) spaces the arrivals by the stream's
+own timestamps while they agree with the clock: a packet cannot be sent after it arrived, so the
+timestamps are anchored to the packet that came soonest (``wall = min(arrival, anchor + step)``),
+and packets read together keep the spacing they were sent with. The timestamps are only trusted
+as steps: they start at arbitrary values, are missing on the first packets and restart on every
+reconnect, so a packet without one, one not after the last, or one that would land more than
+``LIVE_SLACK`` before its arrival (a restart, a camera clock running slow) sets a new anchor at
+its arrival. Detect inputs are not read in bursts and keep plain arrival times (the frame
+sampler must not depend on a camera's timestamps being sane).
 """
 
 from __future__ import annotations
@@ -40,9 +42,12 @@ class WallClock(Protocol):
 class Timeline:
     """Media seconds and wall time of one connection's packets and frames."""
 
-    def __init__(self, clock: WallClock, stream: VideoStream, synthetic: bool) -> None:
+    def __init__(
+        self, clock: WallClock, stream: VideoStream, synthetic: bool, spaced: bool = False
+    ) -> None:
         self._clock = clock
         self._synthetic = synthetic
+        self._spaced = spaced
         self.opened = clock.time()
         base = stream.time_base or Fraction(1, 90_000)
         # Integer ticks times numerator, over denominator: the same correctly rounded float as
@@ -54,7 +59,8 @@ class Timeline:
         self.last_media: float | None = None  # of the last packet (files)
         self.jump: float | None = None  # seconds the last packet leapt forward (files), if it did
         self._last_wall = self.opened
-        self._anchor: tuple[float, float] | None = None  # (wall, stream seconds), live only
+        self._anchor: tuple[float, float] | None = None  # (wall, stream seconds), spaced only
+        self._last_sent = float("-inf")  # stream seconds of the last packet, spaced only
 
     def packet(self, timestamp: int | None) -> tuple[float, float]:
         """(media seconds, wall) of a packet, from its dts (or pts)."""
@@ -74,14 +80,15 @@ class Timeline:
         # Arrival held monotonic in case the system clock is stepped back.
         arrival = max(self._clock.time(), self._last_wall)
         wall = arrival
-        if timestamp is not None:
+        if self._spaced and timestamp is not None:
             sent = timestamp * self._num / self._den
-            if self._anchor is not None:
+            if self._anchor is not None and sent > self._last_sent:
                 guess = self._anchor[0] + (sent - self._anchor[1])
-                if self._last_wall <= guess <= arrival and arrival - guess <= LIVE_SLACK:
+                if self._last_wall < guess <= arrival and arrival - guess <= LIVE_SLACK:
                     wall = guess
             if wall == arrival:
                 self._anchor = (arrival, sent)
+            self._last_sent = sent
         self._last_wall = wall
         return wall
 
