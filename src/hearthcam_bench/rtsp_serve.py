@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from types import ModuleType
+from typing import Any
 
-import gi
 
-gi.require_version("Gst", "1.0")
-gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+def _gst() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """GLib, Gst and GstRtspServer, imported when the server runs: the module itself imports
+    with any Python (the venv has no ``gi``; the package's modules are all imported by a test)."""
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtspServer
+
+    return GLib, Gst, GstRtspServer
+
 
 DEFAULT_LAUNCH = (
     "( videotestsrc is-live=true pattern=ball "
@@ -35,8 +44,10 @@ def parse_mount(spec: str) -> tuple[str, str]:
     return "/" + name.strip("/"), launch.strip() or DEFAULT_LAUNCH
 
 
-def build_server(port: int, mounts: list[str]) -> GstRtspServer.RTSPServer:
-    """Creates a server on 127.0.0.1:port with one media factory per mount."""
+def build_server(port: int, mounts: list[str]) -> Any:
+    """Creates a server (a ``GstRtspServer.RTSPServer``) on 127.0.0.1:port with one media
+    factory per mount."""
+    _, _, GstRtspServer = _gst()
     server = GstRtspServer.RTSPServer()
     # Loopback only: tests must never expose a port to the network.
     server.set_address("127.0.0.1")
@@ -58,6 +69,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mount", action="append", default=[], help="NAME or NAME=LAUNCH")
     args = parser.parse_args()
+    GLib, Gst, _ = _gst()
     Gst.init(None)
     server = build_server(args.port, args.mount or ["cam"])
     if server.attach(None) == 0:
