@@ -8,9 +8,8 @@ live input has its own, woken by the camera's packets (a record-only one over TC
 
 Time: for a file, ``wall = wall at open + media time``; for a live stream, ``wall`` is the
 packet's arrival (read in bursts: spaced by the stream's timestamps, ``timeline``) and
-``Frame.pts`` is seconds
-since that connection opened; it restarts at 0 after a reconnect (the gap is reported through
-``StreamSink.on_gap``)."""
+``Frame.pts`` is seconds since that connection opened; it restarts at 0 after a reconnect (the
+gap is reported through ``StreamSink.on_gap``)."""
 
 from __future__ import annotations
 
