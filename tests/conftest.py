@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
@@ -15,8 +14,8 @@ import av
 import numpy as np
 import pytest
 
-import hearthcam_bench
 from hearthcam.scenes import VTEST, Part, Span, write_scene
+from hearthcam_bench import rtsp
 from hearthcam_bench.broker import free_port, port_answers
 from tests.support.required import require
 
@@ -26,8 +25,6 @@ __all__ = ["free_port", "port_answers"]  # other test modules take them from her
 # small pytest sessions of tests/test_required.py.
 pytest_plugins = ["tests.support.store_fixtures", "pytester"]
 
-SYSTEM_PYTHON = "/usr/bin/python3"
-RTSP_SCRIPT = Path(hearthcam_bench.__file__).parent / "rtsp_serve.py"
 
 ClipFactory = Callable[..., Path]
 
@@ -102,7 +99,7 @@ class RtspServer:
 
     def start(self, timeout: float = 15.0) -> None:
         """Starts the server and waits until its port answers."""
-        command = [SYSTEM_PYTHON, str(RTSP_SCRIPT), "--port", str(self.port)]
+        command = [rtsp.SYSTEM_PYTHON, str(rtsp.SCRIPT), "--port", str(self.port)]
         for mount in self.mounts:
             command += ["--mount", mount]
         # stderr goes to a file: an unread pipe would block a chatty server once it fills.
@@ -151,13 +148,7 @@ class RtspServer:
 
 def _gst_available() -> bool:
     """Whether the system Python can run GstRtspServer."""
-    if shutil.which(SYSTEM_PYTHON) is None:
-        return False
-    check = (
-        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
-        "from gi.repository import GstRtspServer"
-    )
-    return subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True).returncode == 0
+    return rtsp.available() is None
 
 
 @pytest.fixture(scope="session")

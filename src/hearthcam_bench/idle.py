@@ -35,9 +35,8 @@ RTSP_PAIRS = 3  # per-packet and burst runs over RTSP, alternated (full mode)
 WARMUP = 3.0
 NAME = "idle"
 THREAD_GROUPS = (  # (thread name, what the thread does)
-    # A camera's file inputs share one paced loop (pipeline.source.pacing); a live input that
-    # only records has a thread of its own.
-    # Files: one loop reads both; live: the detect input's thread (the record input has its own).
+    # A camera's file inputs share one paced loop (pipeline.source.pacing); live, src-<camera>
+    # reads the detect input and the record input has a thread of its own.
     (f"src-{NAME}", "camera loop: demux, decode sub (files: also copy main)"),
     (f"{NAME}-record", "record input: demux, copy into segments (main stream)"),
     (f"analyse-{NAME}", "analysis: motion, (detector), tracker, events"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,20 +16,16 @@ SCRIPT = Path(__file__).parent / "rtsp_serve.py"
 
 
 def available() -> str | None:
-    """None when an RTSP server can be started here, else what is missing."""
-    probe = subprocess.run(
-        [
-            SYSTEM_PYTHON,
-            "-c",
-            "import gi; gi.require_version('GstRtspServer', '1.0');"
-            "from gi.repository import GstRtspServer",
-        ],
-        capture_output=True,
-        check=False,
+    """None when an RTSP server can be started here, else what is missing (the tests ask too)."""
+    missing = "GStreamer's RTSP server for the system Python (scripts/setup.sh installs it)"
+    if shutil.which(SYSTEM_PYTHON) is None:
+        return missing
+    check = (
+        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+        "from gi.repository import GstRtspServer"
     )
-    if probe.returncode:
-        return "GStreamer's RTSP server for the system Python (scripts/setup.sh installs it)"
-    return None
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", check], capture_output=True, check=False)
+    return missing if probe.returncode else None
 
 
 def file_launch(path: Path) -> str:

@@ -46,6 +46,7 @@ from hearthcam.pipeline.source import (
     transition,
 )
 from hearthcam.types import Frame, Segment
+from hearthcam_bench import rtsp
 from tests.conftest import ClipFactory, RtspServer, write_clip
 from tests.support.bad_media import TEN_HOURS, write_video
 
@@ -765,7 +766,7 @@ def test_an_rtsp_mount_can_serve_a_generated_clip(
     rtsp_servers: Callable[..., RtspServer], make_clip: ClipFactory
 ) -> None:
     clip = make_clip(seconds=3)
-    launch = f"( filesrc location={clip} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 )"
+    launch = rtsp.file_launch(clip)
     server = rtsp_servers(f"clip={launch}")
     sink = RecordingSink()
     runner = Running(live_stream("clip", server.url(), sink))

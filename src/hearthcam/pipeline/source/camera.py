@@ -286,7 +286,7 @@ class CameraStream:
         if link.detect and 0 < context.width * context.height <= SINGLE_THREAD_PIXELS:
             context.thread_count = 1
         self._sink.on_connected(stream_info(container, stream))
-        spaced = self._buffered(link) and not link.detect  # read in bursts (``_stream``)
+        spaced = self._buffered(link)  # read in bursts (``_stream``)
         timeline = Timeline(self._clock, stream, synthetic=not link.live, spaced=spaced)
         sampler = FrameSampler(self._detect_cfg.fps)
         return Reading(link, container, stream, timeline, sampler, container.demux(stream))
@@ -294,7 +294,7 @@ class CameraStream:
     def _stream(self, link: Link, container: InputContainer, stop: _Flag) -> ConnEvent:
         """Demuxes one connection packet by packet; returns how it ended."""
         reading = self._connected(link, container)
-        bursts = self._buffered(link) and not link.detect
+        bursts = self._buffered(link)
         while not stop.is_set():
             asked = self._clock.time()
             if not reading.advance(self._source_cfg.read_timeout):
@@ -309,10 +309,13 @@ class CameraStream:
         return ConnEvent.STOP
 
     def _buffered(self, link: Link) -> bool:
-        """Whether a live input may be read in bursts: over TCP, where the kernel holds what the
-        camera sends meanwhile (RTP over UDP and a USB device's few buffers would drop it)."""
+        """Whether a live input is read in bursts: one that only records (detect frames are
+        latency), over TCP, where the kernel holds what the camera sends meanwhile (RTP over UDP
+        and a USB device's few buffers would drop it)."""
         kind = input_kind(link.url)
-        if not self._source_cfg.read_bursts or not link.live or kind is InputKind.DEVICE:
+        if not self._source_cfg.read_bursts or not link.live or link.detect:
+            return False
+        if kind is InputKind.DEVICE:
             return False
         return kind is InputKind.HTTP or self._source_cfg.rtsp_transport == "tcp"
 
