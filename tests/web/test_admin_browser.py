@@ -346,3 +346,22 @@ def test_locked_recordings_unlock_in_place(served: Served, watched: Watched) -> 
     )
     expect(page.locator("#download")).to_be_visible()
     watched.shoot(page, "event-unlocked")
+
+
+def test_a_hover_preview_that_meets_the_lock_shows_it(served: Served, watched: Watched) -> None:
+    # The timeline was loaded unlocked; the recordings are locked since (another tab, a
+    # restart). Hovering a card asks for its clip: the page says why it cannot play.
+    served.world.add_event("front", time.time() - 600)
+    page = watched.new_page()
+    sign_in(page, served, "alice")
+    snapshots_shown(page, 1)
+    lock_household(served, page)
+    page.locator(".event-card").first.hover()
+    banner = page.locator("#locked-banner")
+    expect(banner).to_contain_text("Recordings are locked: sign in again as the owner to unlock.")
+    expect(page.locator(".thumb-locked")).to_have_count(1)
+    watched.shoot(page, "timeline-preview-locked")
+    # Chromium logs the refused clip request; that one is expected, nothing else.
+    refused = [e for e in watched.errors if "423" in e and "/clip" in e]
+    assert refused, watched.errors
+    watched.errors[:] = [e for e in watched.errors if e not in refused]
