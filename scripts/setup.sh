@@ -19,6 +19,8 @@ APT_PACKAGES=(
   chromium
   # PostgreSQL, which the migration tests run against (a throwaway cluster, not the service)
   postgresql
+  # unshare and ip: the Ray cluster tests run their nodes in a loopback-only network namespace
+  util-linux iproute2
 )
 
 missing=()

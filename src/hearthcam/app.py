@@ -38,7 +38,7 @@ from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
 from hearthcam.privacy.consent import Sharing, WithdrawalListener
 from hearthcam.privacy.familiar import FamiliarFaces
 from hearthcam.privacy.familiar_live import Sightings, live_watch
-from hearthcam.privacy.review import ShareChecks
+from hearthcam.privacy.review import RemoteChecks, ShareChecks
 from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.runtime import Runtime, camera_parts
@@ -367,20 +367,31 @@ def review_desk(runtime: Runtime) -> ReviewDesk:
     )
 
 
+def share_preparer(config: Config, people: Detector) -> ClipPreparer:
+    """The models of the share checks, loaded (here, or on a cluster's worker)."""
+    # One thread each: the checks run beside the cameras and must not starve them.
+    # The redaction's detector pass on the original frames also gives the workbench's
+    # pre-labels, on as many keyframes as the workbench shows.
+    policy = ClipPolicy(label_keyframes=config.review.keyframes)
+    return ClipPreparer(
+        SensitiveScanner.load(threads=1), CenterFace(threads=1), people, policy=policy
+    )
+
+
 def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
-    """The machine checks of shared clips; the models load at the first share, not at start."""
+    """The machine checks of shared clips; the models load at the first share, not at start.
+    With ``cluster.engine: ray`` they run on the cluster's workers (connected at the first
+    share; Ray is imported only then)."""
+    config = runtime.config
+    remote = None
+    if config.cluster.engine == "ray":
 
-    def preparer() -> ClipPreparer:
-        # One thread each: the checks run beside the cameras and must not starve them.
-        # The redaction's detector pass on the original frames also gives the workbench's
-        # pre-labels, on as many keyframes as the workbench shows.
-        policy = ClipPolicy(label_keyframes=runtime.config.review.keyframes)
-        return ClipPreparer(
-            SensitiveScanner.load(threads=1), CenterFace(threads=1), runtime.detector,
-            policy=policy,
-        )  # fmt: skip
+        def remote() -> RemoteChecks:
+            from hearthcam.cluster.shares import RayShareChecks
 
-    return ShareChecks(sharing, preparer)
+            return RayShareChecks.connect(config)
+
+    return ShareChecks(sharing, lambda: share_preparer(config, runtime.detector), remote=remote)
 
 
 class LiveViews(Mapping[str, "LiveView"]):

@@ -635,6 +635,30 @@ class AuditConfig(_Model):
     )
 
 
+class ClusterConfig(_Model):
+    """Where the heavy work runs: this process (``local``, the default) or a Ray cluster
+    (docs/scale.md). Only the share checks (scan, redaction, second check) run on Ray so far."""
+
+    engine: Literal["local", "ray"] = Field(
+        "local", description="local: everything in this process; ray: share checks on a cluster"
+    )
+    address: str | None = Field(
+        None, description="the Ray cluster's address, HOST:PORT of its head (engine: ray)"
+    )
+    share_workers: int = Field(
+        0, ge=0, le=1024, description="share-check workers (0: one per CPU the cluster declares)"
+    )
+    share_cpus: float = Field(
+        1.0, gt=0, le=64, description="CPUs each share-check worker declares to Ray"
+    )
+
+    @model_validator(mode="after")
+    def _address(self) -> ClusterConfig:
+        if self.engine == "ray" and not self.address:
+            raise ValueError("engine ray needs address: the head's HOST:PORT (ray start --head)")
+        return self
+
+
 # Where home cameras are: the private ranges and loopback (a restreamer on the same box).
 DEFAULT_CAMERA_NETWORKS = (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128",
@@ -661,6 +685,7 @@ class Config(_Model):
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     exports: ExportsConfig = Field(default_factory=ExportsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     cameras: dict[str, CameraConfig] = Field(default_factory=dict)
     cameras_allowed_networks: list[IPvAnyNetwork] = Field(
         default_factory=_default_camera_networks,
@@ -675,6 +700,15 @@ class Config(_Model):
             if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
                 raise ValueError(f"camera name {name!r}: use letters, digits, _ and - only")
         return cameras
+
+    @model_validator(mode="after")
+    def _cluster_database(self) -> Config:
+        if self.cluster.engine == "ray" and self.database_url.startswith("sqlite"):
+            raise ValueError(
+                "cluster.engine ray needs a database every node reaches: set database: "
+                "postgresql+psycopg://... (docs/scale.md)"
+            )
+        return self
 
     @property
     def database_url(self) -> str:

@@ -22,6 +22,7 @@ from hearthcam.errors import HearthcamError
 from hearthcam_bench import (
     alerts,
     cameras,
+    cluster,
     detector,
     exports,
     faces,
@@ -56,6 +57,7 @@ SCENARIOS: dict[str, Scenario] = {
     "timeline": timeline.run,
     "exports": exports.run,
     "faces": faces.run,
+    "cluster": cluster.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

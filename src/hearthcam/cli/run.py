@@ -37,6 +37,15 @@ def run(
         list[str] | None,
         typer.Option("--camera", help="NAME=URL (rtsp://, http(s)://, file, /dev/videoN)"),
     ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            metavar="HOST:PORT",
+            help="run the share checks on the Ray cluster whose head is there "
+            "(cluster: {engine: ray, address: ...}; needs database: postgresql+psycopg://...)",
+        ),
+    ] = None,
 ) -> None:
     """Record and analyse every camera until SIGINT/SIGTERM, then flush and exit.
 
@@ -50,7 +59,10 @@ def run(
         extra[name] = url
     try:
         cfg = runtime_module.with_cameras(cfg, extra)
-        cfg = parse_config(cfg.model_dump(mode="json"))
+        settings = cfg.model_dump(mode="json")
+        if cluster is not None:
+            settings["cluster"] = {**settings["cluster"], "engine": "ray", "address": cluster}
+        cfg = parse_config(settings)
     except ConfigError as error:
         raise fail("; ".join(error.problems)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

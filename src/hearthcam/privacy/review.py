@@ -23,16 +23,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from hearthcam.errors import HearthcamError, MediaLocked
 from hearthcam.privacy.consent import DISPOSED_COUNTER, Sharing, copy_path, redacted_path
 from hearthcam.privacy.lifecycle import ShareEvent, ShareStatus, transition
 from hearthcam.store.shares import ShareMove, ShareRecord
-from hearthcam.vault.media import write_bytes
+from hearthcam.vault.media import MediaIO, write_bytes
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState, Step
 
 log = logging.getLogger(__name__)
@@ -139,20 +139,55 @@ def rerun(sharing: Sharing, share_id: str, by: int, now: float) -> ShareRecord:
     return moved
 
 
+def prepare_share(
+    preparer: ClipPreparer, data_dir: Path, media: MediaIO, share_id: str, camera: str
+) -> PreparedClip:
+    """Runs ``preparer`` over a share's private copy and stores the redacted copy beside it:
+    read through the media IO and made in memory, then stored by it, so a sealed data
+    directory never holds a plaintext frame of the shared clip. Here or on a cluster's node."""
+    source, target = copy_path(data_dir, share_id), redacted_path(data_dir, share_id)
+
+    def opener() -> BinaryIO:
+        return cast(BinaryIO, media.open(source))
+
+    def sink(path: Path, data: bytes) -> Path:
+        return write_bytes(media, path, camera, data)
+
+    return preparer.prepare(opener, target, sink)
+
+
+class RemoteChecks(Protocol):
+    """Runs the checks of several shares elsewhere (on a cluster's workers), at once."""
+
+    def prepare(
+        self, shares: Sequence[ShareRecord]
+    ) -> Iterator[tuple[ShareRecord, PreparedClip | None]]:
+        """Each share with its outcome, as they finish (in any order). None: the worker was
+        lost before it answered (its node died); the share is checked again. A check that
+        crashed on its worker comes back as an owner-only outcome."""
+        ...
+
+
 class ShareChecks:
-    """Runs the machine checks over consented shares, one at a time."""
+    """Runs the machine checks over consented shares: one at a time here, or all waiting at
+    once on a cluster's workers (``remote``)."""
 
     def __init__(
         self,
         sharing: Sharing,
         preparer: Callable[[], ClipPreparer],
         clock: Callable[[], float] = time.time,
+        remote: Callable[[], RemoteChecks] | None = None,
     ) -> None:
         """``preparer`` builds the preparer (loads the models) on first use; if it raises,
-        every share of that pass stays owner only and the next pass tries again."""
+        every share of that pass stays owner only and the next pass tries again.
+        ``remote`` connects to the cluster whose workers check the shares instead (on first
+        use); while it cannot, shares keep waiting, consented."""
         self._sharing = sharing
         self._make_preparer = preparer
         self._preparer: ClipPreparer | None = None
+        self._make_remote = remote
+        self._remote: RemoteChecks | None = None
         self._clock = clock
         self._wake = threading.Event()
 
@@ -170,7 +205,37 @@ class ShareChecks:
     def run_once(self) -> list[CheckOutcome]:
         """Checks every share waiting now; returns what became of each."""
         waiting = self._sharing.shares.with_status(ShareStatus.CONSENTED.value)
-        return [o for o in (self._check(s) for s in waiting) if o is not None]
+        if self._make_remote is None:
+            return [o for o in (self._check(s) for s in waiting) if o is not None]
+        remote = self._connected() if waiting else None
+        if remote is None:
+            return []
+        started = [share for share in waiting if self._start(share)]
+        outcomes = []
+        for share, prepared in remote.prepare(started):
+            if prepared is None:
+                self._retry(share)
+                log.warning("share %s: its worker was lost; it waits for the next pass", share.id)
+            elif (outcome := self._settle(share, prepared)) is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _connected(self) -> RemoteChecks | None:
+        """The cluster's workers, connected on first use (None, logged, while they cannot be)."""
+        if self._remote is None and self._make_remote is not None:
+            try:
+                self._remote = self._make_remote()
+            except Exception as error:
+                log.warning("share checks: the cluster cannot be reached (%s); shares wait", error)
+        return self._remote
+
+    def _retry(self, share: ShareRecord) -> None:
+        """A share whose check was lost goes back to waiting; whatever it made is deleted."""
+        after, now = transition(ShareStatus.CHECKING, ShareEvent.RETRY), self._clock()
+        move = ShareMove(now, ShareEvent.RETRY.value, ShareStatus.CHECKING.value, after.value)
+        shares = self._sharing.shares
+        shares.set_status(share.id, ShareStatus.CHECKING.value, after.value, now, move=move)
+        self._sharing.delete_redacted(share.id)
 
     def _locked(self, share: ShareRecord) -> bool:
         """Whether the shared copy cannot be read before its owner signs in (password mode):
@@ -183,18 +248,23 @@ class ShareChecks:
             pass
         return False
 
-    def _check(self, share: ShareRecord) -> CheckOutcome | None:
+    def _start(self, share: ShareRecord) -> bool:
+        """Moves a waiting share to checking; False if it must wait (locked) or was taken."""
         shares, now = self._sharing.shares, self._clock()
         if self._locked(share):
-            return None
+            return False
         checking = transition(ShareStatus.CONSENTED, ShareEvent.START_CHECKS)
         move = ShareMove(
             now, ShareEvent.START_CHECKS.value, ShareStatus.CONSENTED.value, checking.value
         )
-        if not shares.set_status(
+        # False: withdrawn, or taken by another pass
+        return shares.set_status(
             share.id, ShareStatus.CONSENTED.value, checking.value, now, move=move
-        ):
-            return None  # withdrawn, or taken by another pass
+        )
+
+    def _check(self, share: ShareRecord) -> CheckOutcome | None:
+        if not self._start(share):
+            return None
         try:
             prepared = self._prepare(share)
         except Exception as error:  # fail closed, whatever broke
@@ -203,24 +273,16 @@ class ShareChecks:
         return self._settle(share, prepared)
 
     def _prepare(self, share: ShareRecord) -> PreparedClip:
-        data_dir, media = self._sharing.data_dir, self._sharing.media
-        source, target = copy_path(data_dir, share.id), redacted_path(data_dir, share.id)
         if self._preparer is None:
             try:
                 self._preparer = self._make_preparer()
             except Exception as error:
                 log.warning("the check models could not be loaded: %s", error)
                 return PreparedClip.failed(Step.LOAD, error)
-
-        def opener() -> BinaryIO:
-            return cast(BinaryIO, media.open(source))
-
-        def sink(path: Path, data: bytes) -> Path:
-            return write_bytes(media, path, share.camera, data)
-
-        # Read through the media IO and made in memory, then stored by it: a sealed data
-        # directory never holds a plaintext frame of the shared clip.
-        return self._preparer.prepare(opener, target, sink)
+        sharing = self._sharing
+        return prepare_share(
+            self._preparer, sharing.data_dir, sharing.media, share.id, share.camera
+        )
 
     def _settle(self, share: ShareRecord, prepared: PreparedClip) -> CheckOutcome | None:
         shares, now = self._sharing.shares, self._clock()

@@ -1,0 +1,147 @@
+"""The share checks on a Ray cluster: each share's scan, redaction and second check is a Ray task
+that runs on any node with a free CPU, so their throughput grows with the nodes.
+
+What crosses Ray is the config, a share's id and camera, and what comes back is the
+``PreparedClip`` (counts, boxes, the outcome): never a frame and never a key. A task opens the
+database (PostgreSQL, which every node reaches) and the shared media root itself, reads the
+sealed private copy through its own media IO and writes the sealed redacted copy beside it, as
+the checks do in one process; a worker process keeps what it opened and loaded for its next
+share. The server that asked keeps each share's state (``privacy.review.ShareChecks``). A task
+whose node dies is run again by Ray on a live node (``RETRIES`` times); after that its share
+goes back to waiting for the server's next pass. A check that fails on its node is owner-only,
+as it is in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hearthcam.config import Config, parse_config
+from hearthcam.store.shares import ShareRecord
+from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState
+
+log = logging.getLogger(__name__)
+
+#: Ray's namespace for hearthcam's jobs.
+NAMESPACE = "hearthcam"
+#: How many times Ray runs a share's task again when its node or worker process dies.
+RETRIES = 2
+
+
+class ShareWorker:
+    """What one worker process opened for the share checks: the database, the media IO and the
+    models, made at its first share and kept for the next ones."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        # Imported here: this runs in the worker's process, on any node.
+        from hearthcam import app
+        from hearthcam.pipeline.detect import load_detector
+        from hearthcam.store.db import Store
+
+        self.settings = settings
+        self.config = parse_config(settings)
+        self._store = Store.open(self.config.database_url, data_dir=self.config.data_dir)
+        # To read only: the server made the secret and the keys; a worker never creates them.
+        self._media = app.open_media_to_read(self._store, self.config.data_dir)
+        self._preparer: ClipPreparer = app.share_preparer(
+            self.config, load_detector(self.config.detector)
+        )
+
+    def prepare(self, share_id: str, camera: str) -> PreparedClip:
+        from hearthcam.privacy.review import prepare_share
+
+        return prepare_share(self._preparer, self.config.data_dir, self._media, share_id, camera)
+
+
+_worker: ShareWorker | None = None  # this worker process's, made at its first share
+
+
+def check_share(settings: dict[str, Any], share_id: str, camera: str) -> tuple[PreparedClip, str]:
+    """A Ray task: one share's checks on this node; the outcome, and where it ran (node id and
+    process id)."""
+    import ray
+
+    global _worker
+    _log_to_stderr()
+    node = ray.get_runtime_context().get_node_id()
+    # In the worker's log file on its node: which node checked which share, and when.
+    log.info("share %s: checks start on node %s (process %d)", share_id, node, os.getpid())
+    if _worker is None or _worker.settings != settings:
+        _worker = ShareWorker(settings)
+    prepared = _worker.prepare(share_id, camera)
+    log.info("share %s: checks done, %s", share_id, prepared.state.value)
+    return prepared, f"{node}/{os.getpid()}"
+
+
+def _log_to_stderr() -> None:
+    """hearthcam's log lines at INFO on the worker's stderr (Ray keeps it in the node's log
+    folder), once per process."""
+    root = logging.getLogger("hearthcam")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+
+class RayShareChecks:
+    """``privacy.review.RemoteChecks`` as Ray tasks over the cluster. ``where`` records the
+    node and process that checked each share, ``finished`` when its outcome came back."""
+
+    def __init__(self, config: Config) -> None:
+        import ray
+
+        self._settings = config.model_dump(mode="json")
+        self._task = ray.remote(check_share).options(
+            num_cpus=config.cluster.share_cpus,
+            max_retries=RETRIES,  # a node or worker process that died; not a failed check
+            scheduling_strategy="SPREAD",
+        )
+        self.where: dict[str, str] = {}
+        self.finished: dict[str, float] = {}
+
+    @classmethod
+    def connect(cls, config: Config) -> RayShareChecks:
+        """Joins the cluster at ``cluster.address`` (once per process)."""
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(
+                address=config.cluster.address,
+                namespace=NAMESPACE,
+                logging_level=logging.WARNING,
+                log_to_driver=False,
+            )
+        log.info("share checks run on the Ray cluster at %s", config.cluster.address)
+        return cls(config)
+
+    def prepare(
+        self, shares: Sequence[ShareRecord]
+    ) -> Iterator[tuple[ShareRecord, PreparedClip | None]]:
+        """Submits every share at once (Ray runs as many as the cluster has CPUs for) and
+        yields each outcome as it comes."""
+        import ray
+        from ray.exceptions import RayTaskError
+
+        running = {self._task.remote(self._settings, s.id, s.camera): s for s in shares}
+        while running:
+            [done], _ = ray.wait(list(running), num_returns=1)
+            share = running.pop(done)
+            self.finished[share.id] = time.time()
+            try:
+                prepared, where = ray.get(done)
+            except RayTaskError as error:  # the checks raised on their node: fail closed
+                log.warning("share %s: the checks failed on their node: %s", share.id, error)
+                failure = f"it crashed on a cluster node ({type(error.cause).__name__})"
+                yield share, PreparedClip(ShareState.OWNER_ONLY, failure=failure)
+                continue
+            except Exception as error:  # its node or process died more often than retried
+                log.warning("share %s: its task was lost: %s", share.id, error)
+                yield share, None
+                continue
+            self.where[share.id] = where
+            yield share, prepared

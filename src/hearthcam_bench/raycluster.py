@@ -1,0 +1,153 @@
+"""A real Ray cluster for tests and benchmarks, kept on loopback: nodes started with ``ray
+start`` as separate processes (a head and workers, each declaring its CPUs), inside a network
+namespace that has nothing but ``lo`` (Ray binds every interface and names a node by its
+routable address; in the namespace that is 127.0.0.1, so no traffic leaves loopback).
+
+``in_loopback_namespace`` runs a command in a new such namespace (``unshare --net``, root);
+``RayNodes`` starts and stops the nodes from inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+#: A new network namespace with loopback up; the command follows (``exec "$@"``).
+LOOPBACK = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+#: Each node's object store (Ray's minimum is about 75 MB; the default would take 30 % of RAM).
+OBJECT_STORE_BYTES = 100 * 1024 * 1024
+RAY = str(Path(sys.executable).with_name("ray"))
+
+
+def namespace_problem() -> str | None:
+    """Why a loopback-only namespace cannot be made here (None: it can)."""
+    try:
+        done = subprocess.run(
+            [*LOOPBACK, "true"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"unshare --net: {error}"
+    if done.returncode != 0:
+        return f"unshare --net (root and util-linux, iproute2): {done.stderr.strip()}"
+    return None
+
+
+def ray_problem() -> str | None:
+    """Why Ray cannot run here (None: it can)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return "Ray (pip install ray, scripts/setup.sh)"
+    if not Path(RAY).exists():
+        return f"the ray command beside {sys.executable}"
+    return None
+
+
+def in_loopback_namespace(
+    argv: list[str], timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``argv`` in a new loopback-only network namespace; its output is kept."""
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [*LOOPBACK, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RayNodes:
+    """A head and worker nodes on this machine (call from inside the loopback namespace)."""
+
+    def __init__(self) -> None:
+        # Short: Ray's socket paths under it must fit a Unix socket name.
+        self.temp = Path(tempfile.mkdtemp(prefix="hc-ray-", dir="/tmp"))
+        self.port = _free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.names: list[str] = []
+        self._processes: dict[str, list[psutil.Process]] = {}
+
+    def _start(self, name: str, *args: str) -> None:
+        """``ray start``; the processes it left running are remembered as node ``name``'s."""
+        common = ["--object-store-memory", str(OBJECT_STORE_BYTES), "--num-gpus", "0"]
+        before = {p.pid for p in psutil.process_iter()}
+        done = subprocess.run(
+            [RAY, "start", *args, "--node-name", name, *common, "--disable-usage-stats"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"ray start {' '.join(args)} failed: {done.stdout}{done.stderr}")
+        self.names.append(name)
+        self._processes[name] = [p for p in psutil.process_iter() if p.pid not in before]
+
+    def start_head(self, cpus: int) -> None:
+        self._start(
+            "head", "--head", "--port", str(self.port), "--num-cpus", str(cpus),
+            "--include-dashboard", "false", "--temp-dir", str(self.temp),
+        )  # fmt: skip
+
+    def add_node(self, name: str, cpus: int) -> None:
+        """Another node joining the head: its own raylet, agents and (later) worker processes."""
+        self._start(name, "--address", self.address, "--num-cpus", str(cpus))
+
+    def processes(self) -> dict[str, list[psutil.Process]]:
+        """Each node's live processes: those its ``ray start`` left and every one under them
+        (the raylet's worker processes among them)."""
+        found: dict[str, list[psutil.Process]] = {}
+        for name, started in self._processes.items():
+            live = found.setdefault(name, [])
+            for process in started:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    if process.is_running():
+                        live.extend([process, *process.children(recursive=True)])
+        return found
+
+    def kill(self, name: str) -> int:
+        """Kills a node as a power cut would: its raylet, its agents and every process under
+        them (SIGKILL). Returns how many processes died."""
+        victims: list[psutil.Process] = []
+        for process in self._processes.get(name, []):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victims.extend([process, *process.children(recursive=True)])
+        for victim in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.send_signal(signal.SIGKILL)
+        return len(victims)
+
+    def worker_logs(self) -> str:
+        """What the worker processes of every node logged (Ray writes each one's stderr to a
+        file in the session's log folder, which all nodes of this machine share)."""
+        logs = self.temp / "session_latest" / "logs"
+        return "".join(p.read_text(errors="replace") for p in sorted(logs.glob("worker-*.err")))
+
+    def stop(self) -> None:
+        """Stops every node (``ray stop --force``; this namespace's cluster is the only one the
+        test machine runs) and removes the temp folder."""
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120, check=False)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(
+            "raylet" in (p.info["name"] or "") for p in psutil.process_iter(["name"])
+        ):
+            time.sleep(0.2)
+        subprocess.run(["rm", "-rf", str(self.temp)], check=False)

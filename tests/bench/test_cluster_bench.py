@@ -1,0 +1,35 @@
+"""Scenario ``cluster``: a quick run on a real two-node Ray cluster and PostgreSQL gives both
+tables (throughput on 1 and 2 nodes, and a node killed mid-check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from hearthcam_bench import cluster
+from hearthcam_bench.context import BenchContext
+from hearthcam_bench.main import SCENARIOS
+from hearthcam_bench.postgres import server_installed
+from hearthcam_bench.raycluster import namespace_problem, ray_problem
+from tests.support.required import require
+
+
+def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path: Path) -> None:
+    assert SCENARIOS["cluster"] is cluster.run
+    require(server_installed(), "PostgreSQL server binaries (Debian's postgresql package)")
+    require(ray_problem() is None, ray_problem() or "")
+    require(namespace_problem() is None, namespace_problem() or "")
+    ctx = BenchContext.create(tmp_path, Console(file=None, quiet=True), quick=True)
+
+    throughput, failover = cluster.run(ctx)
+
+    assert [row[0] for row in throughput.rows] == ["1", "2"]
+    assert [row[1] for row in throughput.rows] == ["4 of 4", "4 of 4"]
+    assert [row[5] for row in throughput.rows] == ["1", "2"]  # nodes that checked
+    assert "worker-1" in throughput.rows[1][6]  # Ray's own memory, per node
+    [row] = failover.rows
+    assert row[0] == "4 of 4"
+    assert int(row[1]) >= 1
+    assert row[2] == row[1]  # every check lost with the node was done again on the head
+    assert row[3].endswith(" s")
