@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,7 +43,6 @@ from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.runtime import Runtime, camera_parts
 from hearthcam.served_model import ModelWatcher, served_verdict
-from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
 from hearthcam.store.familiar import FamiliarStore
@@ -52,55 +51,20 @@ from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
 from hearthcam.store.shares import ShareStore
 from hearthcam.types import EventListener
+from hearthcam.vault.household import cameras_household as cameras_household
+from hearthcam.vault.household import open_media as open_media
+from hearthcam.vault.household import open_media_to_read as open_media_to_read
 from hearthcam.vault.inventory import first_media
-from hearthcam.vault.keyring import Keyring, MediaVault
 from hearthcam.vault.media import SealedMedia
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
-from hearthcam.vision.faces import CenterFace
-from hearthcam.vision.prepare import ClipPreparer
-from hearthcam.vision.redact import ClipPolicy
-from hearthcam.vision.sensitive import SensitiveScanner
+from hearthcam.vision.prepare import share_preparer
 
 if TYPE_CHECKING:
     from hearthcam.live import LiveView
     from hearthcam.web import EventBus, ServerHandle
 
 log = logging.getLogger(__name__)
-
-
-def open_media(store: Store, data_dir: Path, *, create: bool = True) -> SealedMedia:
-    """The data directory's media, sealed: each file under its own key, wrapped to the key of
-    its camera's household (a camera nobody owns: household 0).
-
-    The server secret in ``<data_dir>/secrets/`` is made here (with ``create``) only for a data
-    directory with nothing sealed and no keys; a missing, garbled or foreign secret where there
-    is sealed data is SecretUnusable, with how to restore it, and nothing is touched."""
-    accounts = AccountStore(store)
-
-    def household_of(camera: str) -> int | None:
-        with accounts.read() as tx:
-            return tx.camera_household(camera)
-
-    keyring = Keyring.open(store, data_dir, create=create)
-    return SealedMedia(MediaVault(keyring, data_dir), household_of)
-
-
-def cameras_household(store: Store) -> Callable[[str], int | None]:
-    """The household owning a camera (None: nobody), read at each call."""
-    accounts = AccountStore(store)
-
-    def household_of(camera: str) -> int | None:
-        with accounts.read() as tx:
-            return tx.camera_household(camera)
-
-    return household_of
-
-
-def open_media_to_read(store: Store, data_dir: Path) -> SealedMedia:
-    """The media of a data directory a server may be writing, opened to read only: it creates
-    no secret (SecretUnusable if there is none) and runs no recovery."""
-    return open_media(store, data_dir, create=False)
 
 
 def open_store(config: Config, lock: DataDirLock) -> Store:
@@ -364,17 +328,6 @@ def review_desk(runtime: Runtime) -> ReviewDesk:
         # The served model's probabilities rank the queue (uncertain clips first); rules-only
         # ranking while none is served.
         scorer=slot.probabilities if isinstance(slot, VerdictSlot) else lambda event: None,
-    )
-
-
-def share_preparer(config: Config, people: Detector) -> ClipPreparer:
-    """The models of the share checks, loaded (here, or on a cluster's worker)."""
-    # One thread each: the checks run beside the cameras and must not starve them.
-    # The redaction's detector pass on the original frames also gives the workbench's
-    # pre-labels, on as many keyframes as the workbench shows.
-    policy = ClipPolicy(label_keyframes=config.review.keyframes)
-    return ClipPreparer(
-        SensitiveScanner.load(threads=1), CenterFace(threads=1), people, policy=policy
     )
 
 

@@ -38,16 +38,17 @@ class ShareWorker:
 
     def __init__(self, settings: dict[str, Any]) -> None:
         # Imported here: this runs in the worker's process, on any node.
-        from hearthcam import app
         from hearthcam.pipeline.detect import load_detector
         from hearthcam.store.db import Store
+        from hearthcam.vault.household import open_media_to_read
+        from hearthcam.vision.prepare import share_preparer
 
         self.settings = settings
         self.config = parse_config(settings)
         self._store = Store.open(self.config.database_url, data_dir=self.config.data_dir)
         # To read only: the server made the secret and the keys; a worker never creates them.
-        self._media = app.open_media_to_read(self._store, self.config.data_dir)
-        self._preparer: ClipPreparer = app.share_preparer(
+        self._media = open_media_to_read(self._store, self.config.data_dir)
+        self._preparer: ClipPreparer = share_preparer(
             self.config, load_detector(self.config.detector)
         )
 

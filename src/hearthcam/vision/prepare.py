@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hearthcam.config import Config
 from hearthcam.pipeline.detect import Detector
-from hearthcam.vision.faces import FaceDetector
+from hearthcam.vision.faces import CenterFace, FaceDetector
 from hearthcam.vision.media import ClipSource, Sink
 from hearthcam.vision.redact import ClipPolicy, RedactionResult, Redactor, RedactStatus, redact_clip
 from hearthcam.vision.sensitive import ScanVerdict, SensitiveScanner
@@ -117,3 +118,14 @@ def _refusal(result: RedactionResult) -> str:
             f"person was detected in the clip: {where}"
         )
     return f"faces left after {rounds} ({found}): {where}"
+
+
+def share_preparer(config: Config, people: Detector) -> ClipPreparer:
+    """The models of the share checks, loaded (here, or on a cluster's worker)."""
+    # One thread each: the checks run beside the cameras and must not starve them.
+    # The redaction's detector pass on the original frames also gives the workbench's
+    # pre-labels, on as many keyframes as the workbench shows.
+    policy = ClipPolicy(label_keyframes=config.review.keyframes)
+    return ClipPreparer(
+        SensitiveScanner.load(threads=1), CenterFace(threads=1), people, policy=policy
+    )
