@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--kill")
     parser.add_argument("--after", type=int, default=1)
     parser.add_argument("--serve", action="store_true", help="run `hearthcam run --cluster`")
+    parser.add_argument(
+        "--interrupt", action="store_true", help="with --serve: SIGINT while checks run"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
     nodes = RayNodes()
@@ -161,7 +164,7 @@ def main() -> None:
             update={"cluster": config.cluster.model_copy(update={"address": nodes.address})}
         )
         if args.serve:
-            report["serve"] = _serve(args.config, config, nodes)
+            report["serve"] = _serve(args.config, config, nodes, args.interrupt)
         else:
             _check(config, nodes, args, report)
     finally:
@@ -218,9 +221,11 @@ def _check(
         ray.shutdown()
 
 
-def _serve(path: Path, config: Config, nodes: RayNodes) -> dict[str, Any]:
+def _serve(path: Path, config: Config, nodes: RayNodes, interrupt: bool) -> dict[str, Any]:
     """``hearthcam run -c CONFIG --cluster ADDRESS`` (web on loopback, no camera) until no share
-    waits or is being checked, then SIGINT; its exit code, output and the nodes' ids."""
+    waits or is being checked (``interrupt``: once a share is published and others are being
+    checked), then SIGINT; its exit
+    code, output, how long it took to stop, and the nodes' ids."""
     served = path.with_name("served.yaml")
     settings = config.model_dump(mode="json")
     settings["web"] = {**settings["web"], "host": "127.0.0.1", "port": 0}
@@ -237,15 +242,20 @@ def _serve(path: Path, config: Config, nodes: RayNodes) -> dict[str, Any]:
             checking = shares.with_status(ShareStatus.CHECKING.value)
             if not waiting and not checking:
                 break
-            time.sleep(0.5)
+            if interrupt and checking and shares.with_status(ShareStatus.PUBLISHED.value):
+                break  # checks have passed and others run
+            time.sleep(0.2)
         server.send_signal(signal.SIGINT)
+        interrupted = time.monotonic()
         code = server.wait(120)
+        stopping = time.monotonic() - interrupted
         import ray
 
         ray.init(address=nodes.address, logging_level=logging.WARNING, log_to_driver=False)
         ids = {n["NodeName"]: n["NodeID"] for n in ray.nodes()}  # type: ignore[no-untyped-call]
         ray.shutdown()
-    return {"code": code, "output": log.read_text(errors="replace"), "nodes": ids}
+    said = log.read_text(errors="replace")
+    return {"code": code, "output": said, "nodes": ids, "stopping_s": stopping}
 
 
 if __name__ == "__main__":

@@ -149,3 +149,24 @@ def test_hearthcam_run_with_a_cluster_checks_the_shares_there(world: World, tmp_
     assert started == set(world.shares)
     assert {s["node"] for s in report["starts"]} == set(serve["nodes"].values())
     _check_published(world)
+
+
+def test_hearthcam_run_stopped_during_the_checks_leaves_them_waiting(
+    world: World, tmp_path: Path
+) -> None:
+    """SIGINT while the cluster checks (one share published, others running or queued): the
+    server cancels what still runs there, puts those shares back to waiting (checked at its next
+    start) and stops cleanly."""
+    report = _drive(world, tmp_path, "--serve", "--interrupt")
+
+    serve = report["serve"]
+    assert serve["code"] == 0, serve["output"]
+    assert "stopped cleanly" in serve["output"]
+    with Store.open(world.database, data_dir=world.data) as store:
+        statuses = [r.status for i in world.shares if (r := ShareStore(store).get(i))]
+    assert len(statuses) == SHARES
+    assert "checking" not in statuses
+    assert "published" in statuses, statuses  # the checks worked until the stop
+    assert "consented" in statuses, statuses  # cancelled on the cluster, waiting again
+    assert set(statuses) == {"consented", "published"}
+    assert "its check was lost; it waits for the next pass" in serve["output"]

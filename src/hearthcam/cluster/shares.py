@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 NAMESPACE = "hearthcam"
 #: How many times Ray runs a share's task again when its node or worker process dies.
 RETRIES = 2
+#: The parts of the config a worker gets (the database, the media, the models' settings).
+WORKER_SETTINGS = {"data_dir", "database", "detector", "review"}
+#: How often a pass looks at the server's stop while it waits for outcomes, seconds.
+STOP_POLL = 0.5
+#: Shares whose node ``where`` remembers (for tests and benchmarks), at most.
+REMEMBERED = 10_000
 
 
 class ShareWorker:
@@ -96,7 +103,8 @@ class RayShareChecks:
     def __init__(self, config: Config) -> None:
         import ray
 
-        self._settings = config.model_dump(mode="json")
+        # Only what a check reads: no alert channel's secrets travel through the cluster.
+        self._settings = config.model_dump(mode="json", include=WORKER_SETTINGS)
         self._task = ray.remote(check_share).options(
             num_cpus=config.cluster.share_cpus,
             max_retries=RETRIES,  # a node or worker process that died; not a failed check
@@ -121,26 +129,39 @@ class RayShareChecks:
         return cls(config)
 
     def prepare(
-        self, shares: Sequence[ShareRecord]
+        self, shares: Sequence[ShareRecord], stop: threading.Event
     ) -> Iterator[tuple[ShareRecord, PreparedClip | None]]:
         """Submits every share at once (Ray runs as many as the cluster has CPUs for) and
-        yields each outcome as it comes."""
+        yields each outcome as it comes; once ``stop`` is set, cancels what still runs and
+        yields those shares as lost."""
         import ray
-        from ray.exceptions import RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
+        if len(self.where) > REMEMBERED:
+            self.where.clear()
+            self.finished.clear()
         running = {self._task.remote(self._settings, s.id, s.camera): s for s in shares}
         while running:
-            [done], _ = ray.wait(list(running), num_returns=1)
-            share = running.pop(done)
+            if stop.is_set():
+                for ref, share in list(running.items()):
+                    ray.cancel(ref, force=True)
+                    del running[ref]
+                    yield share, None
+                return
+            done, _ = ray.wait(list(running), num_returns=1, timeout=STOP_POLL)
+            if not done:
+                continue
+            ref = done[0]
+            share = running.pop(ref)
             self.finished[share.id] = time.time()
             try:
-                prepared, where = ray.get(done)
+                prepared, where = ray.get(ref)
             except RayTaskError as error:  # the checks raised on their node: fail closed
                 log.warning("share %s: the checks failed on their node: %s", share.id, error)
                 failure = f"it crashed on a cluster node ({type(error.cause).__name__})"
                 yield share, PreparedClip(ShareState.OWNER_ONLY, failure=failure)
                 continue
-            except Exception as error:  # its node or process died more often than retried
+            except RayError as error:  # its node or process died more often than retried
                 log.warning("share %s: its task was lost: %s", share.id, error)
                 yield share, None
                 continue

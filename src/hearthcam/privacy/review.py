@@ -160,11 +160,12 @@ class RemoteChecks(Protocol):
     """Runs the checks of several shares elsewhere (on a cluster's workers), at once."""
 
     def prepare(
-        self, shares: Sequence[ShareRecord]
+        self, shares: Sequence[ShareRecord], stop: threading.Event
     ) -> Iterator[tuple[ShareRecord, PreparedClip | None]]:
         """Each share with its outcome, as they finish (in any order). None: the worker was
-        lost before it answered (its node died); the share is checked again. A check that
-        crashed on its worker comes back as an owner-only outcome."""
+        lost before it answered (its node died), or ``stop`` was set (the server stops: what
+        is still running is cancelled); the share is checked again. A check that crashed on
+        its worker comes back as an owner-only outcome."""
         ...
 
 
@@ -190,6 +191,7 @@ class ShareChecks:
         self._remote: RemoteChecks | None = None
         self._clock = clock
         self._wake = threading.Event()
+        self._stop = threading.Event()  # run_forever's: a cluster pass ends early on it
 
     def resume(self) -> int:
         """Puts shares whose check died with the process back in the queue; returns how many."""
@@ -210,14 +212,26 @@ class ShareChecks:
         remote = self._connected() if waiting else None
         if remote is None:
             return []
-        started = [share for share in waiting if self._start(share)]
+        started = {share.id: share for share in waiting if self._start(share)}
         outcomes = []
-        for share, prepared in remote.prepare(started):
-            if prepared is None:
+        try:
+            for share, prepared in remote.prepare(list(started.values()), self._stop):
+                del started[share.id]
+                if prepared is None:
+                    self._retry(share)
+                    log.warning(
+                        "share %s: its check was lost; it waits for the next pass", share.id
+                    )
+                elif (outcome := self._settle(share, prepared)) is not None:
+                    outcomes.append(outcome)
+        except Exception:
+            # The cluster failed us mid-pass (a lost connection): reconnect at the next pass,
+            # and what had not come back waits for it.
+            self._remote = None
+            raise
+        finally:
+            for share in started.values():
                 self._retry(share)
-                log.warning("share %s: its worker was lost; it waits for the next pass", share.id)
-            elif (outcome := self._settle(share, prepared)) is not None:
-                outcomes.append(outcome)
         return outcomes
 
     def _connected(self) -> RemoteChecks | None:
@@ -325,6 +339,7 @@ class ShareChecks:
         """Checks waiting shares (and ends expired ones) until ``stop``; wakes on ``notify``
         or every ``interval``."""
         self.resume()
+        self._stop = stop
         while not stop.is_set():
             try:
                 self._sharing.expire(self._clock())
