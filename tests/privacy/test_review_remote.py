@@ -14,7 +14,7 @@ import pytest
 
 from hearthcam.privacy.consent import Sharing
 from hearthcam.privacy.lifecycle import ShareStatus
-from hearthcam.privacy.review import RemoteChecks, ShareChecks
+from hearthcam.privacy.review import MAX_LOST, RemoteChecks, ShareChecks
 from hearthcam.store.shares import ShareRecord
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState
 from tests.privacy.conftest import NOW, agreed, event_with_clip
@@ -144,3 +144,24 @@ def test_a_stop_during_a_pass_puts_what_still_runs_back_to_waiting(
     stopper.join(10)
     assert not stopper.is_alive()
     assert sorted(_status(sharing, i).status for i in ids) == ["consented", "owner_only"]
+
+
+def test_a_share_whose_check_is_lost_pass_after_pass_ends_owner_only(
+    sharing: Sharing, data_dir: Path, plain_clip: Path
+) -> None:
+    """A clip that kills its worker every time must not be retried for ever: after MAX_LOST
+    passes it stays with its owner, saying why."""
+    [share] = _shares(sharing, data_dir, plain_clip, 1)
+    cluster = _Cluster(lambda share, stop: None)  # lost, every time
+    checks = ShareChecks(sharing, _no_local_checks, remote=lambda: cluster)
+
+    for _ in range(MAX_LOST - 1):
+        assert checks.run_once() == []
+        assert _status(sharing, share).status == "consented"
+    [outcome] = checks.run_once()
+
+    assert outcome.status is ShareStatus.OWNER_ONLY
+    record = _status(sharing, share)
+    assert record.status == "owner_only"
+    assert f"lost on the cluster {MAX_LOST} times" in record.reason
+    assert len(cluster.asked) == MAX_LOST

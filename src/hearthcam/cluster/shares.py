@@ -1,15 +1,16 @@
 """The share checks on a Ray cluster: each share's scan, redaction and second check is a Ray task
 that runs on any node with a free CPU, so their throughput grows with the nodes.
 
-What crosses Ray is the config, a share's id and camera, and what comes back is the
+What crosses Ray is the config's sections a check reads, a share's id and camera, and what comes
+back is the
 ``PreparedClip`` (counts, boxes, the outcome): never a frame and never a key. A task opens the
 database (PostgreSQL, which every node reaches) and the shared media root itself, reads the
 sealed private copy through its own media IO and writes the sealed redacted copy beside it, as
 the checks do in one process; a worker process keeps what it opened and loaded for its next
 share. The server that asked keeps each share's state (``privacy.review.ShareChecks``). A task
 whose node dies is run again by Ray on a live node (``RETRIES`` times); after that its share
-goes back to waiting for the server's next pass. A check that fails on its node is owner-only,
-as it is in one process.
+goes back to waiting for the server's next pass (owner-only after ``review.MAX_LOST`` such
+passes). A check that fails on its node is owner-only, as it is in one process.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ REPORTED_REASON = (
 )
 FAILED_REASON = "Failed — owner only: {why}. Nobody but you can see this clip."
 RERUN_REASON = "Waiting for the checks again: you asked to re-run them."
+#: Passes whose check of a share was lost on a cluster before the share is owner only.
+MAX_LOST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +194,7 @@ class ShareChecks:
         self._clock = clock
         self._wake = threading.Event()
         self._stop = threading.Event()  # run_forever's: a cluster pass ends early on it
+        self._lost: dict[str, int] = {}  # share id -> passes in a row its check was lost
 
     def resume(self) -> int:
         """Puts shares whose check died with the process back in the queue; returns how many."""
@@ -217,12 +220,15 @@ class ShareChecks:
         try:
             for share, prepared in remote.prepare(list(started.values()), self._stop):
                 del started[share.id]
+                if prepared is None and not self._stop.is_set():
+                    prepared = self._lost_again(share.id)
                 if prepared is None:
                     self._retry(share)
                     log.warning(
                         "share %s: its check was lost; it waits for the next pass", share.id
                     )
                 elif (outcome := self._settle(share, prepared)) is not None:
+                    self._lost.pop(share.id, None)
                     outcomes.append(outcome)
         except Exception:
             # The cluster failed us mid-pass (a lost connection): reconnect at the next pass,
@@ -233,6 +239,16 @@ class ShareChecks:
             for share in started.values():
                 self._retry(share)
         return outcomes
+
+    def _lost_again(self, share_id: str) -> PreparedClip | None:
+        """A share whose check was lost on the cluster once more: after ``MAX_LOST`` times (a
+        clip that kills its worker every time, say) it is owner only; before, None (retried)."""
+        self._lost[share_id] = self._lost.get(share_id, 0) + 1
+        if self._lost[share_id] < MAX_LOST:
+            return None
+        del self._lost[share_id]
+        failure = f"its check was lost on the cluster {MAX_LOST} times (its worker or node died)"
+        return PreparedClip(ShareState.OWNER_ONLY, failure=failure)
 
     def _connected(self) -> RemoteChecks | None:
         """The cluster's workers, connected on first use (None, logged, while they cannot be)."""
