@@ -212,6 +212,13 @@ def _check(
             name: {**use, "cpu_s": use["cpu_s"] - before.get(name, {}).get("cpu_s", 0.0)}
             for name, use in after.items()
         }
+        if args.kill:  # Ray marks a node dead after its health checks fail: wait for it
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and any(
+                n["NodeName"] == args.kill and n["Alive"]
+                for n in ray.nodes()  # type: ignore[no-untyped-call]
+            ):
+                time.sleep(0.5)
         report["where"] = remote[0].where if remote else {}
         report["finished"] = remote[0].finished if remote else {}
         report["nodes"] = {
