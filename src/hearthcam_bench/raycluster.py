@@ -13,13 +13,14 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import psutil
+
+from hearthcam_bench.broker import free_port
 
 #: A new network namespace with loopback up; the command follows (``exec "$@"``).
 LOOPBACK = ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
@@ -68,19 +69,13 @@ def in_loopback_namespace(
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class RayNodes:
     """A head and worker nodes on this machine (call from inside the loopback namespace)."""
 
     def __init__(self) -> None:
         # Short: Ray's socket paths under it must fit a Unix socket name.
         self.temp = Path(tempfile.mkdtemp(prefix="hc-ray-", dir="/tmp"))
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.names: list[str] = []
         self._processes: dict[str, list[psutil.Process]] = {}

@@ -198,13 +198,9 @@ class ShareChecks:
 
     def resume(self) -> int:
         """Puts shares whose check died with the process back in the queue; returns how many."""
-        shares = self._sharing.shares
-        stuck = shares.with_status(ShareStatus.CHECKING.value, limit=10_000)
+        stuck = self._sharing.shares.with_status(ShareStatus.CHECKING.value, limit=10_000)
         for share in stuck:
-            after, now = transition(ShareStatus.CHECKING, ShareEvent.RETRY), self._clock()
-            move = ShareMove(now, ShareEvent.RETRY.value, ShareStatus.CHECKING.value, after.value)
-            shares.set_status(share.id, ShareStatus.CHECKING.value, after.value, now, move=move)
-            self._sharing.delete_redacted(share.id)
+            self._retry(share)
         return len(stuck)
 
     def run_once(self) -> list[CheckOutcome]:
@@ -260,7 +256,8 @@ class ShareChecks:
         return self._remote
 
     def _retry(self, share: ShareRecord) -> None:
-        """A share whose check was lost goes back to waiting; whatever it made is deleted."""
+        """A share whose check was lost (on a cluster, or with the process) goes back to
+        waiting; whatever it made is deleted."""
         after, now = transition(ShareStatus.CHECKING, ShareEvent.RETRY), self._clock()
         move = ShareMove(now, ShareEvent.RETRY.value, ShareStatus.CHECKING.value, after.value)
         shares = self._sharing.shares
