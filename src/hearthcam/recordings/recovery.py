@@ -15,6 +15,14 @@ it covers, and an ``EventFinisher`` (the pipeline's clip and snapshot rules, han
 app: recordings sit below the pipeline) gives it its clip and snapshot and saves it finished;
 without one it is only closed. Every file is read through the media I/O, so the same steps
 work on sealed and plain files.
+
+``recover`` does all of this for the whole data directory, once at start, before any writer.
+``recover_camera`` does it for one camera whose recorder died (a process on a cluster node)
+while the other cameras keep recording in other processes: it walks only that camera's
+recordings folder, drops only its rows, finishes only its open events and records only its
+downtime, and leaves everything shared alone (other media temps, plain files to seal, keys of
+vanished files): those may be other processes' live writes, and ``recover`` at the next start
+sees to them.
 """
 
 from __future__ import annotations
@@ -107,14 +115,29 @@ def _camera_of(recordings: Path, path: Path) -> str:
     return path.relative_to(recordings).parts[0]
 
 
-def _salvage_parts(recordings: Path, media: MediaIO, cut_off: set[str]) -> tuple[int, int]:
-    """Finishes what killed writers left in segment ``.part`` files; returns (salvaged,
-    deleted) and adds their cameras to ``cut_off``. A part with no whole fragment, or that
-    does not read, goes with its key."""
+def _check_camera(camera: str) -> None:
+    """Refuses a camera name that is not one folder name: its folder would not be its own
+    (``""`` or ``.`` is the whole recordings directory, ``..`` or ``a/b`` another)."""
+    if camera in ("", ".", "..") or Path(camera).name != camera:
+        raise ValueError(f"not a camera name: {camera!r}")
+
+
+def _folder(recordings: Path, camera: str | None) -> Path:
+    """The folder recovery walks: the whole recordings directory, or one camera's folder."""
+    return recordings if camera is None else recordings / camera
+
+
+def _salvage_parts(
+    recordings: Path, media: MediaIO, cut_off: set[str], camera: str | None = None
+) -> tuple[int, int]:
+    """Finishes what killed writers left in segment ``.part`` files (of every camera, or of
+    ``camera`` only); returns (salvaged, deleted) and adds their cameras to ``cut_off``. A part
+    with no whole fragment, or that does not read, goes with its key."""
+    folder = _folder(recordings, camera)
     salvaged = deleted = 0
-    for temp in recordings.rglob(f"*{PART_SUFFIX}{SALVAGE_SUFFIX}"):
+    for temp in folder.rglob(f"*{PART_SUFFIX}{SALVAGE_SUFFIX}"):
         temp.unlink(missing_ok=True)  # an earlier salvage died: its source .part is still there
-    for part in sorted(recordings.rglob(f"*{PART_SUFFIX}")):
+    for part in sorted(folder.rglob(f"*{PART_SUFFIX}")):
         if not part.is_file():
             continue
         cut_off.add(_camera_of(recordings, part))
@@ -137,13 +160,14 @@ def _index_orphans(
     data_dir: Path,
     probe: Callable[[Path], float],
     cut_off: set[str],
+    camera: str | None = None,
 ) -> tuple[int, list[Path]]:
-    """Indexes segment files the database does not know; returns (indexed, moved-aside paths)
-    and adds their cameras to ``cut_off``."""
+    """Indexes segment files the database does not know (of every camera, or of ``camera``
+    only); returns (indexed, moved-aside paths) and adds their cameras to ``cut_off``."""
     recordings = data_dir / RECORDINGS_DIR
-    known = {p.resolve() for p in store.known_segment_paths()}
+    known = {p.resolve() for p in store.known_segment_paths(camera)}
     indexed, corrupt = 0, []
-    for path in sorted(recordings.rglob("*.mp4")):
+    for path in sorted(_folder(recordings, camera).rglob("*.mp4")):
         if not path.is_file() or path.resolve() in known:
             continue
         try:
@@ -160,6 +184,36 @@ def _index_orphans(
         cut_off.add(camera)
         indexed += 1
     return indexed, corrupt
+
+
+def _reconcile(
+    store: Store,
+    data_dir: Path,
+    media: MediaIO,
+    probe: Callable[[Path], float] | None,
+    camera: str | None = None,
+) -> tuple[RecoveryReport, set[str]]:
+    """Salvages segment ``.part`` files, indexes orphan segments and drops the rows of vanished
+    segments, of every camera or of ``camera`` only; returns what it did and the cameras the
+    dead process was recording (a ``.part`` or an unindexed segment of theirs was found)."""
+    measure = probe or (lambda path: probe_duration(path, media))
+    recordings = data_dir / RECORDINGS_DIR
+    parts = salvaged = indexed = 0
+    corrupt: list[Path] = []
+    cut_off: set[str] = set()
+    if _folder(recordings, camera).is_dir():
+        salvaged, parts = _salvage_parts(recordings, media, cut_off, camera)
+        indexed, corrupt = _index_orphans(store, data_dir, measure, cut_off, camera)
+    missing = [p for p in store.known_segment_paths(camera) if not p.exists()]
+    dropped = store.delete_segments(missing)
+    found = RecoveryReport(
+        parts_deleted=parts,
+        segments_indexed=indexed,
+        rows_dropped=dropped,
+        corrupt=tuple(corrupt),
+        parts_salvaged=salvaged,
+    )
+    return found, cut_off
 
 
 def _delete_media_temps(data_dir: Path, media: MediaIO) -> int:
@@ -209,12 +263,18 @@ def _record_downtime(
 
 
 def _finish_open_events(
-    store: Store, finisher: EventFinisher | None, cut_off: set[str]
+    store: Store,
+    finisher: EventFinisher | None,
+    cut_off: set[str],
+    camera: str | None = None,
+    now: float | None = None,
 ) -> tuple[int, int]:
-    """Ends the events a crash left open at their footage and finishes them; records each
-    recording camera's downtime. Returns (events finished, gaps added)."""
-    events = store.open_events()
-    until, gaps = _record_downtime(store, cut_off | {e.camera for e in events}, time.time())
+    """Ends the events a crash left open (of every camera, or of ``camera`` only) at their
+    footage and finishes them; records each recording camera's downtime up to ``now`` (the
+    time of the call if not given). Returns (events finished, gaps added)."""
+    events = [e for e in store.open_events() if camera is None or e.camera == camera]
+    cameras = cut_off | {e.camera for e in events}
+    until, gaps = _record_downtime(store, cameras, time.time() if now is None else now)
     for event in events:
         ended = _ended_at_footage(event, until.get(event.camera))
         try:
@@ -225,7 +285,14 @@ def _finish_open_events(
         except Exception:  # one event's media must not stop the start: it is closed below
             log.exception("event %s left open by a crash could not be finished", event.id)
             store.save_event(ended, finished=True)
-    store.finish_open_events()  # none is left open to hold its segments for ever
+    # None is left open to hold its segments for ever; one camera's recovery closes only its
+    # own (the other cameras' open events are live ones of other processes).
+    if camera is None:
+        store.finish_open_events()
+    else:
+        for event in events:
+            if store.is_finished(event.id) is False:
+                store.save_event(store.get_event(event.id) or event, finished=True)
     return len(events), gaps
 
 
@@ -240,24 +307,42 @@ def recover(
     open; run once before recording starts (and before any other writer: it destroys keys
     whose files are gone)."""
     media = media or PlainMedia()
-    chosen = media
-    measure = probe or (lambda path: probe_duration(path, chosen))
-    recordings = data_dir / RECORDINGS_DIR
-    parts = salvaged = indexed = 0
-    corrupt: list[Path] = []
-    cut_off: set[str] = set()  # cameras the dead process was recording
     migrated = media.migrate()
     if migrated:
         log.info("recovery: %d plain media files sealed", migrated)
-    if recordings.is_dir():
-        salvaged, parts = _salvage_parts(recordings, media, cut_off)
-        indexed, corrupt = _index_orphans(store, data_dir, measure, cut_off)
-    missing = [p for p in store.known_segment_paths() if not p.exists()]
-    dropped = store.delete_segments(missing)
+    found, cut_off = _reconcile(store, data_dir, media, probe)
     temps = _delete_media_temps(data_dir, media)
     media.settle()
     # After the clean-up: clips and snapshots are written like any others from here on.
     closed, gaps = _finish_open_events(store, finisher, cut_off)
-    report = RecoveryReport(parts, indexed, dropped, closed, tuple(corrupt), temps, salvaged, gaps)
+    report = replace(found, events_closed=closed, temps_deleted=temps, downtime_gaps=gaps)
     log.info("recovery: %s", report)
+    return report
+
+
+def recover_camera(
+    store: Store,
+    data_dir: Path,
+    camera: str,
+    *,
+    now: float | None = None,
+    probe: Callable[[Path], float] | None = None,
+    media: MediaIO | None = None,
+    finisher: EventFinisher | None = None,
+) -> RecoveryReport:
+    """Recovers one camera whose recorder died, before it records again, while the other
+    cameras keep recording in other processes: the same steps as ``recover`` on that camera's
+    segments, rows and open events only, with its downtime recorded up to ``now`` (the time of
+    the call if not given). Nothing shared is touched (other media temps, sealing, keys of
+    vanished files): those can be live writes of other processes.
+
+    Raises:
+        ValueError: ``camera`` is not a folder name (it would name another folder).
+    """
+    _check_camera(camera)
+    media = media or PlainMedia()
+    found, cut_off = _reconcile(store, data_dir, media, probe, camera)
+    closed, gaps = _finish_open_events(store, finisher, cut_off, camera, now)
+    report = replace(found, events_closed=closed, downtime_gaps=gaps)
+    log.info("recovery of camera %s: %s", camera, report)
     return report
