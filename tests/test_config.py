@@ -774,3 +774,28 @@ def test_a_bad_checkpoint_interval_names_its_key(hours: object) -> None:
 def test_checkpoints_are_sent_daily_unless_turned_off() -> None:
     assert Config().audit.checkpoint_every_hours == 24.0
     assert parse_config({"audit": {"checkpoint_every_hours": 0}}).audit.checkpoint_every_hours == 0
+
+
+PG = "postgresql+psycopg://hearthcam@db.example/hearthcam"
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"cluster": {"engine": "ray", "address": "h:6379"}}, "database: postgresql+psycopg"),
+        ({"database": PG, "cluster": {"engine": "ray"}}, "cluster: engine ray needs address"),
+        ({"cluster": {"cameras": True}}, "cluster: cameras: true runs cameras on a Ray cluster"),
+        ({"database": PG, "cluster": {"engine": "ray", "address": "h:1", "camera_cpus": 0}},
+         "cluster.camera_cpus: Input should be greater than 0"),
+    ],
+)  # fmt: skip
+def test_a_cluster_config_that_cannot_work_is_refused_naming_its_key(
+    data: dict[str, Any], says: str
+) -> None:
+    assert says in only_problem(data)
+
+
+def test_cameras_on_a_cluster_are_off_unless_asked_for() -> None:
+    config = parse_config({"database": PG, "cluster": {"engine": "ray", "address": "h:1"}})
+    assert config.cluster.cameras is False  # the share checks only, cameras in this process
+    assert config.cluster.camera_cpus == 0.25

@@ -31,6 +31,7 @@ from hearthcam.errors import StoreError
 from hearthcam.exports import Exporter
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
+from hearthcam.pipeline.camera import camera_parts
 from hearthcam.pipeline.detect import Detector, load_detector
 from hearthcam.pipeline.learned import VerdictSlot
 from hearthcam.pipeline.recovered import RecoveredEvents
@@ -41,7 +42,7 @@ from hearthcam.privacy.familiar_live import Sightings, live_watch
 from hearthcam.privacy.review import RemoteChecks, ShareChecks
 from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
-from hearthcam.runtime import Runtime, camera_parts
+from hearthcam.runtime import Runtime
 from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
@@ -282,6 +283,11 @@ def _assemble(
     try:
         cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
         runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
+        if config.cluster.cameras:  # each camera an actor on the cluster, started by start()
+            from hearthcam.cluster.cameras import RayCameras
+
+            runtime.remote = RayCameras(config, parts.listeners)
+            return runtime
         for name, camera in cameras.items():
             if camera.enabled:
                 runtime.pipelines[name], runtime.streams[name] = camera_parts(

@@ -637,25 +637,33 @@ class AuditConfig(_Model):
 
 class ClusterConfig(_Model):
     """Where the heavy work runs: this process (``local``, the default) or a Ray cluster
-    (docs/scale.md). Only the share checks (scan, redaction, second check) run on Ray so far."""
+    (docs/scale.md): the share checks (scan, redaction, second check) and, with ``cameras``,
+    the camera pipelines."""
 
     engine: Literal["local", "ray"] = Field(
-        "local", description="local: everything in this process; ray: share checks on a cluster"
+        "local", description="local: everything in this process; ray: work on a Ray cluster"
     )
     address: str | None = Field(
         None, description="the Ray cluster's address, HOST:PORT of its head (engine: ray)"
     )
-    share_workers: int = Field(
-        0, ge=0, le=1024, description="share-check workers (0: one per CPU the cluster declares)"
-    )
     share_cpus: float = Field(
-        1.0, gt=0, le=64, description="CPUs each share-check worker declares to Ray"
+        1.0, gt=0, le=64, description="CPUs each share-check task declares to Ray"
+    )
+    cameras: bool = Field(
+        False,
+        description="engine ray: run each camera's pipeline as a Ray actor on any node (moved "
+        "to a live node when its node dies) instead of in this process",
+    )
+    camera_cpus: float = Field(
+        0.25, gt=0, le=64, description="CPUs each camera's actor declares to Ray"
     )
 
     @model_validator(mode="after")
     def _address(self) -> ClusterConfig:
         if self.engine == "ray" and not self.address:
             raise ValueError("engine ray needs address: the head's HOST:PORT (ray start --head)")
+        if self.cameras and self.engine != "ray":
+            raise ValueError("cameras: true runs cameras on a Ray cluster: set engine: ray")
         return self
 
 

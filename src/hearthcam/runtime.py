@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from hearthcam.accounts.choices import HouseholdChoices
 from hearthcam.alerts.checkpoints import CheckpointSchedule
@@ -20,11 +21,12 @@ from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.errors import is_disk_full
 from hearthcam.exports import Exporter
 from hearthcam.lock import DataDirLock
+from hearthcam.pipeline.camera import camera_parts, run_camera
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
 from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
-from hearthcam.pipeline.source import CameraStream, SystemClock
+from hearthcam.pipeline.source import CameraStream
 from hearthcam.recordings.retention import (
     DiskFree,
     RetentionPolicy,
@@ -46,13 +48,6 @@ def camera_name_for(path: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", stem)[:64] or "camera"
 
 
-def camera_inputs(camera: CameraConfig) -> tuple[str | None, str]:
-    """The record URL (None when nothing records) and the detect URL of a camera."""
-    record = next((i.path for i in camera.inputs if "record" in i.roles), None)
-    detect = next(i.path for i in camera.inputs if "detect" in i.roles)
-    return record, detect
-
-
 def with_cameras(config: Config, cameras: dict[str, str]) -> Config:
     """The config with cameras from NAME=URL pairs (each both record and detect) added/replaced."""
     merged = dict(config.cameras)
@@ -63,6 +58,37 @@ def with_cameras(config: Config, cameras: dict[str, str]) -> Config:
             base.model_copy(update={"inputs": inputs}) if base else CameraConfig(inputs=inputs)
         )
     return config.model_copy(update={"cameras": merged})
+
+
+class RemoteCameras(Protocol):
+    """Cameras that run elsewhere (``cluster.cameras``: Ray actors on the cluster's nodes,
+    ``hearthcam.cluster.cameras.RayCameras``), started and stopped by the runtime."""
+
+    def start(self, name: str, camera: CameraConfig) -> None:
+        """Runs ``camera`` as ``name`` (replacing the one running as ``name``)."""
+        ...
+
+    def stop(self, name: str) -> None:
+        """Stops one camera after it flushed its open event and segment."""
+        ...
+
+    def set_geometry(self, name: str, camera: CameraConfig) -> None: ...
+
+    def cut_pending(self) -> None: ...
+
+    def health(self, name: str) -> CameraHealth | None: ...
+
+    def load(self, name: str) -> CameraLoad | None: ...
+
+    def needed_from(self) -> float | None: ...
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Relays the cameras' event changes to the runtime's listeners until ``stop``."""
+        ...
+
+    def close(self) -> None:
+        """Stops every camera."""
+        ...
 
 
 @dataclass
@@ -102,6 +128,9 @@ class Runtime:
     exporter: Exporter | None = None
     # Sends the view log's signed checkpoints over the alert channels (None: audit off).
     checkpoints: CheckpointSchedule | None = None
+    # Cameras run on a cluster instead of in this process (``pipelines`` and ``streams`` stay
+    # empty then: live view is not relayed across nodes yet).
+    remote: RemoteCameras | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -117,6 +146,15 @@ class Runtime:
         with self._lock:
             for name in list(self.streams):
                 self._launch(name)
+        if self.remote is not None:
+            for name, camera in self.cameras.items():
+                if camera.enabled:
+                    self.remote.start(name, camera)
+            relay = threading.Thread(
+                target=self.remote.run_forever, args=(self.stop,), name="cluster-cameras"
+            )
+            relay.start()
+            self.threads.append(relay)
         if self.models is not None:
             watcher = threading.Thread(
                 target=self.models.run_forever, args=(self.stop,), name="models"
@@ -145,6 +183,12 @@ class Runtime:
     def start_camera(self, name: str, camera: CameraConfig) -> None:
         """Runs ``camera`` as ``name`` now, replacing (stopping, flushing) the one running as
         ``name``; a disabled camera only stops. The others are not touched."""
+        if self.remote is not None:
+            if camera.enabled and not self.stop.is_set():
+                self.remote.start(name, camera)
+            else:
+                self.remote.stop(name)
+            return
         if self.parts is None:
             raise RuntimeError("this runtime was not built to start cameras")
         with self._lock:
@@ -158,6 +202,9 @@ class Runtime:
 
     def stop_camera(self, name: str) -> None:
         """Stops one camera: its reading ends, its open event and segment are flushed."""
+        if self.remote is not None:
+            self.remote.stop(name)
+            return
         with self._lock:
             stop, thread = self._camera_stops.pop(name, None), self._camera_threads.pop(name, None)
             pipeline = self.pipelines.pop(name, None)
@@ -178,17 +225,23 @@ class Runtime:
 
     def geometry_changed(self, name: str, camera: CameraConfig) -> None:
         """The registry's news: ``name`` has new masks and zones, taken at its next frame."""
+        if self.remote is not None:
+            self.remote.set_geometry(name, camera)
         pipeline = self.pipelines.get(name)
         if pipeline is not None:
             pipeline.set_geometry(camera)
 
     def health(self, name: str) -> CameraHealth | None:
         """How a running camera is doing (None: it does not run)."""
+        if self.remote is not None:
+            return self.remote.health(name)
         pipeline = self.pipelines.get(name)
         return None if pipeline is None else pipeline.health()
 
     def load(self, name: str) -> CameraLoad | None:
         """How hard a running camera works (None: it does not run)."""
+        if self.remote is not None:
+            return self.remote.load(name)
         pipeline = self.pipelines.get(name)
         return None if pipeline is None else pipeline.load()
 
@@ -198,6 +251,8 @@ class Runtime:
         with self._lock:
             pipelines = list(self.pipelines.values())
         needed = [t for p in pipelines if (t := p.needed_from()) is not None]
+        if self.remote is not None and (remote := self.remote.needed_from()) is not None:
+            needed.append(remote)
         return min(needed, default=None)
 
     def waiting_for_space(self) -> list[WaitingClip]:
@@ -217,22 +272,8 @@ class Runtime:
         return pipeline is not None and pipeline.give_up_clip(clip.event_id)
 
     def _supervise(self, name: str, own_stop: threading.Event) -> None:
-        # A bug that escapes a camera's loop must not silently end its recording: log it and
-        # start the camera again after a pause; the other cameras never notice.
         # Each camera has its own stop event (``close`` sets them all), so one can be stopped alone.
-        stream, pipeline = self.streams[name], self.pipelines[name]
-        stop = own_stop
-        delay = 1.0
-        while not stop.is_set():
-            try:
-                stream.run(stop)
-                return
-            except Exception:
-                log.exception("%s: camera loop crashed; restarting in %.0f s", name, delay)
-                pipeline.on_error(f"{name}: camera loop crashed")
-                if stop.wait(delay):
-                    return
-                delay = min(delay * 2, 60.0)
+        run_camera(name, self.streams[name], self.pipelines[name], own_stop)
 
     def _sweep_loop(self) -> None:
         choices = HouseholdChoices(self.store, self.config, self.cameras)
@@ -293,6 +334,8 @@ class Runtime:
             pipelines = list(self.pipelines.values())
         for pipeline in pipelines:
             self.clip_pool.submit(pipeline.cut_pending)
+        if self.remote is not None:
+            self.remote.cut_pending()
 
     def close(self) -> None:
         """Stops sources and the sweeper, flushes open events and segments, waits for clips."""
@@ -305,6 +348,8 @@ class Runtime:
             threads = [*self._camera_threads.values(), *self.threads]
         for thread in threads:
             thread.join()
+        if self.remote is not None:
+            self.remote.close()  # each camera flushes on its node; their last changes come here
         if self.exporter is not None:
             self.exporter.close()  # after the job in hand; queued ones fail at the next start
         for pipeline in list(self.pipelines.values()):
@@ -318,19 +363,3 @@ class Runtime:
             self.dispatcher.close()
         if self.data_lock is not None:
             self.data_lock.release()
-
-
-def camera_parts(
-    name: str,
-    camera: CameraConfig,
-    parts: PipelineParts,
-    realtime: bool,
-    lossless: bool = False,
-) -> tuple[CameraPipeline, CameraStream]:
-    """The pipeline and stream of one camera, as the registry resolved it."""
-    pipeline = CameraPipeline(name, camera, parts, lossless=lossless)
-    record, detect = camera_inputs(camera)
-    stream = CameraStream(
-        name, record, detect, camera.detect, parts.config.source, pipeline, SystemClock(), realtime
-    )
-    return pipeline, stream

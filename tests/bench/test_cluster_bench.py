@@ -1,5 +1,6 @@
-"""Scenario ``cluster``: a quick run on a real two-node Ray cluster and PostgreSQL gives both
-tables (throughput on 1 and 2 nodes, and a node killed mid-check)."""
+"""Scenario ``cluster``: a quick run on a real two-node Ray cluster and PostgreSQL gives its three
+tables (share-check throughput on 1 and 2 nodes, a node killed mid-check, and camera actors
+moved off a killed node)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path
     require(namespace_problem() is None, namespace_problem() or "")
     ctx = BenchContext.create(tmp_path, Console(file=None, quiet=True), quick=True)
 
-    throughput, failover = cluster.run(ctx)
+    throughput, failover, cameras = cluster.run(ctx)
 
     assert [row[0] for row in throughput.rows] == ["1", "2"]
     assert [row[1] for row in throughput.rows] == ["4 of 4", "4 of 4"]
@@ -33,3 +34,10 @@ def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path
     assert int(row[1]) >= 1
     assert row[2] == row[1]  # every check lost with the node was done again on the head
     assert row[3].endswith(" s")
+    [row] = cameras.rows
+    stayed, moved = (int(n) for n in row[0].split(" / "))
+    assert stayed + moved == 4
+    assert moved >= 1  # Ray spread the cameras over both nodes
+    assert row[1].count(" s") == 2  # kill to recording again, median and max
+    assert row[4] == "0"  # the head's cameras: no gap
+    assert row[7] == "yes"

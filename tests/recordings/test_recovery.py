@@ -12,6 +12,7 @@ import pytest
 
 from hearthcam.layout import parse_segment_path, segment_path
 from hearthcam.recordings.recovery import (
+    MOVED_REASON,
     RecoveryReport,
     probe_duration,
     recover,
@@ -213,6 +214,7 @@ def test_recovering_one_camera_leaves_the_cameras_other_processes_record_alone(
     [gap] = store.gaps("a")
     assert gap.start == pytest.approx(salvaged.end)
     assert gap.end == now
+    assert gap.reason == MOVED_REASON  # not "hearthcam was not running": the server was up
     # b: its .part, its unindexed segment, its clip temp, its open event and rows as they were.
     assert b_part.read_bytes() == b_part_bytes
     assert b_salvage.exists()

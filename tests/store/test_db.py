@@ -247,3 +247,19 @@ def test_in_memory_database_is_shared_between_threads() -> None:
         thread.start()
         thread.join()
         assert store.known_segment_paths() == {seg("front", T0).path}
+
+
+def test_a_camera_is_claimed_by_one_process_until_it_closes(
+    store: Store, database_url: str, data_dir: Path, backend: str
+) -> None:
+    """A camera moved to another cluster node waits until the process it left lets go (on
+    PostgreSQL; SQLite is one machine's, where the data directory's lock keeps one process)."""
+    assert store.claim_camera("porch", wait=0)
+    with Store.open(database_url, data_dir=data_dir) as other:
+        if backend == "postgresql":
+            assert not other.claim_camera("porch", wait=0.3, every=0.1)  # still held
+        else:
+            assert other.claim_camera("porch", wait=0)
+        assert other.claim_camera("shed", wait=0)  # another camera is free
+        store.close()  # the first process dies or stops: its connection and claim go
+        assert other.claim_camera("porch", wait=5, every=0.1)

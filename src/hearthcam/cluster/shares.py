@@ -75,7 +75,7 @@ def check_share(settings: dict[str, Any], share_id: str, camera: str) -> tuple[P
     import ray
 
     global _worker
-    _log_to_stderr()
+    log_to_stderr()
     node = ray.get_runtime_context().get_node_id()
     # In the worker's log file on its node: which node checked which share, and when.
     log.info("share %s: checks start on node %s (process %d)", share_id, node, os.getpid())
@@ -86,7 +86,7 @@ def check_share(settings: dict[str, Any], share_id: str, camera: str) -> tuple[P
     return prepared, f"{node}/{os.getpid()}"
 
 
-def _log_to_stderr() -> None:
+def log_to_stderr() -> None:
     """hearthcam's log lines at INFO on the worker's stderr (Ray keeps it in the node's log
     folder), once per process."""
     root = logging.getLogger("hearthcam")
@@ -95,6 +95,20 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+
+
+def connect(config: Config) -> None:
+    """Joins the cluster at ``cluster.address``, once per process (the share checks and the
+    cameras share the connection)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            address=config.cluster.address,
+            namespace=NAMESPACE,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
 
 
 class RayShareChecks:
@@ -117,15 +131,7 @@ class RayShareChecks:
     @classmethod
     def connect(cls, config: Config) -> RayShareChecks:
         """Joins the cluster at ``cluster.address`` (once per process)."""
-        import ray
-
-        if not ray.is_initialized():
-            ray.init(
-                address=config.cluster.address,
-                namespace=NAMESPACE,
-                logging_level=logging.WARNING,
-                log_to_driver=False,
-            )
+        connect(config)
         log.info("share checks run on the Ray cluster at %s", config.cluster.address)
         return cls(config)
 

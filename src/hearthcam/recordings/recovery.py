@@ -53,6 +53,8 @@ from hearthcam.vault.sealed import SALVAGE_SUFFIX
 log = logging.getLogger(__name__)
 
 DOWNTIME_REASON = "hearthcam was not running (it stopped without finishing: crash or kill)"
+#: The gap of a camera whose recorder alone died (``recover_camera``: a cluster node lost).
+MOVED_REASON = "its recorder died with its cluster node or process; started again elsewhere"
 
 
 class EventFinisher(Protocol):
@@ -248,7 +250,7 @@ def _ended_at_footage(event: Event, recorded_until: float | None) -> Event:
 
 
 def _record_downtime(
-    store: Store, cameras: set[str], now: float
+    store: Store, cameras: set[str], now: float, reason: str = DOWNTIME_REASON
 ) -> tuple[dict[str, float | None], int]:
     """Adds a gap from each camera's last recorded moment to ``now``; returns those moments
     and how many gaps were added."""
@@ -256,8 +258,8 @@ def _record_downtime(
     added = 0
     for camera, last in until.items():
         if last is not None and last < now:
-            store.add_gap(camera, last, now, DOWNTIME_REASON)
-            log.info("%s: not recorded for %.1f s (hearthcam was down)", camera, now - last)
+            store.add_gap(camera, last, now, reason)
+            log.info("%s: not recorded for %.1f s (%s)", camera, now - last, reason)
             added += 1
     return until, added
 
@@ -268,13 +270,14 @@ def _finish_open_events(
     cut_off: set[str],
     camera: str | None = None,
     now: float | None = None,
+    reason: str = DOWNTIME_REASON,
 ) -> tuple[int, int]:
     """Ends the events a crash left open (of every camera, or of ``camera`` only) at their
     footage and finishes them; records each recording camera's downtime up to ``now`` (the
     time of the call if not given). Returns (events finished, gaps added)."""
     events = [e for e in store.open_events() if camera is None or e.camera == camera]
     cameras = cut_off | {e.camera for e in events}
-    until, gaps = _record_downtime(store, cameras, time.time() if now is None else now)
+    until, gaps = _record_downtime(store, cameras, time.time() if now is None else now, reason)
     for event in events:
         ended = _ended_at_footage(event, until.get(event.camera))
         try:
@@ -329,12 +332,13 @@ def recover_camera(
     probe: Callable[[Path], float] | None = None,
     media: MediaIO | None = None,
     finisher: EventFinisher | None = None,
+    reason: str = MOVED_REASON,
 ) -> RecoveryReport:
     """Recovers one camera whose recorder died, before it records again, while the other
     cameras keep recording in other processes: the same steps as ``recover`` on that camera's
     segments, rows and open events only, with its downtime recorded up to ``now`` (the time of
-    the call if not given). Nothing shared is touched (other media temps, sealing, keys of
-    vanished files): those can be live writes of other processes.
+    the call if not given) as a gap with ``reason``. Nothing shared is touched (other media
+    temps, sealing, keys of vanished files): those can be live writes of other processes.
 
     Raises:
         ValueError: ``camera`` is not a folder name (it would name another folder).
@@ -342,7 +346,7 @@ def recover_camera(
     _check_camera(camera)
     media = media or PlainMedia()
     found, cut_off = _reconcile(store, data_dir, media, probe, camera)
-    closed, gaps = _finish_open_events(store, finisher, cut_off, camera, now)
+    closed, gaps = _finish_open_events(store, finisher, cut_off, camera, now, reason)
     report = replace(found, events_closed=closed, downtime_gaps=gaps)
     log.info("recovery of camera %s: %s", camera, report)
     return report

@@ -17,6 +17,7 @@ camera and would otherwise protect recordings forever.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from hearthcam.errors import StoreError
-from hearthcam.store.engine import WRITE_LOCK, build_engine, claim
+from hearthcam.store.engine import WRITE_LOCK, build_engine, claim, claim_camera
 from hearthcam.store.media_paths import MediaPaths
 from hearthcam.store.migrate import migrate
 from hearthcam.types import Event, Segment, TrackSummary, Verdict
@@ -232,6 +233,7 @@ class Store:
         self._engine = build_engine(url, busy_timeout, wal)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._claim: Connection | None = None
+        self._camera_claims: list[Connection] = []
 
     @classmethod
     def open(
@@ -258,11 +260,31 @@ class Store:
         if self._claim is None:
             self._claim = claim(self._engine)
 
+    def claim_camera(self, camera: str, wait: float, every: float = 0.5) -> bool:
+        """Holds ``camera`` for this process's recorder until ``close``
+        (``store.engine.claim_camera``): on a cluster, a camera moved to a new node must not
+        be recorded (nor its files recovered) while the process it left still writes. Tries
+        every ``every`` seconds for ``wait`` seconds; False if it never got it. SQLite: True
+        (its file is one machine's, and the data directory's lock keeps one process on it)."""
+        if self._engine.dialect.name != "postgresql":
+            return True
+        deadline = time.monotonic() + wait
+        while True:
+            connection = claim_camera(self._engine, camera)
+            if connection is not None:
+                self._camera_claims.append(connection)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(every)
+
     def close(self) -> None:
-        """Closes every pooled connection (and gives up the server's claim)."""
+        """Closes every pooled connection (and gives up the server's and cameras' claims)."""
         if self._claim is not None:
             self._claim.close()
             self._claim = None
+        while self._camera_claims:
+            self._camera_claims.pop().close()
         self._engine.dispose()
 
     def __enter__(self) -> Store:

@@ -92,6 +92,22 @@ def claim(engine: Engine) -> Connection | None:
     return connection
 
 
+#: The advisory-lock class of cameras' claims (``claim_camera``), beside the server's key.
+CAMERA_CLASS: Final = 0x68636D
+
+
+def claim_camera(engine: Engine, camera: str) -> Connection | None:
+    """Takes ``camera``'s lock of a PostgreSQL database on a connection of its own, held until
+    that connection closes; None when another process holds it (its recorder is alive: one
+    whose cluster node stopped answering Ray may still reach the database and write)."""
+    connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    query = text("SELECT pg_try_advisory_lock(:kind, hashtext(:camera))")
+    if not connection.scalar(query, {"kind": CAMERA_CLASS, "camera": camera}):
+        connection.close()
+        return None
+    return connection
+
+
 def build_engine(url: str, busy_timeout: float, wal: bool) -> Engine:
     """Creates the one Engine of a Store, with SQLite tuned for several threads."""
     parsed = make_url(url)

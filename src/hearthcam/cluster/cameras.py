@@ -1,0 +1,329 @@
+"""Camera pipelines on a Ray cluster: each camera is a Ray actor (``CameraWorker``) that reads,
+records and analyses it on whichever node Ray placed it, spread over the nodes by the CPUs each
+declares (``cluster.camera_cpus``).
+
+An actor opens the database (PostgreSQL, which every node reaches) and the shared media root
+itself, and writes its segments, snapshots, clips and event rows there as a camera thread of a
+single box does. What crosses Ray: the config's sections a camera reads (no alert channel's
+secret), the camera's resolved settings, and back, every half second, the event changes, the
+camera's health and load and the footage its open event still needs; never a frame.
+
+When an actor's node (or its process) dies, Ray starts it again on a live node with CPUs to
+spare (``max_restarts=-1``). Each actor holds its camera's claim in the database
+(``Store.claim_camera``: an advisory lock on its own connection), so a new actor waits while
+the old process still lives (on a node Ray gave up on that still reaches the database). It then
+recovers what the dead one left of *its* camera only (``recordings.recovery.recover_camera``:
+the segment in flight salvaged to its last whole fragment, an event left open finished from its
+footage, the downtime recorded as a gap); the other cameras, recording in other processes, are
+not touched.
+
+The server that started the actors (``RayCameras``, built by the app) relays their event changes
+to its listeners: the alert decision and the web app's live updates run once, on that server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
+from hearthcam.config import CameraConfig, Config, parse_config
+from hearthcam.pipeline.health import CameraHealth, Connection
+from hearthcam.pipeline.load import CameraLoad
+from hearthcam.types import Change, Event, EventListener
+
+log = logging.getLogger(__name__)
+
+#: The parts of the config a camera's actor gets: the database, the media, how to detect,
+#: record and cut events. Alerts, the web app and their secrets stay on the server.
+CAMERA_SETTINGS = {"data_dir", "database", "detector", "objects", "record", "events", "source"}
+#: How often the server collects each actor's event changes and health, seconds.
+POLL = 0.5
+#: A camera whose actor has not answered for this long is shown reconnecting, seconds.
+STALE = 5.0
+#: Event changes an actor keeps for the server at most (the oldest go first: the events are in
+#: the database whatever happens; only their live relay is lost).
+MAX_CHANGES = 10_000
+#: How often an actor waiting for its camera's claim says so, seconds.
+CLAIM_LOG_EVERY = 30.0
+#: How long stopping waits for an actor to flush its open event and segment, seconds.
+STOP_WAIT = 60.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Poll:
+    """What an actor tells the server each ``POLL``."""
+
+    changes: list[tuple[Change, Event]]
+    health: CameraHealth
+    load: CameraLoad
+    needed_from: float | None
+    node: str
+    restarted: bool
+
+
+class CameraWorker:
+    """A Ray actor: one camera's pipeline on this node (see the module doc)."""
+
+    def __init__(self, settings: dict[str, Any], name: str, camera: dict[str, Any]) -> None:
+        # Imported here: this runs in the actor's process, on any node.
+        import ray
+
+        from hearthcam.pipeline.camera import camera_parts, run_camera
+        from hearthcam.pipeline.detect import load_detector
+        from hearthcam.pipeline.recovered import RecoveredEvents
+        from hearthcam.pipeline.runner import PipelineParts
+        from hearthcam.recordings.recovery import recover_camera
+        from hearthcam.served_model import served_verdict
+        from hearthcam.store.db import Store
+        from hearthcam.vault.household import open_media
+
+        log_to_stderr()
+        context = ray.get_runtime_context()
+        self.name = name
+        self.node = context.get_node_id()
+        self.restarted = bool(context.was_current_actor_reconstructed)
+        config = parse_config(settings)
+        data_dir = config.data_dir
+        self._store = Store.open(config.database_url, data_dir=data_dir)
+        # A fence: a process that still records this camera (on a node Ray gave up on that still
+        # reaches the database) holds its claim; nothing is recovered or recorded until it ends.
+        while not self._store.claim_camera(name, wait=CLAIM_LOG_EVERY):
+            log.warning("%s: another process still records it; waiting for it to end", name)
+        media = open_media(self._store, data_dir)
+        if self.restarted:
+            # What the dead actor left of this camera: its segment in flight, its open event.
+            finisher = RecoveredEvents(config.record, self._store, media, data_dir)
+            report = recover_camera(self._store, data_dir, name, media=media, finisher=finisher)
+            log.info("%s: moved to node %s; recovered %s", name, self.node, report)
+        self._changes: deque[tuple[Change, Event]] = deque(maxlen=MAX_CHANGES)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{name}")
+        parts = PipelineParts(
+            config=config,
+            detector=load_detector(config.detector),
+            store=self._store,
+            verdict=served_verdict(self._store, data_dir),
+            clip_pool=self._pool,
+            listeners=[self._relay],
+            media=media,
+        )
+        resolved = CameraConfig.model_validate(camera)
+        self._pipeline, stream = camera_parts(name, resolved, parts, realtime=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=run_camera, args=(name, stream, self._pipeline, self._stop), name=f"src-{name}"
+        )
+        self._thread.start()
+        log.info("%s: camera starts on node %s (process %d)", name, self.node, os.getpid())
+
+    def _relay(self, change: Change, event: Event) -> None:
+        self._changes.append((change, event))
+
+    def poll(self) -> Poll:
+        """The event changes since the last poll, and how the camera is doing now."""
+        changes = []
+        while self._changes:
+            changes.append(self._changes.popleft())
+        return Poll(
+            changes,
+            self._pipeline.health(),
+            self._pipeline.load(),
+            self._pipeline.needed_from(),
+            self.node,
+            self.restarted,
+        )
+
+    def set_geometry(self, camera: dict[str, Any]) -> None:
+        """New masks and zones, from the next analysed frame on."""
+        self._pipeline.set_geometry(CameraConfig.model_validate(camera))
+
+    def cut_pending(self) -> int:
+        """Cuts the clips that waited for the household's unlock or for space."""
+        return self._pipeline.cut_pending()
+
+    def stop(self) -> list[tuple[Change, Event]]:
+        """Stops reading, ends the open event, closes the segment and cuts the pending clips;
+        returns the last event changes."""
+        self._stop.set()
+        self._thread.join()
+        self._pipeline.finish()
+        self._pool.shutdown(wait=True)
+        self._store.close()
+        log.info("%s: camera stopped on node %s", self.name, self.node)
+        return list(self._changes)
+
+
+@dataclasses.dataclass
+class _Camera:
+    """The server's view of one camera's actor."""
+
+    actor: Any  # Ray's handle on the CameraWorker
+    pending: Any = None  # the poll asked for and not answered yet (an ObjectRef)
+    last: Poll | None = None
+    answered: float = 0.0
+    started: float = dataclasses.field(default_factory=time.time)
+
+
+class RayCameras:
+    """The runtime's ``RemoteCameras``: one actor per camera on the cluster, their event changes
+    relayed to ``listeners`` on this server. ``placed`` tells where each camera runs now."""
+
+    def __init__(self, config: Config, listeners: Sequence[EventListener]) -> None:
+        import ray
+
+        from hearthcam.cluster.shares import connect
+
+        connect(config)
+        self._settings = config.model_dump(mode="json", include=CAMERA_SETTINGS)
+        self._cpus = config.cluster.camera_cpus
+        self._class = ray.remote(CameraWorker)
+        self._listeners = list(listeners)
+        self._cameras: dict[str, _Camera] = {}
+        self._lock = threading.Lock()
+        self.placed: dict[str, str] = {}  # camera -> node id, as its last poll said
+
+    def start(self, name: str, camera: CameraConfig) -> None:
+        """Runs ``camera`` as ``name`` on the cluster (replacing the actor running as ``name``)."""
+        self.stop(name)
+        actor: Any = self._class.options(
+            name=f"camera-{name}",
+            namespace=NAMESPACE,
+            num_cpus=self._cpus,
+            max_restarts=-1,  # on a live node, whenever its node or process dies
+            max_concurrency=2,  # a poll is answered while ``stop`` flushes
+            scheduling_strategy="SPREAD",
+        ).remote(self._settings, name, camera.model_dump(mode="json"))
+        with self._lock:
+            self._cameras[name] = _Camera(actor)
+        log.info("%s: started on the cluster", name)
+
+    def stop(self, name: str) -> None:
+        """Stops one camera's actor after it flushed its open event and segment."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        with self._lock:
+            camera = self._cameras.pop(name, None)
+            self.placed.pop(name, None)
+        if camera is None:
+            return
+        try:
+            last: list[tuple[Change, Event]] = ray.get(
+                camera.actor.stop.remote(), timeout=STOP_WAIT
+            )
+            self._tell(last)
+        except (RayError, GetTimeoutError) as error:
+            log.warning("%s: its actor did not stop cleanly: %s", name, error)
+        ray.kill(camera.actor, no_restart=True)
+        log.info("%s: stopped on the cluster", name)
+
+    def set_geometry(self, name: str, camera: CameraConfig) -> None:
+        with self._lock:
+            found = self._cameras.get(name)
+        if found is not None:
+            found.actor.set_geometry.remote(camera.model_dump(mode="json"))
+
+    def cut_pending(self) -> None:
+        with self._lock:
+            actors = [c.actor for c in self._cameras.values()]
+        for actor in actors:
+            actor.cut_pending.remote()
+
+    def health(self, name: str) -> CameraHealth | None:
+        """The camera's health from its last poll; reconnecting while its actor does not
+        answer (its node died and Ray is moving it)."""
+        with self._lock:
+            camera = self._cameras.get(name)
+        if camera is None:
+            return None
+        now = time.time()
+        if camera.last is None:
+            return dataclasses.replace(CameraHealth.off(name), connection=Connection.CONNECTING)
+        health = camera.last.health
+        if now - camera.answered > STALE:
+            return dataclasses.replace(
+                health,
+                connection=Connection.RECONNECTING,
+                last_error="its cluster node stopped answering; moving to a live node",
+                last_error_at=camera.answered,
+            )
+        return health
+
+    def load(self, name: str) -> CameraLoad | None:
+        with self._lock:
+            camera = self._cameras.get(name)
+        return None if camera is None or camera.last is None else camera.last.load
+
+    def needed_from(self) -> float | None:
+        """The earliest footage an open event needs over the cluster's cameras. A camera not
+        heard from lately needs all its footage kept (its event may still be open)."""
+        with self._lock:
+            cameras = list(self._cameras.values())
+        now, needed = time.time(), []
+        for camera in cameras:
+            if camera.last is None or now - camera.answered > STALE:
+                return float("-inf")
+            if camera.last.needed_from is not None:
+                needed.append(camera.last.needed_from)
+        return min(needed, default=None)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Collects every actor's poll each ``POLL`` until ``stop``; one outstanding poll per
+        actor (a moving actor's poll waits for it)."""
+        while not stop.wait(POLL):
+            try:
+                self.poll_once(timeout=POLL)
+            except Exception:  # the relay must go on; the cameras record regardless
+                log.exception("polling the cluster's cameras failed")
+
+    def poll_once(self, timeout: float) -> None:
+        import ray
+        from ray.exceptions import RayError
+
+        with self._lock:
+            cameras = dict(self._cameras)
+        for camera in cameras.values():
+            if camera.pending is None:
+                camera.pending = camera.actor.poll.remote()
+        waiting = {c.pending: (n, c) for n, c in cameras.items() if c.pending is not None}
+        done, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=timeout)
+        for ref in done:
+            name, camera = waiting[ref]
+            camera.pending = None
+            try:
+                poll: Poll = ray.get(ref)
+            except RayError as error:  # its node or process died: Ray is moving it
+                log.info("%s: no answer from its actor (%s)", name, type(error).__name__)
+                continue
+            if camera.last is not None and camera.last.node != poll.node:
+                log.warning("%s: now on node %s (was %s)", name, poll.node, camera.last.node)
+            camera.last, camera.answered = poll, time.time()
+            with self._lock:
+                if self._cameras.get(name) is camera:
+                    self.placed[name] = poll.node
+            self._tell(poll.changes)
+
+    def _tell(self, changes: Sequence[tuple[Change, Event]]) -> None:
+        for change, event in changes:
+            for listener in self._listeners:
+                try:
+                    listener(change, event)
+                except Exception:
+                    log.exception("a listener failed on a cluster camera's event %s", event.id)
+
+    def close(self) -> None:
+        """Stops every camera's actor (each flushes its event and segment), in parallel."""
+        with self._lock:
+            names = list(self._cameras)
+        threads = [threading.Thread(target=self.stop, args=(n,)) for n in names]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
