@@ -11,7 +11,7 @@ import pytest
 
 from hearthcam import app
 from hearthcam.config import parse_config
-from hearthcam.learn.retrain import train_once
+from hearthcam.learn.retrain import Outcome, TrainingError, train_once
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.learned import LearnedVerdict, VerdictSlot
 from hearthcam.pipeline.verdict import RuleVerdict
@@ -136,3 +136,28 @@ def test_the_review_queue_is_ranked_by_the_served_model(home: Home) -> None:
         assert slot.probabilities(NOON) is None
     finally:
         runtime.close()
+
+
+def test_a_queued_retrain_goes_to_the_watchers_trainer(home: Home) -> None:
+    """With the Ray engine the watcher's trainer is a cluster's (hearthcam.cluster.training):
+    the queued retrain goes there, not to train_once in this process; a refusal is retried
+    later, as a local one is."""
+    trained(home)
+    asked: list[float] = []
+
+    def trainer(now: float, **_: object) -> Outcome:
+        asked.append(now)
+        if len(asked) == 1:
+            raise TrainingError("too few annotations on the cluster")
+        return train_once(home.store, home.data, now)
+
+    watcher = ModelWatcher(
+        VerdictSlot(RuleVerdict()), home.store, home.data, retrain=True, retry=60, trainer=trainer
+    )
+    home.sharing.listeners = [*home.sharing.listeners, watcher]
+    assert home.sharing.withdraw(home.shares[0]) is not None  # queues a retrain
+    assert not watcher.retrain_if_queued(NOW + 3)  # refused: tried again after ``retry``
+    assert not watcher.retrain_if_queued(NOW + 4)
+    assert watcher.retrain_if_queued(NOW + 64)
+    assert asked == [NOW + 3, NOW + 64]
+    assert home.registry.retrains() == []  # answered

@@ -282,7 +282,12 @@ def _assemble(
     )
     try:
         cameras.subscribe(runtime)  # an owner's change starts, restarts or stops that camera
-        runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True)
+        trainer = None
+        if config.cluster.engine == "ray":  # trainings as Ray tasks (connected at the first)
+            from hearthcam.cluster.training import RayTraining
+
+            trainer = RayTraining(config)
+        runtime.models = ModelWatcher(slot, store, config.data_dir, retrain=True, trainer=trainer)
         if config.cluster.cameras:  # each camera an actor on the cluster, started by start()
             from hearthcam.cluster.cameras import RayCameras
 

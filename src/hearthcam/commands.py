@@ -37,6 +37,7 @@ from hearthcam.store.db import Store
 if TYPE_CHECKING:
     from hearthcam.learn.evaluate import Metrics
     from hearthcam.learn.registry import ModelRegistry
+    from hearthcam.learn.retrain import Trainer
     from hearthcam.runtime import Runtime
 
 Step = Callable[[str], None]
@@ -52,8 +53,10 @@ class Commands:
         data_dir: Path,
         cameras: Callable[[], Sequence[str]],
         models_changed: Callable[[], object] = lambda: None,
+        trainer: Trainer | None = None,
     ) -> None:
         self._store, self._data_dir = store, data_dir
+        self._trainer = trainer  # None: ``train_once`` in this process
         self._cameras = cameras  # every camera a first owner gets
         self._models_changed = models_changed  # the server re-reads the served model at once
 
@@ -100,12 +103,12 @@ class Commands:
 
     def train(self, request: TrainModel, step: Step) -> Trained:
         """Trains, evaluates and registers a model; promotes it if it beats the served one."""
-        from hearthcam.learn.retrain import train_once  # scikit-learn: only when training
+        from hearthcam.learn.retrain import local_trainer  # scikit-learn: only when training
 
-        outcome = train_once(
-            self._store, self._data_dir, time.time(),
-            test_fraction=request.test_fraction, seed=request.seed, step=step,
-        )  # fmt: skip
+        trainer = self._trainer or local_trainer(self._store, self._data_dir)
+        outcome = trainer(
+            time.time(), test_fraction=request.test_fraction, seed=request.seed, step=step
+        )
         return Trained(
             outcome.candidate.id, outcome.promoted, outcome.why, outcome.baseline,
             _summary(outcome.candidate_metrics), _summary(outcome.baseline_metrics),
@@ -198,5 +201,6 @@ def serve_control(runtime: Runtime) -> control.ControlServer:
         runtime.config.data_dir,
         cameras=lambda: list(runtime.cameras),
         models_changed=models.check if models is not None else lambda: None,
+        trainer=models.trainer if models is not None else None,  # on the cluster, with Ray
     )
     return control.ControlServer(runtime.config.data_dir, commands.execute).start()

@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hearthcam.errors import HearthcamError
 from hearthcam.learn.registry import ModelRegistry
@@ -23,6 +25,9 @@ from hearthcam.pipeline.events import VerdictModel
 from hearthcam.pipeline.learned import LearnedVerdict, ModelFileError, VerdictNet, VerdictSlot
 from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.db import Store
+
+if TYPE_CHECKING:  # scikit-learn is imported only when a training runs
+    from hearthcam.learn.retrain import Outcome, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +64,12 @@ class ModelWatcher:
         retrain: bool = False,
         interval: float = 30.0,
         retry: float = 3600.0,
+        trainer: Trainer | None = None,
     ) -> None:
         self.slot, self._store, self._data_dir = slot, store, data_dir
+        #: Runs the queued retrains (and ``hearthcam train`` through the server): here, or on a
+        #: cluster; None: ``train_once`` in this process, loaded at the first training.
+        self.trainer = trainer
         self._registry = ModelRegistry(store, data_dir)
         self._retrain, self._interval, self._retry = retrain, interval, retry
         self._wake = threading.Event()
@@ -83,16 +92,30 @@ class ModelWatcher:
         if self._last_try is not None and now - self._last_try < self._retry:
             return False
         self._last_try = now
-        from hearthcam.learn.retrain import train_once  # scikit-learn: only when training
-
         try:
-            outcome = train_once(self._store, self._data_dir, now)
+            outcome = self.train(now)
         except HearthcamError as error:
             log.warning("queued retrain cannot run yet: %s", error)
             return False
         self._last_try = None
         log.info("retrained: model %s (%s)", outcome.candidate.id, outcome.why)
         return True
+
+    def train(
+        self,
+        now: float,
+        *,
+        test_fraction: float = 0.25,
+        seed: int = 0,
+        step: Callable[[str], None] = lambda _: None,
+    ) -> Outcome:
+        """One training by the trainer (``learn.retrain.Trainer``); HearthcamError if refused."""
+        trainer = self.trainer
+        if trainer is None:
+            from hearthcam.learn.retrain import local_trainer  # scikit-learn: when training
+
+            trainer = local_trainer(self._store, self._data_dir)
+        return trainer(now, test_fraction=test_fraction, seed=seed, step=step)
 
     def on_withdrawn(self, share_id: str) -> list[str]:
         """A clip was withdrawn here: look again at once (its model may be tainted now)."""

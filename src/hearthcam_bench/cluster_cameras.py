@@ -5,15 +5,16 @@ inside a loopback-only network namespace (``raycluster.in_loopback_namespace``);
 ``tests/cluster`` and ``bench cluster``.
 
     python -m hearthcam_bench.cluster_cameras CONFIG.yaml SCENE.mp4 OUT.json
-        [--cameras 8] [--nodes 2] [--kill worker-1] [--watch 6]
+        [--cameras 8] [--nodes 2] [--kill worker-1] [--watch 6] [--train]
 
 CONFIG holds the data directory and database; the cameras (``cam0``.. all reading SCENE from
 the RTSP server) and the cluster are added. The run waits until every camera has recorded two
 segments, then (``--kill``) kills that node as a power cut would (its raylet, agents and the
 camera actors under it), waits until each camera that ran there has a segment started after the
-kill (recording again on a live node), watches ``--watch`` seconds more, and stops the server
-with SIGINT. The JSON says where each camera ran (the actors' own log lines), what the database
-held before the kill and at the end (events, segments, gaps), the times, and the server's output.
+kill (recording again on a live node), runs ``hearthcam train`` through the server (``--train``),
+watches ``--watch`` seconds more, and stops the server with SIGINT. The JSON says where each
+camera ran (the actors' own log lines), what the database held before the kill and at the end
+(events, segments, gaps), the times, and the server's output.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from hearthcam_bench.rtsp import serving
 
 #: The line a camera's actor logs when it starts (``hearthcam.cluster.cameras``).
 START_LINE = re.compile(r"(cam\d+): camera starts on node (\w+)")
+#: The line a training task logs when it starts (``hearthcam.cluster.training``).
+TRAINING_LINE = re.compile(r"training starts on node (\w+)")
 #: The most a run waits for any one step, seconds.
 STEP_TIMEOUT = 240.0
 #: Seconds over which the camera actors' CPU is measured, once all record.
@@ -104,6 +107,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=2, choices=(1, 2))
     parser.add_argument("--kill")
     parser.add_argument("--watch", type=float, default=6.0)
+    parser.add_argument("--train", action="store_true", help="run `hearthcam train` too")
     args = parser.parse_args()
     config = load_config(args.config)
     cameras = _cameras_of(args.cameras)
@@ -112,8 +116,8 @@ def main() -> None:
     work = args.out.parent
     try:
         # Declared CPUs: every node can hold all the cameras (a quarter CPU each), so the head
-        # takes the killed node's cameras on.
-        cpus = max(1, round(args.cameras * config.cluster.camera_cpus))
+        # takes the killed node's cameras on, and one more for a training or a check.
+        cpus = round(args.cameras * config.cluster.camera_cpus) + 1
         nodes.start_head(cpus=cpus)
         if args.nodes == 2:
             nodes.add_node("worker-1", cpus=cpus)
@@ -127,9 +131,9 @@ def main() -> None:
             served.write_text(yaml.safe_dump(settings))
             _serve(served, cameras, nodes, args, report)
     finally:
-        report["starts"] = [
-            {"camera": c, "node": n} for c, n in START_LINE.findall(nodes.worker_logs())
-        ]
+        logs = nodes.worker_logs()
+        report["starts"] = [{"camera": c, "node": n} for c, n in START_LINE.findall(logs)]
+        report["trainings"] = TRAINING_LINE.findall(logs)
         nodes.stop()
         args.out.write_text(json.dumps(report, indent=1))
 
@@ -189,6 +193,12 @@ def _serve(
 
                 _wait("every camera recording after the kill", all_back, server)
                 report["back_at"] = back
+            if args.train:  # the user's ``hearthcam train``, through the running server
+                done = subprocess.run(
+                    [hearthcam, "train", "-c", str(served)],
+                    capture_output=True, text=True, timeout=120, check=False,
+                )  # fmt: skip
+                report["train"] = {"code": done.returncode, "output": done.stdout + done.stderr}
             time.sleep(args.watch)
             report["ray_own_end"] = ray_own_use(nodes)
         finally:

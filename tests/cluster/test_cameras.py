@@ -5,7 +5,8 @@ database on a real PostgreSQL server and one data directory both nodes use.
 
 The second node is killed as a power cut would (its raylet, agents and the camera actors under
 it): its cameras record again on the head, the downtime of each is listed as a gap, the head's
-own cameras go on untouched, and no event the database held is lost.
+own cameras go on untouched, and no event the database held is lost. ``hearthcam train`` through
+the server runs on the cluster too.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def _drive(world: World, tmp_path: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path: Path) -> None:
-    report = _drive(world, tmp_path, "--kill", "worker-1")
+    report = _drive(world, tmp_path, "--kill", "worker-1", "--train")
 
     assert report["code"] == 0, report["output"][-4000:]
     assert "stopped cleanly" in report["output"]
@@ -120,3 +121,9 @@ def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path:
     assert after["open"] == []
     for event_id, event in before["events"].items():
         assert after["events"][event_id]["wall_end"] >= event["wall_end"]
+    # `hearthcam train` through the running server ran as a Ray task on a node of the cluster,
+    # and was refused there for the data's sake (nothing annotated), as in one process.
+    assert report["train"]["code"] != 0
+    assert "fewer than two different verdicts" in report["train"]["output"]
+    assert len(report["trainings"]) == 1
+    assert report["trainings"][0] in {head, worker}

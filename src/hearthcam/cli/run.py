@@ -42,8 +42,9 @@ def run(
         typer.Option(
             "--cluster",
             metavar="HOST:PORT",
-            help="run the share checks on the Ray cluster whose head is there "
-            "(cluster: {engine: ray, address: ...}; needs database: postgresql+psycopg://...)",
+            help="run the share checks on the Ray cluster whose head is there, and the cameras "
+            "too with cluster: {cameras: true} (cluster: {engine: ray, address: ...}; needs "
+            "database: postgresql+psycopg://...)",
         ),
     ] = None,
 ) -> None:

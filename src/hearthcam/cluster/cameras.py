@@ -81,7 +81,7 @@ class CameraWorker:
         from hearthcam.pipeline.recovered import RecoveredEvents
         from hearthcam.pipeline.runner import PipelineParts
         from hearthcam.recordings.recovery import recover_camera
-        from hearthcam.served_model import served_verdict
+        from hearthcam.served_model import ModelWatcher, served_verdict
         from hearthcam.store.db import Store
         from hearthcam.vault.household import open_media
 
@@ -105,11 +105,12 @@ class CameraWorker:
             log.info("%s: moved to node %s; recovered %s", name, self.node, report)
         self._changes: deque[tuple[Change, Event]] = deque(maxlen=MAX_CHANGES)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{name}")
+        slot = served_verdict(self._store, data_dir)
         parts = PipelineParts(
             config=config,
             detector=load_detector(config.detector),
             store=self._store,
-            verdict=served_verdict(self._store, data_dir),
+            verdict=slot,
             clip_pool=self._pool,
             listeners=[self._relay],
             media=media,
@@ -121,6 +122,13 @@ class CameraWorker:
             target=run_camera, args=(name, stream, self._pipeline, self._stop), name=f"src-{name}"
         )
         self._thread.start()
+        # A model promoted (or rolled back) anywhere reaches this camera's verdicts.
+        self._models = threading.Thread(
+            target=ModelWatcher(slot, self._store, data_dir).run_forever,
+            args=(self._stop,),
+            name=f"models-{name}",
+        )
+        self._models.start()
         log.info("%s: camera starts on node %s (process %d)", name, self.node, os.getpid())
 
     def _relay(self, change: Change, event: Event) -> None:
@@ -153,6 +161,7 @@ class CameraWorker:
         returns the last event changes."""
         self._stop.set()
         self._thread.join()
+        self._models.join()
         self._pipeline.finish()
         self._pool.shutdown(wait=True)
         self._store.close()

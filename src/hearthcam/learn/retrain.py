@@ -23,7 +23,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from hearthcam.annotate.workbench import ReviewVerdict
 from hearthcam.errors import HearthcamError
@@ -71,6 +71,35 @@ class Outcome:
     train: int
     test: int
     split_note: str
+
+
+class Trainer(Protocol):
+    """Runs one training over the store (``train_once``): in this process, or as a Ray task on
+    a cluster's node (``hearthcam.cluster.training``)."""
+
+    def __call__(
+        self,
+        now: float,
+        *,
+        test_fraction: float = 0.25,
+        seed: int = 0,
+        step: Callable[[str], None] = ...,
+    ) -> Outcome: ...
+
+
+def local_trainer(store: Store, data_dir: Path) -> Trainer:
+    """``train_once`` over ``store`` in this process."""
+
+    def train(
+        now: float,
+        *,
+        test_fraction: float = 0.25,
+        seed: int = 0,
+        step: Callable[[str], None] = lambda _: None,
+    ) -> Outcome:
+        return train_once(store, data_dir, now, test_fraction=test_fraction, seed=seed, step=step)
+
+    return train
 
 
 def split_key(data_dir: Path) -> bytes:
