@@ -5,7 +5,7 @@ stops them. The real cluster is in tests/cluster/test_cameras.py."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, parse_config
+from hearthcam.live import LiveSource
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
@@ -51,6 +52,10 @@ class ScriptedRemote:
 
     def needed_from(self) -> float | None:
         return 1000.0 if self.running else None
+
+    @property
+    def live(self) -> Mapping[str, LiveSource]:
+        return {}
 
     def run_forever(self, stop: threading.Event) -> None:
         self.relaying.set()

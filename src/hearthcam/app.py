@@ -62,7 +62,7 @@ from hearthcam.viewlog.signing import AuditKey, key_path
 from hearthcam.vision.prepare import share_preparer
 
 if TYPE_CHECKING:
-    from hearthcam.live import LiveView
+    from hearthcam.live import LiveSource
     from hearthcam.web import EventBus, ServerHandle
 
 log = logging.getLogger(__name__)
@@ -358,20 +358,27 @@ def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
     return ShareChecks(sharing, lambda: share_preparer(config, runtime.detector), remote=remote)
 
 
-class LiveViews(Mapping[str, "LiveView"]):
-    """Camera -> live view of the pipelines running now (cameras come and go while serving)."""
+class LiveViews(Mapping[str, "LiveSource"]):
+    """Camera -> live view of the cameras running now (cameras come and go while serving): a
+    pipeline's own, or the relay of a camera running on the cluster."""
 
-    def __init__(self, pipelines: Mapping[str, CameraPipeline]) -> None:
+    def __init__(
+        self,
+        pipelines: Mapping[str, CameraPipeline],
+        remote: Mapping[str, LiveSource] | None = None,
+    ) -> None:
         self._pipelines = pipelines
+        self._remote: Mapping[str, LiveSource] = remote if remote is not None else {}
 
-    def __getitem__(self, camera: str) -> LiveView:
-        return self._pipelines[camera].live
+    def __getitem__(self, camera: str) -> LiveSource:
+        pipeline = self._pipelines.get(camera)
+        return pipeline.live if pipeline is not None else self._remote[camera]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._pipelines))
+        return iter([*self._pipelines, *self._remote])
 
     def __len__(self) -> int:
-        return len(self._pipelines)
+        return len(self._pipelines) + len(self._remote)
 
 
 def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
@@ -429,7 +436,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         config=runtime.config,
         store=runtime.store,
         accounts=accounts,
-        live=LiveViews(runtime.pipelines),
+        live=LiveViews(runtime.pipelines, runtime.remote.live if runtime.remote else None),
         media=runtime.media,
         bus=bus,
         secure_cookies=runtime.config.web.secure_cookies,

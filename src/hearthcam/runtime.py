@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config, InputConfig
 from hearthcam.errors import is_disk_full
 from hearthcam.exports import Exporter
+from hearthcam.live import LiveSource
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.camera import camera_parts, run_camera
 from hearthcam.pipeline.detect import Detector
@@ -82,8 +84,14 @@ class RemoteCameras(Protocol):
 
     def needed_from(self) -> float | None: ...
 
+    @property
+    def live(self) -> Mapping[str, LiveSource]:
+        """The running cameras' live views, relayed (camera -> view)."""
+        ...
+
     def run_forever(self, stop: threading.Event) -> None:
-        """Relays the cameras' event changes to the runtime's listeners until ``stop``."""
+        """Relays the cameras' event changes to the runtime's listeners, and their live views
+        to the web app's viewers, until ``stop``."""
         ...
 
     def close(self) -> None:
@@ -129,7 +137,7 @@ class Runtime:
     # Sends the view log's signed checkpoints over the alert channels (None: audit off).
     checkpoints: CheckpointSchedule | None = None
     # Cameras run on a cluster instead of in this process (``pipelines`` and ``streams`` stay
-    # empty then: live view is not relayed across nodes yet).
+    # empty then: their live views come through ``remote.live``).
     remote: RemoteCameras | None = None
     _camera_stops: dict[str, threading.Event] = field(default_factory=dict)
     _camera_threads: dict[str, threading.Thread] = field(default_factory=dict)

@@ -67,6 +67,96 @@ def actor_use(nodes: RayNodes) -> dict[str, dict[str, Any]]:
     return use
 
 
+#: The owner the live-view check signs in as (made through the running server).
+OWNER, PASSWORD = "owner", "a long enough household passphrase"
+
+
+def watch_live(url: str, camera: str, fragments: int = 5, timeout: float = 60.0) -> dict[str, Any]:
+    """Signs in as ``OWNER`` and watches ``camera`` live as the app's page does: the fMP4 stream
+    over its WebSocket until the init segment and ``fragments`` media fragments came, and the
+    MJPEG stream until two pictures came. What arrived, and how long it took."""
+    import httpx
+    from websockets.sync.client import connect
+
+    report: dict[str, Any] = {"camera": camera}
+    with httpx.Client(base_url=url, headers={"origin": url}, timeout=timeout) as client:
+        login = client.post("/api/login", json={"username": OWNER, "password": PASSWORD})
+        login.raise_for_status()
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        started = time.monotonic()
+        ws_url = url.replace("http://", "ws://") + f"/api/live/{camera}/mse"
+        mime, init, media = None, 0, 0
+        with connect(ws_url, additional_headers={"Cookie": cookie, "Origin": url},
+                     open_timeout=timeout) as socket:  # fmt: skip
+            while media < fragments:
+                message = socket.recv(timeout=timeout)
+                if isinstance(message, str):
+                    mime = json.loads(message).get("mime", mime)
+                elif message[4:8] == b"ftyp":
+                    init += 1
+                elif message[4:8] == b"moof":
+                    media += 1
+        report["mse"] = {"mime": mime, "init": init, "fragments": media,
+                         "seconds": time.monotonic() - started}  # fmt: skip
+        started = time.monotonic()
+        pictures = 0
+        with client.stream("GET", f"/api/live/{camera}/mjpeg") as response:
+            response.raise_for_status()
+            for data in response.iter_bytes():
+                pictures += data.count(b"\xff\xd8\xff")
+                if pictures >= 2:
+                    break
+        report["mjpeg"] = {"pictures": pictures, "seconds": time.monotonic() - started}
+    return report
+
+
+#: Debian's Chromium, headless (scripts/setup.sh installs it).
+CHROMIUM = "/usr/bin/chromium"
+
+
+def browse_live(url: str, cameras: list[str], shot: Path, timeout: float = 30.0) -> dict[str, Any]:
+    """Signs in as ``OWNER`` in headless Chromium and opens the Live page: each of ``cameras``
+    must play over MSE (its tile says so and its video's time advances). A screenshot goes to
+    ``shot``; per camera, what its tile reported."""
+    from playwright.sync_api import sync_playwright  # a development dependency
+
+    seen: dict[str, Any] = {}
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--no-first-run"],
+        )  # fmt: skip
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+        page.set_default_timeout(timeout * 1000)
+        page.goto(url + "/login")
+        page.get_by_label("Username").fill(OWNER)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(url + "/")
+        page.goto(url + "/live")
+        for camera in cameras:
+            tile = f'.live-tile[data-camera="{camera}"]'
+            page.wait_for_selector(f'{tile}[data-state="playing"]')
+            times: list[float] = []
+            for _ in range(2):
+                page.wait_for_function(
+                    "([s, t]) => { const v = document.querySelector(s); "
+                    "return v && v.currentTime > t; }",
+                    arg=[f"{tile} video", times[-1] if times else 0.5],
+                )
+                times.append(page.eval_on_selector(f"{tile} video", "v => v.currentTime"))
+            seen[camera] = {
+                "path": page.get_attribute(tile, "data-path"),
+                "times": times,
+                "size": page.eval_on_selector(
+                    f"{tile} video", "v => [v.videoWidth, v.videoHeight]"
+                ),
+            }
+        page.screenshot(path=str(shot))
+        browser.close()
+    return seen
+
+
 def _cameras_of(count: int) -> list[str]:
     return [f"cam{i}" for i in range(count)]
 
@@ -108,6 +198,7 @@ def main() -> None:
     parser.add_argument("--kill")
     parser.add_argument("--watch", type=float, default=6.0)
     parser.add_argument("--train", action="store_true", help="run `hearthcam train` too")
+    parser.add_argument("--live", action="store_true", help="watch cameras live in the app")
     args = parser.parse_args()
     config = load_config(args.config)
     cameras = _cameras_of(args.cameras)
@@ -173,8 +264,27 @@ def _serve(
                 for pid, use in actor_use(nodes).items()
                 if pid in first
             }
+            placed = {c: n for c, n in START_LINE.findall(nodes.worker_logs())}
+            if args.live:  # an owner (made through the server) watches a camera on each node
+                added = subprocess.run(
+                    [hearthcam, "user", "add", OWNER, "-c", str(served), "--password-stdin"],
+                    input=PASSWORD + "\n", capture_output=True, text=True, timeout=120,
+                    check=False,
+                )  # fmt: skip
+                report["user_add"] = added.stdout + added.stderr
+                if added.returncode != 0:
+                    raise RuntimeError(f"hearthcam user add failed: {report['user_add']}")
+                found = re.search(r"web app at (http://\S+)", log.read_text())
+                assert found is not None, "the server did not say where its web app is"
+                report["web"] = web = found.group(1).rstrip("/")
+                report["live_before"] = {
+                    node: watch_live(web, camera)
+                    for node, camera in {n: c for c, n in sorted(placed.items())}.items()
+                }
+                watched = sorted(w["camera"] for w in report["live_before"].values())
+                shot = served.with_name("live-cluster.png")
+                report["browser"] = browse_live(web, watched, shot)
             if args.kill:
-                placed = {c: n for c, n in START_LINE.findall(nodes.worker_logs())}
                 report["placed_before"] = placed
                 report["before"] = _state(db, cameras)
                 killed_at = time.time()
@@ -193,6 +303,10 @@ def _serve(
 
                 _wait("every camera recording after the kill", all_back, server)
                 report["back_at"] = back
+                if args.live:  # a camera that moved, watched from its new process
+                    starts = [c for c, _ in START_LINE.findall(nodes.worker_logs())]
+                    moved = sorted(c for c in set(starts) if starts.count(c) > 1)
+                    report["live_after"] = watch_live(report["web"], moved[0])
             if args.train:  # the user's ``hearthcam train``, through the running server
                 done = subprocess.run(
                     [hearthcam, "train", "-c", str(served)],

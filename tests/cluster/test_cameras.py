@@ -6,7 +6,8 @@ database on a real PostgreSQL server and one data directory both nodes use.
 The second node is killed as a power cut would (its raylet, agents and the camera actors under
 it): its cameras record again on the head, the downtime of each is listed as a gap, the head's
 own cameras go on untouched, and no event the database held is lost. ``hearthcam train`` through
-the server runs on the cluster too.
+the server runs on the cluster too, and the owner watches cameras of both nodes live in the app
+(their fMP4 and MJPEG relayed from the actors), a moved one again from its new node.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 
 from hearthcam.recordings.recovery import MOVED_REASON
 from hearthcam.scenes import Part, write_scene
+from hearthcam_bench.cluster_cameras import CHROMIUM
 from hearthcam_bench.raycluster import in_loopback_namespace, namespace_problem, ray_problem
 from hearthcam_bench.rtsp import available as rtsp_missing
 from tests.support.postgres import new_database
@@ -47,6 +49,7 @@ def world(tmp_path: Path, postgres_host: str, postgres_template: str) -> World:
     require(ray_problem() is None, ray_problem() or "")
     require(namespace_problem() is None, namespace_problem() or "")
     require(rtsp_missing() is None, rtsp_missing() or "")
+    require(Path(CHROMIUM).is_file(), "Debian's chromium (scripts/setup.sh installs it)")
     data = tmp_path / "data"
     data.mkdir()
     scene = tmp_path / "scene.mp4"
@@ -73,8 +76,9 @@ def _drive(world: World, tmp_path: Path, *extra: str) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.timeout(600)
 def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path: Path) -> None:
-    report = _drive(world, tmp_path, "--kill", "worker-1", "--train")
+    report = _drive(world, tmp_path, "--kill", "worker-1", "--train", "--live")
 
     assert report["code"] == 0, report["output"][-4000:]
     assert "stopped cleanly" in report["output"]
@@ -127,3 +131,20 @@ def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path:
     assert "fewer than two different verdicts" in report["train"]["output"]
     assert len(report["trainings"]) == 1
     assert report["trainings"][0] in {head, worker}
+    # The owner (added through the server) watched a camera on each node live in the app, fMP4
+    # and MJPEG relayed from its actor, and a moved camera again from its new process.
+    assert "added owner owner" in report["user_add"]
+    watched = [*report["live_before"].values(), report["live_after"]]
+    assert len(report["live_before"]) == 2  # one camera on each node
+    assert report["live_after"]["camera"] in moved
+    for live in watched:
+        assert live["mse"]["mime"].startswith('video/mp4; codecs="avc1.'), live
+        assert live["mse"]["init"] == 1, live
+        assert live["mse"]["fragments"] == 5, live
+        assert live["mjpeg"]["pictures"] >= 2, live
+    # In Chromium, the Live page plays both cameras (one per node) over MSE.
+    assert sorted(report["browser"]) == sorted(w["camera"] for w in report["live_before"].values())
+    for tile in report["browser"].values():
+        assert tile["path"] == "mse", tile
+        assert tile["times"][1] > tile["times"][0] > 0.5, tile  # the picture moves
+        assert tile["size"] == [768, 576], tile

@@ -198,7 +198,9 @@ class World:
     def feed_frame(self, camera: str = "front", seed: int = 0) -> None:
         """Gives the camera's MJPEG view a fresh detect frame."""
         image = detect_image(seed)
-        self.services.live[camera].frame(Frame(camera, seed, seed / 5, self.clock(), image))
+        view = self.services.live[camera]
+        assert isinstance(view, LiveView)  # fed in this process
+        view.frame(Frame(camera, seed, seed / 5, self.clock(), image))
 
     def add_member(self, username: str) -> int:
         """A new member of household A; returns the id."""

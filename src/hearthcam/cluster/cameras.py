@@ -6,7 +6,9 @@ An actor opens the database (PostgreSQL, which every node reaches) and the share
 itself, and writes its segments, snapshots, clips and event rows there as a camera thread of a
 single box does. What crosses Ray: the config's sections a camera reads (no alert channel's
 secret), the camera's resolved settings, and back, every half second, the event changes, the
-camera's health and load and the footage its open event still needs; never a frame.
+camera's health and load and the footage its open event still needs; never a frame, except the
+live view's chunks (fMP4 fragments, MJPEG pictures) while someone watches it in the app, polled
+every 0.1 s then (``live.relay``).
 
 When an actor's node (or its process) dies, Ray starts it again on a live node with CPUs to
 spare (``max_restarts=-1``). Each actor holds its camera's claim in the database
@@ -29,12 +31,15 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
 from hearthcam.config import CameraConfig, Config, parse_config
+from hearthcam.live import LiveSource, RelayedView, Subscription
+from hearthcam.live.overlay import Overlay
+from hearthcam.live.subscription import Chunk
 from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.pipeline.load import CameraLoad
 from hearthcam.types import Change, Event, EventListener
@@ -46,6 +51,8 @@ log = logging.getLogger(__name__)
 CAMERA_SETTINGS = {"data_dir", "database", "detector", "objects", "record", "events", "source"}
 #: How often the server collects each actor's event changes and health, seconds.
 POLL = 0.5
+#: As often while someone watches a camera's live view: its chunks come with the polls.
+LIVE_POLL = 0.1
 #: A camera whose actor has not answered for this long is shown reconnecting, seconds.
 STALE = 5.0
 #: Event changes an actor keeps for the server at most (the oldest go first: the events are in
@@ -67,6 +74,10 @@ class Poll:
     needed_from: float | None
     node: str
     restarted: bool
+    # Live views: chunks per (kind, key) the server asked for, the keys that ended, the overlay.
+    live: dict[tuple[str, int], list[Chunk]] = dataclasses.field(default_factory=dict)
+    ended: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    overlay: Overlay | None = None
 
 
 class CameraWorker:
@@ -104,6 +115,7 @@ class CameraWorker:
             report = recover_camera(self._store, data_dir, name, media=media, finisher=finisher)
             log.info("%s: moved to node %s; recovered %s", name, self.node, report)
         self._changes: deque[tuple[Change, Event]] = deque(maxlen=MAX_CHANGES)
+        self._live: dict[tuple[str, int], Subscription] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{name}")
         slot = served_verdict(self._store, data_dir)
         parts = PipelineParts(
@@ -134,11 +146,31 @@ class CameraWorker:
     def _relay(self, change: Change, event: Event) -> None:
         self._changes.append((change, event))
 
-    def poll(self) -> Poll:
-        """The event changes since the last poll, and how the camera is doing now."""
+    def poll(self, wanted: dict[str, list[int]] | None = None) -> Poll:
+        """The event changes since the last poll, how the camera is doing now, and the live
+        chunks of the server's viewers: ``wanted`` maps a kind (``fmp4``, ``mjpeg``) to the keys
+        of the server's open subscriptions; each gets its own subscription here, opened at its
+        first poll and closed once the server stops asking."""
         changes = []
         while self._changes:
             changes.append(self._changes.popleft())
+        asked = {(kind, key) for kind, keys in (wanted or {}).items() for key in keys}
+        live: dict[tuple[str, int], list[Chunk]] = {}
+        ended: list[tuple[str, int]] = []
+        view = self._pipeline.live
+        for kind, key in asked - set(self._live):
+            self._live[(kind, key)] = (view.fmp4 if kind == "fmp4" else view.mjpeg).subscribe()
+        for wanted_key, sub in list(self._live.items()):
+            if wanted_key not in asked:
+                sub.close()
+                del self._live[wanted_key]
+                continue
+            chunks = sub.drain()
+            if chunks:
+                live[wanted_key] = chunks
+            if sub.closed:
+                ended.append(wanted_key)
+                del self._live[wanted_key]
         return Poll(
             changes,
             self._pipeline.health(),
@@ -146,6 +178,9 @@ class CameraWorker:
             self._pipeline.needed_from(),
             self.node,
             self.restarted,
+            live,
+            ended,
+            view.overlay.latest() if asked else None,
         )
 
     def set_geometry(self, camera: dict[str, Any]) -> None:
@@ -174,6 +209,7 @@ class _Camera:
     """The server's view of one camera's actor."""
 
     actor: Any  # Ray's handle on the CameraWorker
+    view: RelayedView
     pending: Any = None  # the poll asked for and not answered yet (an ObjectRef)
     last: Poll | None = None
     answered: float = 0.0
@@ -210,7 +246,7 @@ class RayCameras:
             scheduling_strategy="SPREAD",
         ).remote(self._settings, name, camera.model_dump(mode="json"))
         with self._lock:
-            self._cameras[name] = _Camera(actor)
+            self._cameras[name] = _Camera(actor, RelayedView(name))
         log.info("%s: started on the cluster", name)
 
     def stop(self, name: str) -> None:
@@ -223,6 +259,7 @@ class RayCameras:
             self.placed.pop(name, None)
         if camera is None:
             return
+        camera.view.close()
         try:
             last: list[tuple[Change, Event]] = ray.get(
                 camera.actor.stop.remote(), timeout=STOP_WAIT
@@ -283,10 +320,29 @@ class RayCameras:
                 needed.append(camera.last.needed_from)
         return min(needed, default=None)
 
+    @property
+    def live(self) -> Mapping[str, LiveSource]:
+        """The running cameras' relayed live views (camera -> view), as they come and go."""
+        return _LiveViews(self)
+
+    def view(self, name: str) -> RelayedView | None:
+        with self._lock:
+            camera = self._cameras.get(name)
+        return None if camera is None else camera.view
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return list(self._cameras)
+
+    def _watched(self) -> bool:
+        with self._lock:
+            return any(camera.view.viewers for camera in self._cameras.values())
+
     def run_forever(self, stop: threading.Event) -> None:
-        """Collects every actor's poll each ``POLL`` until ``stop``; one outstanding poll per
-        actor (a moving actor's poll waits for it)."""
-        while not stop.wait(POLL):
+        """Collects every actor's poll each ``POLL`` (``LIVE_POLL`` while someone watches a
+        live view) until ``stop``; one outstanding poll per actor (a moving actor's poll waits
+        for it)."""
+        while not stop.wait(LIVE_POLL if self._watched() else POLL):
             try:
                 self.poll_once(timeout=POLL)
             except Exception:  # the relay must go on; the cameras record regardless
@@ -300,7 +356,8 @@ class RayCameras:
             cameras = dict(self._cameras)
         for camera in cameras.values():
             if camera.pending is None:
-                camera.pending = camera.actor.poll.remote()
+                wanted = {"fmp4": camera.view.fmp4.wanted(), "mjpeg": camera.view.mjpeg.wanted()}
+                camera.pending = camera.actor.poll.remote(wanted)
         waiting = {c.pending: (n, c) for n, c in cameras.items() if c.pending is not None}
         done, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=timeout)
         for ref in done:
@@ -310,14 +367,27 @@ class RayCameras:
                 poll: Poll = ray.get(ref)
             except RayError as error:  # its node or process died: Ray is moving it
                 log.info("%s: no answer from its actor (%s)", name, type(error).__name__)
+                camera.view.close()  # its viewers reconnect, to the new process
                 continue
             if camera.last is not None and camera.last.node != poll.node:
                 log.warning("%s: now on node %s (was %s)", name, poll.node, camera.last.node)
+                camera.view.close()  # opened on the old process
+            else:
+                self._relay_live(camera.view, poll)
             camera.last, camera.answered = poll, time.time()
             with self._lock:
                 if self._cameras.get(name) is camera:
                     self.placed[name] = poll.node
             self._tell(poll.changes)
+
+    @staticmethod
+    def _relay_live(view: RelayedView, poll: Poll) -> None:
+        for (kind, key), chunks in poll.live.items():
+            (view.fmp4 if kind == "fmp4" else view.mjpeg).deliver(key, chunks)
+        for kind, key in poll.ended:
+            (view.fmp4 if kind == "fmp4" else view.mjpeg).end(key)
+        if poll.overlay is not None:
+            view.overlay.update(poll.overlay)
 
     def _tell(self, changes: Sequence[tuple[Change, Event]]) -> None:
         for change, event in changes:
@@ -336,3 +406,22 @@ class RayCameras:
             thread.start()
         for thread in threads:
             thread.join()
+
+
+class _LiveViews(Mapping[str, LiveSource]):
+    """``RayCameras.live``: read at each access, so cameras started later are in it."""
+
+    def __init__(self, cameras: RayCameras) -> None:
+        self._cameras = cameras
+
+    def __getitem__(self, name: str) -> LiveSource:
+        view = self._cameras.view(name)
+        if view is None:
+            raise KeyError(name)
+        return view
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cameras.names())
+
+    def __len__(self) -> int:
+        return len(self._cameras.names())

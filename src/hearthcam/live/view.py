@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from hearthcam.live.fmp4 import LiveBroadcaster
 from hearthcam.live.mjpeg import MjpegBroadcaster
 from hearthcam.live.overlay import OverlayState
+from hearthcam.live.subscription import Subscription
 from hearthcam.types import Frame
 
 if TYPE_CHECKING:
     from av.packet import Packet
     from av.video.stream import VideoStream
+
+
+class Feed(Protocol):
+    """Where a viewer subscribes: a broadcaster here, or a relay of one elsewhere."""
+
+    def subscribe(self) -> Subscription: ...
+
+    @property
+    def viewers(self) -> int:
+        """How many subscriptions are open."""
+        ...
+
+
+class LiveSource(Protocol):
+    """What the web app reads of a camera's live views: a ``LiveView`` fed in this process, or a
+    ``live.relay.RelayedView`` fed from the camera's process on a cluster node."""
+
+    @property
+    def fmp4(self) -> Feed: ...
+
+    @property
+    def mjpeg(self) -> Feed: ...
+
+    @property
+    def overlay(self) -> OverlayState: ...
 
 
 class LiveView:

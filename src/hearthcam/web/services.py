@@ -18,7 +18,7 @@ from hearthcam.annotate.desk import ReviewDesk
 from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import CameraConfig, Config
 from hearthcam.exports import Exporter
-from hearthcam.live import LiveView
+from hearthcam.live import LiveSource
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
 from hearthcam.pipeline.source import StreamInfo, probe
@@ -64,7 +64,7 @@ class WebServices:
     store: Store
     accounts: Accounts
     clock: Callable[[], float] = time.time
-    live: Mapping[str, LiveView] = field(default_factory=dict)
+    live: Mapping[str, LiveSource] = field(default_factory=dict)
     bus: EventBus = field(default_factory=EventBus)
     secure_cookies: bool = False
     max_body_bytes: int = MAX_BODY_BYTES

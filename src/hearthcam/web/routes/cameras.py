@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from hearthcam.config import CameraConfig, Polygon, ZoneConfig
-from hearthcam.live import LiveView
+from hearthcam.live import LiveSource
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.store.settings import CameraGeometry, save_camera_geometry
 from hearthcam.web.deps import NOT_FOUND, Member, Owner, Services, VisibleCamera, csrf_protect
@@ -33,7 +33,7 @@ def display_name(
     return (config.name if config is not None else None) or camera
 
 
-def latest_jpeg(view: LiveView) -> bytes | None:
+def latest_jpeg(view: LiveSource) -> bytes | None:
     """The newest detect frame as JPEG, if the camera delivered one in the last seconds."""
     # A subscription is handed the newest fresh frame at once; the broadcaster keeps no encoded
     # copy while nobody watches, so this is also what makes the JPEG.

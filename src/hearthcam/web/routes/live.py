@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from hearthcam.live import ChunkKind, LiveView, Subscription, chunks
+from hearthcam.live import ChunkKind, LiveSource, Subscription, chunks
 from hearthcam.live.mjpeg import CONTENT_TYPE as MJPEG
 from hearthcam.web.deps import (
     NOT_FOUND,
@@ -42,7 +42,7 @@ RECHECK = 30.0
 POLICY_VIOLATION = 1008  # WebSocket close code: the session no longer allows this
 
 
-def live_view(services: WebServices, camera: str) -> LiveView:
+def live_view(services: WebServices, camera: str) -> LiveSource:
     """The camera's live views; 404 (as for a camera not owned) when it has none."""
     view = services.live.get(camera)
     if view is None:
