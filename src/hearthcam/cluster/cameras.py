@@ -91,10 +91,13 @@ class CameraWorker:
         from hearthcam.pipeline.detect import load_detector
         from hearthcam.pipeline.recovered import RecoveredEvents
         from hearthcam.pipeline.runner import PipelineParts
+        from hearthcam.privacy.familiar import FamiliarFaces
+        from hearthcam.privacy.familiar_live import Sightings, live_watch
         from hearthcam.recordings.recovery import recover_camera
         from hearthcam.served_model import ModelWatcher, served_verdict
         from hearthcam.store.db import Store
-        from hearthcam.vault.household import open_media
+        from hearthcam.store.familiar import FamiliarStore
+        from hearthcam.vault.household import cameras_household, open_media
 
         log_to_stderr()
         context = ray.get_runtime_context()
@@ -118,14 +121,19 @@ class CameraWorker:
         self._live: dict[tuple[str, int], Subscription] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clips-{name}")
         slot = served_verdict(self._store, data_dir)
+        # Familiar faces as in one process: this actor looks, and writes the sightings of its
+        # familiar events itself (the server's listener finds none of them to write).
+        familiar = FamiliarFaces(FamiliarStore(self._store), media.vault.keyring)
+        faces = live_watch(familiar, cameras_household(self._store))
         parts = PipelineParts(
             config=config,
             detector=load_detector(config.detector),
             store=self._store,
             verdict=slot,
             clip_pool=self._pool,
-            listeners=[self._relay],
+            listeners=[Sightings(faces, familiar), self._relay],
             media=media,
+            faces=faces,
         )
         resolved = CameraConfig.model_validate(camera)
         self._pipeline, stream = camera_parts(name, resolved, parts, realtime=True)
