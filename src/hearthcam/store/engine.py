@@ -94,6 +94,14 @@ def claim(engine: Engine) -> Connection | None:
 
 #: The advisory-lock class of cameras' claims (``claim_camera``), beside the server's key.
 CAMERA_CLASS: Final = 0x68636D
+#: How the server watches a claim's connection over TCP: idle seconds before the first probe,
+#: seconds between probes, probes lost, and milliseconds unacknowledged data may wait.
+CLAIM_KEEPALIVE: Final = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+}
 
 
 def claim_camera(engine: Engine, camera: str) -> Connection | None:
@@ -101,6 +109,11 @@ def claim_camera(engine: Engine, camera: str) -> Connection | None:
     that connection closes; None when another process holds it (its recorder is alive: one
     whose cluster node stopped answering Ray may still reach the database and write)."""
     connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    # A holder whose machine lost power never closes its connection: the server must notice
+    # the silence (keepalives over TCP; Unix sockets ignore these) and free the lock within
+    # about half a minute, not the operating system's two hours.
+    for setting, value in CLAIM_KEEPALIVE.items():
+        connection.execute(text(f"SET {setting} = {value:d}"))
     query = text("SELECT pg_try_advisory_lock(:kind, hashtext(:camera))")
     if not connection.scalar(query, {"kind": CAMERA_CLASS, "camera": camera}):
         connection.close()
