@@ -17,8 +17,10 @@ from hearthcam.live import LiveSource
 from hearthcam.pipeline.detect import ScriptedDetector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
+from hearthcam.recordings.retention import WaitingClip
 from hearthcam.runtime import Runtime
 from hearthcam.store.db import Store
+from hearthcam.types import Verdict
 
 
 class ScriptedRemote:
@@ -52,6 +54,13 @@ class ScriptedRemote:
 
     def needed_from(self) -> float | None:
         return 1000.0 if self.running else None
+
+    def waiting_for_space(self) -> list[WaitingClip]:
+        return [WaitingClip("e1", "porch", 10.0, 40.0, Verdict.THREAT)] if self.running else []
+
+    def give_up(self, clip: WaitingClip) -> bool:
+        self.calls.append(("give up", clip.event_id))
+        return True
 
     @property
     def live(self) -> Mapping[str, LiveSource]:
@@ -98,6 +107,11 @@ def test_enabled_cameras_start_on_the_cluster_and_none_in_this_process(
     assert health.camera == "porch"
     assert runtime_.health("shed") is None
     assert runtime_.needed_from() == 1000.0  # what the cluster's open events need
+    # Clips a full disk refused on a node are listed and can be given up there.
+    (waiting,) = runtime_.waiting_for_space()
+    assert (waiting.camera, waiting.event_id) == ("porch", "e1")
+    assert runtime_.give_up(waiting)
+    assert remote.calls[-1] == ("give up", "e1")
     runtime_.close()
     assert remote.calls[-1] == ("close", "True")
 

@@ -84,6 +84,10 @@ class RemoteCameras(Protocol):
 
     def needed_from(self) -> float | None: ...
 
+    def waiting_for_space(self) -> list[WaitingClip]: ...
+
+    def give_up(self, clip: WaitingClip) -> bool: ...
+
     @property
     def live(self) -> Mapping[str, LiveSource]:
         """The running cameras' live views, relayed (camera -> view)."""
@@ -272,10 +276,14 @@ class Runtime:
             for name, pipeline in pipelines
             for w in pipeline.waiting_for_space()
         ]
+        if self.remote is not None:
+            clips += self.remote.waiting_for_space()
         return sorted(clips, key=lambda c: c.start)
 
     def give_up(self, clip: WaitingClip) -> bool:
         """Drops a clip that waited for space (retention needs its footage)."""
+        if self.remote is not None and clip.camera not in self.pipelines:
+            return self.remote.give_up(clip)
         pipeline = self.pipelines.get(clip.camera)
         return pipeline is not None and pipeline.give_up_clip(clip.event_id)
 

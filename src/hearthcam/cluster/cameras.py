@@ -42,6 +42,7 @@ from hearthcam.live.overlay import Overlay
 from hearthcam.live.subscription import Chunk
 from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.pipeline.load import CameraLoad
+from hearthcam.recordings.retention import WaitingClip
 from hearthcam.types import Change, Event, EventListener
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class Poll:
     live: dict[tuple[str, int], list[Chunk]] = dataclasses.field(default_factory=dict)
     ended: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     overlay: Overlay | None = None
+    # Clips a full disk refused, waiting for space (oldest first).
+    waiting: list[WaitingClip] = dataclasses.field(default_factory=list)
 
 
 class CameraWorker:
@@ -189,6 +192,10 @@ class CameraWorker:
             live,
             ended,
             view.overlay.latest() if asked else None,
+            [
+                WaitingClip(w.event.id, self.name, w.start, w.end, w.event.verdict)
+                for w in self._pipeline.waiting_for_space()
+            ],
         )
 
     def set_geometry(self, camera: dict[str, Any]) -> None:
@@ -198,6 +205,10 @@ class CameraWorker:
     def cut_pending(self) -> int:
         """Cuts the clips that waited for the household's unlock or for space."""
         return self._pipeline.cut_pending()
+
+    def give_up_clip(self, event_id: str) -> bool:
+        """Drops a clip that waited for space (retention needs its footage)."""
+        return self._pipeline.give_up_clip(event_id)
 
     def stop(self) -> list[tuple[Change, Event]]:
         """Stops reading, ends the open event, closes the segment and cuts the pending clips;
@@ -345,6 +356,26 @@ class RayCameras:
     def _watched(self) -> bool:
         with self._lock:
             return any(camera.view.viewers for camera in self._cameras.values())
+
+    def waiting_for_space(self) -> list[WaitingClip]:
+        """The clips a full disk refused, over the cluster's cameras, as their last polls said."""
+        with self._lock:
+            polls = [c.last for c in self._cameras.values() if c.last is not None]
+        return [clip for poll in polls for clip in poll.waiting]
+
+    def give_up(self, clip: WaitingClip) -> bool:
+        """Drops a clip that waited for space, on its camera's node."""
+        import ray
+        from ray.exceptions import GetTimeoutError, RayError
+
+        with self._lock:
+            camera = self._cameras.get(clip.camera)
+        if camera is None:
+            return False
+        try:
+            return bool(ray.get(camera.actor.give_up_clip.remote(clip.event_id), timeout=STALE))
+        except (RayError, GetTimeoutError):
+            return False  # its node is gone: the moved actor waits for nothing of the old one
 
     def run_forever(self, stop: threading.Event) -> None:
         """Collects every actor's poll each ``POLL`` (``LIVE_POLL`` while someone watches a
