@@ -60,6 +60,10 @@ class MediaLocked(StoreError):
     Not a failure of the media: whatever needed to read it should wait for the unlock."""
 
 
+class ClusterError(HearthcamError):
+    """The Ray cluster named by ``cluster.address`` cannot be reached."""
+
+
 class DiskFull(StoreError):
     """A write found no room on the disk. Not a bug: retention frees space and the next write
     tries again, so whoever catches it reports it once and goes on."""

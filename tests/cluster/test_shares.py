@@ -20,10 +20,14 @@ import pytest
 import yaml
 
 from hearthcam import app
+from hearthcam.cluster.shares import CONNECT_TIMEOUT, connect
+from hearthcam.config import parse_config
+from hearthcam.errors import ClusterError
 from hearthcam.privacy.consent import redacted_path
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore
 from hearthcam.vault.sealed import plaintext_media_signatures
+from hearthcam_bench.broker import free_port
 from hearthcam_bench.cluster_run import make_shares
 from hearthcam_bench.raycluster import in_loopback_namespace, namespace_problem, ray_problem
 from tests.support.factories import make_h264_segment
@@ -170,3 +174,21 @@ def test_hearthcam_run_stopped_during_the_checks_leaves_them_waiting(
     assert "consented" in statuses, statuses  # cancelled on the cluster, waiting again
     assert set(statuses) == {"consented", "published"}
     assert "its check was lost; it waits for the next pass" in serve["output"]
+
+
+def test_a_cluster_address_where_nothing_answers_is_a_clear_error_at_once() -> None:
+    """``hearthcam run`` with cameras on a cluster that is not there says so in one line (Ray
+    itself would retry for minutes); the share checks leave the shares waiting on it."""
+    require(ray_problem() is None, ray_problem() or "")
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    config = parse_config({
+        "database": "postgresql+psycopg://hearthcam@/hearthcam",
+        "cluster": {"engine": "ray", "address": address, "cameras": True},
+    })  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=f"cannot reach the Ray cluster's head at {address}"):
+        connect(config)
+    assert time.monotonic() - started < CONNECT_TIMEOUT + 1
+    import ray
+
+    assert not ray.is_initialized()

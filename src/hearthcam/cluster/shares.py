@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hearthcam.config import Config, parse_config
+from hearthcam.errors import ClusterError
 from hearthcam.store.shares import ShareRecord
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState
 
@@ -36,6 +38,8 @@ RETRIES = 2
 WORKER_SETTINGS = {"data_dir", "database", "detector", "review"}
 #: How often a pass looks at the server's stop while it waits for outcomes, seconds.
 STOP_POLL = 0.5
+#: How long joining the cluster waits for its head to answer at all, seconds.
+CONNECT_TIMEOUT = 5.0
 #: Shares whose node ``where`` remembers (for tests and benchmarks), at most.
 REMEMBERED = 10_000
 
@@ -99,16 +103,31 @@ def log_to_stderr() -> None:
 
 def connect(config: Config) -> None:
     """Joins the cluster at ``cluster.address``, once per process (the share checks and the
-    cameras share the connection)."""
+    cameras share the connection). ClusterError at once when nothing answers there (Ray itself
+    would retry for minutes, logging as it goes)."""
     import ray
 
     if not ray.is_initialized():
+        _reachable(config.cluster.address or "")
         ray.init(
             address=config.cluster.address,
             namespace=NAMESPACE,
             logging_level=logging.WARNING,
             log_to_driver=False,
         )
+
+
+def _reachable(address: str) -> None:
+    """ClusterError unless a TCP connection to the head's HOST:PORT opens."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
+            pass
+    except (OSError, ValueError) as error:
+        raise ClusterError(
+            f"cannot reach the Ray cluster's head at {address} ({error}): start it there with "
+            "`ray start --head`, or fix cluster.address (docs/scale.md)"
+        ) from None
 
 
 class RayShareChecks:
