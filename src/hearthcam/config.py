@@ -657,6 +657,11 @@ class ClusterConfig(_Model):
     camera_cpus: float = Field(
         0.25, gt=0, le=64, description="CPUs each camera's actor declares to Ray"
     )
+    detector_service: bool = Field(
+        False,
+        description="cameras: true: one detector per node that the node's cameras share, "
+        "instead of one per camera (docs/scale.md)",
+    )
 
     @model_validator(mode="after")
     def _address(self) -> ClusterConfig:
@@ -664,6 +669,8 @@ class ClusterConfig(_Model):
             raise ValueError("engine ray needs address: the head's HOST:PORT (ray start --head)")
         if self.cameras and self.engine != "ray":
             raise ValueError("cameras: true runs cameras on a Ray cluster: set engine: ray")
+        if self.detector_service and not self.cameras:
+            raise ValueError("detector_service: true serves cameras on the cluster: set cameras")
         return self
 
 

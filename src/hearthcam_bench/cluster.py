@@ -92,7 +92,11 @@ def run(ctx: BenchContext) -> list[Report]:
             highlight=False,
         )
         ctx.settle()
-        moved = _cameras_run(ctx, host, cameras)
+        moved = {"one per camera": _cameras_run(ctx, host, cameras)}
+        if not ctx.quick:
+            ctx.console.print("cluster: the same, one detector service per node", highlight=False)
+            ctx.settle()
+            moved["one per node"] = _cameras_run(ctx, host, cameras, "--detector-service")
     return [
         _throughput(runs, count, clip, ctx.quick),
         _failover(killed, count),
@@ -100,7 +104,7 @@ def run(ctx: BenchContext) -> list[Report]:
     ]
 
 
-def _cameras_run(ctx: BenchContext, host: str, cameras: int) -> dict[str, Any]:
+def _cameras_run(ctx: BenchContext, host: str, cameras: int, *extra: str) -> dict[str, Any]:
     """``hearthcam run --cluster`` with ``cameras`` RTSP cameras as actors on two nodes, the
     second killed once all record (``cluster_cameras``); its JSON report."""
     folder = ctx.workdir("cluster-cameras")
@@ -115,7 +119,7 @@ def _cameras_run(ctx: BenchContext, host: str, cameras: int) -> dict[str, Any]:
     config.write_text(yaml.safe_dump(settings))
     out = folder / "report.json"
     argv = [sys.executable, "-m", "hearthcam_bench.cluster_cameras", str(config), str(scene),
-            str(out), "--cameras", str(cameras), "--kill", "worker-1"]  # fmt: skip
+            str(out), "--cameras", str(cameras), "--kill", "worker-1", *extra]  # fmt: skip
     done = in_loopback_namespace(argv, timeout=1800, cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"cluster cameras run failed: {done.stderr[-4000:]}")
@@ -123,33 +127,43 @@ def _cameras_run(ctx: BenchContext, host: str, cameras: int) -> dict[str, Any]:
     return report
 
 
-def _camera_failover(report: dict[str, Any], count: int) -> Report:
+def _camera_failover(runs: dict[str, dict[str, Any]], count: int) -> Report:
     table = Report(
         f"cluster: {count} RTSP cameras as Ray actors on 2 nodes, the second node killed",
-        ["cameras head / killed node", "kill to recording again (median, max)",
+        ["detector", "cameras head / killed node", "kill to recording again (median, max)",
          "downtime gap listed (median)", "events kept", "head's cameras' gaps",
-         "actor RSS per camera (median)", "actor CPU per camera (median)", "clean stop"],
+         "RSS per camera actor (median)", "RSS per detector service",
+         "memory per camera, all in", "CPU per camera actor (median)",
+         "CPU per detector service", "clean stop"],
     )  # fmt: skip
-    placed = report["placed_before"]
-    worker = report["nodes"]["worker-1"]["id"]
-    moved = [c for c, n in placed.items() if n == worker]
-    stayed = [c for c in placed if c not in moved]
-    killed_at = report["killed"]["at"]
-    after = report["after"]
-    back = [min(s for s, _ in after["segments"][c] if s > killed_at) - killed_at for c in moved]
-    gaps = [g[1] - g[0] for c in moved for g in after["gaps"][c]]
-    kept = sum(1 for e in report["before"]["events"] if e in after["events"])
-    actors = list(report.get("actors", {}).values())
-    table.add(
-        f"{len(stayed)} / {len(moved)}",
-        f"{secs(statistics.median(back), 1)}, {secs(max(back), 1)}" if back else "-",
-        secs(statistics.median(gaps), 1) if gaps else "-",
-        f"{kept} of {len(report['before']['events'])}",
-        str(sum(len(after["gaps"][c]) for c in stayed)),
-        f"{statistics.median(a['rss_mb'] for a in actors):.0f} MB" if actors else "-",
-        f"{100 * statistics.median(a['cpu'] for a in actors):.1f} %" if actors else "-",
-        "yes" if report["code"] == 0 and "stopped cleanly" in report["output"] else "no",
-    )  # fmt: skip
+    for detector, report in runs.items():
+        placed = report["placed_before"]
+        worker = report["nodes"]["worker-1"]["id"]
+        moved = [c for c, n in placed.items() if n == worker]
+        stayed = [c for c in placed if c not in moved]
+        killed_at = report["killed"]["at"]
+        after = report["after"]
+        back = [min(s for s, _ in after["segments"][c] if s > killed_at) - killed_at for c in moved]
+        gaps = [g[1] - g[0] for c in moved for g in after["gaps"][c]]
+        kept = sum(1 for e in report["before"]["events"] if e in after["events"])
+        used = list(report.get("actors", {}).values())
+        actors = [a for a in used if a.get("kind", "camera") == "camera"]
+        services = [a for a in used if a.get("kind") == "service"]
+        all_in = sum(a["rss_mb"] for a in used) / len(actors) if actors else 0.0
+        table.add(
+            detector,
+            f"{len(stayed)} / {len(moved)}",
+            f"{secs(statistics.median(back), 1)}, {secs(max(back), 1)}" if back else "-",
+            secs(statistics.median(gaps), 1) if gaps else "-",
+            f"{kept} of {len(report['before']['events'])}",
+            str(sum(len(after["gaps"][c]) for c in stayed)),
+            f"{statistics.median(a['rss_mb'] for a in actors):.0f} MB" if actors else "-",
+            " / ".join(f"{a['rss_mb']:.0f} MB" for a in services) or "-",
+            f"{all_in:.0f} MB" if actors else "-",
+            f"{100 * statistics.median(a['cpu'] for a in actors):.1f} %" if actors else "-",
+            " / ".join(f"{100 * a['cpu']:.1f} %" for a in services) or "-",
+            "yes" if report["code"] == 0 and "stopped cleanly" in report["output"] else "no",
+        )  # fmt: skip
     table.notes += [
         "`hearthcam run --cluster HEAD` with cluster.cameras: each camera of GStreamer's RTSP "
         "server (OpenCV's vtest.avi pedestrians, 768x576 at 10 fps, 6 s of people every 12 s) is "
@@ -161,8 +175,10 @@ def _camera_failover(report: dict[str, Any], count: int) -> Report:
         "Ray's defaults), then a new actor on the head: process start, the camera's recovery "
         "(hearthcam.recordings.recovery.recover_camera: the segment in flight salvaged, the open "
         "event finished, the gap listed), models loaded, RTSP connected.",
-        "Actor CPU: per camera actor process over 5 s once all record, decode (768x576 H.264), "
-        "motion, detection where something moved, segments sealed; not Ray's own processes.",
+        "CPU per camera actor: over 5 s once all record, decode (768x576 H.264), motion, "
+        "detection where something moved (with a service: sent to it, which runs the model), "
+        "segments sealed; not Ray's own processes. Memory per camera, all in: the camera actors' "
+        "and the services' RSS over the cameras.",
     ]
     return table
 

@@ -5,7 +5,8 @@ inside a loopback-only network namespace (``raycluster.in_loopback_namespace``);
 ``tests/cluster`` and ``bench cluster``.
 
     python -m hearthcam_bench.cluster_cameras CONFIG.yaml SCENE.mp4 OUT.json
-        [--cameras 8] [--nodes 2] [--kill worker-1] [--watch 6] [--train]
+        [--cameras 8] [--nodes 2] [--kill worker-1] [--watch 6] [--train] [--live]
+        [--detector-service]
 
 CONFIG holds the data directory and database; the cameras (``cam0``.. all reading SCENE from
 the RTSP server) and the cluster are added. The run waits until every camera has recorded two
@@ -42,6 +43,8 @@ from hearthcam_bench.rtsp import serving
 START_LINE = re.compile(r"(cam\d+): camera starts on node (\w+)")
 #: The line a training task logs when it starts (``hearthcam.cluster.training``).
 TRAINING_LINE = re.compile(r"training starts on node (\w+)")
+#: The line a node's detector service logs when it starts (``hearthcam.cluster.detector``).
+SERVICE_LINE = re.compile(r"detector service starts on node (\w+)")
 #: The most a run waits for any one step, seconds.
 STEP_TIMEOUT = 240.0
 #: Seconds over which the camera actors' CPU is measured, once all record.
@@ -49,16 +52,19 @@ SAMPLE = 5.0
 
 
 def actor_use(nodes: RayNodes) -> dict[str, dict[str, Any]]:
-    """Per camera actor process (by pid): its node, RSS in MB and CPU seconds so far."""
+    """Per camera actor and detector service process (by pid): its node, kind (``camera`` or
+    ``service``), RSS in MB and CPU seconds so far."""
     use: dict[str, dict[str, Any]] = {}
     for name, processes in nodes.processes().items():
         for process in processes:
             try:
-                if not " ".join(process.cmdline()[:1]).startswith("ray::CameraWorker"):
+                title = " ".join(process.cmdline()[:1])
+                if not title.startswith(("ray::CameraWorker", "ray::DetectorService")):
                     continue
                 times = process.cpu_times()
                 use[str(process.pid)] = {
                     "node": name,
+                    "kind": "camera" if title.startswith("ray::CameraWorker") else "service",
                     "rss_mb": process.memory_info().rss / 2**20,
                     "cpu_s": times.user + times.system,
                 }
@@ -157,6 +163,29 @@ def browse_live(url: str, cameras: list[str], shot: Path, timeout: float = 30.0)
     return seen
 
 
+def _service_stats(address: str) -> list[dict[str, Any]]:
+    """What each running detector service served (``DetectorService.stats``)."""
+    import logging
+
+    import ray
+
+    from hearthcam.cluster.detector import PREFIX
+    from hearthcam.cluster.shares import NAMESPACE
+
+    ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        names = [
+            a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
+            if a.get("namespace") == NAMESPACE and str(a.get("name", "")).startswith(PREFIX)
+        ]  # fmt: skip
+        stats: list[dict[str, Any]] = ray.get(
+            [ray.get_actor(n, namespace=NAMESPACE).stats.remote() for n in names], timeout=60
+        )
+        return stats
+    finally:
+        ray.shutdown()
+
+
 def _cameras_of(count: int) -> list[str]:
     return [f"cam{i}" for i in range(count)]
 
@@ -199,6 +228,9 @@ def main() -> None:
     parser.add_argument("--watch", type=float, default=6.0)
     parser.add_argument("--train", action="store_true", help="run `hearthcam train` too")
     parser.add_argument("--live", action="store_true", help="watch cameras live in the app")
+    parser.add_argument(
+        "--detector-service", action="store_true", help="one detector per node (cluster config)"
+    )
     args = parser.parse_args()
     config = load_config(args.config)
     cameras = _cameras_of(args.cameras)
@@ -216,7 +248,8 @@ def main() -> None:
         with serving(mounts, work / "rtsp.log") as url:
             settings = config.model_dump(mode="json", exclude={"cameras"})
             settings["cameras"] = {c: {"inputs": [{"path": f"{url}/{c}"}]} for c in cameras}
-            settings["cluster"] = {**settings["cluster"], "engine": "ray", "cameras": True}
+            settings["cluster"] = {**settings["cluster"], "engine": "ray", "cameras": True,
+                                   "detector_service": args.detector_service}  # fmt: skip
             settings["web"] = {**settings["web"], "host": "127.0.0.1", "port": 0}
             served = work / "served.yaml"
             served.write_text(yaml.safe_dump(settings))
@@ -225,6 +258,7 @@ def main() -> None:
         logs = nodes.worker_logs()
         report["starts"] = [{"camera": c, "node": n} for c, n in START_LINE.findall(logs)]
         report["trainings"] = TRAINING_LINE.findall(logs)
+        report["services"] = SERVICE_LINE.findall(logs)
         nodes.stop()
         args.out.write_text(json.dumps(report, indent=1))
 
@@ -315,6 +349,8 @@ def _serve(
                 report["train"] = {"code": done.returncode, "output": done.stdout + done.stderr}
             time.sleep(args.watch)
             report["ray_own_end"] = ray_own_use(nodes)
+            if args.detector_service:
+                report["service_stats"] = _service_stats(nodes.address)
         finally:
             server.send_signal(signal.SIGINT)
             interrupted = time.monotonic()

@@ -78,7 +78,9 @@ def _drive(world: World, tmp_path: Path, *extra: str) -> dict[str, Any]:
 
 @pytest.mark.timeout(600)
 def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path: Path) -> None:
-    report = _drive(world, tmp_path, "--kill", "worker-1", "--train", "--live")
+    report = _drive(
+        world, tmp_path, "--kill", "worker-1", "--train", "--live", "--detector-service"
+    )
 
     assert report["code"] == 0, report["output"][-4000:]
     assert "stopped cleanly" in report["output"]
@@ -148,3 +150,10 @@ def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path:
         assert tile["path"] == "mse", tile
         assert tile["times"][1] > tile["times"][0] > 0.5, tile  # the picture moves
         assert tile["size"] == [768, 576], tile
+    # One detector service per node served its cameras (cluster.detector_service): one started
+    # on each node, none again on the head when the killed node's cameras moved there.
+    assert sorted(report["services"]) == sorted([head, worker])
+    (serving,) = report["service_stats"]  # the killed node's died with it
+    assert serving["node"] == head
+    assert serving["calls"] > 0  # the head's cameras sent it their frames
+    assert serving["inferences"] > 0  # and it ran the model on them

@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 
 #: The parts of the config a camera's actor gets: the database, the media, how to detect,
 #: record and cut events. Alerts, the web app and their secrets stay on the server.
-CAMERA_SETTINGS = {"data_dir", "database", "detector", "objects", "record", "events", "source"}
+CAMERA_SETTINGS = {
+    "data_dir", "database", "detector", "objects", "record", "events", "source", "cluster",
+}  # fmt: skip
 #: How often the server collects each actor's event changes and health, seconds.
 POLL = 0.5
 #: As often while someone watches a camera's live view: its chunks come with the polls.
@@ -91,7 +93,7 @@ class CameraWorker:
         import ray
 
         from hearthcam.pipeline.camera import camera_parts, run_camera
-        from hearthcam.pipeline.detect import load_detector
+        from hearthcam.pipeline.detect import Detector, load_detector
         from hearthcam.pipeline.recovered import RecoveredEvents
         from hearthcam.pipeline.runner import PipelineParts
         from hearthcam.privacy.familiar import FamiliarFaces
@@ -128,9 +130,15 @@ class CameraWorker:
         # familiar events itself (the server's listener finds none of them to write).
         familiar = FamiliarFaces(FamiliarStore(self._store), media.vault.keyring)
         faces = live_watch(familiar, cameras_household(self._store))
+        if config.cluster.detector_service:
+            from hearthcam.cluster.detector import node_detector
+
+            detector: Detector = node_detector(settings)  # the node's, shared
+        else:
+            detector = load_detector(config.detector)
         parts = PipelineParts(
             config=config,
-            detector=load_detector(config.detector),
+            detector=detector,
             store=self._store,
             verdict=slot,
             clip_pool=self._pool,
@@ -245,6 +253,11 @@ class RayCameras:
         from hearthcam.cluster.shares import connect
 
         connect(config)
+        self._services = config.cluster.detector_service
+        if self._services:  # a server that died left them, maybe with another model
+            from hearthcam.cluster.detector import stop_services
+
+            stop_services()
         self._settings = config.model_dump(mode="json", include=CAMERA_SETTINGS)
         self._cpus = config.cluster.camera_cpus
         self._class = ray.remote(CameraWorker)
@@ -445,6 +458,10 @@ class RayCameras:
             thread.start()
         for thread in threads:
             thread.join()
+        if self._services:
+            from hearthcam.cluster.detector import stop_services
+
+            log.info("detector services stopped: %d", stop_services())
 
 
 class _LiveViews(Mapping[str, LiveSource]):

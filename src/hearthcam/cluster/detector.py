@@ -1,0 +1,136 @@
+"""A detector service per node (``cluster.detector_service``): one actor on each node holds the
+detector's ONNX session, and the camera actors of that node send it their frames instead of each
+loading a session of their own.
+
+What it saves is one session per camera: its memory, its thread pool, and on a GPU node its GPU
+context (which a process per camera cannot afford). The packaged detectors take one image a
+run (their ONNX input is ``[1, 3, H, W]``), so the service runs its cameras' requests one after
+another on the node's cores rather than as one batch; frames reach it through the node's shared
+memory object store. ``hearthcam bench cluster`` measures what it costs and saves
+(docs/scale.md).
+
+The service is named by its node and the detector settings, placed on that node only, and lives
+apart from the camera that started it (``detached``): the node's other cameras use it, and a camera
+moved to another node uses that node's. The server kills every service when it stops (and the
+leftovers of a server that died, when it starts). A service that dies alone is started again on
+its node by Ray; the frames asked of it meanwhile fail like any analysis error (counted in the
+camera's health) and the next ones go through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
+from hearthcam.config import parse_config
+from hearthcam.types import BGRImage, Detections
+
+log = logging.getLogger(__name__)
+
+#: Every service's name starts with this (then the node id and the settings' digest).
+PREFIX = "detector-"
+#: Requests a service takes at once (they wait for the model in turn).
+CONCURRENCY = 64
+
+
+class DetectorService:
+    """A Ray actor: the node's detector, shared by its camera actors."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        import ray
+
+        from hearthcam.pipeline.detect import load_detector
+
+        log_to_stderr()
+        self.node = ray.get_runtime_context().get_node_id()
+        self._detector = load_detector(parse_config(settings).detector)
+        self._lock = threading.Lock()  # one run at a time: the session's threads use the cores
+        self.calls = 0
+        log.info("detector service starts on node %s (process %d)", self.node, os.getpid())
+
+    def detect(self, image: BGRImage) -> Detections:
+        with self._lock:
+            self.calls += 1
+            return self._detector.detect(image)
+
+    def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:
+        with self._lock:
+            self.calls += 1
+            return self._detector.detect_regions(image, boxes)
+
+    def stats(self) -> dict[str, Any]:
+        """Its node, the requests served and the model runs they took."""
+        return {"node": self.node, "calls": self.calls, "inferences": self._detector.inferences}
+
+
+class ServiceDetector:
+    """The ``Detector`` a camera actor uses with a node service: each call is a request to it."""
+
+    def __init__(self, service: Any) -> None:
+        self._service = service
+        self.inferences = 0  # requests (the service counts its model runs)
+
+    def detect(self, image: BGRImage) -> Detections:
+        import ray
+
+        self.inferences += 1
+        result: Detections = ray.get(self._service.detect.remote(image))
+        return result
+
+    def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:
+        import ray
+
+        self.inferences += 1
+        result: Detections = ray.get(self._service.detect_regions.remote(image, boxes))
+        return result
+
+
+def service_name(node: str, settings: dict[str, Any]) -> str:
+    """The name of ``node``'s service for these detector settings (changed settings: a new
+    service, never one loaded with the old model)."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{PREFIX}{node}-{digest}"
+
+
+def node_detector(settings: dict[str, Any]) -> ServiceDetector:
+    """This node's detector service (started now if it is not running yet), as a Detector."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    node = ray.get_runtime_context().get_node_id()
+    wanted = {"detector": settings["detector"]}
+    service = (
+        ray.remote(DetectorService)
+        .options(
+            name=service_name(node, wanted),
+            namespace=NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",  # the node's other cameras use it after this one stops
+            num_cpus=0,  # its work is the cameras' own, and they declared it
+            max_concurrency=CONCURRENCY,
+            max_restarts=-1,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
+        )
+        .remote(wanted)
+    )
+    return ServiceDetector(service)
+
+
+def stop_services() -> int:
+    """Kills every detector service of the cluster (the server's stop and start); how many."""
+    import ray
+
+    killed = 0
+    for entry in ray.util.list_named_actors(all_namespaces=True):
+        if entry.get("namespace") == NAMESPACE and str(entry.get("name", "")).startswith(PREFIX):
+            ray.kill(ray.get_actor(entry["name"], namespace=NAMESPACE), no_restart=True)
+            killed += 1
+    return killed
