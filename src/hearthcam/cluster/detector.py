@@ -9,12 +9,14 @@ another on the node's cores rather than as one batch; frames reach it through th
 memory object store. ``hearthcam bench cluster`` measures what it costs and saves
 (docs/scale.md).
 
-The service is named by its node and the detector settings, placed on that node only, and lives
-apart from the camera that started it (``detached``): the node's other cameras use it, and a camera
-moved to another node uses that node's. The server kills every service when it stops (and the
-leftovers of a server that died, when it starts). A service that dies alone is started again on
-its node by Ray; the frames asked of it meanwhile fail like any analysis error (counted in the
-camera's health) and the next ones go through.
+On a node that declares a GPU the service claims one (``num_gpus``: Ray hides GPUs from an actor
+that declares none) when the detector may run on CUDA (``detector.providers``); not tried on a
+GPU here. The service is named by its node and the detector settings, placed on that node only,
+and lives apart from the camera that started it (``detached``): the node's other cameras use it,
+and a camera moved to another node uses that node's. The server kills every service when it
+stops (and the leftovers of a server that died, when it starts). A service that dies alone is
+started again on its node by Ray; the frames asked of it meanwhile fail like any analysis error
+(counted in the camera's health) and the next ones go through.
 """
 
 from __future__ import annotations
@@ -107,6 +109,10 @@ def node_detector(settings: dict[str, Any]) -> ServiceDetector:
 
     node = ray.get_runtime_context().get_node_id()
     wanted = {"detector": settings["detector"]}
+    # Ray hides the GPUs from an actor that declares none: on a node with one, the service
+    # claims it when the detector may run on CUDA.
+    cuda = "CUDAExecutionProvider" in settings["detector"].get("providers", [])
+    gpus = 1.0 if cuda and node_gpus(node) >= 1 else 0.0
     service = (
         ray.remote(DetectorService)
         .options(
@@ -115,6 +121,7 @@ def node_detector(settings: dict[str, Any]) -> ServiceDetector:
             get_if_exists=True,
             lifetime="detached",  # the node's other cameras use it after this one stops
             num_cpus=0,  # its work is the cameras' own, and they declared it
+            num_gpus=gpus,
             max_concurrency=CONCURRENCY,
             max_restarts=-1,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
@@ -122,6 +129,16 @@ def node_detector(settings: dict[str, Any]) -> ServiceDetector:
         .remote(wanted)
     )
     return ServiceDetector(service)
+
+
+def node_gpus(node: str) -> float:
+    """The GPUs node ``node`` declares to Ray."""
+    import ray
+
+    for entry in ray.nodes():  # type: ignore[no-untyped-call]
+        if entry.get("NodeID") == node:
+            return float(entry.get("Resources", {}).get("GPU", 0.0))
+    return 0.0
 
 
 def stop_services() -> int:
