@@ -231,6 +231,18 @@ class CameraWorker:
         return list(self._changes)
 
 
+def footage_needed(
+    heard: Sequence[tuple[float | None, float]], now: float, reach_back: float
+) -> float | None:
+    """The earliest footage the cluster's cameras need kept, from what each last said: (the
+    footage its open event needed, when it answered). A camera silent for over ``STALE``
+    seconds may have started an event after it last answered, so its footage from then, less
+    ``reach_back`` (a clip's pre-roll and minimum), is kept too. None: nothing is needed."""
+    needed = [first for first, _ in heard if first is not None]
+    needed += [answered - reach_back for _, answered in heard if now - answered > STALE]
+    return min(needed, default=None)
+
+
 @dataclasses.dataclass
 class _Camera:
     """The server's view of one camera's actor."""
@@ -260,6 +272,8 @@ class RayCameras:
             stop_services()
         self._settings = config.model_dump(mode="json", include=CAMERA_SETTINGS)
         self._cpus = config.cluster.camera_cpus
+        # How far back an event's clip reaches from its start (as the runtime's retention uses).
+        self._reach_back = config.record.pre_roll + config.record.min_clip
         self._class = ray.remote(CameraWorker)
         self._listeners = list(listeners)
         self._cameras: dict[str, _Camera] = {}
@@ -270,7 +284,6 @@ class RayCameras:
         """Runs ``camera`` as ``name`` on the cluster (replacing the actor running as ``name``)."""
         self.stop(name)
         actor: Any = self._class.options(
-            name=f"camera-{name}",
             namespace=NAMESPACE,
             num_cpus=self._cpus,
             max_restarts=-1,  # on a live node, whenever its node or process dies
@@ -340,17 +353,13 @@ class RayCameras:
         return None if camera is None or camera.last is None else camera.last.load
 
     def needed_from(self) -> float | None:
-        """The earliest footage an open event needs over the cluster's cameras. A camera not
-        heard from lately needs all its footage kept (its event may still be open)."""
+        """The earliest footage an open event needs over the cluster's cameras, as their last
+        polls said. A camera not heard from lately (its node died) may have started an event
+        since: its footage from its last answer, less a clip's reach back, is kept too (its new
+        actor finishes that event from it)."""
         with self._lock:
-            cameras = list(self._cameras.values())
-        now, needed = time.time(), []
-        for camera in cameras:
-            if camera.last is None or now - camera.answered > STALE:
-                return float("-inf")
-            if camera.last.needed_from is not None:
-                needed.append(camera.last.needed_from)
-        return min(needed, default=None)
+            heard = [(c.last.needed_from, c.answered) for c in self._cameras.values() if c.last]
+        return footage_needed(heard, time.time(), self._reach_back)
 
     @property
     def live(self) -> Mapping[str, LiveSource]:
@@ -394,9 +403,9 @@ class RayCameras:
         """Collects every actor's poll each ``POLL`` (``LIVE_POLL`` while someone watches a
         live view) until ``stop``; one outstanding poll per actor (a moving actor's poll waits
         for it)."""
-        while not stop.wait(LIVE_POLL if self._watched() else POLL):
+        while not stop.wait(interval := LIVE_POLL if self._watched() else POLL):
             try:
-                self.poll_once(timeout=POLL)
+                self.poll_once(timeout=interval)
             except Exception:  # the relay must go on; the cameras record regardless
                 log.exception("polling the cluster's cameras failed")
 
@@ -411,6 +420,8 @@ class RayCameras:
                 wanted = {"fmp4": camera.view.fmp4.wanted(), "mjpeg": camera.view.mjpeg.wanted()}
                 camera.pending = camera.actor.poll.remote(wanted)
         waiting = {c.pending: (n, c) for n, c in cameras.items() if c.pending is not None}
+        if not waiting:
+            return  # no camera runs on the cluster (yet)
         done, _ = ray.wait(list(waiting), num_returns=len(waiting), timeout=timeout)
         for ref in done:
             name, camera = waiting[ref]
