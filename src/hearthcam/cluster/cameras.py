@@ -265,12 +265,12 @@ class RayCameras:
         from hearthcam.cluster.shares import connect
 
         connect(config)
+        self._settings = config.model_dump(mode="json", include=CAMERA_SETTINGS)
         self._services = config.cluster.detector_service
         if self._services:  # a server that died left them, maybe with another model
             from hearthcam.cluster.detector import stop_services
 
-            stop_services()
-        self._settings = config.model_dump(mode="json", include=CAMERA_SETTINGS)
+            stop_services(self._settings)
         self._cpus = config.cluster.camera_cpus
         # How far back an event's clip reaches from its start (as the runtime's retention uses).
         self._reach_back = config.record.pre_roll + config.record.min_clip
@@ -472,7 +472,7 @@ class RayCameras:
         if self._services:
             from hearthcam.cluster.detector import stop_services
 
-            log.info("detector services stopped: %d", stop_services())
+            log.info("detector services stopped: %d", stop_services(self._settings))
 
 
 class _LiveViews(Mapping[str, LiveSource]):

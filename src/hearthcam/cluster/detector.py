@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy.engine import make_url
 
 from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
 from hearthcam.config import parse_config
@@ -37,7 +38,8 @@ from hearthcam.types import BGRImage, Detections
 
 log = logging.getLogger(__name__)
 
-#: Every service's name starts with this (then the node id and the settings' digest).
+#: Every service's name starts with this (then the install's key, the node id and the detector
+#: settings' digest).
 PREFIX = "detector-"
 #: Requests a service takes at once (they wait for the model in turn).
 CONCURRENCY = 64
@@ -95,11 +97,19 @@ class ServiceDetector:
         return result
 
 
-def service_name(node: str, settings: dict[str, Any]) -> str:
-    """The name of ``node``'s service for these detector settings (changed settings: a new
-    service, never one loaded with the old model)."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    return f"{PREFIX}{node}-{digest}"
+def install_key(settings: dict[str, Any]) -> str:
+    """A short digest of an install (its database, password left out, and data directory), so
+    two installs on one cluster never share or stop each other's services."""
+    database = make_url(settings["database"]).render_as_string(hide_password=True)
+    identity = f"{database}|{settings['data_dir']}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:8]
+
+
+def service_name(install: str, node: str, detector: dict[str, Any]) -> str:
+    """The name of ``install``'s service on ``node`` for these detector settings (changed
+    settings: a new service, never one loaded with the old model)."""
+    digest = hashlib.sha256(json.dumps(detector, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{PREFIX}{install}-{node}-{digest}"
 
 
 def node_detector(settings: dict[str, Any]) -> ServiceDetector:
@@ -116,7 +126,7 @@ def node_detector(settings: dict[str, Any]) -> ServiceDetector:
     service = (
         ray.remote(DetectorService)
         .options(
-            name=service_name(node, wanted),
+            name=service_name(install_key(settings), node, wanted),
             namespace=NAMESPACE,
             get_if_exists=True,
             lifetime="detached",  # the node's other cameras use it after this one stops
@@ -141,13 +151,14 @@ def node_gpus(node: str) -> float:
     return 0.0
 
 
-def stop_services() -> int:
-    """Kills every detector service of the cluster (the server's stop and start); how many."""
+def stop_services(settings: dict[str, Any]) -> int:
+    """Kills every detector service of this install (the server's stop and start); how many."""
     import ray
 
+    mine = f"{PREFIX}{install_key(settings)}-"
     killed = 0
     for entry in ray.util.list_named_actors(all_namespaces=True):
-        if entry.get("namespace") == NAMESPACE and str(entry.get("name", "")).startswith(PREFIX):
+        if entry.get("namespace") == NAMESPACE and str(entry.get("name", "")).startswith(mine):
             ray.kill(ray.get_actor(entry["name"], namespace=NAMESPACE), no_restart=True)
             killed += 1
     return killed
