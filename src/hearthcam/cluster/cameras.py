@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,7 @@ class Poll:
     needed_from: float | None
     node: str
     restarted: bool
+    instance: str  # this actor process's own id: a new one after every restart
     # Live views: chunks per (kind, key) the server asked for, the keys that ended, the overlay.
     live: dict[tuple[str, int], list[Chunk]] = dataclasses.field(default_factory=dict)
     ended: list[tuple[str, int]] = dataclasses.field(default_factory=list)
@@ -109,6 +111,7 @@ class CameraWorker:
         self.name = name
         self.node = context.get_node_id()
         self.restarted = bool(context.was_current_actor_reconstructed)
+        self.instance = uuid.uuid4().hex
         config = parse_config(settings)
         data_dir = config.data_dir
         self._store = Store.open(config.database_url, data_dir=data_dir)
@@ -197,6 +200,7 @@ class CameraWorker:
             self._pipeline.needed_from(),
             self.node,
             self.restarted,
+            self.instance,
             live,
             ended,
             view.overlay.latest() if asked else None,
@@ -432,9 +436,9 @@ class RayCameras:
                 log.info("%s: no answer from its actor (%s)", name, type(error).__name__)
                 camera.view.close()  # its viewers reconnect, to the new process
                 continue
-            if camera.last is not None and camera.last.node != poll.node:
+            if camera.last is not None and camera.last.instance != poll.instance:
                 log.warning("%s: now on node %s (was %s)", name, poll.node, camera.last.node)
-                camera.view.close()  # opened on the old process
+                camera.view.close()  # its viewers' streams were the old process's
             else:
                 self._relay_live(camera.view, poll)
             camera.last, camera.answered = poll, time.time()
