@@ -120,7 +120,7 @@ def watch_live(url: str, camera: str, fragments: int = 5, timeout: float = 60.0)
 CHROMIUM = "/usr/bin/chromium"
 
 
-def browse_live(url: str, cameras: list[str], shot: Path, timeout: float = 30.0) -> dict[str, Any]:
+def browse_live(url: str, cameras: list[str], shot: Path, timeout: float = 60.0) -> dict[str, Any]:
     """Signs in as ``OWNER`` in headless Chromium and opens the Live page: each of ``cameras``
     must play over MSE (its tile says so and its video's time advances). A screenshot goes to
     ``shot``; per camera, what its tile reported."""
@@ -135,11 +135,14 @@ def browse_live(url: str, cameras: list[str], shot: Path, timeout: float = 30.0)
         page = browser.new_page(viewport={"width": 1280, "height": 800}, color_scheme="dark")
         page.set_default_timeout(timeout * 1000)
         page.goto(url + "/login")
+        page.wait_for_selector('body[data-ready="true"]')  # its script has the form now
         page.get_by_label("Username").fill(OWNER)
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(url + "/")
-        page.goto(url + "/live")
+        # Signed in once the app's home is where it went (its page's images need not finish:
+        # under load the timeline's snapshots of eight busy cameras can hold "load" back).
+        page.wait_for_url(url + "/", wait_until="commit")
+        page.goto(url + "/live", wait_until="domcontentloaded")
         for camera in cameras:
             tile = f'.live-tile[data-camera="{camera}"]'
             page.wait_for_selector(f'{tile}[data-state="playing"]')

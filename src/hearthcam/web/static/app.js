@@ -59,18 +59,36 @@ function wireCommon() {
   }
 }
 
+// A form sent before its page's module has taken it over would leave as a plain POST (its
+// method): nothing of it reaches a URL, but it is not what the page means either. Until the
+// module is ready, a submit does nothing (press again in a moment); then the module's own
+// handler has it. ``body[data-ready]`` says the page is ready (the browser tests wait for it).
+function holdEarlySubmits() {
+  document.addEventListener(
+    "submit",
+    (event) => {
+      if (document.body.dataset.ready !== "true") event.preventDefault();
+    },
+    true,
+  );
+}
+
 async function main() {
+  holdEarlySubmits();
   wireCommon();
   showFlash();
   const page = document.body.dataset.page ?? "";
   const load = PAGES[page];
-  if (!load) return;
   try {
-    const module = await load();
-    await module.init();
+    if (load) {
+      const module = await load();
+      await module.init();
+    }
   } catch (error) {
     console.warn("page failed to start", error);
     toast("Something went wrong loading this page. Reload to try again.", "error");
+  } finally {
+    document.body.dataset.ready = "true";
   }
 }
 
