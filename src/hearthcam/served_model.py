@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +26,7 @@ from hearthcam.pipeline.verdict import RuleVerdict
 from hearthcam.store.db import Store
 
 if TYPE_CHECKING:  # scikit-learn is imported only when a training runs
-    from hearthcam.learn.retrain import Outcome, Trainer
+    from hearthcam.learn.retrain import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -92,30 +91,19 @@ class ModelWatcher:
         if self._last_try is not None and now - self._last_try < self._retry:
             return False
         self._last_try = now
+        trainer = self.trainer
+        if trainer is None:
+            from hearthcam.learn.retrain import local_trainer  # scikit-learn: when training
+
+            trainer = local_trainer(self._store, self._data_dir)
         try:
-            outcome = self.train(now)
+            outcome = trainer(now)
         except HearthcamError as error:
             log.warning("queued retrain cannot run yet: %s", error)
             return False
         self._last_try = None
         log.info("retrained: model %s (%s)", outcome.candidate.id, outcome.why)
         return True
-
-    def train(
-        self,
-        now: float,
-        *,
-        test_fraction: float = 0.25,
-        seed: int = 0,
-        step: Callable[[str], None] = lambda _: None,
-    ) -> Outcome:
-        """One training by the trainer (``learn.retrain.Trainer``); HearthcamError if refused."""
-        trainer = self.trainer
-        if trainer is None:
-            from hearthcam.learn.retrain import local_trainer  # scikit-learn: when training
-
-            trainer = local_trainer(self._store, self._data_dir)
-        return trainer(now, test_fraction=test_fraction, seed=seed, step=step)
 
     def on_withdrawn(self, share_id: str) -> list[str]:
         """A clip was withdrawn here: look again at once (its model may be tainted now)."""
