@@ -1,7 +1,7 @@
 """A form sent before its page's script has taken it over (a slow device or network, a quick
 Enter) must not put what was typed into a URL, where the access log and the browser's history
 would keep the password. Debian's headless Chromium against the real server; the page module is
-held back by delaying its file.
+held back by delaying its file. The press is not lost: it is sent once the page is ready.
 
 Found by the cluster test under load: the login form left as ``GET /login?username=...&password=``
 and the server's access log printed the password.
@@ -74,8 +74,7 @@ def test_a_login_sent_before_the_page_is_ready_keeps_the_password_out_of_urls(
     assert page.locator("body").get_attribute("data-ready") is None
     assert len(held) == 1
     held[0].continue_()
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    page.get_by_role("button", name="Log in").click()  # now the page's own handler has it
+    # Once the page is ready the held press is sent by the page's own handler: no second press.
     expect(page).to_have_url(running.url + "/")
     assert not [u for u in requested if "password" in u or "kettle" in u], requested
     context.close()

@@ -59,36 +59,48 @@ function wireCommon() {
   }
 }
 
-// A form sent before its page's module has taken it over would leave as a plain POST (its
-// method): nothing of it reaches a URL, but it is not what the page means either. Until the
-// module is ready, a submit does nothing (press again in a moment); then the module's own
-// handler has it. ``body[data-ready]`` says the page is ready (the browser tests wait for it).
+// A submit before the page's module has taken its form over is held (never sent as a plain
+// form, whose fields could end up in a URL) and replayed once the page is ready, so the press
+// is not lost (not when the module failed to start: the toast says to reload). Returns the
+// function that replays it. ``body[data-ready]`` says the page is ready (browser tests wait).
 function holdEarlySubmits() {
+  let pending = null;
   document.addEventListener(
     "submit",
     (event) => {
-      if (document.body.dataset.ready !== "true") event.preventDefault();
+      if (document.body.dataset.ready === "true") return;
+      event.preventDefault();
+      event.stopPropagation();
+      pending = { form: event.target, submitter: event.submitter ?? null };
     },
     true,
   );
+  return () => {
+    const held = pending;
+    pending = null;
+    if (held && held.form.isConnected) held.form.requestSubmit(held.submitter);
+  };
 }
 
 async function main() {
-  holdEarlySubmits();
+  const replayHeldSubmit = holdEarlySubmits();
   wireCommon();
   showFlash();
   const page = document.body.dataset.page ?? "";
   const load = PAGES[page];
+  let started = false;
   try {
     if (load) {
       const module = await load();
       await module.init();
     }
+    started = true;
   } catch (error) {
     console.warn("page failed to start", error);
     toast("Something went wrong loading this page. Reload to try again.", "error");
   } finally {
     document.body.dataset.ready = "true";
+    if (started) replayHeldSubmit();
   }
 }
 
