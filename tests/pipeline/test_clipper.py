@@ -15,7 +15,7 @@ import pytest
 
 from hearthcam.config import RecordConfig
 from hearthcam.errors import MediaLocked
-from hearthcam.pipeline.clipper import ClipCutter, ClipParts
+from hearthcam.pipeline.clipper import ClipCutter, ClipParts, RowsWithBacklog
 from hearthcam.store.pending_clips import PendingClip
 from hearthcam.types import Event, Segment, Verdict
 
@@ -441,3 +441,34 @@ def test_a_clip_near_where_the_recording_begins_runs_on_to_min_clip() -> None:
     cutter.cut_ready(WALL + 30)
     ((_, start, end, _),) = world.media.cuts
     assert (start, end) == (WALL - 3, WALL + 17)
+
+
+def test_a_clip_whose_rows_the_full_disk_refused_is_cut_from_their_files() -> None:
+    # Before: the rows waited for room while the window was handed to the pool, which found
+    # "no recording covers" it, so the event lost a clip whose footage was on disk.
+    world = World()
+    world.record(WALL - 30, WALL + 10)  # indexed
+    backlog = [
+        Segment("front", Path("/rec/b1.mp4"), WALL + 10, WALL + 20),
+        Segment("front", Path("/rec/b2.mp4"), WALL + 20, WALL + 30),
+        Segment("back", Path("/rec/other.mp4"), WALL + 10, WALL + 30),  # another camera
+    ]
+    parts = ClipParts(
+        RowsWithBacklog(world.rows, lambda: backlog), world.pending, world.media, world.pool, ROOT
+    )
+    cutter = ClipCutter("front", RECORD, parts, lambda ev, late: None, world.errors.append)
+    cutter.queue(event(wall_start=WALL + 12, wall_end=WALL + 16))
+    cutter.cut_ready(WALL + 30)
+    assert world.errors == []
+    [(segments, _, _, _)] = world.media.cuts
+    assert [s.path.name for s in segments] == [f"{WALL - 30}.mp4", "b1.mp4", "b2.mp4"]
+
+
+def test_rows_with_backlog_list_a_segment_once_while_its_row_is_being_written() -> None:
+    rows = FakeRows()
+    waiting = Segment("front", Path("/rec/a.mp4"), WALL, WALL + 10)
+    rows.segments.append(waiting)  # its row just went in; the backlog not yet told
+    later = Segment("front", Path("/rec/b.mp4"), WALL + 10, WALL + 20)
+    both = RowsWithBacklog(rows, lambda: (later, waiting))
+    assert both.segments_between("front", WALL, WALL + 20) == [waiting, later]
+    assert both.segments_between("front", WALL + 20, WALL + 30) == []

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,6 +57,38 @@ class ClipRows(Protocol):
     def save_event(self, ev: Event, *, finished: bool = True) -> None:
         """Inserts or updates the event's row."""
         ...
+
+
+class RowsWithBacklog:
+    """The store's rows, and the finished segments whose rows a full disk refused for now
+    (``backlog``): their files are there, so a clip is cut from them rather than fail with "no
+    recording covers" while the rows wait for room."""
+
+    def __init__(self, rows: ClipRows, backlog: Callable[[], Sequence[Segment]]) -> None:
+        self._rows = rows
+        self._backlog = backlog
+
+    def segments_between(self, camera: str, start_wall: float, end_wall: float) -> list[Segment]:
+        """The camera's segments that overlap the window, indexed or not, oldest first."""
+        indexed = self._rows.segments_between(camera, start_wall, end_wall)
+        known = {segment.path for segment in indexed}
+        waiting = [
+            segment
+            for segment in self._backlog()
+            if segment.camera == camera
+            and segment.end > start_wall
+            and segment.start < end_wall
+            and segment.path not in known
+        ]
+        return sorted(indexed + waiting, key=lambda segment: segment.start)
+
+    def get_event(self, event_id: str) -> Event | None:
+        """The event's row now, or None if it was deleted."""
+        return self._rows.get_event(event_id)
+
+    def save_event(self, ev: Event, *, finished: bool = True) -> None:
+        """Inserts or updates the event's row."""
+        self._rows.save_event(ev, finished=finished)
 
 
 class PendingRows(Protocol):

@@ -34,7 +34,13 @@ from hearthcam.errors import is_disk_full
 from hearthcam.labels import COCO_LABELS, VEHICLE_LABELS
 from hearthcam.live import LiveView
 from hearthcam.live.overlay import make_overlay
-from hearthcam.pipeline.clipper import ClipCutter, ClipParts, ClipWindow, RecordedClips
+from hearthcam.pipeline.clipper import (
+    ClipCutter,
+    ClipParts,
+    ClipWindow,
+    RecordedClips,
+    RowsWithBacklog,
+)
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.events import Change, EventBuilder, EventChange, VerdictModel
 from hearthcam.pipeline.familiar import FamiliarVerdict
@@ -196,8 +202,11 @@ class CameraPipeline:
             parts.alerted,
             on_disk_full=self._disk_full,
         )
+        # Finished segments whose rows the full disk refused so far (written with the next);
+        # replaced whole, never changed in place, so the clip pool reads it without a lock.
+        self._unindexed: tuple[Segment, ...] = ()
         clip_parts = ClipParts(
-            parts.store,
+            RowsWithBacklog(parts.store, lambda: self._unindexed),
             PendingClips(parts.store),
             RecordedClips(parts.media),
             parts.clip_pool,
@@ -206,7 +215,6 @@ class CameraPipeline:
         self._clips = ClipCutter(
             name, parts.config.record, clip_parts, self._clip_ready, self.on_error, self._disk_full
         )
-        self._unindexed: list[Segment] = []  # finished segments whose rows are not written yet
         self._last_frame: Frame | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
         self._moving_until: dict[int, float] = {}
@@ -444,17 +452,17 @@ class CameraPipeline:
     def _on_segment(self, segment: Segment) -> None:
         self.stats.segments += 1
         # A row the full disk refused is added with the next segment's (retention cannot see
-        # a segment without its row, nor a clip be cut from it); clips are cut all the same.
-        self._unindexed.append(segment)
+        # a segment without its row); clips are cut all the same, from its file meanwhile.
+        self._unindexed = (*self._unindexed, segment)
         try:
             while self._unindexed:
                 try:
                     self._parts.store.add_segment(self._unindexed[0])
                 except Exception as error:
                     if not is_disk_full(error):  # retrying would not help: reported, dropped
-                        del self._unindexed[0]
+                        self._unindexed = self._unindexed[1:]
                     raise
-                del self._unindexed[0]
+                self._unindexed = self._unindexed[1:]
         finally:
             self._clips.cut_ready(segment.end)
 
