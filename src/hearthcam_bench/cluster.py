@@ -134,7 +134,8 @@ def _camera_failover(runs: dict[str, dict[str, Any]], count: int) -> Report:
          "downtime gap listed (median)", "events kept", "head's cameras' gaps",
          "RSS per camera actor (median)", "RSS per detector service",
          "memory per camera, all in", "CPU per camera actor (median)",
-         "CPU per detector service", "clean stop"],
+         "CPU per detector service", "service: requests per model run (largest)",
+         "clean stop"],
     )  # fmt: skip
     for detector, report in runs.items():
         placed = report["placed_before"]
@@ -162,6 +163,10 @@ def _camera_failover(runs: dict[str, dict[str, Any]], count: int) -> Report:
             f"{all_in:.0f} MB" if actors else "-",
             f"{100 * statistics.median(a['cpu'] for a in actors):.1f} %" if actors else "-",
             " / ".join(f"{100 * a['cpu']:.1f} %" for a in services) or "-",
+            " / ".join(
+                f"{s['calls'] / max(1, s['batches']):.2f} ({s['largest_batch']})"
+                for s in report.get("service_stats", [])
+            ) or "-",
             "yes" if report["code"] == 0 and "stopped cleanly" in report["output"] else "no",
         )  # fmt: skip
     table.notes += [
@@ -179,6 +184,9 @@ def _camera_failover(runs: dict[str, dict[str, Any]], count: int) -> Report:
         "detection where something moved (with a service: sent to it, which runs the model), "
         "segments sealed; not Ray's own processes. Memory per camera, all in: the camera actors' "
         "and the services' RSS over the cameras.",
+        "Service batches: a model run of the node's service takes every request queued while "
+        "the run before it went (pipeline.batcher); requests per run over the whole run of the "
+        "surviving (head) service, and its largest batch.",
     ]
     return table
 

@@ -149,8 +149,54 @@ def _tiers(ctx: BenchContext, frames: list[BGRImage]) -> list[Report]:
     return [table, _by_score(found)]
 
 
+BATCHES = (1, 2, 4, 8, 16)
+
+
+def _batches(ctx: BenchContext, frames: list[BGRImage]) -> Report:
+    """NanoDet-m run as batches (the node's detector service, ``cluster.detector``)."""
+    table = Report(
+        "detector: NanoDet-m as batches (the cluster's detector service), CPU, ORT default "
+        "threads, 640x360 vtest frames",
+        ["batch", "images/s", "CPU/image", "wall/image", "CPU/image vs batch 1"],
+    )
+    images = [_resize(f, (640, 360)) for f in frames]
+    seconds = ctx.seconds(5.0, 1.5)
+    base: float | None = None
+    for batch in BATCHES:
+        detector = load_detector(DetectorConfig(), batch=batch)
+        if detector.max_batch != batch:
+            raise RuntimeError(f"NanoDet-m did not take a batch of {batch}")
+        requests: list[tuple[BGRImage, None]] = [(image, None) for image in images]
+        chunks = [requests[i : i + batch] for i in range(0, len(requests) - batch + 1, batch)]
+        detector.detect_many(chunks[0])  # the first run at a batch shape allocates
+        ctx.settle()
+        done = 0
+        meter = Meter().start()
+        until = time.perf_counter() + seconds
+        while time.perf_counter() < until:
+            detector.detect_many(chunks[done // batch % len(chunks)])
+            done += batch
+        usage = meter.stop()
+        cpu = usage.cpu / done
+        base = base or cpu
+        table.add(
+            str(batch),
+            fmt.num(done / usage.wall),
+            fmt.ms(cpu),
+            fmt.ms(usage.wall / done),
+            f"{cpu / base:.2f}x",
+        )
+    table.notes.append(
+        "The packaged graph made to take a batch (pipeline.batch_model; each batch's answers "
+        "equal the single images', checked at load and in tests/pipeline/test_batch_model.py). "
+        "The node's service batches what its cameras send while a run goes "
+        "(pipeline.batcher), up to 16."
+    )
+    return table
+
+
 def run(ctx: BenchContext) -> list[Report]:
-    """Measures every case and every built-in model; three tables."""
+    """Measures every case and every built-in model, and NanoDet-m as batches; four tables."""
     seconds = ctx.seconds(5.0, 1.5)
     frames = list(scenes.vtest_frames(PEOPLE_FIRST_FRAME, 20))
     table = Report(
@@ -183,4 +229,4 @@ def run(ctx: BenchContext) -> list[Report]:
         "CPU time (% of one core); latency is wall per call; 'others' is the CPU other "
         "processes on the machine used meanwhile.",
     )
-    return [table, *_tiers(ctx, frames)]
+    return [table, *_tiers(ctx, frames), _batches(ctx, frames)]

@@ -43,3 +43,12 @@ def test_the_quick_detector_scenario_prints_and_writes_its_tables(
     for row in rows:
         frames_per_second = float(row.split("|")[4])
         assert frames_per_second > 0
+    # NanoDet-m as batches, as the cluster's detector service runs it: every batch size ran.
+    batches = text.split("NanoDet-m as batches")[1].split("\n\n")[1]
+    assert [line.split("|")[1].strip() for line in batches.splitlines()[2:]] == [
+        "1",
+        "2",
+        "4",
+        "8",
+        "16",
+    ]

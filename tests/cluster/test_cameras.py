@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hearthcam.cluster.detector import MAX_BATCH
 from hearthcam.recordings.recovery import MOVED_REASON
 from hearthcam.scenes import Part, write_scene
 from hearthcam_bench.cluster_cameras import CHROMIUM
@@ -157,3 +158,6 @@ def test_a_killed_nodes_cameras_record_again_on_the_head(world: World, tmp_path:
     assert serving["node"] == head
     assert serving["calls"] > 0  # the head's cameras sent it their frames
     assert serving["inferences"] > 0  # and it ran the model on them
+    assert serving["max_batch"] == MAX_BATCH  # NanoDet-m made to take a batch (checked at load)
+    assert 1 <= serving["largest_batch"] <= MAX_BATCH
+    assert serving["batches"] <= serving["calls"]

@@ -3,11 +3,14 @@ detector's ONNX session, and the camera actors of that node send it their frames
 loading a session of their own.
 
 What it saves is one session per camera: its memory, its thread pool, and on a GPU node its GPU
-context (which a process per camera cannot afford). The packaged detectors take one image a
-run (their ONNX input is ``[1, 3, H, W]``), so the service runs its cameras' requests one after
-another on the node's cores rather than as one batch; frames reach it through the node's shared
-memory object store. ``hearthcam bench cluster`` measures what it costs and saves
-(docs/scale.md).
+context (which a process per camera cannot afford). Its cameras' requests are answered in
+batches (``pipeline.batcher``): each model run takes every request that queued while the one
+before it ran, up to ``MAX_BATCH``, so the batch is one frame on a quiet node and grows with the
+load. The packaged NanoDet-m graph is made to take a batch when the service loads it, and kept
+so only if a batch gives what single images give (``pipeline.batch_model``); a graph that does
+not (MobileNetV3-CenterNet) runs its batches one image at a time. Frames reach the service
+through the node's shared memory object store. ``hearthcam bench cluster`` measures what it
+costs and saves (docs/scale.md).
 
 On a node that declares a GPU the service claims one (``num_gpus``: Ray hides GPUs from an actor
 that declares none) when the detector may run on CUDA (``detector.providers``); not tried on a
@@ -25,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from typing import Any
 
 import numpy as np
@@ -34,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
 from hearthcam.config import parse_config
+from hearthcam.pipeline.batcher import Batcher
 from hearthcam.types import BGRImage, Detections
 
 log = logging.getLogger(__name__)
@@ -41,8 +44,10 @@ log = logging.getLogger(__name__)
 #: Every service's name starts with this (then the install's key, the node id and the detector
 #: settings' digest).
 PREFIX = "detector-"
-#: Requests a service takes at once (they wait for the model in turn).
+#: Requests a service takes at once (they wait for the model, and are batched, in turn).
 CONCURRENCY = 64
+#: The most requests one model run answers (each one frame, or up to four motion crops).
+MAX_BATCH = 16
 
 
 class DetectorService:
@@ -55,24 +60,31 @@ class DetectorService:
 
         log_to_stderr()
         self.node = ray.get_runtime_context().get_node_id()
-        self._detector = load_detector(parse_config(settings).detector)
-        self._lock = threading.Lock()  # one run at a time: the session's threads use the cores
-        self.calls = 0
-        log.info("detector service starts on node %s (process %d)", self.node, os.getpid())
+        self._detector = load_detector(parse_config(settings).detector, batch=MAX_BATCH)
+        self._batcher = Batcher(self._detector, MAX_BATCH)
+        log.info(
+            "detector service starts on node %s (process %d), batches of up to %d images",
+            self.node, os.getpid(), self._detector.max_batch,
+        )  # fmt: skip
 
     def detect(self, image: BGRImage) -> Detections:
-        with self._lock:
-            self.calls += 1
-            return self._detector.detect(image)
+        return self._batcher.ask(image)
 
     def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:
-        with self._lock:
-            self.calls += 1
-            return self._detector.detect_regions(image, boxes)
+        return self._batcher.ask(image, boxes)
 
     def stats(self) -> dict[str, Any]:
-        """Its node, the requests served and the model runs they took."""
-        return {"node": self.node, "calls": self.calls, "inferences": self._detector.inferences}
+        """Its node, the requests served, the batches they took, the largest batch, the model
+        runs, and the most images a run takes (1: the graph does not take a batch)."""
+        batches = self._batcher.stats
+        return {
+            "node": self.node,
+            "calls": batches.requests,
+            "batches": batches.batches,
+            "largest_batch": batches.largest,
+            "inferences": self._detector.inferences,
+            "max_batch": self._detector.max_batch,
+        }
 
 
 class ServiceDetector:

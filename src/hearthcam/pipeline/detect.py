@@ -9,6 +9,7 @@ in full-frame pixels.
 from __future__ import annotations
 
 import importlib.resources
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -23,6 +24,8 @@ from numpy.typing import NDArray
 from hearthcam.config import DetectorConfig
 from hearthcam.errors import ModelError
 from hearthcam.types import BGRImage, Detections
+
+log = logging.getLogger(__name__)
 
 F32 = NDArray[np.float32]
 I32 = NDArray[np.int32]
@@ -206,16 +209,22 @@ def choose_providers(requested: Sequence[str]) -> list[str]:
     return [cpu] if chosen in (None, cpu) else [str(chosen), cpu]
 
 
-def open_onnx_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
-    """An ONNX Runtime session as the project runs them (ModelError if the file is unusable)."""
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
+def session_options(threads: int) -> ort.SessionOptions:
+    """ONNX Runtime's options as the project runs its sessions."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     # Idle intra-op threads sleep instead of spinning: between frames (and while another
     # camera's thread has the cores) spinning burns CPU that decoding and motion need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # provider fallbacks are expected; keep ORT quiet
+    return options
+
+
+def open_onnx_session(path: Path, providers: list[str], threads: int) -> ort.InferenceSession:
+    """An ONNX Runtime session as the project runs them (ModelError if the file is unusable)."""
+    if not path.is_file():
+        raise ModelError(f"model file {path} does not exist")
+    options = session_options(threads)
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as error:  # ORT raises its own untyped pybind errors
@@ -328,6 +337,7 @@ class OnnxDetector:
         kind: ModelKind = KINDS["nanodet"],
         regions: RegionPolicy = RegionPolicy(),
         letterbox: bool = False,
+        batch: int = 1,
     ) -> None:
         path = Path(model_path)
         self.score_threshold = score_threshold
@@ -341,29 +351,80 @@ class OnnxDetector:
         #: The square side every image is resized to (None: the model's own).
         self.input_size = input_size or model_input_size(self._session)
         self._input = _check_input(self._session, path, self.input_size)
+        #: The most images one model run takes (``detect_many``): 1 unless ``batch`` asked for
+        #: more and the graph proved it gives the same answers as a batch (``batch_model``).
+        self.max_batch = 1
+        if batch > 1:
+            self._open_batched(path, providers, threads, batch)
         #: The execution provider actually running the model.
         self.provider: str = self._session.get_providers()[0]
         # A first run both warms the session up and proves the decoder understands the outputs.
         self._infer(np.zeros((self.input_size, self.input_size, 3), np.uint8))
         self.inferences = 0
 
+    def _open_batched(self, path: Path, providers: Sequence[str], threads: int, batch: int) -> None:
+        from hearthcam.pipeline.batch_model import batched_session  # onnx: only when batching
+
+        session, check = batched_session(
+            path, self._session, choose_providers(providers), session_options(threads),
+            self.input_size,
+        )  # fmt: skip
+        log.info("%s as a batch of %d: %s (%s)", path.name, batch, check.batched, check.reason)
+        if session is not None:
+            self._session, self.max_batch = session, batch
+
     def detect(self, image: BGRImage) -> Detections:
         """Detects objects in the whole frame."""
-        return nms(self._infer(image), self.nms_iou)
+        return self.detect_many([(image, None)])[0]
 
     def detect_regions(self, image: BGRImage, boxes: NDArray[np.int32]) -> Detections:
         """Detects objects on zoomed crops around motion boxes (full frame if motion is large)."""
+        return self.detect_many([(image, boxes)])[0]
+
+    def detect_many(self, requests: Sequence[tuple[BGRImage, I32 | None]]) -> list[Detections]:
+        """``detect`` (boxes None) or ``detect_regions`` of each (image, motion boxes), their
+        images run ``max_batch`` at a time: what a batch gives each image is what it would give
+        alone (``batch_model``)."""
+        crops = [self._crops(image, boxes) for image, boxes in requests]
+        found = iter(self._infer_many([crop for parts in crops for crop, _ in parts]))
+        answers = []
+        for parts in crops:
+            merged = []
+            for _, (x0, y0) in parts:
+                part = next(found)
+                if (x0, y0) != (0, 0):
+                    part.xyxy[:] += np.array([x0, y0, x0, y0], np.float32)
+                merged.append(part)
+            # An object near a crop border may be found in two crops: NMS over all keeps the best.
+            joined = merged[0] if len(merged) == 1 else Detections.merge(merged)
+            answers.append(nms(joined, self.nms_iou))
+        return answers
+
+    def _crops(self, image: BGRImage, boxes: I32 | None) -> list[tuple[BGRImage, tuple[int, int]]]:
+        """The images one request runs (the frame, or its zoomed crops around motion) and
+        where each one's top left corner sits in the frame."""
+        if boxes is None:
+            return [(image, (0, 0))]
         size = (int(image.shape[1]), int(image.shape[0]))
         regions = plan_regions(boxes, size, self.regions)
         if regions is None:
-            return self.detect(image)
-        parts = []
-        for x0, y0, x1, y1 in regions.tolist():
-            found = self._infer(image[y0:y1, x0:x1])
-            found.xyxy[:] += np.array([x0, y0, x0, y0], np.float32)
-            parts.append(found)
-        # An object near a crop border may be found in two crops: NMS over all keeps the best.
-        return nms(Detections.merge(parts), self.nms_iou)
+            return [(image, (0, 0))]
+        return [(image[y0:y1, x0:x1], (x0, y0)) for x0, y0, x1, y1 in regions.tolist()]
+
+    def _infer_many(self, images: Sequence[BGRImage]) -> list[Detections]:
+        """Model runs over ``images``, ``max_batch`` at a time; boxes in each image's pixels."""
+        if self.max_batch == 1:
+            return [self._infer(image) for image in images]
+        found: list[Detections] = []
+        for first in range(0, len(images), self.max_batch):
+            chunk = images[first : first + self.max_batch]
+            prepared = [self._preprocess(image) for image in chunk]
+            blob = np.concatenate([blob for blob, _ in prepared])
+            outputs = self._session.run(None, {self._input: blob})
+            self.inferences += 1
+            for i, (image, (_, scale)) in enumerate(zip(chunk, prepared, strict=True)):
+                found.append(self._decode([out[i : i + 1] for out in outputs], image, scale))
+        return found
 
     def _preprocess(self, image: BGRImage) -> tuple[F32, F32]:
         """The NCHW RGB /255 blob and the (x, y) scale from input pixels back to image pixels."""
@@ -384,6 +445,10 @@ class OnnxDetector:
         blob, scale = self._preprocess(image)
         outputs = self._session.run(None, {self._input: blob})
         self.inferences += 1
+        return self._decode(outputs, image, scale)
+
+    def _decode(self, outputs: Sequence[NDArray[Any]], image: BGRImage, scale: F32) -> Detections:
+        """One image's detections from its model outputs (a batch of 1), in its pixels."""
         boxes, scores, classes = self._decoder(outputs, self.input_size, self.score_threshold)
         boxes = boxes * np.tile(scale, 2)
         h, w = image.shape[:2]
@@ -399,8 +464,9 @@ def resolve_model(name: str) -> Traversable | None:
     return importlib.resources.files("hearthcam").joinpath("models", filename)
 
 
-def load_detector(cfg: DetectorConfig) -> OnnxDetector:
-    """Builds the configured detector from a built-in model name or an .onnx path."""
+def load_detector(cfg: DetectorConfig, *, batch: int = 1) -> OnnxDetector:
+    """Builds the configured detector from a built-in model name or an .onnx path; ``batch``
+    above 1 lets ``detect_many`` run that many images at once where the graph allows it."""
     kind = KINDS.get(cfg.kind or "nanodet")
     if kind is None:
         raise ModelError(f"detector.kind: no decoder for {cfg.kind!r}; known: {sorted(KINDS)}")
@@ -413,6 +479,7 @@ def load_detector(cfg: DetectorConfig) -> OnnxDetector:
             threads=cfg.threads,
             kind=kind,
             regions=RegionPolicy(full_frame_ratio=cfg.full_frame_ratio),
+            batch=batch,
         )
 
     resource = resolve_model(cfg.model)
