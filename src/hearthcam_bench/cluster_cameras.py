@@ -6,7 +6,7 @@ inside a loopback-only network namespace (``raycluster.in_loopback_namespace``);
 
     python -m hearthcam_bench.cluster_cameras CONFIG.yaml SCENE.mp4 OUT.json
         [--cameras 8] [--nodes 2] [--kill worker-1] [--watch 6] [--train] [--live]
-        [--detector-service]
+        [--detector-service] [--pin] [--sustain SECONDS]
 
 CONFIG holds the data directory and database; the cameras (``cam0``.. all reading SCENE from
 the RTSP server) and the cluster are added. The run waits until every camera has recorded two
@@ -16,6 +16,12 @@ kill (recording again on a live node), runs ``hearthcam train`` through the serv
 watches ``--watch`` seconds more, and stops the server with SIGINT. The JSON says where each
 camera ran (the actors' own log lines), what the database held before the kill and at the end
 (events, segments, gaps), the times, and the server's output.
+
+``--pin`` runs each node on a CPU core of its own (the head on core 0, the second node on core
+1: ``taskset``), as separate one-core machines would; ``--sustain S`` (with an owner added
+through the server) reads every camera's load from the app's System API after S seconds of
+recording (the last 10 s: frames in and analysed a second, frames dropped), which
+``bench cluster`` uses to find how many cameras 1 and 2 nodes keep up with.
 """
 
 from __future__ import annotations
@@ -114,6 +120,19 @@ def watch_live(url: str, camera: str, fragments: int = 5, timeout: float = 60.0)
                     break
         report["mjpeg"] = {"pictures": pictures, "seconds": time.monotonic() - started}
     return report
+
+
+def system_load(url: str) -> list[dict[str, Any]]:
+    """Signs in as ``OWNER``; every camera's row of ``GET /api/system`` (its load over the last
+    10 s: ``fps_in``, ``fps_analysed``, ``dropped_per_s``, ``connection`` ...)."""
+    import httpx
+
+    with httpx.Client(base_url=url, headers={"origin": url}, timeout=60) as client:
+        client.post("/api/login", json={"username": OWNER, "password": PASSWORD}).raise_for_status()
+        answer = client.get("/api/system")
+        answer.raise_for_status()
+        cameras: list[dict[str, Any]] = answer.json()["cameras"]
+        return cameras
 
 
 #: Debian's Chromium, headless (scripts/setup.sh installs it).
@@ -234,6 +253,8 @@ def main() -> None:
     parser.add_argument(
         "--detector-service", action="store_true", help="one detector per node (cluster config)"
     )
+    parser.add_argument("--pin", action="store_true", help="each node on a core of its own")
+    parser.add_argument("--sustain", type=float, help="read the cameras' load after S seconds")
     args = parser.parse_args()
     config = load_config(args.config)
     cameras = _cameras_of(args.cameras)
@@ -244,9 +265,9 @@ def main() -> None:
         # Declared CPUs: every node can hold all the cameras (a quarter CPU each), so the head
         # takes the killed node's cameras on, and one more for a training or a check.
         cpus = round(args.cameras * config.cluster.camera_cpus) + 1
-        nodes.start_head(cpus=cpus)
+        nodes.start_head(cpus=cpus, core=0 if args.pin else None)
         if args.nodes == 2:
-            nodes.add_node("worker-1", cpus=cpus)
+            nodes.add_node("worker-1", cpus=cpus, core=1 if args.pin else None)
         mounts = dict.fromkeys(cameras, args.scene)
         with serving(mounts, work / "rtsp.log") as url:
             settings = config.model_dump(mode="json", exclude={"cameras"})
@@ -302,7 +323,8 @@ def _serve(
                 if pid in first
             }
             placed = {c: n for c, n in START_LINE.findall(nodes.worker_logs())}
-            if args.live:  # an owner (made through the server) watches a camera on each node
+            report["placed"] = placed
+            if args.live or args.sustain:  # an owner, made through the server
                 added = subprocess.run(
                     [hearthcam, "user", "add", OWNER, "-c", str(served), "--password-stdin"],
                     input=PASSWORD + "\n", capture_output=True, text=True, timeout=120,
@@ -313,7 +335,12 @@ def _serve(
                     raise RuntimeError(f"hearthcam user add failed: {report['user_add']}")
                 found = re.search(r"web app at (http://\S+)", log.read_text())
                 assert found is not None, "the server did not say where its web app is"
-                report["web"] = web = found.group(1).rstrip("/")
+                report["web"] = found.group(1).rstrip("/")
+            if args.sustain:
+                time.sleep(args.sustain)
+                report["system"] = system_load(report["web"])
+            if args.live:  # the owner watches a camera on each node
+                web = report["web"]
                 report["live_before"] = {
                     node: watch_live(web, camera)
                     for node, camera in {n: c for c, n in sorted(placed.items())}.items()

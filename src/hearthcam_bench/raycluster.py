@@ -80,12 +80,15 @@ class RayNodes:
         self.names: list[str] = []
         self._processes: dict[str, list[psutil.Process]] = {}
 
-    def _start(self, name: str, *args: str) -> None:
-        """``ray start``; the processes it left running are remembered as node ``name``'s."""
+    def _start(self, name: str, *args: str, core: int | None = None) -> None:
+        """``ray start``; the processes it left running are remembered as node ``name``'s.
+        With ``core``, the node and every process it starts run on that CPU core only (as a
+        one-core machine would: ``taskset``, inherited by the raylet's workers)."""
         common = ["--object-store-memory", str(OBJECT_STORE_BYTES), "--num-gpus", "0"]
+        pinned = ["taskset", "-c", str(core)] if core is not None else []
         before = {p.pid for p in psutil.process_iter()}
         done = subprocess.run(
-            [RAY, "start", *args, "--node-name", name, *common, "--disable-usage-stats"],
+            [*pinned, RAY, "start", *args, "--node-name", name, *common, "--disable-usage-stats"],
             capture_output=True,
             text=True,
             timeout=120,
@@ -99,15 +102,15 @@ class RayNodes:
             if p.pid not in before and _is_ray(p.info["cmdline"] or [])
         ]  # fmt: skip
 
-    def start_head(self, cpus: int) -> None:
+    def start_head(self, cpus: int, core: int | None = None) -> None:
         self._start(
             "head", "--head", "--port", str(self.port), "--num-cpus", str(cpus),
-            "--include-dashboard", "false", "--temp-dir", str(self.temp),
+            "--include-dashboard", "false", "--temp-dir", str(self.temp), core=core,
         )  # fmt: skip
 
-    def add_node(self, name: str, cpus: int) -> None:
+    def add_node(self, name: str, cpus: int, core: int | None = None) -> None:
         """Another node joining the head: its own raylet, agents and (later) worker processes."""
-        self._start(name, "--address", self.address, "--num-cpus", str(cpus))
+        self._start(name, "--address", self.address, "--num-cpus", str(cpus), core=core)
 
     def processes(self) -> dict[str, list[psutil.Process]]:
         """Each node's live processes: those its ``ray start`` left and every one under them

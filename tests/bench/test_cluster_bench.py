@@ -1,6 +1,6 @@
-"""Scenario ``cluster``: a quick run on a real two-node Ray cluster and PostgreSQL gives its three
-tables (share-check throughput on 1 and 2 nodes, a node killed mid-check, and camera actors
-moved off a killed node)."""
+"""Scenario ``cluster``: a quick run on a real two-node Ray cluster and PostgreSQL gives its four
+tables (share-check throughput on 1 and 2 nodes, a node killed mid-check, camera actors moved
+off a killed node, and cameras kept up with on 1 and 2 nodes pinned to a core each)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path
     require(namespace_problem() is None, namespace_problem() or "")
     ctx = BenchContext.create(tmp_path, Console(file=None, quiet=True), quick=True)
 
-    throughput, failover, cameras = cluster.run(ctx)
+    throughput, failover, cameras, sustained = cluster.run(ctx)
 
     assert [row[0] for row in throughput.rows] == ["1", "2"]
     assert [row[1] for row in throughput.rows] == ["4 of 4", "4 of 4"]
@@ -42,4 +42,15 @@ def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path
     assert row[2].count(" s") == 2  # kill to recording again, median and max
     assert row[5] == "0"  # the head's cameras: no gap
     assert row[7] == "-"  # no detector service
-    assert row[11] == "yes"
+    assert row[11] == "-"  # nor its batches
+    assert row[12] == "yes"
+    # Quick: 2 cameras on 1 node, then on 2 nodes, each node on a core of its own.
+    assert [row[:3] for row in sustained.rows][0] == ["1", "2", "2"]
+    assert [row[:2] for row in sustained.rows][1] == ["2", "2"]
+    head, second = (int(n) for n in sustained.rows[1][2].split(" / "))
+    assert head + second == 2
+    assert second >= 1  # Ray spread them over both nodes
+    for row in sustained.rows:
+        slowest, median = (float(f) for f in row[3].split(", "))
+        assert 0 < slowest <= median  # the cameras' load came from the app's System API
+        assert row[5] in {"kept up", "FELL BEHIND"}
