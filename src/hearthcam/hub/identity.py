@@ -65,6 +65,12 @@ def key_id_of(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw_public(public)).hexdigest()[:16]
 
 
+def fingerprint_of(public: Ed25519PublicKey) -> str:
+    """A public key's full SHA-256 in groups of four hex digits, for people to compare."""
+    digest = hashlib.sha256(raw_public(public)).hexdigest()
+    return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+
+
 def public_key_from_b64(text: str) -> Ed25519PublicKey:
     """The public key a person or a peer gave as urlsafe base64; HubError if it is not one."""
     cleaned = text.strip()  # pasted keys often carry a newline
@@ -110,8 +116,7 @@ class Identity:
 
     def fingerprint(self) -> str:
         """The public key's full SHA-256 in groups of four hex digits, for people to compare."""
-        digest = hashlib.sha256(self.public_raw).hexdigest()
-        return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+        return fingerprint_of(self.public)
 
     def sign(self, data: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``data``."""

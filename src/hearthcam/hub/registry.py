@@ -1,0 +1,236 @@
+"""The hub's registry of linked homes, and the one-time codes a home links with.
+
+The hub keeps its own database (a SQLite file or a PostgreSQL URL), apart from any home's: two
+tables in their own ``metadata``. ``HubRegistry.open`` creates them when missing; the hub schema
+has no Alembic migrations yet, so a change to these tables needs one added before any hub's data
+must survive it.
+
+A link code is shown once to the hub's operator, who passes it to a home's owner out of band; the
+hub keeps only its SHA-256, so a copy of the database links nobody. Writes hold the database's
+write lock from their first statement (``store.engine``: BEGIN IMMEDIATE on SQLite, an advisory
+lock on PostgreSQL), so checking a code, linking the home and using the code up are one step:
+a code links exactly one home even when two links race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final, Literal
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from hearthcam.hub.identity import HubError, key_id_of, public_key_from_b64
+from hearthcam.store.engine import WRITE_LOCK, build_engine
+
+__all__ = ["CODE_ALPHABET", "HubRegistry", "LinkRefused", "metadata", "normalize_code"]
+
+# Crockford's base32: digits and capitals without I, L, O and U, so a code read aloud or copied
+# by hand has one spelling. 10 characters carry 50 bits: not guessable within a code's life.
+CODE_ALPHABET: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH: Final = 10
+# What a person may type for a character the alphabet leaves out (Crockford's decoding).
+_LOOKALIKES: Final = str.maketrans({"O": "0", "I": "1", "L": "1"})
+BUSY_TIMEOUT_S: Final = 30.0
+
+metadata = MetaData()
+
+hub_link_codes = Table(
+    "hub_link_codes",
+    metadata,
+    Column("code_sha256", String(64), primary_key=True),  # of the normalized code
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float, nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+
+hub_homes = Table(
+    "hub_homes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(16), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),  # urlsafe base64, no padding
+    Column("name", Text, nullable=False),
+    Column("linked_at", Float, nullable=False),
+    Column("unlinked_at", Float, nullable=True),
+)
+
+Refusal = Literal["unknown or used code", "expired code", "already linked"]
+
+
+class LinkRefused(HubError):
+    """A link the registry will not make; ``reason`` says why (the hub answers it as is)."""
+
+    def __init__(self, reason: Refusal) -> None:
+        self.reason: Refusal = reason
+        super().__init__(reason)
+
+
+def normalize_code(code: str) -> str:
+    """The one spelling of a code as typed: upper case, without dashes or spaces, lookalikes
+    read as the digits they stand for."""
+    kept = "".join(code.split()).replace("-", "").upper()
+    return kept.translate(_LOOKALIKES)
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode("utf-8")).hexdigest()
+
+
+class HubRegistry:
+    """The linked homes and the link codes of one hub; safe to call from many threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> HubRegistry:
+        """Opens the hub's database at ``url`` and creates its tables where missing."""
+        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
+        try:
+            metadata.create_all(engine)
+        except SQLAlchemyError as error:
+            engine.dispose()
+            shown = make_url(url).render_as_string(hide_password=True)
+            raise HubError(f"cannot open the hub database {shown}: {error}") from error
+        return cls(engine)
+
+    def close(self) -> None:
+        """Closes every pooled connection."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as error:
+            raise HubError(f"hub database read failed: {error}") from error
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its first statement; commits on success."""
+        try:
+            with (
+                self._engine.connect() as connection,
+                connection.execution_options(**{WRITE_LOCK: True}).begin(),
+            ):
+                yield connection
+        except SQLAlchemyError as error:
+            raise HubError(f"hub database write failed: {error}") from error
+
+    def new_code(self, now: float, ttl_s: float = 600.0, note: str = "") -> str:
+        """A new one-time link code, valid ``ttl_s`` seconds, as ``XXXXX-XXXXX``.
+
+        Shown once: only its hash is kept. ``note`` is for the operator (whom it was for)."""
+        if ttl_s <= 0:
+            raise ValueError(f"a code must live a while, not {ttl_s} s")
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        row = {
+            "code_sha256": _code_hash(code),
+            "created_at": now,
+            "expires_at": now + ttl_s,
+            "used_at": None,
+            "note": note,
+        }
+        with self._write() as connection:
+            connection.execute(insert(hub_link_codes).values(row))
+        half = CODE_LENGTH // 2
+        return f"{code[:half]}-{code[half:]}"
+
+    def link(self, code: str, public_b64: str, name: str, now: float) -> int:
+        """Links the home whose public key is ``public_b64`` with ``code``; its home id.
+
+        LinkRefused when the code is unknown, used or expired, or the key is linked already; a
+        refused link leaves the code as it was. A key that was unlinked links again under its
+        old home id (same key, same home), with the new name."""
+        public = public_key_from_b64(public_b64)
+        key_id = key_id_of(public)
+        digest = _code_hash(code)
+        with self._write() as connection:
+            found = connection.execute(
+                select(hub_link_codes.c.expires_at, hub_link_codes.c.used_at).where(
+                    hub_link_codes.c.code_sha256 == digest
+                )
+            ).one_or_none()
+            if found is None or found.used_at is not None:
+                raise LinkRefused("unknown or used code")
+            if found.expires_at <= now:
+                raise LinkRefused("expired code")
+            home = connection.execute(
+                select(hub_homes.c.id, hub_homes.c.unlinked_at).where(hub_homes.c.key_id == key_id)
+            ).one_or_none()
+            if home is not None and home.unlinked_at is None:
+                raise LinkRefused("already linked")
+            fields = {"public_key": public_b64.strip(), "name": name, "linked_at": now}
+            if home is None:
+                inserted = connection.execute(
+                    insert(hub_homes).values(key_id=key_id, unlinked_at=None, **fields)
+                )
+                primary = inserted.inserted_primary_key
+                if primary is None:
+                    raise HubError("the hub database gave the new home no id")
+                home_id = int(primary[0])
+            else:
+                connection.execute(
+                    update(hub_homes)
+                    .where(hub_homes.c.id == home.id)
+                    .values(unlinked_at=None, **fields)
+                )
+                home_id = int(home.id)
+            # Conditional, as a second line behind the write lock: a code is used once.
+            used = connection.execute(
+                update(hub_link_codes)
+                .where(hub_link_codes.c.code_sha256 == digest, hub_link_codes.c.used_at.is_(None))
+                .values(used_at=now)
+            )
+            if used.rowcount != 1:
+                raise LinkRefused("unknown or used code")
+        return home_id
+
+    def public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        """The public key of the linked home named ``key_id``; None if none is linked now."""
+        with self._read() as connection:
+            text = connection.execute(
+                select(hub_homes.c.public_key).where(
+                    hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None)
+                )
+            ).scalar_one_or_none()
+        return None if text is None else public_key_from_b64(text)
+
+    def home_id(self, key_id: str) -> int | None:
+        """The id of the linked home named ``key_id``; None if none is linked now."""
+        with self._read() as connection:
+            found = connection.execute(
+                select(hub_homes.c.id).where(
+                    hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None)
+                )
+            ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    def unlink(self, key_id: str, now: float) -> bool:
+        """Unlinks the home named ``key_id``; False if it was not linked."""
+        with self._write() as connection:
+            done = connection.execute(
+                update(hub_homes)
+                .where(hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None))
+                .values(unlinked_at=now)
+            )
+        return done.rowcount == 1

@@ -1,0 +1,421 @@
+"""The hub's HTTP API for homes: link with a one-time code, say hello, unlink, fetch the view log.
+
+Every request is signed (``signing``). A link request is signed by the key it offers, which
+proves the home holds that key; every other request must come from a linked home. Every
+response, refusals and unknown paths included, is signed by the hub over the request's nonce
+("" when the request carried none), so a home can tell the hub it pinned from anyone between.
+
+Refusals answer ``{"detail": reason}``: 401 for a signature refused (``SignatureError.reason``),
+403 for a code that is unknown, used or expired, 409 for a key linked already, 422 for a body
+that is not a link request or a query that is not a log request, 404 for a log asked of a hub
+that keeps none. ``start_hub`` runs the app on uvicorn in a thread, as the web app's
+``serve.start_server`` does.
+
+``GET /hub/v1/log?kept=N`` is a linked home's round of checking the hub's view log
+(``hub.monitor``): N is the size of the checkpoint the home kept (0 for none). The hub answers
+with its newest checkpoint (signing one first when the log changed since the latest), the
+consistency proof from N to it, and the home's own entries with their audit paths. A kept size
+above the log's is answered like any other: the home's check names the log SHRUNK, and an error
+here would only hide that. The checkpoints are signed by the log's ``AuditKey``, not by the
+hub's identity; the link answer names its public half (``log_key``).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import parse_qs, urlsplit
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi import FastAPI, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
+from hearthcam.hub.registry import HubRegistry, LinkRefused
+from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import Checkpoint
+
+__all__ = ["HubServer", "hub_app", "start_hub"]
+
+PREFIX: Final = "/hub/v1"
+WINDOW_S: Final = 60.0
+NAME_MAX: Final = 100
+GRACEFUL_SECONDS: Final = 3
+# The most digits a kept size may have: far above any log, far below a costly int().
+KEPT_DIGITS: Final = 18
+
+_log = logging.getLogger(__name__)
+
+_REFUSAL_STATUS: Final = {"unknown or used code": 403, "expired code": 403, "already linked": 409}
+
+
+class _LinkBody(BaseModel):
+    """What a home sends to link: the code it was given, its public key and its name."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(min_length=1, max_length=64)
+    public_key: str = Field(min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=NAME_MAX)
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, name: str) -> str:
+        # The operator reads it in lists and logs: no control characters to garble them.
+        if not name.isprintable() or not name.strip():
+            raise ValueError("a name is printable text")
+        return name
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    payload: dict[str, Any]
+
+
+def _refused(status: int, detail: str) -> _Answer:
+    return _Answer(status, {"detail": detail})
+
+
+def _kept_size(target: str) -> int | None:
+    """The ``kept`` size a log request's query names; None unless it is exactly one whole
+    number and nothing else is asked."""
+    try:
+        query = parse_qs(urlsplit(target).query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    values = query.get("kept", [])
+    if set(query) != {"kept"} or len(values) != 1:
+        return None
+    text = values[0]
+    if not (text.isascii() and text.isdigit() and len(text) <= KEPT_DIGITS):
+        return None
+    return int(text)
+
+
+def _checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "size": checkpoint.size,
+        "root": encode_b64(checkpoint.root),
+        "time_ms": checkpoint.time_ms,
+        "signature": encode_b64(checkpoint.signature),
+    }
+
+
+def _target(scope: Scope) -> str:
+    """The request target as the client sent it (path and query): what its signature covers."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    query: bytes = scope.get("query_string", b"")
+    if query and b"?" not in raw:
+        raw += b"?" + query
+    return raw.decode("latin-1")
+
+
+class _Hub:
+    """The routes' work, done off the event loop (the registry blocks on its database)."""
+
+    def __init__(
+        self,
+        registry: HubRegistry,
+        identity: Identity,
+        clock: Callable[[], float],
+        log: AuditLog | None,
+    ) -> None:
+        self._registry = registry
+        self._identity = identity
+        self._clock = clock
+        self._log = log
+        key = None if log is None else log.key
+        if log is not None and key is None:
+            raise HubError("the hub's view log must be opened with its signing key")
+        self._log_key = None if key is None else encode_b64(key.public_raw())
+        self._homes = RequestVerifier(registry.public_key, WINDOW_S, clock)
+        # A link request is checked against the key its own body offers; this request's offer.
+        self._offered: ContextVar[Ed25519PublicKey | None] = ContextVar("offered", default=None)
+        self._links = RequestVerifier(self._offered_key, WINDOW_S, clock)
+
+    def _offered_key(self, key_id: str) -> Ed25519PublicKey | None:
+        offered = self._offered.get()
+        return offered if offered is not None and key_id_of(offered) == key_id else None
+
+    def link(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        try:
+            request = _LinkBody.model_validate_json(body)
+            offered = public_key_from_b64(request.public_key)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "body"
+            return _refused(422, f"malformed link request: {where}: {first['msg']}")
+        except HubError as error:
+            return _refused(422, f"malformed link request: public_key: {error}")
+        token = self._offered.set(offered)
+        try:
+            self._links.verify("POST", target, body, headers)
+        except SignatureError as error:
+            return _refused(401, error.reason)
+        finally:
+            self._offered.reset(token)
+        try:
+            home_id = self._registry.link(
+                request.code, request.public_key, request.name, self._clock()
+            )
+        except LinkRefused as error:
+            return _refused(_REFUSAL_STATUS[error.reason], error.reason)
+        _log.info("home %d linked: %s (key %s)", home_id, request.name, key_id_of(offered))
+        return _Answer(
+            200,
+            {
+                "home_id": home_id,
+                "hub_key": self._identity.public_b64,
+                "hub_fingerprint": self._identity.fingerprint(),
+                "log_key": self._log_key,
+            },
+        )
+
+    def _home(
+        self, method: str, target: str, body: bytes, headers: Mapping[str, str]
+    ) -> int | _Answer:
+        """The id of the linked home that signed this request, or the refusal to answer."""
+        try:
+            key_id = self._homes.verify(method, target, body, headers)
+        except SignatureError as error:
+            return _refused(401, error.reason)
+        home_id = self._registry.home_id(key_id)
+        if home_id is None:  # unlinked since its key was looked up
+            return _refused(401, "unknown key")
+        return home_id
+
+    def hello(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        home_id = self._home("GET", target, body, headers)
+        if isinstance(home_id, _Answer):
+            return home_id
+        return _Answer(200, {"home_id": home_id})
+
+    def view_log(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        """A home's round: the newest checkpoint, the proof it extends the home's kept one, and
+        the home's entries with their audit paths. Only a linked home learns even whether the
+        hub keeps a log; a home never gets another home's entries."""
+        home_id = self._home("GET", target, body, headers)
+        if isinstance(home_id, _Answer):
+            return home_id
+        if self._log is None:
+            return _refused(404, "no view log")
+        kept = _kept_size(target)
+        if kept is None:
+            return _refused(422, "malformed log request: kept: a whole number of entries")
+        # The latest checkpoint when it covers the log as it is; a new one when the log has
+        # changed since (grown, or cut back: then the home must see the smaller log, signed).
+        checkpoint = self._log.checkpoint(self._clock())
+        size = checkpoint.size
+        consistency = self._log.consistency_proof(kept, size) if 0 < kept < size else []
+        entries = [
+            {
+                "index": proven.logged.index,
+                "bytes": encode_b64(proven.logged.data),
+                "proof": [encode_b64(node) for node in proven.proof],
+            }
+            for proven in self._log.proven_entries(home_id, checkpoint)
+        ]
+        return _Answer(
+            200,
+            {
+                "checkpoint": _checkpoint_json(checkpoint),
+                "consistency": [encode_b64(node) for node in consistency],
+                "entries": entries,
+            },
+        )
+
+    def unlink(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        try:
+            key_id = self._homes.verify("POST", target, body, headers)
+        except SignatureError as error:
+            return _refused(401, error.reason)
+        if not self._registry.unlink(key_id, self._clock()):
+            return _refused(401, "unknown key")
+        _log.info("home with key %s unlinked", key_id)
+        return _Answer(200, {"unlinked": True})
+
+
+def _respond(answer: _Answer) -> Response:
+    response = JSONResponse(answer.payload, status_code=answer.status)
+    if answer.status == 401:
+        response.headers["WWW-Authenticate"] = "Hearthcam-Signature"
+    return response
+
+
+class _SignResponses:
+    """ASGI middleware: holds each response whole and adds the hub's signature over it.
+
+    An error the app raised is answered here with a signed 500, since the server's own error
+    page would go out unsigned."""
+
+    def __init__(self, app: ASGIApp, identity: Identity) -> None:
+        self._app = app
+        self._identity = identity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        nonce = Headers(scope=scope).get(NONCE_HEADER, "")
+        start: Message | None = None
+        chunks: list[bytes] = []
+        sent = False
+
+        async def send_signed(status: int, raw_headers: list[tuple[bytes, bytes]]) -> None:
+            nonlocal sent
+            body = b"".join(chunks)
+            headers = MutableHeaders(raw=raw_headers)
+            for name, value in sign_response(self._identity, nonce, status, body).items():
+                headers[name] = value
+            sent = True
+            await send({"type": "http.response.start", "status": status, "headers": headers.raw})
+            await send({"type": "http.response.body", "body": body})
+
+        async def hold(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body" and start is not None:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    await send_signed(start["status"], list(start.get("headers", [])))
+            else:
+                await send(message)
+
+        try:
+            await self._app(scope, receive, hold)
+        except Exception:
+            if sent:
+                raise
+            _log.exception("the hub failed to answer %s %s", scope["method"], scope["path"])
+            chunks[:] = [b'{"detail":"internal error"}']
+            await send_signed(500, [(b"content-type", b"application/json")])
+
+
+def hub_app(
+    registry: HubRegistry,
+    identity: Identity,
+    clock: Callable[[], float] = time.time,
+    *,
+    log: AuditLog | None = None,
+) -> FastAPI:
+    """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
+
+    ``log`` is the hub's view log, served to linked homes; it must be opened with its signing
+    key (HubError otherwise), since the hub signs a checkpoint whenever the log has changed.
+    Without one the log route answers 404 and the link answer names no ``log_key``."""
+    hub = _Hub(registry, identity, clock, log)
+    app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(_SignResponses, identity=identity)
+
+    async def _body(request: Request) -> tuple[str, bytes]:
+        return _target(request.scope), await request.body()
+
+    @app.post(f"{PREFIX}/link")
+    async def link(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.link, target, body, request.headers))
+
+    @app.get(f"{PREFIX}/hello")
+    async def hello(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.hello, target, body, request.headers))
+
+    @app.get(f"{PREFIX}/log")
+    async def view_log(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.view_log, target, body, request.headers))
+
+    @app.post(f"{PREFIX}/unlink")
+    async def unlink(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.unlink, target, body, request.headers))
+
+    return app
+
+
+@dataclass
+class HubServer:
+    """A running hub: its address, and ``stop``."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Where the hub answers."""
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops the server and waits for its thread (idempotent)."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A bound socket, so a taken port fails here, in the caller, with the reason."""
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as error:
+        raise HubError(f"cannot listen on {host}:{port}: {error}") from error
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise HubError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    return sock
+
+
+def start_hub(app: FastAPI, host: str, port: int, ready_timeout: float = 15.0) -> HubServer:
+    """Runs ``app`` on ``host:port`` (0: any free port) in a thread; returns once it listens.
+
+    Uvicorn runs off the main thread, where it leaves the process's signals to their owner.
+    HubError if it cannot bind or does not start within ``ready_timeout`` seconds."""
+    sock = _listen(host, port)
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        server_header=False,
+        proxy_headers=False,
+        log_level="info",
+    )
+    server = uvicorn.Server(config)
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn exits on a failed startup; start_hub reports it
+            pass
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, name="hub", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + ready_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(GRACEFUL_SECONDS)
+            raise HubError(f"the hub did not start on {host}:{port}")
+        time.sleep(0.02)
+    return HubServer(server, thread, host, int(sock.getsockname()[1]))
