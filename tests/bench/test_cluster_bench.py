@@ -45,9 +45,10 @@ def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path
     assert row[11] == "-"  # nor its batches
     assert row[12] == "yes"
     # Quick: 2 cameras on 1 node, then on 2 nodes, each node on a core of its own.
-    assert [row[:3] for row in sustained.rows][0] == ["1", "2", "2"]
-    assert [row[:2] for row in sustained.rows][1] == ["2", "2"]
-    head, second = (int(n) for n in sustained.rows[1][2].split(" / "))
+    one_node, two_nodes = sustained.rows
+    assert one_node[:3] == ["1", "2", "2"]
+    assert two_nodes[:2] == ["2", "2"]
+    head, second = (int(n) for n in two_nodes[2].split(" / "))
     assert head + second == 2
     assert second >= 1  # Ray spread them over both nodes
     for row in sustained.rows:
