@@ -27,7 +27,7 @@ from hearthcam.pipeline.camera import camera_parts, run_camera
 from hearthcam.pipeline.detect import Detector
 from hearthcam.pipeline.health import CameraHealth
 from hearthcam.pipeline.load import CameraLoad
-from hearthcam.pipeline.runner import CameraPipeline, PipelineParts
+from hearthcam.pipeline.runner import CameraPipeline, PipelineParts, cut_locked_clips
 from hearthcam.pipeline.source import CameraStream
 from hearthcam.recordings.retention import (
     DiskFree,
@@ -39,6 +39,7 @@ from hearthcam.recordings.retention import (
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.served_model import ModelWatcher
 from hearthcam.store.db import Store
+from hearthcam.store.pending_clips import PendingClips
 from hearthcam.vault.media import MediaIO, PlainMedia
 
 log = logging.getLogger(__name__)
@@ -351,7 +352,15 @@ class Runtime:
         for pipeline in pipelines:
             self.clip_pool.submit(pipeline.cut_pending)
         if self.remote is not None:
-            self.remote.cut_pending()
+            self.remote.cut_pending()  # the clips waiting for space on the nodes
+            if self.parts is not None:  # a locked household's clips: here, which holds its key
+                self.clip_pool.submit(self._cut_remote_locked, self.parts)
+
+    def _cut_remote_locked(self, parts: PipelineParts) -> None:
+        cameras = sorted({window.camera for window in PendingClips(self.store).windows()})
+        if cameras:
+            cut = cut_locked_clips(parts, cameras)
+            log.info("cut %d clip(s) of the cluster's cameras that waited for an unlock", cut)
 
     def close(self) -> None:
         """Stops sources and the sweeper, flushes open events and segments, waits for clips."""

@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -513,3 +513,37 @@ class CameraPipeline:
         self.live.close()
         self._health.stopped()
         self._clips.cut_ready(float("inf"))
+
+
+def cut_locked_clips(parts: PipelineParts, cameras: Iterable[str]) -> int:
+    """Cuts, in this process, the clips of ``cameras`` that waited for their household's unlock
+    (password mode); returns how many were cut. For cameras whose pipelines run elsewhere (the
+    cluster's actors): their nodes never hold a password-mode household's key, this server does
+    once the owner signs in, and the segments and pending windows are in the shared data
+    directory and database. Clips still locked stay pending; each clip cut is told to the
+    listeners as the camera's own pipeline would tell it."""
+    sink = EventSink(
+        parts.store,
+        JpegSnapshots(parts.media),
+        parts.config.data_dir,
+        parts.listeners,
+        parts.alerted,
+    )
+
+    def ready(event: Event, _late: bool) -> None:
+        sink.clip_ready(event)
+
+    def failed(message: str) -> None:
+        log.warning("%s", message)
+
+    clip_parts = ClipParts(
+        parts.store,
+        PendingClips(parts.store),
+        RecordedClips(parts.media),
+        parts.clip_pool,
+        parts.config.data_dir,
+    )
+    return sum(
+        ClipCutter(camera, parts.config.record, clip_parts, ready, failed).cut_pending()
+        for camera in cameras
+    )
