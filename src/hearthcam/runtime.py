@@ -358,8 +358,7 @@ class Runtime:
 
     def _cut_remote_locked(self, parts: PipelineParts) -> None:
         cameras = sorted({window.camera for window in PendingClips(self.store).windows()})
-        if cameras:
-            cut = cut_locked_clips(parts, cameras)
+        if cameras and (cut := cut_locked_clips(parts, cameras)):
             log.info("cut %d clip(s) of the cluster's cameras that waited for an unlock", cut)
 
     def close(self) -> None:
