@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from hearthcam.cli import analyze, audit, bench, config, db, export, learn, media, run, user
+from hearthcam.cli import analyze, audit, bench, config, db, export, hub, learn, media, run, user
 from hearthcam.cli.common import cli
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "config",
     "db",
     "export",
+    "hub",
     "learn",
     "main",
     "media",

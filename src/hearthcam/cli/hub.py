@@ -1,0 +1,610 @@
+"""``hearthcam hub serve|code|link|check|unlink``: the review hub from the command line.
+
+``serve`` and ``code`` are the hub operator's: a hub on its own database (its registry of homes
+and its view log) and the one-time codes homes link with. ``link``, ``check`` and ``unlink`` are
+a home's: the home's hub identity lives in ``secrets/hub-identity.pem`` under its data
+directory, the link in ``hub.json`` beside it (the hub's address, the home's id there and the
+hub's two keys, pinned), and what the home accepted of the hub's view log in
+``hub-log-state.json``, so that each ``check`` is held to the last one (``hub.monitor``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final
+from urllib.parse import urlsplit
+
+import typer
+
+from hearthcam.errors import HearthcamError
+
+if TYPE_CHECKING:
+    from hearthcam.hub.client import HubClient
+    from hearthcam.hub.identity import Identity
+    from hearthcam.hub.monitor import HomeLogState
+    from hearthcam.hub.registry import HubRegistry
+    from hearthcam.store.db import Store
+
+from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
+from hearthcam.cli.stopping import Phase, StartInterrupted, StopSignals
+
+hub_cli = typer.Typer(
+    no_args_is_help=True,
+    help="The review hub: serve one (operator), or link this home to one and check its view log.",
+)
+cli.add_typer(hub_cli, name="hub")
+
+LINK_FILE: Final = "hub.json"  # under the home's data directory
+STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
+HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
+HUB_IDENTITY: Final = "hub-identity.pem"  # under the hub's --data directory
+HUB_AUDIT_KEY: Final = "hub-audit-ed25519.pem"  # under the hub's --data directory
+DEFAULT_PORT: Final = 8470
+
+DatabaseOption = Annotated[
+    str,
+    typer.Option(
+        "--database",
+        help="the hub's database: sqlite:///path/hub.db or postgresql+psycopg://user:pw@host/name",
+    ),
+]
+
+
+def _one_line(error: BaseException) -> str:
+    """An error as one line: SQLAlchemy's "(Background on this error ...)" line dropped."""
+    lines = [line for line in str(error).splitlines() if not line.startswith("(Background on")]
+    return " ".join(" ".join(lines).split()) or type(error).__name__
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    """What a hub command reports as one line: our errors (HubError, HubRefused and
+    SignatureError among them), the database's and the file system's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return (HearthcamError, SQLAlchemyError, OSError)
+
+
+# --- the hub's side ----------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1 or localhost)."""
+    name = host.strip("[]")
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}"
+
+
+def _check_port(host: str, port: int) -> None:
+    """A one-line refusal if ``host:port`` cannot be bound now, before anything is made or
+    migrated (``start_hub`` binds it again)."""
+    if port == 0:
+        return
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the hub binds
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or error
+        raise fail(f"hub serve: cannot listen on {host}:{port}: {reason}") from None
+
+
+def _check_database_url(url: str, command: str) -> None:
+    """A one-line refusal for a ``--database`` that is no SQLAlchemy URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:
+        raise fail(
+            f"{command}: --database {url!r} is not a database URL "
+            "(sqlite:///path/hub.db or postgresql+psycopg://user:pw@host/name)"
+        ) from None
+
+
+@contextlib.contextmanager
+def _hub_database(url: str) -> Iterator[tuple[Store, HubRegistry]]:
+    """The hub's database opened as ``serve`` opens it: migrated first (``Store.open``), then
+    the registry's tables; both closed after."""
+    from hearthcam.hub.registry import HubRegistry
+    from hearthcam.store.db import Store
+
+    with Store.open(url) as store:
+        registry = HubRegistry.open(url)
+        try:
+            yield store, registry
+        finally:
+            registry.close()
+
+
+@hub_cli.command("serve")
+def hub_serve(
+    database: DatabaseOption,
+    data: Annotated[
+        Path,
+        typer.Option(
+            "--data", help="where the hub keeps its identity and its view log's signing key"
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="port to listen on (0: any free one)")
+    ] = DEFAULT_PORT,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public", help="allow an address other than loopback (put TLS in front of it)"
+        ),
+    ] = False,
+) -> None:
+    """Run a hub in the foreground until SIGINT/SIGTERM; `hearthcam hub code` makes link codes.
+
+    Its identity and its view log's signing key are made in --data at the first start."""
+    if not public and not _is_loopback(host):
+        raise fail(
+            f"hub serve: --host {host} is not a loopback address; the hub speaks plain HTTP, so "
+            "put TLS in front of it (a reverse proxy) and pass --public"
+        )
+    _check_database_url(database, "hub serve")
+    _check_port(host, port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    with StopSignals() as signals:
+        try:
+            _serve(database, data.expanduser(), host, port, public, signals)
+        except StartInterrupted as stopped:
+            signals.enter(Phase.STOPPING)
+            err.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
+            return
+    err.print("stopped cleanly", highlight=False)
+
+
+def _serve(
+    database: str,
+    data: Path,
+    host: str,
+    port: int,
+    public: bool,
+    signals: StopSignals,
+) -> None:
+    """Opens the hub's keys and database, serves until a stop signal, stops in order."""
+    from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.server import hub_app, start_hub
+    from hearthcam.viewlog.log import AuditLog
+    from hearthcam.viewlog.signing import AuditKey
+
+    with contextlib.ExitStack() as started:
+        try:
+            identity = load_or_create(data / HUB_IDENTITY)
+            key = AuditKey.load_or_create(data / HUB_AUDIT_KEY)
+            signals.check()
+            store, registry = started.enter_context(_hub_database(database))
+            signals.check()
+            app = hub_app(registry, identity, log=AuditLog(store, key))
+            server = start_hub(app, host, port)
+            started.callback(server.stop)
+            signals.check()
+        except StartInterrupted:
+            signals.enter(Phase.STOPPING)  # a second signal while unwinding exits at once
+            raise
+        except _hub_errors() as error:
+            signals.enter(Phase.STOPPING)
+            started.close()
+            raise fail(f"hub serve: {_one_line(error)}") from None
+        signals.enter(Phase.RUNNING)
+        say = [
+            f"hub at {_url(host, server.port)} (database {_shown(database)}, keys in {data})",
+            f"the hub's fingerprint: {identity.fingerprint()}",
+            "homes compare it with the one `hearthcam hub link` shows them; "
+            "make a link code with `hearthcam hub code`",
+        ]
+        if public:
+            say.append("listening beyond loopback: only a TLS proxy in front should reach it")
+        for line in say:
+            err.print(line, highlight=False, markup=False, soft_wrap=True)
+        while not signals.stop.wait(0.5):
+            if not server.thread.is_alive():
+                signals.enter(Phase.STOPPING)
+                raise fail("hub serve: the server stopped on its own (see the log above)", 1)
+        signals.enter(Phase.STOPPING)
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@hub_cli.command("code")
+def hub_code(
+    database: DatabaseOption,
+    ttl_minutes: Annotated[
+        int, typer.Option(min=1, max=24 * 60, help="minutes the code stays valid")
+    ] = 10,
+    note: Annotated[str, typer.Option(help="for you: whom the code is for")] = "",
+) -> None:
+    """Print a new one-time link code for a home's owner (only its hash is kept)."""
+    from sqlalchemy.engine import make_url
+
+    _check_database_url(database, "hub code")
+    parsed = make_url(database)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database)).expanduser()
+        if not path.is_file():
+            raise fail(f"hub code: no hub database at {path} (`hearthcam hub serve` makes it)")
+    now = time.time()
+    try:
+        with _hub_database(database) as (_store, registry):
+            code = registry.new_code(now, ttl_minutes * 60.0, note)
+    except _hub_errors() as error:
+        raise fail(f"hub code: {_one_line(error)}") from None
+    expires = datetime.fromtimestamp(now + ttl_minutes * 60, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    out.print(code, highlight=False, markup=False)
+    err.print(
+        f"one use, expires {expires} UTC (in {ttl_minutes} minutes); the home's owner runs "
+        f"`hearthcam hub link URL {code}`",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+# --- the home's side ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """What ``hub.json`` holds: where the hub is, this home's id there, the hub's keys."""
+
+    url: str
+    home_id: int
+    hub_key: str
+    log_key: str | None
+    linked_at: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "home_id": self.home_id,
+            "hub_key": self.hub_key,
+            "log_key": self.log_key,
+            "linked_at": self.linked_at,
+        }
+
+
+class _Damaged(ValueError):
+    """A field of a file this command keeps that is missing or not of its kind."""
+
+
+def _data_dir(config: Path | None) -> Path:
+    return load(config).data_dir.expanduser().absolute()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Writes ``path`` (mode 0600) whole or not at all: beside it, fsynced, then renamed."""
+    part = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    try:
+        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def _read_json(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise _Damaged(f"not JSON: {error}") from None
+
+
+def _field(data: object, name: str, kind: type) -> Any:
+    if not isinstance(data, dict) or name not in data:
+        raise _Damaged(f"it has no {name}")
+    value = data[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise _Damaged(f"its {name} is not {'a number' if kind is int else 'text'}")
+    return value
+
+
+def _read_link(data_dir: Path, command: str) -> _Link:
+    """The link in ``hub.json``; a one-line refusal (exit 2) if there is none or it is damaged."""
+    path = data_dir / LINK_FILE
+    if not path.is_file():
+        raise fail(
+            f"{command}: this home is not linked to a hub (no {path}); "
+            "run `hearthcam hub link URL CODE` first"
+        )
+    try:
+        data = _read_json(path)
+        named = data.get("log_key") if isinstance(data, dict) else None
+        log_key = None if named is None else _field(data, "log_key", str)
+        return _Link(
+            url=_field(data, "url", str),
+            home_id=_field(data, "home_id", int),
+            hub_key=_field(data, "hub_key", str),
+            log_key=log_key,
+            linked_at=_field(data, "linked_at", str),
+        )
+    except OSError as error:
+        raise fail(f"{command}: cannot read {path}: {error.strerror or error}") from None
+    except _Damaged as error:
+        raise fail(
+            f"{command}: the link file {path} is damaged ({error}); "
+            "restore it from your backup, or remove it and link again"
+        ) from None
+
+
+def _home_identity(data_dir: Path, command: str) -> Identity:
+    """The home's hub identity, which must exist once the home is linked."""
+    from hearthcam.hub.identity import load_or_create
+
+    path = data_dir / HOME_IDENTITY
+    if not path.is_file():
+        raise fail(
+            f"{command}: this home's hub identity {path} is missing; restore it from your "
+            "backup (the hub knows this home by it)"
+        )
+    return load_or_create(path)
+
+
+def _client(link: _Link, identity: Identity) -> HubClient:
+    from hearthcam.hub.client import HubClient
+    from hearthcam.hub.identity import public_key_from_b64
+
+    return HubClient(link.url, identity, hub_key=public_key_from_b64(link.hub_key))
+
+
+def _check_hub_url(url: str) -> str:
+    """The hub's address without a trailing slash; a one-line refusal unless it is http(s)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(f"hub link: {url!r} is not a hub address (http://host:port or https://host)")
+    return url.rstrip("/")
+
+
+@hub_cli.command("link")
+def hub_link(
+    url: Annotated[str, typer.Argument(help="the hub's address, as its operator gave it")],
+    code: Annotated[str, typer.Argument(help="the one-time code the hub's operator gave you")],
+    config: ConfigOption = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="how the hub's operator sees this home (default: this machine's name)"),
+    ] = None,
+) -> None:
+    """Link this home to a hub with a one-time code; compare the fingerprint it shows.
+
+    The link is kept in hub.json in the data directory, the home's key in secrets/."""
+    from hearthcam.hub.client import HubClient
+    from hearthcam.hub.identity import load_or_create
+
+    hub_url = _check_hub_url(url)
+    data_dir = _data_dir(config)
+    path = data_dir / LINK_FILE
+    if path.exists():
+        raise fail(
+            f"hub link: this home is linked already ({path}); "
+            "run `hearthcam hub unlink` first to link it elsewhere"
+        )
+    if not data_dir.is_dir():
+        raise fail(
+            f"hub link: no data directory at {data_dir} "
+            "(set data_dir in the config, or start `hearthcam run` once)"
+        )
+    try:
+        identity = load_or_create(data_dir / HOME_IDENTITY)
+        with HubClient(hub_url, identity) as client:
+            linked = client.link(code, name or socket.gethostname())
+    except _hub_errors() as error:
+        raise fail(f"hub link: {_one_line(error)}") from None
+    link = _Link(
+        url=hub_url,
+        home_id=linked.home_id,
+        hub_key=linked.hub_key_b64,
+        log_key=linked.log_key_b64,
+        linked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    try:
+        _write_private(path, json.dumps(link.as_json(), indent=2) + "\n")
+    except OSError as error:
+        raise fail(
+            f"hub link: linked as home {linked.home_id}, but cannot write {path}: "
+            f"{error.strerror or error}"
+        ) from None
+    for line in (
+        f"linked to the hub at {hub_url} as home {linked.home_id}",
+        f"the hub's fingerprint: {linked.hub_fingerprint}",
+        "compare it with the one the hub's operator shows; if they differ, run "
+        "`hearthcam hub unlink` and tell them",
+    ):
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _state_json(state: HomeLogState, link: _Link) -> str:
+    from hearthcam.hub.identity import encode_b64
+
+    checkpoint = state.checkpoint
+    kept = None
+    if checkpoint is not None:
+        kept = {
+            "size": checkpoint.size,
+            "root": encode_b64(checkpoint.root),
+            "time_ms": checkpoint.time_ms,
+            "signature": encode_b64(checkpoint.signature),
+        }
+    document = {
+        # The link this state belongs to: another hub's log (after a new link) starts afresh.
+        "log_key": link.log_key,
+        "home_id": link.home_id,
+        "checkpoint": kept,
+        "seen": {str(index): encode_b64(data) for index, data in sorted(state.seen.items())},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _bytes(value: object, name: str) -> bytes:
+    from hearthcam.hub.identity import decode_b64
+
+    if not isinstance(value, str):
+        raise _Damaged(f"{name} is not base64 text")
+    try:
+        return decode_b64(value)
+    except ValueError as error:
+        raise _Damaged(f"{name}: {error}") from None
+
+
+def _parse_state(data: object, link: _Link) -> HomeLogState | None:
+    """The state kept for ``link``; None when it was kept for another link."""
+    from hearthcam.hub.monitor import HomeLogState
+    from hearthcam.viewlog.signing import Checkpoint
+
+    if not isinstance(data, dict):
+        raise _Damaged("it is not a JSON object")
+    if data.get("log_key") != link.log_key or data.get("home_id") != link.home_id:
+        return None
+    head = data.get("checkpoint")
+    checkpoint = None
+    if head is not None:
+        size, time_ms = _field(head, "size", int), _field(head, "time_ms", int)
+        if size < 0 or time_ms < 0:
+            raise _Damaged("its checkpoint's size and time are not whole numbers")
+        root = _bytes(_field(head, "root", str), "checkpoint.root")
+        signature = _bytes(_field(head, "signature", str), "checkpoint.signature")
+        checkpoint = Checkpoint(size, root, time_ms, signature)
+    seen = data.get("seen")
+    if not isinstance(seen, dict):
+        raise _Damaged("its seen entries are not an object")
+    entries: dict[int, bytes] = {}
+    for index, value in seen.items():
+        if not (index.isascii() and index.isdigit()):
+            raise _Damaged(f"seen entry {index!r} is not an index")
+        entries[int(index)] = _bytes(value, f"seen entry {index}")
+    return HomeLogState(checkpoint, entries)
+
+
+def _read_state(data_dir: Path, link: _Link) -> HomeLogState:
+    """What the last clean check kept; a home that has kept nothing (for this link) starts
+    from nothing."""
+    from hearthcam.hub.monitor import HomeLogState
+
+    path = data_dir / STATE_FILE
+    if not path.exists():
+        return HomeLogState()
+    try:
+        state = _parse_state(_read_json(path), link)
+    except OSError as error:
+        raise fail(f"hub check: cannot read {path}: {error.strerror or error}") from None
+    except _Damaged as error:
+        raise fail(
+            f"hub check: the kept log state {path} is damaged ({error}); restore it from your "
+            "backup, or move it aside to start over (the next check then trusts the hub's log "
+            "as it is now)"
+        ) from None
+    return HomeLogState() if state is None else state
+
+
+@hub_cli.command("check")
+def hub_check(config: ConfigOption = None) -> None:
+    """Check the hub's view log of this home's clips; exit 1 naming what an honest hub cannot show.
+
+    Each check is held to the one before (a log cut back, rewritten or forked, an entry changed
+    or gone is named, and named again at every check until you act)."""
+    from hearthcam.hub.identity import public_key_from_b64
+
+    data_dir = _data_dir(config)
+    link = _read_link(data_dir, "hub check")
+    if link.log_key is None:
+        raise fail(f"hub check: the hub at {link.url} keeps no view log to check")
+    state = _read_state(data_dir, link)
+    identity = _home_identity(data_dir, "hub check")
+    try:
+        log_key = public_key_from_b64(link.log_key)
+        with _client(link, identity) as client:
+            kept, findings = client.log_round(log_key, state, link.home_id)
+    except _hub_errors() as error:
+        raise fail(f"hub check: {_one_line(error)}") from None
+    if findings:
+        for finding in findings:
+            err.print(f"  {finding}", highlight=False, markup=False, soft_wrap=True)
+        err.print(
+            f"[bold red]the hub's view log does NOT check out:[/] {len(findings)} findings; "
+            "the checkpoint kept stays, so every check names them until you act",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    path = data_dir / STATE_FILE
+    try:
+        _write_private(path, _state_json(kept, link))
+    except OSError as error:
+        raise fail(f"hub check: cannot write {path}: {error.strerror or error}") from None
+    views = len(kept.seen)
+    size = 0 if kept.checkpoint is None else kept.checkpoint.size
+    out.print(
+        f"the hub's view log checks out: {views} {'view' if views == 1 else 'views'} of your "
+        f"clips (the log holds {size} entries)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@hub_cli.command("unlink")
+def hub_unlink(config: ConfigOption = None) -> None:
+    """Unlink this home from its hub; the hub refuses this home's key from then on.
+
+    The home keeps its identity: linked again to the same hub, it is the same home."""
+    from hearthcam.hub.client import HubRefused
+
+    data_dir = _data_dir(config)
+    link = _read_link(data_dir, "hub unlink")
+    identity = _home_identity(data_dir, "hub unlink")
+    path = data_dir / LINK_FILE
+    try:
+        with _client(link, identity) as client:
+            client.unlink()
+        path.unlink()
+    except HubRefused as error:
+        hint = f" (the hub does not know this home: remove {path} to forget the link)"
+        shown = _one_line(error) + (hint if error.detail == "unknown key" else "")
+        raise fail(f"hub unlink: {shown}") from None
+    except _hub_errors() as error:
+        raise fail(f"hub unlink: {_one_line(error)}") from None
+    out.print(
+        f"unlinked from the hub at {link.url}; this home's identity stays at "
+        f"{data_dir / HOME_IDENTITY}",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )

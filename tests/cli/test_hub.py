@@ -1,0 +1,382 @@
+"""`hearthcam hub`: a hub's operator makes link codes (`code`) and serves a hub (`serve`); a home
+links to it (`link`), checks the hub's view log of its clips (`check`) and unlinks (`unlink`).
+
+Real parts: a hub on uvicorn on loopback (in-process, as `hub serve` runs it; once as `python -m
+hearthcam hub serve` itself) over a SQLite file holding its registry and its view log, real
+Ed25519 keys, the commands through Typer's CliRunner. A hub that cuts its log back is named by
+the home's next check, and every check after."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, closing
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from hearthcam.cli import cli
+from hearthcam.cli.hub import _is_loopback
+from hearthcam.hub.client import HubClient
+from hearthcam.hub.identity import encode_b64, load_or_create
+from hearthcam.viewlog.signing import AuditKey
+from tests.conftest import free_port, port_answers
+from tests.hub.test_log_rounds import Hub, open_hub
+from tests.viewlog.test_tampering import truncate_to
+
+OTHER_HOME = 99  # a household no home of these tests has: the hub logs its views too
+CODE = re.compile(r"[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}")
+
+
+def hub_command(*args: str) -> Result:
+    """``hearthcam hub ARGS`` in-process."""
+    return CliRunner().invoke(cli, ["hub", *args])
+
+
+def one_line(result: Result) -> str:
+    """The one line of a refusal on stderr (no traceback, nothing else)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture
+def resources() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+def make_hub(folder: Path, resources: ExitStack) -> Hub:
+    """A hub on a free loopback port with its keys where `hub serve --data` keeps them."""
+    identity = load_or_create(folder / "hub-identity.pem")
+    key = AuditKey.load_or_create(folder / "hub-audit-ed25519.pem")
+    return open_hub(resources, database=folder / "hub.db", identity=identity, key=key)
+
+
+@pytest.fixture
+def hub(tmp_path: Path, resources: ExitStack) -> Hub:
+    return make_hub(tmp_path / "hub", resources)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    """The home's data directory."""
+    folder = tmp_path / "home-data"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def config(tmp_path: Path, data: Path) -> Path:
+    path = tmp_path / "hearthcam.yml"
+    path.write_text(f"data_dir: {data}\n")
+    return path
+
+
+def database(hub: Hub) -> str:
+    return f"sqlite:///{hub.database}"
+
+
+def new_code(hub: Hub) -> str:
+    """A code made by `hearthcam hub code`, as the hub's operator makes one."""
+    result = hub_command("code", "--database", database(hub), "--note", "Maple Street")
+    assert result.exit_code == 0, result.output
+    assert CODE.fullmatch(result.stdout.strip()), result.stdout
+    return result.stdout.strip()
+
+
+def link(hub: Hub, config: Path, code: str | None = None) -> Result:
+    return hub_command(
+        "link", hub.url, code or new_code(hub), "-c", str(config), "--name", "Maple Street"
+    )
+
+
+def linked_home(hub: Hub, config: Path, data: Path) -> int:
+    result = link(hub, config)
+    assert result.exit_code == 0, result.output
+    home_id = json.loads((data / "hub.json").read_text())["home_id"]
+    assert isinstance(home_id, int)
+    return home_id
+
+
+def check(config: Path) -> Result:
+    return hub_command("check", "-c", str(config))
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_code_link_check_cut_back_and_unlink(hub: Hub, config: Path, data: Path) -> None:
+    made = hub_command("code", "--database", database(hub), "--ttl-minutes", "5")
+    assert made.exit_code == 0, made.output
+    code = made.stdout.strip()
+    assert CODE.fullmatch(code), made.stdout  # stdout is the code alone, for scripts
+    assert "expires" in made.stderr
+    assert "(in 5 minutes)" in made.stderr
+
+    result = link(hub, config, code)
+    assert result.exit_code == 0, result.output
+    assert f"the hub's fingerprint: {hub.identity.fingerprint()}" in result.stdout
+    saved = json.loads((data / "hub.json").read_text())
+    assert mode(data / "hub.json") == 0o600
+    identity = load_or_create(data / "secrets" / "hub-identity.pem")
+    home_id = hub.registry.home_id(identity.key_id)
+    assert home_id is not None
+    assert saved["url"] == hub.url
+    assert saved["home_id"] == home_id
+    assert saved["hub_key"] == hub.identity.public_b64
+    assert saved["log_key"] == encode_b64(hub.key.public_raw())
+    assert saved["linked_at"].endswith("+00:00")
+    assert f"as home {home_id}" in result.stdout
+
+    hub.append(home_id, OTHER_HOME, home_id, home_id, OTHER_HOME)
+    first = check(config)
+    assert first.exit_code == 0, first.output
+    assert "the hub's view log checks out: 3 views of your clips" in first.stdout
+    state_file = data / "hub-log-state.json"
+    assert mode(state_file) == 0o600
+    state = json.loads(state_file.read_text())
+    assert state["checkpoint"]["size"] == 5
+    assert sorted(state["seen"], key=int) == ["0", "2", "3"]
+
+    hub.append(OTHER_HOME, home_id)  # the next check must prove growth from the kept one
+    second = check(config)
+    assert second.exit_code == 0, second.output
+    assert "checks out: 4 views of your clips" in second.stdout
+    kept = state_file.read_bytes()
+    assert json.loads(kept)["checkpoint"]["size"] == 7
+
+    truncate_to(hub.database, 3)  # the hub cuts its log back: views 3 and 6 are gone
+    for _ in range(2):  # the kept checkpoint stays, so every check names it again
+        caught = check(config)
+        assert caught.exit_code == 1, caught.output
+        assert "checks out" not in caught.output
+        lines = caught.stderr.strip().splitlines()
+        assert lines[0].strip() == "shrunk: the log has 3 entries, the checkpoint kept 7"
+        assert lines[1].strip() == "dropped: entry 3, seen before, is no longer listed"
+        assert lines[2].strip() == "dropped: entry 6, seen before, is no longer listed"
+        assert "does NOT check out: 3 findings" in lines[3]
+        assert len(lines) == 4
+        assert state_file.read_bytes() == kept
+
+    gone = hub_command("unlink", "-c", str(config))
+    assert gone.exit_code == 0, gone.output
+    assert not (data / "hub.json").exists()
+    assert (data / "secrets" / "hub-identity.pem").is_file()
+    assert hub.registry.home_id(identity.key_id) is None  # the hub refuses the key now
+    after = check(config)
+    assert after.exit_code == 2
+    assert "not linked to a hub" in one_line(after)
+
+
+def test_a_relink_to_the_same_hub_is_held_to_what_was_kept(
+    hub: Hub, config: Path, data: Path
+) -> None:
+    home_id = linked_home(hub, config, data)
+    hub.append(home_id, home_id, OTHER_HOME)
+    assert check(config).exit_code == 0
+    assert hub_command("unlink", "-c", str(config)).exit_code == 0
+    assert linked_home(hub, config, data) == home_id  # same key, same home
+    truncate_to(hub.database, 1)
+    caught = check(config)
+    assert caught.exit_code == 1, caught.output
+    assert "shrunk: the log has 1 entries, the checkpoint kept 3" in caught.stderr
+
+
+def test_a_link_to_another_hub_starts_from_nothing(
+    hub: Hub, config: Path, data: Path, tmp_path: Path, resources: ExitStack
+) -> None:
+    home_id = linked_home(hub, config, data)
+    hub.append(home_id, OTHER_HOME, home_id, home_id)
+    assert check(config).exit_code == 0
+    assert hub_command("unlink", "-c", str(config)).exit_code == 0
+    other = make_hub(tmp_path / "other-hub", resources)
+    other_id = linked_home(other, config, data)
+    other.append(other_id)  # a smaller log, signed by another key: not the first hub's cut back
+    fresh = check(config)
+    assert fresh.exit_code == 0, fresh.output
+    assert "checks out: 1 view of your clips" in fresh.stdout
+
+
+def test_linking_twice_is_refused(hub: Hub, config: Path, data: Path, tmp_path: Path) -> None:
+    linked_home(hub, config, data)
+    before = (data / "hub.json").read_bytes()
+    code = new_code(hub)
+    again = link(hub, config, code)
+    assert again.exit_code == 2
+    line = one_line(again)
+    assert "linked already" in line
+    assert "hearthcam hub unlink" in line
+    assert (data / "hub.json").read_bytes() == before
+    # Refused before the hub was asked: the code still links a home.
+    with HubClient(hub.url, load_or_create(tmp_path / "another.pem")) as client:
+        assert client.link(code, "Oak Lane").home_id > 0
+
+
+def test_a_bad_code_is_refused_in_one_line(hub: Hub, config: Path, data: Path) -> None:
+    refused = link(hub, config, "ABCDE-FGHJK")
+    assert refused.exit_code == 2
+    assert one_line(refused) == "error: hub link: the hub refused (403): unknown or used code"
+    assert not (data / "hub.json").exists()
+    used = new_code(hub)
+    assert link(hub, config, used).exit_code == 0
+    assert hub_command("unlink", "-c", str(config)).exit_code == 0
+    twice = link(hub, config, used)
+    assert twice.exit_code == 2
+    assert "unknown or used code" in one_line(twice)
+
+
+def test_an_unreachable_hub_is_one_line(hub: Hub, config: Path, data: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    refused = hub_command("link", dead, "ABCDE-FGHJK", "-c", str(config))
+    assert refused.exit_code == 2
+    line = one_line(refused)
+    assert line.startswith(f"error: hub link: cannot reach the hub at {dead}")
+    assert not (data / "hub.json").exists()
+    # A linked home whose hub has gone: check and unlink say so, and keep the link.
+    linked_home(hub, config, data)
+    saved = json.loads((data / "hub.json").read_text())
+    (data / "hub.json").write_text(json.dumps({**saved, "url": dead}))
+    for command in ("check", "unlink"):
+        result = hub_command(command, "-c", str(config))
+        assert result.exit_code == 2
+        assert f"error: hub {command}: cannot reach the hub at {dead}" in one_line(result)
+    assert (data / "hub.json").is_file()
+
+
+def test_a_damaged_state_file_is_named(hub: Hub, config: Path, data: Path) -> None:
+    home_id = linked_home(hub, config, data)
+    hub.append(home_id)
+    assert check(config).exit_code == 0
+    state_file = data / "hub-log-state.json"
+    state = json.loads(state_file.read_text())
+    state["seen"]["0"] = "not base64!"
+    state_file.write_text(json.dumps(state))
+    damaged = check(config)
+    assert damaged.exit_code == 2
+    line = one_line(damaged)
+    assert f"the kept log state {state_file} is damaged" in line
+    assert "seen entry 0" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["link", "hub.example.org", "ABCDE-FGHJK"], "is not a hub address"),
+        (["check"], "this home is not linked to a hub"),
+        (["unlink"], "this home is not linked to a hub"),
+    ],
+)
+def test_home_refusals(config: Path, args: list[str], named: str) -> None:
+    result = hub_command(*args, "-c", str(config))
+    assert result.exit_code == 2
+    assert named in one_line(result)
+
+
+def test_a_code_for_a_hub_database_not_there_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.db"
+    result = hub_command("code", "--database", f"sqlite:///{missing}")
+    assert result.exit_code == 2
+    assert f"no hub database at {missing}" in one_line(result)
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "hub.example.org"])
+def test_serving_beyond_loopback_needs_public(tmp_path: Path, host: str) -> None:
+    folder = tmp_path / "hub"
+    result = hub_command(
+        "serve", "--database", f"sqlite:///{tmp_path / 'hub.db'}", "--data", str(folder),
+        "--host", host, "--port", "0",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert f"--host {host} is not a loopback address" in line
+    assert "put TLS in front" in line
+    assert "--public" in line
+    assert not folder.exists()  # refused before anything was made
+    assert not (tmp_path / "hub.db").exists()
+
+
+def test_serving_on_a_taken_port_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    folder = tmp_path / "hub"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = hub_command(
+            "serve", "--database", f"sqlite:///{tmp_path / 'hub.db'}", "--data", str(folder),
+            "--port", str(port),
+        )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"hub serve: cannot listen on 127.0.0.1:{port}" in one_line(result)
+    assert not folder.exists()
+    assert not (tmp_path / "hub.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
+     ("localhost", True), ("0.0.0.0", False), ("10.0.0.1", False), ("example.org", False)],
+)  # fmt: skip
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert _is_loopback(host) is loopback
+
+
+@pytest.mark.integration  # a subprocess
+def test_hub_serve_links_a_home_and_stops_on_sigint(
+    tmp_path: Path, config: Path, data: Path
+) -> None:
+    folder = tmp_path / "hub"
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    port = free_port()
+    stderr = tmp_path / "serve.stderr"
+    with open(stderr, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", url,
+             "--data", str(folder), "--port", str(port)],
+            stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_answers(port) and "fingerprint" in stderr.read_text()):
+            assert process.poll() is None, stderr.read_text()
+            assert time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.1)
+        said = stderr.read_text()
+        assert f"hub at http://127.0.0.1:{port}" in said
+        fingerprint = load_or_create(folder / "hub-identity.pem").fingerprint()
+        assert f"the hub's fingerprint: {fingerprint}" in said
+        assert (folder / "hub-audit-ed25519.pem").is_file()
+
+        made = hub_command("code", "--database", url)
+        assert made.exit_code == 0, made.output
+        linked = hub_command(
+            "link", f"http://127.0.0.1:{port}", made.stdout.strip(), "-c", str(config)
+        )
+        assert linked.exit_code == 0, linked.output
+        assert f"the hub's fingerprint: {fingerprint}" in linked.stdout
+        assert check(config).exit_code == 0  # the served hub keeps a view log
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0, stderr.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    said = stderr.read_text()
+    assert "stopped cleanly" in said
+    assert "Traceback" not in said
+    assert not port_answers(port)
+    with closing(sqlite3.connect(tmp_path / "hub.db")) as db:
+        assert db.execute("SELECT count(*) FROM hub_homes").fetchone() == (1,)
