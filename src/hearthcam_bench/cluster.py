@@ -1,7 +1,8 @@
 """Scenario ``cluster``: the share checks (scan, redaction, second check) as Ray tasks on a real
 cluster of one and then two nodes, in the same run, and a node killed in the middle; then RTSP
 cameras as Ray actors on two nodes, the second killed (``cluster_cameras``: how long until its
-cameras record again on the head, the gaps, what each camera's actor costs).
+cameras record again on the head, the gaps, what each camera's actor costs); then how many
+cameras 1 and 2 nodes keep up with, each node pinned to a CPU core of its own (``_sustained``).
 
 Each node is started with ``ray start`` as its own processes and declares one CPU, inside a
 loopback-only network namespace (``raycluster``); the database is a real PostgreSQL server
