@@ -50,6 +50,7 @@ STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
 HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
 HUB_IDENTITY: Final = "hub-identity.pem"  # under the hub's --data directory
 HUB_AUDIT_KEY: Final = "hub-audit-ed25519.pem"  # under the hub's --data directory
+HUB_CLIPS: Final = "clips"  # the clips homes sent, sealed, under the hub's --data directory
 DEFAULT_PORT: Final = 8470
 
 DatabaseOption = Annotated[
@@ -190,6 +191,7 @@ def _serve(
     signals: StopSignals,
 ) -> None:
     """Opens the hub's keys and database, serves until a stop signal, stops in order."""
+    from hearthcam.hub.clips import HubClips
     from hearthcam.hub.identity import load_or_create
     from hearthcam.hub.server import hub_app, start_hub
     from hearthcam.viewlog.log import AuditLog
@@ -202,7 +204,9 @@ def _serve(
             signals.check()
             store, registry = started.enter_context(_hub_database(database))
             signals.check()
-            app = hub_app(registry, identity, log=AuditLog(store, key))
+            clips = HubClips.from_url(database, data / HUB_CLIPS, identity)
+            started.callback(clips.close)
+            app = hub_app(registry, identity, log=AuditLog(store, key), clips=clips)
             server = start_hub(app, host, port)
             started.callback(server.stop)
             signals.check()

@@ -10,10 +10,16 @@ The hub's view log is signed by another key of the hub's, its ``AuditKey``; the 
 names its public half (``Linked.log_key_b64``), under the signature of the key pinned. Each
 ``log_round`` fetches the hub's newest checkpoint, proofs and this home's entries, and leaves
 judging them to ``hub.monitor.check_reply``.
+
+A home sends a clip (``send_clip``) under its own pseudonymous id with the digest of its consent
+receipt, withdraws it (``withdraw_clip``) and lists what the hub holds (``clips``). Each deletion
+(a withdrawal, or every clip at ``unlink``) comes back as a ``DeletionReceipt`` that must be
+signed by the pinned hub key, for the home to keep.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from typing import Any, Final
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hearthcam.hub.clips import DeletionReceipt, is_clip_id, receipt_from_json, verify_receipt
 from hearthcam.hub.identity import (
     HubError,
     Identity,
@@ -33,16 +40,17 @@ from hearthcam.hub.identity import (
     raw_public,
 )
 from hearthcam.hub.monitor import Finding, HomeLogState, HubLogReply, check_reply
-from hearthcam.hub.signing import new_nonce, sign_request, verify_response
+from hearthcam.hub.signing import SignatureError, new_nonce, sign_request, verify_response
 from hearthcam.viewlog.signing import Checkpoint
 
-__all__ = ["HubClient", "HubRefused", "Linked"]
+__all__ = ["HeldClip", "HubClient", "HubRefused", "Linked"]
 
 # The hub's routes (hub.server); kept here too so a home never imports the hub's server side.
 LINK_PATH: Final = "/hub/v1/link"
 HELLO_PATH: Final = "/hub/v1/hello"
 UNLINK_PATH: Final = "/hub/v1/unlink"
 LOG_PATH: Final = "/hub/v1/log"
+CLIPS_PATH: Final = "/hub/v1/clips"
 
 
 class HubRefused(HubError):
@@ -65,6 +73,15 @@ class Linked:
     hub_key_b64: str
     hub_fingerprint: str
     log_key_b64: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldClip:
+    """A clip the hub holds for this home, as it lists it."""
+
+    clip_id: str
+    size: int
+    keep_until: int
 
 
 class HubClient:
@@ -143,11 +160,73 @@ class HubClient:
         except (KeyError, TypeError, ValueError):
             raise HubError(f"the hub's hello answer is not one: {answer!r:.200}") from None
 
-    def unlink(self) -> None:
-        """Ends this home's link: the hub refuses its key from now on."""
+    def unlink(self) -> list[DeletionReceipt]:
+        """Ends this home's link: the hub deletes every clip this home sent, then refuses its key
+        from now on. The receipts of those deletions, each checked against the pinned key
+        (SignatureError for one that is not signed by it)."""
         answer = self._checked("POST", UNLINK_PATH, b"")
-        if answer.get("unlinked") is not True:
+        listed = answer.get("receipts")
+        if answer.get("unlinked") is not True or not isinstance(listed, list):
             raise HubError(f"the hub's unlink answer is not one: {answer!r:.200}")
+        return [self._receipt(item, None) for item in listed]
+
+    def send_clip(self, clip_id: str, data: bytes, receipt_digest: str, keep_until: int) -> str:
+        """Sends ``data`` as this home's clip ``clip_id`` (its pseudonymous id: 1-64 of
+        ``A-Z a-z 0-9 _ -``), kept until ``keep_until`` (unix s) under the consent receipt whose
+        SHA-256 is ``receipt_digest``; the clip's SHA-256, as the hub confirmed it.
+
+        HubRefused 409 for an id sent before, 413 for a clip too large."""
+        if not is_clip_id(clip_id):
+            raise HubError(f"not a clip id: {clip_id[:80]!r}")
+        query = f"receipt={receipt_digest}&keep_until={int(keep_until)}"
+        answer = self._checked(
+            "PUT", f"{CLIPS_PATH}/{clip_id}?{query}", data, "application/octet-stream"
+        )
+        sha256 = hashlib.sha256(data).hexdigest()
+        if answer != {"clip_id": clip_id, "sha256": sha256, "size": len(data)}:
+            raise HubError(f"the hub kept something else than the clip sent: {answer!r:.200}")
+        return sha256
+
+    def withdraw_clip(self, clip_id: str) -> DeletionReceipt:
+        """Has the hub delete this home's clip ``clip_id``; its receipt, checked against the
+        pinned key (SignatureError if it is not signed by it, HubError if it names another
+        clip). HubRefused 404 if the hub holds no such clip for this home."""
+        if not is_clip_id(clip_id):
+            raise HubError(f"not a clip id: {clip_id[:80]!r}")
+        answer = self._checked("DELETE", f"{CLIPS_PATH}/{clip_id}", b"")
+        return self._receipt(answer.get("receipt"), clip_id)
+
+    def clips(self) -> list[HeldClip]:
+        """The clips the hub holds for this home."""
+        answer = self._checked("GET", CLIPS_PATH, b"")
+        listed = answer.get("clips")
+        if not isinstance(listed, list):
+            raise HubError(f"the hub's clip list is not one: {answer!r:.200}")
+        held = []
+        for item in listed:
+            if not isinstance(item, dict):
+                raise HubError(f"the hub's clip list is not one: {item!r:.200}")
+            clip_id, size, keep_until = (item.get(k) for k in ("clip_id", "size", "keep_until"))
+            if not (
+                isinstance(clip_id, str)
+                and is_clip_id(clip_id)
+                and isinstance(size, int)
+                and isinstance(keep_until, int)
+            ):
+                raise HubError(f"the hub's clip list is not one: {item!r:.200}")
+            held.append(HeldClip(clip_id, size, keep_until))
+        return held
+
+    def _receipt(self, value: object, clip_id: str | None) -> DeletionReceipt:
+        """The deletion receipt ``value`` holds, signed by the pinned key and naming
+        ``clip_id`` (any clip when None)."""
+        receipt = receipt_from_json(value)
+        pinned = self._hub_key
+        if pinned is None or not verify_receipt(pinned, receipt):
+            raise SignatureError("bad signature", "a deletion receipt not signed by the hub")
+        if clip_id is not None and receipt.clip_id != clip_id:
+            raise HubError(f"the hub's receipt is for clip {receipt.clip_id!r}, not {clip_id!r}")
+        return receipt
 
     def log_round(
         self, hub_log_key: Ed25519PublicKey, state: HomeLogState, home_id: int
@@ -161,20 +240,24 @@ class HubClient:
         answer = self._checked("GET", f"{LOG_PATH}?kept={kept}", b"")
         return check_reply(hub_log_key, home_id, state, _log_reply(answer))
 
-    def _checked(self, method: str, path: str, body: bytes) -> dict[str, Any]:
+    def _checked(
+        self, method: str, path: str, body: bytes, content_type: str = "application/json"
+    ) -> dict[str, Any]:
         """The answer to a request to a linked hub, its signature checked against the pin."""
         pinned = self._hub_key
         if pinned is None:
             raise HubError("no hub key is pinned: link first")
-        response, nonce = self._send(method, path, body)
+        response, nonce = self._send(method, path, body, content_type)
         _verify(pinned, nonce, response)
         return _answer(response)
 
-    def _send(self, method: str, path: str, body: bytes) -> tuple[httpx.Response, str]:
+    def _send(
+        self, method: str, path: str, body: bytes, content_type: str = "application/json"
+    ) -> tuple[httpx.Response, str]:
         """Sends a signed request; the response, and the nonce its signature must cover."""
         request = self._http.build_request(method, path, content=body)
         if body:
-            request.headers["Content-Type"] = "application/json"
+            request.headers["Content-Type"] = content_type
         # What the hub sees as the target: the path and query as they go on the wire.
         target = request.url.raw_path.decode("ascii")
         nonce = new_nonce()

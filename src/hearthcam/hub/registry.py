@@ -1,9 +1,9 @@
 """The hub's registry of linked homes, and the one-time codes a home links with.
 
-The hub keeps its own database (a SQLite file or a PostgreSQL URL), apart from any home's: two
-tables in their own ``metadata``. ``HubRegistry.open`` creates them when missing; the hub schema
-has no Alembic migrations yet, so a change to these tables needs one added before any hub's data
-must survive it.
+The hub keeps its own database (a SQLite file or a PostgreSQL URL), apart from any home's: its
+tables in their own ``metadata`` (``hub_clips`` is ``hub.clips``'s: the keys of the clips held).
+``HubRegistry.open`` creates them when missing; the hub schema has no Alembic migrations yet, so
+a change to these tables needs one added before any hub's data must survive it.
 
 A link code is shown once to the hub's operator, who passes it to a home's owner out of band; the
 hub keeps only its SHA-256, so a copy of the database links nobody. Writes hold the database's
@@ -22,13 +22,17 @@ from typing import Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import (
+    BigInteger,
     Column,
     Float,
+    ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     insert,
     select,
     update,
@@ -70,6 +74,24 @@ hub_homes = Table(
     Column("name", Text, nullable=False),
     Column("linked_at", Float, nullable=False),
     Column("unlinked_at", Float, nullable=True),
+)
+
+# The clips linked homes sent (``hub.clips``): each row holds the only key to its sealed file,
+# so deleting the row makes the file unreadable even before the file itself is gone.
+hub_clips = Table(
+    "hub_clips",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("home_id", Integer, ForeignKey("hub_homes.id"), nullable=False),
+    Column("clip_id", String(64), nullable=False),  # the home's pseudonymous id of the clip
+    Column("receipt_digest", String(64), nullable=False),  # hex SHA-256 of the consent receipt
+    Column("received_at", Float, nullable=False),
+    Column("keep_until", BigInteger, nullable=False),  # unix seconds
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),  # of the plaintext
+    Column("file", String(64), nullable=False, unique=True),  # random token naming the file
+    Column("key", LargeBinary, nullable=False),  # AES-256-GCM key of this clip alone
+    UniqueConstraint("home_id", "clip_id"),
 )
 
 Refusal = Literal["unknown or used code", "expired code", "already linked"]

@@ -18,11 +18,21 @@ consistency proof from N to it, and the home's own entries with their audit path
 above the log's is answered like any other: the home's check names the log SHRUNK, and an error
 here would only hide that. The checkpoints are signed by the log's ``AuditKey``, not by the
 hub's identity; the link answer names its public half (``log_key``).
+
+Clips (``hub.clips``, when the app is given a ``HubClips``; 404 ``no clip store`` otherwise):
+``PUT /hub/v1/clips/{clip_id}?receipt=<sha256 hex>&keep_until=<unix s>`` with the clip's bytes
+as the body (the request's signature covers them) keeps a clip: 201, 409 when the home sent that
+id before, 413 above ``MAX_CLIP_BYTES`` (refused before the body is read when its length is
+declared, and while reading otherwise), 422 for a bad id or query. ``DELETE`` of the same path
+deletes it and answers the hub's signed ``DeletionReceipt`` (404 for a clip the home does not
+have there, another home's included); ``GET /hub/v1/clips`` lists the home's clips. Unlinking
+deletes every clip of the home first and answers the receipts.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -41,6 +51,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hearthcam.hub import clips as clip_store
+from hearthcam.hub.clips import ClipAlreadyHeld, ClipTooLarge, HubClips, receipt_to_json
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
@@ -55,6 +67,7 @@ NAME_MAX: Final = 100
 GRACEFUL_SECONDS: Final = 3
 # The most digits a kept size may have: far above any log, far below a costly int().
 KEPT_DIGITS: Final = 18
+_HEX_DIGEST: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 _log = logging.getLogger(__name__)
 
@@ -105,6 +118,23 @@ def _kept_size(target: str) -> int | None:
     return int(text)
 
 
+def _clip_query(target: str) -> tuple[str, int] | None:
+    """The consent receipt's digest (lower case) and the keep-until time a clip upload's query
+    names; None unless it names exactly those, once each, in their forms."""
+    try:
+        query = parse_qs(urlsplit(target).query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    if set(query) != {"receipt", "keep_until"} or any(len(v) != 1 for v in query.values()):
+        return None
+    receipt, keep_until = query["receipt"][0], query["keep_until"][0]
+    if not _HEX_DIGEST.fullmatch(receipt):
+        return None
+    if not (keep_until.isascii() and keep_until.isdigit() and len(keep_until) <= KEPT_DIGITS):
+        return None
+    return receipt.lower(), int(keep_until)
+
+
 def _checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
     return {
         "size": checkpoint.size,
@@ -132,8 +162,10 @@ class _Hub:
         identity: Identity,
         clock: Callable[[], float],
         log: AuditLog | None,
+        clips: HubClips | None = None,
     ) -> None:
         self._registry = registry
+        self._clips = clips
         self._identity = identity
         self._clock = clock
         self._log = log
@@ -237,15 +269,80 @@ class _Hub:
             },
         )
 
+    def _clip_home(
+        self, method: str, target: str, body: bytes, headers: Mapping[str, str], clip_id: str
+    ) -> tuple[int, HubClips] | _Answer:
+        """The linked home asking about clip ``clip_id`` ("" for none) and the clip store, or
+        the refusal to answer."""
+        home_id = self._home(method, target, body, headers)
+        if isinstance(home_id, _Answer):
+            return home_id
+        if self._clips is None:
+            return _refused(404, "no clip store")
+        if clip_id and not clip_store.is_clip_id(clip_id):
+            return _refused(422, "malformed clip request: clip_id: 1-64 of A-Z a-z 0-9 _ -")
+        return home_id, self._clips
+
+    def put_clip(
+        self, target: str, body: bytes, headers: Mapping[str, str], clip_id: str
+    ) -> _Answer:
+        found = self._clip_home("PUT", target, body, headers, clip_id)
+        if isinstance(found, _Answer):
+            return found
+        home_id, clips = found
+        query = _clip_query(target)
+        if query is None:
+            return _refused(
+                422, "malformed clip request: receipt (sha256 hex) and keep_until (unix s)"
+            )
+        receipt_digest, keep_until = query
+        try:
+            clip = clips.add(home_id, clip_id, body, receipt_digest, keep_until, self._clock())
+        except ClipAlreadyHeld as error:
+            return _refused(409, str(error))
+        except ClipTooLarge as error:
+            return _refused(413, str(error))
+        _log.info("home %d sent a clip of %d bytes", home_id, clip.size)
+        return _Answer(201, {"clip_id": clip.clip_id, "sha256": clip.sha256, "size": clip.size})
+
+    def delete_clip(
+        self, target: str, body: bytes, headers: Mapping[str, str], clip_id: str
+    ) -> _Answer:
+        found = self._clip_home("DELETE", target, body, headers, clip_id)
+        if isinstance(found, _Answer):
+            return found
+        home_id, clips = found
+        receipt = clips.delete(home_id, clip_id, self._clock())
+        if receipt is None:
+            return _refused(404, "no such clip")
+        _log.info("home %d withdrew a clip", home_id)
+        return _Answer(200, {"receipt": receipt_to_json(receipt)})
+
+    def list_clips(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        found = self._clip_home("GET", target, body, headers, "")
+        if isinstance(found, _Answer):
+            return found
+        home_id, clips = found
+        listed = [
+            {"clip_id": clip.clip_id, "size": clip.size, "keep_until": clip.keep_until}
+            for clip in clips.list(home_id)
+        ]
+        return _Answer(200, {"clips": listed})
+
     def unlink(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        """Deletes every clip the home sent, then unlinks it; answers the deletion receipts."""
         try:
             key_id = self._homes.verify("POST", target, body, headers)
         except SignatureError as error:
             return _refused(401, error.reason)
+        home_id = self._registry.home_id(key_id)
+        if home_id is None:
+            return _refused(401, "unknown key")
+        receipts = [] if self._clips is None else self._clips.delete_home(home_id, self._clock())
         if not self._registry.unlink(key_id, self._clock()):
             return _refused(401, "unknown key")
-        _log.info("home with key %s unlinked", key_id)
-        return _Answer(200, {"unlinked": True})
+        _log.info("home with key %s unlinked, %d clips deleted", key_id, len(receipts))
+        return _Answer(200, {"unlinked": True, "receipts": [receipt_to_json(r) for r in receipts]})
 
 
 def _respond(answer: _Answer) -> Response:
@@ -311,13 +408,15 @@ def hub_app(
     clock: Callable[[], float] = time.time,
     *,
     log: AuditLog | None = None,
+    clips: HubClips | None = None,
 ) -> FastAPI:
     """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
 
     ``log`` is the hub's view log, served to linked homes; it must be opened with its signing
     key (HubError otherwise), since the hub signs a checkpoint whenever the log has changed.
-    Without one the log route answers 404 and the link answer names no ``log_key``."""
-    hub = _Hub(registry, identity, clock, log)
+    Without one the log route answers 404 and the link answer names no ``log_key``. ``clips``
+    holds the clips homes send; without it the clip routes answer 404."""
+    hub = _Hub(registry, identity, clock, log, clips)
     app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_SignResponses, identity=identity)
 
@@ -338,6 +437,36 @@ def hub_app(
     async def view_log(request: Request) -> Response:
         target, body = await _body(request)
         return _respond(await run_in_threadpool(hub.view_log, target, body, request.headers))
+
+    @app.put(PREFIX + "/clips/{clip_id}")
+    async def put_clip(request: Request, clip_id: str) -> Response:
+        declared = request.headers.get("content-length", "")
+        limit = clip_store.MAX_CLIP_BYTES
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            return _respond(_refused(413, f"a clip is at most {limit} bytes"))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return _respond(_refused(413, f"a clip is at most {limit} bytes"))
+            chunks.append(chunk)
+        target, body = _target(request.scope), b"".join(chunks)
+        return _respond(
+            await run_in_threadpool(hub.put_clip, target, body, request.headers, clip_id)
+        )
+
+    @app.delete(PREFIX + "/clips/{clip_id}")
+    async def delete_clip(request: Request, clip_id: str) -> Response:
+        target, body = await _body(request)
+        return _respond(
+            await run_in_threadpool(hub.delete_clip, target, body, request.headers, clip_id)
+        )
+
+    @app.get(f"{PREFIX}/clips")
+    async def list_clips(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.list_clips, target, body, request.headers))
 
     @app.post(f"{PREFIX}/unlink")
     async def unlink(request: Request) -> Response:
