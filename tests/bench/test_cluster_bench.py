@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from hearthcam_bench import cluster
@@ -16,6 +17,7 @@ from hearthcam_bench.raycluster import namespace_problem, ray_problem
 from tests.support.required import require
 
 
+@pytest.mark.timeout(900)  # five cluster runs and two pinned-node runs, each its own Ray
 def test_the_cluster_scenario_measures_one_and_two_nodes_and_a_failover(tmp_path: Path) -> None:
     assert SCENARIOS["cluster"] is cluster.run
     require(server_installed(), "PostgreSQL server binaries (Debian's postgresql package)")

@@ -299,7 +299,7 @@ class _Link:
         }
 
 
-class _Damaged(ValueError):
+class _Damaged(HearthcamError, ValueError):
     """A field of a file this command keeps that is missing or not of its kind."""
 
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hearthcam.errors import HearthcamError
 from hearthcam.hub.clips import DeletionReceipt, is_clip_id, receipt_from_json, verify_receipt
 from hearthcam.hub.identity import (
     HubError,
@@ -275,7 +276,7 @@ def _verify(hub_key: Ed25519PublicKey, nonce: str, response: httpx.Response) -> 
     verify_response(hub_key, nonce, response.status_code, response.content, response.headers)
 
 
-class _NotAReply(ValueError):
+class _NotAReply(HearthcamError, ValueError):
     """A field of a log reply that is missing or not of its kind."""
 
 
