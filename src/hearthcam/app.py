@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,8 @@ from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import Config
 from hearthcam.errors import StoreError
 from hearthcam.exports import Exporter
+from hearthcam.hub.delivery import HubDelivery
+from hearthcam.hub.home import destination as hub_destination
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.camera import camera_parts
@@ -47,6 +49,7 @@ from hearthcam.served_model import ModelWatcher, served_verdict
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
 from hearthcam.store.familiar import FamiliarStore
+from hearthcam.store.hub_deliveries import HubDeliveryStore
 from hearthcam.store.migrate import holds_no_table
 from hearthcam.store.push import PushStore
 from hearthcam.store.settings import SettingsStore
@@ -342,10 +345,12 @@ def review_desk(runtime: Runtime) -> ReviewDesk:
     )
 
 
-def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
+def share_checks(
+    runtime: Runtime, sharing: Sharing, on_published: Callable[[str], None] = lambda _: None
+) -> ShareChecks:
     """The machine checks of shared clips; the models load at the first share, not at start.
     With ``cluster.engine: ray`` they run on the cluster's workers (connected at the first
-    share; Ray is imported only then)."""
+    share; Ray is imported only then). ``on_published`` hears of each share published."""
     config = runtime.config
     remote = None
     if config.cluster.engine == "ray":
@@ -355,7 +360,12 @@ def share_checks(runtime: Runtime, sharing: Sharing) -> ShareChecks:
 
             return RayShareChecks.connect(config)
 
-    return ShareChecks(sharing, lambda: share_preparer(config, runtime.detector), remote=remote)
+    return ShareChecks(
+        sharing,
+        lambda: share_preparer(config, runtime.detector),
+        remote=remote,
+        on_published=on_published,
+    )
 
 
 class LiveViews(Mapping[str, "LiveSource"]):
@@ -410,10 +420,18 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     ]
     if runtime.models is not None:
         listeners.append(runtime.models)
+    data_dir = runtime.config.data_dir
     sharing = Sharing(
-        ShareStore(runtime.store), runtime.config.data_dir, listeners=listeners, media=runtime.media
+        ShareStore(runtime.store),
+        data_dir,
+        listeners=listeners,
+        media=runtime.media,
+        hub=lambda: hub_destination(data_dir),  # read anew: `hub link` may run beside us
     )
-    checks = share_checks(runtime, sharing)
+    # Last: the hub is asked to delete its copy once everything at home let go of the share.
+    delivery = HubDelivery(sharing, HubDeliveryStore(runtime.store), data_dir)
+    listeners.append(delivery)
+    checks = share_checks(runtime, sharing, on_published=lambda _: delivery.notify())
 
     def unlocked(household: int) -> None:
         # Cut the clips and check the shared copies that waited for the owner's sign-in.
@@ -442,8 +460,12 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         secure_cookies=runtime.config.web.secure_cookies,
     )
     handle = start_server(services, runtime.config.web.host, runtime.config.web.port)
-    worker = threading.Thread(target=checks.run_forever, args=(runtime.stop,), name="share-checks")
-    worker.start()
-    runtime.threads.append(worker)  # joined by close, after stop is set
+    for name, work in (
+        ("share-checks", checks.run_forever),
+        ("hub-delivery", delivery.run_forever),
+    ):
+        worker = threading.Thread(target=work, args=(runtime.stop,), name=name)
+        worker.start()
+        runtime.threads.append(worker)  # joined by close, after stop is set
     runtime.cut_pending_clips()  # what waited for a household no longer locked
     return handle

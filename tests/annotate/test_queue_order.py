@@ -10,6 +10,7 @@ import datetime as dt
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,9 +79,15 @@ def desk(store: Store, data_dir: Path, scorer: Scorer = lambda event: None) -> R
 
 
 def publish(
-    store: Store, data_dir: Path, clip: Path, name: str, created: float, event: Event
+    store: Store,
+    data_dir: Path,
+    clip: Path,
+    name: str,
+    created: float,
+    event: Event,
+    receipt: dict[str, Any] | None = None,
 ) -> None:
-    """An event, its published share, and the share's redacted copy on disk."""
+    """An event, its published share (under ``receipt``), and its redacted copy on disk."""
     store.save_event(event)
     ShareStore(store).add(
         ShareRecord(
@@ -94,7 +101,7 @@ def publish(
             created,
             created + 86_400,
             created,
-            {},
+            receipt or {},
             "",
             {},
         )
@@ -197,3 +204,16 @@ def test_take_leases_the_top_ranked_clip(store: Store, tmp_path: Path, clip: Pat
     )
     lease = desk(store, tmp_path).take(7, "ann", NOW)
     assert lease.share_id == "s-new"
+
+
+def test_a_clip_shared_with_a_review_hub_is_never_offered_here(
+    store: Store, tmp_path: Path, clip: Path
+) -> None:
+    doubtful = event("e-hub", Verdict.THREAT, 0.51, (person(0.51),), NOON)
+    plain = event("e-home", Verdict.THREAT, 0.95, (person(0.95),), NOON)
+    to_hub = {"hub": {"address": "http://127.0.0.1:8470", "operator": "Northwind"}}
+    publish(store, tmp_path, clip, "s-hub", NOW - 300, doubtful, to_hub)
+    publish(store, tmp_path, clip, "s-home", NOW - 100, plain)
+    d = desk(store, tmp_path)
+    assert order(d) == ["s-home"]
+    assert d.take(7, "ann", NOW).share_id == "s-home"

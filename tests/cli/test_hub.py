@@ -344,7 +344,8 @@ def test_hub_serve_links_a_home_and_stops_on_sigint(
     with open(stderr, "wb") as sink:
         process = subprocess.Popen(
             [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", url,
-             "--data", str(folder), "--port", str(port)],
+             "--data", str(folder), "--port", str(port), "--operator", "Northwind Review Co-op",
+             "--annotators-in", "Portugal", "--keep-days", "14"],
             stdout=subprocess.DEVNULL, stderr=sink,
         )  # fmt: skip
     try:
@@ -366,6 +367,14 @@ def test_hub_serve_links_a_home_and_stops_on_sigint(
         )
         assert linked.exit_code == 0, linked.output
         assert f"the hub's fingerprint: {fingerprint}" in linked.stdout
+        assert (
+            "its terms for the clips you share there: run by Northwind Review Co-op, annotators "
+            "in Portugal, each clip kept at most 14 days" in " ".join(linked.stdout.split())
+        )
+        kept = json.loads((data / "hub.json").read_text())
+        assert kept["terms"] == {
+            "operator": "Northwind Review Co-op", "annotators_in": "Portugal", "keep_days": 14,
+        }  # fmt: skip
         assert check(config).exit_code == 0  # the served hub keeps a view log
 
         process.send_signal(signal.SIGINT)
@@ -380,3 +389,28 @@ def test_hub_serve_links_a_home_and_stops_on_sigint(
     assert not port_answers(port)
     with closing(sqlite3.connect(tmp_path / "hub.db")) as db:
         assert db.execute("SELECT count(*) FROM hub_homes").fetchone() == (1,)
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--operator", "Northwind"], "give both --operator and --annotators-in (or neither)"),
+        (["--annotators-in", "Portugal"], "give both --operator and --annotators-in"),
+        (["--operator", " ", "--annotators-in", "Portugal"], "--operator: must be some text"),
+    ],
+)
+def test_serve_refuses_half_stated_terms(tmp_path: Path, args: list[str], named: str) -> None:
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    result = hub_command("serve", "--database", url, "--data", str(tmp_path / "hub"), *args)
+    assert result.exit_code == 2
+    assert named in one_line(result)
+    assert not (tmp_path / "hub").exists()  # refused before anything was made
+
+
+def test_a_hub_that_states_no_terms_is_linked_but_says_so(
+    hub: Hub, config: Path, data: Path
+) -> None:
+    linked = link(hub, config)
+    assert linked.exit_code == 0, linked.output
+    assert "states no terms for shared clips: clips cannot be shared with it" in linked.stdout
+    assert json.loads((data / "hub.json").read_text())["terms"] is None

@@ -75,6 +75,8 @@ def test_only_published_never_withdrawn_shares_go_in() -> None:
         "checking": share("checking", 3, "checking"),
         "disposed": share("disposed", 3, "disposed"),
         "excluded": share("excluded", 4),
+        # Shared with a review hub: its annotators' work is the hub's, never this home's set.
+        "hub": replace(share("hub", 3), receipt={"hub": {"operator": "Northwind"}}),
     }
     notes = [annotation(s) for s in (*shares, "withdrawn")]  # "withdrawn": its row is gone
     clips = build_clips(notes, shares, excluded={"excluded"}, key=KEY)

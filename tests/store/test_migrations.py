@@ -61,7 +61,7 @@ MEDIA_COLUMNS = {"segments": ("path",), "events": ("clip", "snapshot")}
 # Tables revisions after the legacy fixture added (r20261203_event_reviews,
 # r20261203_enrolment_links, r20261203_exports): not in it.
 LATER_TABLES = {"event_reviews", "enrolment_links", "exports", "export_audit"} | {
-    "familiar_switch", "familiar_people", "familiar_faces", "familiar_sightings",
+    "familiar_switch", "familiar_people", "familiar_faces", "familiar_sightings", "hub_deliveries",
 }  # fmt: skip
 # Columns revisions after the legacy fixture added (r20261203_share_prelabels,
 # r20261203_share_history): not in it.

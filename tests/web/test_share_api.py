@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from hearthcam.privacy.consent import copy_path
+from hearthcam.privacy.consent import HubDestination, copy_path
+from hearthcam.store.hub_deliveries import DeliveryState, HubDeliveryStore
 from hearthcam.vault.media import read_bytes, write_bytes
 from tests.support.world import World
 from tests.web.conftest import ClientFor
@@ -121,3 +122,66 @@ def test_a_long_events_second_clip_is_shared_under_its_own_receipt(
     assert read_bytes(world.services.media, copy) == b"the second clip"
     listed = alice.get("/api/shares").json()
     assert [s["receipt"]["clip"]["part"] for s in listed] == [2]
+
+
+HUB = HubDestination(
+    "http://127.0.0.1:8470", "Northwind Review Co-op", "Portugal", 14, "ab12 " * 15 + "ab12"
+)
+
+
+def test_a_linked_home_shares_with_the_hub_under_a_receipt_that_names_it(
+    world: World, client_for: ClientFor
+) -> None:
+    alice, mia = client_for("alice"), client_for("mia")
+    assert alice.get("/api/hub").json()["linked"] is False
+    event = world.add_event("front")
+    base = f"/api/events/{event.id}/share"
+    unlinked = alice.get(f"{base}/receipt", params={"to": "hub"})
+    assert unlinked.status_code == 404
+    assert "not linked to a review hub" in unlinked.json()["detail"]
+
+    world.services.sharing.hub = lambda: HUB
+    assert mia.get("/api/hub").status_code == 403  # owners only
+    assert alice.get("/api/hub").json() == {
+        "linked": True, "address": HUB.url, "operator": HUB.operator,
+        "annotators_in": "Portugal", "keep_days": 14, "fingerprint": HUB.fingerprint,
+    }  # fmt: skip
+    home = alice.get(f"{base}/receipt").json()
+    shown = alice.get(f"{base}/receipt", params={"to": "hub"}).json()
+    assert "hub" not in home["receipt"]
+    assert shown["receipt"]["hub"]["operator"] == HUB.operator
+    assert shown["receipt"]["kept_days"] == 14
+    # The digest of the home receipt does not consent to the hub's, nor the other way round.
+    wrong = alice.post(base, json={"receipt_sha256": home["sha256"], "to": "hub"})
+    assert wrong.status_code == 409
+    made = alice.post(base, json={"receipt_sha256": shown["sha256"], "to": "hub"})
+    assert made.status_code == 201, made.text
+    share = made.json()
+    assert share["receipt"] == shown["receipt"]
+    assert share["hub"] is None
+    again = alice.post(base, json={"receipt_sha256": home["sha256"]})
+    assert again.status_code == 409  # one live share per clip, wherever it goes
+    assert alice.post(base, json={"receipt_sha256": shown["sha256"], "to": "x"}).status_code == 422
+
+    deliveries = HubDeliveryStore(world.store)
+    assert deliveries.begin(share["id"], "c" * 32, share_household(world, share), "k" * 16, 5.0)
+    listed = alice.get(f"/api/shares/{share['id']}").json()
+    assert listed["hub"]["state"] == "sending"
+    assert listed["hub"]["receipt"] is None
+    assert alice.get("/api/hub/deletions").json() == []  # its share is still there
+
+    assert alice.delete(f"/api/shares/{share['id']}").status_code == 200
+    receipt = {"clip_id": "c" * 32, "deleted_at": 7}
+    # No delivery listens in this app (tests/hub/test_delivery.py has it): as if the hub answered.
+    assert deliveries.move(
+        share["id"], DeliveryState.SENDING, DeliveryState.DELETED, 9.0, deletion=receipt
+    )
+    [gone] = alice.get("/api/hub/deletions").json()
+    assert (gone["share_id"], gone["state"], gone["receipt"]) == (share["id"], "deleted", receipt)
+    assert client_for("bob").get("/api/hub/deletions").json() == []  # another household's
+
+
+def share_household(world: World, share: dict[str, object]) -> int:
+    record = world.services.sharing.shares.get(str(share["id"]))
+    assert record is not None
+    return record.household_id

@@ -38,7 +38,7 @@ from hearthcam.annotate.workbench import (
 from hearthcam.config import ReviewConfig
 from hearthcam.errors import HearthcamError, StoreError
 from hearthcam.pipeline.detect import Detector
-from hearthcam.privacy.consent import redacted_path, share_dir
+from hearthcam.privacy.consent import for_hub, redacted_path, share_dir
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.annotations import (
     AnnotationRecord,
@@ -152,10 +152,13 @@ class ReviewDesk:
     def _offerable(self, annotator_id: int, ranked: bool = True) -> list[ShareRecord]:
         excluded = self.annotations.excluded_for(annotator_id)
         published = self.shares.with_status(ShareStatus.PUBLISHED.value, limit=100_000)
+        # A clip shared with a review hub is for the hub's annotators, never this home's.
         offerable = [
             s
             for s in published
-            if s.id not in excluded and redacted_path(self._data_dir, s.id).is_file()
+            if s.id not in excluded
+            and not for_hub(s.receipt)
+            and redacted_path(self._data_dir, s.id).is_file()
         ]
         return self._by_worth(offerable) if ranked else offerable
 

@@ -14,26 +14,30 @@ import contextlib
 import ipaddress
 import json
 import logging
-import os
-import secrets
 import socket
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Final
 from urllib.parse import urlsplit
 
 import typer
 
 from hearthcam.errors import HearthcamError
+from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, STATE_FILE, read_link
+from hearthcam.hub.home import HomeLink as _Link
+from hearthcam.hub.home import LinkDamaged as _Damaged
+from hearthcam.hub.home import json_field as _field
+from hearthcam.hub.home import read_json as _read_json
+from hearthcam.hub.home import write_private as _write_private
 
 if TYPE_CHECKING:
     from hearthcam.hub.client import HubClient
     from hearthcam.hub.identity import Identity
     from hearthcam.hub.monitor import HomeLogState
     from hearthcam.hub.registry import HubRegistry
+    from hearthcam.hub.terms import HubTerms
     from hearthcam.store.db import Store
 
 from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
@@ -45,9 +49,6 @@ hub_cli = typer.Typer(
 )
 cli.add_typer(hub_cli, name="hub")
 
-LINK_FILE: Final = "hub.json"  # under the home's data directory
-STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
-HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
 HUB_IDENTITY: Final = "hub-identity.pem"  # under the hub's --data directory
 HUB_AUDIT_KEY: Final = "hub-audit-ed25519.pem"  # under the hub's --data directory
 HUB_CLIPS: Final = "clips"  # the clips homes sent, sealed, under the hub's --data directory
@@ -160,26 +161,56 @@ def hub_serve(
             "--public", help="allow an address other than loopback (put TLS in front of it)"
         ),
     ] = False,
+    operator: Annotated[
+        str | None,
+        typer.Option(help="who runs this hub, as owners' consent receipts name it"),
+    ] = None,
+    annotators_in: Annotated[
+        str | None,
+        typer.Option(help="where this hub's annotators work (a country or region), for receipts"),
+    ] = None,
+    keep_days: Annotated[
+        int, typer.Option(min=1, max=3650, help="the most days this hub keeps a shared clip")
+    ] = 30,
 ) -> None:
     """Run a hub in the foreground until SIGINT/SIGTERM; `hearthcam hub code` makes link codes.
 
-    Its identity and its view log's signing key are made in --data at the first start."""
+    Its identity and its view log's signing key are made in --data at the first start. Homes
+    share clips with it only when it states its terms (--operator and --annotators-in)."""
     if not public and not _is_loopback(host):
         raise fail(
             f"hub serve: --host {host} is not a loopback address; the hub speaks plain HTTP, so "
             "put TLS in front of it (a reverse proxy) and pass --public"
         )
+    terms = _serve_terms(operator, annotators_in, keep_days)
     _check_database_url(database, "hub serve")
     _check_port(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            _serve(database, data.expanduser(), host, port, public, signals)
+            _serve(database, data.expanduser(), host, port, public, signals, terms)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
             err.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
             return
     err.print("stopped cleanly", highlight=False)
+
+
+def _serve_terms(
+    operator: str | None, annotators_in: str | None, keep_days: int
+) -> HubTerms | None:
+    """The terms ``serve`` states; None when neither is given; a one-line refusal when only
+    one is, or one is not whole."""
+    from hearthcam.hub.terms import HubTerms, TermsError
+
+    if operator is None and annotators_in is None:
+        return None
+    if operator is None or annotators_in is None:
+        raise fail("hub serve: give both --operator and --annotators-in (or neither)")
+    try:
+        return HubTerms(operator, annotators_in, keep_days)
+    except TermsError as error:
+        raise fail(f"hub serve: --{str(error).replace('_', '-')}") from None
 
 
 def _serve(
@@ -189,6 +220,7 @@ def _serve(
     port: int,
     public: bool,
     signals: StopSignals,
+    terms: HubTerms | None,
 ) -> None:
     """Opens the hub's keys and database, serves until a stop signal, stops in order."""
     from hearthcam.hub.clips import HubClips
@@ -206,7 +238,7 @@ def _serve(
             signals.check()
             clips = HubClips.from_url(database, data / HUB_CLIPS, identity)
             started.callback(clips.close)
-            app = hub_app(registry, identity, log=AuditLog(store, key), clips=clips)
+            app = hub_app(registry, identity, log=AuditLog(store, key), clips=clips, terms=terms)
             server = start_hub(app, host, port)
             started.callback(server.stop)
             signals.check()
@@ -224,6 +256,10 @@ def _serve(
             "homes compare it with the one `hearthcam hub link` shows them; "
             "make a link code with `hearthcam hub code`",
         ]
+        if terms is None:
+            say.append(
+                "no terms stated (--operator, --annotators-in): homes cannot share clips here"
+            )
         if public:
             say.append("listening beyond loopback: only a TLS proxy in front should reach it")
         for line in say:
@@ -279,67 +315,8 @@ def hub_code(
 # --- the home's side ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Link:
-    """What ``hub.json`` holds: where the hub is, this home's id there, the hub's keys."""
-
-    url: str
-    home_id: int
-    hub_key: str
-    log_key: str | None
-    linked_at: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "home_id": self.home_id,
-            "hub_key": self.hub_key,
-            "log_key": self.log_key,
-            "linked_at": self.linked_at,
-        }
-
-
-class _Damaged(HearthcamError, ValueError):
-    """A field of a file this command keeps that is missing or not of its kind."""
-
-
 def _data_dir(config: Path | None) -> Path:
     return load(config).data_dir.expanduser().absolute()
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Writes ``path`` (mode 0600) whole or not at all: beside it, fsynced, then renamed."""
-    part = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
-    try:
-        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(part, path)
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    finally:
-        part.unlink(missing_ok=True)
-
-
-def _read_json(path: Path) -> object:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise _Damaged(f"not JSON: {error}") from None
-
-
-def _field(data: object, name: str, kind: type) -> Any:
-    if not isinstance(data, dict) or name not in data:
-        raise _Damaged(f"it has no {name}")
-    value = data[name]
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise _Damaged(f"its {name} is not {'a number' if kind is int else 'text'}")
-    return value
 
 
 def _read_link(data_dir: Path, command: str) -> _Link:
@@ -351,16 +328,7 @@ def _read_link(data_dir: Path, command: str) -> _Link:
             "run `hearthcam hub link URL CODE` first"
         )
     try:
-        data = _read_json(path)
-        named = data.get("log_key") if isinstance(data, dict) else None
-        log_key = None if named is None else _field(data, "log_key", str)
-        return _Link(
-            url=_field(data, "url", str),
-            home_id=_field(data, "home_id", int),
-            hub_key=_field(data, "hub_key", str),
-            log_key=log_key,
-            linked_at=_field(data, "linked_at", str),
-        )
+        link = read_link(data_dir)
     except OSError as error:
         raise fail(f"{command}: cannot read {path}: {error.strerror or error}") from None
     except _Damaged as error:
@@ -368,6 +336,9 @@ def _read_link(data_dir: Path, command: str) -> _Link:
             f"{command}: the link file {path} is damaged ({error}); "
             "restore it from your backup, or remove it and link again"
         ) from None
+    if link is None:  # removed meanwhile
+        raise fail(f"{command}: this home is not linked to a hub (no {path})")
+    return link
 
 
 def _home_identity(data_dir: Path, command: str) -> Identity:
@@ -439,6 +410,7 @@ def hub_link(
         hub_key=linked.hub_key_b64,
         log_key=linked.log_key_b64,
         linked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        terms=linked.terms,
     )
     try:
         _write_private(path, json.dumps(link.as_json(), indent=2) + "\n")
@@ -452,8 +424,18 @@ def hub_link(
         f"the hub's fingerprint: {linked.hub_fingerprint}",
         "compare it with the one the hub's operator shows; if they differ, run "
         "`hearthcam hub unlink` and tell them",
+        _terms_line(linked.terms),
     ):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _terms_line(terms: HubTerms | None) -> str:
+    if terms is None:
+        return "the hub states no terms for shared clips: clips cannot be shared with it"
+    return (
+        f"its terms for the clips you share there: run by {terms.operator}, annotators in "
+        f"{terms.annotators_in}, each clip kept at most {terms.keep_days} days"
+    )
 
 
 def _state_json(state: HomeLogState, link: _Link) -> str:

@@ -42,6 +42,7 @@ from hearthcam.hub.identity import (
 )
 from hearthcam.hub.monitor import Finding, HomeLogState, HubLogReply, check_reply
 from hearthcam.hub.signing import SignatureError, new_nonce, sign_request, verify_response
+from hearthcam.hub.terms import HubTerms, TermsError
 from hearthcam.viewlog.signing import Checkpoint
 
 __all__ = ["HeldClip", "HubClient", "HubRefused", "Linked"]
@@ -68,12 +69,15 @@ class Linked:
     """A link made: the home's id at the hub, and the hub's key as pinned and as shown.
 
     ``log_key_b64`` is the public key that signs the hub's view log checkpoints (what
-    ``HubClient.log_round`` checks them against); None when the hub keeps no view log."""
+    ``HubClient.log_round`` checks them against); None when the hub keeps no view log.
+    ``terms``: what its operator states for shared clips (None: it states none, and a home
+    cannot share clips with it)."""
 
     home_id: int
     hub_key_b64: str
     hub_fingerprint: str
     log_key_b64: str | None
+    terms: HubTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +154,13 @@ class HubClient:
             raise HubError(f"the hub showed the fingerprint {stated!r}, its key has {fingerprint}")
         if log_key_b64 is not None:  # checked only now, under the hub's signature
             log_key_b64 = encode_b64(raw_public(public_key_from_b64(log_key_b64)))
+        stated_terms = answer.get("terms")
+        try:
+            terms = None if stated_terms is None else HubTerms.from_json(stated_terms)
+        except TermsError as error:
+            raise HubError(f"the hub's terms are not whole: {error}") from None
         self._hub_key = hub_key
-        return Linked(home_id, encode_b64(raw_public(hub_key)), fingerprint, log_key_b64)
+        return Linked(home_id, encode_b64(raw_public(hub_key)), fingerprint, log_key_b64, terms)
 
     def hello(self) -> int:
         """This home's id at the hub, from a signed round trip (the link still stands)."""

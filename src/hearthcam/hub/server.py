@@ -56,6 +56,7 @@ from hearthcam.hub.clips import ClipAlreadyHeld, ClipTooLarge, HubClips, receipt
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
+from hearthcam.hub.terms import HubTerms
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import Checkpoint
 
@@ -163,9 +164,11 @@ class _Hub:
         clock: Callable[[], float],
         log: AuditLog | None,
         clips: HubClips | None = None,
+        terms: HubTerms | None = None,
     ) -> None:
         self._registry = registry
         self._clips = clips
+        self._terms = terms
         self._identity = identity
         self._clock = clock
         self._log = log
@@ -213,6 +216,7 @@ class _Hub:
                 "hub_key": self._identity.public_b64,
                 "hub_fingerprint": self._identity.fingerprint(),
                 "log_key": self._log_key,
+                "terms": None if self._terms is None else self._terms.to_json(),
             },
         )
 
@@ -409,14 +413,16 @@ def hub_app(
     *,
     log: AuditLog | None = None,
     clips: HubClips | None = None,
+    terms: HubTerms | None = None,
 ) -> FastAPI:
     """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
 
     ``log`` is the hub's view log, served to linked homes; it must be opened with its signing
     key (HubError otherwise), since the hub signs a checkpoint whenever the log has changed.
     Without one the log route answers 404 and the link answer names no ``log_key``. ``clips``
-    holds the clips homes send; without it the clip routes answer 404."""
-    hub = _Hub(registry, identity, clock, log, clips)
+    holds the clips homes send; without it the clip routes answer 404. ``terms`` are what the
+    link answer states for shared clips (homes cannot share with a hub that states none)."""
+    hub = _Hub(registry, identity, clock, log, clips, terms)
     app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_SignResponses, identity=identity)
 

@@ -24,6 +24,7 @@ from hearthcam.annotate.workbench import (
     ReviewVerdict,
     interpolate,
 )
+from hearthcam.privacy.consent import for_hub
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.annotations import AnnotationRecord
 from hearthcam.store.shares import ShareRecord
@@ -103,10 +104,12 @@ def parse_keyframes(stored: Sequence[Any]) -> tuple[Keyframe, ...]:
 
 
 def usable(share: ShareRecord | None, excluded: set[str]) -> bool:
-    """Whether a share may go into a dataset: published, and never withdrawn before."""
+    """Whether a share may go into a dataset: published for this home's annotators (not for a
+    review hub's), and never withdrawn before."""
     return (
         share is not None
         and share.status == ShareStatus.PUBLISHED.value
+        and not for_hub(share.receipt)
         and share.id not in excluded
     )
 

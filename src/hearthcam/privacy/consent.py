@@ -10,6 +10,11 @@ the owner can see it until the machine checks in ``review`` published a redacted
 (annotations, leases, datasets, models: ``WithdrawalListener``) is told first, then the share's
 files and row go. ``expire`` does the same for shares past their consented keeping time.
 Nothing of a withdrawn share remains but the view log's entries, which say who saw it.
+
+A home linked to a review hub (``HubDestination``, read from the link each time it is needed)
+may share a clip *to the hub* instead: its receipt names the hub (address, operator, where its
+annotators work, how long it keeps clips, its key's fingerprint), the local workbench never
+offers it, and only its redacted copy, once published here, is sent there (``hub.delivery``).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import datetime as dt
 import logging
 import secrets
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,6 +66,23 @@ class Withdrawal:
     actions: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class HubDestination:
+    """The review hub this home is linked to, as a consent receipt names it: the operator's
+    terms as the hub stated them at linking, and the fingerprint of its pinned key."""
+
+    url: str
+    operator: str
+    annotators_in: str
+    keep_days: int
+    fingerprint: str
+
+
+def for_hub(receipt: dict[str, Any]) -> bool:
+    """Whether a share's receipt sends its clip to a review hub (not to this home's annotators)."""
+    return isinstance(receipt.get("hub"), dict)
+
+
 def share_dir(data_dir: Path, share_id: str) -> Path:
     """Where a share's files live: its private copy and its redacted copy."""
     return data_dir / SHARES_DIR / share_id
@@ -86,21 +108,24 @@ def clip_of(receipt: dict[str, Any]) -> int:
 
 
 def build_receipt(
-    event: Event, camera_name: str, keep_days: int, now: float, part: int = 1
+    event: Event,
+    camera_name: str,
+    keep_days: int,
+    now: float,
+    part: int = 1,
+    hub: HubDestination | None = None,
 ) -> dict[str, Any]:
     """The consent receipt for sharing ``event``'s clip, as shown to and stored for the owner.
 
     A long event's footage is in consecutive clips; the receipt of one of them (``part``, from
     1) names which ("part": 2, "parts": 3), so the owner agrees to exactly the clip they watched.
-    An event with one clip has the receipt it always had."""
-    clip: dict[str, Any] = {
-        "camera": camera_name, "start": _iso(event.wall_start), "event": event.id,
-    }  # fmt: skip
-    if len(event.clips) > 1:
-        clip |= {"part": part, "parts": len(event.clips)}
+    An event with one clip has the receipt it always had. With ``hub`` the clip goes to that
+    review hub's annotators (the hub named, its keeping time instead of ``keep_days``)."""
+    if hub is not None:
+        return _hub_receipt(event, camera_name, now, part, hub)
     return {
         "version": RECEIPT_VERSION,
-        "clip": clip,
+        "clip": _clip_fields(event, camera_name, part),
         "purpose": (
             "Teaching hearthcam's model to tell a real threat from a person who belongs, a pet, "
             "a vehicle or a false alarm (light, shadow, rain, insects)."
@@ -133,6 +158,48 @@ def build_receipt(
     }
 
 
+def _clip_fields(event: Event, camera_name: str, part: int) -> dict[str, Any]:
+    clip: dict[str, Any] = {
+        "camera": camera_name, "start": _iso(event.wall_start), "event": event.id,
+    }  # fmt: skip
+    if len(event.clips) > 1:
+        clip |= {"part": part, "parts": len(event.clips)}
+    return clip
+
+
+def _hub_receipt(
+    event: Event, camera_name: str, now: float, part: int, hub: HubDestination
+) -> dict[str, Any]:
+    """The receipt for sharing a clip with a review hub: what leaves this home, for whom."""
+    receipt = build_receipt(event, camera_name, hub.keep_days, now, part)
+    receipt["hub"] = {
+        "address": hub.url,
+        "operator": hub.operator,
+        "annotators_in": hub.annotators_in,
+        "fingerprint": hub.fingerprint,
+    }
+    receipt["who_may_see"] = (
+        f"Annotators of the review hub at {hub.url}, run by {hub.operator}, working in "
+        f"{hub.annotators_in}: they annotate clips from many homes. Never the original clip, "
+        "and nobody before the checks passed here."
+    )
+    receipt["what_they_see"] = str(receipt["what_they_see"]).replace(
+        "Not your household", "Not your home, your household"
+    )
+    receipt["checks"] = (
+        str(receipt["checks"]) + " Only the redacted copy that passed them leaves this home, "
+        "signed by this home and sent to the hub whose key you linked to; the original never "
+        "leaves."
+    )
+    receipt["withdraw"] = (
+        "You can withdraw at any time under My shared clips, in one click: the copies here are "
+        "deleted at once, and the hub is told to delete its copy; its signed deletion receipt "
+        "is kept with your shares (if the hub cannot be reached, this home keeps asking until "
+        "it answers). Unlinking from the hub deletes every clip you shared there."
+    )
+    return receipt
+
+
 class Sharing:
     """Consent, private copies and withdrawal over the shares table and the data directory."""
 
@@ -143,22 +210,31 @@ class Sharing:
         keep_days: int = DEFAULT_KEEP_DAYS,
         listeners: Sequence[WithdrawalListener] = (),
         media: MediaIO | None = None,
+        hub: Callable[[], HubDestination | None] = lambda: None,
     ) -> None:
         """``media`` reads the owner's clips and writes the share's copies (sealed where the
-        data directory is; plain files by default)."""
+        data directory is; plain files by default). ``hub`` names the review hub this home is
+        linked to now (None: not linked), asked each time a receipt is made."""
         self.shares = shares
         self.data_dir = data_dir
         self.keep_days = keep_days
         self.listeners = list(listeners)
         self.media: MediaIO = media if media is not None else PlainMedia()
+        self.hub = hub
 
-    def receipt(self, event: Event, camera_name: str, now: float, part: int = 1) -> dict[str, Any]:
-        """The receipt the owner is shown before they agree (for the event's clip ``part``).
+    def receipt(
+        self, event: Event, camera_name: str, now: float, part: int = 1, to_hub: bool = False
+    ) -> dict[str, Any]:
+        """The receipt the owner is shown before they agree (for the event's clip ``part``;
+        ``to_hub``: for the review hub this home is linked to).
 
-        Raises SharingError when the event has no such clip."""
+        Raises SharingError when the event has no such clip, or there is no hub."""
         if not 1 <= part <= max(1, len(event.clips)):
             raise SharingError(f"this event has no clip {part}: it has {len(event.clips)}")
-        return build_receipt(event, camera_name, self.keep_days, now, part)
+        hub = self.hub() if to_hub else None
+        if to_hub and hub is None:
+            raise SharingError("this home is not linked to a review hub")
+        return build_receipt(event, camera_name, self.keep_days, now, part, hub)
 
     def share(
         self,
@@ -169,14 +245,16 @@ class Sharing:
         agreed_sha256: str,
         now: float,
         part: int = 1,
+        to_hub: bool = False,
     ) -> ShareRecord:
         """Makes a private copy of the event's clip (its ``part``-th, from 1) under the receipt
         the owner agreed to.
 
         ``agreed_sha256`` is the digest of the receipt the owner was shown; it must match the
         receipt now (the wording, keeping time or clip did not change in between). Each clip
-        of an event is shared on its own: one live share per clip."""
-        receipt = self.receipt(event, camera_name, now, part)
+        of an event is shared on its own: one live share per clip (with this home's annotators
+        or with the hub, ``to_hub``: not both)."""
+        receipt = self.receipt(event, camera_name, now, part, to_hub)
         if agreed_sha256 != receipt_digest(receipt):
             raise SharingError("the receipt changed since it was shown: read it again")
         clips = event.clips
@@ -199,7 +277,7 @@ class Sharing:
             raise SharingError(f"the clip could not be copied: {error}") from error
         record = ShareRecord(
             share_id, event.id, household_id, owner_id, event.camera,
-            ShareStatus.CONSENTED.value, "", now, now + self.keep_days * 86400, now,
+            ShareStatus.CONSENTED.value, "", now, now + int(receipt["kept_days"]) * 86400, now,
             receipt, receipt_digest(receipt), {},
         )  # fmt: skip
         self.shares.add(record)

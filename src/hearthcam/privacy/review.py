@@ -181,11 +181,14 @@ class ShareChecks:
         preparer: Callable[[], ClipPreparer],
         clock: Callable[[], float] = time.time,
         remote: Callable[[], RemoteChecks] | None = None,
+        on_published: Callable[[str], None] = lambda share_id: None,
     ) -> None:
         """``preparer`` builds the preparer (loads the models) on first use; if it raises,
         every share of that pass stays owner only and the next pass tries again.
         ``remote`` connects to the cluster whose workers check the shares instead (on first
-        use); while it cannot, shares keep waiting, consented."""
+        use); while it cannot, shares keep waiting, consented. ``on_published`` hears of each
+        share published (a review hub's delivery is woken by it)."""
+        self._on_published = on_published
         self._sharing = sharing
         self._make_preparer = preparer
         self._preparer: ClipPreparer | None = None
@@ -341,6 +344,8 @@ class ShareChecks:
             return None
         if status is ShareStatus.DISPOSED:
             shares.bump(DISPOSED_COUNTER)
+        elif status is ShareStatus.PUBLISHED:
+            self._on_published(share.id)
         log.info("share %s: %s", share.id, status.value)
         return CheckOutcome(share.id, status, reason)
 

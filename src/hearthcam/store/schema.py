@@ -18,6 +18,7 @@ from hearthcam.store import (  # noqa: F401
     event_reviews,
     exports,
     familiar,
+    hub_deliveries,
     keys,
     pending_clips,
     push,

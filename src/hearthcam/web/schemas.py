@@ -581,11 +581,42 @@ class ReceiptOut(BaseModel):
     sha256: str
 
 
+ShareTo = Literal["home", "hub"]
+
+
 class ShareIn(_In):
-    """The owner's consent to the receipt they were shown (for the event's clip ``part``)."""
+    """The owner's consent to the receipt they were shown (for the event's clip ``part``, to
+    this home's annotators or to the review hub it is linked to)."""
 
     receipt_sha256: Sha256Hex
     part: int = Field(1, ge=1, le=1000, description="which of a long event's clips, from 1")
+    to: ShareTo = Field("home", description="home: this installation's annotators; hub: the hub")
+
+
+class HubOut(BaseModel):
+    """The review hub this home can share clips with (``linked`` false: none; the rest is then
+    empty), with the terms its operator stated and its key's fingerprint."""
+
+    linked: bool
+    address: str = ""
+    operator: str = ""
+    annotators_in: str = ""
+    keep_days: int = 0
+    fingerprint: str = ""
+
+
+class HubCopyOut(BaseModel):
+    """The review hub's copy of a shared clip, as this home knows it: ``state`` sending, held,
+    withdrawing (to be deleted there), deleted (``receipt``: the hub's signed deletion
+    receipt), gone (the hub held it no more) or refused (``error``: why)."""
+
+    share_id: str
+    state: Literal["sending", "held", "withdrawing", "deleted", "gone", "refused"]
+    sent: dt.datetime | None
+    updated: dt.datetime
+    size: int
+    error: str
+    receipt: dict[str, Any] | None
 
 
 class ShareMoveOut(BaseModel):
@@ -616,6 +647,7 @@ class ShareOut(BaseModel):
     receipt_sha256: str
     facts: dict[str, Any]
     history: list[ShareMoveOut] = []
+    hub: HubCopyOut | None = None
 
 
 class WithdrawalOut(BaseModel):

@@ -5,6 +5,10 @@ the share is then checked by the machine before anyone sees a frame (``privacy.r
 runtime is woken through ``WebServices.on_shared``). Only owners share and withdraw, and only
 their household's clips; another household's share id reads as one that does not exist.
 An owner-only share's checks can be re-run (after a model update); a disposed one cannot.
+
+A home linked to a review hub (``GET /api/hub``) may share a clip *to the hub* (``to: hub``):
+its receipt names the hub, and each share shows where the hub's copy stands (``hub``); what the
+hub deleted for withdrawn shares, with its signed receipts, is under ``GET /api/hub/deletions``.
 """
 
 from __future__ import annotations
@@ -16,11 +20,21 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 
 from hearthcam.privacy.consent import SharingError
 from hearthcam.privacy.review import RerunRefused, rerun
+from hearthcam.store.hub_deliveries import Delivery, DeliveryState, HubDeliveryStore
 from hearthcam.store.shares import ShareMove, ShareRecord, receipt_digest
 from hearthcam.web.deps import NOT_FOUND, Owner, Services, VisibleEvent, csrf_protect
 from hearthcam.web.routes.cameras import display_name
 from hearthcam.web.routes.common import errors
-from hearthcam.web.schemas import ReceiptOut, ShareIn, ShareMoveOut, ShareOut, WithdrawalOut
+from hearthcam.web.schemas import (
+    HubCopyOut,
+    HubOut,
+    ReceiptOut,
+    ShareIn,
+    ShareMoveOut,
+    ShareOut,
+    ShareTo,
+    WithdrawalOut,
+)
 
 router = APIRouter(prefix="/api", tags=["sharing"], dependencies=[Depends(csrf_protect)])
 
@@ -43,9 +57,20 @@ def _move_out(move: ShareMove, services: Services) -> ShareMoveOut:
     )  # fmt: skip
 
 
+def _copy_out(delivery: Delivery) -> HubCopyOut:
+    return HubCopyOut(
+        share_id=delivery.share_id, state=delivery.state.value,
+        sent=None if delivery.sent is None else _utc(delivery.sent),
+        updated=_utc(delivery.updated), size=delivery.size, error=delivery.error,
+        receipt=delivery.deletion,
+    )  # fmt: skip
+
+
 def share_out(record: ShareRecord, services: Services) -> ShareOut:
-    """The owner's view of a share (its receipt as stored, and its history)."""
+    """The owner's view of a share (its receipt as stored, its history, and where the review
+    hub's copy stands for a share to the hub)."""
     clip = record.receipt.get("clip", {})
+    delivery = HubDeliveryStore(services.store).get(record.id)
     return ShareOut(
         id=record.id,
         event_id=record.event_id,
@@ -59,6 +84,7 @@ def share_out(record: ShareRecord, services: Services) -> ShareOut:
         receipt_sha256=record.receipt_sha256,
         facts=record.facts,
         history=[_move_out(m, services) for m in record.history],
+        hub=None if delivery is None else _copy_out(delivery),
     )
 
 
@@ -75,12 +101,18 @@ def _own_share(share_id: str, owner: Owner, services: Services) -> ShareRecord:
     responses=errors(401, 403, 404, 422),
 )
 def get_receipt(
-    event: VisibleEvent, owner: Owner, services: Services, part: ClipPart = 1
+    event: VisibleEvent,
+    owner: Owner,
+    services: Services,
+    part: ClipPart = 1,
+    to: Annotated[ShareTo, Query(description="home: this installation; hub: the review hub")] = (
+        "home"
+    ),
 ) -> ReceiptOut:
     """What sharing the event's clip ``part`` would mean, shown before the owner agrees."""
     try:
         receipt = services.sharing.receipt(
-            event, display_name(services, event.camera), services.clock(), part
+            event, display_name(services, event.camera), services.clock(), part, to == "hub"
         )
     except SharingError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None
@@ -104,6 +136,7 @@ def share_event(body: ShareIn, event: VisibleEvent, owner: Owner, services: Serv
             body.receipt_sha256,
             services.clock(),
             body.part,
+            body.to == "hub",
         )
     except SharingError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
@@ -152,3 +185,28 @@ def withdraw_share(share_id: ShareIdPath, owner: Owner, services: Services) -> W
     if done is None:  # withdrawn by a concurrent request
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return WithdrawalOut(id=done.share_id, files_deleted=done.files, actions=done.actions)
+
+
+@router.get("/hub", response_model=HubOut, responses=errors(401, 403))
+def get_hub(owner: Owner, services: Services) -> HubOut:
+    """The review hub this home can share clips with, and its operator's terms."""
+    hub = services.sharing.hub()
+    if hub is None:
+        return HubOut(linked=False)
+    return HubOut(
+        linked=True, address=hub.url, operator=hub.operator, annotators_in=hub.annotators_in,
+        keep_days=hub.keep_days, fingerprint=hub.fingerprint,
+    )  # fmt: skip
+
+
+@router.get("/hub/deletions", response_model=list[HubCopyOut], responses=errors(401, 403))
+def hub_deletions(owner: Owner, services: Services) -> list[HubCopyOut]:
+    """The hub's copies of the household's withdrawn shares, newest first: each deleted there
+    (with the hub's signed receipt), gone, or still to be deleted (asked again until the hub
+    answers)."""
+    live = {s.id for s in services.sharing.shares.of_household(owner.household_id)}
+    return [
+        _copy_out(d)
+        for d in HubDeliveryStore(services.store).of_household(owner.household_id)
+        if d.share_id not in live and d.state is not DeliveryState.REFUSED
+    ]

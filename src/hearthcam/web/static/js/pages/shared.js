@@ -5,7 +5,7 @@
 import { ApiError, api } from "../api.js";
 import { h } from "../dom.js";
 import { fullDate, parseTime } from "../format.js";
-import { partOf, receiptList } from "../share.js";
+import { hubWhere, partOf, receiptList } from "../share.js";
 import { toast } from "../toast.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +60,45 @@ function history(share) {
         m.by ? h("span", { class: "muted" }, ` · by ${m.by}`) : null))));
 }
 
+/** Where the review hub's copy of a share stands (null for a share kept at home). */
+function hubCopy(share) {
+  if (!share.receipt.hub) return null;
+  const copy = share.hub;
+  let text;
+  if (share.status !== "published") {
+    text = "Goes to the review hub only once the checks here pass; nothing has left this home.";
+  } else if (!copy || copy.state === "sending") {
+    text = "Waiting to be sent to the review hub" + (copy?.error ? `: ${copy.error}` : ".");
+  } else if (copy.state === "held") {
+    text = `At the review hub since ${fullDate(parseTime(copy.sent))}: its blurred copy only.`;
+  } else if (copy.state === "refused") {
+    text = `The review hub refused it: ${copy.error}. Nothing of it is there.`;
+  } else {
+    text = hubState(copy);
+  }
+  return h("p", { class: "hint share-hub", dataset: { hub: copy?.state ?? "waiting" } },
+    text, h("br"), h("span", { class: "muted" }, hubWhere(share.receipt.hub)));
+}
+
+function hubState(copy) {
+  if (copy.state === "deleted") {
+    const at = copy.receipt?.deleted_at;
+    return `Deleted at the review hub${at ? ` on ${fullDate(new Date(at * 1000))}` : ""}; its signed receipt is kept here.`;
+  }
+  if (copy.state === "gone") return "The review hub no longer held it (deleted there already).";
+  return "To be deleted at the review hub: asked again until it answers" + (copy.error ? ` (${copy.error}).` : ".");
+}
+
+function deletionRow(copy) {
+  const receipt = copy.receipt;
+  return h("li", { class: "share-row", dataset: { id: copy.share_id, hub: copy.state } },
+    h("p", { class: "share-reason" }, hubState(copy)),
+    receipt ? h("details", { class: "share-receipt" },
+      h("summary", {}, "The hub's deletion receipt"),
+      h("p", { class: "hint mono" }, `clip ${receipt.clip_id} · ${receipt.sha256.slice(0, 16)}… · hub key ${receipt.hub_key_id}`),
+      h("p", { class: "hint mono" }, `signature ${receipt.signature.slice(0, 32)}…`)) : null);
+}
+
 async function rerun(share, button) {
   button.disabled = true;
   try {
@@ -103,7 +142,8 @@ function row(share) {
         partOf(share.receipt) ? h("span", { class: "muted" }, ` · ${partOf(share.receipt)}`) : null,
         h("div", { class: "muted share-kept" }, `Shared ${fullDate(parseTime(share.shared))} · kept until ${fullDate(parseTime(share.kept_until))}`)),
       h("span", { class: `pill ${pill}` }, label)),
-    h("p", { class: "share-reason" }, share.reason || note),
+    h("p", { class: "share-reason" }, share.reason || (share.receipt.hub && share.status === "published" ? "Shared with the review hub, blurred." : note)),
+    hubCopy(share),
     facts(share),
     decided(share),
     h("details", { class: "share-receipt" },
@@ -130,8 +170,14 @@ async function load() {
   $("shares").replaceChildren(...shares.map(row));
   $("shares-empty").hidden = shares.length > 0;
   $("shares-panel").removeAttribute("aria-busy");
-  // A share being checked changes on its own: look again shortly.
-  if (shares.some((s) => s.status === "consented" || s.status === "checking")) setTimeout(load, 3000);
+  const deletions = (await api("/api/hub/deletions", { quiet: true }).catch(() => [])) ?? [];
+  $("hub-deletions").replaceChildren(...deletions.map(deletionRow));
+  $("hub-deletions-panel").hidden = deletions.length === 0;
+  // A share being checked, or on its way to or from the hub, changes on its own: look again.
+  const moving = shares.some((s) => s.status === "consented" || s.status === "checking"
+    || (s.receipt.hub && s.status === "published" && s.hub?.state !== "held" && s.hub?.state !== "refused"))
+    || deletions.some((d) => d.state === "withdrawing");
+  if (moving) setTimeout(load, 3000);
 }
 
 export function init() {

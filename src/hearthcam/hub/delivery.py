@@ -1,0 +1,286 @@
+"""Sending the clips an owner shared with the review hub, and having withdrawn ones deleted there.
+
+What leaves the home is exactly this: the redacted copy of a share whose receipt names the hub,
+once the home's own checks *published* it (the scan found nothing intimate, faces and bodies
+are blurred, the second face check passed). The original never leaves, nor does a copy in any
+other state. It goes under a fresh random clip id (the share id stays at home), signed by the
+home's key, with the digest of the owner's receipt and the receipt's keeping time, to the hub
+whose key the home pinned at linking, and only if that is the hub the receipt names (a home
+linked to another hub since does not send it there).
+
+Withdrawal (the owner's click, an expiry, an annotator's report at home) is a
+``WithdrawalListener``: the home's copies go at once whatever the hub does; the hub is asked to
+delete its copy then and there, and if it cannot be reached the deletion stays pending
+(``hub_deliveries``) and is asked again every pass until the hub answers with a signed deletion
+receipt, which the home keeps. A withdrawal that races an upload is caught by the row made
+before the upload starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hearthcam.hub.client import HubClient, HubRefused
+from hearthcam.hub.clips import receipt_to_json
+from hearthcam.hub.home import HOME_IDENTITY, HomeLink, read_link
+from hearthcam.hub.identity import (
+    HubError,
+    fingerprint_of,
+    key_id_of,
+    load_or_create,
+    public_key_from_b64,
+)
+from hearthcam.privacy.consent import Sharing, for_hub, redacted_path
+from hearthcam.privacy.lifecycle import ShareStatus
+from hearthcam.store.hub_deliveries import AT_HUB, Delivery, DeliveryState, HubDeliveryStore
+from hearthcam.store.shares import ShareRecord
+
+log = logging.getLogger(__name__)
+
+#: Refusals after which sending again cannot help (the hub's answer is kept for the owner).
+_FINAL_REFUSALS = frozenset({413, 422})
+_UNTIL_WITHDRAWN = frozenset({DeliveryState.SENDING, DeliveryState.HELD})
+
+
+@dataclass(slots=True)
+class DeliveryPass:
+    """What one pass did: clips sent, copies deleted at the hub, and what failed (in words)."""
+
+    sent: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, httpx.HTTPError):
+        return f"the hub could not be reached ({type(error).__name__}: {error})"
+    return str(error)
+
+
+class HubDelivery:
+    """Sends published hub shares to the linked hub and deletes withdrawn ones there."""
+
+    def __init__(
+        self,
+        sharing: Sharing,
+        deliveries: HubDeliveryStore,
+        data_dir: Path,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 30.0,
+        ask_wait: float = 5.0,
+    ) -> None:
+        """``timeout``: for each request to the hub; ``ask_wait``: how long a withdrawal waits
+        for a pass in progress (an upload, say) before it leaves the deletion to the loop."""
+        self._ask_wait = ask_wait
+        self._sharing = sharing
+        self._deliveries = deliveries
+        self._data_dir = data_dir
+        self._clock = clock
+        self._timeout = timeout
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # one pass at a time (the loop, or a withdrawal's ask)
+
+    # The link ---------------------------------------------------------------------------------
+
+    def _client(self) -> tuple[HomeLink, HubClient] | None:
+        """The hub this home is linked to now and a client for it; None when not linked (or
+        the link cannot be read: logged)."""
+        try:
+            link = read_link(self._data_dir)
+            if link is None:
+                return None
+            identity = load_or_create(self._data_dir / HOME_IDENTITY)
+            hub_key = public_key_from_b64(link.hub_key)
+        except (OSError, HubError) as error:
+            log.warning("hub delivery: the link cannot be used: %s", error)
+            return None
+        return link, HubClient(link.url, identity, hub_key=hub_key, timeout=self._timeout)
+
+    # Withdrawal -------------------------------------------------------------------------------
+
+    def on_withdrawn(self, share_id: str) -> list[str]:
+        """The share is withdrawn at home: its copy at the hub is to go. Asked at once; if the
+        hub cannot be reached now, the deletion waits for the next pass (never raises: the
+        home's own copies go whatever the hub does)."""
+        delivery = self._deliveries.get(share_id)
+        if delivery is None or delivery.state not in AT_HUB:
+            return []
+        now = self._clock()
+        # Moved before anything else: an upload in flight sees it when it ends, and deletes.
+        self._deliveries.move(share_id, _UNTIL_WITHDRAWN, DeliveryState.WITHDRAWING, now)
+        self._wake.set()
+        if self._lock.acquire(timeout=self._ask_wait):
+            try:
+                connected = self._client()
+                if connected is not None:
+                    with connected[1] as client:
+                        if self._delete(client, connected[0], share_id):
+                            return ["the review hub deleted its copy (its signed receipt is kept)"]
+            finally:
+                self._lock.release()
+        return [
+            "the review hub's copy is to be deleted: it could not be asked now, and this home "
+            "asks again until it answers"
+        ]
+
+    def _delete(self, client: HubClient, link: HomeLink, share_id: str) -> bool:
+        """Asks the hub to delete a withdrawn share's copy; True once it is gone there."""
+        delivery = self._deliveries.get(share_id)
+        if delivery is None or delivery.state is not DeliveryState.WITHDRAWING:
+            return delivery is not None and delivery.state not in AT_HUB
+        now = self._clock()
+        if delivery.hub_key != key_id_of(public_key_from_b64(link.hub_key)):
+            self._deliveries.note_error(
+                share_id, "sent to a hub this home is no longer linked to", now
+            )
+            return False
+        try:
+            receipt = client.withdraw_clip(delivery.clip_id)
+        except HubRefused as error:
+            if error.status != 404:
+                self._deliveries.note_error(share_id, _why(error), now)
+                return False
+            gone = "the hub holds no such clip (deleted there already)"
+            return self._deliveries.move(
+                share_id, DeliveryState.WITHDRAWING, DeliveryState.GONE, now, error=gone
+            )
+        except (HubError, httpx.HTTPError) as error:
+            self._deliveries.note_error(share_id, _why(error), now)
+            log.warning("hub delivery: share %s not deleted at the hub yet: %s", share_id, error)
+            return False
+        log.info("share %s: the hub deleted its copy", share_id)
+        return self._deliveries.move(
+            share_id, DeliveryState.WITHDRAWING, DeliveryState.DELETED, now,
+            deletion=receipt_to_json(receipt), error="",
+        )  # fmt: skip
+
+    # Passes -----------------------------------------------------------------------------------
+
+    def run_once(self) -> DeliveryPass:
+        """Deletes what is pending at the hub, then sends what was published for it."""
+        done = DeliveryPass()
+        with self._lock:
+            connected = self._client()
+            if connected is None:
+                return done
+            link, client = connected
+            with client:
+                self._settle_orphans()
+                for delivery in self._deliveries.in_state(DeliveryState.WITHDRAWING):
+                    if self._delete(client, link, delivery.share_id):
+                        done.deleted.append(delivery.share_id)
+                    else:
+                        done.failed.append(delivery.share_id)
+                if link.terms is None:
+                    return done
+                for share in self._to_send(link):
+                    if self._send(client, link, share):
+                        done.sent.append(share.id)
+                    else:
+                        done.failed.append(share.id)
+        return done
+
+    def _settle_orphans(self) -> None:
+        """A row whose share is gone (withdrawn while the process died mid-withdrawal, say) is
+        withdrawn too: the hub must not keep what home no longer shares."""
+        for delivery in self._deliveries.in_state(*_UNTIL_WITHDRAWN):
+            share = self._sharing.shares.get(delivery.share_id)
+            if share is None or share.status != ShareStatus.PUBLISHED.value:
+                self._deliveries.move(
+                    delivery.share_id, _UNTIL_WITHDRAWN, DeliveryState.WITHDRAWING, self._clock()
+                )
+
+    def _to_send(self, link: HomeLink) -> list[ShareRecord]:
+        """Published shares whose receipt names this hub (by its key) and that were not sent
+        yet (or whose sending was cut short)."""
+        fingerprint = fingerprint_of(public_key_from_b64(link.hub_key))
+        published = self._sharing.shares.with_status(ShareStatus.PUBLISHED.value, limit=10_000)
+        waiting = []
+        for share in published:
+            if not for_hub(share.receipt) or share.receipt["hub"].get("fingerprint") != fingerprint:
+                continue
+            delivery = self._deliveries.get(share.id)
+            if delivery is None or delivery.state is DeliveryState.SENDING:
+                waiting.append(share)
+        return waiting
+
+    def _send(self, client: HubClient, link: HomeLink, share: ShareRecord) -> bool:
+        now = self._clock()
+        hub_key = key_id_of(public_key_from_b64(link.hub_key))
+        delivery = self._deliveries.get(share.id)
+        if delivery is None:
+            clip_id = secrets.token_hex(16)
+            if not self._deliveries.begin(share.id, clip_id, share.household_id, hub_key, now):
+                return False
+        else:
+            clip_id = delivery.clip_id
+        try:
+            with self._sharing.media.open(redacted_path(self._sharing.data_dir, share.id)) as f:
+                data = f.read()
+        except Exception as error:  # withdrawn meanwhile, a key shredded: nothing to send
+            self._deliveries.note_error(share.id, f"the redacted copy cannot be read: {error}", now)
+            return False
+        keep_until = int(share.expires)
+        try:
+            sha256 = client.send_clip(clip_id, data, share.receipt_sha256, keep_until)
+        except HubRefused as error:
+            if error.status == 409 and self._held(client, clip_id, len(data)):
+                sha256 = ""  # an earlier try reached it; the hub holds this many bytes
+            elif error.status in _FINAL_REFUSALS:
+                self._deliveries.move(
+                    share.id, DeliveryState.SENDING, DeliveryState.REFUSED, now, error=str(error)
+                )
+                return False
+            else:
+                self._deliveries.note_error(share.id, _why(error), now)
+                return False
+        except (HubError, httpx.HTTPError) as error:
+            self._deliveries.note_error(share.id, _why(error), now)
+            log.warning("hub delivery: share %s not sent yet: %s", share.id, error)
+            return False
+        moved = self._deliveries.move(
+            share.id, DeliveryState.SENDING, DeliveryState.HELD, self._clock(),
+            sent=self._clock(), sha256=sha256, size=len(data), error="",
+        )  # fmt: skip
+        if not moved:  # withdrawn while it was sent: the copy that arrived goes at once
+            self._delete(client, link, share.id)
+            return False
+        log.info("share %s sent to the hub (%d bytes)", share.id, len(data))
+        return True
+
+    def _held(self, client: HubClient, clip_id: str, size: int) -> bool:
+        """Whether the hub lists ``clip_id`` with ``size`` bytes (a 409 to a send retried after
+        an answer was lost)."""
+        try:
+            return any(c.clip_id == clip_id and c.size == size for c in client.clips())
+        except (HubError, httpx.HTTPError):
+            return False
+
+    def notify(self) -> None:
+        """Wakes ``run_forever`` (a share was published, or is to be deleted at the hub)."""
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event, interval: float = 30.0) -> None:
+        """Passes until ``stop``; wakes on ``notify`` or every ``interval``."""
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a database hiccup: tried again next pass
+                log.exception("hub delivery failed; trying again later")
+            deadline = time.monotonic() + interval
+            while not (stop.is_set() or self._wake.is_set()) and time.monotonic() < deadline:
+                self._wake.wait(0.5)
+            self._wake.clear()
+
+
+def pending(deliveries: list[Delivery]) -> int:
+    """How many of ``deliveries`` the hub may still hold (sent, or to be deleted there)."""
+    return sum(1 for d in deliveries if d.state in AT_HUB)

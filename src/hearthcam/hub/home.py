@@ -1,0 +1,152 @@
+"""A home's link to its review hub, as kept in its data directory.
+
+The home's hub identity lives in ``secrets/hub-identity.pem``, the link in ``hub.json`` (the
+hub's address, the home's id there, the hub's two keys as pinned at linking, and the terms the
+hub stated for shared clips), and what the home accepted of the hub's view log in
+``hub-log-state.json``. ``hearthcam hub link`` writes the link; the running home reads it each
+time it needs it (``destination``), so a link made or removed beside a running server counts at
+once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from hearthcam.hub.identity import HubError, fingerprint_of, public_key_from_b64
+from hearthcam.hub.terms import HubTerms, TermsError
+
+if TYPE_CHECKING:
+    from hearthcam.privacy.consent import HubDestination
+
+__all__ = [
+    "HOME_IDENTITY",
+    "LINK_FILE",
+    "STATE_FILE",
+    "HomeLink",
+    "LinkDamaged",
+    "destination",
+    "json_field",
+    "read_json",
+    "read_link",
+    "write_private",
+]
+
+LINK_FILE: Final = "hub.json"  # under the home's data directory
+STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
+HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
+
+log = logging.getLogger(__name__)
+
+
+class LinkDamaged(HubError, ValueError):
+    """A field of a file the home keeps for its hub that is missing or not of its kind."""
+
+
+@dataclass(frozen=True, slots=True)
+class HomeLink:
+    """What ``hub.json`` holds: where the hub is, this home's id there, the hub's keys and the
+    terms it stated (None for a hub that states none: no clip can be shared with it)."""
+
+    url: str
+    home_id: int
+    hub_key: str
+    log_key: str | None
+    linked_at: str
+    terms: HubTerms | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "home_id": self.home_id,
+            "hub_key": self.hub_key,
+            "log_key": self.log_key,
+            "linked_at": self.linked_at,
+            "terms": None if self.terms is None else self.terms.to_json(),
+        }
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes ``path`` (mode 0600) whole or not at all: beside it, fsynced, then renamed."""
+    part = path.with_name(f".{path.name}.{secrets.token_hex(8)}.part")
+    try:
+        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def read_json(path: Path) -> object:
+    """The JSON in ``path``; LinkDamaged if it is not JSON (OSError if it cannot be read)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise LinkDamaged(f"not JSON: {error}") from None
+
+
+def json_field(data: object, name: str, kind: type) -> Any:
+    """``data[name]``, which must be of ``kind`` (int: not a bool); LinkDamaged otherwise."""
+    if not isinstance(data, dict) or name not in data:
+        raise LinkDamaged(f"it has no {name}")
+    value = data[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise LinkDamaged(f"its {name} is not {'a number' if kind is int else 'text'}")
+    return value
+
+
+def read_link(data_dir: Path) -> HomeLink | None:
+    """The link in ``data_dir/hub.json``; None if there is none. LinkDamaged naming the field
+    when it is damaged, OSError when it cannot be read."""
+    path = data_dir / LINK_FILE
+    if not path.is_file():
+        return None
+    data = read_json(path)
+    named = data.get("log_key") if isinstance(data, dict) else None
+    log_key = None if named is None else json_field(data, "log_key", str)
+    stated = data.get("terms") if isinstance(data, dict) else None
+    try:
+        terms = None if stated is None else HubTerms.from_json(stated)
+    except TermsError as error:
+        raise LinkDamaged(f"its terms: {error}") from None
+    return HomeLink(
+        url=json_field(data, "url", str),
+        home_id=json_field(data, "home_id", int),
+        hub_key=json_field(data, "hub_key", str),
+        log_key=log_key,
+        linked_at=json_field(data, "linked_at", str),
+        terms=terms,
+    )
+
+
+def destination(data_dir: Path) -> HubDestination | None:
+    """The hub a clip can be shared with now: None when the home is not linked, or its hub
+    stated no terms, or the link file cannot be read (logged: sharing with the hub is then not
+    offered, nothing else stops)."""
+    from hearthcam.privacy.consent import HubDestination
+
+    try:
+        link = read_link(data_dir)
+        if link is None or link.terms is None:
+            return None
+        fingerprint = fingerprint_of(public_key_from_b64(link.hub_key))
+    except (OSError, HubError) as error:
+        log.warning("the hub link in %s cannot be read: %s", data_dir / LINK_FILE, error)
+        return None
+    terms = link.terms
+    return HubDestination(
+        link.url, terms.operator, terms.annotators_in, terms.keep_days, fingerprint
+    )

@@ -1,0 +1,90 @@
+"""A real review hub on loopback for tests, and a home linked to it as `hearthcam hub link` does.
+
+The hub runs in-process (uvicorn in a thread, ``hub.server.start_hub``) over a SQLite file, with
+its clip store, its view log and the terms its operator states; it can be stopped and started
+again on the same port (a hub that goes away and comes back). ``link_home`` links a data
+directory with a one-time code and writes ``hub.json`` and the home's identity where the CLI
+writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hearthcam.hub.client import HubClient
+from hearthcam.hub.clips import HubClips
+from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, HomeLink, write_private
+from hearthcam.hub.identity import Identity, load_or_create
+from hearthcam.hub.registry import HubRegistry
+from hearthcam.hub.server import HubServer, hub_app, start_hub
+from hearthcam.hub.terms import HubTerms
+
+TERMS = HubTerms("Northwind Review Co-op", "Portugal", 14)
+
+
+@dataclass
+class TestHub:
+    """A hub and what it keeps (``database``: its SQLite file; ``folder``: its sealed clips)."""
+
+    __test__ = False  # not a test class
+
+    root: Path
+    terms: HubTerms | None = TERMS
+    identity: Identity = field(init=False)
+    registry: HubRegistry = field(init=False)
+    clips: HubClips = field(init=False)
+    server: HubServer | None = field(init=False, default=None)
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{self.database}"
+        self.identity = load_or_create(self.root / "hub-identity.pem")
+        self.registry = HubRegistry.open(url)
+        self.clips = HubClips.from_url(url, self.folder, self.identity)
+
+    @property
+    def database(self) -> Path:
+        return self.root / "hub.sqlite"
+
+    @property
+    def folder(self) -> Path:
+        return self.root / "clips"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Serves on its port (any free one the first time, the same one after)."""
+        app = hub_app(self.registry, self.identity, clips=self.clips, terms=self.terms)
+        self.server = start_hub(app, "127.0.0.1", self.port)
+        self.port = self.server.port
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def close(self) -> None:
+        self.stop()
+        self.clips.close()
+        self.registry.close()
+
+
+def link_home(data_dir: Path, hub: TestHub, name: str = "Maple Street") -> HomeLink:
+    """Links ``data_dir``'s home to ``hub`` with a fresh one-time code; writes ``hub.json``."""
+    identity = load_or_create(data_dir / HOME_IDENTITY)
+    with HubClient(hub.url, identity) as client:
+        linked = client.link(hub.registry.new_code(time.time()), name)
+    link = HomeLink(
+        url=hub.url, home_id=linked.home_id, hub_key=linked.hub_key_b64,
+        log_key=linked.log_key_b64, linked_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        terms=linked.terms,
+    )  # fmt: skip
+    write_private(data_dir / LINK_FILE, json.dumps(link.as_json(), indent=2) + "\n")
+    return link
