@@ -430,6 +430,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     )
     # Last: the hub is asked to delete its copy once everything at home let go of the share.
     delivery = HubDelivery(sharing, HubDeliveryStore(runtime.store), data_dir)
+    sharing.listeners.append(delivery)  # Sharing keeps its own list
     listeners.append(delivery)
     checks = share_checks(runtime, sharing, on_published=lambda _: delivery.notify())
 

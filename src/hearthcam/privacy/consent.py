@@ -183,8 +183,10 @@ def _hub_receipt(
         f"{hub.annotators_in}: they annotate clips from many homes. Never the original clip, "
         "and nobody before the checks passed here."
     )
-    receipt["what_they_see"] = str(receipt["what_they_see"]).replace(
-        "Not your household", "Not your home, your household"
+    receipt["what_they_see"] = (
+        "This clip with every face and every person's whole body blurred. The hub is sent the "
+        "blurred clip's bytes under a random id, and nothing else: not your home, your "
+        "household, the camera's name or the date."
     )
     receipt["checks"] = (
         str(receipt["checks"]) + " Only the redacted copy that passed them leaves this home, "

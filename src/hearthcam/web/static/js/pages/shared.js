@@ -2,7 +2,7 @@
 // shared after redaction, not shared and why, and which check decided), its history, Withdraw in
 // one click, and "Re-run the checks" for a share whose checks failed (after a model update).
 
-import { ApiError, api } from "../api.js";
+import { ApiError, api, capitalize } from "../api.js";
 import { h } from "../dom.js";
 import { fullDate, parseTime } from "../format.js";
 import { hubWhere, partOf, receiptList } from "../share.js";
@@ -115,7 +115,7 @@ async function withdraw(share, button) {
   button.disabled = true;
   try {
     const done = await api(`/api/shares/${encodeURIComponent(share.id)}`, { method: "DELETE" });
-    const extra = done.actions.length ? ` ${done.actions.join("; ")}.` : "";
+    const extra = done.actions.length ? ` ${capitalize(done.actions.join("; "))}.` : "";
     toast(`Withdrawn: ${done.files_deleted} file${done.files_deleted === 1 ? "" : "s"} deleted.${extra}`, "ok");
   } catch (error) {
     button.disabled = false;

@@ -1,0 +1,186 @@
+"""A clip shared with a review hub, walked as its owner and the hub's operator would: the
+operator's `hearthcam hub serve` (its own process, terms stated) and `hub code`, the home's
+`hub link`, the home's server (the app as `hearthcam run` builds it, with its real share checks:
+scan, redaction, second face check), and the owner in Debian's headless Chromium choosing the
+hub in the share dialog, watching the clip reach the hub, and withdrawing it. The hub's copy is
+read back with the hub's own keys: it is the home's redacted copy, not the original; after the
+withdrawal the hub holds nothing and the owner sees its signed receipt. Screenshots go to
+/tmp/shots-hub-walk/; any console or page error fails the test."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from typer.testing import CliRunner
+
+from hearthcam import app
+from hearthcam.cli import cli
+from hearthcam.config import load_config
+from hearthcam.hub.clips import HubClips
+from hearthcam.hub.identity import load_or_create
+from hearthcam.privacy.consent import redacted_path
+from hearthcam.store.shares import ShareStore
+from hearthcam.types import Event, Verdict
+from hearthcam.vault.media import read_bytes, write_bytes
+from hearthcam.web import EventBus
+from tests.conftest import free_port, port_answers
+from tests.support.page_errors import collect_errors
+from tests.vision.conftest import carphone, carphone_clip
+from tests.web.conftest import browser
+
+__all__ = ["browser", "carphone", "carphone_clip"]
+
+pytestmark = pytest.mark.integration
+
+SHOTS = Path("/tmp/shots-hub-walk")
+OWNER, PASSWORD = "lena", "copper kettle on the stove"
+OPERATOR = "Northwind Review Co-op"
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    errors = collect_errors(opened)
+    yield opened
+    context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """`hearthcam hub serve` in its own process: its URL, its database URL, its --data folder."""
+    folder, database = tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}"
+    port = free_port()
+    stderr = tmp_path / "hub.stderr"
+    with open(stderr, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", database,
+             "--data", str(folder), "--port", str(port), "--operator", OPERATOR,
+             "--annotators-in", "Portugal", "--keep-days", "14"],
+            stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_answers(port) and "fingerprint" in stderr.read_text()):
+            assert process.poll() is None, stderr.read_text()
+            assert time.monotonic() < deadline, stderr.read_text()
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", database, folder
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0, stderr.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "Traceback" not in stderr.read_text()
+
+
+def shoot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.timeout(900)
+def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
+    tmp_path: Path, hub_process: tuple[str, str, Path], carphone_clip: Path, page: Page
+) -> None:
+    hub_url, hub_database, hub_folder = hub_process
+    data = tmp_path / "home"
+    data.mkdir()
+    config_file = tmp_path / "hearthcam.yml"
+    config_file.write_text(
+        f"data_dir: {data}\nweb: {{port: 0}}\n"
+        "cameras:\n  front:\n    name: Front door\n    inputs: [{path: front.mp4}]\n"
+    )
+    runner = CliRunner()
+    code = runner.invoke(cli, ["hub", "code", "--database", hub_database])
+    assert code.exit_code == 0, code.output
+    linked = runner.invoke(
+        cli, ["hub", "link", hub_url, code.stdout.strip(), "-c", str(config_file)]
+    )
+    assert linked.exit_code == 0, linked.output
+    assert f"run by {OPERATOR}" in " ".join(linked.stdout.split())
+
+    bus = EventBus()
+    runtime = app.build(load_config(config_file), [bus.on_change], alerts=False)
+    handle = app.serve_web(runtime, bus)
+    hub_identity = load_or_create(hub_folder / "hub-identity.pem")
+    held = HubClips.from_url(hub_database, hub_folder / "clips", hub_identity)
+    try:
+        url = handle.url
+        owner = {"username": OWNER, "password": PASSWORD, "household": "The Lindqvists"}
+        with httpx.Client(base_url=url, headers={"origin": url}) as web:
+            assert web.post("/api/setup", json=owner).status_code == 201
+        page.goto(url + "/login")
+        page.wait_for_selector('body[data-ready="true"]')
+        page.get_by_label("Username").fill(OWNER)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(url + "/")
+
+        clip = data / "clips" / "front" / "2026-12-05" / f"{uuid.uuid4().hex}.mp4"
+        original = carphone_clip.read_bytes()
+        write_bytes(runtime.media, clip, "front", original)
+        event = Event(
+            id=clip.stem, camera="front", verdict=Verdict.THREAT, labels=("person",), start=0.0,
+            end=1.5, wall_start=time.time() - 60, wall_end=time.time() - 58, score=0.8,
+            zones=(), tracks=(), snapshot=None, clip=clip, alert=True,
+        )  # fmt: skip
+        runtime.store.save_event(event)
+
+        page.goto(f"{url}/events/{event.id}")
+        page.wait_for_selector('body[data-ready="true"]')
+        page.get_by_role("button", name="Share as feedback").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_role("group", name="Who annotates it")).to_be_visible()
+        expect(dialog).not_to_contain_text("Where it goes")  # this installation, by default
+        dialog.get_by_label(f"The review hub run by {OPERATOR}").check()
+        expect(dialog).to_contain_text("Where it goes")
+        expect(dialog).to_contain_text(f"The review hub at {hub_url}, run by {OPERATOR}")
+        expect(dialog).to_contain_text(hub_identity.fingerprint())
+        expect(dialog).to_contain_text("14 days")
+        shoot(page, "1-receipt-hub")
+        dialog.get_by_role("button", name="Share this clip").click()
+
+        expect(page).to_have_url(url + "/shared")
+        row = page.locator(".share-row")
+        expect(row).to_have_count(1)
+        # The checks run for real (models load at the first share), then the upload.
+        expect(row.locator(".share-hub")).to_contain_text(
+            "At the review hub since", timeout=300_000
+        )
+        expect(row).to_contain_text("Shared with the review hub, blurred.")
+        shoot(page, "2-at-the-hub")
+        [share] = ShareStore(runtime.store).of_household(1)
+        assert share.receipt["hub"]["operator"] == OPERATOR
+        [home_clip] = held.list(1)
+        at_hub = held.open(1, home_clip.clip_id)
+        assert at_hub == read_bytes(runtime.media, redacted_path(data, share.id))
+        assert at_hub != original
+        assert home_clip.receipt_digest == share.receipt_sha256
+
+        row.get_by_role("button", name="Withdraw").click()
+        expect(page.locator(".toast").last).to_contain_text("The review hub deleted its copy")
+        deletions = page.locator("#hub-deletions-panel")
+        expect(deletions).to_be_visible()
+        expect(deletions).to_contain_text("Deleted at the review hub")
+        deletions.get_by_text("The hub's deletion receipt").click()
+        expect(deletions).to_contain_text(f"clip {home_clip.clip_id}")
+        shoot(page, "3-withdrawn")
+        assert held.list(1) == []
+        assert list((hub_folder / "clips").iterdir()) == []
+    finally:
+        held.close()
+        handle.stop()
+        runtime.close()
