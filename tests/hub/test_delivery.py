@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from hearthcam.accounts import Accounts
 from hearthcam.app import open_media
+from hearthcam.cli import cli
 from hearthcam.hub import clips as clip_store
 from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import receipt_from_json, verify_receipt
 from hearthcam.hub.delivery import HubDelivery
-from hearthcam.hub.home import LINK_FILE, destination
+from hearthcam.hub.home import LINK_FILE, UNLINKED_FILE, destination
 from hearthcam.hub.identity import key_id_of
 from hearthcam.privacy.consent import Sharing, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
@@ -323,3 +325,32 @@ def test_a_hub_shares_receipt_names_the_hub_and_its_terms(hub: TestHub, home: Ho
     assert "watermark" not in receipt["what_they_see"]  # no workbench at the hub yet to mark it
     assert "signed deletion receipt" in receipt["withdraw"]
     assert ShareStatus.CONSENTED.value == "consented"
+
+
+def test_unlinking_records_the_hubs_receipts_and_ends_the_shares_meant_for_it(
+    tmp_path: Path, hub: TestHub, home: Home
+) -> None:
+    sent, waiting, kept_here = home.share(), home.share(), home.share(to_hub=False)
+    home.publish(sent)
+    home.publish(kept_here)
+    assert home.delivery.run_once().sent == [sent.id]
+    config = tmp_path / "hearthcam.yml"
+    config.write_text(f"data_dir: {home.data_dir}\n")
+    unlinked = CliRunner().invoke(cli, ["hub", "unlink", "-c", str(config)])
+    assert unlinked.exit_code == 0, unlinked.output
+    assert "the hub deleted the 1 clip this home shared there" in " ".join(unlinked.stdout.split())
+    assert _held(hub, home) == {}
+    assert (home.data_dir / UNLINKED_FILE).is_file()  # for the server to take in
+
+    home.delivery.run_once()
+    assert not (home.data_dir / UNLINKED_FILE).exists()
+    delivery = home.deliveries.get(sent.id)
+    assert delivery is not None
+    assert delivery.state is DeliveryState.DELETED
+    assert delivery.deletion is not None
+    assert verify_receipt(hub.identity.public, receipt_from_json(delivery.deletion))
+    shares = home.sharing.shares
+    assert shares.get(sent.id) is None  # the shares meant for that hub end, copies and all
+    assert shares.get(waiting.id) is None
+    assert not (home.data_dir / "shares" / waiting.id).exists()
+    assert shares.get(kept_here.id) is not None  # a share kept at home stays

@@ -572,6 +572,8 @@ def hub_unlink(config: ConfigOption = None) -> None:
 
     The home keeps its identity: linked again to the same hub, it is the same home."""
     from hearthcam.hub.client import HubRefused
+    from hearthcam.hub.clips import receipt_to_json
+    from hearthcam.hub.home import write_unlinked
 
     data_dir = _data_dir(config)
     link = _read_link(data_dir, "hub unlink")
@@ -579,7 +581,8 @@ def hub_unlink(config: ConfigOption = None) -> None:
     path = data_dir / LINK_FILE
     try:
         with _client(link, identity) as client:
-            client.unlink()
+            receipts = client.unlink()
+        write_unlinked(data_dir, link.hub_key, [receipt_to_json(r) for r in receipts])
         path.unlink()
     except HubRefused as error:
         hint = f" (the hub does not know this home: remove {path} to forget the link)"
@@ -587,6 +590,15 @@ def hub_unlink(config: ConfigOption = None) -> None:
         raise fail(f"hub unlink: {shown}") from None
     except _hub_errors() as error:
         raise fail(f"hub unlink: {_one_line(error)}") from None
+    deleted = len(receipts)
+    out.print(
+        f"the hub deleted the {deleted} {'clip' if deleted == 1 else 'clips'} this home shared "
+        "there and signed a receipt for each; the home's server records them and ends those "
+        "shares (at once if it runs, else when it starts)",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
     out.print(
         f"unlinked from the hub at {link.url}; this home's identity stays at "
         f"{data_dir / HOME_IDENTITY}",

@@ -27,10 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hearthcam.hub.client import HubClient, HubRefused
-from hearthcam.hub.clips import receipt_to_json
-from hearthcam.hub.home import HOME_IDENTITY, HomeLink, read_link
+from hearthcam.hub.clips import (
+    DeletionReceipt,
+    receipt_from_json,
+    receipt_to_json,
+    verify_receipt,
+)
+from hearthcam.hub.home import HOME_IDENTITY, UNLINKED_FILE, HomeLink, read_json, read_link
 from hearthcam.hub.identity import (
     HubError,
     fingerprint_of,
@@ -40,7 +46,7 @@ from hearthcam.hub.identity import (
 )
 from hearthcam.privacy.consent import Sharing, for_hub, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
-from hearthcam.store.hub_deliveries import AT_HUB, Delivery, DeliveryState, HubDeliveryStore
+from hearthcam.store.hub_deliveries import AT_HUB, DeliveryState, HubDeliveryStore
 from hearthcam.store.shares import ShareRecord
 
 log = logging.getLogger(__name__)
@@ -48,6 +54,14 @@ log = logging.getLogger(__name__)
 #: Refusals after which sending again cannot help (the hub's answer is kept for the owner).
 _FINAL_REFUSALS = frozenset({413, 422})
 _UNTIL_WITHDRAWN = frozenset({DeliveryState.SENDING, DeliveryState.HELD})
+#: Shares an unlink ends when they were consented for that hub (disposed ones keep their row:
+#: it holds only why, for the owner).
+_ENDED_BY_UNLINK = (
+    ShareStatus.CONSENTED,
+    ShareStatus.CHECKING,
+    ShareStatus.PUBLISHED,
+    ShareStatus.OWNER_ONLY,
+)
 
 
 @dataclass(slots=True)
@@ -165,9 +179,11 @@ class HubDelivery:
     # Passes -----------------------------------------------------------------------------------
 
     def run_once(self) -> DeliveryPass:
-        """Deletes what is pending at the hub, then sends what was published for it."""
+        """Takes in an unlink's receipts, deletes what is pending at the hub, then sends what
+        was published for it."""
         done = DeliveryPass()
         with self._lock:
+            self.take_in_unlinked()
             connected = self._client()
             if connected is None:
                 return done
@@ -187,6 +203,62 @@ class HubDelivery:
                     else:
                         done.failed.append(share.id)
         return done
+
+    def take_in_unlinked(self) -> int:
+        """Records the receipts ``hearthcam hub unlink`` left (``hub.home.UNLINKED_FILE``) and
+        ends every share consented for that hub; returns how many shares ended. A receipt not
+        signed by the hub it names is ignored (logged); the file goes once taken in."""
+        path = self._data_dir / UNLINKED_FILE
+        if not path.is_file():
+            return 0
+        try:
+            batches = read_json(path)
+        except (OSError, HubError) as error:
+            log.warning("hub delivery: %s cannot be read: %s", path, error)
+            return 0
+        ended = 0
+        for batch in batches if isinstance(batches, list) else []:
+            try:
+                hub_key = public_key_from_b64(str(batch["hub_key"]))
+                receipts = [receipt_from_json(r) for r in batch["receipts"]]
+            except (KeyError, TypeError, HubError) as error:
+                log.warning("hub delivery: an unlink's receipts are damaged: %s", error)
+                continue
+            ended += self._unlinked(hub_key, receipts)
+        path.unlink(missing_ok=True)
+        return ended
+
+    def _unlinked(self, hub_key: Ed25519PublicKey, receipts: list[DeletionReceipt]) -> int:
+        now, key_id = self._clock(), key_id_of(hub_key)
+        by_clip = {r.clip_id: r for r in receipts if verify_receipt(hub_key, r)}
+        if len(by_clip) < len(receipts):
+            log.warning(
+                "hub delivery: %d unlink receipts not signed by the hub",
+                len(receipts) - len(by_clip),
+            )
+        for delivery in self._deliveries.in_state(*AT_HUB):
+            if delivery.hub_key != key_id:
+                continue
+            receipt = by_clip.get(delivery.clip_id)
+            if receipt is not None:
+                self._deliveries.move(
+                    delivery.share_id, AT_HUB, DeliveryState.DELETED, now,
+                    deletion=receipt_to_json(receipt), error="",
+                )  # fmt: skip
+            else:
+                why = "the hub deleted this home's clips at unlinking, naming no receipt for it"
+                self._deliveries.move(delivery.share_id, AT_HUB, DeliveryState.GONE, now, error=why)
+        fingerprint = fingerprint_of(hub_key)
+        ended = 0
+        shares = self._sharing.shares
+        for status in _ENDED_BY_UNLINK:
+            for share in shares.with_status(status.value, limit=100_000):
+                hub = share.receipt.get("hub") if for_hub(share.receipt) else None
+                if hub is not None and hub.get("fingerprint") == fingerprint:
+                    ended += self._sharing.withdraw(share.id) is not None
+        if ended:
+            log.info("hub delivery: %d shares ended with the unlink from their hub", ended)
+        return ended
 
     def _settle_orphans(self) -> None:
         """A row whose share is gone (withdrawn while the process died mid-withdrawal, say) is
@@ -268,19 +340,24 @@ class HubDelivery:
         """Wakes ``run_forever`` (a share was published, or is to be deleted at the hub)."""
         self._wake.set()
 
-    def run_forever(self, stop: threading.Event, interval: float = 30.0) -> None:
-        """Passes until ``stop``; wakes on ``notify`` or every ``interval``."""
+    def run_forever(
+        self, stop: threading.Event, interval: float = 30.0, longest: float = 900.0
+    ) -> None:
+        """Passes until ``stop``; wakes on ``notify`` or every ``interval``. While every pass
+        fails (the hub is away), the wait doubles up to ``longest``; a success or a ``notify``
+        (a new share, a withdrawal) brings it back."""
+        wait = interval
         while not stop.is_set():
             try:
-                self.run_once()
+                done = self.run_once()
+                stuck = bool(done.failed) and not (done.sent or done.deleted)
             except Exception:  # a database hiccup: tried again next pass
                 log.exception("hub delivery failed; trying again later")
-            deadline = time.monotonic() + interval
+                stuck = True
+            wait = min(wait * 2, longest) if stuck else interval
+            deadline = time.monotonic() + wait
             while not (stop.is_set() or self._wake.is_set()) and time.monotonic() < deadline:
                 self._wake.wait(0.5)
+            if self._wake.is_set():
+                wait = interval
             self._wake.clear()
-
-
-def pending(deliveries: list[Delivery]) -> int:
-    """How many of ``deliveries`` the hub may still hold (sent, or to be deleted there)."""
-    return sum(1 for d in deliveries if d.state in AT_HUB)

@@ -6,6 +6,11 @@ hub stated for shared clips), and what the home accepted of the hub's view log i
 ``hub-log-state.json``. ``hearthcam hub link`` writes the link; the running home reads it each
 time it needs it (``destination``), so a link made or removed beside a running server counts at
 once.
+
+``hearthcam hub unlink`` leaves the hub's signed deletion receipts for every clip it held in
+``hub-unlinked.json`` (with the key of the hub that signed them) for the home's server to take
+in (``hub.delivery``): each delivery gets its receipt, and every share consented for that hub
+ends (it can go nowhere else). The server takes the file in at its next pass, or its next start.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ __all__ = [
     "HOME_IDENTITY",
     "LINK_FILE",
     "STATE_FILE",
+    "UNLINKED_FILE",
     "HomeLink",
     "LinkDamaged",
     "destination",
@@ -39,6 +45,7 @@ __all__ = [
 
 LINK_FILE: Final = "hub.json"  # under the home's data directory
 STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
+UNLINKED_FILE: Final = "hub-unlinked.json"  # under the home's data directory, until taken in
 HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
 
 log = logging.getLogger(__name__)
@@ -150,3 +157,17 @@ def destination(data_dir: Path) -> HubDestination | None:
     return HubDestination(
         link.url, terms.operator, terms.annotators_in, terms.keep_days, fingerprint
     )
+
+
+def write_unlinked(data_dir: Path, hub_key_b64: str, receipts: list[dict[str, Any]]) -> Path:
+    """Leaves the deletion receipts of an unlink for the home's server (added to any left
+    before and not taken in yet); returns the file's path."""
+    path = data_dir / UNLINKED_FILE
+    kept: list[dict[str, Any]] = []
+    if path.is_file():
+        earlier = read_json(path)
+        if isinstance(earlier, list):
+            kept = [item for item in earlier if isinstance(item, dict)]
+    kept.append({"hub_key": hub_key_b64, "receipts": receipts})
+    write_private(path, json.dumps(kept, indent=2) + "\n")
+    return path
