@@ -327,3 +327,16 @@ def test_a_withdrawn_clips_key_is_left_in_no_database_file(hub: Hub, home: Home)
     assert files_holding_the_key()  # the key is in the database (file or its log) while held
     home.client.withdraw_clip("clip-a")
     assert files_holding_the_key() == []
+
+
+def test_a_clip_past_its_keeping_time_is_deleted_with_a_receipt(hub: Hub, home: Home) -> None:
+    now = time.time()
+    home.client.send_clip("due", _mp4_like(), DIGEST, int(now) - 1)
+    home.client.send_clip("later", _mp4_like(), DIGEST, int(now) + 3600)
+    [receipt] = hub.clips.expire(now)
+    assert receipt.clip_id == "due"
+    assert verify_receipt(hub.identity.public, receipt)
+    assert [c.clip_id for c in home.client.clips()] == ["later"]
+    assert len(_files(hub)) == 1
+    assert _key_rows(hub, home.home_id) == ["later"]
+    assert hub.clips.expire(now) == []

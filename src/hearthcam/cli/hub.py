@@ -53,6 +53,7 @@ HUB_IDENTITY: Final = "hub-identity.pem"  # under the hub's --data directory
 HUB_AUDIT_KEY: Final = "hub-audit-ed25519.pem"  # under the hub's --data directory
 HUB_CLIPS: Final = "clips"  # the clips homes sent, sealed, under the hub's --data directory
 DEFAULT_PORT: Final = 8470
+SWEEP_S: Final = 60.0  # how often `serve` deletes the clips past their keeping time
 
 DatabaseOption = Annotated[
     str,
@@ -264,10 +265,17 @@ def _serve(
             say.append("listening beyond loopback: only a TLS proxy in front should reach it")
         for line in say:
             err.print(line, highlight=False, markup=False, soft_wrap=True)
+        swept = 0.0
         while not signals.stop.wait(0.5):
             if not server.thread.is_alive():
                 signals.enter(Phase.STOPPING)
                 raise fail("hub serve: the server stopped on its own (see the log above)", 1)
+            if time.monotonic() - swept >= SWEEP_S:  # clips past the time their homes consented
+                swept = time.monotonic()
+                try:
+                    clips.expire(time.time())
+                except _hub_errors() as error:
+                    logging.getLogger(__name__).warning("expiring clips failed: %s", error)
         signals.enter(Phase.STOPPING)
 
 

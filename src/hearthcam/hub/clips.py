@@ -7,7 +7,8 @@ The key lives only in the clip's row of ``hub_clips`` (the registry's database);
 file's name nor its bytes say whose clip it is. Deleting a clip deletes its key row first, in one
 transaction that checks the row was there, then its file: once the row is gone the file cannot
 be opened, whatever happens to it after. Each deletion is answered with a ``DeletionReceipt``
-signed by the hub's identity, which the home keeps as proof that the hub let the clip go.
+signed by the hub's identity, which the home keeps as proof that the hub let the clip go. A clip
+is kept no longer than the ``keep_until`` its home sent with it (``expire``).
 
 Clips are held whole in memory while sealed or opened, so ``MAX_CLIP_BYTES`` bounds what one
 clip may cost the hub.
@@ -392,6 +393,21 @@ class HubClips:
         # The key is gone (committed): the file no longer opens, whatever becomes of it.
         self._remove_file(row.file)
         return _sign_receipt(self._identity, home_id, clip_id, row.sha256, int(now))
+
+    def expire(self, now: float) -> builtins.list[DeletionReceipt]:
+        """Deletes every clip whose consented keeping time (``keep_until``) has come, whoever
+        sent it (its home may be gone); a receipt for each. ``hub serve`` runs it every minute."""
+        with self._read() as connection:
+            due = connection.execute(
+                select(hub_clips.c.home_id, hub_clips.c.clip_id).where(
+                    hub_clips.c.keep_until <= int(now)
+                )
+            ).all()
+        receipts = [self.delete(int(row.home_id), row.clip_id, now) for row in due]
+        done = [r for r in receipts if r is not None]
+        if done:
+            _log.info("%d clips past their keeping time deleted", len(done))
+        return done
 
     def delete_home(self, home_id: int, now: float) -> builtins.list[DeletionReceipt]:
         """Deletes every clip held for the home; a receipt for each."""
