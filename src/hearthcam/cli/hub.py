@@ -100,18 +100,11 @@ def _url(host: str, port: int) -> str:
 def _check_port(host: str, port: int) -> None:
     """A one-line refusal if ``host:port`` cannot be bound now, before anything is made or
     migrated (``start_hub`` binds it again)."""
-    if port == 0:
-        return
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the hub binds
-            probe.bind(address)
-    except OSError as error:
-        reason = error.strerror or error
-        raise fail(f"hub serve: cannot listen on {host}:{port}: {reason}") from None
+    from hearthcam.threaded_server import cannot_bind
+
+    why = cannot_bind(host, port)
+    if why is not None:
+        raise fail(f"hub serve: cannot listen on {host}:{port}: {why}")
 
 
 def _check_database_url(url: str, command: str) -> None:

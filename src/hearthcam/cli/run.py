@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
@@ -166,19 +165,12 @@ def _check_view_log_key(cfg: Config) -> None:
 
 def _check_port(host: str, port: int) -> None:
     """ServerError if ``host:port`` cannot be bound now (the server binds it again later)."""
+    from hearthcam.threaded_server import cannot_bind
     from hearthcam.web import ServerError
 
-    if port == 0:
-        return
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-            probe.bind(address)
-    except OSError as error:
-        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    why = cannot_bind(host, port)
+    if why is not None:
+        raise ServerError(f"cannot listen on {host}:{port}: {why}")
 
 
 def _say_started(runtime: runtime_module.Runtime, web: ServerHandle | None) -> None:

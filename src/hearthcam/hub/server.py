@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -57,6 +56,7 @@ from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, pu
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
 from hearthcam.hub.terms import HubTerms
+from hearthcam.threaded_server import GRACEFUL_SECONDS, listen, serve_in_thread
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import Checkpoint
 
@@ -65,7 +65,6 @@ __all__ = ["HubServer", "hub_app", "start_hub"]
 PREFIX: Final = "/hub/v1"
 WINDOW_S: Final = 60.0
 NAME_MAX: Final = 100
-GRACEFUL_SECONDS: Final = 3
 # The most digits a kept size may have: far above any log, far below a costly int().
 KEPT_DIGITS: Final = 18
 _HEX_DIGEST: Final = re.compile(r"[0-9a-fA-F]{64}")
@@ -502,30 +501,12 @@ class HubServer:
         self.thread.join(timeout)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A bound socket, so a taken port fails here, in the caller, with the reason."""
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as error:
-        raise HubError(f"cannot listen on {host}:{port}: {error}") from error
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as error:
-        sock.close()
-        raise HubError(f"cannot listen on {host}:{port}: {error.strerror}") from error
-    return sock
-
-
 def start_hub(app: FastAPI, host: str, port: int, ready_timeout: float = 15.0) -> HubServer:
     """Runs ``app`` on ``host:port`` (0: any free port) in a thread; returns once it listens.
 
     Uvicorn runs off the main thread, where it leaves the process's signals to their owner.
     HubError if it cannot bind or does not start within ``ready_timeout`` seconds."""
-    sock = _listen(host, port)
+    sock = listen(host, port, HubError)
     config = uvicorn.Config(
         app,
         lifespan="on",
@@ -534,23 +515,11 @@ def start_hub(app: FastAPI, host: str, port: int, ready_timeout: float = 15.0) -
         proxy_headers=False,
         log_level="info",
     )
-    server = uvicorn.Server(config)
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except SystemExit:  # uvicorn exits on a failed startup; start_hub reports it
-            pass
-        finally:
-            sock.close()
-
-    thread = threading.Thread(target=run, name="hub", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + ready_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(GRACEFUL_SECONDS)
-            raise HubError(f"the hub did not start on {host}:{port}")
-        time.sleep(0.02)
-    return HubServer(server, thread, host, int(sock.getsockname()[1]))
+    server, thread, bound = serve_in_thread(
+        config,
+        sock,
+        "hub",
+        ready_timeout,
+        lambda: HubError(f"the hub did not start on {host}:{port}"),
+    )
+    return HubServer(server, thread, host, bound)

@@ -1,25 +1,23 @@
 """Running the web app: uvicorn on a background thread, stopped by the caller.
 
-The CLI owns the process's signals (SIGINT/SIGTERM stop recording cleanly), so uvicorn must not
-install its own: it runs off the main thread, where it leaves signals alone, and ``stop`` ends
-it. Open streams (SSE, live views) are closed first and any still open after
-``GRACEFUL_SECONDS`` are cancelled, so a stop never hangs on a viewer.
+The CLI owns the process's signals (SIGINT/SIGTERM stop recording cleanly), so uvicorn runs off
+the main thread (``threaded_server``, shared with the review hub) and ``stop`` ends it. Open
+streams (SSE, live views) are closed first and any still open after ``GRACEFUL_SECONDS`` are
+cancelled, so a stop never hangs on a viewer.
 """
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass
 
 import uvicorn
 
 from hearthcam.errors import HearthcamError
+from hearthcam.threaded_server import GRACEFUL_SECONDS, listen, serve_in_thread
 from hearthcam.web.server import create_app
 from hearthcam.web.services import WebServices
 
-GRACEFUL_SECONDS = 3
 # WebSocket messages from the browser are ignored; a large one is refused by uvicorn.
 WS_MAX_BYTES = 64 * 1024
 
@@ -51,24 +49,6 @@ class ServerHandle:
         self.services.logs.uninstall()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """A bound socket, so a taken port fails here, in the caller, with the reason."""
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as error:
-        raise ServerError(f"cannot listen on {host}:{port}: {error}") from error
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as error:
-        sock.close()
-        raise ServerError(f"cannot listen on {host}:{port}: {error.strerror}") from error
-    return sock
-
-
 def start_server(
     services: WebServices, host: str = "127.0.0.1", port: int = 8971, ready_timeout: float = 15.0
 ) -> ServerHandle:
@@ -76,7 +56,7 @@ def start_server(
 
     Raises ServerError if it cannot bind or does not start within ``ready_timeout`` seconds.
     """
-    sock = _listen(host, port)
+    sock = listen(host, port, ServerError)
     config = uvicorn.Config(
         create_app(services),
         lifespan="on",
@@ -88,26 +68,14 @@ def start_server(
         proxy_headers=False,
         log_level="info",
     )
-    server = uvicorn.Server(config)
-
-    def run() -> None:
-        try:
-            server.run(sockets=[sock])
-        except SystemExit:  # uvicorn exits on a failed startup; start_server reports it
-            pass
-        finally:
-            sock.close()
-
     # The System page's logs: what the box logs while it serves (web.log_buffer).
     services.logs.install()
-    thread = threading.Thread(target=run, name="web", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + ready_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(GRACEFUL_SECONDS)
-            services.logs.uninstall()
-            raise ServerError(f"the web server did not start on {host}:{port}")
-        time.sleep(0.02)
-    return ServerHandle(server, thread, services, host, int(sock.getsockname()[1]))
+    server, thread, bound = serve_in_thread(
+        config,
+        sock,
+        "web",
+        ready_timeout,
+        lambda: ServerError(f"the web server did not start on {host}:{port}"),
+        services.logs.uninstall,
+    )
+    return ServerHandle(server, thread, services, host, bound)
