@@ -27,6 +27,10 @@ declared, and while reading otherwise), 422 for a bad id or query. ``DELETE`` of
 deletes it and answers the hub's signed ``DeletionReceipt`` (404 for a clip the home does not
 have there, another home's included); ``GET /hub/v1/clips`` lists the home's clips. Unlinking
 deletes every clip of the home first and answers the receipts.
+
+The link answer carries the terms the hub's operator states for shared clips (``hub.terms``:
+operator, where the annotators work, days kept), or null: a home shares no clip with a hub that
+states none.
 """
 
 from __future__ import annotations
