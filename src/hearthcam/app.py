@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,8 +30,10 @@ from hearthcam.camera_registry import CameraRegistry
 from hearthcam.config import Config
 from hearthcam.errors import StoreError
 from hearthcam.exports import Exporter
+from hearthcam.hub.client import HubClient
 from hearthcam.hub.delivery import HubDelivery
 from hearthcam.hub.home import destination as hub_destination
+from hearthcam.hub.pull import PullOutcome, pull_model
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
 from hearthcam.pipeline.camera import camera_parts
@@ -428,8 +431,12 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         media=runtime.media,
         hub=lambda: hub_destination(data_dir),  # read anew: `hub link` may run beside us
     )
+
     # Last: the hub is asked to delete its copy once everything at home let go of the share.
-    delivery = HubDelivery(sharing, HubDeliveryStore(runtime.store), data_dir)
+    def pull(client: HubClient, home_key_id: str, hub_url: str) -> PullOutcome:
+        return pull_model(runtime.store, data_dir, client, home_key_id, hub_url, time.time())
+
+    delivery = HubDelivery(sharing, HubDeliveryStore(runtime.store), data_dir, pull=pull)
     sharing.listeners.append(delivery)  # Sharing keeps its own list
     listeners.append(delivery)
     checks = share_checks(runtime, sharing, on_published=lambda _: delivery.notify())

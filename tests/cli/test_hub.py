@@ -414,3 +414,38 @@ def test_a_hub_that_states_no_terms_is_linked_but_says_so(
     assert linked.exit_code == 0, linked.output
     assert "states no terms for shared clips: clips cannot be shared with it" in linked.stdout
     assert json.loads((data / "hub.json").read_text())["terms"] is None
+
+
+def test_publish_model_signs_a_verdict_model_and_refuses_anything_else(
+    tmp_path: Path, hub: Hub
+) -> None:
+    from hearthcam.hub.models import HubModels
+    from hearthcam.learn.train import fit
+    from hearthcam.pipeline.features import feature_matrix
+    from tests.learn.test_train import world
+
+    events, truth = world(40, seed=2)
+    model = tmp_path / "verdict.onnx"
+    model.write_bytes(fit(feature_matrix(events), truth).payload)
+    folder = tmp_path / "hub"  # where make_hub keeps the hub's identity
+    made = hub_command(
+        "publish-model", str(model), "--database", database(hub), "--data", str(folder)
+    )
+    assert made.exit_code == 0, made.output
+    assert "signed and offered" in made.stderr
+    models = HubModels.from_url(database(hub), load_or_create(folder / "hub-identity.pem"))
+    try:
+        latest = models.latest()
+        assert latest is not None
+        assert latest.model_id == made.stdout.strip()
+        assert latest.payload == model.read_bytes()
+    finally:
+        models.close()
+
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    refused = hub_command(
+        "publish-model", str(junk), "--database", database(hub), "--data", str(folder)
+    )
+    assert refused.exit_code == 2
+    assert "not a hearthcam verdict model" in one_line(refused)

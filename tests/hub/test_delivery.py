@@ -26,6 +26,7 @@ from hearthcam.hub.clips import receipt_from_json, verify_receipt
 from hearthcam.hub.delivery import HubDelivery
 from hearthcam.hub.home import LINK_FILE, UNLINKED_FILE, destination
 from hearthcam.hub.identity import key_id_of
+from hearthcam.learn.registry import ModelRegistry
 from hearthcam.privacy.consent import Sharing, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.db import Store
@@ -97,7 +98,11 @@ def _home(tmp_path: Path) -> Iterator[Home]:
         "lena", "copper kettle on the stove", "Home", ["front"], time.time()
     )
     media = open_media(store, data_dir)
-    sharing = Sharing(ShareStore(store), data_dir, media=media, hub=lambda: destination(data_dir))
+    # The listeners as the app orders them: the models here, then the hub's copy.
+    sharing = Sharing(
+        ShareStore(store), data_dir, listeners=[ModelRegistry(store, data_dir)], media=media,
+        hub=lambda: destination(data_dir),
+    )  # fmt: skip
     deliveries = HubDeliveryStore(store)
     delivery = HubDelivery(sharing, deliveries, data_dir, timeout=5.0, ask_wait=0.2)
     sharing.listeners.append(delivery)

@@ -19,6 +19,7 @@ from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import HubClips
 from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, HomeLink, write_private
 from hearthcam.hub.identity import Identity, load_or_create
+from hearthcam.hub.models import HubModels
 from hearthcam.hub.registry import HubRegistry
 from hearthcam.hub.server import HubServer, hub_app, start_hub
 from hearthcam.hub.terms import HubTerms
@@ -37,6 +38,7 @@ class TestHub:
     identity: Identity = field(init=False)
     registry: HubRegistry = field(init=False)
     clips: HubClips = field(init=False)
+    models: HubModels = field(init=False)
     server: HubServer | None = field(init=False, default=None)
     port: int = 0
 
@@ -45,7 +47,11 @@ class TestHub:
         url = f"sqlite:///{self.database}"
         self.identity = load_or_create(self.root / "hub-identity.pem")
         self.registry = HubRegistry.open(url)
-        self.clips = HubClips.from_url(url, self.folder, self.identity)
+        self.models = HubModels.from_url(url, self.identity)
+        # As `hub serve` wires them: a deleted clip retires the models that learned from it.
+        self.clips = HubClips.from_url(
+            url, self.folder, self.identity, on_deleted=self.models.retire_clip
+        )
 
     @property
     def database(self) -> Path:
@@ -61,7 +67,9 @@ class TestHub:
 
     def start(self) -> None:
         """Serves on its port (any free one the first time, the same one after)."""
-        app = hub_app(self.registry, self.identity, clips=self.clips, terms=self.terms)
+        app = hub_app(
+            self.registry, self.identity, clips=self.clips, terms=self.terms, models=self.models
+        )
         self.server = start_hub(app, "127.0.0.1", self.port)
         self.port = self.server.port
 
@@ -73,6 +81,7 @@ class TestHub:
     def close(self) -> None:
         self.stop()
         self.clips.close()
+        self.models.close()
         self.registry.close()
 
 

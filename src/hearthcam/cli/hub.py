@@ -1,7 +1,8 @@
-"""``hearthcam hub serve|code|link|check|unlink``: the review hub from the command line.
+"""``hearthcam hub serve|code|publish-model|link|check|unlink``: the review hub from the CLI.
 
-``serve`` and ``code`` are the hub operator's: a hub on its own database (its registry of homes
-and its view log) and the one-time codes homes link with. ``link``, ``check`` and ``unlink`` are
+``serve``, ``code`` and ``publish-model`` are the hub operator's: a hub on its own database (its
+registry of homes and its view log), the one-time codes homes link with, and the models it signs
+for them. ``link``, ``check`` and ``unlink`` are
 a home's: the home's hub identity lives in ``secrets/hub-identity.pem`` under its data
 directory, the link in ``hub.json`` beside it (the hub's address, the home's id there and the
 hub's two keys, pinned), and what the home accepted of the hub's view log in
@@ -219,6 +220,7 @@ def _serve(
     """Opens the hub's keys and database, serves until a stop signal, stops in order."""
     from hearthcam.hub.clips import HubClips
     from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.models import HubModels
     from hearthcam.hub.server import hub_app, start_hub
     from hearthcam.viewlog.log import AuditLog
     from hearthcam.viewlog.signing import AuditKey
@@ -230,9 +232,17 @@ def _serve(
             signals.check()
             store, registry = started.enter_context(_hub_database(database))
             signals.check()
-            clips = HubClips.from_url(database, data / HUB_CLIPS, identity)
+            models = HubModels.from_url(database, identity)
+            started.callback(models.close)
+            # A deleted clip (withdrawn, unlinked, expired) retires the models that learned it.
+            clips = HubClips.from_url(
+                database, data / HUB_CLIPS, identity, on_deleted=models.retire_clip
+            )
             started.callback(clips.close)
-            app = hub_app(registry, identity, log=AuditLog(store, key), clips=clips, terms=terms)
+            app = hub_app(
+                registry, identity, log=AuditLog(store, key), clips=clips, terms=terms,
+                models=models,
+            )  # fmt: skip
             server = start_hub(app, host, port)
             started.callback(server.stop)
             signals.check()
@@ -310,6 +320,48 @@ def hub_code(
         highlight=False,
         markup=False,
         soft_wrap=True,
+    )
+
+
+@hub_cli.command("publish-model")
+def hub_publish_model(
+    model: Annotated[Path, typer.Argument(help="a verdict model file (hearthcam's ONNX format)")],
+    database: DatabaseOption,
+    data: Annotated[Path, typer.Option("--data", help="where the hub keeps its identity")],
+) -> None:
+    """Sign a verdict model and offer it to the linked homes (they judge it before serving it).
+
+    Its lineage is every clip the hub holds now: a withdrawal of any of them retires it."""
+    from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.models import HubModels
+    from hearthcam.pipeline.features import FEATURES_VERSION
+    from hearthcam.pipeline.learned import ModelFileError, VerdictNet
+
+    _check_database_url(database, "hub publish-model")
+    identity_path = data.expanduser() / HUB_IDENTITY
+    if not identity_path.is_file():
+        raise fail(f"hub publish-model: no hub identity at {identity_path} (run `hub serve` once)")
+    try:
+        payload = model.read_bytes()
+        VerdictNet.from_bytes(payload)
+    except OSError as error:
+        raise fail(f"hub publish-model: cannot read {model}: {error.strerror or error}") from None
+    except ModelFileError as error:
+        raise fail(f"hub publish-model: {model}: {_one_line(error)}") from None
+    try:
+        models = HubModels.from_url(database, load_or_create(identity_path))
+        try:
+            lineage = models.held_tokens()
+            signed = models.publish(payload, lineage, FEATURES_VERSION, time.time())
+        finally:
+            models.close()
+    except _hub_errors() as error:
+        raise fail(f"hub publish-model: {_one_line(error)}") from None
+    out.print(signed.model_id, highlight=False, markup=False)
+    err.print(
+        f"signed and offered: {len(payload)} bytes, lineage {len(lineage)} clips",
+        highlight=False,
+        markup=False,
     )
 
 

@@ -40,6 +40,7 @@ from hearthcam.hub.identity import (
     public_key_from_b64,
     raw_public,
 )
+from hearthcam.hub.models import SignedModel, model_from_json
 from hearthcam.hub.monitor import Finding, HomeLogState, HubLogReply, check_reply
 from hearthcam.hub.signing import SignatureError, new_nonce, sign_request, verify_response
 from hearthcam.hub.terms import HubTerms, TermsError
@@ -53,6 +54,7 @@ HELLO_PATH: Final = "/hub/v1/hello"
 UNLINK_PATH: Final = "/hub/v1/unlink"
 LOG_PATH: Final = "/hub/v1/log"
 CLIPS_PATH: Final = "/hub/v1/clips"
+MODELS_PATH: Final = "/hub/v1/models/latest"
 
 
 class HubRefused(HubError):
@@ -226,6 +228,17 @@ class HubClient:
                 raise HubError(f"the hub's clip list is not one: {item!r:.200}")
             held.append(HeldClip(clip_id, size, keep_until))
         return held
+
+    def latest_model(self) -> SignedModel | None:
+        """The newest model the hub offers (None: it offers none), as it sent it: its signature
+        and lineage are ``hub.pull``'s to judge."""
+        try:
+            answer = self._checked("GET", MODELS_PATH, b"")
+        except HubRefused as error:
+            if error.status == 404 and error.detail == "no model":
+                return None
+            raise
+        return model_from_json(answer.get("model"))
 
     def _receipt(self, value: object, clip_id: str | None) -> DeletionReceipt:
         """The deletion receipt ``value`` holds, signed by the pinned key and naming

@@ -23,7 +23,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,10 +204,19 @@ class HubClips:
     ``identity`` is the hub's, which signs the deletion receipts. Safe to call from many
     threads."""
 
-    def __init__(self, engine: Engine, folder: Path, identity: Identity) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        folder: Path,
+        identity: Identity,
+        on_deleted: Callable[[int, str, float], object] = lambda home, clip, now: None,
+    ) -> None:
+        """``on_deleted(home_id, clip_id, now)`` hears of each clip deleted (the hub's models
+        that learned from it are retired)."""
         self._engine = engine
         self._folder = folder
         self._identity = identity
+        self._on_deleted = on_deleted
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:
@@ -216,13 +225,19 @@ class HubClips:
             ) from None
 
     @classmethod
-    def from_url(cls, url: str, folder: Path, identity: Identity) -> HubClips:
+    def from_url(
+        cls,
+        url: str,
+        folder: Path,
+        identity: Identity,
+        on_deleted: Callable[[int, str, float], object] = lambda home, clip, now: None,
+    ) -> HubClips:
         """Opens the hub's database at ``url`` (creating its tables where missing) for clips
         sealed in ``folder``."""
         engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
         try:
             metadata.create_all(engine)
-            return cls(engine, folder, identity)
+            return cls(engine, folder, identity, on_deleted)
         except (SQLAlchemyError, HubError) as error:
             engine.dispose()
             shown = make_url(url).render_as_string(hide_password=True)
@@ -392,6 +407,7 @@ class HubClips:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         # The key is gone (committed): the file no longer opens, whatever becomes of it.
         self._remove_file(row.file)
+        self._on_deleted(home_id, clip_id, now)
         return _sign_receipt(self._identity, home_id, clip_id, row.sha256, int(now))
 
     def expire(self, now: float) -> builtins.list[DeletionReceipt]:

@@ -66,11 +66,12 @@ _ENDED_BY_UNLINK = (
 
 @dataclass(slots=True)
 class DeliveryPass:
-    """What one pass did: clips sent, copies deleted at the hub, and what failed (in words)."""
+    """What one pass did: clips sent, copies deleted at the hub, what failed, and a model pull."""
 
     sent: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    pulled: str | None = None  # what became of a model pull, if one was due
 
 
 def _why(error: Exception) -> str:
@@ -90,9 +91,16 @@ class HubDelivery:
         clock: Callable[[], float] = time.time,
         timeout: float = 30.0,
         ask_wait: float = 5.0,
+        pull: Callable[[HubClient, str, str], object] | None = None,
+        pull_every: float = 3600.0,
     ) -> None:
         """``timeout``: for each request to the hub; ``ask_wait``: how long a withdrawal waits
-        for a pass in progress (an upload, say) before it leaves the deletion to the loop."""
+        for a pass in progress (an upload, say) before it leaves the deletion to the loop.
+        ``pull(client, home key id, hub url)`` takes the hub's newest model (``hub.pull``),
+        at most every ``pull_every`` seconds; its outcome is logged."""
+        self._pull = pull
+        self._pull_every = pull_every
+        self._pulled = float("-inf")
         self._ask_wait = ask_wait
         self._sharing = sharing
         self._deliveries = deliveries
@@ -104,9 +112,9 @@ class HubDelivery:
 
     # The link ---------------------------------------------------------------------------------
 
-    def _client(self) -> tuple[HomeLink, HubClient] | None:
-        """The hub this home is linked to now and a client for it; None when not linked (or
-        the link cannot be read: logged)."""
+    def _client(self) -> tuple[HomeLink, HubClient, str] | None:
+        """The hub this home is linked to now, a client for it and the home's key id; None
+        when not linked (or the link cannot be read: logged)."""
         try:
             link = read_link(self._data_dir)
             if link is None:
@@ -116,7 +124,8 @@ class HubDelivery:
         except (OSError, HubError) as error:
             log.warning("hub delivery: the link cannot be used: %s", error)
             return None
-        return link, HubClient(link.url, identity, hub_key=hub_key, timeout=self._timeout)
+        client = HubClient(link.url, identity, hub_key=hub_key, timeout=self._timeout)
+        return link, client, identity.key_id
 
     # Withdrawal -------------------------------------------------------------------------------
 
@@ -135,8 +144,9 @@ class HubDelivery:
             try:
                 connected = self._client()
                 if connected is not None:
-                    with connected[1] as client:
-                        if self._delete(client, connected[0], share_id):
+                    link, client, _key_id = connected
+                    with client:
+                        if self._delete(client, link, share_id):
                             return ["the review hub deleted its copy (its signed receipt is kept)"]
             finally:
                 self._lock.release()
@@ -187,7 +197,7 @@ class HubDelivery:
             connected = self._client()
             if connected is None:
                 return done
-            link, client = connected
+            link, client, key_id = connected
             with client:
                 self._settle_orphans()
                 for delivery in self._deliveries.in_state(DeliveryState.WITHDRAWING):
@@ -195,14 +205,28 @@ class HubDelivery:
                         done.deleted.append(delivery.share_id)
                     else:
                         done.failed.append(delivery.share_id)
-                if link.terms is None:
-                    return done
-                for share in self._to_send(link):
-                    if self._send(client, link, share):
-                        done.sent.append(share.id)
-                    else:
-                        done.failed.append(share.id)
+                if link.terms is not None:
+                    for share in self._to_send(link):
+                        if self._send(client, link, share):
+                            done.sent.append(share.id)
+                        else:
+                            done.failed.append(share.id)
+                done.pulled = self._pull_due(client, link, key_id)
         return done
+
+    def _pull_due(self, client: HubClient, link: HomeLink, key_id: str) -> str | None:
+        """Pulls the hub's newest model when the last pull is ``pull_every`` old (after the
+        withdrawals above went out: a model is judged against them); what became of it."""
+        if self._pull is None or self._clock() - self._pulled < self._pull_every:
+            return None
+        try:
+            outcome = self._pull(client, key_id, link.url)
+        except (HubError, httpx.HTTPError) as error:
+            log.warning("hub delivery: the hub's model could not be pulled: %s", error)
+            return None
+        self._pulled = self._clock()
+        log.info("hub model: %s", outcome)
+        return str(outcome)
 
     def take_in_unlinked(self) -> int:
         """Records the receipts ``hearthcam hub unlink`` left (``hub.home.UNLINKED_FILE``) and

@@ -94,6 +94,20 @@ hub_clips = Table(
     UniqueConstraint("home_id", "clip_id"),
 )
 
+# Models the hub signed for homes to pull (``hub.models``): the manifest (with its lineage of
+# pseudonymous clip tokens) as signed, the signature, and the model file. ``retired``: a clip of
+# its lineage was withdrawn, so it is offered to no home again.
+hub_models = Table(
+    "hub_models",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("manifest", Text, nullable=False),  # canonical JSON, exactly the signed bytes
+    Column("signature", LargeBinary, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("retired_at", Float, nullable=True),
+)
+
 Refusal = Literal["unknown or used code", "expired code", "already linked"]
 
 

@@ -19,6 +19,9 @@ above the log's is answered like any other: the home's check names the log SHRUN
 here would only hide that. The checkpoints are signed by the log's ``AuditKey``, not by the
 hub's identity; the link answer names its public half (``log_key``).
 
+``GET /hub/v1/models/latest`` answers the newest model the hub offers (``hub.models``: manifest,
+signature, file), 404 ``no model`` when there is none (or the app was made without models).
+
 Clips (``hub.clips``, when the app is given a ``HubClips``; 404 ``no clip store`` otherwise):
 ``PUT /hub/v1/clips/{clip_id}?receipt=<sha256 hex>&keep_until=<unix s>`` with the clip's bytes
 as the body (the request's signature covers them) keeps a clip: 201, 409 when the home sent that
@@ -57,6 +60,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hearthcam.hub import clips as clip_store
 from hearthcam.hub.clips import ClipAlreadyHeld, ClipTooLarge, HubClips, receipt_to_json
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
+from hearthcam.hub.models import HubModels, model_to_json
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
 from hearthcam.hub.terms import HubTerms
@@ -168,9 +172,11 @@ class _Hub:
         log: AuditLog | None,
         clips: HubClips | None = None,
         terms: HubTerms | None = None,
+        models: HubModels | None = None,
     ) -> None:
         self._registry = registry
         self._clips = clips
+        self._models = models
         self._terms = terms
         self._identity = identity
         self._clock = clock
@@ -336,6 +342,16 @@ class _Hub:
         ]
         return _Answer(200, {"clips": listed})
 
+    def latest_model(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        """The newest model the hub offers, signed, with its lineage (404 ``no model``)."""
+        home_id = self._home("GET", target, body, headers)
+        if isinstance(home_id, _Answer):
+            return home_id
+        model = None if self._models is None else self._models.latest()
+        if model is None:
+            return _refused(404, "no model")
+        return _Answer(200, {"model": model_to_json(model)})
+
     def unlink(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
         """Deletes every clip the home sent, then unlinks it; answers the deletion receipts."""
         try:
@@ -417,6 +433,7 @@ def hub_app(
     log: AuditLog | None = None,
     clips: HubClips | None = None,
     terms: HubTerms | None = None,
+    models: HubModels | None = None,
 ) -> FastAPI:
     """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
 
@@ -425,7 +442,7 @@ def hub_app(
     Without one the log route answers 404 and the link answer names no ``log_key``. ``clips``
     holds the clips homes send; without it the clip routes answer 404. ``terms`` are what the
     link answer states for shared clips (homes cannot share with a hub that states none)."""
-    hub = _Hub(registry, identity, clock, log, clips, terms)
+    hub = _Hub(registry, identity, clock, log, clips, terms, models)
     app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_SignResponses, identity=identity)
 
@@ -476,6 +493,11 @@ def hub_app(
     async def list_clips(request: Request) -> Response:
         target, body = await _body(request)
         return _respond(await run_in_threadpool(hub.list_clips, target, body, request.headers))
+
+    @app.get(f"{PREFIX}/models/latest")
+    async def latest_model(request: Request) -> Response:
+        target, body = await _body(request)
+        return _respond(await run_in_threadpool(hub.latest_model, target, body, request.headers))
 
     @app.post(f"{PREFIX}/unlink")
     async def unlink(request: Request) -> Response:

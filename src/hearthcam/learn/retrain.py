@@ -163,7 +163,9 @@ def split(
     return ordered[:cut], ordered[cut:], note
 
 
-def _baseline(registry: ModelRegistry) -> tuple[str, VerdictNet | None]:
+def served_baseline(registry: ModelRegistry) -> tuple[str, VerdictNet | None]:
+    """The model served now and its net (``RULES`` and None when the rules decide, also when
+    the served model's file does not load: the live path falls back to the rules then)."""
     served = registry.served()
     if served is None:
         return RULES, None
@@ -210,7 +212,7 @@ def train_once(
     days = camera_days(e.event for e in test)
     x_test = feature_matrix([e.event for e in test])
     candidate = evaluate(truth, model.predict(x_test) if test else [], days)
-    baseline_id, baseline_net = _baseline(registry)
+    baseline_id, baseline_net = served_baseline(registry)
     held = [e.event for e in test]
     baseline_said = (
         rules_predictions(held) if baseline_net is None else baseline_net.predict(x_test)
