@@ -33,6 +33,7 @@ from hearthcam.exports import Exporter
 from hearthcam.hub.client import HubClient
 from hearthcam.hub.delivery import HubDelivery
 from hearthcam.hub.home import destination as hub_destination
+from hearthcam.hub.home import read_check as read_hub_check
 from hearthcam.hub.pull import PullOutcome, pull_model
 from hearthcam.learn.registry import ModelRegistry
 from hearthcam.lock import DataDirLock
@@ -455,6 +456,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         share_listeners=listeners,
         review_desk=desk,
         sharing_service=sharing,
+        hub_log_check=lambda: read_hub_check(data_dir),
         view_log=view_log,
         on_unlocked=unlocked,
         exporter=runtime.exporter,

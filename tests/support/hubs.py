@@ -23,6 +23,9 @@ from hearthcam.hub.models import HubModels
 from hearthcam.hub.registry import HubRegistry
 from hearthcam.hub.server import HubServer, hub_app, start_hub
 from hearthcam.hub.terms import HubTerms
+from hearthcam.store.db import Store
+from hearthcam.viewlog.log import AuditLog
+from hearthcam.viewlog.signing import AuditKey
 
 TERMS = HubTerms("Northwind Review Co-op", "Portugal", 14)
 
@@ -39,6 +42,8 @@ class TestHub:
     registry: HubRegistry = field(init=False)
     clips: HubClips = field(init=False)
     models: HubModels = field(init=False)
+    store: Store = field(init=False)
+    log: AuditLog = field(init=False)
     server: HubServer | None = field(init=False, default=None)
     port: int = 0
 
@@ -46,6 +51,9 @@ class TestHub:
         self.root.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{self.database}"
         self.identity = load_or_create(self.root / "hub-identity.pem")
+        # As `hub serve` opens it: the view log's tables migrated first, its key beside.
+        self.store = Store.open(url)
+        self.log = AuditLog(self.store, AuditKey.load_or_create(self.root / "hub-audit.pem"))
         self.registry = HubRegistry.open(url)
         self.models = HubModels.from_url(url, self.identity)
         # As `hub serve` wires them: a deleted clip retires the models that learned from it.
@@ -68,8 +76,9 @@ class TestHub:
     def start(self) -> None:
         """Serves on its port (any free one the first time, the same one after)."""
         app = hub_app(
-            self.registry, self.identity, clips=self.clips, terms=self.terms, models=self.models
-        )
+            self.registry, self.identity, log=self.log, clips=self.clips, terms=self.terms,
+            models=self.models,
+        )  # fmt: skip
         self.server = start_hub(app, "127.0.0.1", self.port)
         self.port = self.server.port
 
@@ -83,6 +92,7 @@ class TestHub:
         self.clips.close()
         self.models.close()
         self.registry.close()
+        self.store.close()
 
 
 def link_home(data_dir: Path, hub: TestHub, name: str = "Maple Street") -> HomeLink:

@@ -144,7 +144,7 @@ def test_a_linked_home_shares_with_the_hub_under_a_receipt_that_names_it(
     assert mia.get("/api/hub").status_code == 403  # owners only
     assert alice.get("/api/hub").json() == {
         "linked": True, "address": HUB.url, "operator": HUB.operator,
-        "annotators_in": "Portugal", "keep_days": 14, "fingerprint": HUB.fingerprint,
+        "annotators_in": "Portugal", "keep_days": 14, "fingerprint": HUB.fingerprint, "log": None,
     }  # fmt: skip
     home = alice.get(f"{base}/receipt").json()
     shown = alice.get(f"{base}/receipt", params={"to": "hub"}).json()

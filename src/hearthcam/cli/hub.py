@@ -26,11 +26,16 @@ from urllib.parse import urlsplit
 import typer
 
 from hearthcam.errors import HearthcamError
-from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, STATE_FILE, read_link
+from hearthcam.hub.home import (
+    HOME_IDENTITY,
+    LINK_FILE,
+    STATE_FILE,
+    read_link,
+    read_state,
+    state_json,
+)
 from hearthcam.hub.home import HomeLink as _Link
 from hearthcam.hub.home import LinkDamaged as _Damaged
-from hearthcam.hub.home import json_field as _field
-from hearthcam.hub.home import read_json as _read_json
 from hearthcam.hub.home import write_private as _write_private
 
 if TYPE_CHECKING:
@@ -491,78 +496,12 @@ def _terms_line(terms: HubTerms | None) -> str:
     )
 
 
-def _state_json(state: HomeLogState, link: _Link) -> str:
-    from hearthcam.hub.identity import encode_b64
-
-    checkpoint = state.checkpoint
-    kept = None
-    if checkpoint is not None:
-        kept = {
-            "size": checkpoint.size,
-            "root": encode_b64(checkpoint.root),
-            "time_ms": checkpoint.time_ms,
-            "signature": encode_b64(checkpoint.signature),
-        }
-    document = {
-        # The link this state belongs to: another hub's log (after a new link) starts afresh.
-        "log_key": link.log_key,
-        "home_id": link.home_id,
-        "checkpoint": kept,
-        "seen": {str(index): encode_b64(data) for index, data in sorted(state.seen.items())},
-    }
-    return json.dumps(document, indent=2) + "\n"
-
-
-def _bytes(value: object, name: str) -> bytes:
-    from hearthcam.hub.identity import decode_b64
-
-    if not isinstance(value, str):
-        raise _Damaged(f"{name} is not base64 text")
-    try:
-        return decode_b64(value)
-    except ValueError as error:
-        raise _Damaged(f"{name}: {error}") from None
-
-
-def _parse_state(data: object, link: _Link) -> HomeLogState | None:
-    """The state kept for ``link``; None when it was kept for another link."""
-    from hearthcam.hub.monitor import HomeLogState
-    from hearthcam.viewlog.signing import Checkpoint
-
-    if not isinstance(data, dict):
-        raise _Damaged("it is not a JSON object")
-    if data.get("log_key") != link.log_key or data.get("home_id") != link.home_id:
-        return None
-    head = data.get("checkpoint")
-    checkpoint = None
-    if head is not None:
-        size, time_ms = _field(head, "size", int), _field(head, "time_ms", int)
-        if size < 0 or time_ms < 0:
-            raise _Damaged("its checkpoint's size and time are not whole numbers")
-        root = _bytes(_field(head, "root", str), "checkpoint.root")
-        signature = _bytes(_field(head, "signature", str), "checkpoint.signature")
-        checkpoint = Checkpoint(size, root, time_ms, signature)
-    seen = data.get("seen")
-    if not isinstance(seen, dict):
-        raise _Damaged("its seen entries are not an object")
-    entries: dict[int, bytes] = {}
-    for index, value in seen.items():
-        if not (index.isascii() and index.isdigit()):
-            raise _Damaged(f"seen entry {index!r} is not an index")
-        entries[int(index)] = _bytes(value, f"seen entry {index}")
-    return HomeLogState(checkpoint, entries)
-
-
 def _read_state(data_dir: Path, link: _Link) -> HomeLogState:
     """What the last clean check kept; a home that has kept nothing (for this link) starts
     from nothing."""
-    from hearthcam.hub.monitor import HomeLogState
-
     path = data_dir / STATE_FILE
-    if not path.exists():
-        return HomeLogState()
     try:
-        state = _parse_state(_read_json(path), link)
+        return read_state(data_dir, link)
     except OSError as error:
         raise fail(f"hub check: cannot read {path}: {error.strerror or error}") from None
     except _Damaged as error:
@@ -571,7 +510,6 @@ def _read_state(data_dir: Path, link: _Link) -> HomeLogState:
             "backup, or move it aside to start over (the next check then trusts the hub's log "
             "as it is now)"
         ) from None
-    return HomeLogState() if state is None else state
 
 
 @hub_cli.command("check")
@@ -606,7 +544,7 @@ def hub_check(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
     path = data_dir / STATE_FILE
     try:
-        _write_private(path, _state_json(kept, link))
+        _write_private(path, state_json(kept, link))
     except OSError as error:
         raise fail(f"hub check: cannot write {path}: {error.strerror or error}") from None
     views = len(kept.seen)

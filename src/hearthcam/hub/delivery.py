@@ -8,6 +8,9 @@ home's key, with the digest of the owner's receipt and the receipt's keeping tim
 whose key the home pinned at linking, and only if that is the hub the receipt names (a home
 linked to another hub since does not send it there).
 
+Each pass also pulls the hub's newest model when due (``hub.pull``, hourly) and checks the hub's
+view log of this home's clips (``hub.monitor``, hourly), the outcome kept for the owner's app.
+
 Withdrawal (the owner's click, an expiry, an annotator's report at home) is a
 ``WithdrawalListener``: the home's copies go at once whatever the hub does; the hub is asked to
 delete its copy then and there, and if it cannot be reached the deletion stays pending
@@ -18,6 +21,7 @@ before the upload starts.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
@@ -36,7 +40,18 @@ from hearthcam.hub.clips import (
     receipt_to_json,
     verify_receipt,
 )
-from hearthcam.hub.home import HOME_IDENTITY, UNLINKED_FILE, HomeLink, read_json, read_link
+from hearthcam.hub.home import (
+    CHECK_FILE,
+    HOME_IDENTITY,
+    STATE_FILE,
+    UNLINKED_FILE,
+    HomeLink,
+    read_json,
+    read_link,
+    read_state,
+    state_json,
+    write_private,
+)
 from hearthcam.hub.identity import (
     HubError,
     fingerprint_of,
@@ -72,6 +87,7 @@ class DeliveryPass:
     deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     pulled: str | None = None  # what became of a model pull, if one was due
+    checked: bool | None = None  # a round of the view log check: clean, findings, or not run
 
 
 def _why(error: Exception) -> str:
@@ -93,11 +109,15 @@ class HubDelivery:
         ask_wait: float = 5.0,
         pull: Callable[[HubClient, str, str], object] | None = None,
         pull_every: float = 3600.0,
+        check_every: float = 3600.0,
     ) -> None:
         """``timeout``: for each request to the hub; ``ask_wait``: how long a withdrawal waits
         for a pass in progress (an upload, say) before it leaves the deletion to the loop.
         ``pull(client, home key id, hub url)`` takes the hub's newest model (``hub.pull``),
-        at most every ``pull_every`` seconds; its outcome is logged."""
+        at most every ``pull_every`` seconds; its outcome is logged. The hub's view log is
+        checked every ``check_every`` seconds."""
+        self._check_every = check_every
+        self._checked = float("-inf")
         self._pull = pull
         self._pull_every = pull_every
         self._pulled = float("-inf")
@@ -212,7 +232,38 @@ class HubDelivery:
                         else:
                             done.failed.append(share.id)
                 done.pulled = self._pull_due(client, link, key_id)
+                done.checked = self._check_due(client, link)
         return done
+
+    def _check_due(self, client: HubClient, link: HomeLink) -> bool | None:
+        """One round of checking the hub's view log (``hub.monitor``) when the last one is
+        ``check_every`` old: held to the state the last clean round kept, which moves on only
+        when nothing is found. The outcome goes to ``hub-log-check.json`` for the owner's app;
+        findings are logged as errors. True: clean; False: findings; None: not due, or the hub
+        could not be asked."""
+        if link.log_key is None or self._clock() - self._checked < self._check_every:
+            return None
+        try:
+            state = read_state(self._data_dir, link)
+            log_key = public_key_from_b64(link.log_key)
+            kept, findings = client.log_round(log_key, state, link.home_id)
+        except (OSError, HubError, httpx.HTTPError) as error:
+            log.warning("hub delivery: the hub's view log could not be checked: %s", error)
+            return None
+        now = self._checked = self._clock()
+        record: dict[str, object] = {"checked_at": now, "url": link.url, "ok": not findings}
+        if findings:
+            record["findings"] = [str(f) for f in findings]
+            log.error(
+                "the hub's view log does NOT check out (%d findings): %s",
+                len(findings), "; ".join(str(f) for f in findings),
+            )  # fmt: skip
+        else:
+            write_private(self._data_dir / STATE_FILE, state_json(kept, link))
+            size = 0 if kept.checkpoint is None else kept.checkpoint.size
+            record |= {"views": len(kept.seen), "size": size}
+        write_private(self._data_dir / CHECK_FILE, json.dumps(record, indent=2) + "\n")
+        return not findings
 
     def _pull_due(self, client: HubClient, link: HomeLink, key_id: str) -> str | None:
         """Pulls the hub's newest model when the last pull is ``pull_every`` old (after the

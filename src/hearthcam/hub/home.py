@@ -23,13 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from hearthcam.hub.identity import HubError, fingerprint_of, public_key_from_b64
+from hearthcam.hub.identity import (
+    HubError,
+    decode_b64,
+    encode_b64,
+    fingerprint_of,
+    public_key_from_b64,
+)
+from hearthcam.hub.monitor import HomeLogState
 from hearthcam.hub.terms import HubTerms, TermsError
+from hearthcam.viewlog.signing import Checkpoint
 
 if TYPE_CHECKING:
     from hearthcam.privacy.consent import HubDestination
 
 __all__ = [
+    "CHECK_FILE",
     "HOME_IDENTITY",
     "LINK_FILE",
     "STATE_FILE",
@@ -38,14 +47,18 @@ __all__ = [
     "LinkDamaged",
     "destination",
     "json_field",
+    "read_check",
     "read_json",
     "read_link",
+    "read_state",
+    "state_json",
     "write_private",
 ]
 
 LINK_FILE: Final = "hub.json"  # under the home's data directory
 STATE_FILE: Final = "hub-log-state.json"  # under the home's data directory
 UNLINKED_FILE: Final = "hub-unlinked.json"  # under the home's data directory, until taken in
+CHECK_FILE: Final = "hub-log-check.json"  # the last scheduled round of the log check
 HOME_IDENTITY: Final = Path("secrets") / "hub-identity.pem"  # under the home's data directory
 
 log = logging.getLogger(__name__)
@@ -171,3 +184,84 @@ def write_unlinked(data_dir: Path, hub_key_b64: str, receipts: list[dict[str, An
     kept.append({"hub_key": hub_key_b64, "receipts": receipts})
     write_private(path, json.dumps(kept, indent=2) + "\n")
     return path
+
+
+def state_json(state: HomeLogState, link: HomeLink) -> str:
+    """The kept log state as ``hub-log-state.json`` holds it, for ``link``."""
+    checkpoint = state.checkpoint
+    kept = None
+    if checkpoint is not None:
+        kept = {
+            "size": checkpoint.size,
+            "root": encode_b64(checkpoint.root),
+            "time_ms": checkpoint.time_ms,
+            "signature": encode_b64(checkpoint.signature),
+        }
+    document = {
+        # The link this state belongs to: another hub's log (after a new link) starts afresh.
+        "log_key": link.log_key,
+        "home_id": link.home_id,
+        "checkpoint": kept,
+        "seen": {str(index): encode_b64(data) for index, data in sorted(state.seen.items())},
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def _bytes(value: object, name: str) -> bytes:
+    if not isinstance(value, str):
+        raise LinkDamaged(f"{name} is not base64 text")
+    try:
+        return decode_b64(value)
+    except ValueError as error:
+        raise LinkDamaged(f"{name}: {error}") from None
+
+
+def _parse_state(data: object, link: HomeLink) -> HomeLogState | None:
+    """The state kept for ``link``; None when it was kept for another link."""
+    if not isinstance(data, dict):
+        raise LinkDamaged("it is not a JSON object")
+    if data.get("log_key") != link.log_key or data.get("home_id") != link.home_id:
+        return None
+    head = data.get("checkpoint")
+    checkpoint = None
+    if head is not None:
+        size, time_ms = json_field(head, "size", int), json_field(head, "time_ms", int)
+        if size < 0 or time_ms < 0:
+            raise LinkDamaged("its checkpoint's size and time are not whole numbers")
+        root = _bytes(json_field(head, "root", str), "checkpoint.root")
+        signature = _bytes(json_field(head, "signature", str), "checkpoint.signature")
+        checkpoint = Checkpoint(size, root, time_ms, signature)
+    seen = data.get("seen")
+    if not isinstance(seen, dict):
+        raise LinkDamaged("its seen entries are not an object")
+    entries: dict[int, bytes] = {}
+    for index, value in seen.items():
+        if not (index.isascii() and index.isdigit()):
+            raise LinkDamaged(f"seen entry {index!r} is not an index")
+        entries[int(index)] = _bytes(value, f"seen entry {index}")
+    return HomeLogState(checkpoint, entries)
+
+
+def read_state(data_dir: Path, link: HomeLink) -> HomeLogState:
+    """What the last clean round of checking the hub's view log kept for ``link`` (nothing
+    kept, or kept for another link: an empty state). LinkDamaged, OSError."""
+    path = data_dir / STATE_FILE
+    if not path.exists():
+        return HomeLogState()
+    state = _parse_state(read_json(path), link)
+    return HomeLogState() if state is None else state
+
+
+def read_check(data_dir: Path) -> dict[str, Any] | None:
+    """The last scheduled round of checking the hub's view log, as ``hub.delivery`` wrote it:
+    ``checked_at``, ``url``, ``ok``, and ``views`` and ``size`` (ok) or ``findings`` (not ok).
+    None when there was none (or it cannot be read: logged)."""
+    path = data_dir / CHECK_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = read_json(path)
+    except (OSError, LinkDamaged) as error:
+        log.warning("%s cannot be read: %s", path, error)
+        return None
+    return value if isinstance(value, dict) else None

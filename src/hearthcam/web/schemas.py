@@ -593,11 +593,26 @@ class ShareIn(_In):
     to: ShareTo = Field("home", description="home: this installation's annotators; hub: the hub")
 
 
+class HubLogOut(BaseModel):
+    """The last scheduled round of checking the hub's view log of this home's clips: ``ok``
+    with ``views`` (entries about this home's clips) and ``size`` (the whole log), or the
+    ``findings`` an honest hub cannot show."""
+
+    checked_at: dt.datetime
+    url: str
+    ok: bool
+    views: int = 0
+    size: int = 0
+    findings: list[str] = []
+
+
 class HubOut(BaseModel):
     """The review hub this home can share clips with (``linked`` false: none; the rest is then
-    empty), with the terms its operator stated and its key's fingerprint."""
+    empty), with the terms its operator stated and its key's fingerprint, and the last round of
+    checking its view log (``log``; kept after an unlink: it says what the hub showed)."""
 
     linked: bool
+    log: HubLogOut | None = None
     address: str = ""
     operator: str = ""
     annotators_in: str = ""

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from hearthcam.accounts import Accounts, DeviceKeys
@@ -103,6 +104,8 @@ class WebServices:
     # Sharing and withdrawal (the composition root passes the one its share checks use, with
     # ``share_listeners``; None: one over this store, the desk and the listeners).
     sharing_service: Sharing | None = None
+    # The last scheduled round of checking the review hub's view log (None: none yet).
+    hub_log_check: Callable[[], dict[str, Any] | None] = field(default=lambda: None)
     # Told when a password-mode household was unlocked (its waiting clips can be cut now).
     on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
     # When the web app's services were built (monotonic seconds): the admin's uptime.

@@ -14,9 +14,10 @@ hub deleted for withdrawn shares, with its signed receipts, is under ``GET /api/
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import ValidationError
 
 from hearthcam.privacy.consent import SharingError
 from hearthcam.privacy.review import RerunRefused, rerun
@@ -27,6 +28,7 @@ from hearthcam.web.routes.cameras import display_name
 from hearthcam.web.routes.common import errors
 from hearthcam.web.schemas import (
     HubCopyOut,
+    HubLogOut,
     HubOut,
     ReceiptOut,
     ShareIn,
@@ -190,13 +192,22 @@ def withdraw_share(share_id: ShareIdPath, owner: Owner, services: Services) -> W
 @router.get("/hub", response_model=HubOut, responses=errors(401, 403))
 def get_hub(owner: Owner, services: Services) -> HubOut:
     """The review hub this home can share clips with, and its operator's terms."""
-    hub = services.sharing.hub()
+    hub, log = services.sharing.hub(), _log_out(services.hub_log_check())
     if hub is None:
-        return HubOut(linked=False)
+        return HubOut(linked=False, log=log)
     return HubOut(
         linked=True, address=hub.url, operator=hub.operator, annotators_in=hub.annotators_in,
-        keep_days=hub.keep_days, fingerprint=hub.fingerprint,
+        keep_days=hub.keep_days, fingerprint=hub.fingerprint, log=log,
     )  # fmt: skip
+
+
+def _log_out(record: dict[str, Any] | None) -> HubLogOut | None:
+    if record is None:
+        return None
+    try:
+        return HubLogOut.model_validate({**record, "checked_at": _utc(float(record["checked_at"]))})
+    except (KeyError, TypeError, ValueError, ValidationError):
+        return None  # a damaged record reads as no round
 
 
 @router.get("/hub/deletions", response_model=list[HubCopyOut], responses=errors(401, 403))

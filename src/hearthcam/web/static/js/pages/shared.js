@@ -157,6 +157,29 @@ function row(share) {
       h("a", { class: "btn btn-sm btn-ghost", href: `/events/${encodeURIComponent(share.event_id)}` }, "Open the event")));
 }
 
+/** The last round of checking the review hub's view log of this home's clips. */
+async function hubLog() {
+  const box = $("hub-log");
+  const hub = await api("/api/hub", { quiet: true }).catch(() => null);
+  const round = hub?.log;
+  if (!round) {
+    box.hidden = true;
+    return;
+  }
+  const when = fullDate(parseTime(round.checked_at));
+  if (round.ok) {
+    box.className = "notice notice-ok";
+    box.replaceChildren(`The review hub's view log was checked ${when}: ${round.views} view${round.views === 1 ? "" : "s"} of your clips, every one in its signed log (${round.size} entries in all).`);
+  } else {
+    box.className = "notice notice-alarm";
+    box.replaceChildren(
+      h("strong", {}, "The review hub's view log does NOT check out"),
+      h("p", {}, `Checked ${when} at ${round.url}. An honest hub cannot show this; it is checked again every hour and named until you act (withdraw your clips, or unlink).`),
+      h("ul", {}, ...round.findings.map((f) => h("li", {}, f))));
+  }
+  box.hidden = false;
+}
+
 async function load() {
   let shares;
   try {
@@ -170,6 +193,7 @@ async function load() {
   $("shares").replaceChildren(...shares.map(row));
   $("shares-empty").hidden = shares.length > 0;
   $("shares-panel").removeAttribute("aria-busy");
+  await hubLog();
   const deletions = (await api("/api/hub/deletions", { quiet: true }).catch(() => [])) ?? [];
   $("hub-deletions").replaceChildren(...deletions.map(deletionRow));
   $("hub-deletions-panel").hidden = deletions.length === 0;
