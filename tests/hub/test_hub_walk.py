@@ -1,8 +1,9 @@
 """A clip shared with a review hub, walked as its owner and the hub's operator would: the
 operator's `hearthcam hub serve` (its own process, terms stated) and `hub code`, the home's
 `hub link`, the home's server (the app as `hearthcam run` builds it, with its real share checks:
-scan, redaction, second face check), and the owner in Debian's headless Chromium choosing the
-hub in the share dialog, watching the clip reach the hub, and withdrawing it. The hub's copy is
+scan, redaction, second face check), the hub's own checks passing the blurred copy, and the
+owner in Debian's headless Chromium choosing the hub in the share dialog, watching the clip
+reach the hub, and withdrawing it. The hub's copy is
 read back with the hub's own keys: it is the home's redacted copy, not the original; after the
 withdrawal the hub holds nothing and the owner sees its signed receipt. Screenshots go to
 /tmp/shots-hub-walk/; any console or page error fails the test."""
@@ -10,11 +11,13 @@ withdrawal the hub holds nothing and the owner sees its signed receipt. Screensh
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -169,6 +172,12 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
         assert at_hub == read_bytes(runtime.media, redacted_path(data, share.id))
         assert at_hub != original
         assert home_clip.receipt_digest == share.receipt_sha256
+        # The hub's own checks (its worker, the real models) pass the blurred copy.
+        deadline = time.monotonic() + 180
+        while (state := _hub_check(hub_database, home_clip.clip_id)) is None:
+            assert time.monotonic() < deadline, "the hub never checked the clip"
+            time.sleep(0.5)
+        assert state == "passed"
 
         row.get_by_role("button", name="Withdraw").click()
         expect(page.locator(".toast").last).to_contain_text("The review hub deleted its copy")
@@ -184,3 +193,13 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
         held.close()
         handle.stop()
         runtime.close()
+
+
+def _hub_check(database: str, clip_id: str) -> str | None:
+    """The hub's check of a clip, read from its database (None: not checked yet)."""
+    path = database.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as db:
+        row = db.execute(
+            "SELECT state FROM hub_clip_checks WHERE clip_id = ?", (clip_id,)
+        ).fetchone()
+    return None if row is None else str(row[0])

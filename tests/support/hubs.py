@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from hearthcam.hub.checks import HubChecks
 from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import HubClips
 from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, HomeLink, write_private
@@ -45,6 +46,7 @@ class TestHub:
     store: Store = field(init=False)
     log: AuditLog = field(init=False)
     server: HubServer | None = field(init=False, default=None)
+    checks: HubChecks | None = None  # the hub's own checks, when a test gives them
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -77,7 +79,7 @@ class TestHub:
         """Serves on its port (any free one the first time, the same one after)."""
         app = hub_app(
             self.registry, self.identity, log=self.log, clips=self.clips, terms=self.terms,
-            models=self.models,
+            models=self.models, checks=self.checks,
         )  # fmt: skip
         self.server = start_hub(app, "127.0.0.1", self.port)
         self.port = self.server.port

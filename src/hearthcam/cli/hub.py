@@ -16,6 +16,7 @@ import ipaddress
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -223,6 +224,7 @@ def _serve(
     terms: HubTerms | None,
 ) -> None:
     """Opens the hub's keys and database, serves until a stop signal, stops in order."""
+    from hearthcam.hub.checks import HubChecks, ModelInspector
     from hearthcam.hub.clips import HubClips
     from hearthcam.hub.identity import load_or_create
     from hearthcam.hub.models import HubModels
@@ -244,9 +246,13 @@ def _serve(
                 database, data / HUB_CLIPS, identity, on_deleted=models.retire_clip
             )
             started.callback(clips.close)
+            # The hub's own checks of each clip before anyone may be offered it (models load at
+            # the first clip), in a worker of its own.
+            checks = HubChecks.from_url(database, clips, ModelInspector)
+            started.callback(checks.close)
             app = hub_app(
                 registry, identity, log=AuditLog(store, key), clips=clips, terms=terms,
-                models=models,
+                models=models, checks=checks,
             )  # fmt: skip
             server = start_hub(app, host, port)
             started.callback(server.stop)
@@ -258,6 +264,10 @@ def _serve(
             signals.enter(Phase.STOPPING)
             started.close()
             raise fail(f"hub serve: {_one_line(error)}") from None
+        checking = threading.Thread(
+            target=checks.run_forever, args=(signals.stop,), name="hub-checks", daemon=True
+        )
+        checking.start()
         signals.enter(Phase.RUNNING)
         say = [
             f"hub at {_url(host, server.port)} (database {_shown(database)}, keys in {data})",

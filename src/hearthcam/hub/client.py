@@ -91,6 +91,15 @@ class HeldClip:
     keep_until: int
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedClip:
+    """A clip of this home the hub's own checks refused: why, and its deletion receipt."""
+
+    clip_id: str
+    reason: str
+    receipt: DeletionReceipt | None
+
+
 class HubClient:
     """Talks to the hub at ``url`` as ``identity``; ``hub_key`` is the hub's pinned key, None
     until the first ``link`` pins it. Close it (or use it in ``with``) when done."""
@@ -228,6 +237,23 @@ class HubClient:
                 raise HubError(f"the hub's clip list is not one: {item!r:.200}")
             held.append(HeldClip(clip_id, size, keep_until))
         return held
+
+    def refused_clips(self) -> list[RefusedClip]:
+        """This home's clips the hub's own checks refused (and deleted), with why and the
+        deletion receipt, checked against the pinned key."""
+        answer = self._checked("GET", CLIPS_PATH, b"")
+        listed = answer.get("refused", [])
+        if not isinstance(listed, list):
+            raise HubError(f"the hub's clip list is not one: {answer!r:.200}")
+        refused = []
+        for item in listed:
+            if not isinstance(item, dict) or not isinstance(item.get("reason"), str):
+                raise HubError(f"the hub's clip list is not one: {item!r:.200}")
+            clip_id = str(item.get("clip_id", ""))
+            receipt = item.get("receipt")
+            checked = None if receipt is None else self._receipt(receipt, clip_id)
+            refused.append(RefusedClip(clip_id, item["reason"], checked))
+        return refused
 
     def latest_model(self) -> SignedModel | None:
         """The newest model the hub offers (None: it offers none), as it sent it: its signature

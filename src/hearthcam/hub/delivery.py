@@ -86,6 +86,7 @@ class DeliveryPass:
     sent: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # shares whose clip the hub's checks refused
     pulled: str | None = None  # what became of a model pull, if one was due
     checked: bool | None = None  # a round of the view log check: clean, findings, or not run
 
@@ -231,6 +232,7 @@ class HubDelivery:
                             done.sent.append(share.id)
                         else:
                             done.failed.append(share.id)
+                done.refused = self._hub_refusals(client)
                 done.pulled = self._pull_due(client, link, key_id)
                 done.checked = self._check_due(client, link)
         return done
@@ -264,6 +266,32 @@ class HubDelivery:
             record |= {"views": len(kept.seen), "size": size}
         write_private(self._data_dir / CHECK_FILE, json.dumps(record, indent=2) + "\n")
         return not findings
+
+    def _hub_refusals(self, client: HubClient) -> list[str]:
+        """Held clips the hub's own checks refused (and deleted there): each delivery is
+        ``refused``, with the hub's reason and its deletion receipt. The shares they came from."""
+        held = {d.clip_id: d for d in self._deliveries.in_state(DeliveryState.HELD)}
+        if not held:
+            return []
+        try:
+            refused = client.refused_clips()
+        except (HubError, httpx.HTTPError) as error:
+            log.warning("hub delivery: the hub's refusals could not be read: %s", error)
+            return []
+        done = []
+        for clip in refused:
+            delivery = held.get(clip.clip_id)
+            if delivery is None:
+                continue
+            why = f"the review hub's own checks refused it ({clip.reason}) and deleted it"
+            receipt = None if clip.receipt is None else receipt_to_json(clip.receipt)
+            if self._deliveries.move(
+                delivery.share_id, DeliveryState.HELD, DeliveryState.REFUSED, self._clock(),
+                error=why, deletion=receipt,
+            ):  # fmt: skip
+                log.warning("share %s: %s", delivery.share_id, why)
+                done.append(delivery.share_id)
+        return done
 
     def _pull_due(self, client: HubClient, link: HomeLink, key_id: str) -> str | None:
         """Pulls the hub's newest model when the last pull is ``pull_every`` old (after the

@@ -94,6 +94,20 @@ hub_clips = Table(
     UniqueConstraint("home_id", "clip_id"),
 )
 
+# The hub's own checks of each clip a home sent (``hub.checks``), before any annotator may be
+# offered it: ``passed``, or ``refused`` (the clip deleted, the reason and the deletion receipt
+# kept for its home to read). No row: not checked yet, offered to nobody.
+hub_clip_checks = Table(
+    "hub_clip_checks",
+    metadata,
+    Column("home_id", Integer, primary_key=True),
+    Column("clip_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("checked_at", Float, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("receipt", Text, nullable=True),  # the deletion receipt's JSON, for a refused clip
+)
+
 # Models the hub signed for homes to pull (``hub.models``): the manifest (with its lineage of
 # pseudonymous clip tokens) as signed, the signature, and the model file. ``retired``: a clip of
 # its lineage was withdrawn, so it is offered to no home again.

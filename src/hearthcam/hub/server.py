@@ -28,7 +28,8 @@ as the body (the request's signature covers them) keeps a clip: 201, 409 when th
 id before, 413 above ``MAX_CLIP_BYTES`` (refused before the body is read when its length is
 declared, and while reading otherwise), 422 for a bad id or query. ``DELETE`` of the same path
 deletes it and answers the hub's signed ``DeletionReceipt`` (404 for a clip the home does not
-have there, another home's included); ``GET /hub/v1/clips`` lists the home's clips. Unlinking
+have there, another home's included); ``GET /hub/v1/clips`` lists the home's clips, and those
+the hub's own checks refused (``hub.checks``: deleted, with why and the deletion receipt). Unlinking
 deletes every clip of the home first and answers the receipts.
 
 The link answer carries the terms the hub's operator states for shared clips (``hub.terms``:
@@ -58,6 +59,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hearthcam.hub import clips as clip_store
+from hearthcam.hub.checks import HubChecks
 from hearthcam.hub.clips import ClipAlreadyHeld, ClipTooLarge, HubClips, receipt_to_json
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
 from hearthcam.hub.models import HubModels, model_to_json
@@ -173,7 +175,9 @@ class _Hub:
         clips: HubClips | None = None,
         terms: HubTerms | None = None,
         models: HubModels | None = None,
+        checks: HubChecks | None = None,
     ) -> None:
+        self._checks = checks
         self._registry = registry
         self._clips = clips
         self._models = models
@@ -316,6 +320,8 @@ class _Hub:
         except ClipTooLarge as error:
             return _refused(413, str(error))
         _log.info("home %d sent a clip of %d bytes", home_id, clip.size)
+        if self._checks is not None:
+            self._checks.notify()  # the hub's own checks look at it before anyone may
         return _Answer(201, {"clip_id": clip.clip_id, "sha256": clip.sha256, "size": clip.size})
 
     def delete_clip(
@@ -340,7 +346,8 @@ class _Hub:
             {"clip_id": clip.clip_id, "size": clip.size, "keep_until": clip.keep_until}
             for clip in clips.list(home_id)
         ]
-        return _Answer(200, {"clips": listed})
+        refused = [] if self._checks is None else self._checks.refused(home_id)
+        return _Answer(200, {"clips": listed, "refused": refused})
 
     def latest_model(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
         """The newest model the hub offers, signed, with its lineage (404 ``no model``)."""
@@ -434,6 +441,7 @@ def hub_app(
     clips: HubClips | None = None,
     terms: HubTerms | None = None,
     models: HubModels | None = None,
+    checks: HubChecks | None = None,
 ) -> FastAPI:
     """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
 
@@ -442,7 +450,7 @@ def hub_app(
     Without one the log route answers 404 and the link answer names no ``log_key``. ``clips``
     holds the clips homes send; without it the clip routes answer 404. ``terms`` are what the
     link answer states for shared clips (homes cannot share with a hub that states none)."""
-    hub = _Hub(registry, identity, clock, log, clips, terms, models)
+    hub = _Hub(registry, identity, clock, log, clips, terms, models, checks)
     app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_SignResponses, identity=identity)
 

@@ -29,7 +29,9 @@ class DeliveryState(enum.StrEnum):
     WITHDRAWING = "withdrawing"  # withdrawn at home; the hub's deletion is pending
     DELETED = "deleted"  # the hub deleted it: its signed receipt is in ``deletion``
     GONE = "gone"  # the hub said it holds no such clip (an unlink deleted it, say)
-    REFUSED = "refused"  # the hub refused to take it (too large, say): it never held it
+    # The hub refused to take it (too large, say), or its own checks refused it and deleted it
+    # (``deletion`` holds that receipt): the hub holds nothing of it.
+    REFUSED = "refused"
 
 
 #: States in which the hub may still hold a copy.

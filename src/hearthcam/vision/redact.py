@@ -348,7 +348,7 @@ class _ClipRedaction:
         return writer.frames
 
 
-def _checker(faces: FaceDetector, threshold: float) -> tuple[FaceDetector, float]:
+def checker_of(faces: FaceDetector, threshold: float) -> tuple[FaceDetector, float]:
     """The second check's detector and threshold: CenterFace's int8 model at no more than the
     threshold its rule was measured at; any other detector as it is."""
     if isinstance(faces, CenterFace):
@@ -380,7 +380,7 @@ def redact_clip(
     clock = Clock(name_of(src), policy.deadline_s)
     info = probe(src)
     job = _ClipRedaction(faces, people, redactor, policy)
-    checker, threshold = _checker(faces, policy.check_threshold)
+    checker, threshold = checker_of(faces, policy.check_threshold)
     redact_s = check_s = 0.0
     hidden = 0
     for round_ in range(1, policy.rounds + 1):

@@ -72,7 +72,7 @@ function hubCopy(share) {
   } else if (copy.state === "held") {
     text = `At the review hub since ${fullDate(parseTime(copy.sent))}: its blurred copy only.`;
   } else if (copy.state === "refused") {
-    text = `The review hub refused it: ${copy.error}. Nothing of it is there.`;
+    text = `${capitalize(copy.error)}. Nothing of it is there.`;
   } else {
     text = hubState(copy);
   }

@@ -1,0 +1,207 @@
+"""The hub's own checks of every clip a home sends, before any annotator may be offered it.
+
+A home sends only a redacted copy that passed its own checks; the hub trusts none of that and
+runs the intimate-content scan and the face check again, on the bytes it holds (decrypted in
+memory, never to disk). A clip passes only if the scan is negative and the face check finds no
+face in any frame (the same check, threshold and resolution the home's second check uses). A
+clip that fails, or whose check fails in any way (a model that does not load, a decode error),
+is *refused*: deleted at once (its key, then its file), and its home can read why together with
+the signed deletion receipt (``GET /hub/v1/clips``, ``refused``). Fail-closed: a clip with no
+check row is offered to nobody.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from hearthcam.hub.clips import HubClips, receipt_to_json
+from hearthcam.hub.identity import HubError
+from hearthcam.hub.registry import BUSY_TIMEOUT_S, hub_clip_checks, hub_clips, metadata
+from hearthcam.store.engine import build_engine
+
+log = logging.getLogger(__name__)
+
+PASSED = "passed"
+REFUSED = "refused"
+
+
+class ClipInspector(Protocol):
+    """Judges one clip: None when it may be offered, else why not (for its home)."""
+
+    def inspect(self, opener: Callable[[], BinaryIO]) -> str | None: ...
+
+
+class ModelInspector:
+    """The intimate-content scan and the face check, with the project's models."""
+
+    def __init__(self, threads: int = 1) -> None:
+        from hearthcam.vision.check import check_clip
+        from hearthcam.vision.faces import CenterFace
+        from hearthcam.vision.redact import ClipPolicy, checker_of
+        from hearthcam.vision.sensitive import SensitiveScanner
+
+        self._scanner = SensitiveScanner.load(threads=threads)
+        self._faces, self._threshold = checker_of(
+            CenterFace(threads=threads), ClipPolicy().check_threshold
+        )
+        self._check = check_clip
+
+    def inspect(self, opener: Callable[[], BinaryIO]) -> str | None:
+        scan = self._scanner.scan_clip(opener)
+        if scan.positive:
+            return "the intimate-content scan was positive"
+        report = self._check(opener, self._faces, self._threshold)
+        if report.faces:
+            where = report.describe()
+            found = f"{report.faces} faces in {report.frames_with_faces} frames"
+            return f"the face check found {found}: {where}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    home_id: int
+    clip_id: str
+    state: str
+    reason: str
+
+
+class HubChecks:
+    """Checks the clips no check has judged yet; ``run_forever`` is the hub's worker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clips: HubClips,
+        inspector: Callable[[], ClipInspector],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``inspector`` loads the models on first use (if it raises, the pass ends and the
+        clips wait, offered to nobody)."""
+        self._engine = engine
+        self._clips = clips
+        self._make = inspector
+        self._inspector: ClipInspector | None = None
+        self._clock = clock
+        self._wake = threading.Event()
+
+    @classmethod
+    def from_url(
+        cls, url: str, clips: HubClips, inspector: Callable[[], ClipInspector]
+    ) -> HubChecks:
+        """Over the hub's database at ``url`` (its tables made where missing)."""
+        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
+        try:
+            metadata.create_all(engine)
+        except SQLAlchemyError as error:
+            engine.dispose()
+            raise HubError(f"cannot open the hub's checks: {error}") from error
+        return cls(engine, clips, inspector)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def unchecked(self) -> list[tuple[int, str]]:
+        """(home id, clip id) of each held clip with no check yet, oldest first."""
+        checked = select(hub_clip_checks.c.clip_id).where(
+            hub_clip_checks.c.home_id == hub_clips.c.home_id,
+            hub_clip_checks.c.clip_id == hub_clips.c.clip_id,
+        )
+        query = (
+            select(hub_clips.c.home_id, hub_clips.c.clip_id)
+            .where(~checked.exists())
+            .order_by(hub_clips.c.received_at, hub_clips.c.id)
+        )
+        with self._engine.connect() as connection:
+            return [(int(r.home_id), r.clip_id) for r in connection.execute(query)]
+
+    def state(self, home_id: int, clip_id: str) -> str | None:
+        """``passed``, ``refused`` or None (not checked yet)."""
+        with self._engine.connect() as connection:
+            return connection.execute(
+                select(hub_clip_checks.c.state).where(
+                    hub_clip_checks.c.home_id == home_id, hub_clip_checks.c.clip_id == clip_id
+                )
+            ).scalar()
+
+    def refused(self, home_id: int) -> list[dict[str, object]]:
+        """The home's clips the hub's checks refused: id, reason, when, deletion receipt."""
+        query = select(hub_clip_checks).where(
+            hub_clip_checks.c.home_id == home_id, hub_clip_checks.c.state == REFUSED
+        )
+        with self._engine.connect() as connection:
+            return [
+                {"clip_id": r.clip_id, "reason": r.reason, "checked_at": r.checked_at,
+                 "receipt": None if r.receipt is None else json.loads(r.receipt)}
+                for r in connection.execute(query)
+            ]  # fmt: skip
+
+    def run_once(self) -> list[CheckOutcome]:
+        """Checks every clip waiting now."""
+        waiting = self.unchecked()
+        if not waiting:
+            return []
+        if self._inspector is None:
+            self._inspector = self._make()
+        return [self._check(self._inspector, home, clip) for home, clip in waiting]
+
+    def _check(self, inspector: ClipInspector, home_id: int, clip_id: str) -> CheckOutcome:
+        try:
+            data = self._clips.open(home_id, clip_id)
+            reason = inspector.inspect(lambda: io.BytesIO(data))
+        except Exception as error:  # fail closed: a check that fails refuses the clip
+            log.warning("the hub's check of a clip of home %d failed: %s", home_id, error)
+            reason = f"the check failed: {type(error).__name__}: {error}"
+        now = self._clock()
+        receipt = None
+        if reason is not None:
+            deleted = self._clips.delete(home_id, clip_id, now)
+            receipt = None if deleted is None else receipt_to_json(deleted)
+        state = PASSED if reason is None else REFUSED
+        self._record(home_id, clip_id, state, now, reason or "", receipt)
+        log.info("hub check of a clip of home %d: %s", home_id, state)
+        return CheckOutcome(home_id, clip_id, state, reason or "")
+
+    def _record(
+        self,
+        home_id: int,
+        clip_id: str,
+        state: str,
+        now: float,
+        reason: str,
+        receipt: dict[str, object] | None,
+    ) -> None:
+        row = {
+            "home_id": home_id, "clip_id": clip_id, "state": state, "checked_at": now,
+            "reason": reason, "receipt": None if receipt is None else json.dumps(receipt),
+        }  # fmt: skip
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(insert(hub_clip_checks).values(**row))
+        except IntegrityError:
+            pass  # checked by another worker meanwhile
+        except SQLAlchemyError as error:
+            raise HubError(f"hub database write failed: {error}") from error
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event, interval: float = 10.0) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("the hub's checks failed; the clips wait, offered to nobody")
+            self._wake.wait(interval)
+            self._wake.clear()
