@@ -326,7 +326,8 @@ def test_a_hub_shares_receipt_names_the_hub_and_its_terms(hub: TestHub, home: Ho
     assert receipt["kept_days"] == 14
     assert "run by Northwind Review Co-op, working in Portugal" in receipt["who_may_see"]
     assert "the original never leaves" in receipt["checks"]
-    assert "nothing else: not your home" in receipt["what_they_see"]
+    assert "nothing else: not your home's name" in receipt["what_they_see"]
+    assert "looks for faces again before anyone there may see it" in receipt["checks"]
     assert "watermark" not in receipt["what_they_see"]  # no workbench at the hub yet to mark it
     assert "signed deletion receipt" in receipt["withdraw"]
     assert ShareStatus.CONSENTED.value == "consented"

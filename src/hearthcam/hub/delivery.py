@@ -66,6 +66,8 @@ from hearthcam.store.shares import ShareRecord
 
 log = logging.getLogger(__name__)
 
+#: How soon a view log round or a model pull that could not reach the hub is tried again.
+RETRY_S = 300.0
 #: Refusals after which sending again cannot help (the hub's answer is kept for the owner).
 _FINAL_REFUSALS = frozenset({413, 422})
 _UNTIL_WITHDRAWN = frozenset({DeliveryState.SENDING, DeliveryState.HELD})
@@ -251,6 +253,7 @@ class HubDelivery:
             kept, findings = client.log_round(log_key, state, link.home_id)
         except (OSError, HubError, httpx.HTTPError) as error:
             log.warning("hub delivery: the hub's view log could not be checked: %s", error)
+            self._checked = self._clock() - self._check_every + RETRY_S  # again in 5 minutes
             return None
         now = self._checked = self._clock()
         record: dict[str, object] = {"checked_at": now, "url": link.url, "ok": not findings}
@@ -302,6 +305,7 @@ class HubDelivery:
             outcome = self._pull(client, key_id, link.url)
         except (HubError, httpx.HTTPError) as error:
             log.warning("hub delivery: the hub's model could not be pulled: %s", error)
+            self._pulled = self._clock() - self._pull_every + RETRY_S  # again in 5 minutes
             return None
         self._pulled = self._clock()
         log.info("hub model: %s", outcome)

@@ -185,13 +185,15 @@ def _hub_receipt(
     )
     receipt["what_they_see"] = (
         "This clip with every face and every person's whole body blurred. The hub is sent the "
-        "blurred clip's bytes under a random id, and nothing else: not your home, your "
-        "household, the camera's name or the date."
+        "blurred clip under a random id, this receipt's digest and the time it must be deleted "
+        "by, and nothing else: not your home's name, your household, the camera's name or when "
+        "the clip was recorded."
     )
     receipt["checks"] = (
         str(receipt["checks"]) + " Only the redacted copy that passed them leaves this home, "
         "signed by this home and sent to the hub whose key you linked to; the original never "
-        "leaves."
+        "leaves. The hub scans it and looks for faces again before anyone there may see it, "
+        "and deletes it if either finds anything."
     )
     receipt["withdraw"] = (
         "You can withdraw at any time under My shared clips, in one click: the copies here are "

@@ -219,5 +219,6 @@ def hub_deletions(owner: Owner, services: Services) -> list[HubCopyOut]:
     return [
         _copy_out(d)
         for d in HubDeliveryStore(services.store).of_household(owner.household_id)
-        if d.share_id not in live and d.state is not DeliveryState.REFUSED
+        # A clip the hub refused to take left no copy; one its checks refused has a receipt.
+        if d.share_id not in live and (d.state is not DeliveryState.REFUSED or d.deletion)
     ]

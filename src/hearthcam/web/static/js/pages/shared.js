@@ -86,6 +86,7 @@ function hubState(copy) {
     return `Deleted at the review hub${at ? ` on ${fullDate(new Date(at * 1000))}` : ""}; its signed receipt is kept here.`;
   }
   if (copy.state === "gone") return "The review hub no longer held it (deleted there already).";
+  if (copy.state === "refused") return `${capitalize(copy.error)}.`;
   return "To be deleted at the review hub: asked again until it answers" + (copy.error ? ` (${copy.error}).` : ".");
 }
 
