@@ -92,7 +92,7 @@ def hub(tmp_path: Path) -> Iterator[TestHub]:
 
 def _home(tmp_path: Path) -> Iterator[Home]:
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True)
     store = Store.open(f"sqlite:///{data_dir / 'hearthcam.sqlite'}", data_dir=data_dir)
     Accounts(store, hasher=cheap_hasher()).setup(
         "lena", "copper kettle on the stove", "Home", ["front"], time.time()

@@ -48,10 +48,11 @@ class TestHub:
     server: HubServer | None = field(init=False, default=None)
     checks: HubChecks | None = None  # the hub's own checks, when a test gives them
     port: int = 0
+    database_url: str | None = None  # default: a SQLite file under ``root``
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{self.database}"
+        url = self.database_url or f"sqlite:///{self.database}"
         self.identity = load_or_create(self.root / "hub-identity.pem")
         # As `hub serve` opens it: the view log's tables migrated first, its key beside.
         self.store = Store.open(url)

@@ -116,6 +116,9 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/api/shares/{share_id}"): row(401, 200, 403, 404, 403, 403),  # withdrawn
     # an owner-only share (its checks failed) back to waiting for the checks
     ("POST", "/api/shares/{share_id}/rerun"): row(401, 200, 403, 404, 403, 403),
+    # the review hub this home can share with, and its withdrawn clips' deletion receipts
+    ("GET", "/api/hub"): OWNER,
+    ("GET", "/api/hub/deletions"): OWNER,
     ("GET", "/api/history/{camera}"): MEDIA,
     ("GET", "/api/history/{camera}/media"): MEDIA,  # the household's recording, as clips
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
