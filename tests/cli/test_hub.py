@@ -14,9 +14,6 @@ import signal
 import socket
 import sqlite3
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -31,6 +28,7 @@ from hearthcam.hub.identity import encode_b64, load_or_create
 from hearthcam.viewlog.signing import AuditKey
 from tests.conftest import free_port, port_answers
 from tests.hub.test_log_rounds import Hub, open_hub
+from tests.support.hubs import served_hub
 from tests.viewlog.test_tampering import truncate_to
 
 OTHER_HOME = 99  # a household no home of these tests has: the hub logs its views too
@@ -337,24 +335,9 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
 def test_hub_serve_links_a_home_and_stops_on_sigint(
     tmp_path: Path, config: Path, data: Path
 ) -> None:
-    folder = tmp_path / "hub"
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    port = free_port()
-    stderr = tmp_path / "serve.stderr"
-    with open(stderr, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", url,
-             "--data", str(folder), "--port", str(port), "--operator", "Northwind Review Co-op",
-             "--annotators-in", "Portugal", "--keep-days", "14"],
-            stdout=subprocess.DEVNULL, stderr=sink,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not (port_answers(port) and "fingerprint" in stderr.read_text()):
-            assert process.poll() is None, stderr.read_text()
-            assert time.monotonic() < deadline, stderr.read_text()
-            time.sleep(0.1)
-        said = stderr.read_text()
+    with served_hub(tmp_path) as served:
+        process, port, url, folder = served.process, served.port, served.database, served.folder
+        said = served.said()
         assert f"hub at http://127.0.0.1:{port}" in said
         fingerprint = load_or_create(folder / "hub-identity.pem").fingerprint()
         assert f"the hub's fingerprint: {fingerprint}" in said
@@ -378,12 +361,8 @@ def test_hub_serve_links_a_home_and_stops_on_sigint(
         assert check(config).exit_code == 0  # the served hub keeps a view log
 
         process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0, stderr.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    said = stderr.read_text()
+        assert process.wait(30) == 0, served.said()
+    said = served.said()
     assert "stopped cleanly" in said
     assert "Traceback" not in said
     assert not port_answers(port)

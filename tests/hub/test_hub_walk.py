@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,7 +33,7 @@ from hearthcam.store.shares import ShareStore
 from hearthcam.types import Event, Verdict
 from hearthcam.vault.media import read_bytes, write_bytes
 from hearthcam.web import EventBus
-from tests.conftest import free_port, port_answers
+from tests.support.hubs import served_hub
 from tests.support.page_errors import collect_errors
 from tests.vision.conftest import carphone, carphone_clip
 from tests.web.conftest import browser
@@ -62,31 +60,13 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def hub_process(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
-    """`hearthcam hub serve` in its own process: its URL, its database URL, its --data folder."""
-    folder, database = tmp_path / "hub", f"sqlite:///{tmp_path / 'hub.db'}"
-    port = free_port()
-    stderr = tmp_path / "hub.stderr"
-    with open(stderr, "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", database,
-             "--data", str(folder), "--port", str(port), "--operator", OPERATOR,
-             "--annotators-in", "Portugal", "--keep-days", "14"],
-            stdout=subprocess.DEVNULL, stderr=sink,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not (port_answers(port) and "fingerprint" in stderr.read_text()):
-            assert process.poll() is None, stderr.read_text()
-            assert time.monotonic() < deadline, stderr.read_text()
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", database, folder
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0, stderr.read_text()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert "Traceback" not in stderr.read_text()
+    """`hearthcam hub serve` in its own process: its URL, its database URL, its --data folder;
+    stopped by SIGINT at the end, cleanly."""
+    with served_hub(tmp_path) as served:
+        yield served.url, served.database, served.folder
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(30) == 0, served.said()
+    assert "Traceback" not in served.said()
 
 
 def shoot(page: Page, name: str) -> None:

@@ -10,7 +10,11 @@ writes them.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +31,7 @@ from hearthcam.hub.terms import HubTerms
 from hearthcam.store.db import Store
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey
+from hearthcam_bench.broker import free_port, port_answers
 
 TERMS = HubTerms("Northwind Review Co-op", "Portugal", 14)
 
@@ -110,3 +115,49 @@ def link_home(data_dir: Path, hub: TestHub, name: str = "Maple Street") -> HomeL
     )  # fmt: skip
     write_private(data_dir / LINK_FILE, json.dumps(link.as_json(), indent=2) + "\n")
     return link
+
+
+@dataclass
+class ServedHub:
+    """`hearthcam hub serve` in its own process, started with the terms of ``TERMS``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    database: str  # its --database URL
+    folder: Path  # its --data folder
+    stderr: Path  # what it said
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def said(self) -> str:
+        return self.stderr.read_text()
+
+
+@contextmanager
+def served_hub(root: Path) -> Iterator[ServedHub]:
+    """`python -m hearthcam hub serve` on a free loopback port over ``root/hub.db`` with its keys
+    in ``root/hub``, once it answers and has printed its fingerprint; killed on the way out if
+    the test did not stop it (the test judges how it stopped)."""
+    database, port = f"sqlite:///{root / 'hub.db'}", free_port()
+    folder, stderr = root / "hub", root / "hub.stderr"
+    with open(stderr, "wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hearthcam", "hub", "serve", "--database", database,
+             "--data", str(folder), "--port", str(port), "--operator", TERMS.operator,
+             "--annotators-in", TERMS.annotators_in, "--keep-days", str(TERMS.keep_days)],
+            stdout=subprocess.DEVNULL, stderr=sink,
+        )  # fmt: skip
+    served = ServedHub(process, port, database, folder, stderr)
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_answers(port) and "fingerprint" in served.said()):
+            assert served.process.poll() is None, served.said()
+            assert time.monotonic() < deadline, served.said()
+            time.sleep(0.1)
+        yield served
+    finally:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()

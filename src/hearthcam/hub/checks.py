@@ -23,12 +23,11 @@ from typing import BinaryIO, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from hearthcam.hub.clips import HubClips, receipt_to_json
 from hearthcam.hub.identity import HubError
-from hearthcam.hub.registry import BUSY_TIMEOUT_S, hub_clip_checks, hub_clips, metadata
-from hearthcam.store.engine import build_engine
+from hearthcam.hub.registry import hub_clip_checks, hub_clips, open_hub_engine, reading, writing
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +100,7 @@ class HubChecks:
         cls, url: str, clips: HubClips, inspector: Callable[[], ClipInspector]
     ) -> HubChecks:
         """Over the hub's database at ``url`` (its tables made where missing)."""
-        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
-        try:
-            metadata.create_all(engine)
-        except SQLAlchemyError as error:
-            engine.dispose()
-            raise HubError(f"cannot open the hub's checks: {error}") from error
-        return cls(engine, clips, inspector)
+        return cls(open_hub_engine(url, "the hub's checks"), clips, inspector)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -123,12 +116,12 @@ class HubChecks:
             .where(~checked.exists())
             .order_by(hub_clips.c.received_at, hub_clips.c.id)
         )
-        with self._engine.connect() as connection:
+        with reading(self._engine) as connection:
             return [(int(r.home_id), r.clip_id) for r in connection.execute(query)]
 
     def state(self, home_id: int, clip_id: str) -> str | None:
         """``passed``, ``refused`` or None (not checked yet)."""
-        with self._engine.connect() as connection:
+        with reading(self._engine) as connection:
             return connection.execute(
                 select(hub_clip_checks.c.state).where(
                     hub_clip_checks.c.home_id == home_id, hub_clip_checks.c.clip_id == clip_id
@@ -140,7 +133,7 @@ class HubChecks:
         query = select(hub_clip_checks).where(
             hub_clip_checks.c.home_id == home_id, hub_clip_checks.c.state == REFUSED
         )
-        with self._engine.connect() as connection:
+        with reading(self._engine) as connection:
             return [
                 {"clip_id": r.clip_id, "reason": r.reason, "checked_at": r.checked_at,
                  "receipt": None if r.receipt is None else json.loads(r.receipt)}
@@ -187,12 +180,11 @@ class HubChecks:
             "reason": reason, "receipt": None if receipt is None else json.dumps(receipt),
         }  # fmt: skip
         try:
-            with self._engine.begin() as connection:
+            with writing(self._engine) as connection:
                 connection.execute(insert(hub_clip_checks).values(**row))
-        except IntegrityError:
-            pass  # checked by another worker meanwhile
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database write failed: {error}") from error
+        except HubError as error:
+            if not isinstance(error.__cause__, IntegrityError):
+                raise  # else: checked by another worker meanwhile
 
     def notify(self) -> None:
         self._wake.set()

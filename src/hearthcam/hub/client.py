@@ -34,7 +34,7 @@ from hearthcam.hub.clips import DeletionReceipt, is_clip_id, receipt_from_json, 
 from hearthcam.hub.identity import (
     HubError,
     Identity,
-    decode_b64,
+    b64_field,
     encode_b64,
     fingerprint_of,
     public_key_from_b64,
@@ -335,12 +335,7 @@ def _whole(value: object, name: str) -> int:
 
 
 def _bytes(value: object, name: str) -> bytes:
-    if not isinstance(value, str):
-        raise _NotAReply(f"{name} is not base64 text")
-    try:
-        return decode_b64(value)
-    except ValueError as error:
-        raise _NotAReply(f"{name}: {error}") from None
+    return b64_field(value, name, _NotAReply)
 
 
 def _hashes(value: object, name: str) -> tuple[bytes, ...]:

@@ -23,8 +23,7 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,12 +32,11 @@ from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, insert, select
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from hearthcam.hub.identity import HubError, Identity, decode_b64, encode_b64, key_id_of
-from hearthcam.hub.registry import BUSY_TIMEOUT_S, hub_clips, metadata
-from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.hub.registry import hub_clips, open_hub_engine, reading, writing
 
 __all__ = [
     "MAX_CLIP_BYTES",
@@ -234,38 +232,16 @@ class HubClips:
     ) -> HubClips:
         """Opens the hub's database at ``url`` (creating its tables where missing) for clips
         sealed in ``folder``."""
-        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
+        engine = open_hub_engine(url, "the hub's clips")
         try:
-            metadata.create_all(engine)
             return cls(engine, folder, identity, on_deleted)
-        except (SQLAlchemyError, HubError) as error:
+        except HubError:
             engine.dispose()
-            shown = make_url(url).render_as_string(hide_password=True)
-            raise HubError(f"cannot open the hub's clips in {shown}: {error}") from error
+            raise
 
     def close(self) -> None:
         """Closes every pooled connection."""
         self._engine.dispose()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as connection:
-                yield connection
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database read failed: {error}") from error
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its first statement; commits on success."""
-        try:
-            with (
-                self._engine.connect() as connection,
-                connection.execution_options(**{WRITE_LOCK: True}).begin(),
-            ):
-                yield connection
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database write failed: {error}") from error
 
     def add(
         self,
@@ -302,7 +278,7 @@ class HubClips:
         )
         self._write_file(token, sealed)
         try:
-            with self._write() as connection:
+            with writing(self._engine) as connection:
                 held = connection.execute(
                     select(hub_clips.c.id).where(
                         hub_clips.c.home_id == home_id, hub_clips.c.clip_id == clip_id
@@ -333,7 +309,7 @@ class HubClips:
     def open(self, home_id: int, clip_id: str) -> bytes:
         """The bytes of the home's clip ``clip_id``; HubError if the hub holds no such clip or
         its file does not open under its key (damaged, or moved from another clip)."""
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             row = connection.execute(
                 select(hub_clips.c.file, hub_clips.c.key, hub_clips.c.sha256).where(
                     hub_clips.c.home_id == home_id, hub_clips.c.clip_id == clip_id
@@ -359,7 +335,7 @@ class HubClips:
 
     def list(self, home_id: int) -> list[HubClip]:
         """The clips held for the home, oldest first."""
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             rows = connection.execute(
                 select(
                     hub_clips.c.clip_id,
@@ -388,7 +364,7 @@ class HubClips:
     def delete(self, home_id: int, clip_id: str, now: float) -> DeletionReceipt | None:
         """Deletes the home's clip ``clip_id``: its key row, then its file; the signed receipt,
         or None if the hub held no such clip for this home (another home's clip included)."""
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             row = connection.execute(
                 select(hub_clips.c.id, hub_clips.c.file, hub_clips.c.sha256).where(
                     hub_clips.c.home_id == home_id, hub_clips.c.clip_id == clip_id
@@ -416,7 +392,7 @@ class HubClips:
     def expire(self, now: float) -> builtins.list[DeletionReceipt]:
         """Deletes every clip whose consented keeping time (``keep_until``) has come, whoever
         sent it (its home may be gone); a receipt for each. ``hub serve`` runs it every minute."""
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             due = connection.execute(
                 select(hub_clips.c.home_id, hub_clips.c.clip_id).where(
                     hub_clips.c.keep_until <= int(now)

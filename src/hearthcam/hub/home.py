@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from hearthcam.hub.identity import (
     HubError,
-    decode_b64,
+    b64_field,
     encode_b64,
     fingerprint_of,
     public_key_from_b64,
@@ -208,12 +208,7 @@ def state_json(state: HomeLogState, link: HomeLink) -> str:
 
 
 def _bytes(value: object, name: str) -> bytes:
-    if not isinstance(value, str):
-        raise LinkDamaged(f"{name} is not base64 text")
-    try:
-        return decode_b64(value)
-    except ValueError as error:
-        raise LinkDamaged(f"{name}: {error}") from None
+    return b64_field(value, name, LinkDamaged)
 
 
 def _parse_state(data: object, link: HomeLink) -> HomeLogState | None:

@@ -55,6 +55,17 @@ def decode_b64(text: str) -> bytes:
     return data
 
 
+def b64_field(value: object, name: str, error: type[Exception]) -> bytes:
+    """The bytes a JSON field ``name`` holds as ``decode_b64`` text; ``error`` (the caller's
+    kind of "not whole") naming the field otherwise."""
+    if not isinstance(value, str):
+        raise error(f"{name} is not base64 text")
+    try:
+        return decode_b64(value)
+    except ValueError as failure:
+        raise error(f"{name}: {failure}") from None
+
+
 def raw_public(public: Ed25519PublicKey) -> bytes:
     """The 32 bytes of a public key."""
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -21,20 +21,24 @@ import binascii
 import hashlib
 import json
 import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Engine
 
 from hearthcam.hub.identity import HubError, Identity, key_id_of, public_key_from_b64
-from hearthcam.hub.registry import BUSY_TIMEOUT_S, hub_clips, hub_homes, hub_models, metadata
-from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.hub.registry import (
+    hub_clips,
+    hub_homes,
+    hub_models,
+    open_hub_engine,
+    reading,
+    writing,
+)
 
 __all__ = [
     "HubModels",
@@ -150,38 +154,18 @@ class HubModels:
 
     @classmethod
     def from_url(cls, url: str, identity: Identity) -> HubModels:
-        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
-        try:
-            metadata.create_all(engine)
-        except SQLAlchemyError as error:
-            engine.dispose()
-            raise HubError(f"cannot open the hub's models: {error}") from error
-        return cls(engine, identity)
+        return cls(open_hub_engine(url, "the hub's models"), identity)
 
     def close(self) -> None:
         self._engine.dispose()
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with (
-                self._engine.connect() as connection,
-                connection.execution_options(**{WRITE_LOCK: True}).begin(),
-            ):
-                yield connection
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database write failed: {error}") from error
 
     def held_tokens(self) -> list[str]:
         """The lineage tokens of every clip the hub holds now."""
         query = select(hub_homes.c.public_key, hub_clips.c.clip_id).join(
             hub_homes, hub_homes.c.id == hub_clips.c.home_id
         )
-        try:
-            with self._engine.connect() as connection:
-                rows = connection.execute(query).all()
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database read failed: {error}") from error
+        with reading(self._engine) as connection:
+            rows = connection.execute(query).all()
         return [clip_token(key_id_of(public_key_from_b64(r.public_key)), r.clip_id) for r in rows]
 
     def publish(
@@ -189,7 +173,7 @@ class HubModels:
     ) -> SignedModel:
         """Signs and offers a model learned from the clips ``lineage`` names."""
         model = sign_model(self._identity, payload, lineage, features_version, now)
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             connection.execute(
                 insert(hub_models).values(
                     id=model.model_id, created_at=now, manifest=_canonical(model.manifest).decode(),
@@ -206,11 +190,8 @@ class HubModels:
             .order_by(hub_models.c.created_at.desc())
             .limit(1)
         )
-        try:
-            with self._engine.connect() as connection:
-                row = connection.execute(query).first()
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database read failed: {error}") from error
+        with reading(self._engine) as connection:
+            row = connection.execute(query).first()
         if row is None:
             return None
         return SignedModel(json.loads(row.manifest), bytes(row.signature), bytes(row.payload))
@@ -218,13 +199,10 @@ class HubModels:
     def retire_clip(self, home_id: int, clip_id: str, now: float) -> int:
         """A clip of ``home_id`` was deleted (withdrawn, unlinked, expired): every model that
         learned from it is retired. How many were."""
-        try:
-            with self._engine.connect() as connection:
-                key = connection.execute(
-                    select(hub_homes.c.public_key).where(hub_homes.c.id == home_id)
-                ).scalar()
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database read failed: {error}") from error
+        with reading(self._engine) as connection:
+            key = connection.execute(
+                select(hub_homes.c.public_key).where(hub_homes.c.id == home_id)
+            ).scalar()
         if key is None:
             return 0
         return self.retire_using([clip_token(key_id_of(public_key_from_b64(key)), clip_id)], now)
@@ -235,7 +213,7 @@ class HubModels:
         wanted = set(tokens)
         if not wanted:
             return 0
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             rows = connection.execute(
                 select(hub_models.c.id, hub_models.c.manifest).where(
                     hub_models.c.retired_at.is_(None)

@@ -133,6 +133,43 @@ class LinkRefused(HubError):
         super().__init__(reason)
 
 
+def open_hub_engine(url: str, what: str) -> Engine:
+    """An engine over the hub's database at ``url``, every hub table made where missing (the
+    registry, clips, models and checks each open theirs so); HubError naming ``what``."""
+    engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
+    try:
+        metadata.create_all(engine)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise HubError(f"cannot open {what} in {shown}: {error}") from error
+    return engine
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection to read the hub's database; its errors become HubError."""
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except SQLAlchemyError as error:
+        raise HubError(f"hub database read failed: {error}") from error
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the write lock from its first statement; commits on success;
+    its errors become HubError."""
+    try:
+        with (
+            engine.connect() as connection,
+            connection.execution_options(**{WRITE_LOCK: True}).begin(),
+        ):
+            yield connection
+    except SQLAlchemyError as error:
+        raise HubError(f"hub database write failed: {error}") from error
+
+
 def normalize_code(code: str) -> str:
     """The one spelling of a code as typed: upper case, without dashes or spaces, lookalikes
     read as the digits they stand for."""
@@ -153,38 +190,11 @@ class HubRegistry:
     @classmethod
     def open(cls, url: str) -> HubRegistry:
         """Opens the hub's database at ``url`` and creates its tables where missing."""
-        engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
-        try:
-            metadata.create_all(engine)
-        except SQLAlchemyError as error:
-            engine.dispose()
-            shown = make_url(url).render_as_string(hide_password=True)
-            raise HubError(f"cannot open the hub database {shown}: {error}") from error
-        return cls(engine)
+        return cls(open_hub_engine(url, "the hub database"))
 
     def close(self) -> None:
         """Closes every pooled connection."""
         self._engine.dispose()
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as connection:
-                yield connection
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database read failed: {error}") from error
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its first statement; commits on success."""
-        try:
-            with (
-                self._engine.connect() as connection,
-                connection.execution_options(**{WRITE_LOCK: True}).begin(),
-            ):
-                yield connection
-        except SQLAlchemyError as error:
-            raise HubError(f"hub database write failed: {error}") from error
 
     def new_code(self, now: float, ttl_s: float = 600.0, note: str = "") -> str:
         """A new one-time link code, valid ``ttl_s`` seconds, as ``XXXXX-XXXXX``.
@@ -200,7 +210,7 @@ class HubRegistry:
             "used_at": None,
             "note": note,
         }
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             connection.execute(insert(hub_link_codes).values(row))
         half = CODE_LENGTH // 2
         return f"{code[:half]}-{code[half:]}"
@@ -214,7 +224,7 @@ class HubRegistry:
         public = public_key_from_b64(public_b64)
         key_id = key_id_of(public)
         digest = _code_hash(code)
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             found = connection.execute(
                 select(hub_link_codes.c.expires_at, hub_link_codes.c.used_at).where(
                     hub_link_codes.c.code_sha256 == digest
@@ -257,7 +267,7 @@ class HubRegistry:
 
     def public_key(self, key_id: str) -> Ed25519PublicKey | None:
         """The public key of the linked home named ``key_id``; None if none is linked now."""
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             text = connection.execute(
                 select(hub_homes.c.public_key).where(
                     hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None)
@@ -267,7 +277,7 @@ class HubRegistry:
 
     def home_id(self, key_id: str) -> int | None:
         """The id of the linked home named ``key_id``; None if none is linked now."""
-        with self._read() as connection:
+        with reading(self._engine) as connection:
             found = connection.execute(
                 select(hub_homes.c.id).where(
                     hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None)
@@ -277,7 +287,7 @@ class HubRegistry:
 
     def unlink(self, key_id: str, now: float) -> bool:
         """Unlinks the home named ``key_id``; False if it was not linked."""
-        with self._write() as connection:
+        with writing(self._engine) as connection:
             done = connection.execute(
                 update(hub_homes)
                 .where(hub_homes.c.key_id == key_id, hub_homes.c.unlinked_at.is_(None))

@@ -43,7 +43,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
@@ -80,6 +80,8 @@ KEPT_DIGITS: Final = 18
 _HEX_DIGEST: Final = re.compile(r"[0-9a-fA-F]{64}")
 
 _log = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 _REFUSAL_STATUS: Final = {"unknown or used code": 403, "expired code": 403, "already linked": 409}
 
@@ -457,20 +459,25 @@ def hub_app(
     async def _body(request: Request) -> tuple[str, bytes]:
         return _target(request.scope), await request.body()
 
-    @app.post(f"{PREFIX}/link")
-    async def link(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.link, target, body, request.headers))
+    def signed(work: Callable[[str, bytes, Mapping[str, str]], _Answer]) -> Endpoint:
+        """The route of ``work``: the request's target, body and headers in, its answer out
+        (off the event loop: the registry blocks on its database)."""
 
-    @app.get(f"{PREFIX}/hello")
-    async def hello(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.hello, target, body, request.headers))
+        async def endpoint(request: Request) -> Response:
+            target, body = await _body(request)
+            return _respond(await run_in_threadpool(work, target, body, request.headers))
 
-    @app.get(f"{PREFIX}/log")
-    async def view_log(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.view_log, target, body, request.headers))
+        return endpoint
+
+    for method, path, work in (
+        ("POST", "link", hub.link),
+        ("GET", "hello", hub.hello),
+        ("GET", "log", hub.view_log),
+        ("GET", "clips", hub.list_clips),
+        ("GET", "models/latest", hub.latest_model),
+        ("POST", "unlink", hub.unlink),
+    ):
+        app.add_api_route(f"{PREFIX}/{path}", signed(work), methods=[method])
 
     @app.put(PREFIX + "/clips/{clip_id}")
     async def put_clip(request: Request, clip_id: str) -> Response:
@@ -496,21 +503,6 @@ def hub_app(
         return _respond(
             await run_in_threadpool(hub.delete_clip, target, body, request.headers, clip_id)
         )
-
-    @app.get(f"{PREFIX}/clips")
-    async def list_clips(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.list_clips, target, body, request.headers))
-
-    @app.get(f"{PREFIX}/models/latest")
-    async def latest_model(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.latest_model, target, body, request.headers))
-
-    @app.post(f"{PREFIX}/unlink")
-    async def unlink(request: Request) -> Response:
-        target, body = await _body(request)
-        return _respond(await run_in_threadpool(hub.unlink, target, body, request.headers))
 
     return app
 
