@@ -13,25 +13,31 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from hearthcam.accounts import Accounts
 from hearthcam.hub.checks import HubChecks
 from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import HubClips
+from hearthcam.hub.desk import HubDesk
 from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, HomeLink, write_private
 from hearthcam.hub.identity import Identity, load_or_create
 from hearthcam.hub.models import HubModels
 from hearthcam.hub.registry import HubRegistry
 from hearthcam.hub.server import HubServer, hub_app, start_hub
 from hearthcam.hub.terms import HubTerms
+from hearthcam.hub.workbench import HubWorkbench
+from hearthcam.pipeline.detect import Detector
 from hearthcam.store.db import Store
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey
 from hearthcam_bench.broker import free_port, port_answers
+from tests.support.world import cheap_hasher
 
 TERMS = HubTerms("Northwind Review Co-op", "Portugal", 14)
 
@@ -52,6 +58,7 @@ class TestHub:
     log: AuditLog = field(init=False)
     server: HubServer | None = field(init=False, default=None)
     checks: HubChecks | None = None  # the hub's own checks, when a test gives them
+    workbench: HubWorkbench | None = None  # the people's pages, once ``open_workbench`` ran
     port: int = 0
     database_url: str | None = None  # default: a SQLite file under ``root``
 
@@ -64,10 +71,32 @@ class TestHub:
         self.log = AuditLog(self.store, AuditKey.load_or_create(self.root / "hub-audit.pem"))
         self.registry = HubRegistry.open(url)
         self.models = HubModels.from_url(url, self.identity)
-        # As `hub serve` wires them: a deleted clip retires the models that learned from it.
-        self.clips = HubClips.from_url(
-            url, self.folder, self.identity, on_deleted=self.models.retire_clip
-        )
+        # As `hub serve` wires them: a deleted clip retires the models that learned from it,
+        # and takes its leases and annotations with it (once there is a workbench).
+        self.forget: list[Callable[[int, str, float], object]] = []
+
+        def deleted(home_id: int, clip_id: str, now: float) -> None:
+            self.models.retire_clip(home_id, clip_id, now)
+            for listener in self.forget:
+                listener(home_id, clip_id, now)
+
+        self.clips = HubClips.from_url(url, self.folder, self.identity, on_deleted=deleted)
+
+    def open_workbench(
+        self,
+        checks: HubChecks,
+        clock: Callable[[], float] = time.time,
+        detector: Callable[[], Detector | None] = lambda: None,
+        **rules: Any,
+    ) -> HubWorkbench:
+        """The workbench as `hub serve` makes it (accounts over the hub's database, a cheap
+        password hasher), served from the next ``start``; ``checks`` become the hub's."""
+        self.checks = checks
+        url = self.database_url or f"sqlite:///{self.database}"
+        desk = HubDesk.from_url(url, self.clips, checks, self.log, detector=detector, **rules)
+        self.forget.append(desk.forget_clip)
+        self.workbench = HubWorkbench(Accounts(self.store, hasher=cheap_hasher()), desk, clock)
+        return self.workbench
 
     @property
     def database(self) -> Path:
@@ -85,7 +114,7 @@ class TestHub:
         """Serves on its port (any free one the first time, the same one after)."""
         app = hub_app(
             self.registry, self.identity, log=self.log, clips=self.clips, terms=self.terms,
-            models=self.models, checks=self.checks,
+            models=self.models, checks=self.checks, workbench=self.workbench,
         )  # fmt: skip
         self.server = start_hub(app, "127.0.0.1", self.port)
         self.port = self.server.port
@@ -97,6 +126,8 @@ class TestHub:
 
     def close(self) -> None:
         self.stop()
+        if self.workbench is not None:
+            self.workbench.desk.close()
         self.clips.close()
         self.models.close()
         self.registry.close()

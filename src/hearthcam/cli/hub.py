@@ -18,7 +18,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from hearthcam.hub.monitor import HomeLogState
     from hearthcam.hub.registry import HubRegistry
     from hearthcam.hub.terms import HubTerms
+    from hearthcam.pipeline.detect import Detector
     from hearthcam.store.db import Store
 
 from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
@@ -173,6 +175,12 @@ def hub_serve(
     keep_days: Annotated[
         int, typer.Option(min=1, max=3650, help="the most days this hub keeps a shared clip")
     ] = 30,
+    quota: Annotated[
+        int, typer.Option(min=1, max=100_000, help="leases an annotator may take per UTC day")
+    ] = 200,
+    lease_minutes: Annotated[
+        float, typer.Option(min=1, max=240, help="minutes an annotator holds a clip")
+    ] = 10.0,
 ) -> None:
     """Run a hub in the foreground until SIGINT/SIGTERM; `hearthcam hub code` makes link codes.
 
@@ -189,7 +197,8 @@ def hub_serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            _serve(database, data.expanduser(), host, port, public, signals, terms)
+            desk = _DeskTerms(quota, lease_minutes)
+            _serve(database, data.expanduser(), host, port, public, signals, terms, desk)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
             err.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
@@ -214,6 +223,28 @@ def _serve_terms(
         raise fail(f"hub serve: --{str(error).replace('_', '-')}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class _DeskTerms:
+    """The workbench's rules ``serve`` was given."""
+
+    quota: int
+    lease_minutes: float
+
+
+def _each(*listeners: Callable[[int, str, float], object]) -> Callable[[int, str, float], None]:
+    """One deletion listener that tells each of ``listeners`` (a failing one does not keep the
+    others from hearing)."""
+
+    def tell(home_id: int, clip_id: str, now: float) -> None:
+        for listener in listeners:
+            try:
+                listener(home_id, clip_id, now)
+            except Exception:
+                logging.getLogger(__name__).exception("a clip deletion listener failed")
+
+    return tell
+
+
 def _serve(
     database: str,
     data: Path,
@@ -222,13 +253,17 @@ def _serve(
     public: bool,
     signals: StopSignals,
     terms: HubTerms | None,
+    desk_terms: _DeskTerms,
 ) -> None:
     """Opens the hub's keys and database, serves until a stop signal, stops in order."""
+    from hearthcam.accounts import Accounts
     from hearthcam.hub.checks import HubChecks, ModelInspector
     from hearthcam.hub.clips import HubClips
+    from hearthcam.hub.desk import HubDesk
     from hearthcam.hub.identity import load_or_create
     from hearthcam.hub.models import HubModels
     from hearthcam.hub.server import hub_app, start_hub
+    from hearthcam.hub.workbench import HubWorkbench
     from hearthcam.viewlog.log import AuditLog
     from hearthcam.viewlog.signing import AuditKey
 
@@ -241,18 +276,29 @@ def _serve(
             signals.check()
             models = HubModels.from_url(database, identity)
             started.callback(models.close)
-            # A deleted clip (withdrawn, unlinked, expired) retires the models that learned it.
+            # A deleted clip (withdrawn, unlinked, expired, refused) retires the models that
+            # learned it and takes its leases and annotations with it.
+            forget: list[Callable[[int, str, float], object]] = []
             clips = HubClips.from_url(
-                database, data / HUB_CLIPS, identity, on_deleted=models.retire_clip
-            )
+                database, data / HUB_CLIPS, identity,
+                on_deleted=_each(models.retire_clip, lambda h, c, n: [f(h, c, n) for f in forget]),
+            )  # fmt: skip
             started.callback(clips.close)
             # The hub's own checks of each clip before anyone may be offered it (models load at
             # the first clip), in a worker of its own.
             checks = HubChecks.from_url(database, clips, ModelInspector)
             started.callback(checks.close)
+            audit = AuditLog(store, key)
+            desk = HubDesk.from_url(
+                database, clips, checks, audit, detector=_prelabeller,
+                daily_quota=desk_terms.quota, lease_minutes=desk_terms.lease_minutes,
+            )  # fmt: skip
+            started.callback(desk.close)
+            forget.append(desk.forget_clip)
+            workbench = HubWorkbench(Accounts(store), desk, secure_cookies=public)
             app = hub_app(
-                registry, identity, log=AuditLog(store, key), clips=clips, terms=terms,
-                models=models, checks=checks,
+                registry, identity, log=audit, clips=clips, terms=terms, models=models,
+                checks=checks, workbench=workbench,
             )  # fmt: skip
             server = start_hub(app, host, port)
             started.callback(server.stop)
@@ -274,6 +320,8 @@ def _serve(
             f"the hub's fingerprint: {identity.fingerprint()}",
             "homes compare it with the one `hearthcam hub link` shows them; "
             "make a link code with `hearthcam hub code`",
+            f"annotators sign in at {_url(host, server.port)}/ (add one with "
+            "`hearthcam hub annotator add NAME`)",
         ]
         if terms is None:
             say.append(
@@ -297,6 +345,14 @@ def _serve(
         signals.enter(Phase.STOPPING)
 
 
+def _prelabeller() -> Detector | None:
+    """The detector that pre-labels a lease's keyframes (the default model of the homes)."""
+    from hearthcam.config import DetectorConfig
+    from hearthcam.pipeline.detect import load_detector
+
+    return load_detector(DetectorConfig())
+
+
 def _shown(url: str) -> str:
     """A database URL without its password."""
     from sqlalchemy.engine import make_url
@@ -313,14 +369,7 @@ def hub_code(
     note: Annotated[str, typer.Option(help="for you: whom the code is for")] = "",
 ) -> None:
     """Print a new one-time link code for a home's owner (only its hash is kept)."""
-    from sqlalchemy.engine import make_url
-
-    _check_database_url(database, "hub code")
-    parsed = make_url(database)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(str(parsed.database)).expanduser()
-        if not path.is_file():
-            raise fail(f"hub code: no hub database at {path} (`hearthcam hub serve` makes it)")
+    _existing_hub(database, "hub code")
     now = time.time()
     try:
         with _hub_database(database) as (_store, registry):
@@ -607,3 +656,100 @@ def hub_unlink(config: ConfigOption = None) -> None:
         markup=False,
         soft_wrap=True,
     )
+
+
+# --- the hub's people --------------------------------------------------------------------------
+
+annotator_cli = typer.Typer(
+    no_args_is_help=True,
+    help="The hub's annotators and admins: add one (a one-time enrolment link), list, remove.",
+)
+hub_cli.add_typer(annotator_cli, name="annotator")
+
+
+def _existing_hub(database: str, command: str) -> None:
+    """A one-line refusal for a database that is no URL, or a SQLite file that does not exist."""
+    from sqlalchemy.engine import make_url
+
+    _check_database_url(database, command)
+    parsed = make_url(database)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database)).expanduser()
+        if not path.is_file():
+            raise fail(f"{command}: no hub database at {path} (`hearthcam hub serve` makes it)")
+
+
+@annotator_cli.command("add")
+def annotator_add(
+    name: Annotated[str, typer.Argument(help="the new account's username")],
+    database: DatabaseOption,
+    url: Annotated[
+        str, typer.Option(help="the hub's address as annotators reach it (for the link)")
+    ] = f"http://127.0.0.1:{DEFAULT_PORT}",
+    admin: Annotated[
+        bool, typer.Option("--admin", help="an admin (the operator's page), not an annotator")
+    ] = False,
+) -> None:
+    """Add an annotator (or admin) and print their one-time enrolment link (valid 72 hours).
+
+    They open it to choose their own password and set up two-factor sign-in: the operator never
+    learns either."""
+    from hearthcam.accounts import Accounts, Role
+
+    _existing_hub(database, "hub annotator add")
+    role = Role.ADMIN if admin else Role.ANNOTATOR
+    try:
+        with _hub_database(database) as (store, _registry):
+            invitation = Accounts(store).enrolment.invite(name, role, None, time.time())
+    except _hub_errors() as error:
+        raise fail(f"hub annotator add: {_one_line(error)}") from None
+    expires = datetime.fromtimestamp(invitation.expires, UTC).strftime("%Y-%m-%d %H:%M")
+    out.print(f"{url.rstrip('/')}/enrol#{invitation.token}", highlight=False, markup=False)
+    err.print(
+        f"{role.value} {invitation.user.username} added; send them this link (one use, expires "
+        f"{expires} UTC): they choose their password and set up two-factor sign-in there",
+        highlight=False,
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@annotator_cli.command("list")
+def annotator_list(database: DatabaseOption) -> None:
+    """List the hub's annotators and admins, and whether each has enrolled."""
+    from hearthcam.accounts import Accounts
+
+    _existing_hub(database, "hub annotator list")
+    try:
+        with _hub_database(database) as (store, _registry):
+            users = Accounts(store).list_users()
+    except _hub_errors() as error:
+        raise fail(f"hub annotator list: {_one_line(error)}") from None
+    if not users:
+        err.print("nobody yet: `hearthcam hub annotator add NAME`", highlight=False)
+    for user in users:
+        state = "two-factor on" if user.totp_enabled else "not enrolled yet"
+        out.print(f"{user.username}\t{user.role.value}\t{state}", highlight=False, markup=False)
+
+
+@annotator_cli.command("remove")
+def annotator_remove(
+    name: Annotated[str, typer.Argument(help="the account's username")],
+    database: DatabaseOption,
+) -> None:
+    """Remove an annotator or admin: their sessions end at once (their annotations stay)."""
+    from hearthcam.accounts import Accounts, username_key
+
+    _existing_hub(database, "hub annotator remove")
+    try:
+        with _hub_database(database) as (store, _registry):
+            accounts = Accounts(store)
+            found = [
+                u for u in accounts.list_users() if username_key(u.username) == username_key(name)
+            ]
+            if not found:
+                raise fail(f"hub annotator remove: no account named {name!r}")
+            accounts.delete_user(found[0].id)
+    except _hub_errors() as error:
+        raise fail(f"hub annotator remove: {_one_line(error)}") from None
+    err.print(f"{found[0].username} removed; their sessions ended", highlight=False)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -185,6 +185,31 @@ class HubChecks:
         except HubError as error:
             if not isinstance(error.__cause__, IntegrityError):
                 raise  # else: checked by another worker meanwhile
+
+    def refuse(self, home_id: int, clip_id: str, reason: str) -> bool:
+        """Refuses a clip after the fact (an annotator reported it): deleted at once, the reason
+        and the deletion receipt kept for its home, as for a clip the checks refused; False if
+        the hub held no such clip."""
+        now = self._clock()
+        deleted = self._clips.delete(home_id, clip_id, now)
+        if deleted is None:
+            return False
+        receipt = json.dumps(receipt_to_json(deleted))
+        with writing(self._engine) as connection:
+            changed = connection.execute(
+                update(hub_clip_checks)
+                .where(hub_clip_checks.c.home_id == home_id, hub_clip_checks.c.clip_id == clip_id)
+                .values(state=REFUSED, checked_at=now, reason=reason, receipt=receipt)
+            ).rowcount
+            if not changed:
+                connection.execute(
+                    insert(hub_clip_checks).values(
+                        home_id=home_id, clip_id=clip_id, state=REFUSED, checked_at=now,
+                        reason=reason, receipt=receipt,
+                    )
+                )  # fmt: skip
+        log.info("a clip of home %d was refused after its check: %s", home_id, reason)
+        return True
 
     def notify(self) -> None:
         self._wake.set()

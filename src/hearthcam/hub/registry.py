@@ -122,6 +122,37 @@ hub_models = Table(
     Column("retired_at", Float, nullable=True),
 )
 
+# The workbench at the hub (``hub.desk``): one annotator's short hold on one checked clip. A
+# lease row names the clip by (home, clip id); the annotator is a user of the hub's accounts.
+hub_leases = Table(
+    "hub_leases",
+    metadata,
+    Column("id", String(32), primary_key=True),  # random hex, the lease id the annotator sees
+    Column("annotator_id", Integer, nullable=False, index=True),
+    Column("home_id", Integer, nullable=False),
+    Column("clip_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # annotate.workbench.LeaseState
+    Column("taken_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+)
+
+# What annotators recorded of the clips: the verdict and corrected keyframe boxes. Deleted with
+# their clip (withdrawn, unlinked, expired, refused): no annotation outlives its clip.
+hub_annotations = Table(
+    "hub_annotations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("home_id", Integer, nullable=False),
+    Column("clip_id", String(64), nullable=False),
+    Column("lease_id", String(32), nullable=False, unique=True),
+    Column("annotator_id", Integer, nullable=False),
+    Column("verdict", String(32), nullable=False),
+    Column("reason", String(16), nullable=True),
+    Column("keyframes", Text, nullable=False),  # JSON: [{frame, boxes: [{xyxy, label, track}]}]
+    Column("created_at", Float, nullable=False),
+)
+
 Refusal = Literal["unknown or used code", "expired code", "already linked"]
 
 

@@ -66,6 +66,7 @@ from hearthcam.hub.models import HubModels, model_to_json
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
 from hearthcam.hub.terms import HubTerms
+from hearthcam.hub.workbench import HubWorkbench, add_workbench
 from hearthcam.threaded_server import GRACEFUL_SECONDS, listen, serve_in_thread
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import Checkpoint
@@ -444,6 +445,7 @@ def hub_app(
     terms: HubTerms | None = None,
     models: HubModels | None = None,
     checks: HubChecks | None = None,
+    workbench: HubWorkbench | None = None,
 ) -> FastAPI:
     """The hub's API over ``registry``, answering as ``identity``; ``clock`` is for tests.
 
@@ -451,7 +453,8 @@ def hub_app(
     key (HubError otherwise), since the hub signs a checkpoint whenever the log has changed.
     Without one the log route answers 404 and the link answer names no ``log_key``. ``clips``
     holds the clips homes send; without it the clip routes answer 404. ``terms`` are what the
-    link answer states for shared clips (homes cannot share with a hub that states none)."""
+    link answer states for shared clips (homes cannot share with a hub that states none).
+    ``workbench`` adds the pages and API of the people at the hub (``hub.workbench``)."""
     hub = _Hub(registry, identity, clock, log, clips, terms, models, checks)
     app = FastAPI(title="hearthcam hub", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(_SignResponses, identity=identity)
@@ -504,6 +507,8 @@ def hub_app(
             await run_in_threadpool(hub.delete_clip, target, body, request.headers, clip_id)
         )
 
+    if workbench is not None:
+        add_workbench(app, workbench)
     return app
 
 

@@ -20,6 +20,7 @@ const PAGES = {
   views: () => import("./js/pages/views.js"),
   system: () => import("./js/pages/system.js"),
   admin: () => import("./js/pages/admin.js"),
+  hub_admin: () => import("./js/pages/hub-admin.js"),
   enrol: () => import("./js/pages/enrol.js"),
   exports: () => import("./js/pages/exports.js"),
   people: () => import("./js/pages/people.js"),
