@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from typer.testing import CliRunner
@@ -159,6 +160,31 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
             time.sleep(0.5)
         assert state == "passed"
 
+        # The hub's people: an annotator and an admin the operator adds with the CLI, each
+        # enrolling in a browser of their own by the link it prints.
+        annotator = _enrolled(page, runner, hub_url, hub_database, "ada")
+        expect(annotator).to_have_url(hub_url + "/review")
+        expect(annotator.locator("#waiting")).to_have_text("1 waiting")
+        annotator.get_by_role("button", name="Take the next clip").click()
+        expect(annotator.locator("#facts")).to_contain_text("ada ")  # the watermark's text
+        annotator.wait_for_function("document.getElementById('clip').readyState >= 2")
+        shoot(annotator, "4-hub-workbench")
+        annotator.keyboard.press("3")  # pet
+        annotator.get_by_role("button", name="Record").click()
+        expect(annotator.locator(".toast").last).to_contain_text("Recorded: Pet.")
+        expect(annotator.locator("#idle-text")).to_contain_text("No clip is waiting")
+        admin = _enrolled(page, runner, hub_url, hub_database, "root", "--admin")
+        expect(admin).to_have_url(hub_url + "/admin")
+        expect(admin.locator("[data-field='annotations']")).to_have_text("1")
+        expect(admin.locator("#people")).to_contain_text("ada")
+        shoot(admin, "5-hub-admin")
+        assert _hub_count(hub_database, "hub_annotations") == 1
+        # The owner's own check of the hub's view log proves the annotator's view.
+        checked = runner.invoke(cli, ["hub", "check", "-c", str(config_file)])
+        assert checked.exit_code == 0, checked.output
+        assert "checks out" in checked.stdout
+        assert " 0 views" not in checked.stdout
+
         row.get_by_role("button", name="Withdraw").click()
         expect(page.locator(".toast").last).to_contain_text("The review hub deleted its copy")
         deletions = page.locator("#hub-deletions-panel")
@@ -169,6 +195,7 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
         shoot(page, "3-withdrawn")
         assert held.list(1) == []
         assert list((hub_folder / "clips").iterdir()) == []
+        assert _hub_count(hub_database, "hub_annotations") == 0  # the annotation went with it
     finally:
         held.close()
         handle.stop()
@@ -183,3 +210,44 @@ def _hub_check(database: str, clip_id: str) -> str | None:
             "SELECT state FROM hub_clip_checks WHERE clip_id = ?", (clip_id,)
         ).fetchone()
     return None if row is None else str(row[0])
+
+
+def _hub_count(database: str, table: str) -> int:
+    path = database.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _enrolled(
+    owner_page: Page, runner: CliRunner, hub_url: str, database: str, name: str, *role: str
+) -> Page:
+    """`hearthcam hub annotator add NAME` by the operator, then the person at its link in a
+    browser context of their own: a password, two-factor with an authenticator (pyotp here),
+    the recovery codes; they land where their role belongs."""
+    added = runner.invoke(
+        cli, ["hub", "annotator", "add", name, "--database", database, "--url", hub_url, *role]
+    )
+    assert added.exit_code == 0, added.output
+    link = added.stdout.strip()
+    assert link.startswith(f"{hub_url}/enrol#")
+    browser = owner_page.context.browser
+    assert browser is not None
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors = collect_errors(page)
+    page.goto(link)
+    page.wait_for_selector('body[data-ready="true"]')
+    password = "walks by the long quiet river path"
+    page.get_by_label("Choose a password").fill(password)
+    page.get_by_label("Repeat it").fill(password)
+    page.get_by_role("button", name="Next: two-factor").click()
+    expect(page.locator("#totp-secret")).not_to_be_empty()
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Enter the 6-digit code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Finish").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.get_by_role("link", name="I saved them: continue").click()
+    page.wait_for_selector('body[data-ready="true"]')
+    assert not errors, errors
+    return page

@@ -23,9 +23,11 @@ import pytest
 from hearthcam.accounts import Role
 from hearthcam.hub.checks import PASSED, HubChecks
 from hearthcam.hub.client import HubClient
+from hearthcam.hub.desk import REPORTED
 from hearthcam.hub.home import HOME_IDENTITY, read_link
 from hearthcam.hub.identity import load_or_create, public_key_from_b64
 from hearthcam.hub.monitor import HomeLogState
+from hearthcam.store.hub_deliveries import DeliveryState
 from hearthcam.viewlog.entry import ViewEntry, entry_bytes, parse_entry
 from tests.hub.test_checks import Verdicts
 from tests.hub.test_delivery import Home, home, hub
@@ -224,3 +226,180 @@ def _home_round(home: Home) -> list[ViewEntry]:
         state, findings = client.log_round(log_key, HomeLogState(), link.home_id)
     assert findings == []
     return [parse_entry(data)[1] for _index, data in sorted(state.seen.items())]
+
+
+def test_one_lease_at_a_time_per_clip_and_per_annotator_within_the_daily_quota(
+    hub: TestHub,
+    home: Home,
+    bench: Callable[..., HubChecks],
+    people: Callable[..., Person],
+    clock: Clock,
+) -> None:
+    checks = bench(daily_quota=2, per_clip=2, lease_minutes=5)
+    _sent(home)
+    _sent(home)
+    checks.run_once()
+    ada, bob = people("ada"), people("bob")
+    first = ada.post("/api/review/leases").json()
+    # One lease at a time; the other annotator is offered only the other clip.
+    held = ada.post("/api/review/leases")
+    assert (held.status_code, held.json()["detail"]) == (
+        409, "you hold a lease already: finish or give it back first",
+    )  # fmt: skip
+    assert bob.get("/api/review/queue").json()["available"] == 1
+    second = bob.post("/api/review/leases").json()
+    assert bob.get("/api/review/queue").json()["available"] == 0
+    # Another annotator's lease does not exist for them.
+    assert bob.get(f"/api/review/leases/{first['id']}").status_code == 404
+    assert bob.get(f"/api/review/leases/{first['id']}/clip").status_code == 404
+    assert hub.log.size() == 0
+    # Given back, the clip waits again; bob gives his back too.
+    assert ada.post(f"/api/review/leases/{first['id']}/release").status_code == 204
+    assert ada.post(f"/api/review/leases/{first['id']}/release").status_code == 410
+    assert bob.post(f"/api/review/leases/{second['id']}/release").status_code == 204
+    # The quota counts leases taken today: ada's second is her last.
+    again = ada.post("/api/review/leases").json()
+    assert ada.get("/api/review/queue").json()["quota_left"] == 0
+    # The minutes run out: the lease ends, its clip answers 410, nothing more can be taken today.
+    clock.now += 5 * 60 + 1
+    assert ada.get(again["clip_url"]).status_code == 410
+    assert ada.get(f"/api/review/leases/{again['id']}").status_code == 410
+    quota = ada.post("/api/review/leases")
+    assert (quota.status_code, quota.json()["detail"]) == (409, "you reached today's quota")
+    # The next UTC day brings the quota back (asked of the desk: a day later the session is
+    # long over, and so is the TOTP code that would open a new one).
+    assert hub.workbench is not None
+    [ada_id] = [u.id for u in hub.workbench.accounts.list_users() if u.username == "ada"]
+    assert hub.workbench.desk.queue(ada_id, clock.now + 24 * 3600).quota_left == 2
+
+
+def test_an_annotator_is_not_offered_a_clip_they_annotated(
+    hub: TestHub, home: Home, bench: Callable[..., HubChecks], people: Callable[..., Person]
+) -> None:
+    checks = bench(per_clip=2)
+    _sent(home)
+    checks.run_once()
+    ada, bob = people("ada"), people("bob")
+    lease = ada.post("/api/review/leases").json()
+    done = ada.post(f"/api/review/leases/{lease['id']}/annotation", {"verdict": "threat"})
+    assert done.status_code == 201
+    assert ada.get("/api/review/queue").json()["available"] == 0
+    assert bob.get("/api/review/queue").json()["available"] == 1  # a second opinion is wanted
+    false_alarm = {"verdict": "false_alarm"}  # without its reason
+    lease = bob.post("/api/review/leases").json()
+    assert bob.post(f"/api/review/leases/{lease['id']}/annotation", false_alarm).status_code == 422
+    false_alarm["reason"] = "shadow"
+    assert bob.post(f"/api/review/leases/{lease['id']}/annotation", false_alarm).status_code == 201
+    assert bob.get("/api/review/queue").json()["available"] == 0
+    assert hub.workbench is not None
+    assert [a.verdict.value for a in hub.workbench.desk.annotations()] == ["threat", "false_alarm"]
+
+
+def test_a_withdrawal_takes_the_clips_leases_and_annotations_with_it(
+    hub: TestHub, home: Home, bench: Callable[..., HubChecks], people: Callable[..., Person]
+) -> None:
+    checks = bench(per_clip=2)
+    annotated_share, _ = _sent(home)
+    leased_share, _ = _sent(home)
+    checks.run_once()
+    ada, bob = people("ada"), people("bob")
+    lease = ada.post("/api/review/leases").json()
+    assert ada.post(f"/api/review/leases/{lease['id']}/annotation", {"verdict": "pet"}).is_success
+    held = bob.post("/api/review/leases").json()  # the other clip, first in line for bob
+    assert bob.get(held["clip_url"]).status_code == 200
+    assert hub.workbench is not None
+    desk = hub.workbench.desk
+    assert len(desk.annotations()) == 1
+
+    home.sharing.withdraw(annotated_share)
+    home.sharing.withdraw(leased_share)
+    deleted = {d.share_id for d in home.deliveries.in_state(DeliveryState.DELETED)}
+    assert deleted == {annotated_share, leased_share}
+    assert hub.clips.list(home.home_id) == []
+    assert desk.annotations() == []
+    # Bob's lease was revoked at once: its copy is gone, the clip answers 410.
+    assert bob.get(held["clip_url"]).status_code == 410
+    assert bob.get("/api/review/queue").json() == {
+        "available": 0, "quota": 200, "taken_today": 2 - 1, "quota_left": 199, "lease_id": None,
+    }  # fmt: skip
+    # The views stay in the log: the home's proof that they happened outlives the clip.
+    assert len(_home_round(home)) == 1
+
+
+def test_should_not_be_here_deletes_the_clip_and_its_home_reads_why(
+    hub: TestHub, home: Home, bench: Callable[..., HubChecks], people: Callable[..., Person]
+) -> None:
+    checks = bench()
+    share_id, clip_id = _sent(home)
+    checks.run_once()
+    ada = people("ada")
+    lease = ada.post("/api/review/leases").json()
+    assert ada.post(f"/api/review/leases/{lease['id']}/report").json() == {"disposed": True}
+    assert hub.clips.list(home.home_id) == []
+    assert ada.get(lease["clip_url"]).status_code == 410
+    assert ada.get("/api/review/queue").json()["available"] == 0
+    # The home's next pass reads the refusal and its signed receipt.
+    home.delivery.run_once()
+    delivery = home.deliveries.get(share_id)
+    assert delivery is not None
+    assert delivery.state is DeliveryState.REFUSED
+    assert REPORTED in delivery.error
+    assert delivery.deletion is not None
+    assert delivery.deletion["clip_id"] == clip_id
+    assert checks.state(home.home_id, clip_id) == "refused"
+
+
+def test_who_may_do_what_at_the_hubs_pages(
+    hub: TestHub, home: Home, bench: Callable[..., HubChecks], people: Callable[..., Person]
+) -> None:
+    checks = bench()
+    _sent(home)
+    checks.run_once()
+    ada, root = people("ada"), people("root", Role.ADMIN)
+    stranger = httpx.Client(base_url=hub.url, timeout=30)
+    try:
+        for path in ("/api/review/queue", "/api/hub/admin", "/api/me"):
+            assert stranger.get(path).status_code == 401
+        assert stranger.post("/api/review/leases").status_code == 401
+        # Pages send a visitor without a session to the login.
+        page = stranger.get("/review", follow_redirects=False)
+        assert (page.status_code, page.headers["location"]) == (303, "/login")
+        assert stranger.get("/login").status_code == 200
+        wrong = stranger.post("/api/login", json={"username": "ada", "password": "guess"})
+        assert wrong.status_code == 401
+    finally:
+        stranger.close()
+    # Roles: the workbench is the annotators', the figures the admins'.
+    assert root.get("/api/review/queue").status_code == 403
+    assert ada.get("/api/hub/admin").status_code == 403
+    assert ada.get("/admin", follow_redirects=False).headers["location"] == "/review"
+    assert root.get("/review", follow_redirects=False).headers["location"] == "/admin"
+    # A state change needs the session's CSRF token and the page's own origin.
+    no_token = ada.http.post("/api/review/leases")
+    assert (no_token.status_code, no_token.json()["detail"]) == (403, "missing or wrong CSRF token")
+    cross = ada.http.post(
+        "/api/review/leases", headers={"X-CSRF-Token": ada.csrf, "Origin": "http://evil.test"}
+    )
+    assert cross.status_code == 403
+    # A password alone is half a login: the workbench waits for the TOTP code.
+    ada.sign_in_again()
+    assert ada.get("/api/review/queue").status_code == 200
+    figures = root.get("/api/hub/admin").json()
+    assert (figures["homes"], figures["clips_held"], figures["clips_passed"]) == (1, 1, 1)
+    assert (figures["waiting"], figures["annotations"], figures["log_size"]) == (1, 0, 0)
+    assert {(p["username"], p["role"], p["mfa_enabled"]) for p in figures["annotators"]} == {
+        ("ada", "annotator", True), ("root", "admin", True),
+    }  # fmt: skip
+
+
+def test_an_account_without_two_factor_cannot_sign_in(
+    hub: TestHub, bench: Callable[..., HubChecks]
+) -> None:
+    bench()
+    assert hub.workbench is not None
+    hub.workbench.accounts.create_user("eve", PASSWORD, Role.ANNOTATOR, None, time.time())
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        answer = client.post("/api/login", json={"username": "eve", "password": PASSWORD})
+        assert answer.status_code == 403
+        assert "two-factor sign-in is not set up" in answer.json()["detail"]
+        assert client.get("/api/me").status_code == 401  # no session was left open
