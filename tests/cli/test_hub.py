@@ -14,6 +14,7 @@ import signal
 import socket
 import sqlite3
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -428,3 +429,47 @@ def test_publish_model_signs_a_verdict_model_and_refuses_anything_else(
     )
     assert refused.exit_code == 2
     assert "not a hearthcam verdict model" in one_line(refused)
+
+
+def test_annotator_add_list_and_remove(tmp_path: Path) -> None:
+    from hearthcam.accounts import Accounts
+    from hearthcam.store.db import Store
+
+    database = f"sqlite:///{tmp_path / 'hub.db'}"
+    Store.open(database).close()  # as `hub serve` leaves it
+    added = hub_command(
+        "annotator", "add", "ada", "--database", database, "--url", "https://hub.example.org/"
+    )
+    assert added.exit_code == 0, added.output
+    link = added.stdout.strip()
+    assert re.fullmatch(r"https://hub\.example\.org/enrol#[A-Za-z0-9_-]{43}", link), link
+    assert "annotator ada added" in one_line(added)
+    admin = hub_command("annotator", "add", "root", "--admin", "--database", database)
+    assert admin.exit_code == 0, admin.output
+    assert admin.stdout.startswith("http://127.0.0.1:8470/enrol#")
+    # The link works once, for that person, at the hub's accounts.
+    with Store.open(database) as store:
+        token = link.split("#", 1)[1]
+        assert Accounts(store).enrolment.pending(token, time.time()).username == "ada"
+    taken = hub_command("annotator", "add", "ADA", "--database", database)
+    assert taken.exit_code == 2
+    assert "username" in one_line(taken)
+
+    listed = hub_command("annotator", "list", "--database", database)
+    assert listed.exit_code == 0, listed.output
+    assert [line.split() for line in listed.stdout.splitlines()] == [
+        ["ada", "annotator", "not", "enrolled", "yet"], ["root", "admin", "not", "enrolled", "yet"],
+    ]  # fmt: skip
+    removed = hub_command("annotator", "remove", "ada", "--database", database)
+    assert removed.exit_code == 0, removed.output
+    listed = hub_command("annotator", "list", "--database", database)
+    assert [line.split()[0] for line in listed.stdout.splitlines()] == ["root"]
+    gone = hub_command("annotator", "remove", "ada", "--database", database)
+    assert gone.exit_code == 2
+    assert one_line(gone).endswith("hub annotator remove: no account named 'ada'")
+    missing = tmp_path / "typo.db"
+    for command in (["add", "bo"], ["list"], ["remove", "bo"]):
+        refused = hub_command("annotator", *command, "--database", f"sqlite:///{missing}")
+        assert refused.exit_code == 2
+        assert f"no hub database at {missing}" in one_line(refused)
+    assert not missing.exists()
