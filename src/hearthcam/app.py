@@ -31,7 +31,7 @@ from hearthcam.config import Config
 from hearthcam.errors import StoreError
 from hearthcam.exports import Exporter
 from hearthcam.hub.client import HubClient
-from hearthcam.hub.delivery import HubDelivery
+from hearthcam.hub.delivery import HubDelivery, features_from_events
 from hearthcam.hub.home import destination as hub_destination
 from hearthcam.hub.home import read_check as read_hub_check
 from hearthcam.hub.pull import PullOutcome, pull_model
@@ -437,7 +437,10 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     def pull(client: HubClient, home_key_id: str, hub_url: str) -> PullOutcome:
         return pull_model(runtime.store, data_dir, client, home_key_id, hub_url, time.time())
 
-    delivery = HubDelivery(sharing, HubDeliveryStore(runtime.store), data_dir, pull=pull)
+    delivery = HubDelivery(
+        sharing, HubDeliveryStore(runtime.store), data_dir, pull=pull,
+        features=features_from_events(runtime.store.get_event),
+    )  # fmt: skip
     sharing.listeners.append(delivery)  # Sharing keeps its own list
     listeners.append(delivery)
     checks = share_checks(runtime, sharing, on_published=lambda _: delivery.notify())

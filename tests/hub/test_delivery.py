@@ -8,6 +8,7 @@ would move it; tests/hub/test_hub_walk.py runs them for real)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from hearthcam.cli import cli
 from hearthcam.hub import clips as clip_store
 from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import receipt_from_json, verify_receipt
-from hearthcam.hub.delivery import HubDelivery
+from hearthcam.hub.delivery import HubDelivery, features_from_events
 from hearthcam.hub.home import LINK_FILE, UNLINKED_FILE, destination
 from hearthcam.hub.identity import key_id_of
 from hearthcam.learn.registry import ModelRegistry
@@ -53,8 +54,9 @@ class Home:
     redacted: bytes
     home_id: int = 0
 
-    def event(self) -> Event:
-        """A finished event of camera front whose clip is sealed where the recorder puts it."""
+    def event(self, like: Event | None = None) -> Event:
+        """A finished event of camera front whose clip is sealed where the recorder puts it
+        (with the tracks and times of ``like``, when given)."""
         event_id = f"{time.time_ns():032x}"[-32:]
         clip = self.data_dir / "clips" / "front" / f"{event_id}.mp4"
         write_bytes(self.media, clip, "front", self.original)
@@ -64,11 +66,13 @@ class Home:
             start=0.0, end=2.0, wall_start=wall, wall_end=wall + 2, score=0.9, zones=(),
             tracks=(), snapshot=None, clip=clip, alert=True,
         )  # fmt: skip
+        if like is not None:
+            event = dataclasses.replace(like, id=event_id, camera="front", clip=clip, snapshot=None)
         self.store.save_event(event)
         return event
 
-    def share(self, to_hub: bool = True) -> ShareRecord:
-        event, now = self.event(), time.time()
+    def share(self, to_hub: bool = True, like: Event | None = None) -> ShareRecord:
+        event, now = self.event(like), time.time()
         digest = receipt_digest(self.sharing.receipt(event, "Front door", now, 1, to_hub))
         return self.sharing.share(event, 1, 1, "Front door", digest, now, 1, to_hub)
 
@@ -104,7 +108,10 @@ def _home(tmp_path: Path) -> Iterator[Home]:
         hub=lambda: destination(data_dir),
     )  # fmt: skip
     deliveries = HubDeliveryStore(store)
-    delivery = HubDelivery(sharing, deliveries, data_dir, timeout=5.0, ask_wait=0.2)
+    delivery = HubDelivery(
+        sharing, deliveries, data_dir, timeout=5.0, ask_wait=0.2,
+        features=features_from_events(store.get_event),
+    )  # fmt: skip
     sharing.listeners.append(delivery)
     original, redacted = tmp_path / "original.mp4", tmp_path / "redacted.mp4"
     make_h264_segment(original, seconds=1.0, size=(320, 240))
@@ -328,7 +335,8 @@ def test_a_hub_shares_receipt_names_the_hub_and_its_terms(hub: TestHub, home: Ho
     assert "the original never leaves" in receipt["checks"]
     assert "nothing else: not your home's name" in receipt["what_they_see"]
     assert "looks for faces again before anyone there may see it" in receipt["checks"]
-    assert "watermark" not in receipt["what_they_see"]  # no workbench at the hub yet to mark it
+    assert "their own watermark" in receipt["what_they_see"]
+    assert "hour of day" in receipt["what_they_see"]  # the numbers the hub's model learns from
     assert "signed deletion receipt" in receipt["withdraw"]
     assert ShareStatus.CONSENTED.value == "consented"
 

@@ -140,7 +140,7 @@ def _sent(home: Home) -> tuple[str, str]:
 
 
 def _frames(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), "r") as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
 
 

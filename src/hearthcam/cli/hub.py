@@ -429,6 +429,60 @@ def hub_publish_model(
     )
 
 
+@hub_cli.command("train")
+def hub_train(
+    database: DatabaseOption,
+    data: Annotated[Path, typer.Option("--data", help="where the hub keeps its identity")],
+    seed: Annotated[int, typer.Option(help="the draw of held-out homes and the forest's")] = 0,
+) -> None:
+    """Train one verdict model on every home's annotated clips, judge it on held-out homes,
+    sign it and offer it (homes judge it again on their own annotations before serving it).
+
+    Its lineage is the clips it learned from: a withdrawal of any of them retires it."""
+    from hearthcam.hub.clips import HubClips
+    from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.models import HubModels
+    from hearthcam.hub.training import train_pooled
+
+    _existing_hub(database, "hub train")
+    identity_path = data.expanduser() / HUB_IDENTITY
+    if not identity_path.is_file():
+        raise fail(f"hub train: no hub identity at {identity_path} (run `hub serve` once)")
+    try:
+        with contextlib.ExitStack() as opened:
+            identity = load_or_create(identity_path)
+            models = HubModels.from_url(database, identity)
+            opened.callback(models.close)
+            clips = HubClips.from_url(
+                database, data.expanduser() / HUB_CLIPS, identity, on_deleted=models.retire_clip
+            )
+            opened.callback(clips.close)
+            with err.status("training on the pooled annotations…"):
+                outcome = train_pooled(clips, models, time.time(), seed)
+    except _hub_errors() as error:
+        raise fail(f"hub train: {_one_line(error)}") from None
+    held = outcome.held_out
+    lines = [
+        f"trained on {outcome.examples} annotated clips from {outcome.homes} homes",
+        (
+            "one home only: no held-out figures"
+            if held is None
+            else (
+                f"on {held.held_out_homes} held-out homes ({held.model.events} clips, trained "
+                f"without them): threat recall {held.model.threat_recall:.2f} "
+                f"(rules {held.rules.threat_recall:.2f}), false alerts {held.model.false_alerts} "
+                f"(rules {held.rules.false_alerts}); "
+                f"{'better than' if held.beats_rules else 'not better than'} the rules: {held.why}"
+            )
+        ),
+        f"signed and offered as {outcome.model.model_id} "
+        f"(lineage {len(outcome.model.lineage)} clips)",
+    ]
+    for line in lines:
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
+    out.print(outcome.model.model_id, highlight=False, markup=False)
+
+
 # --- the home's side ---------------------------------------------------------------------------
 
 

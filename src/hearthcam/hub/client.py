@@ -25,12 +25,19 @@ import time
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
+from urllib.parse import quote
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hearthcam.errors import HearthcamError
-from hearthcam.hub.clips import DeletionReceipt, is_clip_id, receipt_from_json, verify_receipt
+from hearthcam.hub.clips import (
+    ClipFeatures,
+    DeletionReceipt,
+    is_clip_id,
+    receipt_from_json,
+    verify_receipt,
+)
 from hearthcam.hub.identity import (
     HubError,
     Identity,
@@ -191,15 +198,25 @@ class HubClient:
             raise HubError(f"the hub's unlink answer is not one: {answer!r:.200}")
         return [self._receipt(item, None) for item in listed]
 
-    def send_clip(self, clip_id: str, data: bytes, receipt_digest: str, keep_until: int) -> str:
+    def send_clip(
+        self,
+        clip_id: str,
+        data: bytes,
+        receipt_digest: str,
+        keep_until: int,
+        features: ClipFeatures | None = None,
+    ) -> str:
         """Sends ``data`` as this home's clip ``clip_id`` (its pseudonymous id: 1-64 of
         ``A-Z a-z 0-9 _ -``), kept until ``keep_until`` (unix s) under the consent receipt whose
         SHA-256 is ``receipt_digest``; the clip's SHA-256, as the hub confirmed it.
 
+        ``features``: what the home's model read from the clip's event, for the hub's training.
         HubRefused 409 for an id sent before, 413 for a clip too large."""
         if not is_clip_id(clip_id):
             raise HubError(f"not a clip id: {clip_id[:80]!r}")
         query = f"receipt={receipt_digest}&keep_until={int(keep_until)}"
+        if features is not None:
+            query += f"&features={quote(features.text(), safe=':,')}"
         answer = self._checked(
             "PUT", f"{CLIPS_PATH}/{clip_id}?{query}", data, "application/octet-stream"
         )

@@ -20,6 +20,7 @@ import builtins
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -36,22 +37,61 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from hearthcam.hub.identity import HubError, Identity, decode_b64, encode_b64, key_id_of
-from hearthcam.hub.registry import hub_clips, open_hub_engine, reading, writing
+from hearthcam.hub.registry import (
+    hub_clip_features,
+    hub_clips,
+    open_hub_engine,
+    reading,
+    writing,
+)
 
 __all__ = [
     "MAX_CLIP_BYTES",
     "ClipAlreadyHeld",
+    "ClipFeatures",
     "ClipTooLarge",
     "DeletionReceipt",
     "HubClip",
     "HubClips",
     "is_clip_id",
+    "parse_features",
     "receipt_from_json",
     "receipt_to_json",
     "verify_receipt",
 ]
 
 MAX_CLIP_BYTES: Final = 256 * 1024 * 1024
+MAX_FEATURES: Final = 64  # numbers in a clip's feature vector (the model reads 32 today)
+_FEATURES_TEXT: Final = re.compile(r"[0-9]{1,4}:[0-9eE+.,-]{1,2000}")
+
+
+@dataclass(frozen=True, slots=True)
+class ClipFeatures:
+    """The numbers the verdict model reads from a clip's event, and their version."""
+
+    version: int
+    values: tuple[float, ...]
+
+    def text(self) -> str:
+        """``version:v1,v2,...`` (what a home puts in the upload's query)."""
+        return f"{self.version}:" + ",".join(format(v, ".6g") for v in self.values)
+
+
+def parse_features(text: str) -> ClipFeatures | None:
+    """The features ``text`` (``ClipFeatures.text``) names; None unless it is exactly that form
+    with 1 to ``MAX_FEATURES`` finite numbers."""
+    if not _FEATURES_TEXT.fullmatch(text):
+        return None
+    version, _, numbers = text.partition(":")
+    try:
+        values = tuple(float(n) for n in numbers.split(","))
+    except ValueError:
+        return None
+    if not 0 < len(values) <= MAX_FEATURES or not all(math.isfinite(v) for v in values):
+        return None
+    return ClipFeatures(int(version), values)
+
+
 KEY_SIZE: Final = 32  # AES-256
 NONCE_SIZE: Final = 12  # what AES-GCM is defined for
 SIGNATURE_SIZE: Final = 64
@@ -239,6 +279,11 @@ class HubClips:
             engine.dispose()
             raise
 
+    @property
+    def engine(self) -> Engine:
+        """The hub's database (the registry's tables are in it too)."""
+        return self._engine
+
     def close(self) -> None:
         """Closes every pooled connection."""
         self._engine.dispose()
@@ -251,6 +296,7 @@ class HubClips:
         receipt_digest: str,
         keep_until: int,
         now: float,
+        features: ClipFeatures | None = None,
     ) -> HubClip:
         """Seals and keeps ``data`` as the home's clip ``clip_id``.
 
@@ -299,6 +345,13 @@ class HubClips:
                         key=key,
                     )
                 )
+                if features is not None:
+                    connection.execute(
+                        insert(hub_clip_features).values(
+                            home_id=home_id, clip_id=clip_id, version=features.version,
+                            vector=features.text().partition(":")[2],
+                        )
+                    )  # fmt: skip
         except HubError as error:
             self._remove_file(token)
             if isinstance(error.__cause__, IntegrityError):  # the unique pair, behind the check
@@ -361,6 +414,17 @@ class HubClips:
             for row in rows
         ]
 
+    def features(self) -> dict[tuple[int, str], ClipFeatures]:
+        """The feature vectors sent with the clips held: (home id, clip id) -> features."""
+        with reading(self._engine) as connection:
+            rows = connection.execute(select(hub_clip_features)).all()
+        found = {}
+        for row in rows:
+            parsed = parse_features(f"{row.version}:{row.vector}")
+            if parsed is not None:
+                found[(int(row.home_id), row.clip_id)] = parsed
+        return found
+
     def delete(self, home_id: int, clip_id: str, now: float) -> DeletionReceipt | None:
         """Deletes the home's clip ``clip_id``: its key row, then its file; the signed receipt,
         or None if the hub held no such clip for this home (another home's clip included)."""
@@ -378,6 +442,11 @@ class HubClips:
             gone = connection.execute(delete(hub_clips).where(hub_clips.c.id == row.id))
             if gone.rowcount != 1:  # deleted by another request meanwhile: its receipt, not ours
                 return None
+            connection.execute(
+                delete(hub_clip_features).where(
+                    hub_clip_features.c.home_id == home_id, hub_clip_features.c.clip_id == clip_id
+                )
+            )
         if sqlite:  # and not left in the write-ahead log either
             with self._engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hearthcam.hub.client import HubClient, HubRefused
 from hearthcam.hub.clips import (
+    ClipFeatures,
     DeletionReceipt,
     receipt_from_json,
     receipt_to_json,
@@ -59,10 +60,12 @@ from hearthcam.hub.identity import (
     load_or_create,
     public_key_from_b64,
 )
+from hearthcam.pipeline.features import FEATURES_VERSION, event_features
 from hearthcam.privacy.consent import Sharing, for_hub, redacted_path
 from hearthcam.privacy.lifecycle import ShareStatus
 from hearthcam.store.hub_deliveries import AT_HUB, DeliveryState, HubDeliveryStore
 from hearthcam.store.shares import ShareRecord
+from hearthcam.types import Event
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,21 @@ def _why(error: Exception) -> str:
     return str(error)
 
 
+def features_from_events(
+    events: Callable[[str], Event | None],
+) -> Callable[[ShareRecord], ClipFeatures | None]:
+    """What goes with a share's clip for the hub's training: the numbers the verdict model reads
+    from the share's event (``pipeline.features``), or None when the event is gone."""
+
+    def of(share: ShareRecord) -> ClipFeatures | None:
+        event = events(share.event_id)
+        if event is None:
+            return None
+        return ClipFeatures(FEATURES_VERSION, tuple(float(v) for v in event_features(event)))
+
+    return of
+
+
 class HubDelivery:
     """Sends published hub shares to the linked hub and deletes withdrawn ones there."""
 
@@ -113,12 +131,15 @@ class HubDelivery:
         pull: Callable[[HubClient, str, str], object] | None = None,
         pull_every: float = 3600.0,
         check_every: float = 3600.0,
+        features: Callable[[ShareRecord], ClipFeatures | None] = lambda share: None,
     ) -> None:
         """``timeout``: for each request to the hub; ``ask_wait``: how long a withdrawal waits
         for a pass in progress (an upload, say) before it leaves the deletion to the loop.
         ``pull(client, home key id, hub url)`` takes the hub's newest model (``hub.pull``),
         at most every ``pull_every`` seconds; its outcome is logged. The hub's view log is
-        checked every ``check_every`` seconds."""
+        checked every ``check_every`` seconds. ``features(share)`` is what the home's model read
+        from the share's event, sent with the clip for the hub's training (None: nothing)."""
+        self._features = features
         self._check_every = check_every
         self._checked = float("-inf")
         self._pull = pull
@@ -409,7 +430,9 @@ class HubDelivery:
             return False
         keep_until = int(share.expires)
         try:
-            sha256 = client.send_clip(clip_id, data, share.receipt_sha256, keep_until)
+            sha256 = client.send_clip(
+                clip_id, data, share.receipt_sha256, keep_until, self._features(share)
+            )
         except HubRefused as error:
             if error.status == 409 and self._held(client, clip_id, len(data)):
                 sha256 = ""  # an earlier try reached it; the hub holds this many bytes

@@ -70,7 +70,7 @@ from hearthcam.hub.registry import (
 from hearthcam.pipeline.detect import Detector
 from hearthcam.viewlog.log import AuditLog, Derivative, ViewEntry
 
-__all__ = ["HubAnnotation", "HubDesk", "HubLease", "HubQueue"]
+__all__ = ["HubAnnotation", "HubDesk", "HubLease", "HubQueue", "read_annotations"]
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,25 @@ class DeskFigures:
     annotations: int
     leases_today: dict[int, int]  # annotator id -> leases taken today
     annotations_by_annotator: dict[int, int]
+
+
+def read_annotations(engine: Engine) -> list[HubAnnotation]:
+    """Every annotation recorded at the hub whose database ``engine`` opens, oldest first."""
+    with reading(engine) as connection:
+        rows = connection.execute(select(hub_annotations).order_by(hub_annotations.c.id))
+        return [
+            HubAnnotation(
+                id=int(r.id),
+                home_id=int(r.home_id),
+                clip_id=r.clip_id,
+                annotator_id=int(r.annotator_id),
+                verdict=ReviewVerdict(r.verdict),
+                reason=None if r.reason is None else FalseAlarmReason(r.reason),
+                keyframes=_keyframes(r.keyframes),
+                created_at=float(r.created_at),
+            )
+            for r in rows
+        ]
 
 
 def _lease(row: Any) -> HubLease:
@@ -329,21 +348,7 @@ class HubDesk:
 
     def annotations(self) -> list[HubAnnotation]:
         """Every annotation recorded, oldest first: the pooled dataset."""
-        with reading(self._engine) as connection:
-            rows = connection.execute(select(hub_annotations).order_by(hub_annotations.c.id))
-            return [
-                HubAnnotation(
-                    id=int(r.id),
-                    home_id=int(r.home_id),
-                    clip_id=r.clip_id,
-                    annotator_id=int(r.annotator_id),
-                    verdict=ReviewVerdict(r.verdict),
-                    reason=None if r.reason is None else FalseAlarmReason(r.reason),
-                    keyframes=_keyframes(r.keyframes),
-                    created_at=float(r.created_at),
-                )
-                for r in rows
-            ]
+        return read_annotations(self._engine)
 
     def figures(self, now: float) -> DeskFigures:
         """Counts for the operator's admin page."""

@@ -94,6 +94,18 @@ hub_clips = Table(
     UniqueConstraint("home_id", "clip_id"),
 )
 
+# What the home's model read from the event a clip shows (``pipeline.features``: counts, sizes,
+# movement and dwell of what was followed, the event's length and hour of day), sent with the
+# clip so that the hub can train on annotated clips; deleted with its clip (``hub.clips``).
+hub_clip_features = Table(
+    "hub_clip_features",
+    metadata,
+    Column("home_id", Integer, primary_key=True),
+    Column("clip_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # pipeline.features.FEATURES_VERSION
+    Column("vector", Text, nullable=False),  # comma-separated numbers, FEATURE_NAMES order
+)
+
 # The hub's own checks of each clip a home sent (``hub.checks``), before any annotator may be
 # offered it: ``passed``, or ``refused`` (the clip deleted, the reason and the deletion receipt
 # kept for its home to read). No row: not checked yet, offered to nobody.

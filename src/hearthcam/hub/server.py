@@ -22,15 +22,16 @@ hub's identity; the link answer names its public half (``log_key``).
 ``GET /hub/v1/models/latest`` answers the newest model the hub offers (``hub.models``: manifest,
 signature, file), 404 ``no model`` when there is none (or the app was made without models).
 
-Clips (``hub.clips``, when the app is given a ``HubClips``; 404 ``no clip store`` otherwise):
-``PUT /hub/v1/clips/{clip_id}?receipt=<sha256 hex>&keep_until=<unix s>`` with the clip's bytes
-as the body (the request's signature covers them) keeps a clip: 201, 409 when the home sent that
-id before, 413 above ``MAX_CLIP_BYTES`` (refused before the body is read when its length is
-declared, and while reading otherwise), 422 for a bad id or query. ``DELETE`` of the same path
-deletes it and answers the hub's signed ``DeletionReceipt`` (404 for a clip the home does not
-have there, another home's included); ``GET /hub/v1/clips`` lists the home's clips, and those
-the hub's own checks refused (``hub.checks``: deleted, with why and the deletion receipt). Unlinking
-deletes every clip of the home first and answers the receipts.
+Clips (``hub.clips``, when the app is given a ``HubClips``; 404 ``no clip store`` otherwise): ``PUT
+/hub/v1/clips/{clip_id}?receipt=<sha256 hex>&keep_until=<unix s>[&features=<v>:<n,...>]`` with the
+clip's bytes as the body (the request's signature covers them, and ``features``, what the home's
+model read from the event, for the hub's training) keeps a clip: 201, 409 when the home sent that id
+before, 413 above ``MAX_CLIP_BYTES`` (refused before the body is read when its length is declared,
+and while reading otherwise), 422 for a bad id or query. ``DELETE`` of the same path deletes it and
+answers the hub's signed ``DeletionReceipt`` (404 for a clip the home does not have there, another
+home's included); ``GET /hub/v1/clips`` lists the home's clips, and those the hub's own checks
+refused (``hub.checks``: deleted, with why and the deletion receipt). Unlinking deletes every clip
+of the home first and answers the receipts.
 
 The link answer carries the terms the hub's operator states for shared clips (``hub.terms``:
 operator, where the annotators work, days kept), or null: a home shares no clip with a hub that
@@ -60,7 +61,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hearthcam.hub import clips as clip_store
 from hearthcam.hub.checks import HubChecks
-from hearthcam.hub.clips import ClipAlreadyHeld, ClipTooLarge, HubClips, receipt_to_json
+from hearthcam.hub.clips import (
+    ClipAlreadyHeld,
+    ClipFeatures,
+    ClipTooLarge,
+    HubClips,
+    parse_features,
+    receipt_to_json,
+)
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
 from hearthcam.hub.models import HubModels, model_to_json
 from hearthcam.hub.registry import HubRegistry, LinkRefused
@@ -131,21 +139,29 @@ def _kept_size(target: str) -> int | None:
     return int(text)
 
 
-def _clip_query(target: str) -> tuple[str, int] | None:
-    """The consent receipt's digest (lower case) and the keep-until time a clip upload's query
-    names; None unless it names exactly those, once each, in their forms."""
+def _clip_query(target: str) -> tuple[str, int, ClipFeatures | None] | None:
+    """The consent receipt's digest (lower case), the keep-until time and the event's features
+    (optional) a clip upload's query names; None unless it names exactly those, once each, in
+    their forms."""
     try:
         query = parse_qs(urlsplit(target).query, keep_blank_values=True, strict_parsing=True)
     except ValueError:
         return None
-    if set(query) != {"receipt", "keep_until"} or any(len(v) != 1 for v in query.values()):
+    if not {"receipt", "keep_until"} <= set(query) <= {"receipt", "keep_until", "features"}:
+        return None
+    if any(len(v) != 1 for v in query.values()):
         return None
     receipt, keep_until = query["receipt"][0], query["keep_until"][0]
     if not _HEX_DIGEST.fullmatch(receipt):
         return None
     if not (keep_until.isascii() and keep_until.isdigit() and len(keep_until) <= KEPT_DIGITS):
         return None
-    return receipt.lower(), int(keep_until)
+    features = None
+    if "features" in query:
+        features = parse_features(query["features"][0])
+        if features is None:
+            return None
+    return receipt.lower(), int(keep_until), features
 
 
 def _checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -313,11 +329,15 @@ class _Hub:
         query = _clip_query(target)
         if query is None:
             return _refused(
-                422, "malformed clip request: receipt (sha256 hex) and keep_until (unix s)"
+                422,
+                "malformed clip request: receipt (sha256 hex), keep_until (unix s) and "
+                "optionally features (version:numbers)",
             )
-        receipt_digest, keep_until = query
+        receipt_digest, keep_until, features = query
         try:
-            clip = clips.add(home_id, clip_id, body, receipt_digest, keep_until, self._clock())
+            clip = clips.add(
+                home_id, clip_id, body, receipt_digest, keep_until, self._clock(), features
+            )
         except ClipAlreadyHeld as error:
             return _refused(409, str(error))
         except ClipTooLarge as error:

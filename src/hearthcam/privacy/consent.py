@@ -184,10 +184,14 @@ def _hub_receipt(
         "and nobody before the checks passed here."
     )
     receipt["what_they_see"] = (
-        "This clip with every face and every person's whole body blurred. The hub is sent the "
-        "blurred clip under a random id, this receipt's digest and the time it must be deleted "
-        "by, and nothing else: not your home's name, your household, the camera's name or when "
-        "the clip was recorded."
+        "This clip with every face and every person's whole body blurred; their view carries "
+        "their own watermark, lasts minutes, and they cannot download it. The hub is sent the "
+        "blurred clip under a random id, the numbers hearthcam's model reads from the event "
+        "(how many people, animals or vehicles it followed, their size, movement and time in "
+        "view, the event's length and its hour of day: the hub's model learns from them, "
+        "annotators do not see them), this receipt's digest and the time it must be deleted "
+        "by, and nothing else: not your home's name, your household, the camera's name or the "
+        "date."
     )
     receipt["checks"] = (
         str(receipt["checks"]) + " Only the redacted copy that passed them leaves this home, "
