@@ -28,6 +28,7 @@ from hearthcam_bench import (
     faces,
     gating,
     history,
+    hub,
     idle,
     latency,
     learning,
@@ -58,6 +59,7 @@ SCENARIOS: dict[str, Scenario] = {
     "exports": exports.run,
     "faces": faces.run,
     "cluster": cluster.run,
+    "hub": hub.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 
