@@ -23,11 +23,16 @@ from hearthcam.hub.home import HOME_IDENTITY, read_link
 from hearthcam.hub.identity import load_or_create, public_key_from_b64
 from hearthcam.hub.models import clip_token
 from hearthcam.hub.pull import Pulled, PullOutcome, pull_model
-from hearthcam.hub.training import TrainingRefused, pooled_examples, train_pooled
+from hearthcam.hub.training import (
+    TrainingRefused,
+    TrainingSchedule,
+    pooled_examples,
+    train_pooled,
+)
 from hearthcam.pipeline.features import FEATURE_NAMES, FEATURES_VERSION, event_features
 from hearthcam.store.hub_deliveries import Delivery
 from tests.hub.test_delivery import Home, _home, home, hub
-from tests.hub.test_workbench import Person, bench, clock, people
+from tests.hub.test_workbench import Clock, Person, bench, clock, people
 from tests.learn.test_train import world
 from tests.support.hubs import TestHub, link_home
 
@@ -175,3 +180,45 @@ def _clip_ids(home: Home) -> set[str]:
 
 def _key_id(home: Home) -> str:
     return load_or_create(home.data_dir / HOME_IDENTITY).key_id
+
+
+def test_hub_serve_trains_on_its_own_when_annotations_change_and_after_a_retirement(
+    hub: TestHub,
+    home: Home,
+    bench: Callable[..., HubChecks],
+    people: Callable[..., Person],
+    clock: Clock,
+) -> None:
+    checks = bench(daily_quota=1000)
+    truth = _share_world(home, 12, seed=4)
+    checks.run_once()
+    ada = people("ada")
+    _annotate_all(hub, ada, truth)
+    schedule = TrainingSchedule(hub.clips, hub.models, every=3600.0, clock=clock)
+    first = schedule.run_once()
+    assert first is not None
+    assert first.examples == 12
+    assert schedule.run_once() is None  # nothing changed
+    # More annotations: not before the hour is up, while a model is offered.
+    more = _share_world(home, 4, seed=5)
+    checks.run_once()
+    _annotate_all(hub, ada, more)
+    assert schedule.run_once() is None
+    clock.now += 3601
+    second = schedule.run_once()
+    assert second is not None
+    assert second.examples == 16
+    # A clip of the last batch withdrawn: the model that learned it is retired, and the first
+    # one, which did not, is offered again.
+    newest = home.deliveries.of_household(1)[0]
+    home.sharing.withdraw(newest.share_id)
+    assert hub.models.latest() == first.model
+    assert schedule.run_once() is None  # within the hour, with a model offered
+    # A clip of the first batch withdrawn: both models go; the next look trains again.
+    oldest = home.deliveries.of_household(1)[-1]
+    home.sharing.withdraw(oldest.share_id)
+    assert hub.models.latest() is None
+    third = schedule.run_once()
+    assert third is not None
+    assert third.examples == 14
+    assert hub.models.latest() == third.model

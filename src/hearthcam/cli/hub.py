@@ -181,6 +181,14 @@ def hub_serve(
     lease_minutes: Annotated[
         float, typer.Option(min=1, max=240, help="minutes an annotator holds a clip")
     ] = 10.0,
+    train_hours: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=24 * 365,
+            help="train a model on the annotated clips at most this often (0: only `hub train`)",
+        ),
+    ] = 24.0,
 ) -> None:
     """Run a hub in the foreground until SIGINT/SIGTERM; `hearthcam hub code` makes link codes.
 
@@ -197,7 +205,7 @@ def hub_serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            desk = _DeskTerms(quota, lease_minutes)
+            desk = _DeskTerms(quota, lease_minutes, train_hours)
             _serve(database, data.expanduser(), host, port, public, signals, terms, desk)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
@@ -229,6 +237,7 @@ class _DeskTerms:
 
     quota: int
     lease_minutes: float
+    train_hours: float
 
 
 def _each(*listeners: Callable[[int, str, float], object]) -> Callable[[int, str, float], None]:
@@ -263,6 +272,7 @@ def _serve(
     from hearthcam.hub.identity import load_or_create
     from hearthcam.hub.models import HubModels
     from hearthcam.hub.server import hub_app, start_hub
+    from hearthcam.hub.training import TrainingSchedule
     from hearthcam.hub.workbench import HubWorkbench
     from hearthcam.viewlog.log import AuditLog
     from hearthcam.viewlog.signing import AuditKey
@@ -314,6 +324,12 @@ def _serve(
             target=checks.run_forever, args=(signals.stop,), name="hub-checks", daemon=True
         )
         checking.start()
+        if desk_terms.train_hours > 0:
+            schedule = TrainingSchedule(clips, models, desk_terms.train_hours * 3600.0)
+            threading.Thread(
+                target=schedule.run_forever, args=(signals.stop,), name="hub-training",
+                daemon=True,
+            ).start()  # fmt: skip
         signals.enter(Phase.RUNNING)
         say = [
             f"hub at {_url(host, server.port)} (database {_shown(database)}, keys in {data})",

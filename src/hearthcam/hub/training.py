@@ -21,8 +21,11 @@ A home still judges the model on its own annotations before serving it (``hub.pu
 
 from __future__ import annotations
 
+import logging
 import random
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -40,7 +43,16 @@ from hearthcam.learn.train import fit
 from hearthcam.pipeline.features import FEATURE_NAMES, FEATURES_VERSION
 from hearthcam.types import Verdict
 
-__all__ = ["HeldOut", "PooledExample", "TrainingRefused", "pooled_examples", "train_pooled"]
+__all__ = [
+    "HeldOut",
+    "PooledExample",
+    "TrainingRefused",
+    "TrainingSchedule",
+    "pooled_examples",
+    "train_pooled",
+]
+
+log = logging.getLogger(__name__)
 
 MIN_EXAMPLES: Final = 10
 HELD_OUT_SHARE: Final = 0.25
@@ -175,3 +187,52 @@ def train_pooled(clips: HubClips, models: HubModels, now: float, seed: int = 0) 
         models.retire_using(gone, now)
         raise TrainingRefused(f"{len(gone)} clips were deleted while the model was fitted")
     return PooledOutcome(model, len(examples), len({e.home_id for e in examples}), held_out)
+
+
+class TrainingSchedule:
+    """When ``hub serve`` trains on its own: whenever the annotated clips changed since the
+    last training and either ``every`` seconds passed since it or no model is offered (none
+    yet, or the last was retired by a withdrawal: a new one follows at the next look)."""
+
+    def __init__(
+        self,
+        clips: HubClips,
+        models: HubModels,
+        every: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clips = clips
+        self._models = models
+        self._every = every
+        self._clock = clock
+        self._trained: frozenset[tuple[int, str, str]] | None = None
+        self._at = float("-inf")
+
+    def run_once(self) -> PooledOutcome | None:
+        """Trains if it is due; the outcome, or None when it was not due or was refused."""
+        now = self._clock()
+        examples = frozenset(
+            (e.home_id, e.clip_id, e.verdict) for e in pooled_examples(self._clips)
+        )
+        if examples == self._trained:
+            return None
+        if now - self._at < self._every and self._models.latest() is not None:
+            return None
+        self._trained, self._at = examples, now
+        try:
+            outcome = train_pooled(self._clips, self._models, now)
+        except TrainingRefused as why:
+            log.info("the hub did not train: %s", why)
+            return None
+        log.info(
+            "the hub trained model %s on %d clips from %d homes",
+            outcome.model.model_id, outcome.examples, outcome.homes,
+        )  # fmt: skip
+        return outcome
+
+    def run_forever(self, stop: threading.Event, interval: float = 60.0) -> None:
+        while not stop.wait(interval):
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("the hub's training failed; it is tried again when next due")
