@@ -8,8 +8,9 @@ turn (leave-one-household-out): **alone** trains ``learn.train.fit`` on its own 
 only (a household with fewer than two verdicts among them cannot train and keeps the rules);
 **pooled** trains on every *other* household's annotations, as a hub would pool them, and never
 sees this household. Both are measured on this household's test days at the rules' threat recall
-there (``learning_metrics``: the highest threshold keeping that recall). The hub does not train
-yet (models are published by hand), so this measures the learning question, not the service.
+there (``learning_metrics``: the highest threshold keeping that recall). The model is fitted here
+with the bench's trainer, not by the hub's own training (``hub.training``, ``hub train``), so
+this measures the learning question, not the hub service.
 """
 
 from __future__ import annotations
@@ -166,8 +167,8 @@ def table(
     cannot = sum(r.alone_how != "own model" for r in results)
     days = len(ls.Camera) * (ls.DAYS - setup.train_days)
     report.notes += [
-        "Measures the learning question, not the hub service: the hub does not train yet "
-        "(models are published by hand); here the model is fitted in this process.",
+        "Measures the learning question, not the hub service: the model is fitted in this "
+        "process, not by the hub's own training (hub.training, `hub train`).",
         f"The smallest honest version: {setup.households} simulated households x {setup.clips} "
         f"clips of {setup.seconds:g} s (the learning benchmark's generator, plan seed "
         f"{setup.plan_seed}: real footage and composited cut-outs, events from the real live "
