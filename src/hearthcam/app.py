@@ -31,7 +31,7 @@ from hearthcam.config import Config
 from hearthcam.errors import StoreError
 from hearthcam.exports import Exporter
 from hearthcam.hub.client import HubClient
-from hearthcam.hub.delivery import HubDelivery, features_from_events
+from hearthcam.hub.delivery import HubDelivery, features_from_events, owners_alarm
 from hearthcam.hub.home import destination as hub_destination
 from hearthcam.hub.home import read_check as read_hub_check
 from hearthcam.hub.pull import PullOutcome, pull_model
@@ -50,6 +50,7 @@ from hearthcam.recordings.recovery import recover
 from hearthcam.recordings.storage import StorageWatch
 from hearthcam.runtime import Runtime
 from hearthcam.served_model import ModelWatcher, served_verdict
+from hearthcam.store.accounts import AccountStore
 from hearthcam.store.annotations import AnnotationStore
 from hearthcam.store.db import Store
 from hearthcam.store.familiar import FamiliarStore
@@ -437,9 +438,19 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     def pull(client: HubClient, home_key_id: str, hub_url: str) -> PullOutcome:
         return pull_model(runtime.store, data_dir, client, home_key_id, hub_url, time.time())
 
+    def households() -> list[int]:
+        with AccountStore(runtime.store).read() as tx:
+            return [h.id for h in tx.households()]
+
+    # A view log round with findings goes to the owners on their alert channels, at once.
+    dispatcher = runtime.dispatcher
     delivery = HubDelivery(
         sharing, HubDeliveryStore(runtime.store), data_dir, pull=pull,
         features=features_from_events(runtime.store.get_event),
+        alarm=owners_alarm(
+            lambda notice: None if dispatcher is None else dispatcher.send_hub_alarm(notice),
+            households,
+        ),
     )  # fmt: skip
     sharing.listeners.append(delivery)  # Sharing keeps its own list
     listeners.append(delivery)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hearthcam.accounts import Accounts
-from hearthcam.hub.delivery import HubDelivery
+from hearthcam.alerts.notify import AlertDispatcher
+from hearthcam.alerts.text import AlertFormatter
+from hearthcam.hub.delivery import HubDelivery, owners_alarm
 from hearthcam.hub.home import CHECK_FILE, STATE_FILE, read_check
 from hearthcam.web import WebServices, start_server
+from tests.alerts.test_ntfy import push
+from tests.alerts.test_webhook import RecordingServer
 from tests.hub.test_delivery import Home, home, hub
 from tests.support.hubs import TestHub
 from tests.support.page_errors import collect_errors
@@ -36,15 +40,24 @@ def _views(hub: TestHub, home_id: int, count: int) -> None:
         hub.log.append(view(hub.log.size(), household=home_id, viewer=7))
 
 
-def _delivery(home: Home, clock: list[float]) -> HubDelivery:
-    return HubDelivery(home.sharing, home.deliveries, home.data_dir, clock=lambda: clock[0])
+def _delivery(
+    home: Home, clock: list[float], alarm: Callable[[str, list[str], float], object] | None = None
+) -> HubDelivery:
+    return HubDelivery(
+        home.sharing, home.deliveries, home.data_dir, clock=lambda: clock[0],
+        alarm=alarm or (lambda url, findings, now: None),
+    )  # fmt: skip
 
 
 def test_the_delivery_checks_the_hubs_view_log_hourly_and_holds_it_to_the_last_round(
     hub: TestHub, home: Home
 ) -> None:
     clock = [time.time()]
-    delivery = _delivery(home, clock)
+    # The owner's alert channel, as the app wires it: the dispatcher, ntfy, a real receiver.
+    receiver = RecordingServer()
+    dispatcher = AlertDispatcher([push(receiver.url)], AlertFormatter("http://127.0.0.1", {}))
+    tell = owners_alarm(dispatcher.send_hub_alarm, lambda: [1])
+    delivery = _delivery(home, clock, tell)
     _views(hub, home.home_id, 2)
     _views(hub, home.home_id + 1, 1)  # another home's view: never shown to this one
     assert delivery.run_once().checked is True
@@ -75,6 +88,15 @@ def test_the_delivery_checks_the_hubs_view_log_hourly_and_holds_it_to_the_last_r
     assert kept["checkpoint"]["size"] == 4  # held to the last clean round: named every hour
     clock[0] += 3600
     assert delivery.run_once().checked is False
+    dispatcher.close()
+    receiver.close()
+    # The owner was told at once on their channel, and again at the next round; never when
+    # the log checked out.
+    assert len(receiver.requests) == 2
+    told = receiver.requests[0]
+    assert told.headers["Priority"] == "urgent"
+    assert "shrunk" in told.body.decode("utf-8")
+    assert hub.url in told.body.decode("utf-8")
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ Topics (``P`` = topic_prefix, ``D`` = discovery_prefix, ``C`` = camera key, ``V`
     P/C/snapshot         the alert's JPEG, raw bytes, retained
     P/H/audit/checkpoint the view log's latest signed checkpoint JSON for household H, retained
                          (what ``hearthcam audit verify --against`` reads)
+    P/H/hub/alarm        JSON when the review hub's view log did not check out for household
+                         H (``HubLogAlarm.payload``), retained until the next one
     D/binary_sensor/hearthcam_C_V/config, D/image/hearthcam_C_snapshot/config,
     D/event/hearthcam_C/config   discovery, retained, and sent again on Home Assistant's birth
                                  message (``D/status`` = ``online``), as its docs recommend
@@ -37,6 +39,7 @@ from hearthcam.alerts.text import (
     AlertKind,
     CameraActivity,
     CheckpointNotice,
+    HubLogAlarm,
     JsonObject,
     display_name,
 )
@@ -83,6 +86,11 @@ def events_topic(cfg: MqttConfig, camera: str) -> str:
 def snapshot_topic(cfg: MqttConfig, camera: str) -> str:
     """The topic of a camera's latest alert snapshot (JPEG bytes)."""
     return f"{cfg.topic_prefix}/{camera}/snapshot"
+
+
+def hub_alarm_topic(cfg: MqttConfig, household_id: int) -> str:
+    """The retained topic of a household's last review-hub alarm."""
+    return f"{cfg.topic_prefix}/{household_id}/hub/alarm"
 
 
 def checkpoint_topic(cfg: MqttConfig, household_id: int) -> str:
@@ -298,6 +306,11 @@ class MqttNotifier:
     def send_checkpoint(self, notice: CheckpointNotice) -> None:
         """Publishes the checkpoint, retained: a subscriber that comes later still gets it."""
         self._publish(checkpoint_topic(self._cfg, notice.household_id), notice.text, retain=True)
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """Publishes the alarm, retained: a dashboard that connects later still shows it."""
+        topic = hub_alarm_topic(self._cfg, notice.household_id)
+        self._publish(topic, json.dumps(notice.payload()), retain=True)
 
     def close(self, timeout: float = 2.0) -> None:
         """Says offline (a clean disconnect sends no last will), then disconnects."""

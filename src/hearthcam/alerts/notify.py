@@ -29,6 +29,7 @@ from hearthcam.alerts.text import (
     CameraActivity,
     CheckpointNotice,
     DisplayNames,
+    HubLogAlarm,
 )
 from hearthcam.alerts.webhook import WebhookNotifier
 from hearthcam.config import AlertsConfig, CameraConfig
@@ -84,6 +85,16 @@ class CheckpointSender(Protocol):
         ...
 
 
+@runtime_checkable
+class AlarmSender(Protocol):
+    """A channel that can also tell the owner that the review hub's view log does not check
+    out (every built-in channel can; tests' fakes need not)."""
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """Delivers one alarm (raising on failure is fine: the dispatcher logs it)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """When one alert reached one channel; the latency benchmark reads these."""
@@ -103,7 +114,7 @@ class _AlertJob:
     queued_at: float
 
 
-_Job = _AlertJob | CameraActivity | CheckpointNotice
+_Job = _AlertJob | CameraActivity | CheckpointNotice | HubLogAlarm
 
 
 class _Recent(Generic[V]):
@@ -141,6 +152,7 @@ class _Channel:
         self.notifier = notifier
         self.shows_state = isinstance(notifier, StatePublisher)
         self.sends_checkpoints = isinstance(notifier, CheckpointSender)
+        self.sends_alarms = isinstance(notifier, AlarmSender)
         self.dropped = 0
         self.failures = 0
         self._clock = clock
@@ -171,6 +183,8 @@ class _Channel:
                 self._publish_state(job)
             elif isinstance(job, CheckpointNotice):
                 self._send_checkpoint(job)
+            elif isinstance(job, HubLogAlarm):
+                self._send_alarm(job)
             else:
                 self._send(job)
 
@@ -213,6 +227,14 @@ class _Channel:
         except Exception:  # the next checkpoint covers this one; keep the worker alive
             self.failures += 1
             log.exception("alert channel %s failed to send a checkpoint", self.notifier.name)
+
+    def _send_alarm(self, notice: HubLogAlarm) -> None:
+        assert isinstance(self.notifier, AlarmSender)
+        try:
+            self.notifier.send_hub_alarm(notice)
+        except Exception:  # the next round raises it again; keep the worker alive
+            self.failures += 1
+            log.exception("alert channel %s failed to send a hub alarm", self.notifier.name)
 
     def end(self) -> bool:
         """Asks the worker to stop after what is queued; False if the queue is full."""
@@ -304,6 +326,16 @@ class AlertDispatcher:
         if self._closed:
             return []
         channels = [channel for channel in self._channels if channel.sends_checkpoints]
+        for channel in channels:
+            channel.offer(notice)
+        return [channel.notifier.name for channel in channels]
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> list[str]:
+        """Queues the alarm that the review hub's view log does not check out for every
+        channel that carries one; returns their names."""
+        if self._closed:
+            return []
+        channels = [channel for channel in self._channels if channel.sends_alarms]
         for channel in channels:
             channel.offer(notice)
         return [channel.notifier.name for channel in channels]
@@ -400,6 +432,7 @@ class FakeNotifier:
         self.alerts: list[Alert] = []
         self.states: list[CameraActivity] = []
         self.checkpoints: list[CheckpointNotice] = []
+        self.alarms: list[HubLogAlarm] = []
         self.attempts = 0
         self.closed = False
         self._changed = threading.Condition()
@@ -437,6 +470,12 @@ class FakeNotifier:
         """Records the checkpoint."""
         with self._changed:
             self.checkpoints.append(notice)
+            self._changed.notify_all()
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """Records the alarm."""
+        with self._changed:
+            self.alarms.append(notice)
             self._changed.notify_all()
 
     def wait_for(

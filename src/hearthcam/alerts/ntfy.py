@@ -15,7 +15,7 @@ import logging
 
 import httpx
 
-from hearthcam.alerts.text import Alert, CheckpointNotice, subject
+from hearthcam.alerts.text import Alert, CheckpointNotice, HubLogAlarm, subject
 from hearthcam.alerts.webhook import RetryPolicy, post_with_retries, user_agent
 from hearthcam.config import NtfyConfig
 from hearthcam.types import Verdict
@@ -119,6 +119,27 @@ class NtfyNotifier:
             self.failures += 1
             log.warning(
                 "ntfy gave up on a checkpoint after %d attempts (status %s) %s",
+                outcome.attempts,
+                outcome.status,
+                outcome.error,
+            )
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """Publishes the alarm at the highest priority; failures are logged, not raised."""
+        headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            "Title": encoded_word(notice.title),
+            "Tags": "rotating_light",
+            "Priority": "urgent",
+        }
+        if self._cfg.token:
+            headers["Authorization"] = f"Bearer {self._cfg.token}"
+        body = notice.body.encode("utf-8")
+        outcome = post_with_retries(self._client, self._url, body, lambda: headers, self._policy)
+        if not outcome.ok:
+            self.failures += 1
+            log.warning(
+                "ntfy gave up on a hub alarm after %d attempts (status %s) %s",
                 outcome.attempts,
                 outcome.status,
                 outcome.error,

@@ -75,6 +75,41 @@ class CheckpointNotice:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class HubLogAlarm:
+    """The review hub's view log did not check out in the home's round: for the owner, at once.
+
+    ``findings`` are ``hub.monitor.Finding`` texts (a missing or changed entry, a log cut back
+    or forked, a checkpoint not signed by the hub's key)."""
+
+    household_id: int
+    hub_url: str
+    findings: tuple[str, ...]
+    checked_at: float
+
+    title = "hearthcam: the review hub's view log does not check out"
+
+    @property
+    def body(self) -> str:
+        """One paragraph: what was found (the first five findings) and where to look."""
+        shown = "; ".join(self.findings[:5])
+        more = len(self.findings) - 5
+        if more > 0:
+            shown += f"; and {more} more"
+        return (
+            f"The review hub at {self.hub_url} showed the log of who viewed your shared clips in "
+            f"a way an honest hub cannot: {shown}. Open My shared clips; consider withdrawing "
+            "what you shared there and unlinking."
+        )
+
+    def payload(self) -> dict[str, JsonValue]:
+        """The JSON form (webhooks, MQTT)."""
+        return {
+            "type": "hub_log_alarm", "household": self.household_id, "hub": self.hub_url,
+            "findings": list(self.findings), "checked_at": int(self.checked_at),
+        }  # fmt: skip
+
+
 def subject(event: Event) -> str:
     """The word for what was seen: Person, Cat, Dog, Animal, Vehicle or Motion."""
     if event.verdict is not Verdict.PET:

@@ -8,7 +8,9 @@ The body is the alert payload as compact UTF-8 JSON. Every attempt carries::
 
 A view log checkpoint (``send_checkpoint``) is signed the same way; its body is the checkpoint
 JSON itself, which ``hearthcam audit verify --against`` reads as it is, and its delivery id
-``checkpoint.<household>.<size>``; ``X-Hearthcam-Household`` names the household.
+``checkpoint.<household>.<size>``; ``X-Hearthcam-Household`` names the household. An alarm
+that the review hub's view log did not check out (``send_hub_alarm``) is ``HubLogAlarm.payload``
+as JSON, delivery id ``hub-alarm.<household>.<checked at>``.
 
 The timestamp is part of the signed material, so a receiver that also checks that it is recent
 (``verify_signature`` does both) rejects a captured request replayed later; the delivery id lets
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from hearthcam.alerts.text import Alert, CheckpointNotice, JsonValue
+from hearthcam.alerts.text import Alert, CheckpointNotice, HubLogAlarm, JsonValue
 from hearthcam.config import WebhookConfig
 
 log = logging.getLogger(__name__)
@@ -229,6 +231,23 @@ class WebhookNotifier:
                 outcome.status,
                 outcome.error,
             )
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """POSTs the signed alarm; a failure after every retry is logged, not raised."""
+        body = encode_body(notice.payload())
+        delivery = f"hub-alarm.{notice.household_id}.{int(notice.checked_at)}"
+
+        def headers() -> dict[str, str]:
+            return {**self._signed(body, delivery), HOUSEHOLD_HEADER: str(notice.household_id)}
+
+        outcome = post_with_retries(self._client, self._cfg.url, body, headers, self._policy)
+        self.last = outcome
+        if not outcome.ok:
+            self.failures += 1
+            log.warning(
+                "webhook %s gave up on hub alarm %s after %d attempts (status %s) %s",
+                self._name, delivery, outcome.attempts, outcome.status, outcome.error,
+            )  # fmt: skip
 
     def send(self, alert: Alert) -> None:
         """Delivers the alert; a failure after every retry is logged, not raised."""

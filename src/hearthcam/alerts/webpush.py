@@ -31,7 +31,7 @@ from py_vapid import Vapid02
 from pywebpush import WebPushException, webpush
 
 from hearthcam.alerts.endpoints import Resolver, points_inside, resolve
-from hearthcam.alerts.text import Alert, CheckpointNotice
+from hearthcam.alerts.text import Alert, CheckpointNotice, HubLogAlarm
 from hearthcam.store.push import PushSubscription
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,19 @@ def checkpoint_message(notice: CheckpointNotice) -> str:
     return json.dumps({**fields, "size": notice.size, "root": notice.root})
 
 
+def alarm_message(notice: HubLogAlarm) -> str:
+    """The JSON of a review-hub alarm, cut to fit a push message."""
+    fields = {
+        "title": "The review hub's view log does not check out",
+        "body": notice.body,
+        "url": "/shared",
+        "tag": f"hub-alarm-{notice.household_id}",
+    }
+    while len(json.dumps(fields).encode("utf-8")) > MAX_PAYLOAD:
+        fields["body"] = fields["body"][: len(fields["body"]) * 3 // 4] + "…"
+    return json.dumps(fields)
+
+
 class WebPushNotifier:
     """Sends each alert to every browser subscribed in the camera's household."""
 
@@ -136,6 +149,11 @@ class WebPushNotifier:
         """Pushes a checkpoint notice to the household's browsers; raises as ``send`` does."""
         targets = self._household_targets(notice.household_id)
         self._push(targets, checkpoint_message(notice), CHECKPOINT_TTL, "low")
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """Pushes the alarm to the household's browsers, urgently; raises as ``send`` does."""
+        targets = self._household_targets(notice.household_id)
+        self._push(targets, alarm_message(notice), CHECKPOINT_TTL, "high")
 
     def _push(self, targets: Sequence[PushSubscription], data: str, ttl: int, urgency: str) -> None:
         failed: list[str] = []

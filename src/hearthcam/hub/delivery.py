@@ -26,13 +26,14 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hearthcam.alerts.text import HubLogAlarm
 from hearthcam.hub.client import HubClient, HubRefused
 from hearthcam.hub.clips import (
     ClipFeatures,
@@ -117,6 +118,19 @@ def features_from_events(
     return of
 
 
+def owners_alarm(
+    send: Callable[[HubLogAlarm], object], households: Callable[[], Sequence[int]]
+) -> Callable[[str, list[str], float], None]:
+    """The delivery's ``alarm``: one ``HubLogAlarm`` per household of this home, handed to
+    ``send`` (the alert dispatcher's ``send_hub_alarm``)."""
+
+    def alarm(url: str, findings: list[str], now: float) -> None:
+        for household in households():
+            send(HubLogAlarm(household, url, tuple(findings), now))
+
+    return alarm
+
+
 class HubDelivery:
     """Sends published hub shares to the linked hub and deletes withdrawn ones there."""
 
@@ -132,14 +146,18 @@ class HubDelivery:
         pull_every: float = 3600.0,
         check_every: float = 3600.0,
         features: Callable[[ShareRecord], ClipFeatures | None] = lambda share: None,
+        alarm: Callable[[str, list[str], float], object] = lambda url, findings, now: None,
     ) -> None:
         """``timeout``: for each request to the hub; ``ask_wait``: how long a withdrawal waits
         for a pass in progress (an upload, say) before it leaves the deletion to the loop.
         ``pull(client, home key id, hub url)`` takes the hub's newest model (``hub.pull``),
         at most every ``pull_every`` seconds; its outcome is logged. The hub's view log is
         checked every ``check_every`` seconds. ``features(share)`` is what the home's model read
-        from the share's event, sent with the clip for the hub's training (None: nothing)."""
+        from the share's event, sent with the clip for the hub's training (None: nothing).
+        ``alarm(hub url, findings, now)`` tells the owners of a round with findings, at once
+        (the alert channels), every round until the owner acts."""
         self._features = features
+        self._alarm = alarm
         self._check_every = check_every
         self._checked = float("-inf")
         self._pull = pull
@@ -284,6 +302,10 @@ class HubDelivery:
                 "the hub's view log does NOT check out (%d findings): %s",
                 len(findings), "; ".join(str(f) for f in findings),
             )  # fmt: skip
+            try:
+                self._alarm(link.url, [str(f) for f in findings], now)
+            except Exception:  # the page still shows it; the next round tries again
+                log.exception("the owners could not be told of the hub's view log")
         else:
             write_private(self._data_dir / STATE_FILE, state_json(kept, link))
             size = 0 if kept.checkpoint is None else kept.checkpoint.size
