@@ -29,6 +29,7 @@ from hearthcam_bench import (
     gating,
     history,
     hub,
+    hub_workbench,
     idle,
     latency,
     learning,
@@ -60,6 +61,7 @@ SCENARIOS: dict[str, Scenario] = {
     "faces": faces.run,
     "cluster": cluster.run,
     "hub": hub.run,
+    "hub-workbench": hub_workbench.run_load,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

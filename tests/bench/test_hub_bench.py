@@ -94,3 +94,20 @@ def test_the_quick_scenario_checks_stores_and_compares_pooled_with_alone(
     assert float(median[alone]) >= 0
     assert float(median[together]) >= 0
     assert any("not the hub service" in note for note in pooled.notes)
+
+
+@pytest.mark.timeout(300)
+def test_the_quick_workbench_load_takes_fetches_and_annotates(tmp_path: Path) -> None:
+    from hearthcam_bench import hub_workbench
+
+    ctx = BenchContext.create(tmp_path / "bench", Console(file=None, quiet=True), quick=True)
+    load, costs = hub_workbench.run_load(ctx)
+    rows = {row[0]: row for row in load.rows}
+    assert list(rows) == ["queue", "take", "clip", "annotate"]
+    plan = hub_workbench.QUICK
+    # Every clip was leased, fetched and annotated once (the annotators emptied the queue).
+    assert [int(rows[kind][1]) for kind in ("take", "clip", "annotate")] == [plan.clips] * 3
+    assert f"{plan.clips} annotations recorded" in load.notes[0]
+    assert "0 answers 5xx" in load.notes[0]
+    assert [row[0] for row in costs.rows] == ["320x180 @ 10 fps"]
+    assert float(costs.rows[0][1].removesuffix(" s")) > 0

@@ -20,7 +20,8 @@ def bench(
         str,
         typer.Argument(
             help="all, or one or more (comma-separated) of: detector, gating, idle, motiond, "
-            "cameras, latency, alerts, quality, redact, learning, timeline, exports, faces"
+            "cameras, latency, alerts, quality, redact, learning, history, timeline, exports, "
+            "faces, cluster, hub, hub-workbench"
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,
