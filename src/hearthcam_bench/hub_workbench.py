@@ -70,10 +70,11 @@ class LoadPlan:
     size: tuple[int, int]
     fps: int
     mark_sizes: tuple[tuple[int, int], ...]
+    copy_workers: tuple[int, ...]
 
 
-FULL = LoadPlan(50, 120.0, 10.0, 20, 400, 10, (640, 360), 15, ((640, 360), (1280, 720)))
-QUICK = LoadPlan(6, 8.0, 0.5, 3, 24, 2, (320, 180), 10, ((320, 180),))
+FULL = LoadPlan(50, 120.0, 10.0, 20, 400, 10, (640, 360), 15, ((640, 360), (1280, 720)), (1, 2))
+QUICK = LoadPlan(6, 8.0, 0.5, 3, 24, 2, (320, 180), 10, ((320, 180),), (1,))
 
 
 class _Pass:
@@ -107,7 +108,7 @@ class _Hub:
         self.store.close()
 
 
-def _open_hub(root: Path) -> _Hub:
+def _open_hub(root: Path, copy_workers: int) -> _Hub:
     url = f"sqlite:///{root / 'hub.db'}"
     identity = load_or_create(root / "hub-identity.pem")
     store = Store.open(url)
@@ -115,7 +116,9 @@ def _open_hub(root: Path) -> _Hub:
     registry = HubRegistry.open(url)
     clips = HubClips.from_url(url, root / "clips", identity)
     checks = HubChecks.from_url(url, clips, _Pass)
-    desk = HubDesk.from_url(url, clips, checks, audit, daily_quota=100_000)
+    desk = HubDesk.from_url(
+        url, clips, checks, audit, daily_quota=100_000, copy_workers=copy_workers
+    )
     accounts = Accounts(store, hasher=PasswordHasher.from_parameters(profiles.CHEAPEST))
     return _Hub(store, clips, checks, desk, accounts, registry, identity)
 
@@ -190,9 +193,15 @@ def _p95(values: list[float]) -> float:
 
 def run_load(ctx: BenchContext) -> list[Report]:
     plan = QUICK if ctx.quick else FULL
-    work = ctx.workdir("hub-workbench")
-    data = _clip(work / "clip.mp4", plan.clip_seconds, plan.size, plan.fps)
-    hub = _open_hub(work)
+    clip_dir = ctx.workdir("hub-workbench-clips")
+    data = _clip(clip_dir / "clip.mp4", plan.clip_seconds, plan.size, plan.fps)
+    loads = [_load(ctx, plan, data, workers) for workers in plan.copy_workers]
+    return [*loads, _mark_costs(ctx, plan, clip_dir)]
+
+
+def _load(ctx: BenchContext, plan: LoadPlan, data: bytes, workers: int) -> Report:
+    """One run of ``plan.annotators`` against a fresh hub making ``workers`` copies at once."""
+    hub = _open_hub(ctx.workdir(f"hub-workbench-{workers}"), workers)
     server = None
     clients: list[httpx.Client] = []
     try:
@@ -202,7 +211,8 @@ def run_load(ctx: BenchContext) -> list[Report]:
         server = start_hub(app, "127.0.0.1", 0)
         clients = [_annotator(hub, server.url, f"annotator{i}") for i in range(plan.annotators)]
         ctx.console.print(
-            f"hub: {plan.annotators} annotators for {plan.seconds:g} s on {plan.clips} clips",
+            f"hub: {plan.annotators} annotators for {plan.seconds:g} s on {plan.clips} clips, "
+            f"{workers} copy workers",
             highlight=False,
         )
         times: dict[str, list[float]] = defaultdict(list)
@@ -227,7 +237,8 @@ def run_load(ctx: BenchContext) -> list[Report]:
             server.stop()
         hub.close()
     load = Report(
-        f"Hub workbench: {plan.annotators} annotators at once ({plan.clip_seconds} s clips at "
+        f"Hub workbench: {plan.annotators} annotators at once, {workers} copy "
+        f"worker{'s' if workers > 1 else ''} ({plan.clip_seconds} s clips at "
         f"{plan.size[0]}x{plan.size[1]}, {plan.think:g} s looking at each)",
         ["request", "requests", "median", "p95"],
     )
@@ -242,15 +253,16 @@ def run_load(ctx: BenchContext) -> list[Report]:
     load.notes += [
         f"{leases} leases taken and {annotated} annotations recorded in {elapsed:.0f} s: "
         f"{leases / elapsed * 60:.1f} leases a minute; {len(failures)} answers 5xx.",
-        "take = the lease and its watermarked copy (decode, blend the annotator's name, encode), "
-        "made one at a time; clip = the whole copy streamed, its view logged first; queue and "
-        "annotate are database work. Each annotator waits for its own answers: a slow take "
-        "slows that annotator, so the lease rate is what the hub sustains.",
+        "take = the lease and its watermarked copy (decode, blend the annotator's name, encode; "
+        f"at most {workers} at once: `hub serve --copy-workers`); clip = the whole copy "
+        "streamed, its view logged first; queue and annotate are database work. Each annotator "
+        "waits for its own answers: a slow take slows that annotator, so the lease rate is what "
+        "the hub sustains.",
         "Real parts: uvicorn on loopback, SQLite, sealed clips, the view log, argon2 (cheapest "
         "parameters: logins are not measured) and TOTP sessions, CSRF. The hub's checks are a "
         "stand-in that passes every clip (the checks' own table measures them).",
     ]
-    return [load, _mark_costs(ctx, plan, work)]
+    return load
 
 
 def _mark_costs(ctx: BenchContext, plan: LoadPlan, work: Path) -> Report:
@@ -269,9 +281,9 @@ def _mark_costs(ctx: BenchContext, plan: LoadPlan, work: Path) -> Report:
         median = statistics.median(runs)
         costs.add(f"{width}x{height} @ {plan.fps} fps", fmt.secs(median, 2), f"{3600 / median:.0f}")
     costs.notes.append(
-        "Without the detector's pre-labels (hub serve adds 4 detector runs a lease). `hub serve` "
-        "makes one copy at a time (so that it keeps answering on 2 cores): its lease rate is at "
-        "most the last column; divide it by the leases one annotator takes an hour for the "
-        "annotators one hub serves."
+        "Without the detector's pre-labels (hub serve adds 4 detector runs a lease). With one "
+        "copy worker (`hub serve`'s default, which keeps a core to answer on) a hub's lease rate "
+        "is at most the last column; divide it by the leases one annotator takes an hour for "
+        "the annotators one hub serves."
     )
     return costs

@@ -101,7 +101,7 @@ def test_the_quick_workbench_load_takes_fetches_and_annotates(tmp_path: Path) ->
     from hearthcam_bench import hub_workbench
 
     ctx = BenchContext.create(tmp_path / "bench", Console(file=None, quiet=True), quick=True)
-    load, costs = hub_workbench.run_load(ctx)
+    load, costs = hub_workbench.run_load(ctx)  # one copy worker in quick mode
     rows = {row[0]: row for row in load.rows}
     assert list(rows) == ["queue", "take", "clip", "annotate"]
     plan = hub_workbench.QUICK

@@ -181,6 +181,12 @@ def hub_serve(
     lease_minutes: Annotated[
         float, typer.Option(min=1, max=240, help="minutes an annotator holds a clip")
     ] = 10.0,
+    copy_workers: Annotated[
+        int,
+        typer.Option(
+            min=1, max=64, help="watermarked copies made at once for annotators (a core each)"
+        ),
+    ] = 1,
     train_hours: Annotated[
         float,
         typer.Option(
@@ -205,7 +211,7 @@ def hub_serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            desk = _DeskTerms(quota, lease_minutes, train_hours)
+            desk = _DeskTerms(quota, lease_minutes, train_hours, copy_workers)
             _serve(database, data.expanduser(), host, port, public, signals, terms, desk)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
@@ -238,6 +244,7 @@ class _DeskTerms:
     quota: int
     lease_minutes: float
     train_hours: float
+    copy_workers: int
 
 
 def _each(*listeners: Callable[[int, str, float], object]) -> Callable[[int, str, float], None]:
@@ -302,6 +309,7 @@ def _serve(
             desk = HubDesk.from_url(
                 database, clips, checks, audit, detector=_prelabeller,
                 daily_quota=desk_terms.quota, lease_minutes=desk_terms.lease_minutes,
+                copy_workers=desk_terms.copy_workers,
             )  # fmt: skip
             started.callback(desk.close)
             forget.append(desk.forget_clip)

@@ -222,11 +222,15 @@ class HubDesk:
         lease_minutes: float = LEASE_MINUTES,
         daily_quota: int = DAILY_QUOTA,
         per_clip: int = PER_CLIP,
+        copy_workers: int = 1,
     ) -> None:
         """``detector`` gives the pre-labelling detector (loaded on first use; None: no boxes).
-        ``audit`` is the hub's view log, under which each home's round proves the views."""
-        if lease_minutes <= 0 or daily_quota < 1 or per_clip < 1:
-            raise HubError("lease minutes, daily quota and annotations per clip must be positive")
+        ``audit`` is the hub's view log, under which each home's round proves the views.
+        ``copy_workers``: how many watermarked copies are made at once (each takes a core)."""
+        if lease_minutes <= 0 or daily_quota < 1 or per_clip < 1 or copy_workers < 1:
+            raise HubError(
+                "lease minutes, daily quota, annotations per clip and copy workers must be positive"
+            )
         self._engine = engine
         self._clips = clips
         self._checks = checks
@@ -240,7 +244,9 @@ class HubDesk:
         # The active leases' watermarked copies, in memory only (lease id -> copy).
         self._copies: dict[str, MarkedClip] = {}
         self._copies_lock = threading.Lock()
-        self._marking = threading.Lock()  # one copy made at a time: a 2-core hub stays live
+        # At most this many copies made at once: the rest of the hub keeps a core to answer on.
+        self._marking = threading.BoundedSemaphore(copy_workers)
+        self._detector_lock = threading.Lock()
 
     @classmethod
     def from_url(
@@ -299,7 +305,7 @@ class HubDesk:
         """How many clips wait for the annotator, their quota, and the lease they hold."""
         self.expire(now)
         with reading(self._engine) as connection:
-            available = len(connection.execute(self._offerable(annotator_id)).all())
+            available = self._count(connection, self._offerable(annotator_id))
             taken = self._taken_today(connection, annotator_id, now)
             active = connection.execute(
                 select(hub_leases).where(
@@ -313,6 +319,12 @@ class HubDesk:
             taken_today=taken,
             quota_left=quota_left(taken, self.daily_quota),
             active=None if active is None else _lease(active),
+        )
+
+    @staticmethod
+    def _count(connection: Any, query: Any) -> int:
+        return int(
+            connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         )
 
     @staticmethod
@@ -379,7 +391,7 @@ class HubDesk:
                 )
                 .where(hub_clip_checks.c.state == PASSED)
             )
-            waiting = len(connection.execute(self._offerable(-1)).all())
+            waiting = self._count(connection, self._offerable(-1))
             today = connection.execute(
                 select(hub_leases.c.annotator_id, func.count())
                 .where(hub_leases.c.taken_at >= utc_day_start(now))
@@ -487,10 +499,11 @@ class HubDesk:
         return made
 
     def _load_detector(self) -> Detector | None:
-        if not self._detector_loaded:
-            self._detector = self._detector_factory()
-            self._detector_loaded = True
-        return self._detector
+        with self._detector_lock:
+            if not self._detector_loaded:
+                self._detector = self._detector_factory()
+                self._detector_loaded = True
+            return self._detector
 
     def view(self, lease: HubLease, annotator_id: int, span: tuple[int, int], now: float) -> None:
         """Logs one delivery of the lease's copy under the clip's home, before any byte goes

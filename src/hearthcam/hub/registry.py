@@ -26,6 +26,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -147,6 +148,7 @@ hub_leases = Table(
     Column("taken_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("ended_at", Float, nullable=True),
+    Index("ix_hub_leases_clip", "home_id", "clip_id", "state"),
 )
 
 # What annotators recorded of the clips: the verdict and corrected keyframe boxes. Deleted with
@@ -163,6 +165,7 @@ hub_annotations = Table(
     Column("reason", String(16), nullable=True),
     Column("keyframes", Text, nullable=False),  # JSON: [{frame, boxes: [{xyxy, label, track}]}]
     Column("created_at", Float, nullable=False),
+    Index("ix_hub_annotations_clip", "home_id", "clip_id"),
 )
 
 Refusal = Literal["unknown or used code", "expired code", "already linked"]

@@ -61,7 +61,7 @@ from hearthcam.hub.desk import (
     tracks_of,
 )
 from hearthcam.viewlog.flags import AnomalyRules, OverQuota, anomalies
-from hearthcam.web.deps import CSRF_HEADER, MAX_TOKEN, SAFE_METHODS, SESSION_COOKIE
+from hearthcam.web.deps import CSRF_HEADER, MAX_TOKEN, SAFE_METHODS
 from hearthcam.web.deps import origin_matches as _origin_matches
 from hearthcam.web.ranges import ranged_response
 from hearthcam.web.review_schemas import (
@@ -98,6 +98,9 @@ NOT_FOUND: Final = "not found"
 UNLOGGED: Final = "the view could not be logged; nothing was sent"
 HUB_ROLES: Final = frozenset({Role.ANNOTATOR, Role.ADMIN})
 FLAG_WINDOW_S: Final = 7 * 24 * 3600.0
+# Not the home app's cookie name: cookies are not kept apart by port, and a home and its hub on
+# one host must not sign each other's users out.
+SESSION_COOKIE: Final = "hc_hub_session"
 MAX_USER_AGENT: Final = 256
 
 
