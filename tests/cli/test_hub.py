@@ -473,3 +473,105 @@ def test_annotator_add_list_and_remove(tmp_path: Path) -> None:
         assert refused.exit_code == 2
         assert f"no hub database at {missing}" in one_line(refused)
     assert not missing.exists()
+
+
+def _second_home(tmp_path: Path) -> tuple[Path, Path]:
+    """Another home's config and data directory."""
+    data = tmp_path / "other-data"
+    data.mkdir()
+    config = tmp_path / "other.yml"
+    config.write_text(f"data_dir: {data}\n")
+    return config, data
+
+
+def test_two_homes_compare_checkpoints_and_catch_a_hub_showing_them_different_logs(
+    hub: Hub, config: Path, data: Path, tmp_path: Path, resources: ExitStack
+) -> None:
+    other_config, other_data = _second_home(tmp_path)
+    first = linked_home(hub, config, data)
+    second = linked_home(hub, other_config, other_data)
+    refused = hub_command("checkpoint", "-c", str(config))
+    assert refused.exit_code == 2
+    assert "run `hearthcam hub check` first" in one_line(refused)
+    hub.append(first, second, first)
+    assert check(config).exit_code == 0
+    hub.append(second, second)
+    assert check(other_config).exit_code == 0
+    # The first home's checkpoint (3 entries) handed to the second (5): one log.
+    given = hub_command("checkpoint", "-c", str(config))
+    assert given.exit_code == 0, given.output
+    saved = tmp_path / "maple.json"
+    saved.write_text(given.stdout)
+    compared = hub_command("compare", str(saved), "-c", str(other_config))
+    assert compared.exit_code == 0, compared.output
+    assert "one log: 5 entries here, 3 there" in " ".join(compared.stdout.split())
+    # And the other way round, at equal sizes too.
+    theirs = tmp_path / "oak.json"
+    theirs.write_text(hub_command("checkpoint", "-c", str(other_config)).stdout)
+    assert hub_command("compare", str(theirs), "-c", str(config)).exit_code == 0
+    assert check(config).exit_code == 0  # now at 5 as well
+    assert hub_command("compare", str(theirs), "-c", str(config)).exit_code == 0
+
+    # The same hub (identity, registry, log key) shows the second home another log: each
+    # home's own view holds, and comparing their checkpoints catches it.
+    forked = open_hub(
+        resources, database=tmp_path / "forked.db", identity=hub.identity, key=hub.key,
+        registry_database=hub.database,
+    )  # fmt: skip
+    forked.append(first, second, first, second)
+    forked.append(second, viewer=9)
+    forked.append(second, second)
+    link_file = other_data / "hub.json"
+    moved = json.loads(link_file.read_text()) | {"url": forked.url}
+    link_file.write_text(json.dumps(moved))  # the second home reaches the forked one
+    (other_data / "hub-log-state.json").unlink()  # (a home that starts watching now)
+    assert check(other_config).exit_code == 0
+    forked_view = tmp_path / "forked.json"
+    forked_view.write_text(hub_command("checkpoint", "-c", str(other_config)).stdout)
+    # The first home asks its hub, whose log is smaller than what the hub signed for the
+    # other home: named as cut back.
+    caught = hub_command("compare", str(forked_view), "-c", str(config))
+    assert caught.exit_code == 1
+    said = " ".join(caught.stderr.split())
+    assert "shrunk: the hub signed 7 entries" in said
+    assert "the hub showed the two homes different view logs" in said
+    # Its log grows to 7 as well: the proof from 5 to 7 of its log does not reach the root
+    # the other home was shown: forked.
+    hub.append(first, first)
+    caught = hub_command("compare", str(forked_view), "-c", str(config))
+    assert caught.exit_code == 1
+    assert "forked" in caught.stderr
+    # And from the other side, against the forked hub's own proof.
+    mine = tmp_path / "maple-5.json"
+    mine.write_text(hub_command("checkpoint", "-c", str(config)).stdout)
+    other_side = hub_command("compare", str(mine), "-c", str(other_config))
+    assert other_side.exit_code == 1
+    assert "forked" in other_side.stderr
+
+
+def test_compare_refuses_what_is_not_a_checkpoint_of_this_hub(
+    hub: Hub, config: Path, data: Path, tmp_path: Path
+) -> None:
+    home_id = linked_home(hub, config, data)
+    hub.append(home_id)
+    assert check(config).exit_code == 0
+    junk = tmp_path / "junk.json"
+    junk.write_text("not json")
+    result = hub_command("compare", str(junk), "-c", str(config))
+    assert result.exit_code == 2
+    assert f"{junk} is not a hub checkpoint" in one_line(result)
+    mine = json.loads(hub_command("checkpoint", "-c", str(config)).stdout)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(mine | {"hub_log_key": encode_b64(b"k" * 32)}))
+    result = hub_command("compare", str(elsewhere), "-c", str(config))
+    assert result.exit_code == 2
+    assert "a checkpoint of another hub's view log" in one_line(result)
+    mine["checkpoint"]["root"] = encode_b64(b"r" * 32)  # not what the hub signed
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(mine))
+    result = hub_command("compare", str(altered), "-c", str(config))
+    assert result.exit_code == 1
+    assert "bad signature" in result.stderr
+    missing = hub_command("compare", str(tmp_path / "nowhere.json"), "-c", str(config))
+    assert missing.exit_code == 2
+    assert "cannot read" in one_line(missing)

@@ -31,6 +31,7 @@ from hearthcam.hub.registry import HubRegistry
 from hearthcam.hub.server import hub_app, start_hub
 from hearthcam.hub.signing import NONCE_HEADER, sign_request, sign_response, verify_response
 from hearthcam.store.db import Store
+from hearthcam.viewlog import merkle
 from hearthcam.viewlog.entry import parse_entry
 from hearthcam.viewlog.log import AuditLog
 from hearthcam.viewlog.signing import AuditKey, key_path
@@ -406,3 +407,43 @@ def test_a_well_formed_answer_from_a_fake_hub_reaches_the_check(
     state, findings = client.log_round(key.public_key, HomeLogState(), 1)
     assert alarms(findings) == [(Alarm.BAD_SIGNATURE, None)]
     assert state == HomeLogState()
+
+
+@pytest.mark.parametrize(
+    ("query", "pair"),
+    [
+        ("first=3&second=5", (3, 5)),
+        ("first=5&second=5", (5, 5)),
+        ("first=0&second=5", None),
+        ("first=6&second=5", None),
+        ("first=3", None),
+        ("first=3&second=5&kept=1", None),
+        ("first=3&first=4&second=5", None),
+        ("first=-1&second=5", None),
+        ("first=3&second=5e3", None),
+        ("first=3&second=" + "9" * 19, None),
+    ],
+)
+def test_a_consistency_request_names_two_sizes_in_order(
+    query: str, pair: tuple[int, int] | None
+) -> None:
+    from hearthcam.hub.server import _pair_query
+
+    assert _pair_query(f"/hub/v1/log/consistency?{query}") == pair
+
+
+def test_a_home_gets_the_proof_between_two_sizes_and_nothing_beyond_the_log(
+    hub: Hub, homes: tuple[Home, Home]
+) -> None:
+    first, second = homes
+    hub.append(first.id, second.id)
+    two = hub.log.checkpoint(time.time())
+    hub.append(first.id, second.id, first.id)
+    five = hub.log.checkpoint(time.time())
+    proof = first.client.consistency(2, 5)
+    assert merkle.verify_consistency(2, 5, two.root, five.root, proof)
+    assert not merkle.verify_consistency(2, 5, five.root, two.root, proof)
+    assert first.client.consistency(5, 5) == ()
+    with pytest.raises(HubRefused) as caught:
+        first.client.consistency(3, 6)
+    assert (caught.value.status, caught.value.detail) == (422, "the log has fewer than 6 entries")

@@ -32,6 +32,8 @@ from hearthcam.hub.home import (
     HOME_IDENTITY,
     LINK_FILE,
     STATE_FILE,
+    gossip_json,
+    read_gossip,
     read_link,
     read_state,
     state_json,
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from hearthcam.hub.terms import HubTerms
     from hearthcam.pipeline.detect import Detector
     from hearthcam.store.db import Store
+    from hearthcam.viewlog.signing import Checkpoint
 
 from hearthcam.cli.common import ConfigOption, cli, err, fail, load, out
 from hearthcam.cli.stopping import Phase, StartInterrupted, StopSignals
@@ -694,6 +697,91 @@ def hub_check(config: ConfigOption = None) -> None:
     )
 
 
+def _kept_checkpoint(data_dir: Path, link: _Link, command: str) -> Checkpoint:
+    """The checkpoint this home's last clean check kept; a one-line refusal when none."""
+    if link.log_key is None:
+        raise fail(f"{command}: the hub at {link.url} keeps no view log")
+    kept = _read_state(data_dir, link).checkpoint
+    if kept is None:
+        raise fail(f"{command}: no checkpoint kept yet: run `hearthcam hub check` first")
+    return kept
+
+
+@hub_cli.command("checkpoint")
+def hub_checkpoint(config: ConfigOption = None) -> None:
+    """Print the hub's checkpoint this home's last clean check kept, to give to another home of
+    the same hub (it runs `hearthcam hub compare FILE`): a hub that shows two homes different
+    logs is caught when they compare."""
+    data_dir = _data_dir(config)
+    link = _read_link(data_dir, "hub checkpoint")
+    kept = _kept_checkpoint(data_dir, link, "hub checkpoint")
+    assert link.log_key is not None  # _kept_checkpoint refused otherwise
+    out.print(
+        gossip_json(kept, link.log_key), highlight=False, markup=False, end="", soft_wrap=True
+    )
+
+
+@hub_cli.command("compare")
+def hub_compare(
+    other: Annotated[
+        Path, typer.Argument(help="another home's `hearthcam hub checkpoint` output, saved")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Compare another home's checkpoint of the hub's view log with this home's; exit 1 when
+    both cannot be heads of one log (the hub showed the two homes different logs)."""
+    from hearthcam.hub.client import HubRefused
+    from hearthcam.hub.identity import public_key_from_b64
+    from hearthcam.hub.monitor import Alarm, Finding, compare_checkpoints
+
+    data_dir = _data_dir(config)
+    link = _read_link(data_dir, "hub compare")
+    mine = _kept_checkpoint(data_dir, link, "hub compare")
+    assert link.log_key is not None
+    try:
+        log_key_b64, theirs = read_gossip(other.read_text())
+    except OSError as error:
+        raise fail(f"hub compare: cannot read {other}: {error.strerror or error}") from None
+    except _Damaged as error:
+        raise fail(f"hub compare: {other} is not a hub checkpoint: {error}") from None
+    if log_key_b64 != link.log_key:
+        raise fail(
+            f"hub compare: {other} is a checkpoint of another hub's view log (signed by another "
+            "key): nothing to compare"
+        )
+    log_key = public_key_from_b64(link.log_key)
+    low, high = sorted((mine.size, theirs.size))
+    # Signatures first (a checkpoint the hub did not sign says nothing of its log); then the
+    # hub's proof that the smaller is a prefix of the larger.
+    finding = compare_checkpoints(log_key, mine, theirs, ())
+    signed = mine.signed_by(log_key) and theirs.signed_by(log_key)
+    if signed and 0 < low < high:
+        try:
+            with _client(link, _home_identity(data_dir, "hub compare")) as client:
+                finding = compare_checkpoints(log_key, mine, theirs, client.consistency(low, high))
+        except HubRefused as error:
+            if error.status != 422:
+                raise fail(f"hub compare: {_one_line(error)}") from None
+            # It signed a checkpoint of `high` entries, yet its log holds fewer now.
+            finding = Finding(Alarm.SHRUNK, None, f"the hub signed {high} entries: {error.detail}")
+        except _hub_errors() as error:
+            raise fail(f"hub compare: {_one_line(error)}") from None
+    if finding is not None:
+        err.print(f"  {finding}", highlight=False, markup=False, soft_wrap=True)
+        err.print(
+            "[bold red]the hub showed the two homes different view logs[/]: keep both "
+            "checkpoints as evidence, withdraw what you shared there and unlink",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    out.print(
+        f"the two checkpoints are of one log: {mine.size} entries here, {theirs.size} there",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @hub_cli.command("unlink")
 def hub_unlink(config: ConfigOption = None) -> None:
     """Unlink this home from its hub; the hub refuses this home's key from then on.
@@ -782,7 +870,8 @@ def annotator_add(
     except _hub_errors() as error:
         raise fail(f"hub annotator add: {_one_line(error)}") from None
     expires = datetime.fromtimestamp(invitation.expires, UTC).strftime("%Y-%m-%d %H:%M")
-    out.print(f"{url.rstrip('/')}/enrol#{invitation.token}", highlight=False, markup=False)
+    link = f"{url.rstrip('/')}/enrol#{invitation.token}"
+    out.print(link, highlight=False, markup=False, soft_wrap=True)  # one line, however long
     err.print(
         f"{role.value} {invitation.user.username} added; send them this link (one use, expires "
         f"{expires} UTC): they choose their password and set up two-factor sign-in there",

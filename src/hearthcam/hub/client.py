@@ -306,6 +306,15 @@ class HubClient:
         answer = self._checked("GET", f"{LOG_PATH}?kept={kept}", b"")
         return check_reply(hub_log_key, home_id, state, _log_reply(answer))
 
+    def consistency(self, first: int, second: int) -> tuple[bytes, ...]:
+        """The hub's proof that its log of ``first`` entries is a prefix of its log of
+        ``second`` (gossip: comparing a checkpoint another home kept with this home's)."""
+        answer = self._checked("GET", f"{LOG_PATH}/consistency?first={first}&second={second}", b"")
+        try:
+            return _hashes(_field(answer, "the answer", "proof"), "proof")
+        except _NotAReply as error:
+            raise HubError(f"the hub's consistency answer is not one: {error}") from None
+
     def _checked(
         self, method: str, path: str, body: bytes, content_type: str = "application/json"
     ) -> dict[str, Any]:

@@ -124,7 +124,8 @@ def json_field(data: object, name: str, kind: type) -> Any:
         raise LinkDamaged(f"it has no {name}")
     value = data[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise LinkDamaged(f"its {name} is not {'a number' if kind is int else 'text'}")
+        shown = {int: "a number", str: "text", dict: "an object"}.get(kind, kind.__name__)
+        raise LinkDamaged(f"its {name} is not {shown}")
     return value
 
 
@@ -186,17 +187,43 @@ def write_unlinked(data_dir: Path, hub_key_b64: str, receipts: list[dict[str, An
     return path
 
 
+def _head_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {
+        "size": checkpoint.size,
+        "root": encode_b64(checkpoint.root),
+        "time_ms": checkpoint.time_ms,
+        "signature": encode_b64(checkpoint.signature),
+    }
+
+
+def _head(head: object) -> Checkpoint:
+    size, time_ms = json_field(head, "size", int), json_field(head, "time_ms", int)
+    if size < 0 or time_ms < 0:
+        raise LinkDamaged("its checkpoint's size and time are not whole numbers")
+    root = _bytes(json_field(head, "root", str), "checkpoint.root")
+    signature = _bytes(json_field(head, "signature", str), "checkpoint.signature")
+    return Checkpoint(size, root, time_ms, signature)
+
+
+def gossip_json(checkpoint: Checkpoint, log_key: str) -> str:
+    """A checkpoint to hand to another home of the same hub (``hearthcam hub checkpoint``): the
+    hub's log key it is signed by, and the checkpoint."""
+    return json.dumps({"hub_log_key": log_key, "checkpoint": _head_json(checkpoint)}) + "\n"
+
+
+def read_gossip(text: str) -> tuple[str, Checkpoint]:
+    """The log key and checkpoint of ``gossip_json``'s text; LinkDamaged naming what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise LinkDamaged(f"it is not JSON: {error}") from None
+    return json_field(data, "hub_log_key", str), _head(json_field(data, "checkpoint", dict))
+
+
 def state_json(state: HomeLogState, link: HomeLink) -> str:
     """The kept log state as ``hub-log-state.json`` holds it, for ``link``."""
     checkpoint = state.checkpoint
-    kept = None
-    if checkpoint is not None:
-        kept = {
-            "size": checkpoint.size,
-            "root": encode_b64(checkpoint.root),
-            "time_ms": checkpoint.time_ms,
-            "signature": encode_b64(checkpoint.signature),
-        }
+    kept = None if checkpoint is None else _head_json(checkpoint)
     document = {
         # The link this state belongs to: another hub's log (after a new link) starts afresh.
         "log_key": link.log_key,
@@ -218,14 +245,7 @@ def _parse_state(data: object, link: HomeLink) -> HomeLogState | None:
     if data.get("log_key") != link.log_key or data.get("home_id") != link.home_id:
         return None
     head = data.get("checkpoint")
-    checkpoint = None
-    if head is not None:
-        size, time_ms = json_field(head, "size", int), json_field(head, "time_ms", int)
-        if size < 0 or time_ms < 0:
-            raise LinkDamaged("its checkpoint's size and time are not whole numbers")
-        root = _bytes(json_field(head, "root", str), "checkpoint.root")
-        signature = _bytes(json_field(head, "signature", str), "checkpoint.signature")
-        checkpoint = Checkpoint(size, root, time_ms, signature)
+    checkpoint = None if head is None else _head(head)
     seen = data.get("seen")
     if not isinstance(seen, dict):
         raise LinkDamaged("its seen entries are not an object")

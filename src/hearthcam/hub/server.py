@@ -19,6 +19,10 @@ above the log's is answered like any other: the home's check names the log SHRUN
 here would only hide that. The checkpoints are signed by the log's ``AuditKey``, not by the
 hub's identity; the link answer names its public half (``log_key``).
 
+``GET /hub/v1/log/consistency?first=N&second=M`` answers the RFC 6962 proof that the log of N
+entries is a prefix of the log of M (``0 < N <= M <=`` its size; 422 otherwise): what two homes
+comparing their checkpoints of this hub ask (``hub.monitor.compare_checkpoints``).
+
 ``GET /hub/v1/models/latest`` answers the newest model the hub offers (``hub.models``: manifest,
 signature, file), 404 ``no model`` when there is none (or the app was made without models).
 
@@ -137,6 +141,22 @@ def _kept_size(target: str) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= KEPT_DIGITS):
         return None
     return int(text)
+
+
+def _pair_query(target: str) -> tuple[int, int] | None:
+    """The ``first`` and ``second`` sizes a consistency request names; None unless it names
+    exactly those, once each, as whole numbers with ``0 < first <= second``."""
+    try:
+        query = parse_qs(urlsplit(target).query, keep_blank_values=True, strict_parsing=True)
+    except ValueError:
+        return None
+    if set(query) != {"first", "second"} or any(len(v) != 1 for v in query.values()):
+        return None
+    texts = (query["first"][0], query["second"][0])
+    if not all(t.isascii() and t.isdigit() and len(t) <= KEPT_DIGITS for t in texts):
+        return None
+    first, second = int(texts[0]), int(texts[1])
+    return (first, second) if 0 < first <= second else None
 
 
 def _clip_query(target: str) -> tuple[str, int, ClipFeatures | None] | None:
@@ -304,6 +324,24 @@ class _Hub:
                 "entries": entries,
             },
         )
+
+    def consistency(self, target: str, body: bytes, headers: Mapping[str, str]) -> _Answer:
+        """The proof that the log of ``first`` entries is a prefix of the log of ``second``,
+        for homes comparing their checkpoints with each other (gossip); 422 for sizes beyond
+        the log as it is."""
+        home_id = self._home("GET", target, body, headers)
+        if isinstance(home_id, _Answer):
+            return home_id
+        if self._log is None:
+            return _refused(404, "no view log")
+        pair = _pair_query(target)
+        if pair is None:
+            return _refused(422, "malformed consistency request: 0 < first <= second")
+        first, second = pair
+        if second > self._log.size():
+            return _refused(422, f"the log has fewer than {second} entries")
+        proof = self._log.consistency_proof(first, second) if first < second else []
+        return _Answer(200, {"proof": [encode_b64(node) for node in proof]})
 
     def _clip_home(
         self, method: str, target: str, body: bytes, headers: Mapping[str, str], clip_id: str
@@ -496,6 +534,7 @@ def hub_app(
         ("POST", "link", hub.link),
         ("GET", "hello", hub.hello),
         ("GET", "log", hub.view_log),
+        ("GET", "log/consistency", hub.consistency),
         ("GET", "clips", hub.list_clips),
         ("GET", "models/latest", hub.latest_model),
         ("POST", "unlink", hub.unlink),
