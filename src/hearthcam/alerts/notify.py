@@ -10,6 +10,7 @@ never waits. A full queue drops the message and counts it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -222,19 +223,19 @@ class _Channel:
 
     def _send_checkpoint(self, notice: CheckpointNotice) -> None:
         assert isinstance(self.notifier, CheckpointSender)
-        try:
-            self.notifier.send_checkpoint(notice)
-        except Exception:  # the next checkpoint covers this one; keep the worker alive
-            self.failures += 1
-            log.exception("alert channel %s failed to send a checkpoint", self.notifier.name)
+        self._tell(functools.partial(self.notifier.send_checkpoint, notice), "a checkpoint")
 
     def _send_alarm(self, notice: HubLogAlarm) -> None:
         assert isinstance(self.notifier, AlarmSender)
+        self._tell(functools.partial(self.notifier.send_hub_alarm, notice), "a hub alarm")
+
+    def _tell(self, send: Callable[[], None], what: str) -> None:
+        """Sends a notice that is not an alert (the next one covers a lost one)."""
         try:
-            self.notifier.send_hub_alarm(notice)
-        except Exception:  # the next round raises it again; keep the worker alive
+            send()
+        except Exception:  # keep the worker alive
             self.failures += 1
-            log.exception("alert channel %s failed to send a hub alarm", self.notifier.name)
+            log.exception("alert channel %s failed to send %s", self.notifier.name, what)
 
     def end(self) -> bool:
         """Asks the worker to stop after what is queued; False if the queue is full."""

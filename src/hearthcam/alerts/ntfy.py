@@ -105,41 +105,30 @@ class NtfyNotifier:
 
     def send_checkpoint(self, notice: CheckpointNotice) -> None:
         """Publishes a view log checkpoint at low priority; failures are logged, not raised."""
-        headers = {
-            "Content-Type": "text/plain; charset=utf-8",
-            "Title": "hearthcam view log checkpoint",
-            "Tags": "lock",
-            "Priority": "low",
-        }
-        if self._cfg.token:
-            headers["Authorization"] = f"Bearer {self._cfg.token}"
-        body = checkpoint_text(notice).encode("utf-8")
-        outcome = post_with_retries(self._client, self._url, body, lambda: headers, self._policy)
-        if not outcome.ok:
-            self.failures += 1
-            log.warning(
-                "ntfy gave up on a checkpoint after %d attempts (status %s) %s",
-                outcome.attempts,
-                outcome.status,
-                outcome.error,
-            )
+        text = checkpoint_text(notice)
+        self._notice("hearthcam view log checkpoint", "lock", "low", text, "a checkpoint")
 
     def send_hub_alarm(self, notice: HubLogAlarm) -> None:
         """Publishes the alarm at the highest priority; failures are logged, not raised."""
+        self._notice(notice.title, "rotating_light", "urgent", notice.body, "a hub alarm")
+
+    def _notice(self, title: str, tags: str, priority: str, text: str, what: str) -> None:
+        """Publishes a message that is not an alert; failures are logged, not raised."""
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
-            "Title": encoded_word(notice.title),
-            "Tags": "rotating_light",
-            "Priority": "urgent",
+            "Title": encoded_word(title),
+            "Tags": tags,
+            "Priority": priority,
         }
         if self._cfg.token:
             headers["Authorization"] = f"Bearer {self._cfg.token}"
-        body = notice.body.encode("utf-8")
+        body = text.encode("utf-8")
         outcome = post_with_retries(self._client, self._url, body, lambda: headers, self._policy)
         if not outcome.ok:
             self.failures += 1
             log.warning(
-                "ntfy gave up on a hub alarm after %d attempts (status %s) %s",
+                "ntfy gave up on %s after %d attempts (status %s) %s",
+                what,
                 outcome.attempts,
                 outcome.status,
                 outcome.error,

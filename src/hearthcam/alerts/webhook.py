@@ -213,41 +213,32 @@ class WebhookNotifier:
 
     def send_checkpoint(self, notice: CheckpointNotice) -> None:
         """POSTs the signed checkpoint JSON; a failure after every retry is logged, not raised."""
-        body = notice.text.encode("utf-8")
         delivery = f"checkpoint.{notice.household_id}.{notice.size}"
+        self._household_post(notice.text.encode("utf-8"), delivery, notice.household_id)
+
+    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
+        """POSTs the signed alarm; a failure after every retry is logged, not raised."""
+        delivery = f"hub-alarm.{notice.household_id}.{int(notice.checked_at)}"
+        self._household_post(encode_body(notice.payload()), delivery, notice.household_id)
+
+    def _household_post(self, body: bytes, delivery: str, household_id: int) -> None:
+        """POSTs a signed message for one household; failures are logged, not raised."""
 
         def headers() -> dict[str, str]:
-            return {**self._signed(body, delivery), HOUSEHOLD_HEADER: str(notice.household_id)}
+            return {**self._signed(body, delivery), HOUSEHOLD_HEADER: str(household_id)}
 
         outcome = post_with_retries(self._client, self._cfg.url, body, headers, self._policy)
         self.last = outcome
         if not outcome.ok:
             self.failures += 1
             log.warning(
-                "webhook %s gave up on checkpoint %s after %d attempts (status %s) %s",
+                "webhook %s gave up on %s after %d attempts (status %s) %s",
                 self._name,
                 delivery,
                 outcome.attempts,
                 outcome.status,
                 outcome.error,
             )
-
-    def send_hub_alarm(self, notice: HubLogAlarm) -> None:
-        """POSTs the signed alarm; a failure after every retry is logged, not raised."""
-        body = encode_body(notice.payload())
-        delivery = f"hub-alarm.{notice.household_id}.{int(notice.checked_at)}"
-
-        def headers() -> dict[str, str]:
-            return {**self._signed(body, delivery), HOUSEHOLD_HEADER: str(notice.household_id)}
-
-        outcome = post_with_retries(self._client, self._cfg.url, body, headers, self._policy)
-        self.last = outcome
-        if not outcome.ok:
-            self.failures += 1
-            log.warning(
-                "webhook %s gave up on hub alarm %s after %d attempts (status %s) %s",
-                self._name, delivery, outcome.attempts, outcome.status, outcome.error,
-            )  # fmt: skip
 
     def send(self, alert: Alert) -> None:
         """Delivers the alert; a failure after every retry is logged, not raised."""

@@ -30,7 +30,7 @@ from hearthcam.hub.identity import (
     fingerprint_of,
     public_key_from_b64,
 )
-from hearthcam.hub.monitor import HomeLogState
+from hearthcam.hub.monitor import HomeLogState, checkpoint_to_json
 from hearthcam.hub.terms import HubTerms, TermsError
 from hearthcam.viewlog.signing import Checkpoint
 
@@ -187,15 +187,6 @@ def write_unlinked(data_dir: Path, hub_key_b64: str, receipts: list[dict[str, An
     return path
 
 
-def _head_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "size": checkpoint.size,
-        "root": encode_b64(checkpoint.root),
-        "time_ms": checkpoint.time_ms,
-        "signature": encode_b64(checkpoint.signature),
-    }
-
-
 def _head(head: object) -> Checkpoint:
     size, time_ms = json_field(head, "size", int), json_field(head, "time_ms", int)
     if size < 0 or time_ms < 0:
@@ -208,7 +199,7 @@ def _head(head: object) -> Checkpoint:
 def gossip_json(checkpoint: Checkpoint, log_key: str) -> str:
     """A checkpoint to hand to another home of the same hub (``hearthcam hub checkpoint``): the
     hub's log key it is signed by, and the checkpoint."""
-    return json.dumps({"hub_log_key": log_key, "checkpoint": _head_json(checkpoint)}) + "\n"
+    return json.dumps({"hub_log_key": log_key, "checkpoint": checkpoint_to_json(checkpoint)}) + "\n"
 
 
 def read_gossip(text: str) -> tuple[str, Checkpoint]:
@@ -223,7 +214,7 @@ def read_gossip(text: str) -> tuple[str, Checkpoint]:
 def state_json(state: HomeLogState, link: HomeLink) -> str:
     """The kept log state as ``hub-log-state.json`` holds it, for ``link``."""
     checkpoint = state.checkpoint
-    kept = None if checkpoint is None else _head_json(checkpoint)
+    kept = None if checkpoint is None else checkpoint_to_json(checkpoint)
     document = {
         # The link this state belongs to: another hub's log (after a new link) starts afresh.
         "log_key": link.log_key,

@@ -20,14 +20,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from hearthcam.hub.identity import encode_b64
 from hearthcam.viewlog import merkle
 from hearthcam.viewlog.entry import parse_entry
 from hearthcam.viewlog.signing import Checkpoint
 
-__all__ = ["Alarm", "Finding", "HomeLogState", "HubLogReply", "check_reply", "compare_checkpoints"]
+__all__ = [
+    "Alarm",
+    "Finding",
+    "HomeLogState",
+    "HubLogReply",
+    "check_reply",
+    "checkpoint_to_json",
+    "compare_checkpoints",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +84,16 @@ class HomeLogState:
 
     checkpoint: Checkpoint | None = None
     seen: Mapping[int, bytes] = field(default_factory=dict)
+
+
+def checkpoint_to_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    """A checkpoint as the hub sends it and a home keeps it (roots and signatures base64)."""
+    return {
+        "size": checkpoint.size,
+        "root": encode_b64(checkpoint.root),
+        "time_ms": checkpoint.time_ms,
+        "signature": encode_b64(checkpoint.signature),
+    }
 
 
 def _unsigned(checkpoint: Checkpoint) -> Finding:

@@ -75,13 +75,13 @@ from hearthcam.hub.clips import (
 )
 from hearthcam.hub.identity import HubError, Identity, encode_b64, key_id_of, public_key_from_b64
 from hearthcam.hub.models import HubModels, model_to_json
+from hearthcam.hub.monitor import checkpoint_to_json
 from hearthcam.hub.registry import HubRegistry, LinkRefused
 from hearthcam.hub.signing import NONCE_HEADER, RequestVerifier, SignatureError, sign_response
 from hearthcam.hub.terms import HubTerms
 from hearthcam.hub.workbench import HubWorkbench, add_workbench
 from hearthcam.threaded_server import GRACEFUL_SECONDS, listen, serve_in_thread
 from hearthcam.viewlog.log import AuditLog
-from hearthcam.viewlog.signing import Checkpoint
 
 __all__ = ["HubServer", "hub_app", "start_hub"]
 
@@ -182,15 +182,6 @@ def _clip_query(target: str) -> tuple[str, int, ClipFeatures | None] | None:
         if features is None:
             return None
     return receipt.lower(), int(keep_until), features
-
-
-def _checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
-    return {
-        "size": checkpoint.size,
-        "root": encode_b64(checkpoint.root),
-        "time_ms": checkpoint.time_ms,
-        "signature": encode_b64(checkpoint.signature),
-    }
 
 
 def _target(scope: Scope) -> str:
@@ -319,7 +310,7 @@ class _Hub:
         return _Answer(
             200,
             {
-                "checkpoint": _checkpoint_json(checkpoint),
+                "checkpoint": checkpoint_to_json(checkpoint),
                 "consistency": [encode_b64(node) for node in consistency],
                 "entries": entries,
             },

@@ -41,7 +41,6 @@ from hearthcam.accounts import (
     Role,
     SessionInfo,
     check_csrf,
-    permits,
 )
 from hearthcam.accounts.login import Client
 from hearthcam.accounts.passwords import password_problems
@@ -61,7 +60,7 @@ from hearthcam.hub.desk import (
     tracks_of,
 )
 from hearthcam.viewlog.flags import AnomalyRules, OverQuota, anomalies
-from hearthcam.web.deps import CSRF_HEADER, MAX_TOKEN, SAFE_METHODS
+from hearthcam.web.deps import CSRF_HEADER, MAX_TOKEN, SAFE_METHODS, permitted
 from hearthcam.web.deps import origin_matches as _origin_matches
 from hearthcam.web.ranges import ranged_response
 from hearthcam.web.review_schemas import (
@@ -201,31 +200,23 @@ def _csrf_protect(conn: HTTPConnection, session: MaybeSession) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 
-def _permitted(session: SessionInfo | None, action: Action) -> SessionInfo:
-    if session is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
-    if not permits(session.state, action):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "login not complete")
-    return session
-
-
 def _any_session(session: MaybeSession) -> SessionInfo:
-    return _permitted(session, Action.LOGOUT)
+    return permitted(session, Action.LOGOUT)
 
 
 def _mfa_session(session: MaybeSession) -> SessionInfo:
-    return _permitted(session, Action.SUBMIT_TOTP)
+    return permitted(session, Action.SUBMIT_TOTP)
 
 
 def _annotator(session: MaybeSession) -> SessionInfo:
-    active = _permitted(session, Action.USE_APP)
+    active = permitted(session, Action.USE_APP)
     if active.role is not Role.ANNOTATOR:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the workbench is for annotators")
     return active
 
 
 def _admin(session: MaybeSession) -> SessionInfo:
-    active = _permitted(session, Action.USE_APP)
+    active = permitted(session, Action.USE_APP)
     if active.role is not Role.ADMIN:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only the hub's admins see this")
     return active

@@ -116,7 +116,8 @@ def csrf_protect(conn: HTTPConnection, session: MaybeSession) -> None:
 # Sessions by login state -----------------------------------------------------------------------
 
 
-def _permitted(session: SessionInfo | None, action: Action) -> SessionInfo:
+def permitted(session: SessionInfo | None, action: Action) -> SessionInfo:
+    """The session if its login state permits ``action``; 401 otherwise (none, or unfinished)."""
     if session is None:
         raise _fail(status.HTTP_401_UNAUTHORIZED, "not logged in")
     if not permits(session.state, action):
@@ -126,22 +127,22 @@ def _permitted(session: SessionInfo | None, action: Action) -> SessionInfo:
 
 def any_session(session: MaybeSession) -> SessionInfo:
     """Any session, pending ones included (logout, /api/me)."""
-    return _permitted(session, Action.LOGOUT)
+    return permitted(session, Action.LOGOUT)
 
 
 def mfa_session(session: MaybeSession) -> SessionInfo:
     """A session waiting for its TOTP code."""
-    return _permitted(session, Action.SUBMIT_TOTP)
+    return permitted(session, Action.SUBMIT_TOTP)
 
 
 def enroll_session(session: MaybeSession) -> SessionInfo:
     """A session that may enroll TOTP (enroll-pending, or active)."""
-    return _permitted(session, Action.ENROLL_TOTP)
+    return permitted(session, Action.ENROLL_TOTP)
 
 
 def active_session(session: MaybeSession) -> SessionInfo:
     """A session with a complete login."""
-    return _permitted(session, Action.USE_APP)
+    return permitted(session, Action.USE_APP)
 
 
 AnySession = Annotated[SessionInfo, Depends(any_session)]
