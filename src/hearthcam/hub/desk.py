@@ -562,8 +562,7 @@ class HubDesk:
         the receipt); False if the lease was not live."""
         if not self.live(lease, now):
             return False
-        self._checks.refuse(lease.home_id, lease.clip_id, REPORTED)
-        return True
+        return self._checks.refuse(lease.home_id, lease.clip_id, REPORTED)
 
     def expire(self, now: float) -> int:
         """Ends every active lease whose minutes ran out; how many."""
