@@ -167,11 +167,12 @@ class ServedHub:
 
 
 @contextmanager
-def served_hub(root: Path) -> Iterator[ServedHub]:
-    """`python -m hearthcam hub serve` on a free loopback port over ``root/hub.db`` with its keys
-    in ``root/hub``, once it answers and has printed its fingerprint; killed on the way out if
-    the test did not stop it (the test judges how it stopped)."""
-    database, port = f"sqlite:///{root / 'hub.db'}", free_port()
+def served_hub(root: Path, database: str | None = None) -> Iterator[ServedHub]:
+    """`python -m hearthcam hub serve` on a free loopback port over ``database`` (by default
+    ``root/hub.db``) with its keys in ``root/hub``, once it answers and has printed its
+    fingerprint; killed on the way out if the test did not stop it (the test judges how it
+    stopped)."""
+    database, port = database or f"sqlite:///{root / 'hub.db'}", free_port()
     folder, stderr = root / "hub", root / "hub.stderr"
     with open(stderr, "wb") as sink:
         process = subprocess.Popen(
