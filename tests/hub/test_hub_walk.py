@@ -167,6 +167,7 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
         expect(annotator.locator("#waiting")).to_have_text("1 waiting")
         annotator.get_by_role("button", name="Take the next clip").click()
         expect(annotator.locator("#facts")).to_contain_text("ada ")  # the watermark's text
+        expect(annotator.locator("#facts")).not_to_contain_text("Time of day")
         annotator.wait_for_function("document.getElementById('clip').readyState >= 2")
         shoot(annotator, "4-hub-workbench")
         annotator.keyboard.press("3")  # pet

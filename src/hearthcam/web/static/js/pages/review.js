@@ -108,7 +108,8 @@ function grouped(tracks) {
 function facts(lease) {
   const objects = lease.tracks.length ? grouped(lease.tracks).join(", ") : "none";
   const rows = [
-    ["Time of day", BUCKETS[lease.time_of_day] ?? "unknown"],
+    // A review hub shows no time of day at all (none leaves a home for its annotators).
+    ...(lease.time_of_day ? [["Time of day", BUCKETS[lease.time_of_day] ?? lease.time_of_day]] : []),
     ["Length", lease.duration ? duration(lease.duration) : "unknown"],
     ["Objects followed", objects],
     ["Watermark", lease.watermark],
