@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import threading
 import time
@@ -113,7 +114,10 @@ def features_from_events(
         event = events(share.event_id)
         if event is None:
             return None
-        return ClipFeatures(FEATURES_VERSION, tuple(float(v) for v in event_features(event)))
+        values = tuple(float(v) for v in event_features(event))
+        if not all(math.isfinite(v) for v in values):
+            return None  # the clip goes without them rather than be refused
+        return ClipFeatures(FEATURES_VERSION, values)
 
     return of
 
