@@ -57,7 +57,8 @@ from hearthcam.cli.stopping import Phase, StartInterrupted, StopSignals
 
 hub_cli = typer.Typer(
     no_args_is_help=True,
-    help="The review hub: serve one (operator), or link this home to one and check its view log.",
+    help="The review hub: serve one, add its annotators and train (operator); link this home to "
+    "one, check its view log and compare checkpoints with other homes (owner).",
 )
 cli.add_typer(hub_cli, name="hub")
 
@@ -462,10 +463,10 @@ def hub_train(
     data: Annotated[Path, typer.Option("--data", help="where the hub keeps its identity")],
     seed: Annotated[int, typer.Option(help="the draw of held-out homes and the forest's")] = 0,
 ) -> None:
-    """Train one verdict model on every home's annotated clips, judge it on held-out homes,
-    sign it and offer it (homes judge it again on their own annotations before serving it).
+    """Train, judge on held-out homes, sign and offer a model of every home's annotations.
 
-    Its lineage is the clips it learned from: a withdrawal of any of them retires it."""
+    Homes judge it again on their own annotations before serving it. Its lineage is the clips
+    it learned from: a withdrawal of any of them retires it."""
     from hearthcam.hub.clips import HubClips
     from hearthcam.hub.identity import load_or_create
     from hearthcam.hub.models import HubModels
@@ -709,9 +710,10 @@ def _kept_checkpoint(data_dir: Path, link: _Link, command: str) -> Checkpoint:
 
 @hub_cli.command("checkpoint")
 def hub_checkpoint(config: ConfigOption = None) -> None:
-    """Print the hub's checkpoint this home's last clean check kept, to give to another home of
-    the same hub (it runs `hearthcam hub compare FILE`): a hub that shows two homes different
-    logs is caught when they compare."""
+    """Print the hub's checkpoint this home's last clean check kept, for another home.
+
+    The other home of the same hub runs `hearthcam hub compare FILE`: a hub that shows two homes
+    different logs is caught when they compare."""
     data_dir = _data_dir(config)
     link = _read_link(data_dir, "hub checkpoint")
     kept = _kept_checkpoint(data_dir, link, "hub checkpoint")
@@ -728,8 +730,9 @@ def hub_compare(
     ],
     config: ConfigOption = None,
 ) -> None:
-    """Compare another home's checkpoint of the hub's view log with this home's; exit 1 when
-    both cannot be heads of one log (the hub showed the two homes different logs)."""
+    """Compare another home's checkpoint of the hub's view log with this home's.
+
+    Exit 1 when both cannot be heads of one log (the hub showed the two homes different logs)."""
     from hearthcam.hub.client import HubRefused
     from hearthcam.hub.identity import public_key_from_b64
     from hearthcam.hub.monitor import Alarm, Finding, compare_checkpoints
