@@ -377,6 +377,7 @@ def test_hub_serve_links_a_home_and_stops_on_sigint(
         (["--operator", "Northwind"], "give both --operator and --annotators-in (or neither)"),
         (["--annotators-in", "Portugal"], "give both --operator and --annotators-in"),
         (["--operator", " ", "--annotators-in", "Portugal"], "--operator: must be some text"),
+        (["--trusted-proxy", "proxy.lan"], "--trusted-proxy 'proxy.lan' is not an address"),
     ],
 )
 def test_serve_refuses_half_stated_terms(tmp_path: Path, args: list[str], named: str) -> None:

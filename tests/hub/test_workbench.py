@@ -29,6 +29,7 @@ from hearthcam.hub.identity import load_or_create, public_key_from_b64
 from hearthcam.hub.monitor import HomeLogState
 from hearthcam.store.hub_deliveries import DeliveryState
 from hearthcam.viewlog.entry import ViewEntry, entry_bytes, parse_entry
+from hearthcam.web.client_address import TrustedProxies
 from tests.hub.test_checks import Verdicts
 from tests.hub.test_delivery import Home, home, hub
 from tests.support.hubs import TestHub
@@ -403,3 +404,42 @@ def test_an_account_without_two_factor_cannot_sign_in(
         assert answer.status_code == 403
         assert "two-factor sign-in is not set up" in answer.json()["detail"]
         assert client.get("/api/me").status_code == 401  # no session was left open
+
+
+def test_behind_a_trusted_proxy_a_guesser_slows_only_itself(
+    hub: TestHub, bench: Callable[..., HubChecks], people: Callable[..., Person]
+) -> None:
+    bench()
+    ada = people("ada")
+    assert hub.workbench is not None
+    right = {"username": "ada", "password": PASSWORD}
+
+    def guesses(client: httpx.Client, forwarded: str, count: int) -> list[int]:
+        """Wrong passwords at as many names (the throttle counts a client's failures at any)."""
+        headers = {"X-Forwarded-For": forwarded}
+        return [
+            client.post(
+                "/api/login", json={"username": f"guess{i}", "password": "not it at all"},
+                headers=headers,
+            ).status_code
+            for i in range(count)
+        ]  # fmt: skip
+
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        # Not trusted (the default): the forwarded address is ignored; every login through
+        # the proxy is one client, and a guesser slows the annotators down with it.
+        statuses = guesses(client, "203.0.113.9", 21)
+        assert statuses[:20] == [401] * 20
+        assert statuses[20] == 429
+        blocked = client.post("/api/login", json=right, headers={"X-Forwarded-For": "198.51.100.7"})
+        assert blocked.status_code == 429
+    # The proxy in front named: each forwarded client is counted on its own.
+    hub.workbench.proxies = TrustedProxies.parse(["127.0.0.1/32"])
+    with httpx.Client(base_url=hub.url, timeout=30) as client:
+        assert guesses(client, "203.0.113.50", 21)[20] == 429
+        annotator = client.post(
+            "/api/login", json=right, headers={"X-Forwarded-For": "198.51.100.7"}
+        )
+        assert annotator.status_code == 200, annotator.text
+        assert annotator.json()["state"] == "mfa_pending"
+    ada.close()

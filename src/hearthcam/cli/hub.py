@@ -185,6 +185,13 @@ def hub_serve(
     lease_minutes: Annotated[
         float, typer.Option(min=1, max=240, help="minutes an annotator holds a clip")
     ] = 10.0,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a TLS proxy in front (address or network) whose X-Forwarded-For is believed; "
+            "repeat for more"
+        ),
+    ] = None,
     copy_workers: Annotated[
         int,
         typer.Option(
@@ -210,12 +217,13 @@ def hub_serve(
             "put TLS in front of it (a reverse proxy) and pass --public"
         )
     terms = _serve_terms(operator, annotators_in, keep_days)
+    proxies = _proxies(trusted_proxy or [])
     _check_database_url(database, "hub serve")
     _check_port(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            desk = _DeskTerms(quota, lease_minutes, train_hours, copy_workers)
+            desk = _DeskTerms(quota, lease_minutes, train_hours, copy_workers, proxies)
             _serve(database, data.expanduser(), host, port, public, signals, terms, desk)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
@@ -241,6 +249,19 @@ def _serve_terms(
         raise fail(f"hub serve: --{str(error).replace('_', '-')}") from None
 
 
+def _proxies(entries: list[str]) -> tuple[str, ...]:
+    """The --trusted-proxy networks as given; a one-line refusal naming one that is none."""
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise fail(
+                f"hub serve: --trusted-proxy {entry!r} is not an address or network "
+                "(127.0.0.1, 10.0.0.0/8, ::1)"
+            ) from None
+    return tuple(entries)
+
+
 @dataclass(frozen=True, slots=True)
 class _DeskTerms:
     """The workbench's rules ``serve`` was given."""
@@ -249,6 +270,7 @@ class _DeskTerms:
     lease_minutes: float
     train_hours: float
     copy_workers: int
+    proxies: tuple[str, ...]
 
 
 def _each(*listeners: Callable[[int, str, float], object]) -> Callable[[int, str, float], None]:
@@ -287,6 +309,7 @@ def _serve(
     from hearthcam.hub.workbench import HubWorkbench
     from hearthcam.viewlog.log import AuditLog
     from hearthcam.viewlog.signing import AuditKey
+    from hearthcam.web.client_address import TrustedProxies
 
     with contextlib.ExitStack() as started:
         try:
@@ -317,7 +340,10 @@ def _serve(
             )  # fmt: skip
             started.callback(desk.close)
             forget.append(desk.forget_clip)
-            workbench = HubWorkbench(Accounts(store), desk, secure_cookies=public)
+            workbench = HubWorkbench(
+                Accounts(store), desk, secure_cookies=public,
+                proxies=TrustedProxies.parse(desk_terms.proxies),
+            )  # fmt: skip
             app = hub_app(
                 registry, identity, log=audit, clips=clips, terms=terms, models=models,
                 checks=checks, workbench=workbench,

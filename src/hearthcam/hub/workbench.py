@@ -60,6 +60,7 @@ from hearthcam.hub.desk import (
     tracks_of,
 )
 from hearthcam.viewlog.flags import AnomalyRules, OverQuota, anomalies
+from hearthcam.web.client_address import TrustedProxies
 from hearthcam.web.deps import CSRF_HEADER, MAX_TOKEN, SAFE_METHODS, permitted
 from hearthcam.web.deps import origin_matches as _origin_matches
 from hearthcam.web.ranges import ranged_response
@@ -114,6 +115,9 @@ class HubWorkbench:
     desk: HubDesk
     clock: Callable[[], float] = time.time
     secure_cookies: bool = False
+    # The TLS proxies in front whose X-Forwarded-For / -Proto are believed (none by default):
+    # login throttling counts the client they name, not the proxy.
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(WEB / "templates"))
     )
@@ -161,9 +165,9 @@ def _session_token(conn: HTTPConnection) -> str | None:
     return token if token and len(token) <= MAX_TOKEN else None
 
 
-def _client(request: Request) -> tuple[str, str]:
-    host = request.client.host if request.client is not None else "unknown"
-    return host, request.headers.get("user-agent", "")[:MAX_USER_AGENT]
+def _client(request: Request, bench: HubWorkbench) -> tuple[str, str]:
+    """The address login throttling counts against, and the user agent."""
+    return bench.proxies.client(request), request.headers.get("user-agent", "")[:MAX_USER_AGENT]
 
 
 def _bench(conn: HTTPConnection) -> HubWorkbench:
@@ -255,13 +259,16 @@ pages = APIRouter(include_in_schema=False)
 # Login ----------------------------------------------------------------------------------------
 
 
-def _open_session(bench: HubWorkbench, response: Response, token: str | None) -> StateOut:
+def _open_session(
+    bench: HubWorkbench, request: Request, response: Response, token: str | None
+) -> StateOut:
     session = None if token is None else bench.accounts.session(token, bench.clock())
     if token is None or session is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
+    secure = bench.secure_cookies or bench.proxies.https(request)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=max(0, int(session.expires - bench.clock())), path="/",
-        secure=bench.secure_cookies, httponly=True, samesite="strict",
+        secure=secure, httponly=True, samesite="strict",
     )  # fmt: skip
     return StateOut(state=session.state, csrf_token=session.csrf_token)
 
@@ -269,7 +276,7 @@ def _open_session(bench: HubWorkbench, response: Response, token: str | None) ->
 @public.post("/login", response_model=StateOut)
 def login(body: LoginIn, request: Request, response: Response, bench: Bench) -> StateOut:
     """A password; the answer says that a TOTP code comes next."""
-    ip, agent = _client(request)
+    ip, agent = _client(request, bench)
     result = bench.accounts.authenticate(
         body.username, body.password, ip=ip, user_agent=agent, now=bench.clock(),
         previous_token=_session_token(request),
@@ -282,7 +289,7 @@ def login(body: LoginIn, request: Request, response: Response, bench: Bench) -> 
             "two-factor sign-in is not set up for this account: ask the hub's operator for a "
             "new enrolment link",
         )
-    return _open_session(bench, response, result.token)
+    return _open_session(bench, request, response, result.token)
 
 
 @api.post("/login/mfa", response_model=StateOut)
@@ -295,7 +302,7 @@ def login_mfa(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "not logged in")
     result = bench.accounts.verify_mfa(token, body.code, bench.clock())
     raise_failure(result, (status.HTTP_401_UNAUTHORIZED, "invalid code"))
-    return _open_session(bench, response, result.token)
+    return _open_session(bench, request, response, result.token)
 
 
 @api.post("/logout", status_code=204, response_class=Response)
@@ -346,7 +353,7 @@ def enrolment_totp(body: TokenIn, bench: Bench) -> TotpSecretOut:
 @public.post("/enrol", response_model=EnrolledOut)
 def enrol(body: EnrolIn, request: Request, response: Response, bench: Bench) -> EnrolledOut:
     """Sets the password, turns TOTP on and uses the link up; signs the new user in."""
-    ip, agent = _client(request)
+    ip, agent = _client(request, bench)
     done = bench.accounts.enrolment.complete(
         body.token, body.password, body.code, Client(ip, agent), bench.clock()
     )
@@ -354,7 +361,7 @@ def enrol(body: EnrolIn, request: Request, response: Response, bench: Bench) -> 
     previous = _session_token(request)
     if previous:
         bench.accounts.logout(previous)
-    state = _open_session(bench, response, done.result.token)
+    state = _open_session(bench, request, response, done.result.token)
     return EnrolledOut(
         state=state.state, csrf_token=state.csrf_token, recovery_codes=list(done.recovery_codes)
     )
