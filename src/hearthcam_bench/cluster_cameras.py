@@ -192,7 +192,7 @@ def _service_stats(address: str) -> list[dict[str, Any]]:
     import ray
 
     from hearthcam.cluster.detector import PREFIX
-    from hearthcam.cluster.shares import NAMESPACE
+    from hearthcam.raylink import NAMESPACE
 
     ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     try:

@@ -20,10 +20,11 @@ import pytest
 import yaml
 
 from hearthcam import app
-from hearthcam.cluster.shares import CONNECT_TIMEOUT, connect
+from hearthcam.cluster.shares import connect
 from hearthcam.config import parse_config
 from hearthcam.errors import ClusterError
 from hearthcam.privacy.consent import redacted_path
+from hearthcam.raylink import CONNECT_TIMEOUT
 from hearthcam.store.db import Store
 from hearthcam.store.shares import ShareStore
 from hearthcam.vault.sealed import plaintext_media_signatures

@@ -43,11 +43,13 @@ from hearthcam.hub.home import LinkDamaged as _Damaged
 from hearthcam.hub.home import write_private as _write_private
 
 if TYPE_CHECKING:
+    from hearthcam.hub.checks import RemoteChecks
     from hearthcam.hub.client import HubClient
     from hearthcam.hub.identity import Identity
     from hearthcam.hub.monitor import HomeLogState
     from hearthcam.hub.registry import HubRegistry
     from hearthcam.hub.terms import HubTerms
+    from hearthcam.hub.training import Fitted
     from hearthcam.pipeline.detect import Detector
     from hearthcam.store.db import Store
     from hearthcam.viewlog.signing import Checkpoint
@@ -206,6 +208,15 @@ def hub_serve(
             help="train a model on the annotated clips at most this often (0: only `hub train`)",
         ),
     ] = 24.0,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="HEAD",
+            help="run the clips' checks and the training on the Ray cluster whose head is at "
+            "HOST:PORT (every node reaches the database and the same --data folder)",
+        ),
+    ] = None,
 ) -> None:
     """Run a hub in the foreground until SIGINT/SIGTERM; `hearthcam hub code` makes link codes.
 
@@ -219,11 +230,15 @@ def hub_serve(
     terms = _serve_terms(operator, annotators_in, keep_days)
     proxies = _proxies(trusted_proxy or [])
     _check_database_url(database, "hub serve")
+    if ray is not None and database.startswith("sqlite"):
+        raise fail(
+            "hub serve: --ray needs a database every node reaches: give a PostgreSQL --database"
+        )
     _check_port(host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with StopSignals() as signals:
         try:
-            desk = _DeskTerms(quota, lease_minutes, train_hours, copy_workers, proxies)
+            desk = _DeskTerms(quota, lease_minutes, train_hours, copy_workers, proxies, ray)
             _serve(database, data.expanduser(), host, port, public, signals, terms, desk)
         except StartInterrupted as stopped:
             signals.enter(Phase.STOPPING)
@@ -264,13 +279,14 @@ def _proxies(entries: list[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class _DeskTerms:
-    """The workbench's rules ``serve`` was given."""
+    """The workbench's rules ``serve`` was given, and where its checks and training run."""
 
     quota: int
     lease_minutes: float
     train_hours: float
     copy_workers: int
     proxies: tuple[str, ...]
+    ray: str | None  # the Ray cluster's head that checks and trains, or None: this process
 
 
 def _each(*listeners: Callable[[int, str, float], object]) -> Callable[[int, str, float], None]:
@@ -329,8 +345,9 @@ def _serve(
             )  # fmt: skip
             started.callback(clips.close)
             # The hub's own checks of each clip before anyone may be offered it (models load at
-            # the first clip), in a worker of its own.
-            checks = HubChecks.from_url(database, clips, ModelInspector)
+            # the first clip), in a worker of its own, or as tasks on a Ray cluster.
+            remote, fitter = _on_ray(desk_terms.ray, database, data / HUB_CLIPS)
+            checks = HubChecks.from_url(database, clips, ModelInspector, remote=remote)
             started.callback(checks.close)
             audit = AuditLog(store, key)
             desk = HubDesk.from_url(
@@ -363,7 +380,8 @@ def _serve(
         )
         checking.start()
         if desk_terms.train_hours > 0:
-            schedule = TrainingSchedule(clips, models, desk_terms.train_hours * 3600.0)
+            every = desk_terms.train_hours * 3600.0
+            schedule = TrainingSchedule(clips, models, every, fitter=fitter)
             threading.Thread(
                 target=schedule.run_forever, args=(signals.stop,), name="hub-training",
                 daemon=True,
@@ -383,6 +401,10 @@ def _serve(
             )
         if public:
             say.append("listening beyond loopback: only a TLS proxy in front should reach it")
+        if desk_terms.ray is not None:
+            say.append(
+                f"the clips' checks and the training run on the Ray cluster at {desk_terms.ray}"
+            )
         for line in say:
             err.print(line, highlight=False, markup=False, soft_wrap=True)
         swept = 0.0
@@ -397,6 +419,20 @@ def _serve(
                 except _hub_errors() as error:
                     logging.getLogger(__name__).warning("expiring clips failed: %s", error)
         signals.enter(Phase.STOPPING)
+
+
+def _on_ray(
+    head: str | None, database: str, clips: Path
+) -> tuple[RemoteChecks | None, Callable[[int], Fitted] | None]:
+    """The checks and the fitter on the Ray cluster at ``head`` (joined now: ClusterError at
+    once if nothing answers), or (None, None): in this process."""
+    if head is None:
+        return None, None
+    from hearthcam.hub.remote import RayChecks, RayTraining, connect, settings_of
+
+    connect(head)
+    settings = settings_of(database, clips)
+    return RayChecks(settings), RayTraining(settings)
 
 
 def _prelabeller() -> Detector | None:

@@ -36,13 +36,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
 from hearthcam.config import CameraConfig, Config, parse_config
 from hearthcam.live import LiveSource, RelayedView, Subscription
 from hearthcam.live.overlay import Overlay
 from hearthcam.live.subscription import Chunk
 from hearthcam.pipeline.health import CameraHealth, Connection
 from hearthcam.pipeline.load import CameraLoad
+from hearthcam.raylink import NAMESPACE, log_to_stderr
 from hearthcam.recordings.retention import WaitingClip
 from hearthcam.types import Change, Event, EventListener
 

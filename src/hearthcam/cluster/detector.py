@@ -34,9 +34,9 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy.engine import make_url
 
-from hearthcam.cluster.shares import NAMESPACE, log_to_stderr
 from hearthcam.config import parse_config
 from hearthcam.pipeline.batcher import Batcher
+from hearthcam.raylink import NAMESPACE, log_to_stderr
 from hearthcam.types import BGRImage, Detections
 
 log = logging.getLogger(__name__)

@@ -17,29 +17,24 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from hearthcam.config import Config, parse_config
-from hearthcam.errors import ClusterError
+from hearthcam.raylink import join, log_to_stderr
 from hearthcam.store.shares import ShareRecord
 from hearthcam.vision.prepare import ClipPreparer, PreparedClip, ShareState
 
 log = logging.getLogger(__name__)
 
-#: Ray's namespace for hearthcam's jobs.
-NAMESPACE = "hearthcam"
 #: How many times Ray runs a share's task again when its node or worker process dies.
 RETRIES = 2
 #: The parts of the config a worker gets (the database, the media, the models' settings).
 WORKER_SETTINGS = {"data_dir", "database", "detector", "review"}
 #: How often a pass looks at the server's stop while it waits for outcomes, seconds.
 STOP_POLL = 0.5
-#: How long joining the cluster waits for its head to answer at all, seconds.
-CONNECT_TIMEOUT = 5.0
 #: Shares whose node ``where`` remembers (for tests and benchmarks), at most.
 REMEMBERED = 10_000
 
@@ -90,44 +85,10 @@ def check_share(settings: dict[str, Any], share_id: str, camera: str) -> tuple[P
     return prepared, f"{node}/{os.getpid()}"
 
 
-def log_to_stderr() -> None:
-    """hearthcam's log lines at INFO on the worker's stderr (Ray keeps it in the node's log
-    folder), once per process."""
-    root = logging.getLogger("hearthcam")
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-
-
 def connect(config: Config) -> None:
     """Joins the cluster at ``cluster.address``, once per process (the share checks and the
-    cameras share the connection). ClusterError at once when nothing answers there (Ray itself
-    would retry for minutes, logging as it goes)."""
-    import ray
-
-    if not ray.is_initialized():
-        _reachable(config.cluster.address or "")
-        ray.init(
-            address=config.cluster.address,
-            namespace=NAMESPACE,
-            logging_level=logging.WARNING,
-            log_to_driver=False,
-        )
-
-
-def _reachable(address: str) -> None:
-    """ClusterError unless a TCP connection to the head's HOST:PORT opens."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT):
-            pass
-    except (OSError, ValueError) as error:
-        raise ClusterError(
-            f"cannot reach the Ray cluster's head at {address} ({error}): start it there with "
-            "`ray start --head`, or fix cluster.address (docs/scale.md)"
-        ) from None
+    cameras share the connection). ClusterError at once when nothing answers there."""
+    join(config.cluster.address or "", "cluster.address (docs/scale.md)")
 
 
 class RayShareChecks:

@@ -17,9 +17,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hearthcam.cluster.shares import connect, log_to_stderr
+from hearthcam.cluster.shares import connect
 from hearthcam.config import Config, parse_config
 from hearthcam.errors import HearthcamError
+from hearthcam.raylink import log_to_stderr
 
 if TYPE_CHECKING:
     from hearthcam.learn.retrain import Outcome

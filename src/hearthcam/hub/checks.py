@@ -17,8 +17,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO, Protocol
 
 from sqlalchemy import insert, select, update
@@ -68,6 +69,28 @@ class ModelInspector:
         return None
 
 
+def judge(inspector: ClipInspector, read: Callable[[], bytes]) -> str | None:
+    """Why the clip ``read`` returns may not be offered (None: it may). Fail-closed: a clip
+    that cannot be read or whose check fails in any way is refused, the failure its reason."""
+    try:
+        data = read()
+        return inspector.inspect(lambda: io.BytesIO(data))
+    except Exception as error:
+        return f"the check failed: {type(error).__name__}: {error}"
+
+
+class RemoteChecks(Protocol):
+    """The checks run elsewhere (``hub.remote.RayChecks``: tasks on a Ray cluster)."""
+
+    def inspect(
+        self, waiting: Sequence[tuple[int, str]], stop: threading.Event
+    ) -> Iterator[tuple[int, str, str | None]]:
+        """Each waiting clip's (home id, clip id, reason: None when it passed) as it comes. A
+        clip whose check could not run (a model that does not load, a node lost) is not
+        yielded: it waits, offered to nobody, for the next pass."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class CheckOutcome:
     home_id: int
@@ -85,10 +108,13 @@ class HubChecks:
         clips: HubClips,
         inspector: Callable[[], ClipInspector],
         clock: Callable[[], float] = time.time,
+        remote: RemoteChecks | None = None,
     ) -> None:
         """``inspector`` loads the models on first use (if it raises, the pass ends and the
-        clips wait, offered to nobody)."""
+        clips wait, offered to nobody). With ``remote``, the clips are checked there instead;
+        what their checks found is recorded here."""
         self._engine = engine
+        self._remote = remote
         self._clips = clips
         self._make = inspector
         self._inspector: ClipInspector | None = None
@@ -97,10 +123,14 @@ class HubChecks:
 
     @classmethod
     def from_url(
-        cls, url: str, clips: HubClips, inspector: Callable[[], ClipInspector]
+        cls,
+        url: str,
+        clips: HubClips,
+        inspector: Callable[[], ClipInspector],
+        remote: RemoteChecks | None = None,
     ) -> HubChecks:
         """Over the hub's database at ``url`` (its tables made where missing)."""
-        return cls(open_hub_engine(url, "the hub's checks"), clips, inspector)
+        return cls(open_hub_engine(url, "the hub's checks"), clips, inspector, remote=remote)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -140,22 +170,26 @@ class HubChecks:
                 for r in connection.execute(query)
             ]  # fmt: skip
 
-    def run_once(self) -> list[CheckOutcome]:
-        """Checks every clip waiting now."""
+    def run_once(self, stop: threading.Event | None = None) -> list[CheckOutcome]:
+        """Checks every clip waiting now (here, or where ``remote`` runs them)."""
         waiting = self.unchecked()
         if not waiting:
             return []
+        if self._remote is not None:
+            found = self._remote.inspect(waiting, stop or threading.Event())
+            return [self._conclude(home, clip, reason) for home, clip, reason in found]
         if self._inspector is None:
             self._inspector = self._make()
-        return [self._check(self._inspector, home, clip) for home, clip in waiting]
+        inspector = self._inspector
+        return [
+            self._conclude(home, clip, judge(inspector, partial(self._clips.open, home, clip)))
+            for home, clip in waiting
+        ]
 
-    def _check(self, inspector: ClipInspector, home_id: int, clip_id: str) -> CheckOutcome:
-        try:
-            data = self._clips.open(home_id, clip_id)
-            reason = inspector.inspect(lambda: io.BytesIO(data))
-        except Exception as error:  # fail closed: a check that fails refuses the clip
-            log.warning("the hub's check of a clip of home %d failed: %s", home_id, error)
-            reason = f"the check failed: {type(error).__name__}: {error}"
+    def _conclude(self, home_id: int, clip_id: str, reason: str | None) -> CheckOutcome:
+        """Records what the check found; a refused clip is deleted at once, with a receipt."""
+        if reason is not None and reason.startswith("the check failed"):
+            log.warning("the hub's check of a clip of home %d failed: %s", home_id, reason)
         now = self._clock()
         receipt = None
         if reason is not None:
@@ -217,7 +251,7 @@ class HubChecks:
     def run_forever(self, stop: threading.Event, interval: float = 10.0) -> None:
         while not stop.is_set():
             try:
-                self.run_once()
+                self.run_once(stop)
             except Exception:
                 log.exception("the hub's checks failed; the clips wait, offered to nobody")
             self._wake.wait(interval)

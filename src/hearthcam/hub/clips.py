@@ -236,6 +236,48 @@ def _aad(home_id: int, clip_id: str) -> bytes:
     return f"{home_id}/{clip_id}".encode()
 
 
+def open_clip(engine: Engine, folder: Path, home_id: int, clip_id: str) -> bytes:
+    """The bytes of the home's clip ``clip_id`` sealed in ``folder``, its key read from the
+    hub's database; HubError if the hub holds no such clip or its file does not open under its
+    key (damaged, or moved from another clip). Needs no identity: a worker on another node reads
+    a clip with the database and the clips folder alone."""
+    with reading(engine) as connection:
+        row = connection.execute(
+            select(hub_clips.c.file, hub_clips.c.key, hub_clips.c.sha256).where(
+                hub_clips.c.home_id == home_id, hub_clips.c.clip_id == clip_id
+            )
+        ).first()
+    if row is None:
+        raise HubError(f"no clip {clip_id[:80]!r} is held for home {home_id}")
+    try:
+        sealed = (folder / row.file).read_bytes()
+    except OSError as error:
+        raise HubError(
+            f"cannot read clip {clip_id!r} of home {home_id}: {error.strerror or error}"
+        ) from None
+    try:
+        data = AESGCM(bytes(row.key)).decrypt(
+            sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], _aad(home_id, clip_id)
+        )
+    except InvalidTag:
+        raise HubError(f"clip {clip_id!r} of home {home_id} does not open: damaged") from None
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise HubError(f"clip {clip_id!r} of home {home_id} is not what was received")
+    return data
+
+
+def read_features(engine: Engine) -> dict[tuple[int, str], ClipFeatures]:
+    """The feature vectors sent with the clips held: (home id, clip id) -> features."""
+    with reading(engine) as connection:
+        rows = connection.execute(select(hub_clip_features)).all()
+    found = {}
+    for row in rows:
+        parsed = parse_features(f"{row.version}:{row.vector}")
+        if parsed is not None:
+            found[(int(row.home_id), row.clip_id)] = parsed
+    return found
+
+
 class HubClips:
     """The clips held for linked homes: sealed files in ``folder``, keys in the database.
 
@@ -360,31 +402,8 @@ class HubClips:
         return clip
 
     def open(self, home_id: int, clip_id: str) -> bytes:
-        """The bytes of the home's clip ``clip_id``; HubError if the hub holds no such clip or
-        its file does not open under its key (damaged, or moved from another clip)."""
-        with reading(self._engine) as connection:
-            row = connection.execute(
-                select(hub_clips.c.file, hub_clips.c.key, hub_clips.c.sha256).where(
-                    hub_clips.c.home_id == home_id, hub_clips.c.clip_id == clip_id
-                )
-            ).first()
-        if row is None:
-            raise HubError(f"no clip {clip_id[:80]!r} is held for home {home_id}")
-        try:
-            sealed = (self._folder / row.file).read_bytes()
-        except OSError as error:
-            raise HubError(
-                f"cannot read clip {clip_id!r} of home {home_id}: {error.strerror or error}"
-            ) from None
-        try:
-            data = AESGCM(bytes(row.key)).decrypt(
-                sealed[:NONCE_SIZE], sealed[NONCE_SIZE:], _aad(home_id, clip_id)
-            )
-        except InvalidTag:
-            raise HubError(f"clip {clip_id!r} of home {home_id} does not open: damaged") from None
-        if hashlib.sha256(data).hexdigest() != row.sha256:
-            raise HubError(f"clip {clip_id!r} of home {home_id} is not what was received")
-        return data
+        """The bytes of the home's clip ``clip_id`` (``open_clip``)."""
+        return open_clip(self._engine, self._folder, home_id, clip_id)
 
     def list(self, home_id: int) -> list[HubClip]:
         """The clips held for the home, oldest first."""
@@ -415,15 +434,8 @@ class HubClips:
         ]
 
     def features(self) -> dict[tuple[int, str], ClipFeatures]:
-        """The feature vectors sent with the clips held: (home id, clip id) -> features."""
-        with reading(self._engine) as connection:
-            rows = connection.execute(select(hub_clip_features)).all()
-        found = {}
-        for row in rows:
-            parsed = parse_features(f"{row.version}:{row.vector}")
-            if parsed is not None:
-                found[(int(row.home_id), row.clip_id)] = parsed
-        return found
+        """The feature vectors sent with the clips held (``read_features``)."""
+        return read_features(self._engine)
 
     def delete(self, home_id: int, clip_id: str, now: float) -> DeletionReceipt | None:
         """Deletes the home's clip ``clip_id``: its key row, then its file; the signed receipt,

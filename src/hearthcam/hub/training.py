@@ -31,9 +31,10 @@ from typing import Final
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from hearthcam.annotate.workbench import ReviewVerdict
-from hearthcam.hub.clips import HubClips
+from hearthcam.hub.clips import HubClips, read_features
 from hearthcam.hub.desk import read_annotations
 from hearthcam.hub.identity import HubError
 from hearthcam.hub.models import HubModels, SignedModel, clip_token
@@ -44,11 +45,14 @@ from hearthcam.pipeline.features import FEATURE_NAMES, FEATURES_VERSION
 from hearthcam.types import Verdict
 
 __all__ = [
+    "Fitted",
     "HeldOut",
     "PooledExample",
     "TrainingRefused",
     "TrainingSchedule",
+    "fit_pooled",
     "pooled_examples",
+    "publish_pooled",
     "train_pooled",
 ]
 
@@ -98,12 +102,14 @@ class PooledOutcome:
     held_out: HeldOut | None  # None with a single home: nothing to hold out
 
 
-def pooled_examples(clips: HubClips) -> list[PooledExample]:
-    """Every annotated clip held with features of this version, most serious verdict first."""
+def pooled_examples(clips: HubClips | Engine) -> list[PooledExample]:
+    """Every annotated clip held with features of this version, most serious verdict first
+    (read from the hub's clips, or from its database by a worker on another node)."""
+    engine = clips.engine if isinstance(clips, HubClips) else clips
     rank = {verdict.value: i for i, verdict in enumerate(ReviewVerdict)}  # threat first
-    features = clips.features()
+    features = read_features(engine)
     chosen: dict[tuple[int, str], str] = {}
-    for annotation in read_annotations(clips.engine):
+    for annotation in read_annotations(engine):
         key = (annotation.home_id, annotation.clip_id)
         verdict = annotation.verdict.value
         if key not in chosen or rank[verdict] < rank[chosen[key]]:
@@ -161,11 +167,20 @@ def home_key_ids(clips: HubClips) -> dict[int, str]:
         }
 
 
-def train_pooled(clips: HubClips, models: HubModels, now: float, seed: int = 0) -> PooledOutcome:
-    """Fits, judges on held-out homes, fits on all and publishes one signed model.
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """A model fitted on pooled examples, not yet signed: the fitted model's payload, the clips
+    it learned from (home id, clip id) and how it did without a quarter of the homes."""
 
-    TrainingRefused when there are fewer than ``MIN_EXAMPLES`` usable clips or one verdict."""
-    examples = pooled_examples(clips)
+    payload: bytes
+    learned: tuple[tuple[int, str], ...]
+    held_out: HeldOut | None
+
+
+def fit_pooled(examples: Sequence[PooledExample], seed: int = 0) -> Fitted:
+    """Judges on held-out homes, then fits on all ``examples``.
+
+    TrainingRefused when there are fewer than ``MIN_EXAMPLES`` of them or one verdict."""
     verdicts = {e.verdict for e in examples}
     if len(examples) < MIN_EXAMPLES or len(verdicts) < 2:
         raise TrainingRefused(
@@ -174,19 +189,35 @@ def train_pooled(clips: HubClips, models: HubModels, now: float, seed: int = 0) 
         )
     held_out = _held_out(examples, seed)
     fitted = fit(_matrix(examples), [e.verdict for e in examples], seed=seed)
+    learned = tuple((e.home_id, e.clip_id) for e in examples)
+    return Fitted(fitted.payload, learned, held_out)
+
+
+def publish_pooled(clips: HubClips, models: HubModels, fitted: Fitted, now: float) -> PooledOutcome:
+    """Signs and offers ``fitted`` with the lineage of the clips it learned from (the hub's key
+    never leaves the process that serves it: a fit made on another node is signed here).
+
+    TrainingRefused (and the model retired at once) when one of those clips was deleted while
+    the model was fitted."""
     keys = home_key_ids(clips)
-    lineage = [clip_token(keys[e.home_id], e.clip_id) for e in examples]
+    lineage = [clip_token(keys[home], clip) for home, clip in fitted.learned]
     model = models.publish(fitted.payload, lineage, FEATURES_VERSION, now)
     # A clip deleted while the model was fitted retired no model yet (this one was not
     # published): retire it now, so no offered model ever holds a deleted clip.
     still = clips.features()
-    gone = [
-        t for t, e in zip(lineage, examples, strict=True) if (e.home_id, e.clip_id) not in still
-    ]
+    gone = [t for t, key in zip(lineage, fitted.learned, strict=True) if key not in still]
     if gone:
         models.retire_using(gone, now)
         raise TrainingRefused(f"{len(gone)} clips were deleted while the model was fitted")
-    return PooledOutcome(model, len(examples), len({e.home_id for e in examples}), held_out)
+    homes = len({home for home, _ in fitted.learned})
+    return PooledOutcome(model, len(fitted.learned), homes, fitted.held_out)
+
+
+def train_pooled(clips: HubClips, models: HubModels, now: float, seed: int = 0) -> PooledOutcome:
+    """Fits, judges on held-out homes, fits on all and publishes one signed model, here.
+
+    TrainingRefused when there are fewer than ``MIN_EXAMPLES`` usable clips or one verdict."""
+    return publish_pooled(clips, models, fit_pooled(pooled_examples(clips), seed), now)
 
 
 class TrainingSchedule:
@@ -200,8 +231,12 @@ class TrainingSchedule:
         models: HubModels,
         every: float,
         clock: Callable[[], float] = time.time,
+        fitter: Callable[[int], Fitted] | None = None,
     ) -> None:
+        """``fitter(seed)`` fits on the pooled examples (default: here, in this process;
+        ``hub.remote.RayTraining`` fits on a Ray node); the model is signed here."""
         self._clips = clips
+        self._fit = fitter or (lambda seed: fit_pooled(pooled_examples(clips), seed))
         self._models = models
         self._every = every
         self._clock = clock
@@ -218,12 +253,14 @@ class TrainingSchedule:
             return None
         if now - self._at < self._every and self._models.latest() is not None:
             return None
-        self._trained, self._at = examples, now
         try:
-            outcome = train_pooled(self._clips, self._models, now)
+            outcome = publish_pooled(self._clips, self._models, self._fit(0), now)
         except TrainingRefused as why:
+            self._trained, self._at = examples, now  # not again until they change
             log.info("the hub did not train: %s", why)
             return None
+        # Any other failure (a lost node, a database error) is tried again at the next look.
+        self._trained, self._at = examples, now
         log.info(
             "the hub trained model %s on %d clips from %d homes",
             outcome.model.model_id, outcome.examples, outcome.homes,
@@ -231,8 +268,11 @@ class TrainingSchedule:
         return outcome
 
     def run_forever(self, stop: threading.Event, interval: float = 60.0) -> None:
-        while not stop.wait(interval):
+        """Looks at once (a hub that starts with annotated clips and no model trains now),
+        then every ``interval`` seconds until ``stop``."""
+        while not stop.is_set():
             try:
                 self.run_once()
             except Exception:
                 log.exception("the hub's training failed; it is tried again when next due")
+            stop.wait(interval)
