@@ -12,11 +12,16 @@ only when their module was first used), so upgrading records it at the baseline 
 
 The revisions live in ``migrations/versions``; Alembic runs them with the connection handed to
 ``migrations/env.py``, so no ``alembic.ini`` is needed at run time (docs/upgrading.md).
+
+The same machinery migrates another schema given as a ``Schema``: its own script directory,
+version table and advisory lock, so two schemas can live in one database (the review hub's
+tables beside the home's accounts and view log, ``hub.registry``) and each migrates alone.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -46,25 +51,45 @@ class MigrationError(StoreError):
     """The database cannot be brought to this version's schema."""
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """One schema Alembic keeps: its scripts, the table that records its revision, its lock.
+
+    ``tables``: the tables it makes, when it shares its database with another schema; a copy
+    is made first only if one of them is there (empty: any table at all counts)."""
+
+    what: str  # how logs and errors name the database
+    scripts: Path  # the script directory (env.py, versions/)
+    version_table: str
+    lock: int  # PostgreSQL's advisory lock id of its migrations
+    label: str = ""  # put before the revision in a copy's name
+    secrets: str = "the media keys"  # what a copy holds that the owner should know of
+    tables: frozenset[str] = frozenset()
+
+
+# The home's schema (``store.schema``): the defaults of every function below.
+HOME: Final = Schema("the database", MIGRATIONS, "alembic_version", _PG_LOCK)
+
+
+def alembic_config(connection: Connection | None = None, schema: Schema = HOME) -> Config:
     """Alembic's configuration, pointing into the package (``env.py`` uses ``connection``)."""
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(schema.scripts))
     if connection is not None:
         config.attributes["connection"] = connection
     return config
 
 
 @cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory.from_config(alembic_config())
+def _scripts(schema: Schema) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(schema=schema))
 
 
-def head() -> str:
+def head(schema: Schema = HOME) -> str:
     """The newest revision: the schema this version of hearthcam reads and writes."""
-    newest = _scripts().get_current_head()
+    newest = _scripts(schema).get_current_head()
     if newest is None:
-        raise MigrationError(f"no migrations in {MIGRATIONS}")
+        raise MigrationError(f"no migrations in {schema.scripts}")
     return newest
 
 
@@ -81,19 +106,20 @@ def holds_no_table(url: str) -> bool:
         engine.dispose()
 
 
-def current_revision(connection: Connection) -> str | None:
+def current_revision(connection: Connection, schema: Schema = HOME) -> str | None:
     """The revision the database is at (None: never migrated, fresh or made before Alembic)."""
-    return MigrationContext.configure(connection).get_current_revision()
+    opts = {"version_table": schema.version_table}
+    return MigrationContext.configure(connection, opts=opts).get_current_revision()
 
 
-def migrate(engine: Engine, now: datetime | None = None) -> Path | None:
+def migrate(engine: Engine, now: datetime | None = None, schema: Schema = HOME) -> Path | None:
     """Brings the database to ``head``; returns the copy made of it first, if one was.
 
     ``engine`` is a Store's (``store.engine.build_engine``): its SQLite transactions begin for
     real, which running every revision in one transaction relies on."""
-    target = head()
+    target = head(schema)
     with engine.connect() as connection:
-        if current_revision(connection) == target:
+        if current_revision(connection, schema) == target:
             return None
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
@@ -103,71 +129,79 @@ def migrate(engine: Engine, now: datetime | None = None) -> Path | None:
             _foreign_keys(connection, on=False)
         try:
             with connection.execution_options(**{WRITE_LOCK: True}).begin():
-                return _upgrade(connection, target, now or datetime.now(UTC))
+                return _upgrade(connection, schema, target, now or datetime.now(UTC))
         finally:
             if sqlite:
                 _foreign_keys(connection, on=True)
 
 
-def _upgrade(connection: Connection, target: str, now: datetime) -> Path | None:
+def _upgrade(connection: Connection, schema: Schema, target: str, now: datetime) -> Path | None:
     """Backs the database up when it needs it, then runs every pending revision (write lock
     held)."""
     if connection.dialect.name == "postgresql":
         # PostgreSQL has no BEGIN IMMEDIATE: a transaction-scoped advisory lock keeps two
         # servers starting at once from migrating together.
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
-    current = current_revision(connection)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.lock})
+    current = current_revision(connection, schema)
     if current == target:
         return None  # another process migrated it while we waited for the lock
     if current is not None:
-        _require_known(current)
-    empty = not inspect(connection).get_table_names()
-    copy = None if empty else _backup(connection, current, now)
+        _require_known(schema, current)
+    present = set(inspect(connection).get_table_names())
+    empty = not (present & schema.tables if schema.tables else present)
+    copy = None if empty else _backup(connection, schema, current, now)
     try:
-        command.upgrade(alembic_config(connection), "head")
+        command.upgrade(alembic_config(connection, schema), "head")
     except CommandError as error:
-        raise MigrationError(f"migrating the database failed: {error}") from error
+        raise MigrationError(f"migrating {schema.what} failed: {error}") from error
     if connection.dialect.name == "sqlite":
         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
         if broken:
             raise MigrationError(f"a migration broke {len(broken)} foreign keys: {broken[:5]}")
-    log.info("database migrated from %s to %s", "empty" if empty else current or LEGACY, target)
+    was = "empty" if empty else current or LEGACY
+    log.info("%s migrated from %s to %s", schema.what, was, target)
     return copy
 
 
-def _require_known(revision: str) -> None:
+def _require_known(schema: Schema, revision: str) -> None:
     """Raises when the database is at a revision this version has no script for."""
     try:
-        _scripts().get_revision(revision)
+        _scripts(schema).get_revision(revision)
     except CommandError as error:
         raise MigrationError(
-            f"the database is at revision {revision}, which this version of hearthcam does not"
+            f"{schema.what} is at revision {revision}, which this version of hearthcam does not"
             " know (was it opened by a newer version?); restore the backup made before that"
             " upgrade, or run the newer version"
         ) from error
 
 
-def _backup(connection: Connection, current: str | None, now: datetime) -> Path | None:
+def _backup(
+    connection: Connection, schema: Schema, current: str | None, now: datetime
+) -> Path | None:
     """Copies a SQLite file; None for an in-memory database or another kind of database (back
     those up with their own tools)."""
     database = connection.engine.url.database
     if connection.dialect.name == "postgresql":
         log.warning(
-            "migrating the PostgreSQL database %s to revision %s (in one transaction); hearthcam"
-            " makes no copy of a server's database: keep a pg_dump from before (docs/upgrading.md)",
+            "migrating %s (the PostgreSQL database %s) to revision %s (in one transaction);"
+            " hearthcam makes no copy of a server's database: keep a pg_dump from before"
+            " (docs/upgrading.md)",
+            schema.what,
             database,
-            head(),
+            head(schema),
         )
         return None
     if connection.dialect.name != "sqlite" or database in (None, "", ":memory:"):
         return None
-    copy = backup_sqlite(Path(str(database)), current or LEGACY, now)
+    copy = backup_sqlite(Path(str(database)), schema.label + (current or LEGACY), now)
     log.warning(
-        "migrating the database %s to revision %s; a copy from before is at %s (it holds the"
-        " media keys of that time: delete it once this version runs well; docs/upgrading.md)",
+        "migrating %s %s to revision %s; a copy from before is at %s (it holds %s of that"
+        " time: delete it once this version runs well; docs/upgrading.md)",
+        schema.what,
         database,
-        head(),
+        head(schema),
         copy,
+        schema.secrets,
     )
     return copy
 
