@@ -252,7 +252,7 @@ class HubDesk:
     def from_url(
         cls, url: str, clips: HubClips, checks: HubChecks, audit: AuditLog, **options: Any
     ) -> HubDesk:
-        """Over the hub's database at ``url`` (its tables made where missing)."""
+        """Over the hub's database at ``url`` (migrated to this version's tables)."""
         return cls(open_hub_engine(url, "the hub's workbench"), clips, checks, audit, **options)
 
     def close(self) -> None:

@@ -2,8 +2,12 @@
 
 The hub keeps its own database (a SQLite file or a PostgreSQL URL), apart from any home's: its
 tables in their own ``metadata`` (``hub_clips`` is ``hub.clips``'s: the keys of the clips held).
-``HubRegistry.open`` creates them when missing; the hub schema has no Alembic migrations yet, so
-a change to these tables needs one added before any hub's data must survive it.
+The same database also holds the home's schema, for the hub's accounts and view log
+(``Store.open``, migrated by the home's revisions and recorded in ``alembic_version``); the hub's
+tables have revisions of their own (``hub/migrations``, recorded in ``hub_alembic_version``,
+``SCHEMA``), which ``open_hub_engine`` runs with ``store.migrate``'s machinery: under a lock, a
+SQLite file copied first, all or nothing. A change to these tables comes with a revision
+(``tests/hub/test_migrations.py`` compares the two; docs/upgrading.md).
 
 A link code is shown once to the hub's operator, who passes it to a home's owner out of band; the
 hub keeps only its SHA-256, so a copy of the database links nobody. Writes hold the database's
@@ -18,6 +22,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -41,10 +46,20 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from hearthcam.errors import HearthcamError
 from hearthcam.hub.identity import HubError, key_id_of, public_key_from_b64
 from hearthcam.store.engine import WRITE_LOCK, build_engine
+from hearthcam.store.migrate import Schema, migrate
 
-__all__ = ["CODE_ALPHABET", "HubRegistry", "LinkRefused", "metadata", "normalize_code"]
+__all__ = [
+    "CODE_ALPHABET",
+    "SCHEMA",
+    "VERSION_TABLE",
+    "HubRegistry",
+    "LinkRefused",
+    "metadata",
+    "normalize_code",
+]
 
 # Crockford's base32: digits and capitals without I, L, O and U, so a code read aloud or copied
 # by hand has one spelling. 10 characters carry 50 bits: not guessable within a code's life.
@@ -168,6 +183,18 @@ hub_annotations = Table(
     Index("ix_hub_annotations_clip", "home_id", "clip_id"),
 )
 
+# The hub's revisions, kept apart from the home's in the one database both schemas share.
+VERSION_TABLE: Final = "hub_alembic_version"
+SCHEMA: Final = Schema(
+    what="the hub's database",
+    scripts=Path(__file__).with_name("migrations"),
+    version_table=VERSION_TABLE,
+    lock=0x6875626D6967,  # "hubmig": not the home's migration lock, so each migrates alone
+    label="hub-",
+    secrets="the keys of the clips held",
+    tables=frozenset(metadata.tables),
+)
+
 Refusal = Literal["unknown or used code", "expired code", "already linked"]
 
 
@@ -180,12 +207,14 @@ class LinkRefused(HubError):
 
 
 def open_hub_engine(url: str, what: str) -> Engine:
-    """An engine over the hub's database at ``url``, every hub table made where missing (the
-    registry, clips, models and checks each open theirs so); HubError naming ``what``."""
+    """An engine over the hub's database at ``url``, its tables migrated to this version's
+    revision (the registry, clips, models, checks and desk each open theirs so; two processes
+    opening it at once migrate it once); HubError naming ``what``, also for a database a newer
+    version migrated."""
     engine = build_engine(url, BUSY_TIMEOUT_S, wal=True)
     try:
-        metadata.create_all(engine)
-    except SQLAlchemyError as error:
+        migrate(engine, schema=SCHEMA)
+    except (SQLAlchemyError, HearthcamError) as error:
         engine.dispose()
         shown = make_url(url).render_as_string(hide_password=True)
         raise HubError(f"cannot open {what} in {shown}: {error}") from error
@@ -235,7 +264,7 @@ class HubRegistry:
 
     @classmethod
     def open(cls, url: str) -> HubRegistry:
-        """Opens the hub's database at ``url`` and creates its tables where missing."""
+        """Opens the hub's database at ``url``, migrated to this version's tables."""
         return cls(open_hub_engine(url, "the hub database"))
 
     def close(self) -> None:
