@@ -9,23 +9,21 @@ writes them.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hearthcam.accounts import Accounts
+from hearthcam.hub import linking
 from hearthcam.hub.checks import HubChecks
-from hearthcam.hub.client import HubClient
 from hearthcam.hub.clips import HubClips
 from hearthcam.hub.desk import HubDesk
-from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, HomeLink, write_private
+from hearthcam.hub.home import HomeLink
 from hearthcam.hub.identity import Identity, load_or_create
 from hearthcam.hub.models import HubModels
 from hearthcam.hub.registry import HubRegistry
@@ -136,16 +134,7 @@ class TestHub:
 
 def link_home(data_dir: Path, hub: TestHub, name: str = "Maple Street") -> HomeLink:
     """Links ``data_dir``'s home to ``hub`` with a fresh one-time code; writes ``hub.json``."""
-    identity = load_or_create(data_dir / HOME_IDENTITY)
-    with HubClient(hub.url, identity) as client:
-        linked = client.link(hub.registry.new_code(time.time()), name)
-    link = HomeLink(
-        url=hub.url, home_id=linked.home_id, hub_key=linked.hub_key_b64,
-        log_key=linked.log_key_b64, linked_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        terms=linked.terms,
-    )  # fmt: skip
-    write_private(data_dir / LINK_FILE, json.dumps(link.as_json(), indent=2) + "\n")
-    return link
+    return linking.link_home(data_dir, hub.url, hub.registry.new_code(time.time()), name)
 
 
 @dataclass

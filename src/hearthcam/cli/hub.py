@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,24 +21,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Final
-from urllib.parse import urlsplit
 
 import typer
 
 from hearthcam.errors import HearthcamError
 from hearthcam.hub.home import (
     HOME_IDENTITY,
-    LINK_FILE,
     STATE_FILE,
     gossip_json,
     read_gossip,
-    read_link,
     read_state,
     state_json,
 )
 from hearthcam.hub.home import HomeLink as _Link
 from hearthcam.hub.home import LinkDamaged as _Damaged
 from hearthcam.hub.home import write_private as _write_private
+from hearthcam.hub.identity import HubError
 
 if TYPE_CHECKING:
     from hearthcam.hub.checks import RemoteChecks
@@ -582,52 +578,30 @@ def _data_dir(config: Path | None) -> Path:
 
 def _read_link(data_dir: Path, command: str) -> _Link:
     """The link in ``hub.json``; a one-line refusal (exit 2) if there is none or it is damaged."""
-    path = data_dir / LINK_FILE
-    if not path.is_file():
-        raise fail(
-            f"{command}: this home is not linked to a hub (no {path}); "
-            "run `hearthcam hub link URL CODE` first"
-        )
+    from hearthcam.hub.linking import NotLinked, current_link
+
     try:
-        link = read_link(data_dir)
-    except OSError as error:
-        raise fail(f"{command}: cannot read {path}: {error.strerror or error}") from None
-    except _Damaged as error:
-        raise fail(
-            f"{command}: the link file {path} is damaged ({error}); "
-            "restore it from your backup, or remove it and link again"
-        ) from None
-    if link is None:  # removed meanwhile
-        raise fail(f"{command}: this home is not linked to a hub (no {path})")
-    return link
+        return current_link(data_dir)
+    except NotLinked as error:
+        raise fail(f"{command}: {error}; run `hearthcam hub link URL CODE` first") from None
+    except HubError as error:
+        raise fail(f"{command}: {error}") from None
 
 
 def _home_identity(data_dir: Path, command: str) -> Identity:
     """The home's hub identity, which must exist once the home is linked."""
-    from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.linking import home_identity
 
-    path = data_dir / HOME_IDENTITY
-    if not path.is_file():
-        raise fail(
-            f"{command}: this home's hub identity {path} is missing; restore it from your "
-            "backup (the hub knows this home by it)"
-        )
-    return load_or_create(path)
+    try:
+        return home_identity(data_dir)
+    except HubError as error:
+        raise fail(f"{command}: {error}") from None
 
 
 def _client(link: _Link, identity: Identity) -> HubClient:
-    from hearthcam.hub.client import HubClient
-    from hearthcam.hub.identity import public_key_from_b64
+    from hearthcam.hub.linking import client_for
 
-    return HubClient(link.url, identity, hub_key=public_key_from_b64(link.hub_key))
-
-
-def _check_hub_url(url: str) -> str:
-    """The hub's address without a trailing slash; a one-line refusal unless it is http(s)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise fail(f"hub link: {url!r} is not a hub address (http://host:port or https://host)")
-    return url.rstrip("/")
+    return client_for(link, identity)
 
 
 @hub_cli.command("link")
@@ -643,49 +617,27 @@ def hub_link(
     """Link this home to a hub with a one-time code; compare the fingerprint it shows.
 
     The link is kept in hub.json in the data directory, the home's key in secrets/."""
-    from hearthcam.hub.client import HubClient
-    from hearthcam.hub.identity import load_or_create
+    from hearthcam.hub.linking import AlreadyLinked, check_hub_address, link_home
 
-    hub_url = _check_hub_url(url)
-    data_dir = _data_dir(config)
-    path = data_dir / LINK_FILE
-    if path.exists():
-        raise fail(
-            f"hub link: this home is linked already ({path}); "
-            "run `hearthcam hub unlink` first to link it elsewhere"
-        )
-    if not data_dir.is_dir():
-        raise fail(
-            f"hub link: no data directory at {data_dir} "
-            "(set data_dir in the config, or start `hearthcam run` once)"
-        )
     try:
-        identity = load_or_create(data_dir / HOME_IDENTITY)
-        with HubClient(hub_url, identity) as client:
-            linked = client.link(code, name or socket.gethostname())
+        check_hub_address(url)  # before the config is read, as always
+    except HubError as error:
+        raise fail(f"hub link: {error}") from None
+    data_dir = _data_dir(config)
+    try:
+        link = link_home(data_dir, url, code, name)
+    except AlreadyLinked as error:
+        raise fail(
+            f"hub link: {error}; run `hearthcam hub unlink` first to link it elsewhere"
+        ) from None
     except _hub_errors() as error:
         raise fail(f"hub link: {_one_line(error)}") from None
-    link = _Link(
-        url=hub_url,
-        home_id=linked.home_id,
-        hub_key=linked.hub_key_b64,
-        log_key=linked.log_key_b64,
-        linked_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        terms=linked.terms,
-    )
-    try:
-        _write_private(path, json.dumps(link.as_json(), indent=2) + "\n")
-    except OSError as error:
-        raise fail(
-            f"hub link: linked as home {linked.home_id}, but cannot write {path}: "
-            f"{error.strerror or error}"
-        ) from None
     for line in (
-        f"linked to the hub at {hub_url} as home {linked.home_id}",
-        f"the hub's fingerprint: {linked.hub_fingerprint}",
+        f"linked to the hub at {link.url} as home {link.home_id}",
+        f"the hub's fingerprint: {link.fingerprint}",
         "compare it with the one the hub's operator shows; if they differ, run "
         "`hearthcam hub unlink` and tell them",
-        _terms_line(linked.terms),
+        _terms_line(link.terms),
     ):
         out.print(line, highlight=False, markup=False, soft_wrap=True)
 
@@ -852,26 +804,15 @@ def hub_unlink(config: ConfigOption = None) -> None:
     """Unlink this home from its hub; the hub refuses this home's key from then on.
 
     The home keeps its identity: linked again to the same hub, it is the same home."""
-    from hearthcam.hub.client import HubRefused
-    from hearthcam.hub.clips import receipt_to_json
-    from hearthcam.hub.home import write_unlinked
+    from hearthcam.hub.linking import unlink_home
 
     data_dir = _data_dir(config)
-    link = _read_link(data_dir, "hub unlink")
-    identity = _home_identity(data_dir, "hub unlink")
-    path = data_dir / LINK_FILE
+    _read_link(data_dir, "hub unlink")  # the CLI's own words for a home not linked
     try:
-        with _client(link, identity) as client:
-            receipts = client.unlink()
-        write_unlinked(data_dir, link.hub_key, [receipt_to_json(r) for r in receipts])
-        path.unlink()
-    except HubRefused as error:
-        hint = f" (the hub does not know this home: remove {path} to forget the link)"
-        shown = _one_line(error) + (hint if error.detail == "unknown key" else "")
-        raise fail(f"hub unlink: {shown}") from None
+        done = unlink_home(data_dir)
     except _hub_errors() as error:
         raise fail(f"hub unlink: {_one_line(error)}") from None
-    deleted = len(receipts)
+    deleted = len(done.receipts)
     out.print(
         f"the hub deleted the {deleted} {'clip' if deleted == 1 else 'clips'} this home shared "
         "there and signed a receipt for each; the home's server records them and ends those "
@@ -881,7 +822,7 @@ def hub_unlink(config: ConfigOption = None) -> None:
         soft_wrap=True,
     )
     out.print(
-        f"unlinked from the hub at {link.url}; this home's identity stays at "
+        f"unlinked from the hub at {done.link.url}; this home's identity stays at "
         f"{data_dir / HOME_IDENTITY}",
         highlight=False,
         markup=False,

@@ -53,7 +53,7 @@ from hearthcam.hub.signing import SignatureError, new_nonce, sign_request, verif
 from hearthcam.hub.terms import HubTerms, TermsError
 from hearthcam.viewlog.signing import Checkpoint
 
-__all__ = ["HeldClip", "HubClient", "HubRefused", "Linked"]
+__all__ = ["HeldClip", "HubClient", "HubRefused", "HubUnreachable", "Linked"]
 
 # The hub's routes (hub.server); kept here too so a home never imports the hub's server side.
 LINK_PATH: Final = "/hub/v1/link"
@@ -71,6 +71,10 @@ class HubRefused(HubError):
         self.status = status
         self.detail = detail
         super().__init__(f"the hub refused ({status}): {detail}")
+
+
+class HubUnreachable(HubError):
+    """No answer came from the hub's address (refused, timed out, no such host)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +346,9 @@ class HubClient:
         try:
             return self._http.send(request), nonce
         except httpx.HTTPError as error:
-            raise HubError(f"cannot reach the hub at {self._http.base_url}: {error}") from error
+            raise HubUnreachable(
+                f"cannot reach the hub at {self._http.base_url}: {error}"
+            ) from error
 
 
 def _verify(hub_key: Ed25519PublicKey, nonce: str, response: httpx.Response) -> None:

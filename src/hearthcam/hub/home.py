@@ -3,14 +3,15 @@
 The home's hub identity lives in ``secrets/hub-identity.pem``, the link in ``hub.json`` (the
 hub's address, the home's id there, the hub's two keys as pinned at linking, and the terms the
 hub stated for shared clips), and what the home accepted of the hub's view log in
-``hub-log-state.json``. ``hearthcam hub link`` writes the link; the running home reads it each
-time it needs it (``destination``), so a link made or removed beside a running server counts at
-once.
+``hub-log-state.json``. ``hub.linking`` writes the link (``hearthcam hub link``, or an admin in
+the app); the running home reads it each time it needs it (``destination``), so a link made or
+removed beside a running server counts at once.
 
-``hearthcam hub unlink`` leaves the hub's signed deletion receipts for every clip it held in
-``hub-unlinked.json`` (with the key of the hub that signed them) for the home's server to take
-in (``hub.delivery``): each delivery gets its receipt, and every share consented for that hub
-ends (it can go nowhere else). The server takes the file in at its next pass, or its next start.
+Unlinking (``hub.linking.unlink_home``) leaves the hub's signed deletion receipts for every
+clip it held in ``hub-unlinked.json`` (with the key of the hub that signed them) for the home's
+server to take in (``hub.delivery``): each delivery gets its receipt, and every share consented
+for that hub ends (it can go nowhere else). The server takes the file in at its next pass, or
+its next start.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ class HomeLink:
     log_key: str | None
     linked_at: str
     terms: HubTerms | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """The pinned hub key as people compare it with the operator's (HubError: damaged)."""
+        return fingerprint_of(public_key_from_b64(self.hub_key))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -163,7 +169,7 @@ def destination(data_dir: Path) -> HubDestination | None:
         link = read_link(data_dir)
         if link is None or link.terms is None:
             return None
-        fingerprint = fingerprint_of(public_key_from_b64(link.hub_key))
+        fingerprint = link.fingerprint
     except (OSError, HubError) as error:
         log.warning("the hub link in %s cannot be read: %s", data_dir / LINK_FILE, error)
         return None

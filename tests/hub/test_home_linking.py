@@ -1,0 +1,139 @@
+"""``hub.linking``: a home links to a real hub on loopback and unlinks, as the CLI and the app do,
+and each refusal is a HubError of its own kind with one line naming what failed."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from hearthcam.hub.client import HubRefused, HubUnreachable
+from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, UNLINKED_FILE, read_link
+from hearthcam.hub.identity import load_or_create
+from hearthcam.hub.linking import (
+    AlreadyLinked,
+    HomeFilesError,
+    IdentityMissing,
+    NotAHubAddress,
+    NotLinked,
+    UnknownToHub,
+    check_hub_address,
+    client_for,
+    current_link,
+    link_home,
+    unlink_home,
+)
+from tests.conftest import free_port
+from tests.hub.test_delivery import hub
+from tests.support.hubs import TERMS, TestHub
+
+__all__ = ["hub"]
+
+DIGEST = "ab" * 32
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    folder = tmp_path / "home"
+    folder.mkdir()
+    return folder
+
+
+def code(hub: TestHub) -> str:
+    return hub.registry.new_code(time.time())
+
+
+def test_a_home_links_pins_the_hub_and_keeps_the_link(hub: TestHub, data: Path) -> None:
+    made = link_home(data, hub.url + "/", code(hub), "Maple Street")
+    assert made.url == hub.url  # without the slash
+    assert made.fingerprint == hub.identity.fingerprint()
+    assert made.terms == TERMS
+    assert made.log_key is not None
+    assert read_link(data) == made == current_link(data)
+    assert stat.S_IMODE((data / LINK_FILE).stat().st_mode) == 0o600
+    identity = load_or_create(data / HOME_IDENTITY)
+    assert hub.registry.home_id(identity.key_id) == made.home_id
+    with client_for(made, identity) as client:
+        assert client.hello() == made.home_id
+
+
+def test_refusals_before_the_hub_is_asked_leave_the_code_good(
+    hub: TestHub, data: Path, tmp_path: Path
+) -> None:
+    given = code(hub)
+    for address in ("hub.example.org", "ftp://hub.example.org", "http://", ""):
+        with pytest.raises(NotAHubAddress, match="is not a hub address"):
+            link_home(data, address, given)
+    with pytest.raises(HomeFilesError, match="no data directory at"):
+        link_home(tmp_path / "nowhere", hub.url, given)
+    assert not (data / LINK_FILE).exists()
+    first = link_home(data, hub.url, given)
+    with pytest.raises(AlreadyLinked) as again:
+        link_home(data, hub.url, code(hub))
+    assert again.value.link == first
+    assert str(again.value) == f"this home is linked already ({data / LINK_FILE})"
+    (data / LINK_FILE).write_text("{")  # damaged: still linked, and said so
+    with pytest.raises(AlreadyLinked) as damaged:
+        link_home(data, hub.url, code(hub))
+    assert damaged.value.link is None
+    with pytest.raises(HomeFilesError, match="is damaged"):
+        current_link(data)
+
+
+def test_the_hubs_refusals_are_named(hub: TestHub, data: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(HubUnreachable, match=f"cannot reach the hub at {dead}"):
+        link_home(data, dead, "ABCDE-FGHJK")
+    with pytest.raises(HubRefused) as unknown:
+        link_home(data, hub.url, "ABCDE-FGHJK")
+    assert (unknown.value.status, unknown.value.detail) == (403, "unknown or used code")
+    expired = hub.registry.new_code(time.time() - 3600, ttl_s=60)
+    with pytest.raises(HubRefused) as late:
+        link_home(data, hub.url, expired)
+    assert (late.value.status, late.value.detail) == (403, "expired code")
+    with pytest.raises(HubRefused) as named:
+        link_home(data, hub.url, code(hub), "tab\there")
+    assert named.value.status == 422
+    assert not (data / LINK_FILE).exists()
+
+
+def test_unlinking_deletes_the_homes_clips_at_the_hub_with_receipts(
+    hub: TestHub, data: Path
+) -> None:
+    made = link_home(data, hub.url, code(hub))
+    with client_for(made, load_or_create(data / HOME_IDENTITY)) as client:
+        client.send_clip("clip-1", b"redacted bytes", DIGEST, int(time.time()) + 3600)
+    done = unlink_home(data)
+    assert done.link == made
+    [receipt] = done.receipts
+    assert (receipt.home_id, receipt.clip_id) == (made.home_id, "clip-1")
+    assert hub.clips.list(made.home_id) == []
+    assert not (data / LINK_FILE).exists()
+    assert (data / HOME_IDENTITY).is_file()  # linked again, it is the same home
+    [left] = json.loads((data / UNLINKED_FILE).read_text())
+    assert left["hub_key"] == made.hub_key
+    assert [r["clip_id"] for r in left["receipts"]] == ["clip-1"]
+    with pytest.raises(NotLinked, match="not linked to a hub"):
+        unlink_home(data)
+
+
+def test_unlinking_a_home_the_hub_forgot_or_without_its_key_keeps_the_link(
+    hub: TestHub, data: Path
+) -> None:
+    link_home(data, hub.url, code(hub))
+    identity = load_or_create(data / HOME_IDENTITY)
+    assert hub.registry.unlink(identity.key_id, time.time())  # the operator removed the home
+    with pytest.raises(UnknownToHub, match=r"remove .*hub\.json to forget the link"):
+        unlink_home(data)
+    assert (data / LINK_FILE).is_file()
+    (data / HOME_IDENTITY).unlink()
+    with pytest.raises(IdentityMissing, match=r"hub identity .* is missing"):
+        unlink_home(data)
+
+
+def test_check_hub_address() -> None:
+    assert check_hub_address(" https://hub.example.org/ ") == "https://hub.example.org"
+    assert check_hub_address("http://[::1]:8470") == "http://[::1]:8470"
