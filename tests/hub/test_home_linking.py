@@ -1,5 +1,7 @@
 """``hub.linking``: a home links to a real hub on loopback and unlinks, as the CLI and the app do,
-and each refusal is a HubError of its own kind with one line naming what failed."""
+and each refusal is a HubError of its own kind with one line naming what failed. Then the home's
+delivery, running, takes a new link in at once: the new hub's view log is checked at the next
+pass, not an hour after the last hub's."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from hearthcam.hub.client import HubRefused, HubUnreachable
-from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, UNLINKED_FILE, read_link
+from hearthcam.hub.delivery import HubDelivery
+from hearthcam.hub.home import HOME_IDENTITY, LINK_FILE, UNLINKED_FILE, read_check, read_link
 from hearthcam.hub.identity import load_or_create
 from hearthcam.hub.linking import (
     AlreadyLinked,
@@ -27,10 +30,10 @@ from hearthcam.hub.linking import (
     unlink_home,
 )
 from tests.conftest import free_port
-from tests.hub.test_delivery import hub
+from tests.hub.test_delivery import Home, home, hub
 from tests.support.hubs import TERMS, TestHub
 
-__all__ = ["hub"]
+__all__ = ["home", "hub"]
 
 DIGEST = "ab" * 32
 
@@ -137,3 +140,26 @@ def test_unlinking_a_home_the_hub_forgot_or_without_its_key_keeps_the_link(
 def test_check_hub_address() -> None:
     assert check_hub_address(" https://hub.example.org/ ") == "https://hub.example.org"
     assert check_hub_address("http://[::1]:8470") == "http://[::1]:8470"
+
+
+def test_a_running_delivery_checks_a_new_hubs_log_at_once(
+    hub: TestHub, home: Home, tmp_path: Path
+) -> None:
+    clock = [time.time()]
+    delivery = HubDelivery(
+        home.sharing, home.deliveries, home.data_dir, clock=lambda: clock[0], check_every=3600
+    )
+    assert delivery.run_once().checked is True
+    assert delivery.run_once().checked is None  # the hour is not up
+    unlink_home(home.data_dir)
+    other = TestHub(tmp_path / "other-hub")
+    other.start()
+    try:
+        made = link_home(home.data_dir, other.url, code(other))
+        clock[0] += 60
+        assert delivery.run_once().checked is True  # a new hub: checked at once
+        checked = read_check(home.data_dir)
+        assert checked is not None
+        assert (checked["url"], checked["ok"]) == (made.url, True)
+    finally:
+        other.close()

@@ -164,6 +164,7 @@ class HubDelivery:
         self._alarm = alarm
         self._check_every = check_every
         self._checked = float("-inf")
+        self._linked: tuple[str, int, str, str] | None = None  # the link the times below are of
         self._pull = pull
         self._pull_every = pull_every
         self._pulled = float("-inf")
@@ -264,6 +265,7 @@ class HubDelivery:
             if connected is None:
                 return done
             link, client, key_id = connected
+            self._new_link(link)
             with client:
                 self._settle_orphans()
                 for delivery in self._deliveries.in_state(DeliveryState.WITHDRAWING):
@@ -281,6 +283,15 @@ class HubDelivery:
                 done.pulled = self._pull_due(client, link, key_id)
                 done.checked = self._check_due(client, link)
         return done
+
+    def _new_link(self, link: HomeLink) -> None:
+        """A link made since the last pass (in the app or by `hub link`, the server running)
+        has its view log checked and its model pulled at once, not an hour after the last
+        hub's."""
+        linked = (link.url, link.home_id, link.hub_key, link.linked_at)
+        if linked != self._linked:
+            self._linked = linked
+            self._checked = self._pulled = float("-inf")
 
     def _check_due(self, client: HubClient, link: HomeLink) -> bool | None:
         """One round of checking the hub's view log (``hub.monitor``) when the last one is
