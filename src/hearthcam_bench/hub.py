@@ -133,7 +133,7 @@ class BenchHub:
         return float(payload) / rows if rows else 0.0
 
 
-def _tree_clip(path: Path, seconds: int, plan: ClipPlan) -> Path:
+def tree_clip(path: Path, seconds: int, plan: ClipPlan) -> Path:
     return write_h264(
         path, looped(list(img.tree_frames()), seconds * plan.fps, plan.size), plan.fps
     )
@@ -160,7 +160,7 @@ def measure(ctx: BenchContext, plan: ClipPlan) -> list[Checked]:
     out: list[Checked] = []
     try:
         for seconds in plan.seconds:
-            path = _tree_clip(work / f"tree-{seconds}s.mp4", seconds, plan)
+            path = tree_clip(work / f"tree-{seconds}s.mp4", seconds, plan)
             duration, size = _shape(path)
             data = path.read_bytes()
             ctx.console.print(f"hub: checking a {seconds} s tree clip", highlight=False)

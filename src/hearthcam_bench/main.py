@@ -29,6 +29,7 @@ from hearthcam_bench import (
     gating,
     history,
     hub,
+    hub_ray,
     hub_workbench,
     idle,
     latency,
@@ -62,6 +63,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cluster": cluster.run,
     "hub": hub.run,
     "hub-workbench": hub_workbench.run_load,
+    "hub-ray": hub_ray.run,
 }
 MARKDOWN_ENV = "HEARTHCAM_BENCH_MARKDOWN"
 

@@ -110,12 +110,14 @@ def test_hub_serve_checks_and_trains_on_a_ray_cluster(
     assert "the clips' checks and the training run on the Ray cluster at" in said
     assert "stopped cleanly" in said
 
-    # Both new clips were checked on the cluster, one on each node (SPREAD), none in the hub.
+    # Both new clips were checked by the cluster's workers (their own log lines say where),
+    # not in the hub's process. Which node took which is Ray's choice (SPREAD is a preference:
+    # `bench hub-ray` measures the spread).
     nodes = report["nodes"]
     assert set(nodes) == {"head", "worker-1"}
     started = {(c["home"], c["clip"]): c["node"] for c in report["checks"]}
     assert set(started) == {(homes[0], "face"), (homes[1], "pattern")}, report["checks"]
-    assert set(started.values()) == {nodes["head"], nodes["worker-1"]}
+    assert set(started.values()) <= set(nodes.values())
     # The fit ran on a node too.
     assert len(report["fits"]) >= 1
     assert set(report["fits"]) <= set(nodes.values())

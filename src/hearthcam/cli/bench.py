@@ -21,7 +21,7 @@ def bench(
         typer.Argument(
             help="all, or one or more (comma-separated) of: detector, gating, idle, motiond, "
             "cameras, latency, alerts, quality, redact, learning, history, timeline, exports, "
-            "faces, cluster, hub, hub-workbench"
+            "faces, cluster, hub, hub-workbench, hub-ray"
         ),
     ] = "all",
     quick: Annotated[bool, typer.Option(help="shorter runs (CI smoke)")] = False,
