@@ -41,6 +41,12 @@ from hearthcam.store.backup import backup_sqlite
 from hearthcam.store.engine import WRITE_LOCK
 
 log = logging.getLogger(__name__)
+# Alembic says at INFO which dialect it found each time a context is made, i.e. at every open
+# of every database (the hub opens its own six times at start): noise in a server's log. Its
+# other lines (each revision run) stay.
+logging.getLogger("alembic.runtime.migration").addFilter(
+    lambda record: not record.getMessage().startswith(("Context impl", "Will assume"))
+)
 
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
 LEGACY: Final = "legacy"  # a backup's label for a database made before migrations
