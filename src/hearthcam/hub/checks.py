@@ -129,7 +129,7 @@ class HubChecks:
         inspector: Callable[[], ClipInspector],
         remote: RemoteChecks | None = None,
     ) -> HubChecks:
-        """Over the hub's database at ``url`` (its tables made where missing)."""
+        """Over the hub's database at ``url`` (migrated to this version at open)."""
         return cls(open_hub_engine(url, "the hub's checks"), clips, inspector, remote=remote)
 
     def close(self) -> None:

@@ -312,7 +312,7 @@ class HubClips:
         identity: Identity,
         on_deleted: Callable[[int, str, float], object] = lambda home, clip, now: None,
     ) -> HubClips:
-        """Opens the hub's database at ``url`` (creating its tables where missing) for clips
+        """Opens the hub's database at ``url`` (migrated to this version at open) for clips
         sealed in ``folder``."""
         engine = open_hub_engine(url, "the hub's clips")
         try:
