@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from hearthcam.hub.identity import HubError, Identity, load_or_create
 from hearthcam.hub.registry import HubRegistry
 from hearthcam.hub.server import hub_app, start_hub
 from hearthcam.hub.signing import SignatureError, sign_request
+from tests.support.hubs import served_hub
 
 DIGEST = "ab" * 32  # the consent receipt's SHA-256, as the home would send it
 KEEP_UNTIL = 2_000_000_000
@@ -340,3 +342,44 @@ def test_a_clip_past_its_keeping_time_is_deleted_with_a_receipt(hub: Hub, home: 
     assert len(_files(hub)) == 1
     assert _key_rows(hub, home.home_id) == ["later"]
     assert hub.clips.expire(now) == []
+
+
+def test_the_sweep_removes_only_old_files_no_clip_names(hub: Hub, home: Home) -> None:
+    """What a crash between a deletion's two steps (key row gone, file left) or mid-write
+    leaves is removed once an hour old; a held clip's file, a young file (a clip being
+    received) and anything not named as the hub names its files stay."""
+    home.client.send_clip("clip-a", _mp4_like(), DIGEST, KEEP_UNTIL)
+    (held,) = _files(hub)
+    now = time.time()
+    old = now - 2 * 3600
+    orphan = hub.folder / ("ab" * 16)
+    young = hub.folder / ("cd" * 16)
+    part = hub.folder / f".{'ef' * 16}.part"
+    foreign = hub.folder / "notes.txt"
+    for path in (orphan, young, part, foreign):
+        path.write_bytes(os.urandom(64))
+    for path in (held, orphan, part, foreign):
+        os.utime(path, (old, old))
+
+    assert hub.clips.sweep(now) == 2
+
+    assert _files(hub) == sorted([held, young, foreign])
+    assert _opens(hub, home.home_id, "clip-a")
+    assert hub.clips.sweep(now) == 0
+
+
+def test_hub_serve_sweeps_its_clips_folder_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "hub" / "clips"
+    folder.mkdir(parents=True)
+    orphan = folder / ("ab" * 16)
+    orphan.write_bytes(os.urandom(64))
+    old = time.time() - 2 * 3600
+    os.utime(orphan, (old, old))
+    with served_hub(tmp_path) as served:
+        deadline = time.monotonic() + 30
+        while orphan.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not orphan.exists(), served.said()
+        assert "removed 1 sealed files no clip names" in served.said()
+        served.process.send_signal(signal.SIGINT)
+        assert served.process.wait(60) == 0, served.said()

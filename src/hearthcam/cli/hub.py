@@ -65,6 +65,7 @@ HUB_AUDIT_KEY: Final = "hub-audit-ed25519.pem"  # under the hub's --data directo
 HUB_CLIPS: Final = "clips"  # the clips homes sent, sealed, under the hub's --data directory
 DEFAULT_PORT: Final = 8470
 SWEEP_S: Final = 60.0  # how often `serve` deletes the clips past their keeping time
+ORPHANS_S: Final = 3600.0  # how often `serve` removes sealed files no clip names
 
 DatabaseOption = Annotated[
     str,
@@ -403,7 +404,7 @@ def _serve(
             )
         for line in say:
             err.print(line, highlight=False, markup=False, soft_wrap=True)
-        swept = 0.0
+        swept = orphans = float("-inf")
         while not signals.stop.wait(0.5):
             if not server.thread.is_alive():
                 signals.enter(Phase.STOPPING)
@@ -414,6 +415,14 @@ def _serve(
                     clips.expire(time.time())
                 except _hub_errors() as error:
                     logging.getLogger(__name__).warning("expiring clips failed: %s", error)
+            if time.monotonic() - orphans >= ORPHANS_S:  # files a crash left without a key
+                orphans = time.monotonic()
+                try:
+                    clips.sweep(time.time())
+                except _hub_errors() as error:
+                    logging.getLogger(__name__).warning(
+                        "sweeping the clips folder failed: %s", error
+                    )
         signals.enter(Phase.STOPPING)
 
 

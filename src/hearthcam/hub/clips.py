@@ -236,6 +236,12 @@ def _aad(home_id: int, clip_id: str) -> bytes:
     return f"{home_id}/{clip_id}".encode()
 
 
+#: A sealed file's name: the 32 hex digits ``add`` draws.
+_TOKEN: Final = re.compile(r"[0-9a-f]{32}")
+#: How old a file no row names must be before ``sweep`` removes it, seconds.
+SWEEP_AFTER_S: Final = 3600.0
+
+
 def open_clip(engine: Engine, folder: Path, home_id: int, clip_id: str) -> bytes:
     """The bytes of the home's clip ``clip_id`` sealed in ``folder``, its key read from the
     hub's database; HubError if the hub holds no such clip or its file does not open under its
@@ -493,6 +499,41 @@ class HubClips:
             if receipt is not None:
                 receipts.append(receipt)
         return receipts
+
+    def sweep(self, now: float, older_than: float = SWEEP_AFTER_S) -> int:
+        """Removes the sealed files no clip row names (a crash between a deletion's two steps,
+        or between writing a clip and its row) once they are ``older_than`` seconds old, and
+        any half-written ``.part`` file as old; how many went. Such a file no longer opens (its
+        key is gone, or was never kept): this only gives its space back. ``hub serve`` runs it
+        at start and every hour."""
+        with reading(self._engine) as connection:
+            named = set(connection.execute(select(hub_clips.c.file)).scalars())
+        removed = 0
+        try:
+            entries = list(os.scandir(self._folder))
+        except OSError as error:
+            _log.warning("cannot list the clips folder %s: %s", self._folder, error)
+            return 0
+        for entry in entries:
+            token = entry.name
+            if token.startswith(".") and token.endswith(".part"):
+                token = token[1 : -len(".part")]
+            elif token in named:
+                continue
+            if not _TOKEN.fullmatch(token) or not entry.is_file(follow_symlinks=False):
+                continue  # not one of ours: left alone
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime < older_than:
+                    continue  # may be a clip being received this moment
+                os.unlink(entry.path)
+            except OSError as error:
+                _log.warning("cannot remove %s: %s", entry.path, error)
+                continue
+            removed += 1
+        if removed:
+            self._fsync_folder()
+            _log.info("removed %d sealed files no clip names from %s", removed, self._folder)
+        return removed
 
     def _write_file(self, token: str, sealed: bytes) -> None:
         """Writes a sealed clip whole or not at all: beside, fsynced, renamed, folder fsynced."""
