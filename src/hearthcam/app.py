@@ -402,6 +402,7 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
     ``bus`` must be one of the runtime's listeners (``build(..., listeners=[bus.on_change])``)
     so new events reach open timelines. Raises ``ServerError`` when the port cannot be used.
     """
+    from hearthcam.hub.web_links import HomeHubLinks  # the web's HubLinks: only when serving
     from hearthcam.web import WebServices, start_server  # FastAPI: only when serving
 
     # What can fail comes before any thread: a failed start leaves nothing running.
@@ -471,6 +472,8 @@ def serve_web(runtime: Runtime, bus: EventBus) -> ServerHandle:
         review_desk=desk,
         sharing_service=sharing,
         hub_log_check=lambda: read_hub_check(data_dir),
+        # A link or an unlink made in the app: the delivery takes it in at once.
+        hub_links=HomeHubLinks(data_dir, on_change=delivery.notify),
         view_log=view_log,
         on_unlocked=unlocked,
         exporter=runtime.exporter,

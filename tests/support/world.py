@@ -28,6 +28,7 @@ from hearthcam.alerts.webpush import VapidKeys
 from hearthcam.app import open_media
 from hearthcam.config import Config, parse_config
 from hearthcam.exports.jobs import Requester
+from hearthcam.hub.web_links import HomeHubLinks
 from hearthcam.live import LiveView
 from hearthcam.pipeline.source import StreamInfo
 from hearthcam.store.db import Store
@@ -295,6 +296,7 @@ def _open_world(root: Path, clip_source: Path, config: Config, clock: FakeClock)
         push_key=push_key,
         probe_stream=any_stream_works,
         resolve_host=fake_dns,
+        hub_links=HomeHubLinks(config.data_dir),  # links to a real hub where a test serves one
     )
     return World(root, clip_source, config, store, accounts, clock, services, create_app(services))
 

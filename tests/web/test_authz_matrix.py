@@ -25,6 +25,7 @@ from starlette.testclient import WebSocketDenialResponse
 
 from hearthcam.privacy.familiar import consent_digest
 from hearthcam.store.push import PushSubscription
+from tests.conftest import free_port
 from tests.support.asgi import AppSession, running
 from tests.support.familiar_world import enrolled_person
 from tests.support.push_service import browser_key
@@ -119,6 +120,11 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     # the review hub this home can share with, and its withdrawn clips' deletion receipts
     ("GET", "/api/hub"): OWNER,
     ("GET", "/api/hub/deletions"): OWNER,
+    # the installation's link to a hub: owners and admins read it, admins change it (here no
+    # hub answers at the address: 424; nothing is linked to unlink: 409)
+    ("GET", "/api/hub/link"): row(401, 200, 403, 200, 200, 403),
+    ("POST", "/api/hub/link"): row(401, 403, 403, 403, 424, 403),
+    ("POST", "/api/hub/unlink"): row(401, 403, 403, 403, 409, 403),
     ("GET", "/api/history/{camera}"): MEDIA,
     ("GET", "/api/history/{camera}/media"): MEDIA,  # the household's recording, as clips
     ("WS", "/api/live/{camera}/mse"): row(401, ACCEPTED, ACCEPTED, 404, 403, 403),
@@ -194,6 +200,7 @@ NO_SHARE = "f" * 32
 NO_EXPORT = "e" * 32
 NO_PERSON = "d" * 32
 NO_FACE = "c" * 32
+NO_HUB = f"http://127.0.0.1:{free_port()}"  # nothing listens there
 ID_PARAMS = ("{event_id}", "{camera}", "{share_id}", "{export_id}", "{person_id}", "{face_id}")
 # CSRF exemptions: no session exists yet whose token could be echoed (Origin is checked instead).
 CSRF_EXEMPT = {
@@ -275,6 +282,7 @@ def body_for(key: tuple[str, str], role: str, n: int, event_id: str) -> Any:
         ("POST", "/api/enrol"): {"token": "no-such-link", "password": PASSWORD, "code": "123456"},
         ("POST", "/api/password/strength"): {"password": PASSWORD, "username": "alice"},
         ("PUT", "/api/familiar"): {"enabled": True},
+        ("POST", "/api/hub/link"): {"address": NO_HUB, "code": "ABCDE-FGHJK", "name": "Home A"},
         ("POST", "/api/familiar/people"): {
             "name": "Sam",
             "consent_sha256": consent_digest("Sam"),

@@ -13,7 +13,8 @@ Routes declare what they need as a dependency from here and nothing else checks 
   household's camera set), ``Owner`` (settings), ``SystemViewer`` (an owner, their cameras'
   load, storage and log lines; an admin, the whole box's), ``Manager`` (owner: their
   members; admin: all users), ``AccountUser`` (an active non-annotator: password change),
-  ``Annotator`` (the review workbench), ``Admin`` (the view log's flags).
+  ``Annotator`` (the review workbench), ``Admin`` (the view log's flags, linking the review
+  hub), ``HubViewer`` (an owner or an admin: the review hub this installation is linked to).
 - Lookups, always through the caller's camera set: ``VisibleEvent``, ``VisibleCamera``,
   ``VisibleExport``, ``ManagedUser``. Another household's id answers the same 404, with the
   same body, after the same work (one primary-key read, one set test) as an id that does not
@@ -228,6 +229,17 @@ def admin(session: ActiveSession) -> SessionInfo:
 
 
 Admin = Annotated[SessionInfo, Depends(admin)]
+
+
+def hub_viewer(session: ActiveSession) -> SessionInfo:
+    """An owner or an admin: the review hub the installation is linked to (admins link it)."""
+    owner = session.role is Role.OWNER and session.household_id is not None
+    if session.role is Role.ADMIN or owner:
+        return session
+    raise _fail(status.HTTP_403_FORBIDDEN, "only owners and admins see the review hub's link")
+
+
+HubViewer = Annotated[SessionInfo, Depends(hub_viewer)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from hearthcam.web.bus import EventBus
 from hearthcam.web.camera_hosts import HostPolicy
 from hearthcam.web.client_address import TrustedProxies
 from hearthcam.web.household_keys import HouseholdKeys
+from hearthcam.web.hub_links import HubLinks
 from hearthcam.web.log_buffer import LogBuffer
 from hearthcam.web.stream_budget import StreamTestBudget
 from hearthcam.web.stream_test import guarded_probe
@@ -106,6 +107,9 @@ class WebServices:
     sharing_service: Sharing | None = None
     # The last scheduled round of checking the review hub's view log (None: none yet).
     hub_log_check: Callable[[], dict[str, Any] | None] = field(default=lambda: None)
+    # Links the installation to a review hub and unlinks it (an admin, on the Settings page);
+    # None: this server offers no linking (the composition root passes hub.web_links').
+    hub_links: HubLinks | None = None
     # Told when a password-mode household was unlocked (its waiting clips can be cut now).
     on_unlocked: Callable[[int], None] = field(default=lambda _h: None)
     # When the web app's services were built (monotonic seconds): the admin's uptime.

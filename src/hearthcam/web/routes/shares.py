@@ -192,7 +192,7 @@ def withdraw_share(share_id: ShareIdPath, owner: Owner, services: Services) -> W
 @router.get("/hub", response_model=HubOut, responses=errors(401, 403))
 def get_hub(owner: Owner, services: Services) -> HubOut:
     """The review hub this home can share clips with, and its operator's terms."""
-    hub, log = services.sharing.hub(), _log_out(services.hub_log_check())
+    hub, log = services.sharing.hub(), hub_log_out(services.hub_log_check())
     if hub is None:
         return HubOut(linked=False, log=log)
     return HubOut(
@@ -201,7 +201,8 @@ def get_hub(owner: Owner, services: Services) -> HubOut:
     )  # fmt: skip
 
 
-def _log_out(record: dict[str, Any] | None) -> HubLogOut | None:
+def hub_log_out(record: dict[str, Any] | None) -> HubLogOut | None:
+    """The last round of checking the hub's view log (``services.hub_log_check()``)."""
     if record is None:
         return None
     try:
