@@ -1,11 +1,13 @@
 // Owner settings: home/away mode (saved at once), what alerts in each mode, cameras, zones and
-// masks, retention per verdict, the storage condition, household members.
+// masks, retention per verdict, the storage condition, household members, and the review hub
+// this installation is linked to. An admin's settings are the review hub's link alone.
 
 import { ApiError, api, capitalize } from "../api.js";
 import { formError, formValues, setBusy } from "../dom.js";
 import { toast } from "../toast.js";
 import { wireCameras } from "../cameras.js";
 import { wireGeometry } from "../geometry.js";
+import { wireHubLink } from "../hub-link.js";
 import { wireStorage } from "../storage.js";
 import { wireUsers } from "../users.js";
 
@@ -190,6 +192,11 @@ function wireAlerts() {
 }
 
 export async function init() {
+  if (document.body.dataset.role === "admin") {
+    await wireHubLink($("hub"));
+    $("settings").removeAttribute("aria-busy");
+    return;
+  }
   try {
     settings = await api("/api/settings", { quiet: true });
   } catch (error) {
@@ -205,6 +212,7 @@ export async function init() {
   wireRetention();
   wireStorage($("storage"));
   const loadUsers = wireUsers();
+  const loadHub = wireHubLink($("hub"));
   $("settings").removeAttribute("aria-busy");
-  await loadUsers();
+  await Promise.all([loadUsers(), loadHub]);
 }
