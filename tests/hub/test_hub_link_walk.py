@@ -31,6 +31,7 @@ from hearthcam.hub.registry import HubRegistry
 from hearthcam.runtime import Runtime
 from hearthcam.web import EventBus
 from tests.hub.test_hub_walk import hub_process
+from tests.support.hubs import home_config
 from tests.support.page_errors import collect_errors
 from tests.web.conftest import browser
 
@@ -66,16 +67,10 @@ def shoot(page: Page, name: str) -> None:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[tuple[Runtime, str, str]]:
-    """The home's server as `hearthcam run` builds it: the runtime, its URL, the admin's TOTP
-    secret (its owner set up through the API, its admin made and enrolled as `user add` and
-    the account page would)."""
-    data = tmp_path / "home"
-    data.mkdir()
-    config_file = tmp_path / "hearthcam.yml"
-    config_file.write_text(
-        f"data_dir: {data}\nweb: {{port: 0}}\n"
-        "cameras:\n  front:\n    name: Front door\n    inputs: [{path: front.mp4}]\n"
-    )
+    """The home's server as `hearthcam run` builds it: the runtime, its URL, and the TOTP
+    secret of its admin (the owner and the admin made in its accounts, the admin's two-factor
+    turned on as the account page does)."""
+    config_file, _data = home_config(tmp_path)
     bus = EventBus()
     runtime = app.build(load_config(config_file), [bus.on_change], alerts=False)
     handle = app.serve_web(runtime, bus)

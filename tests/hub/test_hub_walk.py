@@ -34,7 +34,7 @@ from hearthcam.store.shares import ShareStore
 from hearthcam.types import Event, Verdict
 from hearthcam.vault.media import read_bytes, write_bytes
 from hearthcam.web import EventBus
-from tests.support.hubs import served_hub
+from tests.support.hubs import home_config, served_hub
 from tests.support.page_errors import collect_errors
 from tests.vision.conftest import carphone, carphone_clip
 from tests.web.conftest import browser
@@ -80,13 +80,7 @@ def test_the_owner_shares_a_clip_with_the_hub_and_withdraws_it(
     tmp_path: Path, hub_process: tuple[str, str, Path], carphone_clip: Path, page: Page
 ) -> None:
     hub_url, hub_database, hub_folder = hub_process
-    data = tmp_path / "home"
-    data.mkdir()
-    config_file = tmp_path / "hearthcam.yml"
-    config_file.write_text(
-        f"data_dir: {data}\nweb: {{port: 0}}\n"
-        "cameras:\n  front:\n    name: Front door\n    inputs: [{path: front.mp4}]\n"
-    )
+    config_file, data = home_config(tmp_path)
     runner = CliRunner()
     code = runner.invoke(cli, ["hub", "code", "--database", hub_database])
     assert code.exit_code == 0, code.output

@@ -132,6 +132,18 @@ class TestHub:
         self.store.close()
 
 
+def home_config(root: Path) -> tuple[Path, Path]:
+    """A home's config file for `hearthcam run` (camera front, any free port) and its data
+    directory, made under ``root``."""
+    data, config_file = root / "home", root / "hearthcam.yml"
+    data.mkdir()
+    config_file.write_text(
+        f"data_dir: {data}\nweb: {{port: 0}}\n"
+        "cameras:\n  front:\n    name: Front door\n    inputs: [{path: front.mp4}]\n"
+    )
+    return config_file, data
+
+
 def link_home(data_dir: Path, hub: TestHub, name: str = "Maple Street") -> HomeLink:
     """Links ``data_dir``'s home to ``hub`` with a fresh one-time code; writes ``hub.json``."""
     return linking.link_home(data_dir, hub.url, hub.registry.new_code(time.time()), name)
