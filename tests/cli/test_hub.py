@@ -179,6 +179,26 @@ def test_code_link_check_cut_back_and_unlink(hub: Hub, config: Path, data: Path)
     assert "not linked to a hub" in one_line(after)
 
 
+def test_unlink_forget_forgets_a_link_the_hub_no_longer_knows(
+    hub: Hub, config: Path, data: Path
+) -> None:
+    linked_home(hub, config, data)
+    identity = load_or_create(data / "secrets" / "hub-identity.pem")
+    assert hub.registry.unlink(identity.key_id, time.time())  # the operator removed the home
+    kept = hub_command("unlink", "-c", str(config))
+    assert kept.exit_code == 2
+    assert "the hub does not know this home any more" in one_line(kept)
+    assert "`hearthcam hub unlink --forget`" in one_line(kept)
+    assert (data / "hub.json").is_file()
+    forgot = hub_command("unlink", "-c", str(config), "--forget")
+    assert forgot.exit_code == 0, forgot.output
+    assert forgot.stdout.strip() == (
+        f"forgot the link to the hub at {hub.url}: the hub did not know this home any more, so "
+        "no clip was deleted there with a receipt; the home's server ends the shares made for it"
+    )
+    assert not (data / "hub.json").exists()
+
+
 def test_a_relink_to_the_same_hub_is_held_to_what_was_kept(
     hub: Hub, config: Path, data: Path
 ) -> None:

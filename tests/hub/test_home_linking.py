@@ -29,6 +29,7 @@ from hearthcam.hub.linking import (
     link_home,
     unlink_home,
 )
+from hearthcam.store.hub_deliveries import DeliveryState
 from tests.conftest import free_port
 from tests.hub.test_delivery import Home, home, hub
 from tests.support.hubs import TERMS, TestHub
@@ -129,12 +130,53 @@ def test_unlinking_a_home_the_hub_forgot_or_without_its_key_keeps_the_link(
     link_home(data, hub.url, code(hub))
     identity = load_or_create(data / HOME_IDENTITY)
     assert hub.registry.unlink(identity.key_id, time.time())  # the operator removed the home
-    with pytest.raises(UnknownToHub, match=r"remove .*hub\.json to forget the link"):
+    with pytest.raises(UnknownToHub, match=r"forget the link with `hearthcam hub unlink --forget`"):
         unlink_home(data)
     assert (data / LINK_FILE).is_file()
     (data / HOME_IDENTITY).unlink()
     with pytest.raises(IdentityMissing, match=r"hub identity .* is missing"):
         unlink_home(data)
+
+
+def test_forgetting_a_link_the_hub_forgot_ends_its_shares_without_receipts(
+    hub: TestHub, data: Path
+) -> None:
+    """The operator removed the home (or the hub lost its database): nothing can be deleted
+    there any more, so the link is forgotten here and the home's server is told why."""
+    made = link_home(data, hub.url, code(hub))
+    identity = load_or_create(data / HOME_IDENTITY)
+    assert hub.registry.unlink(identity.key_id, time.time())
+    done = unlink_home(data, forget=True)
+    assert done.link == made
+    assert done.receipts == ()
+    assert done.forgotten == "the hub did not know this home any more"
+    assert not (data / LINK_FILE).exists()
+    assert (data / HOME_IDENTITY).is_file()
+    [left] = json.loads((data / UNLINKED_FILE).read_text())
+    assert left == {"hub_key": made.hub_key, "receipts": [], "forgotten": done.forgotten}
+
+
+def test_forget_unlinks_for_real_when_the_hub_still_knows_the_home(
+    hub: TestHub, data: Path
+) -> None:
+    made = link_home(data, hub.url, code(hub))
+    with client_for(made, load_or_create(data / HOME_IDENTITY)) as client:
+        client.send_clip("clip-1", b"redacted bytes", DIGEST, int(time.time()) + 3600)
+    done = unlink_home(data, forget=True)
+    assert done.forgotten == ""
+    assert [r.clip_id for r in done.receipts] == ["clip-1"]
+    assert hub.clips.list(made.home_id) == []
+
+
+def test_forgetting_a_link_to_a_hub_that_is_gone(hub: TestHub, data: Path) -> None:
+    link_home(data, hub.url, code(hub))
+    hub.stop()  # the hub's operator shut it down for good
+    with pytest.raises(HubUnreachable):
+        unlink_home(data)
+    assert (data / LINK_FILE).is_file()  # without --forget the link stays
+    done = unlink_home(data, forget=True)
+    assert done.forgotten.startswith("the hub could not be reached (")
+    assert not (data / LINK_FILE).exists()
 
 
 def test_check_hub_address() -> None:
@@ -163,3 +205,23 @@ def test_a_running_delivery_checks_a_new_hubs_log_at_once(
         assert (checked["url"], checked["ok"]) == (made.url, True)
     finally:
         other.close()
+
+
+def test_the_homes_server_ends_the_shares_of_a_forgotten_link_and_says_why(
+    hub: TestHub, home: Home
+) -> None:
+    share = home.share()
+    home.publish(share)
+    assert share.id in home.delivery.run_once().sent
+    identity = load_or_create(home.data_dir / HOME_IDENTITY)
+    assert hub.registry.unlink(identity.key_id, time.time())  # the operator removed the home
+    unlink_home(home.data_dir, forget=True)
+
+    assert home.delivery.take_in_unlinked() == 1
+    delivery = home.deliveries.get(share.id)
+    assert delivery is not None
+    assert delivery.state is DeliveryState.GONE
+    assert delivery.error == (
+        "the link was forgotten without the hub's receipt: the hub did not know this home any more"
+    )
+    assert home.sharing.shares.get(share.id) is None  # ended: withdrawn, its row gone

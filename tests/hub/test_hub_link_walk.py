@@ -47,7 +47,8 @@ VIEWPORTS: dict[str, ViewportSize] = {
 OWNER, ADMIN, PASSWORD = "lena", "root", "copper kettle on the stove"
 OPERATOR = "Northwind Review Co-op"
 # The browser's own line for the wrong code's answer, which the page shows as it should.
-REFUSED_CODE = "Failed to load resource: the server responded with a status of 400"
+# The wrong code (400) and the unlink the hub no longer knows the home for (410): both shown.
+REFUSED_CODE = "Failed to load resource: the server responded with a status of (400|410)"
 
 
 def shoot(page: Page, name: str) -> None:
@@ -125,7 +126,7 @@ def test_an_admin_links_the_home_to_a_hub_from_settings_and_unlinks_it(
     expect(admin).to_have_url(url + "/settings")
     section = admin.locator("#hub")
     expect(section).to_have_attribute("data-state", "unlinked")
-    expect(section).to_contain_text("Linking sends nothing")
+    expect(section).to_contain_text("sends only this home's public key and its name there, no clip")
     expect(section.get_by_role("button", name="Link to the hub")).to_be_visible()
     expect(admin.locator("#mode")).to_have_count(0)  # the household's settings are not an admin's
     shoot(admin, "1-form")
@@ -207,6 +208,28 @@ def test_an_admin_links_the_home_to_a_hub_from_settings_and_unlinks_it(
             time.sleep(0.2)
         admin.locator(".toast-close").last.click()  # read: out of the picture's way
         shoot(admin, "5-unlinked")
+
+        # Linked again; then the operator removes the home at the hub (or its records are
+        # lost): the hub cannot unlink what it does not know, so the admin forgets the link.
+        again = CliRunner().invoke(cli, ["hub", "code", "--database", hub_database])
+        assert again.exit_code == 0, again.output
+        section.get_by_label("Hub address").fill(hub_url)
+        section.get_by_label("One-time code").fill(again.stdout.strip())
+        section.get_by_role("button", name="Link to the hub").click()
+        expect(section).to_have_attribute("data-state", "linked")
+        assert registry.unlink(home_key, time.time())
+        section.get_by_role("button", name="Unlink").click()
+        admin.get_by_role("dialog").get_by_role("button", name="Unlink").click()
+        forget = admin.get_by_role("dialog")
+        expect(forget).to_contain_text("The hub no longer knows this home")
+        expect(forget).to_contain_text("cannot delete anything for you or sign receipts")
+        forget.screenshot(path=str(SHOTS / "6-forget-desktop.png"))
+        forget.get_by_role("button", name="Forget the link").click()
+        expect(admin.locator(".toast").last).to_contain_text(
+            "Link forgotten: the hub did not know this home any more."
+        )
+        expect(section).to_have_attribute("data-state", "unlinked")
+        assert not (data / LINK_FILE).exists()
     finally:
         registry.close()
         admin.context.close()

@@ -108,7 +108,7 @@ def test_unlinking_has_the_hub_delete_every_clip_with_a_receipt(
     assert alice.post("/api/hub/unlink").status_code == 403
     answer = ada.post("/api/hub/unlink")
     assert answer.status_code == 200, answer.text
-    assert answer.json() == {"address": hub.url, "deleted": 1}
+    assert answer.json() == {"address": hub.url, "deleted": 1, "forgotten": ""}
     assert hub.clips.list(made["home_id"]) == []
     assert not (world.data_dir / LINK_FILE).exists()
     [receipts] = json.loads((world.data_dir / UNLINKED_FILE).read_text())
@@ -130,7 +130,43 @@ def test_a_hub_away_keeps_the_link_and_says_so(
     assert away.json()["detail"].startswith(f"cannot reach the hub at {hub.url}")
     assert (world.data_dir / LINK_FILE).is_file()
     hub.start()  # back on the same port: the unlink goes through
-    assert ada.post("/api/hub/unlink").json() == {"address": hub.url, "deleted": 0}
+    assert ada.post("/api/hub/unlink").json() == {"address": hub.url, "deleted": 0, "forgotten": ""}
+
+
+def test_a_link_the_hub_forgot_is_410_and_forgotten_on_request(
+    world: World, client_for: ClientFor, hub: TestHub
+) -> None:
+    ada, alice = client_for("ada"), client_for("alice")
+    assert ada.post("/api/hub/link", json={"address": hub.url, "code": code(hub)}).is_success
+    identity = load_or_create(world.data_dir / HOME_IDENTITY)
+    assert hub.registry.unlink(identity.key_id, time.time())  # the operator removed the home
+    gone = ada.post("/api/hub/unlink")
+    assert gone.status_code == 410, gone.text
+    assert "the hub does not know this home any more" in gone.json()["detail"]
+    assert (world.data_dir / LINK_FILE).is_file()
+    assert alice.post("/api/hub/unlink?forget=true").status_code == 403
+    forgot = ada.post("/api/hub/unlink?forget=true")
+    assert forgot.status_code == 200, forgot.text
+    assert forgot.json() == {
+        "address": hub.url, "deleted": 0, "forgotten": "the hub did not know this home any more"
+    }  # fmt: skip
+    assert not (world.data_dir / LINK_FILE).exists()
+    assert ada.get("/api/hub/link").json()["linked"] is False
+
+
+def test_a_hub_gone_for_good_is_forgotten_only_on_request(
+    world: World, client_for: ClientFor, hub: TestHub
+) -> None:
+    ada = client_for("ada")
+    assert ada.post("/api/hub/link", json={"address": hub.url, "code": code(hub)}).is_success
+    hub.stop()
+    assert ada.post("/api/hub/unlink").status_code == 424
+    forgot = ada.post("/api/hub/unlink?forget=true")
+    assert forgot.status_code == 200, forgot.text
+    assert forgot.json()["forgotten"].startswith(
+        f"the hub could not be reached (cannot reach the hub at {hub.url}"
+    )
+    assert not (world.data_dir / LINK_FILE).exists()
 
 
 def test_a_hub_without_terms_and_a_damaged_link_are_shown(

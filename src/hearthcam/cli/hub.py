@@ -809,7 +809,18 @@ def hub_compare(
 
 
 @hub_cli.command("unlink")
-def hub_unlink(config: ConfigOption = None) -> None:
+def hub_unlink(
+    config: ConfigOption = None,
+    forget: Annotated[
+        bool,
+        typer.Option(
+            "--forget",
+            help="if the hub no longer knows this home, or cannot be reached, forget the link "
+            "here without its receipts (an unreachable hub may keep your shared clips until "
+            "their keep time)",
+        ),
+    ] = False,
+) -> None:
     """Unlink this home from its hub; the hub refuses this home's key from then on.
 
     The home keeps its identity: linked again to the same hub, it is the same home."""
@@ -818,9 +829,18 @@ def hub_unlink(config: ConfigOption = None) -> None:
     data_dir = _data_dir(config)
     _read_link(data_dir, "hub unlink")  # the CLI's own words for a home not linked
     try:
-        done = unlink_home(data_dir)
+        done = unlink_home(data_dir, forget=forget)
     except _hub_errors() as error:
         raise fail(f"hub unlink: {_one_line(error)}") from None
+    if done.forgotten:
+        out.print(
+            f"forgot the link to the hub at {done.link.url}: {done.forgotten}, so no clip was "
+            "deleted there with a receipt; the home's server ends the shares made for it",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+        return
     deleted = len(done.receipts)
     out.print(
         f"the hub deleted the {deleted} {'clip' if deleted == 1 else 'clips'} this home shared "

@@ -386,14 +386,17 @@ class HubDelivery:
             try:
                 hub_key = public_key_from_b64(str(batch["hub_key"]))
                 receipts = [receipt_from_json(r) for r in batch["receipts"]]
-            except (KeyError, TypeError, HubError) as error:
+                forgotten = str(batch.get("forgotten") or "")
+            except (KeyError, TypeError, AttributeError, HubError) as error:
                 log.warning("hub delivery: an unlink's receipts are damaged: %s", error)
                 continue
-            ended += self._unlinked(hub_key, receipts)
+            ended += self._unlinked(hub_key, receipts, forgotten)
         path.unlink(missing_ok=True)
         return ended
 
-    def _unlinked(self, hub_key: Ed25519PublicKey, receipts: list[DeletionReceipt]) -> int:
+    def _unlinked(
+        self, hub_key: Ed25519PublicKey, receipts: list[DeletionReceipt], forgotten: str = ""
+    ) -> int:
         now, key_id = self._clock(), key_id_of(hub_key)
         by_clip = {r.clip_id: r for r in receipts if verify_receipt(hub_key, r)}
         if len(by_clip) < len(receipts):
@@ -411,7 +414,11 @@ class HubDelivery:
                     deletion=receipt_to_json(receipt), error="",
                 )  # fmt: skip
             else:
-                why = "the hub deleted this home's clips at unlinking, naming no receipt for it"
+                why = (
+                    f"the link was forgotten without the hub's receipt: {forgotten}"
+                    if forgotten
+                    else "the hub deleted this home's clips at unlinking, naming no receipt for it"
+                )
                 self._deliveries.move(delivery.share_id, AT_HUB, DeliveryState.GONE, now, error=why)
         fingerprint = fingerprint_of(hub_key)
         ended = 0

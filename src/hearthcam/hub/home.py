@@ -179,16 +179,19 @@ def destination(data_dir: Path) -> HubDestination | None:
     )
 
 
-def write_unlinked(data_dir: Path, hub_key_b64: str, receipts: list[dict[str, Any]]) -> Path:
+def write_unlinked(
+    data_dir: Path, hub_key_b64: str, receipts: list[dict[str, Any]], forgotten: str = ""
+) -> Path:
     """Leaves the deletion receipts of an unlink for the home's server (added to any left
-    before and not taken in yet); returns the file's path."""
+    before and not taken in yet); returns the file's path. ``forgotten``: why the link was
+    forgotten here without the hub's receipts (empty for an unlink the hub did)."""
     path = data_dir / UNLINKED_FILE
     kept: list[dict[str, Any]] = []
     if path.is_file():
         earlier = read_json(path)
         if isinstance(earlier, list):
             kept = [item for item in earlier if isinstance(item, dict)]
-    kept.append({"hub_key": hub_key_b64, "receipts": receipts})
+    kept.append({"hub_key": hub_key_b64, "receipts": receipts, "forgotten": forgotten})
     write_private(path, json.dumps(kept, indent=2) + "\n")
     return path
 

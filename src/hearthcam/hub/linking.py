@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from hearthcam.hub.client import HubClient, HubRefused
+from hearthcam.hub.client import HubClient, HubRefused, HubUnreachable
 from hearthcam.hub.clips import DeletionReceipt, receipt_to_json
 from hearthcam.hub.home import (
     HOME_IDENTITY,
@@ -93,6 +93,7 @@ class Unlinked:
 
     link: HomeLink
     receipts: tuple[DeletionReceipt, ...]
+    forgotten: str = ""  # why the link was forgotten here without the hub (empty: the hub unlinked)
 
 
 def check_hub_address(url: str) -> str:
@@ -188,32 +189,47 @@ def link_home(data_dir: Path, url: str, code: str, name: str | None = None) -> H
     return made
 
 
-def unlink_home(data_dir: Path) -> Unlinked:
+def unlink_home(data_dir: Path, forget: bool = False) -> Unlinked:
     """Unlinks the home of ``data_dir``: the hub deletes every clip it sent and refuses its key
     from then on. The hub's receipts (each checked against the pinned key) are left for the
     home's server in ``hub-unlinked.json``, then ``hub.json`` goes; the home keeps its identity
     (linked again to the same hub, it is the same home).
+
+    With ``forget``, a hub that answers (under its pinned key) that it does not know this home,
+    or that cannot be reached at all, does not keep the home linked: the link is forgotten here
+    without receipts (``Unlinked.forgotten`` says why), and the home's server ends the shares
+    made for that hub. A hub that could not be reached may still hold their copies until their
+    keep time.
 
     NotLinked, HomeFilesError, IdentityMissing; from the hub: HubUnreachable, UnknownToHub,
     HubRefused, HubError, SignatureError (the link is kept on any of them)."""
     link = current_link(data_dir)
     identity = home_identity(data_dir)
     path = data_dir / LINK_FILE
+    forgotten = ""
+    receipts: list[DeletionReceipt] = []
     try:
         with client_for(link, identity) as client:
             receipts = client.unlink()
     except HubRefused as error:
         if error.detail != "unknown key":
             raise
-        raise UnknownToHub(
-            f"{error} (the hub does not know this home: remove {path} to forget the link)"
-        ) from None
+        if not forget:
+            raise UnknownToHub(
+                f"{error} (the hub does not know this home any more: forget the link with "
+                "`hearthcam hub unlink --forget`, or Unlink then Forget in the app)"
+            ) from None
+        forgotten = "the hub did not know this home any more"
+    except HubUnreachable as error:
+        if not forget:
+            raise
+        forgotten = f"the hub could not be reached ({error})"
     try:
-        write_unlinked(data_dir, link.hub_key, [receipt_to_json(r) for r in receipts])
+        write_unlinked(data_dir, link.hub_key, [receipt_to_json(r) for r in receipts], forgotten)
         path.unlink()
     except OSError as error:
         raise HomeFilesError(
-            f"the hub unlinked this home, but {error.filename or data_dir} cannot be written: "
+            f"the link ended, but {error.filename or data_dir} cannot be written: "
             f"{error.strerror or error}"
         ) from None
-    return Unlinked(link, tuple(receipts))
+    return Unlinked(link, tuple(receipts), forgotten)

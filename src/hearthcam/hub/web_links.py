@@ -21,6 +21,7 @@ from hearthcam.hub.linking import (
     HomeFilesError,
     NotAHubAddress,
     NotLinked,
+    UnknownToHub,
     current_link,
     default_name,
     link_home,
@@ -60,6 +61,8 @@ def _failure(error: HubError) -> LinkFailure:
         return LinkFailure.HOME
     if isinstance(error, HubUnreachable):
         return LinkFailure.UNREACHABLE
+    if isinstance(error, UnknownToHub):
+        return LinkFailure.UNKNOWN
     return LinkFailure.HUB
 
 
@@ -111,8 +114,8 @@ class HomeHubLinks:
         self._on_change()
         return _shown(made)
 
-    def unlink(self) -> HubUnlinked:
+    def unlink(self, forget: bool = False) -> HubUnlinked:
         with _answered("unlinking"):
-            done = unlink_home(self._data_dir)
+            done = unlink_home(self._data_dir, forget=forget)
         self._on_change()
-        return HubUnlinked(done.link.url, len(done.receipts))
+        return HubUnlinked(done.link.url, len(done.receipts), done.forgotten)

@@ -80,3 +80,8 @@ class HubUnlinkOut(BaseModel):
 
     address: str
     deleted: int
+    forgotten: str = Field(
+        "",
+        description="why the link was forgotten here without the hub's receipts (empty: the "
+        "hub unlinked this home)",
+    )

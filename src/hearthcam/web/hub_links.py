@@ -25,6 +25,7 @@ class LinkFailure(enum.StrEnum):
     LINKED = "linked"  # this home is linked already
     NOT_LINKED = "not_linked"  # this home is not linked
     UNREACHABLE = "unreachable"  # nothing answered at the hub's address
+    UNKNOWN = "unknown"  # the hub (under its pinned key) does not know this home any more
     HUB = "hub"  # the hub refused otherwise, or its answer did not check out
     HOME = "home"  # this home's files for its hub: damaged, missing, or not writable
 
@@ -56,10 +57,12 @@ class LinkedHub:
 @dataclass(frozen=True, slots=True)
 class HubUnlinked:
     """An unlink done: the hub it was, and how many clips the hub deleted (each with a signed
-    receipt, which the home's server records)."""
+    receipt, which the home's server records); ``forgotten``: why the link was forgotten here
+    without the hub (empty: the hub unlinked)."""
 
     address: str
     deleted: int
+    forgotten: str = ""
 
 
 class HubLinks(Protocol):
@@ -77,6 +80,7 @@ class HubLinks(Protocol):
         """Links to the hub at ``address`` with its operator's one-time ``code``."""
         ...
 
-    def unlink(self) -> HubUnlinked:
-        """Unlinks: the hub deletes every clip this home shared there."""
+    def unlink(self, forget: bool = False) -> HubUnlinked:
+        """Unlinks: the hub deletes every clip this home shared there. ``forget``: a hub that
+        does not know this home any more, or cannot be reached, has the link forgotten here."""
         ...

@@ -12,7 +12,9 @@ the hub could not be reached, refused otherwise, or answered what does not check
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from hearthcam.accounts import Role
 from hearthcam.web.deps import Admin, HubViewer, Services, csrf_protect
@@ -31,6 +33,7 @@ STATUS = {
     LinkFailure.NOT_LINKED: status.HTTP_409_CONFLICT,
     LinkFailure.HOME: status.HTTP_409_CONFLICT,
     LinkFailure.UNREACHABLE: status.HTTP_424_FAILED_DEPENDENCY,
+    LinkFailure.UNKNOWN: status.HTTP_410_GONE,
     LinkFailure.HUB: status.HTTP_424_FAILED_DEPENDENCY,
 }
 
@@ -79,12 +82,23 @@ def link_hub(body: HubLinkIn, _admin: Admin, services: Services) -> HubLinkOut:
     return _link_out(services, True)
 
 
-@router.post("/unlink", response_model=HubUnlinkOut, responses=errors(401, 403, 409, 424))
-def unlink_hub(_admin: Admin, services: Services) -> HubUnlinkOut:
+@router.post("/unlink", response_model=HubUnlinkOut, responses=errors(401, 403, 409, 410, 424))
+def unlink_hub(
+    _admin: Admin,
+    services: Services,
+    forget: Annotated[
+        bool,
+        Query(
+            description="if the hub does not know this home any more (410) or cannot be "
+            "reached (424), forget the link here without its receipts"
+        ),
+    ] = False,
+) -> HubUnlinkOut:
     """Unlinks: the hub deletes every clip this home shared there and signs a receipt for each;
-    the shares end here. The link stays when the hub cannot be asked."""
+    the shares end here. The link stays when the hub cannot be asked (424) or does not know
+    this home any more (410), unless ``forget``."""
     try:
-        done = _links(services).unlink()
+        done = _links(services).unlink(forget=forget)
     except HubLinkFailed as error:
         raise _refused(error) from None
-    return HubUnlinkOut(address=done.address, deleted=done.deleted)
+    return HubUnlinkOut(address=done.address, deleted=done.deleted, forgotten=done.forgotten)

@@ -93,10 +93,41 @@ async function unlink(panel, link) {
       : `Unlinked from the hub at ${done.address}. It held no clips of this home.`, "ok", 8000);
     return done;
   } catch (error) {
+    // 410: the hub no longer knows this home; 424: it cannot be reached. Either way the link
+    // can only be forgotten here, which the admin is asked to confirm knowing what it means.
+    if (error instanceof ApiError && (error.status === 410 || error.status === 424)) {
+      return forget(link, error);
+    }
     toast(error instanceof ApiError ? `Not unlinked. ${capitalize(error.detail)}.` : String(error), "error", 10000);
     return null;
   } finally {
     button.disabled = false;
+  }
+}
+
+async function forget(link, error) {
+  const gone = error.status === 410;
+  const ok = await confirmDialog({
+    title: gone ? "The hub no longer knows this home" : "The hub cannot be reached",
+    body: gone
+      ? `The hub at ${link.address} answered that this home is not linked there any more (its operator removed it, or the hub lost its records), so it cannot delete anything for you or sign receipts. Forget the link here? The shares made for it end.`
+      : `Nothing answered at ${link.address} (${error.detail}). Try again later if the hub may come back: unlinking then deletes your shared clips there with receipts. Forget the link anyway? ${link.terms ? `The hub may keep the clips you shared for up to ${plural(link.terms.keep_days, "day")}` : "The hub may keep the clips you shared"}, and you get no receipt.`,
+    confirm: "Forget the link",
+    danger: true,
+  });
+  if (!ok) {
+    toast(`Not unlinked. ${capitalize(error.detail)}.`, "error", 10000);
+    return null;
+  }
+  try {
+    const done = await api("/api/hub/unlink?forget=true", { method: "POST", quiet: true });
+    toast(done.forgotten
+      ? `Link forgotten: ${done.forgotten}. No clip was deleted there with a receipt; the shares made for it have ended.`
+      : `Unlinked. The hub deleted the ${plural(done.deleted, "clip")} this home shared there and signed a receipt for each; those shares have ended.`, "ok", 10000);
+    return done;
+  } catch (again) {
+    toast(again instanceof ApiError ? `Not forgotten. ${capitalize(again.detail)}.` : String(again), "error", 10000);
+    return null;
   }
 }
 
