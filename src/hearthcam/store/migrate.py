@@ -21,18 +21,19 @@ tables beside the home's accounts and view log, ``hub.registry``) and each migra
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Final
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -217,3 +218,60 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
     driver = connection.connection.driver_connection
     assert driver is not None
     driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+#: Alembic's ``include_object``: whether a compared object belongs to the schema.
+IncludeObject = Callable[[object, str | None, str, bool, object], bool]
+
+
+def run_environment(
+    metadata: MetaData,
+    scratch: str,
+    version_table: str = "alembic_version",
+    include: Callable[[str], IncludeObject] | None = None,
+) -> None:
+    """What a schema's ``env.py`` runs: its revisions on the connection ``migrate`` hands over
+    (inside its transaction), or, for a developer's ``alembic`` command line, on the database
+    named by ``-x url=...`` (default: the scratch SQLite file ``build/SCRATCH``), or as SQL for
+    a DBA (``alembic upgrade --sql``). ``include(dialect)``: which objects the comparison with
+    the models sees on that dialect."""
+
+    def configure(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            version_table=version_table,
+            # SQLite cannot ALTER most things; batch operations copy the table instead.
+            render_as_batch=True,
+            compare_type=True,
+            include_object=None if include is None else include(connection.dialect.name),
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    def url() -> str:
+        given = context.get_x_argument(as_dictionary=True).get("url")
+        if given:
+            return str(given)
+        folder = Path("build")
+        folder.mkdir(exist_ok=True)
+        return f"sqlite:///{folder / scratch}"
+
+    if context.is_offline_mode():  # ``alembic upgrade --sql``: the SQL, for a DBA to run
+        context.configure(
+            url=url(), target_metadata=metadata, version_table=version_table, literal_binds=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    handed: Connection | None = context.config.attributes.get("connection")
+    if handed is not None:
+        configure(handed)
+        return
+    engine = create_engine(url())
+    try:
+        with engine.connect() as connection:
+            configure(connection)
+            connection.commit()
+    finally:
+        engine.dispose()
