@@ -216,6 +216,11 @@ class CameraPipeline:
             name, parts.config.record, clip_parts, self._clip_ready, self.on_error, self._disk_full
         )
         self._last_frame: Frame | None = None
+        # While a frame is analysed, what the event open before it needs (``needed_from``): an
+        # event that ends on this frame has no open event nor queued window to show for it
+        # until its row is written and its clip queued, and a retention pass in that gap (the
+        # row's write finding the disk full starts one) must not take its footage.
+        self._holding: float | None = None
         self._tracker_boxes: NDArray[np.int32] = np.zeros((0, 4), dtype=np.int32)
         self._moving_until: dict[int, float] = {}
         self._thread = threading.Thread(
@@ -426,9 +431,13 @@ class CameraPipeline:
         if self._parts.faces is not None and len(tracked):
             # Before the event is judged on this frame: a recognised face counts at once.
             self._parts.faces.look(frame, tracked)
-        changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))
-        for change in changes:
-            self._handle(change)
+        self._holding = self._open_needs()
+        try:
+            changes = self._builder.update(frame, motion, tracked, zones_hit(self._zones, tracked))
+            for change in changes:
+                self._handle(change)
+        finally:
+            self._holding = None
         return changes
 
     def _handle(self, change: EventChange) -> None:
@@ -480,12 +489,18 @@ class CameraPipeline:
     def needed_from(self) -> float | None:
         """The earliest wall time of footage the open event or a clip on its way needs (None:
         none), not counting clips waiting for space (``waiting_for_space``). Any thread."""
-        record = self._cfg.record
-        event = self._builder.current
-        # An open event's clip reaches back by its pre-roll, widened to min_clip at most.
-        opened = None if event is None else event.wall_start - record.pre_roll - record.min_clip
+        # Read in this order, the reverse of the analysis thread's (hold, end the event, queue
+        # its window, let go): whichever step that thread is at, one of the three covers it.
+        opened = self._open_needs()
+        holding = self._holding
         cutting = self._clips.needed_from()
-        return min((t for t in (opened, cutting) if t is not None), default=None)
+        return min((t for t in (opened, holding, cutting) if t is not None), default=None)
+
+    def _open_needs(self) -> float | None:
+        """Where the open event's clip reaches back to: its pre-roll, widened to min_clip at
+        most (None: no event is open)."""
+        record, event = self._cfg.record, self._builder.current
+        return None if event is None else event.wall_start - record.pre_roll - record.min_clip
 
     def waiting_for_space(self) -> list[ClipWindow]:
         """The clip windows a full disk refused, oldest first."""
