@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Final
+from typing import Any, Final
 
-from hearthcam.errors import ClusterError
+from hearthcam.errors import ClusterError, HearthcamError
 
 #: Ray's namespace for hearthcam's jobs.
 NAMESPACE: Final = "hearthcam"
@@ -65,3 +65,28 @@ def where() -> str:
     import ray
 
     return f"{ray.get_runtime_context().get_node_id()}/{os.getpid()}"
+
+
+def result(ref: Any, wait: float, what: str, failed: type[HearthcamError]) -> Any:
+    """The value of the Ray task ``ref`` within ``wait`` seconds. A HearthcamError the task
+    raised (a refusal: too few annotations, say) is raised as it is; a task that failed
+    otherwise, was lost with its node, or did not finish in time (it is cancelled) is
+    ``failed``, its message naming ``what``."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError, RayTaskError
+
+    try:
+        return ray.get(ref, timeout=wait)
+    except GetTimeoutError:
+        ray.cancel(ref, force=True)
+        raise failed(
+            f"the {what} did not finish on the cluster within {wait:.0f} s (no node with a CPU "
+            "free for it, or a node too slow); cancelled"
+        ) from None
+    except RayTaskError as error:
+        cause = error.cause
+        if isinstance(cause, HearthcamError):
+            raise cause from None
+        raise failed(f"the {what} failed on the cluster: {cause!r}") from error
+    except RayError as error:
+        raise failed(f"the {what} was lost on the cluster: {error}") from error

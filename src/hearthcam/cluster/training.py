@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hearthcam.cluster.shares import connect
 from hearthcam.config import Config, parse_config
 from hearthcam.errors import HearthcamError
-from hearthcam.raylink import log_to_stderr
+from hearthcam.raylink import log_to_stderr, result
 
 if TYPE_CHECKING:
     from hearthcam.learn.retrain import Outcome
@@ -77,7 +77,6 @@ class RayTraining:
         step: Callable[[str], None] = lambda _: None,
     ) -> Outcome:
         import ray
-        from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
         connect(self._config)
         # Cameras and checks can hold every CPU the nodes declare: a training would then wait
@@ -93,21 +92,8 @@ class RayTraining:
         task = ray.remote(train_task).options(num_cpus=TRAINING_CPUS, max_retries=1)
         step(f"training on the Ray cluster at {self._config.cluster.address}")
         ref = task.remote(self._settings, now, test_fraction, seed)
-        try:
-            outcome, where = ray.get(ref, timeout=TRAINING_WAIT)
-        except GetTimeoutError:
-            ray.cancel(ref, force=True)
-            raise TrainingFailed(
-                f"the training did not finish on the cluster within {TRAINING_WAIT:.0f} s "
-                "(no node with a CPU free for it, or a node too slow); cancelled"
-            ) from None
-        except RayTaskError as error:
-            cause = error.cause
-            if isinstance(cause, HearthcamError):  # refused (too few annotations, ...)
-                raise cause from None
-            raise
-        except RayError as error:
-            raise TrainingFailed(f"the training was lost on the cluster: {error}") from error
+        done: tuple[Outcome, str] = result(ref, TRAINING_WAIT, "training", TrainingFailed)
+        outcome, where = done
         self.last_where = where
         log.info("trained on the cluster (%s): model %s", where, outcome.candidate.id)
         return outcome

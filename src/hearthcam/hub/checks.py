@@ -76,6 +76,7 @@ def judge(inspector: ClipInspector, read: Callable[[], bytes]) -> str | None:
         data = read()
         return inspector.inspect(lambda: io.BytesIO(data))
     except Exception as error:
+        log.warning("the hub's check of a clip failed: %s: %s", type(error).__name__, error)
         return f"the check failed: {type(error).__name__}: {error}"
 
 
@@ -188,8 +189,6 @@ class HubChecks:
 
     def _conclude(self, home_id: int, clip_id: str, reason: str | None) -> CheckOutcome:
         """Records what the check found; a refused clip is deleted at once, with a receipt."""
-        if reason is not None and reason.startswith("the check failed"):
-            log.warning("the hub's check of a clip of home %d failed: %s", home_id, reason)
         now = self._clock()
         receipt = None
         if reason is not None:

@@ -34,7 +34,7 @@ from hearthcam.hub.clips import open_clip
 from hearthcam.hub.identity import HubError
 from hearthcam.hub.registry import open_hub_engine
 from hearthcam.hub.training import Fitted, fit_pooled, pooled_examples
-from hearthcam.raylink import join, log_to_stderr, where
+from hearthcam.raylink import join, log_to_stderr, result, where
 
 log = logging.getLogger(__name__)
 
@@ -188,26 +188,13 @@ class RayTraining:
 
     def __call__(self, seed: int) -> Fitted:
         import ray
-        from ray.exceptions import GetTimeoutError, RayError, RayTaskError
 
         task = ray.remote(fit_task).options(num_cpus=TASK_CPUS, max_retries=RETRIES)
         ref = task.remote(self._settings, seed)
         started = time.monotonic()
-        try:
-            fitted, here = ray.get(ref, timeout=TRAINING_WAIT)
-        except GetTimeoutError:
-            ray.cancel(ref, force=True)
-            raise TrainingFailed(
-                f"the fit did not finish on the cluster within {TRAINING_WAIT:.0f} s (no node "
-                "with a CPU free for it, or a node too slow); cancelled"
-            ) from None
-        except RayTaskError as error:
-            cause = error.cause
-            if isinstance(cause, HubError):  # refused (too few annotated clips, ...)
-                raise cause from None
-            raise TrainingFailed(f"the fit failed on the cluster: {cause!r}") from error
-        except RayError as error:
-            raise TrainingFailed(f"the fit was lost on the cluster: {error}") from error
+        # A refusal (too few annotated clips) comes back as the TrainingRefused it was.
+        done: tuple[Fitted, str] = result(ref, TRAINING_WAIT, "fit", TrainingFailed)
+        fitted, here = done
         self.last_where = here
         log.info("the hub fitted a model on %s in %.1f s", here, time.monotonic() - started)
         return fitted
